@@ -1,0 +1,451 @@
+/* The WebSocket protocol of docs/protocol.md: going live, watching, chat,
+ * signaling relay and the live room list. Identity is the session's, never
+ * what a message says. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "util/log.h"
+#include "ws/ws_conn.h"
+
+#define SIGNAL_MAX_BYTES (32 * 1024 + 512) /* a whole signal message */
+
+/* ---- sending ---- */
+
+/* Sends j (consumed) to one client. */
+static void client_send(struct client *cl, json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (s == NULL)
+    return;
+  ws_send_text(cl->conn, s, strlen(s));
+  free(s);
+}
+
+static void client_error(struct client *cl, const char *code, const char *msg, const char *ref) {
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:s}", "type", "error", "code", code, "message", msg,
+                            "ref", ref ? ref : ""));
+}
+
+/* Sends j (consumed) to the broadcaster and every viewer of room: framed
+ * once, the same bytes written to each connection. */
+static void room_send(struct room *room, json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (s == NULL)
+    return;
+  struct sbuf *frame = ws_frame_text(s, strlen(s));
+  free(s);
+  if (frame == NULL)
+    return;
+  struct client *bc = room->broadcaster;
+  conn_write(bc->conn, frame);
+  for (size_t i = 0; i < room->nviewers; i++) {
+    struct client *v = room->viewers[i];
+    conn_write(v->conn, frame);
+  }
+  sbuf_unref(frame);
+}
+
+static json_t *room_json(const struct room *room) {
+  const struct client *bc = room->broadcaster;
+  return json_pack("{s:s, s:s, s:I, s:I}", "name", room->name, "broadcaster", bc->user, "viewers",
+                   (json_int_t)room->nviewers, "since", (json_int_t)room->since_ms);
+}
+
+char *live_rooms_json(struct app *app) {
+  json_t *list = json_array();
+  struct rooms_iter it;
+  for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it))
+    json_array_append_new(list, room_json(r));
+  json_t *j = json_pack("{s:s, s:o}", "type", "rooms", "rooms", list);
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  return s;
+}
+
+static void rooms_publish(uv_timer_t *t) {
+  struct app *app = t->data;
+  app->rooms_dirty = 0;
+  if (app->watchers == NULL)
+    return;
+  char *s = live_rooms_json(app);
+  if (s == NULL)
+    return;
+  struct sbuf *frame = ws_frame_text(s, strlen(s));
+  free(s);
+  if (frame == NULL)
+    return;
+  for (struct client *w = app->watchers; w; w = w->wnext)
+    conn_write(w->conn, frame);
+  sbuf_unref(frame);
+}
+
+/* The room list changed: tell watchers within 100 ms, once. */
+static void rooms_changed(struct app *app) {
+  if (app->rooms_dirty)
+    return;
+  app->rooms_dirty = 1;
+  uv_timer_start(&app->rooms_timer, rooms_publish, 100, 0);
+}
+
+static void history_add(const struct db_chat *m, void *arg) {
+  json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)m->id,
+                                       "room", m->room, "user", m->user, "text", m->text, "ts",
+                                       (json_int_t)m->ts));
+}
+
+static json_t *room_history(struct app *app, const struct room *room) {
+  json_t *list = json_array();
+  if (db_chat_recent(app->db, room->name, CHAT_HISTORY, history_add, list) < 0)
+    log_warn("chat history for %s unavailable", room->name);
+  return list;
+}
+
+static void room_send_viewers(struct room *room) {
+  room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
+                            "viewers", (json_int_t)room->nviewers));
+}
+
+/* ---- room membership ---- */
+
+/* Ends room: viewers get room.ended, the broadcaster live.ended. */
+static void room_end(struct app *app, struct room *room, const char *reason) {
+  json_t *ended = json_pack("{s:s, s:s}", "type", "room.ended", "room", room->name);
+  char *s = json_dumps(ended, JSON_COMPACT);
+  json_decref(ended);
+  struct sbuf *frame = s ? ws_frame_text(s, strlen(s)) : NULL;
+  free(s);
+  for (size_t i = 0; i < room->nviewers; i++) {
+    struct client *v = room->viewers[i];
+    v->room = NULL;
+    if (frame)
+      conn_write(v->conn, frame);
+  }
+  if (frame)
+    sbuf_unref(frame);
+  struct client *bc = room->broadcaster;
+  bc->room = NULL;
+  bc->broadcaster = 0;
+  if (!bc->closed)
+    client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name,
+                              "reason", reason));
+  log_info("room %s ended (%s)", room->name, reason);
+  rooms_close(&app->rooms, room);
+  rooms_changed(app);
+}
+
+/* Takes a viewer out of its room and tells the room. */
+static void viewer_leave(struct app *app, struct client *cl) {
+  struct room *room = cl->room;
+  if (room == NULL || cl->broadcaster)
+    return;
+  room_viewer_remove(room, cl);
+  cl->room = NULL;
+  struct client *bc = room->broadcaster;
+  client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room", room->name, "peer",
+                            cl->peer));
+  room_send_viewers(room);
+  rooms_changed(app);
+}
+
+static void client_unwatch(struct app *app, struct client *cl) {
+  if (!cl->watching)
+    return;
+  if (cl->wprev)
+    cl->wprev->wnext = cl->wnext;
+  else
+    app->watchers = cl->wnext;
+  if (cl->wnext)
+    cl->wnext->wprev = cl->wprev;
+  cl->wprev = cl->wnext = NULL;
+  cl->watching = 0;
+}
+
+/* ---- message handlers ---- */
+
+/* A string member of msg, or NULL when missing or not a string. */
+static const char *msg_str(json_t *msg, const char *key, size_t *len) {
+  json_t *v = json_object_get(msg, key);
+  if (!json_is_string(v))
+    return NULL;
+  if (len)
+    *len = json_string_length(v);
+  return json_string_value(v);
+}
+
+static void on_rooms_watch(struct client *cl, json_t *msg) {
+  struct app *app = cl->app;
+  if (!cl->watching) {
+    cl->watching = 1;
+    cl->wnext = app->watchers;
+    if (app->watchers)
+      app->watchers->wprev = cl;
+    app->watchers = cl;
+  }
+  char *s = live_rooms_json(app);
+  if (s) {
+    ws_send_text(cl->conn, s, strlen(s));
+    free(s);
+  }
+}
+
+static void on_live_start(struct client *cl, json_t *msg) {
+  struct app *app = cl->app;
+  if (cl->broadcaster) {
+    client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", cl->room->name,
+                              "history", room_history(app, cl->room)));
+    return;
+  }
+  viewer_leave(app, cl);
+  /* The room is the user's own, whatever the message says. A live room of
+   * the same user on another connection (an old tab) is replaced. */
+  struct room *old = rooms_find(&app->rooms, cl->user, strlen(cl->user));
+  if (old) {
+    if (old->owner_id != cl->user_id) {
+      client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
+      return;
+    }
+    room_end(app, old, "replaced");
+  }
+  struct room *room;
+  int rc = rooms_open(&app->rooms, cl->user, cl->user_id, cl, session_now_ms(), &room);
+  if (rc < 0) {
+    client_error(cl, "bad_message", "Could not open the room.", "live.start");
+    return;
+  }
+  cl->room = room;
+  cl->broadcaster = 1;
+  log_info("room %s live (conn %" PRIu64 ")", room->name, cl->conn->id);
+  client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", room->name,
+                            "history", room_history(app, room)));
+  rooms_changed(app);
+}
+
+static void on_live_end(struct client *cl, json_t *msg) {
+  if (!cl->broadcaster || cl->room == NULL) {
+    client_error(cl, "not_broadcaster", "Only the broadcaster can end a room.", "live.end");
+    return;
+  }
+  room_end(cl->app, cl->room, "ended");
+}
+
+static void on_room_join(struct client *cl, json_t *msg) {
+  struct app *app = cl->app;
+  size_t len;
+  const char *name = msg_str(msg, "room", &len);
+  if (name == NULL) {
+    client_error(cl, "bad_message", "room.join needs a room name.", "room.join");
+    return;
+  }
+  if (cl->broadcaster) {
+    client_error(cl, "already_in_room", "End your broadcast before watching another room.",
+                 "room.join");
+    return;
+  }
+  struct room *room = rooms_find(&app->rooms, name, len);
+  if (room == NULL) {
+    client_error(cl, "no_such_room", "That room is not live.", "room.join");
+    return;
+  }
+  if (cl->room == room) {
+    client_error(cl, "already_in_room", "You are already in this room.", "room.join");
+    return;
+  }
+  viewer_leave(app, cl);
+  int rc = room_viewer_add(&app->rooms, room, cl);
+  if (rc < 0) {
+    client_error(cl, "room_full", "This room is full.", "room.join");
+    return;
+  }
+  cl->room = room;
+  struct client *bc = room->broadcaster;
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "type", "room.joined", "room",
+                            room->name, "broadcaster", bc->user, "broadcaster_peer", bc->peer,
+                            "viewers", (json_int_t)room->nviewers, "history",
+                            room_history(app, room)));
+  client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
+                            "peer", cl->peer, "user", cl->user));
+  room_send_viewers(room);
+  rooms_changed(app);
+}
+
+static void on_room_leave(struct client *cl, json_t *msg) {
+  if (cl->room == NULL || cl->broadcaster) {
+    client_error(cl, "not_in_room", "You are not watching a room.", "room.leave");
+    return;
+  }
+  char name[ROOM_NAME_MAX + 1];
+  snprintf(name, sizeof(name), "%s", cl->room->name);
+  viewer_leave(cl->app, cl);
+  client_send(cl, json_pack("{s:s, s:s}", "type", "room.left", "room", name));
+}
+
+static void on_chat_send(struct client *cl, json_t *msg) {
+  struct app *app = cl->app;
+  size_t rlen, tlen;
+  const char *name = msg_str(msg, "room", &rlen);
+  const char *text = msg_str(msg, "text", &tlen);
+  if (name == NULL || text == NULL) {
+    client_error(cl, "bad_message", "chat.send needs a room and a text.", "chat.send");
+    return;
+  }
+  struct room *room = rooms_find(&app->rooms, name, rlen);
+  if (room == NULL) {
+    client_error(cl, "no_such_room", "That room is not live.", "chat.send");
+    return;
+  }
+  if (cl->room != room) {
+    client_error(cl, "not_in_room", "Join the room before chatting in it.", "chat.send");
+    return;
+  }
+  int rc = chat_text_check(text, tlen, CHAT_MAX_CHARS);
+  if (rc == -E2BIG) {
+    client_error(cl, "too_long", "Messages are at most 500 characters.", "chat.send");
+    return;
+  }
+  if (rc < 0) {
+    client_error(cl, "empty", "That message has nothing to show.", "chat.send");
+    return;
+  }
+  char key[24];
+  snprintf(key, sizeof(key), "%" PRId64, cl->user_id);
+  struct user_state *us = map_get(&app->users, key, strlen(key));
+  if (us == NULL) {
+    us = calloc(1, sizeof(*us));
+    if (us == NULL || map_put(&app->users, key, strlen(key), us) < 0) {
+      free(us);
+      client_error(cl, "internal", "Try again.", "chat.send");
+      return;
+    }
+  }
+  if (chat_bucket_take(&us->bucket, app->cfg->chat_burst, app->cfg->chat_per_sec,
+                       uv_now(app->loop)) < 0) {
+    client_error(cl, "rate_limited", "You are sending messages too fast; wait a moment.",
+                 "chat.send");
+    return;
+  }
+  int64_t ts = session_now_ms(), id;
+  /* Stored before anyone sees it: what was shown survives a crash. */
+  if (db_chat_append(app->db, room->name, cl->user, text, ts, &id) < 0) {
+    client_error(cl, "internal", "The message could not be stored; try again.", "chat.send");
+    return;
+  }
+  room_send(room, json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name,
+                            "id", (json_int_t)id, "user", cl->user, "text", text, "ts",
+                            (json_int_t)ts));
+}
+
+static void on_signal(struct client *cl, json_t *msg, size_t msg_len) {
+  struct app *app = cl->app;
+  size_t len;
+  const char *to = msg_str(msg, "to", &len);
+  json_t *data = json_object_get(msg, "data");
+  if (to == NULL || !json_is_object(data)) {
+    client_error(cl, "bad_message", "signal needs a peer and a data object.", "signal");
+    return;
+  }
+  if (msg_len > SIGNAL_MAX_BYTES) {
+    client_error(cl, "too_long", "Signaling data is at most 32 KiB.", "signal");
+    return;
+  }
+  struct client *target = map_get(&app->peers, to, len);
+  /* Only a room's broadcaster and one of its viewers talk to each other. */
+  if (target == NULL || target->closed || cl->room == NULL || target->room != cl->room ||
+      cl->broadcaster == target->broadcaster) {
+    client_error(cl, "no_such_peer", "That peer is not in your room.", "signal");
+    return;
+  }
+  client_send(target,
+              json_pack("{s:s, s:s, s:O}", "type", "signal", "from", cl->peer, "data", data));
+}
+
+static void live_on_message(struct conn *c, const char *text, size_t len) {
+  struct client *cl = ws_user(c);
+  json_error_t jerr;
+  json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (msg == NULL || !json_is_object(msg)) {
+    client_error(cl, "bad_json", "Messages are JSON objects.", "");
+    json_decref(msg);
+    return;
+  }
+  const char *type = msg_str(msg, "type", NULL);
+  if (type == NULL)
+    client_error(cl, "bad_message", "Every message needs a type.", "");
+  else if (!strcmp(type, "rooms.watch"))
+    on_rooms_watch(cl, msg);
+  else if (!strcmp(type, "live.start"))
+    on_live_start(cl, msg);
+  else if (!strcmp(type, "live.end"))
+    on_live_end(cl, msg);
+  else if (!strcmp(type, "room.join"))
+    on_room_join(cl, msg);
+  else if (!strcmp(type, "room.leave"))
+    on_room_leave(cl, msg);
+  else if (!strcmp(type, "chat.send"))
+    on_chat_send(cl, msg);
+  else if (!strcmp(type, "signal"))
+    on_signal(cl, msg, len);
+  else
+    client_error(cl, "unknown_type", "Unknown message type.", type);
+  json_decref(msg);
+}
+
+static void live_on_close(struct conn *c) {
+  struct client *cl = ws_user(c);
+  struct app *app = cl->app;
+  cl->closed = 1;
+  if (cl->broadcaster && cl->room)
+    room_end(app, cl->room, "disconnected");
+  else
+    viewer_leave(app, cl);
+  client_unwatch(app, cl);
+  map_del(&app->peers, cl->peer, strlen(cl->peer));
+}
+
+static void live_on_free(void *user) { free(user); }
+
+static const struct ws_handlers live_handlers = {
+    .on_message = live_on_message,
+    .on_close = live_on_close,
+    .on_free = live_on_free,
+};
+
+int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t user_id,
+                const char *user, const char *token) {
+  struct client *cl = calloc(1, sizeof(*cl));
+  if (cl == NULL)
+    return 503;
+  cl->app = app;
+  cl->conn = c;
+  cl->user_id = user_id;
+  snprintf(cl->user, sizeof(cl->user), "%s", user);
+  snprintf(cl->peer, sizeof(cl->peer), "p%" PRIu64, c->id);
+  snprintf(cl->token, sizeof(cl->token), "%s", token);
+  if (map_put(&app->peers, cl->peer, strlen(cl->peer), cl) < 0) {
+    free(cl);
+    return 503;
+  }
+  int status = ws_upgrade(c, req, &live_handlers, cl);
+  if (status) {
+    map_del(&app->peers, cl->peer, strlen(cl->peer));
+    free(cl);
+    return status;
+  }
+  client_send(cl, json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
+  return 0;
+}
+
+void live_close_session(struct app *app, const char *token) {
+  size_t slot;
+  for (struct map_entry *e = map_first(&app->peers, &slot); e; e = map_next(&app->peers, e, &slot)) {
+    struct client *cl = e->value;
+    if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0)
+      conn_close_soon(cl->conn);
+  }
+}

@@ -1,0 +1,384 @@
+/* HTTP routes: pages, assets, the JSON API (docs/protocol.md) and the
+ * WebSocket upgrade. */
+#include <errno.h>
+#include <http_parser.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "auth/pwhash.h"
+#include "http/static.h"
+#include "util/log.h"
+
+#define PASSWORD_MIN 8
+
+/* The signed-in user of a request, if any. */
+struct who {
+  int64_t id;
+  char name[DB_NAME_MAX + 1];
+  char token[SESSION_TOKEN_LEN + 1];
+};
+
+/* Async sign-up / sign-in state; holds a reference on the connection. */
+struct auth_job {
+  struct app *app;
+  struct conn *conn;
+  int64_t user_id;
+  char name[DB_NAME_MAX + 1];
+  char ukey[DB_NAME_MAX + 3]; /* throttle key for the name */
+  char ikey[64];              /* throttle key for the address */
+};
+
+static struct app *conn_app(struct conn *c) { return c->app; }
+
+static int request_user(struct app *app, const struct http_req *req, struct who *who) {
+  if (http_req_cookie(req, app->cookie_name, who->token, sizeof(who->token)) < 0)
+    return -ENOENT;
+  struct db_user u;
+  if (session_lookup(app->db, who->token, &who->id) < 0 || db_user_get(app->db, who->id, &u) < 0)
+    return -ENOENT;
+  snprintf(who->name, sizeof(who->name), "%s", u.name);
+  return 0;
+}
+
+/* State changes need an Origin equal to our own (CSRF guard). */
+static int origin_ok(struct app *app, const struct http_req *req) {
+  size_t olen, hlen;
+  const char *origin = http_req_header(req, "origin", &olen);
+  const char *host = http_req_header(req, "host", &hlen);
+  if (origin == NULL)
+    return 0;
+  const char *base = app->cfg->base_url;
+  size_t blen = strlen(base);
+  while (blen && base[blen - 1] == '/')
+    blen--;
+  if (blen && olen == blen && memcmp(origin, base, blen) == 0)
+    return 1;
+  if (host == NULL)
+    return 0;
+  static const char *const schemes[] = {"http://", "https://"};
+  for (int i = 0; i < 2; i++) {
+    size_t sl = strlen(schemes[i]);
+    if (olen == sl + hlen && memcmp(origin, schemes[i], sl) == 0 &&
+        memcmp(origin + sl, host, hlen) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static void respond_json(struct conn *c, int status, const char *extra, json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (s == NULL) {
+    http_respond_error(c, 500, "internal", "out of memory");
+    return;
+  }
+  http_respond(c, status, "application/json", extra, s, strlen(s));
+  free(s);
+}
+
+static void respond_405(struct conn *c, const char *allow) {
+  static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"Wrong method.\"}";
+  http_respond(c, 405, "application/json", allow, body, sizeof(body) - 1);
+}
+
+static void respond_redirect(struct conn *c, const char *location) {
+  char extra[1200];
+  snprintf(extra, sizeof(extra), "Location: %s\r\nCache-Control: no-store\r\n", location);
+  http_respond(c, 303, NULL, extra, NULL, 0);
+}
+
+static void respond_with_session(struct conn *c, int status, int64_t user_id, const char *name) {
+  struct app *app = conn_app(c);
+  char token[SESSION_TOKEN_LEN + 1], extra[256];
+  if (session_create(app->db, user_id, app->cfg->session_ttl_ms, token) < 0) {
+    http_respond_error(c, 500, "internal", "Could not start a session; try again.");
+    return;
+  }
+  snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\nCache-Control: no-store\r\n",
+           app->cookie_name, token, app->cfg->session_ttl_ms / 1000, app->cookie_attrs);
+  respond_json(c, status, extra, json_pack("{s:{s:s}}", "user", "name", name));
+}
+
+/* Parses {"username":..., "password":...}. Returns 0 or an error sent. */
+static int read_credentials(struct conn *c, const struct http_req *req, const char **name,
+                            size_t *nlen, const char **pw, size_t *pwlen, json_t **root) {
+  json_error_t err;
+  *root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+  json_t *u = json_object_get(*root, "username"), *p = json_object_get(*root, "password");
+  if (!json_is_string(u) || !json_is_string(p)) {
+    http_respond_error(c, 400, "bad_request", "Send a username and a password.");
+    return -EINVAL;
+  }
+  *name = json_string_value(u);
+  *nlen = json_string_length(u);
+  *pw = json_string_value(p);
+  *pwlen = json_string_length(p);
+  return 0;
+}
+
+static void auth_job_free(struct auth_job *job) {
+  conn_unref(job->conn);
+  free(job);
+}
+
+static void signup_hashed(void *arg, int rc, const char *hash) {
+  struct auth_job *job = arg;
+  struct conn *c = job->conn;
+  if (c->closing)
+    goto out;
+  if (rc < 0) {
+    http_respond_error(c, 503, "busy", "Could not create the account; try again.");
+    goto out;
+  }
+  int64_t id;
+  rc = db_user_create(job->app->db, job->name, hash, &id);
+  if (rc == -EEXIST) {
+    http_respond_error(c, 409, "username_taken", "That username is taken.");
+    goto out;
+  }
+  if (rc < 0) {
+    http_respond_error(c, 500, "internal", "Could not create the account; try again.");
+    goto out;
+  }
+  log_info("user %s signed up", job->name);
+  respond_with_session(c, 201, id, job->name);
+out:
+  auth_job_free(job);
+}
+
+static struct auth_job *auth_job_new(struct conn *c, const char *name, size_t nlen) {
+  struct auth_job *job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return NULL;
+  job->app = conn_app(c);
+  job->conn = c;
+  memcpy(job->name, name, nlen);
+  job->name[nlen] = 0;
+  snprintf(job->ukey, sizeof(job->ukey), "u:");
+  for (size_t i = 0; i < nlen; i++)
+    job->ukey[2 + i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+  job->ukey[2 + nlen] = 0;
+  snprintf(job->ikey, sizeof(job->ikey), "ip:%s", c->peer_ip);
+  conn_ref(c);
+  return job;
+}
+
+static void api_signup(struct conn *c, const struct http_req *req) {
+  struct app *app = conn_app(c);
+  const char *name, *pw;
+  size_t nlen, pwlen;
+  json_t *root;
+  if (!app->cfg->signup) {
+    http_respond_error(c, 403, "signup_disabled", "Sign-up is turned off on this server.");
+    return;
+  }
+  if (read_credentials(c, req, &name, &nlen, &pw, &pwlen, &root) < 0)
+    goto out;
+  if (!rooms_name_ok(name, nlen)) {
+    http_respond_error(c, 400, "bad_username",
+                       "Usernames are 1 to 32 letters, digits, _ or -.");
+    goto out;
+  }
+  if (pwlen < PASSWORD_MIN || pwlen > PWHASH_MAX_PASSWORD) {
+    http_respond_error(c, 400, "bad_password", "Passwords are 8 to 256 characters.");
+    goto out;
+  }
+  struct db_user existing;
+  if (db_user_find(app->db, name, &existing) == 0) {
+    http_respond_error(c, 409, "username_taken", "That username is taken.");
+    goto out;
+  }
+  struct auth_job *job = auth_job_new(c, name, nlen);
+  if (job == NULL || pwhash_hash_async(app->loop, pw, pwlen, signup_hashed, job) < 0) {
+    if (job)
+      auth_job_free(job);
+    http_respond_error(c, 503, "busy", "Could not create the account; try again.");
+  }
+out:
+  json_decref(root);
+}
+
+static void signin_checked(void *arg, int rc, const char *hash) {
+  struct auth_job *job = arg;
+  struct app *app = job->app;
+  struct conn *c = job->conn;
+  uint64_t now = uv_now(app->loop);
+  if (rc < 0) {
+    throttle_fail(&app->throttle_user, job->ukey, now);
+    throttle_fail(&app->throttle_ip, job->ikey, now);
+    log_info("failed sign-in for %s from %s", job->name, c->peer_ip);
+    if (!c->closing)
+      http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
+    goto out;
+  }
+  throttle_success(&app->throttle_user, job->ukey);
+  if (!c->closing)
+    respond_with_session(c, 200, job->user_id, job->name);
+out:
+  auth_job_free(job);
+}
+
+static void api_signin(struct conn *c, const struct http_req *req) {
+  struct app *app = conn_app(c);
+  const char *name, *pw;
+  size_t nlen, pwlen;
+  json_t *root;
+  if (read_credentials(c, req, &name, &nlen, &pw, &pwlen, &root) < 0)
+    goto out;
+  if (nlen > DB_NAME_MAX || pwlen > PWHASH_MAX_PASSWORD) {
+    http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
+    goto out;
+  }
+  struct auth_job *job = auth_job_new(c, name, nlen);
+  if (job == NULL) {
+    http_respond_error(c, 503, "busy", "Try again.");
+    goto out;
+  }
+  uint64_t now = uv_now(app->loop);
+  uint64_t wait = throttle_wait_ms(&app->throttle_user, job->ukey, now);
+  uint64_t wait_ip = throttle_wait_ms(&app->throttle_ip, job->ikey, now);
+  if (wait_ip > wait)
+    wait = wait_ip;
+  if (wait) {
+    char extra[64], msg[128];
+    snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
+    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " seconds.",
+             (wait + 999) / 1000);
+    json_t *j = json_pack("{s:s, s:s}", "error", "throttled", "message", msg);
+    respond_json(c, 429, extra, j);
+    auth_job_free(job);
+    goto out;
+  }
+  struct db_user u;
+  int found = db_user_find(app->db, name, &u) == 0;
+  if (found) {
+    job->user_id = u.id;
+    snprintf(job->name, sizeof(job->name), "%s", u.name);
+  }
+  if (pwhash_verify_async(app->loop, found ? u.pwhash : NULL, pw, pwlen, signin_checked, job) < 0) {
+    auth_job_free(job);
+    http_respond_error(c, 503, "busy", "Try again.");
+  }
+out:
+  json_decref(root);
+}
+
+static void api_signout(struct conn *c, const struct http_req *req) {
+  struct app *app = conn_app(c);
+  char token[SESSION_TOKEN_LEN + 1], extra[256];
+  if (http_req_cookie(req, app->cookie_name, token, sizeof(token)) >= 0 &&
+      session_token_ok(token)) {
+    session_destroy(app->db, token);
+    live_close_session(app, token);
+  }
+  snprintf(extra, sizeof(extra), "Set-Cookie: %s=; Max-Age=0%s\r\nCache-Control: no-store\r\n",
+           app->cookie_name, app->cookie_attrs);
+  http_respond(c, 204, NULL, extra, NULL, 0);
+}
+
+static void api_rooms(struct conn *c) {
+  char *s = live_rooms_json(conn_app(c));
+  if (s == NULL) {
+    http_respond_error(c, 500, "internal", "out of memory");
+    return;
+  }
+  http_respond(c, 200, "application/json", "Cache-Control: no-store\r\n", s, strlen(s));
+  free(s);
+}
+
+/* Routes under /api/. */
+static void route_api(struct conn *c, struct http_req *req, const char *p) {
+  struct app *app = conn_app(c);
+  int post = req->method == HTTP_POST;
+  int known = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout") ||
+              !strcmp(p, "me") || !strcmp(p, "rooms");
+  if (!known) {
+    http_respond_error(c, 404, "not_found", "No such API.");
+    return;
+  }
+  int wants_post = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout");
+  if (wants_post != post) {
+    respond_405(c, wants_post ? "Allow: POST\r\n" : "Allow: GET\r\n");
+    return;
+  }
+  if (post && !origin_ok(app, req)) {
+    http_respond_error(c, 403, "bad_origin", "Cross-site requests are refused.");
+    return;
+  }
+  if (!strcmp(p, "signup"))
+    return api_signup(c, req);
+  if (!strcmp(p, "signin"))
+    return api_signin(c, req);
+  if (!strcmp(p, "signout"))
+    return api_signout(c, req);
+  struct who who;
+  if (request_user(app, req, &who) < 0) {
+    http_respond_error(c, 401, "signed_out", "Sign in first.");
+    return;
+  }
+  if (!strcmp(p, "me"))
+    return respond_json(c, 200, "Cache-Control: no-store\r\n",
+                        json_pack("{s:{s:s}}", "user", "name", who.name));
+  api_rooms(c);
+}
+
+static void route_ws(struct conn *c, struct http_req *req) {
+  struct app *app = conn_app(c);
+  struct who who;
+  if (!origin_ok(app, req)) {
+    http_respond_error(c, 403, "bad_origin", "Cross-site WebSocket refused.");
+    return;
+  }
+  if (request_user(app, req, &who) < 0) {
+    http_respond_error(c, 401, "signed_out", "Sign in first.");
+    return;
+  }
+  int status = live_accept(app, c, req, who.id, who.name, who.token);
+  if (status)
+    http_respond_error(c, status, "bad_upgrade", "A WebSocket upgrade was expected.");
+}
+
+/* A page that needs a signed-in user. */
+static void route_page(struct conn *c, struct http_req *req, const char *file) {
+  struct who who;
+  if (request_user(conn_app(c), req, &who) < 0) {
+    char loc[1100];
+    snprintf(loc, sizeof(loc), "/?next=%s", req->path);
+    respond_redirect(c, loc);
+    return;
+  }
+  static_serve(c, req, file);
+}
+
+void app_on_request(struct conn *c, struct http_req *req) {
+  const char *p = req->path;
+  if (!strncmp(p, "/api/", 5))
+    return route_api(c, req, p + 5);
+  if (req->method != HTTP_GET) {
+    respond_405(c, "Allow: GET\r\n");
+    return;
+  }
+  if (!strcmp(p, "/ws"))
+    return route_ws(c, req);
+  if (!strncmp(p, "/assets/", 8))
+    return static_serve(c, req, p + 1);
+  if (!strcmp(p, "/favicon.ico"))
+    return static_serve(c, req, "assets/favicon.ico");
+  if (!strcmp(p, "/")) {
+    struct who who;
+    if (request_user(conn_app(c), req, &who) == 0)
+      return respond_redirect(c, "/dashboard");
+    return static_serve(c, req, "index.html");
+  }
+  if (!strcmp(p, "/dashboard"))
+    return route_page(c, req, "dashboard.html");
+  if (!strcmp(p, "/broadcast"))
+    return route_page(c, req, "broadcast.html");
+  if (!strncmp(p, "/view/", 6) && rooms_name_ok(p + 6, strlen(p + 6)))
+    return route_page(c, req, "view.html");
+  http_respond_error(c, 404, "not_found", "No such page.");
+}

@@ -1,0 +1,56 @@
+#include "auth/session.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+int64_t session_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int session_token_ok(const char *token) {
+  size_t n = strlen(token);
+  if (n != SESSION_TOKEN_LEN)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = token[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '-' || ch == '_'))
+      return 0;
+  }
+  return 1;
+}
+
+static void session_hash(const char *token, uint8_t out[32]) {
+  crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
+}
+
+int session_create(struct db *db, int64_t user_id, int64_t ttl_ms,
+                   char token[SESSION_TOKEN_LEN + 1]) {
+  uint8_t raw[16], hash[32];
+  randombytes_buf(raw, sizeof(raw));
+  sodium_bin2base64(token, SESSION_TOKEN_LEN + 1, raw, sizeof(raw),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(raw, sizeof(raw));
+  session_hash(token, hash);
+  return db_session_put(db, hash, user_id, session_now_ms() + ttl_ms);
+}
+
+int session_lookup(struct db *db, const char *token, int64_t *user_id) {
+  uint8_t hash[32];
+  if (!session_token_ok(token))
+    return -ENOENT;
+  session_hash(token, hash);
+  return db_session_get(db, hash, session_now_ms(), user_id);
+}
+
+int session_destroy(struct db *db, const char *token) {
+  uint8_t hash[32];
+  if (!session_token_ok(token))
+    return 0;
+  session_hash(token, hash);
+  return db_session_delete(db, hash);
+}

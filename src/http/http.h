@@ -1,0 +1,67 @@
+/* HTTP/1.1 server side on a conn: http-parser plus the strict checks it lacks
+ * (bare LF, Transfer-Encoding with Content-Length, duplicate Content-Length,
+ * header and body caps), keep-alive and pipelining one request at a time.
+ * A request is handed to the application, which answers now or later with
+ * http_respond(); reading pauses until it does. */
+#ifndef ONAIR_HTTP_H
+#define ONAIR_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/conn.h"
+
+#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_HEADER_BYTES (16 * 1024) /* request line + headers */
+#define HTTP_MAX_BODY (16 * 1024)         /* JSON API bodies */
+
+struct http_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+};
+
+/* Valid until http_respond() or http_upgrade_take(). */
+struct http_req {
+  int method; /* enum http_method */
+  const char *path;  /* NUL-terminated, without the query */
+  size_t path_len;
+  const char *query; /* NUL-terminated, "" if none */
+  struct http_header headers[HTTP_MAX_HEADERS];
+  size_t nheaders;
+  const uint8_t *body;
+  size_t body_len;
+  int upgrade;    /* the client asked for a protocol switch */
+  int keep_alive;
+};
+
+/* Called for every complete request. The handler must eventually call
+ * http_respond() (or take the connection with http_upgrade_take()). */
+typedef void (*http_request_cb)(struct conn *c, struct http_req *req);
+
+/* Binds the HTTP protocol to a freshly accepted connection. */
+int http_conn_bind(struct conn *c, http_request_cb cb);
+
+/* Finds a header (case-insensitive name); returns its value or NULL. */
+const char *http_req_header(const struct http_req *req, const char *name, size_t *len);
+/* Copies cookie `name` from the Cookie header into out (NUL-terminated);
+ * returns its length or -ENOENT / -ENOBUFS. */
+int http_req_cookie(const struct http_req *req, const char *name, char *out, size_t out_size);
+
+/* Sends a response. extra is preformatted header lines ("Name: v\r\n"), or
+ * NULL. Adds Content-Length, the security headers, and Connection: close when
+ * the request did not keep alive. Then reading resumes. */
+void http_respond(struct conn *c, int status, const char *content_type, const char *extra,
+                  const void *body, size_t len);
+/* A JSON error body {"error":code,"message":msg}. */
+void http_respond_error(struct conn *c, int status, const char *code, const char *msg);
+
+/* For an upgrade: detaches the HTTP state and returns the bytes that followed
+ * the request (already read, belonging to the new protocol) in *rest
+ * (caller frees). The caller binds new ops to c. */
+int http_upgrade_take(struct conn *c, uint8_t **rest, size_t *rest_len);
+
+const char *http_status_text(int status);
+
+#endif

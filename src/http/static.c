@@ -1,0 +1,148 @@
+#include "http/static.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/map.h"
+
+#define STATIC_MAX_FILE (4 * 1024 * 1024) /* bytes; larger files are not served */
+
+struct static_file {
+  off_t size;
+  struct timespec mtime;
+  char etag[64];
+  const char *type;
+  uint8_t *data;
+};
+
+static char *root_dir;
+static struct map cache; /* relpath -> struct static_file */
+
+int static_init(const char *root) {
+  root_dir = strdup(root);
+  if (root_dir == NULL)
+    return -ENOMEM;
+  return map_init(&cache);
+}
+
+void static_shutdown(void) {
+  size_t slot;
+  for (struct map_entry *e = map_first(&cache, &slot); e; e = map_next(&cache, e, &slot)) {
+    struct static_file *f = e->value;
+    free(f->data);
+    free(f);
+  }
+  map_free(&cache);
+  free(root_dir);
+  root_dir = NULL;
+}
+
+int static_path_ok(const char *p) {
+  if (*p == 0 || *p == '/')
+    return 0;
+  int seg_start = 1;
+  for (; *p; p++) {
+    char ch = *p;
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '-' || ch == '_' || ch == '/';
+    if (!ok)
+      return 0;
+    if (seg_start && (ch == '.' || ch == '/'))
+      return 0; /* no "..", no hidden files, no empty segments */
+    seg_start = ch == '/';
+  }
+  return !seg_start;
+}
+
+const char *static_mime_type(const char *name) {
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".json", "application/json"},
+      {".webmanifest", "application/manifest+json"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".woff2", "font/woff2"},
+  };
+  const char *dot = strrchr(name, '.');
+  if (dot) {
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+      if (strcmp(dot, types[i].ext) == 0)
+        return types[i].type;
+    }
+  }
+  return "application/octet-stream";
+}
+
+/* Reads the file if the cache has no copy of this size and mtime. */
+static struct static_file *static_load(const char *relpath, const char *full) {
+  struct stat st;
+  if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE)
+    return NULL;
+  struct static_file *f = map_get(&cache, relpath, strlen(relpath));
+  if (f && f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
+      f->mtime.tv_nsec == st.st_mtim.tv_nsec)
+    return f;
+  int fd = open(full, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  uint8_t *data = malloc((size_t)st.st_size + 1);
+  ssize_t got = data ? read(fd, data, (size_t)st.st_size) : -1;
+  close(fd);
+  if (got != st.st_size) {
+    free(data);
+    return NULL;
+  }
+  if (f == NULL) {
+    f = calloc(1, sizeof(*f));
+    if (f == NULL || map_put(&cache, relpath, strlen(relpath), f) < 0) {
+      free(f);
+      free(data);
+      return NULL;
+    }
+  }
+  free(f->data);
+  f->data = data;
+  f->size = st.st_size;
+  f->mtime = st.st_mtim;
+  f->type = static_mime_type(relpath);
+  snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
+           (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+  return f;
+}
+
+void static_serve(struct conn *c, const struct http_req *req, const char *relpath) {
+  char full[4096];
+  if (!static_path_ok(relpath) ||
+      (size_t)snprintf(full, sizeof(full), "%s/%s", root_dir, relpath) >= sizeof(full)) {
+    http_respond_error(c, 404, "not_found", "no such page");
+    return;
+  }
+  struct static_file *f = static_load(relpath, full);
+  if (f == NULL) {
+    http_respond_error(c, 404, "not_found", "no such page");
+    return;
+  }
+  char extra[160];
+  /* Revalidate every time: a deploy shows at once, and a 304 is cheap. */
+  snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: no-cache\r\n", f->etag);
+  size_t inm_len;
+  const char *inm = http_req_header(req, "if-none-match", &inm_len);
+  if (inm && inm_len == strlen(f->etag) && memcmp(inm, f->etag, inm_len) == 0) {
+    http_respond(c, 304, NULL, extra, NULL, 0);
+    return;
+  }
+  http_respond(c, 200, f->type, extra, f->data, (size_t)f->size);
+}

@@ -1,0 +1,24 @@
+/* Static files from the web/ directory: pages and assets, with their types,
+ * an ETag and revalidation (304). Files are read per request that misses the
+ * small in-memory cache keyed by path, size and mtime. */
+#ifndef ONAIR_STATIC_H
+#define ONAIR_STATIC_H
+
+#include "http/http.h"
+
+/* Sets the directory files are served from (copied). */
+int static_init(const char *root);
+void static_shutdown(void);
+
+/* Answers req with the file at relpath under the root ("index.html",
+ * "assets/app.js"). relpath must be a clean relative path: letters, digits,
+ * '.', '-', '_' and '/', no empty or dot-leading segments; anything else, or a
+ * missing file, is 404. */
+void static_serve(struct conn *c, const struct http_req *req, const char *relpath);
+
+/* Returns 1 if relpath is acceptable as a file path under the root. */
+int static_path_ok(const char *relpath);
+/* The Content-Type for a file name, by extension. */
+const char *static_mime_type(const char *name);
+
+#endif

@@ -1,0 +1,256 @@
+#include "net/conn.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+struct conn_write_req {
+  uv_write_t req;
+  struct sbuf *buf;
+};
+
+struct conn_listener {
+  conn_accept_cb accept_cb;
+  void *app;
+};
+
+static uint64_t next_conn_id = 1;
+static uv_check_t doom_check;
+static struct conn *doomed_head;
+
+static void conn_on_doom_check(uv_check_t *h) {
+  while (doomed_head) {
+    struct conn *c = doomed_head;
+    doomed_head = c->next_doomed;
+    c->next_doomed = NULL;
+    conn_close(c);
+    conn_unref(c);
+  }
+}
+
+int conn_init(uv_loop_t *loop) {
+  uv_check_init(loop, &doom_check);
+  uv_unref((uv_handle_t *)&doom_check);
+  return uv_check_start(&doom_check, conn_on_doom_check);
+}
+
+void conn_close_soon(struct conn *c) {
+  if (c->closing || c->doomed)
+    return;
+  c->doomed = 1;
+  conn_ref(c);
+  c->next_doomed = doomed_head;
+  doomed_head = c;
+}
+
+struct sbuf *sbuf_new(size_t len) {
+  struct sbuf *b = malloc(sizeof(*b) + len);
+  if (b == NULL)
+    return NULL;
+  b->refs = 1;
+  b->len = len;
+  return b;
+}
+
+void sbuf_ref(struct sbuf *b) { b->refs++; }
+
+void sbuf_unref(struct sbuf *b) {
+  assert(b->refs > 0);
+  if (--b->refs == 0)
+    free(b);
+}
+
+void conn_ref(struct conn *c) { c->refs++; }
+
+void conn_unref(struct conn *c) {
+  assert(c->refs > 0);
+  if (--c->refs > 0)
+    return;
+  if (c->ops && c->ops->on_free)
+    c->ops->on_free(c);
+  free(c);
+}
+
+static void conn_on_closed(uv_handle_t *h) {
+  struct conn *c = h->data;
+  conn_unref(c);
+}
+
+void conn_close(struct conn *c) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  if (c->ops && c->ops->on_close)
+    c->ops->on_close(c);
+  uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status) {
+  struct conn *c = req->data;
+  free(req);
+  conn_close(c);
+  conn_unref(c);
+}
+
+void conn_close_after_flush(struct conn *c) {
+  if (c->closing || c->close_after_flush)
+    return;
+  c->close_after_flush = 1;
+  conn_read_stop(c);
+  uv_shutdown_t *req = malloc(sizeof(*req));
+  if (req == NULL) {
+    conn_close_soon(c);
+    return;
+  }
+  req->data = c;
+  conn_ref(c);
+  /* uv_shutdown completes after every queued write. */
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_on_shutdown) < 0) {
+    free(req);
+    conn_unref(c);
+    conn_close_soon(c);
+  }
+}
+
+static void conn_on_written(uv_write_t *req, int status) {
+  struct conn_write_req *w = (struct conn_write_req *)req;
+  sbuf_unref(w->buf);
+  free(w);
+}
+
+int conn_write(struct conn *c, struct sbuf *b) {
+  if (c->closing || c->close_after_flush || c->doomed)
+    return -EPIPE;
+  uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)b->len);
+  /* Most writes fit the socket buffer: no request, no queue. uv_try_write
+   * refuses while earlier writes are queued, so order is kept. */
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+  if (n == (int)b->len)
+    return 0;
+  if (n < 0 && n != UV_EAGAIN) {
+    conn_close_soon(c);
+    return -EPIPE;
+  }
+  size_t done = n > 0 ? (size_t)n : 0;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + (b->len - done) > c->max_out) {
+    log_info("conn %llu: %s is not reading; dropping it", (unsigned long long)c->id, c->peer_ip);
+    conn_close_soon(c);
+    return -ENOBUFS;
+  }
+  struct conn_write_req *w = malloc(sizeof(*w));
+  if (w == NULL) {
+    conn_close_soon(c);
+    return -ENOMEM;
+  }
+  w->buf = b;
+  sbuf_ref(b);
+  ub = uv_buf_init((char *)b->data + done, (unsigned)(b->len - done));
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, conn_on_written) < 0) {
+    sbuf_unref(b);
+    free(w);
+    conn_close_soon(c);
+    return -EPIPE;
+  }
+  return 0;
+}
+
+int conn_write_copy(struct conn *c, const void *data, size_t len) {
+  struct sbuf *b = sbuf_new(len);
+  if (b == NULL)
+    return -ENOMEM;
+  memcpy(b->data, data, len);
+  int rc = conn_write(c, b);
+  sbuf_unref(b);
+  return rc;
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+  /* One read buffer for the whole loop: protocols copy what they keep. */
+  static char slab[64 * 1024];
+  out->base = slab;
+  out->len = sizeof(slab);
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  struct conn *c = s->data;
+  if (n < 0) {
+    conn_close(c);
+    return;
+  }
+  if (n > 0 && !c->closing && !c->doomed)
+    c->ops->on_data(c, (const uint8_t *)buf->base, (size_t)n);
+}
+
+void conn_read_start(struct conn *c) {
+  if (c->closing || c->reading || c->close_after_flush)
+    return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) == 0)
+    c->reading = 1;
+}
+
+void conn_read_stop(struct conn *c) {
+  if (!c->reading || c->closing)
+    return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+static void conn_on_accept(uv_stream_t *server, int status) {
+  struct conn_listener *l = server->data;
+  if (status < 0) {
+    log_warn("accept: %s", uv_strerror(status));
+    return;
+  }
+  struct conn *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  uv_tcp_init(server->loop, &c->tcp);
+  c->tcp.data = c;
+  c->refs = 1;
+  c->id = next_conn_id++;
+  c->app = l->app;
+  c->max_out = 1024 * 1024;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof(c->peer_ip));
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
+  }
+  l->accept_cb(c);
+  conn_read_start(c);
+}
+
+int conn_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port,
+                conn_accept_cb accept_cb, void *app) {
+  struct conn_listener *l = malloc(sizeof(*l));
+  if (l == NULL)
+    return -ENOMEM;
+  l->accept_cb = accept_cb;
+  l->app = app;
+  struct sockaddr_storage ss;
+  int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc < 0)
+    rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+  if (rc < 0)
+    goto out_free;
+  uv_tcp_init(loop, server);
+  server->data = l;
+  rc = uv_tcp_bind(server, (const struct sockaddr *)&ss, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)server, 1024, conn_on_accept);
+  if (rc == 0)
+    return 0;
+out_free:
+  free(l);
+  return rc;
+}

@@ -1,0 +1,89 @@
+/* A TCP connection owned by the loop. Bytes read go to the protocol bound to
+ * it (HTTP, then WebSocket after an upgrade) through a small ops table.
+ * Writes are shared, reference-counted buffers, so one chat frame can go to
+ * thousands of connections without a copy each; a connection whose unsent
+ * bytes pass its cap is closed (a slow reader is dropped, not buffered). */
+#ifndef ONAIR_CONN_H
+#define ONAIR_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct conn;
+
+/* A write buffer shared by every connection it is queued on. */
+struct sbuf {
+  uint32_t refs;
+  size_t len;
+  uint8_t data[];
+};
+
+/* Returns a buffer of len bytes with one reference (the caller's). */
+struct sbuf *sbuf_new(size_t len);
+void sbuf_ref(struct sbuf *b);
+void sbuf_unref(struct sbuf *b);
+
+struct conn_ops {
+  /* Bytes arrived; the protocol consumes what it can. */
+  void (*on_data)(struct conn *c, const uint8_t *data, size_t len);
+  /* The connection is going away: drop every reference to it. Called once,
+   * possibly from inside on_data: do not free proto state here. */
+  void (*on_close)(struct conn *c);
+  /* The last reference is gone: free proto state. */
+  void (*on_free)(struct conn *c);
+};
+
+struct conn {
+  uv_tcp_t tcp;
+  const struct conn_ops *ops;
+  void *proto;          /* the protocol's state; ops->on_free frees it */
+  void *app;            /* the application's context */
+  uint64_t id;          /* unique for the process's lifetime */
+  char peer_ip[46];     /* remote address, text */
+  size_t max_out;       /* bytes; unsent data beyond this closes the conn */
+  unsigned closing : 1; /* conn_close() was called */
+  unsigned reading : 1;
+  unsigned close_after_flush : 1;
+  unsigned doomed : 1;  /* conn_close_soon() was called */
+  uint32_t refs;        /* the loop's one + async work in flight */
+  struct conn *next_doomed;
+};
+
+typedef void (*conn_accept_cb)(struct conn *c);
+
+/* Sets up the loop-wide parts (the safe point where doomed connections are
+ * closed). Call once before conn_listen(). */
+int conn_init(uv_loop_t *loop);
+
+/* Listens on host:port; accept_cb binds ops to each new connection. */
+int conn_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port,
+                conn_accept_cb accept_cb, void *app);
+
+/* Queues b (the connection takes its own reference). Tries to write at once;
+ * queues the rest. Returns 0, or -ENOBUFS when the conn is being closed for
+ * being too slow, or -EPIPE if it is closing. Never closes synchronously. */
+int conn_write(struct conn *c, struct sbuf *b);
+/* Copies data into a new buffer and writes it. */
+int conn_write_copy(struct conn *c, const void *data, size_t len);
+
+/* Starts or stops reading (for back-pressure while a request is handled). */
+void conn_read_start(struct conn *c);
+void conn_read_stop(struct conn *c);
+
+/* Closes at once (pending writes are dropped). Safe to call twice. Calls
+ * ops->on_close synchronously: never call it on another connection while
+ * iterating a list that on_close edits; use conn_close_soon(). */
+void conn_close(struct conn *c);
+/* Closes at the next safe point of the loop (after this callback returns);
+ * writes to it are dropped from now on. */
+void conn_close_soon(struct conn *c);
+/* Closes once everything queued so far has been written. */
+void conn_close_after_flush(struct conn *c);
+
+/* Keeps c's memory alive across async work; conn_unref frees it when the
+ * last reference goes and it is closed. */
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+#endif

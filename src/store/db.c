@@ -1,0 +1,230 @@
+#include "store/db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+enum db_stmt {
+  ST_USER_CREATE,
+  ST_USER_FIND,
+  ST_USER_GET,
+  ST_SESSION_PUT,
+  ST_SESSION_GET,
+  ST_SESSION_DELETE,
+  ST_SESSION_EXPIRE,
+  ST_CHAT_APPEND,
+  ST_CHAT_RECENT,
+  ST_COUNT,
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_USER_CREATE] = "INSERT INTO users(name, pwhash, created) VALUES(?1, ?2, "
+                       "CAST(strftime('%s','now') AS INTEGER) * 1000)",
+    [ST_USER_FIND] = "SELECT id, name, pwhash FROM users WHERE name = ?1",
+    [ST_USER_GET] = "SELECT id, name, pwhash FROM users WHERE id = ?1",
+    [ST_SESSION_PUT] = "INSERT INTO sessions(hash, user_id, expires) VALUES(?1, ?2, ?3)",
+    [ST_SESSION_GET] = "SELECT user_id FROM sessions WHERE hash = ?1 AND expires > ?2",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
+    [ST_SESSION_EXPIRE] = "DELETE FROM sessions WHERE expires <= ?1",
+    [ST_CHAT_APPEND] = "INSERT INTO messages(room, user, text, ts) VALUES(?1, ?2, ?3, ?4)",
+    [ST_CHAT_RECENT] = "SELECT id, room, user, text, ts FROM (SELECT * FROM messages "
+                       "WHERE room = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;" /* WAL + NORMAL: a commit survives a process crash */
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS users("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  pwhash TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sessions("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  expires INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  room TEXT NOT NULL COLLATE NOCASE,"
+    "  user TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_room ON messages(room, id);";
+
+struct db {
+  sqlite3 *conn;
+  sqlite3_stmt *st[ST_COUNT];
+};
+
+static int db_fail(struct db *db, const char *what) {
+  log_error("sqlite: %s: %s", what, sqlite3_errmsg(db->conn));
+  return -EIO;
+}
+
+int db_open(struct db **out, const char *path) {
+  struct db *db = calloc(1, sizeof(*db));
+  if (db == NULL)
+    return -ENOMEM;
+  int rc = sqlite3_open_v2(path, &db->conn,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK)
+    goto out_fail;
+  sqlite3_busy_timeout(db->conn, 2000);
+  char *err = NULL;
+  if (sqlite3_exec(db->conn, schema, NULL, NULL, &err) != SQLITE_OK) {
+    log_error("sqlite: schema: %s", err ? err : "?");
+    sqlite3_free(err);
+    goto out_close;
+  }
+  for (int i = 0; i < ST_COUNT; i++) {
+    if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &db->st[i], NULL) != SQLITE_OK)
+      goto out_fail;
+  }
+  *out = db;
+  return 0;
+
+out_fail:
+  log_error("sqlite: open %s: %s", path, db->conn ? sqlite3_errmsg(db->conn) : "no memory");
+out_close:
+  db_close(db);
+  return -EIO;
+}
+
+void db_close(struct db *db) {
+  if (db == NULL)
+    return;
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(db->st[i]);
+  sqlite3_close(db->conn);
+  free(db);
+}
+
+/* Runs a prepared statement that returns no rows. */
+static int db_exec(struct db *db, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  int ok = rc == SQLITE_DONE;
+  int constraint = rc == SQLITE_CONSTRAINT;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (constraint)
+    return -EEXIST;
+  return ok ? 0 : db_fail(db, what);
+}
+
+int db_user_create(struct db *db, const char *name, const char *pwhash, int64_t *id) {
+  sqlite3_stmt *st = db->st[ST_USER_CREATE];
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC);
+  int rc = db_exec(db, st, "user create");
+  if (rc == 0)
+    *id = sqlite3_last_insert_rowid(db->conn);
+  return rc;
+}
+
+static int db_user_row(struct db *db, sqlite3_stmt *st, struct db_user *out) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(st, 0);
+    snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(out->pwhash, sizeof(out->pwhash), "%s", (const char *)sqlite3_column_text(st, 2));
+    rc = 0;
+  } else if (rc == SQLITE_DONE) {
+    rc = -ENOENT;
+  } else {
+    rc = db_fail(db, "user lookup");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+int db_user_find(struct db *db, const char *name, struct db_user *out) {
+  sqlite3_stmt *st = db->st[ST_USER_FIND];
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  return db_user_row(db, st, out);
+}
+
+int db_user_get(struct db *db, int64_t id, struct db_user *out) {
+  sqlite3_stmt *st = db->st[ST_USER_GET];
+  sqlite3_bind_int64(st, 1, id);
+  return db_user_row(db, st, out);
+}
+
+int db_session_put(struct db *db, const uint8_t hash[32], int64_t user_id, int64_t expires_ms) {
+  sqlite3_stmt *st = db->st[ST_SESSION_PUT];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, user_id);
+  sqlite3_bind_int64(st, 3, expires_ms);
+  return db_exec(db, st, "session put");
+}
+
+int db_session_get(struct db *db, const uint8_t hash[32], int64_t now_ms, int64_t *user_id) {
+  sqlite3_stmt *st = db->st[ST_SESSION_GET];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, now_ms);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *user_id = sqlite3_column_int64(st, 0);
+    rc = 0;
+  } else if (rc == SQLITE_DONE) {
+    rc = -ENOENT;
+  } else {
+    rc = db_fail(db, "session get");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+int db_session_delete(struct db *db, const uint8_t hash[32]) {
+  sqlite3_stmt *st = db->st[ST_SESSION_DELETE];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  return db_exec(db, st, "session delete");
+}
+
+int db_session_expire(struct db *db, int64_t now_ms) {
+  sqlite3_stmt *st = db->st[ST_SESSION_EXPIRE];
+  sqlite3_bind_int64(st, 1, now_ms);
+  int rc = db_exec(db, st, "session expire");
+  return rc < 0 ? rc : sqlite3_changes(db->conn);
+}
+
+int db_chat_append(struct db *db, const char *room, const char *user, const char *text,
+                   int64_t ts, int64_t *id) {
+  sqlite3_stmt *st = db->st[ST_CHAT_APPEND];
+  sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, ts);
+  int rc = db_exec(db, st, "chat append");
+  if (rc == 0)
+    *id = sqlite3_last_insert_rowid(db->conn);
+  return rc;
+}
+
+int db_chat_recent(struct db *db, const char *room, int limit, db_chat_cb cb, void *arg) {
+  sqlite3_stmt *st = db->st[ST_CHAT_RECENT];
+  sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, limit);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct db_chat m = {
+        .id = sqlite3_column_int64(st, 0),
+        .room = (const char *)sqlite3_column_text(st, 1),
+        .user = (const char *)sqlite3_column_text(st, 2),
+        .text = (const char *)sqlite3_column_text(st, 3),
+        .ts = sqlite3_column_int64(st, 4),
+    };
+    cb(&m, arg);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_fail(db, "chat recent");
+}

@@ -1,0 +1,57 @@
+/* SQLite storage: users, sessions and chat history, in one WAL-mode file.
+ * Every statement is prepared once at open. Calls run on the loop thread;
+ * each is a single indexed statement. */
+#ifndef ONAIR_DB_H
+#define ONAIR_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_NAME_MAX 64   /* bytes in a stored display name, NUL excluded */
+#define DB_HASH_MAX 160  /* bytes in an Argon2id string, NUL excluded */
+
+struct db;
+
+struct db_user {
+  int64_t id;
+  char name[DB_NAME_MAX + 1];
+  char pwhash[DB_HASH_MAX + 1]; /* empty for users without a password */
+};
+
+struct db_chat {
+  int64_t id;
+  const char *room; /* valid during the callback only */
+  const char *user;
+  const char *text;
+  int64_t ts; /* ms since the epoch */
+};
+
+typedef void (*db_chat_cb)(const struct db_chat *msg, void *arg);
+
+/* Opens (creating if needed) the database at path. Returns 0 or -EIO;
+ * *out is the caller's, freed with db_close(). */
+int db_open(struct db **out, const char *path);
+void db_close(struct db *db);
+
+/* Creates a user. Returns 0 and sets *id, -EEXIST when the name is taken
+ * (names compare case-insensitively), or -EIO. */
+int db_user_create(struct db *db, const char *name, const char *pwhash, int64_t *id);
+/* Finds a user by name (case-insensitively). Returns 0, -ENOENT or -EIO. */
+int db_user_find(struct db *db, const char *name, struct db_user *out);
+int db_user_get(struct db *db, int64_t id, struct db_user *out);
+
+/* Sessions are keyed by the SHA-256 of the cookie value, never the value. */
+int db_session_put(struct db *db, const uint8_t hash[32], int64_t user_id, int64_t expires_ms);
+/* Returns 0 and sets *user_id for a live session, -ENOENT, or -EIO. */
+int db_session_get(struct db *db, const uint8_t hash[32], int64_t now_ms, int64_t *user_id);
+int db_session_delete(struct db *db, const uint8_t hash[32]);
+/* Deletes expired sessions; returns how many, or -EIO. */
+int db_session_expire(struct db *db, int64_t now_ms);
+
+/* Appends a chat message (durable when this returns). Sets *id. */
+int db_chat_append(struct db *db, const char *room, const char *user, const char *text,
+                   int64_t ts, int64_t *id);
+/* Calls cb for the room's last `limit` messages, oldest first. */
+int db_chat_recent(struct db *db, const char *room, int limit, db_chat_cb cb, void *arg);
+
+#endif

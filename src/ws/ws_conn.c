@@ -1,0 +1,253 @@
+#include "ws/ws_conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/log.h"
+#include "ws/ws_frame.h"
+
+struct ws_conn {
+  struct ws_parser parser;
+  const struct ws_handlers *handlers;
+  void *user;
+  uint64_t last_rx; /* uv_now() ms of the last byte received */
+  struct conn *conn;
+  struct ws_conn *prev, *next; /* every live WebSocket, for keepalive */
+  int close_sent;
+};
+
+static struct ws_config config;
+static uv_timer_t keepalive_timer;
+static struct ws_conn *all_conns;
+static uv_loop_t *ws_loop;
+
+static void ws_list_remove(struct ws_conn *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else if (all_conns == w)
+    all_conns = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+}
+
+static struct sbuf *ws_frame_control(enum ws_opcode op, const uint8_t *payload, size_t len) {
+  uint8_t hdr[10];
+  size_t hl = ws_frame_header(hdr, op, len);
+  struct sbuf *b = sbuf_new(hl + len);
+  if (b == NULL)
+    return NULL;
+  memcpy(b->data, hdr, hl);
+  if (len)
+    memcpy(b->data + hl, payload, len);
+  return b;
+}
+
+struct sbuf *ws_frame_text(const char *text, size_t len) {
+  return ws_frame_control(WS_OP_TEXT, (const uint8_t *)text, len);
+}
+
+int ws_send_text(struct conn *c, const char *text, size_t len) {
+  struct sbuf *b = ws_frame_text(text, len);
+  if (b == NULL)
+    return -ENOMEM;
+  int rc = conn_write(c, b);
+  sbuf_unref(b);
+  return rc;
+}
+
+static void ws_send_control(struct conn *c, enum ws_opcode op, const uint8_t *p, size_t len) {
+  struct sbuf *b = ws_frame_control(op, p, len);
+  if (b == NULL)
+    return;
+  conn_write(c, b);
+  sbuf_unref(b);
+}
+
+void ws_close(struct conn *c, uint16_t code, const char *reason) {
+  struct ws_conn *w = c->proto;
+  if (c->closing)
+    return;
+  if (!w->close_sent) {
+    uint8_t payload[125];
+    size_t n = ws_close_payload(payload, code, reason);
+    ws_send_control(c, WS_OP_CLOSE, payload, n);
+    w->close_sent = 1;
+  }
+  conn_close_after_flush(c);
+}
+
+static void ws_on_event(struct conn *c, struct ws_conn *w, const struct ws_event *ev) {
+  switch (ev->kind) {
+  case WS_EV_TEXT:
+    w->handlers->on_message(c, (const char *)ev->payload, ev->len);
+    break;
+  case WS_EV_BINARY:
+    ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not accepted");
+    break;
+  case WS_EV_PING:
+    ws_send_control(c, WS_OP_PONG, ev->payload, ev->len);
+    break;
+  case WS_EV_PONG:
+    break;
+  case WS_EV_CLOSE:
+    /* Echo the code (RFC 6455 5.5.1), then close. */
+    ws_close(c, ev->close_code == 1005 ? WS_CLOSE_NORMAL : ev->close_code, "");
+    break;
+  }
+}
+
+static void ws_on_data(struct conn *c, const uint8_t *data, size_t len) {
+  struct ws_conn *w = c->proto;
+  w->last_rx = uv_now(ws_loop);
+  while (len > 0 && !c->closing && !c->close_after_flush) {
+    size_t used = 0;
+    struct ws_event ev;
+    int rc = ws_parser_feed(&w->parser, data, len, &used, &ev);
+    data += used;
+    len -= used;
+    if (rc == WS_AGAIN)
+      break;
+    if (rc < 0) {
+      log_debug("conn %llu: websocket error: %s", (unsigned long long)c->id,
+                ev.error ? ev.error : "?");
+      ws_close(c, ev.close_code, ev.error ? ev.error : "protocol error");
+      break;
+    }
+    ws_on_event(c, w, &ev);
+  }
+}
+
+static void ws_on_close(struct conn *c) {
+  struct ws_conn *w = c->proto;
+  ws_list_remove(w);
+  if (w->handlers->on_close)
+    w->handlers->on_close(c);
+}
+
+static void ws_on_free(struct conn *c) {
+  struct ws_conn *w = c->proto;
+  if (w->handlers->on_free)
+    w->handlers->on_free(w->user);
+  ws_parser_free(&w->parser);
+  free(w);
+  c->proto = NULL;
+}
+
+static const struct conn_ops ws_ops = {
+    .on_data = ws_on_data,
+    .on_close = ws_on_close,
+    .on_free = ws_on_free,
+};
+
+void *ws_user(struct conn *c) {
+  struct ws_conn *w = c->proto;
+  return c->ops == &ws_ops ? w->user : NULL;
+}
+
+/* Does the comma-separated header value contain token (case-insensitive)? */
+static int header_has_token(const char *v, size_t len, const char *token) {
+  size_t tl = strlen(token);
+  size_t i = 0;
+  while (i < len) {
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
+    size_t start = i;
+    while (i < len && v[i] != ',')
+      i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+      end--;
+    if (end - start == tl && strncasecmp(v + start, token, tl) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h, void *user) {
+  size_t len, klen;
+  const char *v;
+  if (req->method != 1 /* HTTP_GET */)
+    return 405;
+  v = http_req_header(req, "upgrade", &len);
+  if (v == NULL || !header_has_token(v, len, "websocket"))
+    return 426;
+  v = http_req_header(req, "connection", &len);
+  if (v == NULL || !header_has_token(v, len, "upgrade"))
+    return 400;
+  v = http_req_header(req, "sec-websocket-version", &len);
+  if (v == NULL || len != 2 || memcmp(v, "13", 2) != 0)
+    return 426;
+  const char *key = http_req_header(req, "sec-websocket-key", &klen);
+  char accept[29];
+  if (key == NULL || ws_accept_key(key, klen, accept) < 0)
+    return 400;
+
+  struct ws_conn *w = calloc(1, sizeof(*w));
+  if (w == NULL)
+    return 503;
+  uint8_t *rest;
+  size_t rest_len;
+  if (http_upgrade_take(c, &rest, &rest_len) < 0) {
+    free(w);
+    return 503;
+  }
+  ws_parser_init(&w->parser, config.max_message);
+  w->handlers = h;
+  w->user = user;
+  w->conn = c;
+  w->last_rx = uv_now(ws_loop);
+  w->next = all_conns;
+  if (all_conns)
+    all_conns->prev = w;
+  all_conns = w;
+  c->proto = w;
+  c->ops = &ws_ops;
+
+  char resp[256];
+  int n = snprintf(resp, sizeof(resp),
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                   accept);
+  conn_write_copy(c, resp, (size_t)n);
+  if (rest_len)
+    ws_on_data(c, rest, rest_len);
+  free(rest);
+  conn_read_start(c);
+  return 0;
+}
+
+static void ws_on_keepalive(uv_timer_t *t) {
+  uint64_t now = uv_now(ws_loop);
+  static const uint8_t ping_payload[] = "onair";
+  struct sbuf *ping = ws_frame_control(WS_OP_PING, ping_payload, sizeof(ping_payload) - 1);
+  struct ws_conn *w = all_conns;
+  while (w) {
+    struct ws_conn *next = w->next; /* conn_close() unlinks w */
+    if (now - w->last_rx > config.timeout_ms) {
+      log_info("conn %llu: no answer for %llu ms; closing", (unsigned long long)w->conn->id,
+               (unsigned long long)(now - w->last_rx));
+      conn_close(w->conn);
+    } else if (ping && !w->conn->close_after_flush) {
+      conn_write(w->conn, ping);
+    }
+    w = next;
+  }
+  if (ping)
+    sbuf_unref(ping);
+}
+
+int ws_init(uv_loop_t *loop, const struct ws_config *cfg) {
+  config = *cfg;
+  ws_loop = loop;
+  uv_timer_init(loop, &keepalive_timer);
+  uv_unref((uv_handle_t *)&keepalive_timer);
+  return uv_timer_start(&keepalive_timer, ws_on_keepalive, cfg->ping_ms, cfg->ping_ms);
+}
+
+void ws_shutdown(void) {
+  uv_timer_stop(&keepalive_timer);
+  uv_close((uv_handle_t *)&keepalive_timer, NULL);
+}

@@ -1,0 +1,48 @@
+/* WebSocket connections (RFC 6455) on top of conn: the upgrade handshake,
+ * message delivery, shared frames for fan-out, close handshake and keepalive
+ * (a ping every interval; a connection silent for the timeout is dropped). */
+#ifndef ONAIR_WS_CONN_H
+#define ONAIR_WS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "net/conn.h"
+
+struct ws_handlers {
+  /* A whole text message (valid UTF-8, not NUL-terminated). */
+  void (*on_message)(struct conn *c, const char *text, size_t len);
+  /* The connection closed (either side). Drop every reference to c. */
+  void (*on_close)(struct conn *c);
+  /* The connection's memory is going: free user. */
+  void (*on_free)(void *user);
+};
+
+struct ws_config {
+  size_t max_message;  /* bytes */
+  uint64_t ping_ms;    /* interval between server pings */
+  uint64_t timeout_ms; /* silence after which a connection is dropped */
+};
+
+/* Starts the keepalive timer shared by every WebSocket connection. */
+int ws_init(uv_loop_t *loop, const struct ws_config *cfg);
+void ws_shutdown(void);
+
+/* Validates the handshake of req (GET, Upgrade: websocket, Connection:
+ * upgrade, version 13, a valid key). On success switches c to WebSocket,
+ * writes the 101 answer, stores user (retrieved with ws_user()) and returns
+ * 0. Otherwise returns the HTTP status to answer with; c is unchanged. */
+int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h, void *user);
+
+void *ws_user(struct conn *c);
+
+/* A text frame ready to be written to any number of connections (one
+ * reference, the caller's). */
+struct sbuf *ws_frame_text(const char *text, size_t len);
+/* Frames and sends one text message. */
+int ws_send_text(struct conn *c, const char *text, size_t len);
+/* Sends a close frame with code and reason, then closes. */
+void ws_close(struct conn *c, uint16_t code, const char *reason);
+
+#endif

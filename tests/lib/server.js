@@ -1,0 +1,61 @@
+// Starts a real onair process for a test: its own port on 127.0.0.1, its own
+// temporary data directory (a real SQLite file), stopped when the test ends.
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+
+const BIN = process.env.ONAIR_BIN || path.join(__dirname, '../../build/onair');
+const WEB = process.env.ONAIR_WEB || path.join(__dirname, '../../web');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(port, child, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error('onair exited with ' + child.exitCode);
+    const ok = await new Promise(r => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); r(true); });
+      c.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise(r => setTimeout(r, 50));
+  }
+  throw new Error('onair did not listen on ' + port);
+}
+
+// Starts onair. extraArgs are appended to the command line; opts.dataDir
+// reuses a directory (to test restarts). Returns { url, port, dataDir, proc,
+// log(), stop(), kill9() }.
+async function startOnair(extraArgs = [], opts = {}) {
+  const port = opts.port || await freePort();
+  const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
+  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...extraArgs];
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  let out = '';
+  proc.stdout.on('data', d => { out += d; });
+  proc.stderr.on('data', d => { out += d; });
+  await waitForPort(port, proc, 10000);
+  const exited = new Promise(r => proc.once('exit', r));
+  return {
+    url: 'http://127.0.0.1:' + port,
+    origin: 'http://127.0.0.1:' + port,
+    port, dataDir, proc,
+    log: () => out,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGTERM'); await exited; }
+    },
+    async kill9() { proc.kill('SIGKILL'); await exited; },
+  };
+}
+
+module.exports = { startOnair, freePort, BIN, WEB };
