@@ -54,8 +54,9 @@ static void room_send(struct room *room, json_t *j) {
 
 static json_t *room_json(const struct room *room) {
   const struct client *bc = room->broadcaster;
-  return json_pack("{s:s, s:s, s:I, s:I}", "name", room->name, "broadcaster", bc->user, "viewers",
-                   (json_int_t)room->nviewers, "since", (json_int_t)room->since_ms);
+  return json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", room->name, "title", room->title,
+                   "broadcaster", bc->user, "viewers", (json_int_t)room->nviewers, "since",
+                   (json_int_t)room->since_ms);
 }
 
 char *live_rooms_json(struct app *app) {
@@ -197,6 +198,20 @@ static void on_rooms_watch(struct client *cl, json_t *msg) {
 
 static void on_live_start(struct client *cl, json_t *msg) {
   struct app *app = cl->app;
+  size_t tlen = 0;
+  const char *title = msg_str(msg, "title", &tlen);
+  int trc = title && tlen ? chat_text_check(title, tlen, ROOM_TITLE_MAX) : -ENODATA;
+  if ((json_object_get(msg, "title") && title == NULL) || trc == -EINVAL ||
+      (trc == 0 && memchr(title, '\n', tlen))) {
+    client_error(cl, "bad_message", "The title must be one line of text.", "live.start");
+    return;
+  }
+  if (trc == -E2BIG) {
+    client_error(cl, "too_long", "Titles are at most 100 characters.", "live.start");
+    return;
+  }
+  if (trc < 0)
+    title = NULL; /* absent or blank: no title */
   if (cl->broadcaster) {
     client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", cl->room->name,
                               "history", room_history(app, cl->room)));
@@ -219,6 +234,8 @@ static void on_live_start(struct client *cl, json_t *msg) {
     client_error(cl, "bad_message", "Could not open the room.", "live.start");
     return;
   }
+  if (title)
+    snprintf(room->title, sizeof(room->title), "%s", title);
   cl->room = room;
   cl->broadcaster = 1;
   log_info("room %s live (conn %" PRIu64 ")", room->name, cl->conn->id);
@@ -237,7 +254,7 @@ static void on_live_end(struct client *cl, json_t *msg) {
 
 static void on_room_join(struct client *cl, json_t *msg) {
   struct app *app = cl->app;
-  size_t len;
+  size_t len = 0;
   const char *name = msg_str(msg, "room", &len);
   if (name == NULL) {
     client_error(cl, "bad_message", "room.join needs a room name.", "room.join");
@@ -265,10 +282,10 @@ static void on_room_join(struct client *cl, json_t *msg) {
   }
   cl->room = room;
   struct client *bc = room->broadcaster;
-  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "type", "room.joined", "room",
-                            room->name, "broadcaster", bc->user, "broadcaster_peer", bc->peer,
-                            "viewers", (json_int_t)room->nviewers, "history",
-                            room_history(app, room)));
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "type", "room.joined", "room",
+                            room->name, "title", room->title, "broadcaster", bc->user,
+                            "broadcaster_peer", bc->peer, "viewers", (json_int_t)room->nviewers,
+                            "history", room_history(app, room)));
   client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                             "peer", cl->peer, "user", cl->user));
   room_send_viewers(room);
@@ -288,7 +305,7 @@ static void on_room_leave(struct client *cl, json_t *msg) {
 
 static void on_chat_send(struct client *cl, json_t *msg) {
   struct app *app = cl->app;
-  size_t rlen, tlen;
+  size_t rlen = 0, tlen = 0;
   const char *name = msg_str(msg, "room", &rlen);
   const char *text = msg_str(msg, "text", &tlen);
   if (name == NULL || text == NULL) {
@@ -343,7 +360,7 @@ static void on_chat_send(struct client *cl, json_t *msg) {
 
 static void on_signal(struct client *cl, json_t *msg, size_t msg_len) {
   struct app *app = cl->app;
-  size_t len;
+  size_t len = 0;
   const char *to = msg_str(msg, "to", &len);
   json_t *data = json_object_get(msg, "data");
   if (to == NULL || !json_is_object(data)) {

@@ -9,7 +9,8 @@
 
 #include "util/map.h"
 
-#define ROOM_NAME_MAX 32 /* bytes, as usernames */
+#define ROOM_NAME_MAX 32  /* bytes, as usernames */
+#define ROOM_TITLE_MAX 100 /* code points */
 
 struct room {
   char name[ROOM_NAME_MAX + 1]; /* as the broadcaster spells it */
@@ -19,6 +20,7 @@ struct room {
   void **viewers; /* unordered */
   size_t nviewers, cap;
   int64_t since_ms; /* when it went live, ms since the epoch */
+  char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
 
 struct rooms {

@@ -246,8 +246,9 @@ static void api_signin(struct conn *c, const struct http_req *req) {
   if (wait) {
     char extra[64], msg[128];
     snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
-    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " seconds.",
-             (wait + 999) / 1000);
+    uint64_t secs = (wait + 999) / 1000;
+    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " second%s.",
+             secs, secs == 1 ? "" : "s");
     json_t *j = json_pack("{s:s, s:s}", "error", "throttled", "message", msg);
     respond_json(c, 429, extra, j);
     auth_job_free(job);

@@ -1,0 +1,336 @@
+// The broadcaster's page: camera preview and device choice, go live, end,
+// viewer count and chat. Media goes through media.js only.
+import { $, setStatus } from './dom.js';
+import { openSocket } from './ws.js';
+import { setupShell, setUserName } from './shell.js';
+import { createChat } from './chat.js';
+import { createPublisher } from './media.js';
+import { formatElapsed } from './time.js';
+
+const video = $('preview');
+const cameraSel = $('camera');
+const micSel = $('mic');
+const goLive = $('golive');
+const endBtn = $('end');
+const status = $('status');
+
+let stream = null;      // the local camera/mic stream
+let me = null;          // the signed-in user, from hello
+let room = null;        // our room while live
+let publisher = null;
+let liveSince = 0;
+let elapsedTimer = null;
+let startTimer = null;
+
+const chat = createChat($('chat'), { send: m => socket.send(m) });
+
+// ---- camera and microphone -------------------------------------------------
+
+function describeMediaError(e) {
+  const name = e && e.name;
+  if (name === 'NotAllowedError' || name === 'PermissionDeniedError' || name === 'SecurityError') {
+    return ['Camera and microphone access was denied.',
+      'onair needs your permission to use the camera and microphone. Allow access for this site in your browser (the camera icon in the address bar or the site settings), then press “Try again”.'];
+  }
+  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') {
+    return ['No camera or microphone was found.',
+      'Connect a camera or microphone (or check that it is switched on), then press “Try again”.'];
+  }
+  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
+    return ['The camera or microphone could not be started.',
+      'Another app may be using it. Close that app, then press “Try again”.'];
+  }
+  if (name === 'NoMediaDevices') {
+    return ['This browser cannot use a camera on this page.',
+      'Camera access needs a secure connection (https) and a current browser.'];
+  }
+  return ['The camera could not be started.', (e && e.message) || String(e)];
+}
+
+function showMediaError(e) {
+  const [title, text] = describeMediaError(e);
+  $('media-error-title').textContent = title;
+  $('media-error-text').textContent = text;
+  $('media-error').hidden = false;
+  $('media-error').dataset.error = (e && e.name) || 'Error';
+  $('preview-msg').textContent = 'No camera';
+  $('preview-msg').hidden = false;
+}
+
+function videoConstraints(id) {
+  const c = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
+  if (id) c.deviceId = { exact: id };
+  return c;
+}
+function audioConstraints(id) {
+  const c = { echoCancellation: true, noiseSuppression: true };
+  if (id) c.deviceId = { exact: id };
+  return c;
+}
+
+// Asks for camera and microphone; with only one of them, uses that one.
+async function acquire() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw Object.assign(new Error('no mediaDevices'), { name: 'NoMediaDevices' });
+  }
+  const gum = c => navigator.mediaDevices.getUserMedia(c);
+  try {
+    return await gum({ video: videoConstraints(), audio: audioConstraints() });
+  } catch (first) {
+    if (first.name !== 'NotFoundError' && first.name !== 'OverconstrainedError' && first.name !== 'NotReadableError') throw first;
+    for (const c of [{ video: videoConstraints() }, { audio: audioConstraints() }]) {
+      try { return await gum(c); } catch { /* try the next */ }
+    }
+    throw first;
+  }
+}
+
+function showStream() {
+  video.srcObject = stream;
+  const hasVideo = stream.getVideoTracks().length > 0;
+  $('preview-msg').textContent = hasVideo ? '' : 'Microphone only — no camera';
+  $('preview-msg').hidden = hasVideo;
+  video.play().catch(() => {});
+}
+
+async function startPreview() {
+  $('media-error').hidden = true;
+  $('preview-msg').textContent = 'Starting camera…';
+  $('preview-msg').hidden = false;
+  try {
+    stream = await acquire();
+  } catch (e) {
+    stream = null;
+    showMediaError(e);
+    updateButtons();
+    return;
+  }
+  showStream();
+  const missing = stream.getAudioTracks().length === 0 ? 'No microphone found: you will go live without sound.'
+    : stream.getVideoTracks().length === 0 ? 'No camera found: you will go live with sound only.' : '';
+  if (missing) setStatus(status, missing, 'warn');
+  await refreshDevices();
+  updateButtons();
+}
+
+function currentId(kind) {
+  const t = stream && stream.getTracks().find(x => x.kind === kind);
+  return t ? (t.getSettings().deviceId || '') : '';
+}
+
+async function refreshDevices() {
+  let devices = [];
+  try { devices = await navigator.mediaDevices.enumerateDevices(); } catch { return; }
+  fill(cameraSel, devices.filter(d => d.kind === 'videoinput'), 'Camera', currentId('video'), 'No camera');
+  fill(micSel, devices.filter(d => d.kind === 'audioinput'), 'Microphone', currentId('audio'), 'No microphone');
+}
+
+function fill(select, list, word, selected, none) {
+  const options = list.filter(d => d.deviceId).map((d, i) => {
+    const o = document.createElement('option');
+    o.value = d.deviceId;
+    o.textContent = d.label || `${word} ${i + 1}`;
+    return o;
+  });
+  if (options.length === 0) {
+    const o = document.createElement('option');
+    o.value = '';
+    o.textContent = none;
+    options.push(o);
+  }
+  select.replaceChildren(...options);
+  if (selected && options.some(o => o.value === selected)) select.value = selected;
+  select.disabled = !stream || options.length < 2 && options[0].value === '';
+}
+
+async function switchDevice(kind) {
+  const select = kind === 'video' ? cameraSel : micSel;
+  const id = select.value;
+  if (!stream || !id || id === currentId(kind)) return;
+  const oldTracks = stream.getTracks().filter(t => t.kind === kind);
+  const previous = currentId(kind);
+  // Phones cannot open two cameras at once: stop the old one first.
+  oldTracks.forEach(t => { t.stop(); stream.removeTrack(t); });
+  let track = null;
+  try {
+    const s = await navigator.mediaDevices.getUserMedia(kind === 'video' ? { video: videoConstraints(id) } : { audio: audioConstraints(id) });
+    track = s.getTracks()[0];
+  } catch (e) {
+    setStatus(status, `Could not switch to that ${kind === 'video' ? 'camera' : 'microphone'}: ${describeMediaError(e)[0]}`, 'error');
+    try {
+      const s = await navigator.mediaDevices.getUserMedia(kind === 'video' ? { video: videoConstraints(previous) } : { audio: audioConstraints(previous) });
+      track = s.getTracks()[0];
+    } catch { /* nothing left for this kind */ }
+  }
+  if (track) {
+    stream.addTrack(track);
+    if (publisher) publisher.replaceTrack(track);
+  }
+  showStream();
+  await refreshDevices();
+}
+
+cameraSel.addEventListener('change', () => switchDevice('video'));
+micSel.addEventListener('change', () => switchDevice('audio'));
+$('retry-media').addEventListener('click', () => { setStatus(status, ''); startPreview(); });
+if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
+  navigator.mediaDevices.addEventListener('devicechange', () => { if (stream) refreshDevices(); });
+}
+
+// ---- going live ------------------------------------------------------------
+
+function updateButtons() {
+  const isLive = room !== null;
+  goLive.hidden = isLive;
+  endBtn.hidden = !isLive;
+  goLive.disabled = isLive || !stream || !socket.open || me === null || startTimer !== null;
+  $('room-title').disabled = isLive;
+  if (!startTimer) goLive.textContent = 'Go live';
+}
+
+function setViewers(n) {
+  if (!Number.isFinite(n)) return;
+  $('viewers').textContent = String(n);
+  $('viewers-word').textContent = 'watching';
+  $('viewer-pill').dataset.viewers = String(n);
+}
+
+function startedLive(m) {
+  clearTimeout(startTimer);
+  startTimer = null;
+  room = m.room;
+  liveSince = Date.now();
+  publisher = createPublisher({
+    stream,
+    send: (to, data) => socket.send({ type: 'signal', to, data }),
+  });
+  setViewers(0);
+  $('viewer-pill').hidden = false;
+  $('live-badge').hidden = false;
+  tick();
+  elapsedTimer = setInterval(tick, 1000);
+  const link = `${location.origin}/view/${encodeURIComponent(room)}`;
+  $('room-link').href = link;
+  $('room-link').textContent = link;
+  $('live-info').hidden = false;
+  endBtn.disabled = false;
+  endBtn.textContent = 'End broadcast';
+  setStatus(status, '');
+  chat.open(room, { user: me, broadcasterName: me, history: m.history });
+  updateButtons();
+}
+
+function tick() { $('elapsed').textContent = formatElapsed(Date.now() - liveSince); }
+
+function stoppedLive(message, kind) {
+  if (publisher) publisher.close();
+  publisher = null;
+  room = null;
+  clearInterval(elapsedTimer);
+  $('viewer-pill').hidden = true;
+  $('live-badge').hidden = true;
+  $('live-info').hidden = true;
+  chat.close('Chat opens when you go live');
+  setStatus(status, message, kind);
+  updateButtons();
+}
+
+goLive.addEventListener('click', () => {
+  if (!stream) return;
+  const title = $('room-title').value.trim();
+  if (!socket.send(title ? { type: 'live.start', title } : { type: 'live.start' })) {
+    setStatus(status, 'Not connected to onair yet — try again in a moment.', 'error');
+    return;
+  }
+  chat.clear();
+  goLive.textContent = 'Going live…';
+  startTimer = setTimeout(() => {
+    startTimer = null;
+    setStatus(status, 'onair did not answer. Try again.', 'error');
+    updateButtons();
+  }, 10000);
+  updateButtons();
+});
+
+endBtn.addEventListener('click', () => {
+  endBtn.disabled = true;
+  endBtn.textContent = 'Ending…';
+  if (!socket.send({ type: 'live.end' })) stoppedLive('Your broadcast has ended.', 'ok');
+});
+
+$('copy').addEventListener('click', async () => {
+  const text = $('room-link').textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    $('copy').textContent = 'Copied';
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($('room-link'));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    $('copy').textContent = 'Press Ctrl+C';
+  }
+  setTimeout(() => { $('copy').textContent = 'Copy link'; }, 2000);
+});
+
+// ---- the WebSocket ---------------------------------------------------------
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'hello':
+      me = m.user;
+      chat.setUser(me);
+      setUserName(me);
+      updateButtons();
+      break;
+    case 'live.started':
+      startedLive(m);
+      break;
+    case 'live.ended':
+      if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');
+      else stoppedLive('Your broadcast has ended.', 'ok');
+      break;
+    case 'viewer.joined':
+      if (publisher && m.room === room) publisher.addViewer(m.peer);
+      break;
+    case 'viewer.left':
+      if (publisher) publisher.removeViewer(m.peer);
+      break;
+    case 'room.viewers':
+      if (m.room === room) setViewers(m.viewers);
+      break;
+    case 'signal':
+      if (publisher) publisher.onSignal(m.from, m.data);
+      break;
+    case 'chat':
+      if (m.room === room) chat.add(m);
+      break;
+    case 'error':
+      if (m.ref === 'chat.send') chat.error(m.message || m.code);
+      else if (m.ref === 'signal') console.warn('onair: signal not delivered:', m.code);
+      else {
+        if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; }
+        if (m.ref === 'live.end') { endBtn.disabled = false; endBtn.textContent = 'End broadcast'; }
+        setStatus(status, m.message || m.code, 'error');
+        updateButtons();
+      }
+      break;
+  }
+}
+
+setupShell();
+const socket = openSocket({
+  reconnect: true,
+  onMessage,
+  onOpen() { if (!room) setStatus(status, ''); },
+  onClose({ willRetry }) {
+    me = null;
+    clearTimeout(startTimer);
+    startTimer = null;
+    if (room) stoppedLive('The connection to onair was lost, so your broadcast stopped. Reconnecting…', 'error');
+    else if (willRetry) setStatus(status, 'Connection lost — reconnecting…', 'warn');
+    updateButtons();
+  },
+});
+
+startPreview();

@@ -1,0 +1,205 @@
+// A viewer's page: /view/<room>. Joins the room, plays the broadcaster's
+// stream (through media.js), shows the viewer count and the chat, and says
+// plainly when the stream is over.
+import { $ } from './dom.js';
+import { openSocket } from './ws.js';
+import { setupShell, setUserName } from './shell.js';
+import { createChat } from './chat.js';
+import { createViewer } from './media.js';
+
+const video = $('video');
+const msg = $('video-msg');
+
+function roomFromPath() {
+  const raw = location.pathname.replace(/^\/view\//, '').replace(/\/$/, '');
+  try { return decodeURIComponent(raw); } catch { return raw; }
+}
+
+const roomName = roomFromPath();
+let me = null;
+let state = 'connecting'; // connecting | joining | watching | ended | notlive | rejoining
+let broadcasterPeer = null;
+let viewer = null;
+let hadJoined = false;
+
+const chat = createChat($('chat'), { send: m => socket.send(m) });
+
+function overlay(text) {
+  msg.textContent = text || '';
+  msg.hidden = !text;
+}
+
+function banner(title, text) {
+  $('banner-title').textContent = title;
+  $('banner-text').textContent = text || '';
+  $('banner').hidden = false;
+}
+
+function setViewers(n) {
+  if (!Number.isFinite(n)) return;
+  $('viewers').textContent = String(n);
+  $('viewer-count').dataset.viewers = String(n);
+  $('viewer-count').hidden = false;
+}
+
+function stopVideo() {
+  if (viewer) viewer.close();
+  viewer = null;
+  video.pause();
+  video.srcObject = null;
+  for (const b of ['play', 'unmute', 'retry']) $(b).hidden = true;
+}
+
+function startViewer() {
+  if (viewer) viewer.close();
+  overlay('Connecting to the stream…');
+  viewer = createViewer({
+    send: (to, data) => socket.send({ type: 'signal', to, data }),
+    onStream(stream) {
+      if (video.srcObject !== stream) video.srcObject = stream;
+      play();
+    },
+    onState(s) {
+      if (state !== 'watching') return;
+      if (s === 'failed') {
+        overlay('The video connection failed.');
+        $('retry').hidden = false;
+      } else if (s === 'disconnected') {
+        overlay('Reconnecting video…');
+      } else if (s === 'connected') {
+        $('retry').hidden = true;
+        if (video.readyState >= 2) overlay('');
+      }
+    },
+  });
+}
+
+function play() {
+  video.play().then(() => {
+    $('play').hidden = true;
+  }).catch(() => {
+    $('play').hidden = false; // autoplay refused: let the user press play
+  });
+  $('unmute').hidden = !video.muted || !video.srcObject || video.srcObject.getAudioTracks().length === 0;
+}
+
+video.addEventListener('playing', () => { if (state === 'watching') overlay(''); });
+video.addEventListener('loadedmetadata', () => play());
+$('play').addEventListener('click', () => play());
+$('unmute').addEventListener('click', () => {
+  video.muted = !video.muted;
+  $('unmute').textContent = video.muted ? 'Unmute' : 'Mute';
+  $('unmute').hidden = false;
+  play();
+});
+$('retry').addEventListener('click', () => {
+  // Leave and join again: the broadcaster then sends a fresh offer.
+  $('retry').hidden = true;
+  state = 'rejoining';
+  socket.send({ type: 'room.leave' });
+});
+
+function ended() {
+  if (state === 'ended') return;
+  state = 'ended';
+  stopVideo();
+  overlay('');
+  $('video-box').hidden = true;
+  $('live-badge').hidden = true;
+  $('viewer-count').hidden = true;
+  banner('This stream has ended', `${$('title').textContent} is no longer live. Thanks for watching!`);
+  chat.close('The stream has ended');
+  document.title = 'Stream ended — onair';
+}
+
+function notLive(text) {
+  state = 'notlive';
+  stopVideo();
+  $('video-box').hidden = true;
+  $('title').textContent = roomName;
+  banner(`${roomName} is not live right now`, text || 'When they go live, the stream shows up on the dashboard.');
+  chat.close('Chat is closed');
+  document.title = `${roomName} is not live — onair`;
+}
+
+function joined(m) {
+  state = 'watching';
+  hadJoined = true;
+  broadcasterPeer = typeof m.broadcaster_peer === 'string' ? m.broadcaster_peer : null;
+  const name = typeof m.broadcaster === 'string' ? m.broadcaster : m.room;
+  $('title').textContent = name;
+  $('room-title').textContent = typeof m.title === 'string' ? m.title : '';
+  $('room-title').hidden = !m.title;
+  document.title = `${name} is live — onair`;
+  $('live-badge').hidden = false;
+  setViewers(m.viewers);
+  chat.open(m.room, { user: me, broadcasterName: name, history: m.history });
+  startViewer();
+}
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'hello':
+      me = m.user;
+      chat.setUser(me);
+      setUserName(me);
+      if (!roomName) { notLive('This link does not name a room.'); break; }
+      state = 'joining';
+      socket.send({ type: 'room.join', room: roomName });
+      break;
+    case 'room.joined':
+      joined(m);
+      break;
+    case 'room.left':
+      if (state === 'rejoining') {
+        stopVideo();
+        state = 'joining';
+        socket.send({ type: 'room.join', room: roomName });
+      }
+      break;
+    case 'room.viewers':
+      if (state === 'watching') setViewers(m.viewers);
+      break;
+    case 'room.ended':
+      ended();
+      break;
+    case 'signal':
+      if (state === 'watching' && viewer && (!broadcasterPeer || m.from === broadcasterPeer)) viewer.onSignal(m.from, m.data);
+      break;
+    case 'chat':
+      if (state === 'watching') chat.add(m);
+      break;
+    case 'error':
+      if (m.ref === 'room.join' && m.code === 'no_such_room') {
+        if (hadJoined) ended(); // gone while we were rejoining
+        else notLive();
+      } else if (m.ref === 'chat.send') {
+        chat.error(m.message || m.code);
+      } else if (m.ref === 'signal') {
+        console.warn('onair: signal not delivered:', m.code);
+      } else {
+        chat.error(m.message || m.code);
+      }
+      break;
+  }
+}
+
+setupShell();
+$('title').textContent = roomName || 'No room';
+const socket = openSocket({
+  reconnect: false,
+  onMessage,
+  onClose({ wasOpen }) {
+    if (state === 'watching' || state === 'rejoining') ended();
+    else if (state !== 'ended' && state !== 'notlive') {
+      stopVideo();
+      $('video-box').hidden = true;
+      banner('Could not reach onair', wasOpen ? 'The connection closed. Reload the page to try again.'
+        : 'The server did not answer. Reload the page to try again.');
+      chat.close('Not connected');
+    }
+  },
+});
+
+// For the browser test: inbound video figures of the current connection.
+window.onairDebug = { videoStats: () => (viewer ? viewer.stats() : Promise.resolve(null)) };
