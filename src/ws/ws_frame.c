@@ -257,7 +257,8 @@ static int ws_take_header(struct ws_parser *p, const uint8_t *data, size_t len,
       rc = ws_check_b0(p, ev);
     else if (p->hdr_len == 2)
       rc = ws_check_b1(p, ev);
-    if (rc == WS_STEP_NONE && p->hdr_len == 2 + ws_ext_len(p->hdr[1]))
+    if (rc == WS_STEP_NONE && p->hdr_len >= 2 &&
+        p->hdr_len == 2 + ws_ext_len(p->hdr[1]))
       rc = ws_check_len(p, ev);
     if (rc == WS_STEP_NONE && p->hdr_len == p->hdr_need)
       rc = ws_frame_start(p, ev);
