@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "util/log.h"
 #include "ws/ws_conn.h"
+#include "ws/ws_frame.h"
 
 #define SIGNAL_MAX_BYTES (32 * 1024 + 512) /* a whole signal message */
 
@@ -213,6 +214,11 @@ static void on_live_start(struct client *cl, json_t *msg) {
   if (trc < 0)
     title = NULL; /* absent or blank: no title */
   if (cl->broadcaster) {
+    /* Already live here: a repeated start only updates the title. */
+    if (title && strcmp(cl->room->title, title) != 0) {
+      snprintf(cl->room->title, sizeof(cl->room->title), "%s", title);
+      rooms_changed(app);
+    }
     client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", cl->room->name,
                               "history", room_history(app, cl->room)));
     return;
@@ -324,6 +330,10 @@ static void on_chat_send(struct client *cl, json_t *msg) {
   int rc = chat_text_check(text, tlen, CHAT_MAX_CHARS);
   if (rc == -E2BIG) {
     client_error(cl, "too_long", "Messages are at most 500 characters.", "chat.send");
+    return;
+  }
+  if (rc == -EINVAL) {
+    client_error(cl, "bad_message", "Messages cannot contain control characters.", "chat.send");
     return;
   }
   if (rc < 0) {
@@ -463,6 +473,6 @@ void live_close_session(struct app *app, const char *token) {
   for (struct map_entry *e = map_first(&app->peers, &slot); e; e = map_next(&app->peers, e, &slot)) {
     struct client *cl = e->value;
     if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0)
-      conn_close_soon(cl->conn);
+      ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");
   }
 }

@@ -55,8 +55,10 @@ static int origin_ok(struct app *app, const struct http_req *req) {
   size_t blen = strlen(base);
   while (blen && base[blen - 1] == '/')
     blen--;
-  if (blen && olen == blen && memcmp(origin, base, blen) == 0)
-    return 1;
+  /* With a configured public URL, only that origin counts: the Host header
+   * is the client's to choose (DNS rebinding). */
+  if (blen)
+    return olen == blen && memcmp(origin, base, blen) == 0;
   if (host == NULL)
     return 0;
   static const char *const schemes[] = {"http://", "https://"};
@@ -295,6 +297,7 @@ static void api_rooms(struct conn *c) {
 static void route_api(struct conn *c, struct http_req *req, const char *p) {
   struct app *app = conn_app(c);
   int post = req->method == HTTP_POST;
+  int get = req->method == HTTP_GET;
   int known = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout") ||
               !strcmp(p, "me") || !strcmp(p, "rooms");
   if (!known) {
@@ -302,7 +305,7 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
     return;
   }
   int wants_post = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout");
-  if (wants_post != post) {
+  if (wants_post ? !post : !get) {
     respond_405(c, wants_post ? "Allow: POST\r\n" : "Allow: GET\r\n");
     return;
   }
@@ -339,8 +342,14 @@ static void route_ws(struct conn *c, struct http_req *req) {
     return;
   }
   int status = live_accept(app, c, req, who.id, who.name, who.token);
-  if (status)
+  if (status == 426) {
+    static const char body[] =
+        "{\"error\":\"bad_upgrade\",\"message\":\"WebSocket version 13 is required.\"}";
+    http_respond(c, 426, "application/json", "Sec-WebSocket-Version: 13\r\n", body,
+                 sizeof(body) - 1);
+  } else if (status) {
     http_respond_error(c, status, "bad_upgrade", "A WebSocket upgrade was expected.");
+  }
 }
 
 /* A page that needs a signed-in user. */

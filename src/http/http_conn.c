@@ -51,6 +51,7 @@ const char *http_status_text(int status) {
   case 500: return "Internal Server Error";
   case 501: return "Not Implemented";
   case 503: return "Service Unavailable";
+  case 505: return "HTTP Version Not Supported";
   default: return "Unknown";
   }
 }

@@ -14,6 +14,7 @@ static int on_message_begin(http_parser *p) {
   h->last_was_value = 0;
   h->too_many_headers = 0;
   h->body_too_large = 0;
+  h->bad_version = 0;
   return 0;
 }
 
@@ -59,15 +60,41 @@ static int slice_is(const struct http_parse *h, struct http_slice s, const char 
   return s.len == strlen(name) && strncasecmp((const char *)h->raw.data + s.off, name, s.len) == 0;
 }
 
+/* RFC 9110 section 5.6.2: a field name is a token. */
+static int is_token(const uint8_t *s, size_t len) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t ch = s[i];
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             (ch && strchr(extra, ch) != NULL);
+    if (!ok)
+      return 0;
+  }
+  return 1;
+}
+
 static int on_headers_complete(http_parser *p) {
   struct http_parse *h = parser_http(p);
-  int content_lengths = 0, transfer_encoding = 0;
+  int content_lengths = 0, transfer_encoding = 0, hosts = 0;
+  if (p->http_major != 1 || p->http_minor > 1) {
+    h->bad_version = 1;
+    return -1;
+  }
   for (size_t i = 0; i < h->nheaders; i++) {
+    if (!is_token(h->raw.data + h->names[i].off, h->names[i].len))
+      return -1;
     if (slice_is(h, h->names[i], "content-length"))
       content_lengths++;
     else if (slice_is(h, h->names[i], "transfer-encoding"))
       transfer_encoding = 1;
+    else if (slice_is(h, h->names[i], "host"))
+      hosts++;
   }
+  /* RFC 9112 section 3.2: HTTP/1.1 requests carry exactly one Host. */
+  if (hosts > 1 || (hosts == 0 && p->http_minor == 1))
+    return -1;
   /* Request smuggling guards (RFC 9112 section 6.3). */
   if (content_lengths > 1 || (content_lengths && transfer_encoding))
     return -1;
@@ -203,7 +230,7 @@ int http_parse_feed(struct http_parse *h, const uint8_t *data, size_t len, size_
     return *status ? HTTP_PARSE_ERROR : HTTP_PARSE_REQUEST;
   }
   if (err != HPE_OK) {
-    *status = h->body_too_large ? 413 : h->too_many_headers ? 431 : 400;
+    *status = h->body_too_large ? 413 : h->too_many_headers ? 431 : h->bad_version ? 505 : 400;
     return HTTP_PARSE_ERROR;
   }
   return HTTP_PARSE_AGAIN;

@@ -1,0 +1,241 @@
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+
+struct http_client {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+};
+
+struct hc_req {
+  struct http_client *hc;
+  CURL *easy;
+  struct buf body;
+  char *form; /* owned copy of the POST body */
+  http_client_cb cb;
+  void *arg;
+  char error[CURL_ERROR_SIZE];
+};
+
+/* One per socket curl asks us to watch. */
+struct hc_sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct http_client *hc;
+};
+
+static void hc_check_done(struct http_client *hc) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(hc->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    struct hc_req *r;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    struct http_client_resp resp = {0};
+    if (msg->data.result == CURLE_OK) {
+      curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+      buf_terminate(&r->body);
+      resp.body = r->body.data ? (const char *)r->body.data : "";
+      resp.len = r->body.len;
+    } else {
+      resp.error = r->error[0] ? r->error : curl_easy_strerror(msg->data.result);
+      resp.body = "";
+    }
+    curl_multi_remove_handle(hc->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->cb(r->arg, &resp);
+    buf_free(&r->body);
+    free(r->form);
+    free(r);
+  }
+}
+
+static void hc_on_poll(uv_poll_t *p, int status, int events) {
+  struct hc_sock *s = p->data;
+  int flags = 0, running;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  struct http_client *hc = s->hc;
+  curl_multi_socket_action(hc->multi, s->fd, flags, &running);
+  hc_check_done(hc);
+}
+
+static void hc_on_sock_closed(uv_handle_t *h) { free(h->data); }
+
+static int hc_socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp) {
+  struct http_client *hc = userp;
+  struct hc_sock *s = socketp;
+  if (action == CURL_POLL_REMOVE) {
+    if (s) {
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, hc_on_sock_closed);
+      curl_multi_assign(hc->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (s == NULL) {
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+      return -1;
+    s->fd = fd;
+    s->hc = hc;
+    if (uv_poll_init_socket(hc->loop, &s->poll, fd) < 0) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    curl_multi_assign(hc->multi, fd, s);
+  }
+  int events = 0;
+  if (action != CURL_POLL_OUT)
+    events |= UV_READABLE;
+  if (action != CURL_POLL_IN)
+    events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, hc_on_poll);
+  return 0;
+}
+
+static void hc_on_timer(uv_timer_t *t) {
+  struct http_client *hc = t->data;
+  int running;
+  curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  hc_check_done(hc);
+}
+
+static int hc_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  struct http_client *hc = userp;
+  if (timeout_ms < 0)
+    uv_timer_stop(&hc->timer);
+  else
+    uv_timer_start(&hc->timer, hc_on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+int http_client_new(uv_loop_t *loop, struct http_client **out) {
+  static int curl_ready;
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return -ENOMEM;
+    curl_ready = 1;
+  }
+  struct http_client *hc = calloc(1, sizeof(*hc));
+  if (hc == NULL)
+    return -ENOMEM;
+  hc->loop = loop;
+  hc->multi = curl_multi_init();
+  if (hc->multi == NULL) {
+    free(hc);
+    return -ENOMEM;
+  }
+  uv_timer_init(loop, &hc->timer);
+  hc->timer.data = hc;
+  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, hc_socket_cb);
+  curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+  curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, hc_timer_cb);
+  curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+  *out = hc;
+  return 0;
+}
+
+static void hc_on_timer_closed(uv_handle_t *h) { free(h->data); }
+
+void http_client_free(struct http_client *hc) {
+  if (hc == NULL)
+    return;
+  curl_multi_cleanup(hc->multi);
+  uv_timer_stop(&hc->timer);
+  uv_close((uv_handle_t *)&hc->timer, hc_on_timer_closed);
+}
+
+static size_t hc_on_body(char *data, size_t size, size_t n, void *userp) {
+  struct hc_req *r = userp;
+  if (buf_append(&r->body, data, size * n) < 0)
+    return 0; /* over the cap: curl fails the transfer */
+  return size * n;
+}
+
+static struct hc_req *hc_req_new(struct http_client *hc, const char *url, http_client_cb cb,
+                                 void *arg) {
+  struct hc_req *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return NULL;
+  r->easy = curl_easy_init();
+  if (r->easy == NULL) {
+    free(r);
+    return NULL;
+  }
+  r->hc = hc;
+  r->cb = cb;
+  r->arg = arg;
+  buf_init(&r->body, HTTP_CLIENT_MAX_BODY);
+  curl_easy_setopt(r->easy, CURLOPT_URL, url);
+  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, hc_on_body);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->error);
+  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)HTTP_CLIENT_TIMEOUT_MS);
+  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "onair");
+  return r;
+}
+
+static int hc_start(struct hc_req *r) {
+  if (curl_multi_add_handle(r->hc->multi, r->easy) != CURLM_OK) {
+    curl_easy_cleanup(r->easy);
+    free(r->form);
+    free(r);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg) {
+  struct hc_req *r = hc_req_new(hc, url, cb, arg);
+  if (r == NULL)
+    return -ENOMEM;
+  return hc_start(r);
+}
+
+int http_client_post_form(struct http_client *hc, const char *url, const char *form,
+                          const char *user, const char *pass, http_client_cb cb, void *arg) {
+  struct hc_req *r = hc_req_new(hc, url, cb, arg);
+  if (r == NULL)
+    return -ENOMEM;
+  r->form = strdup(form);
+  if (r->form == NULL) {
+    curl_easy_cleanup(r->easy);
+    free(r);
+    return -ENOMEM;
+  }
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->form);
+  if (user) {
+    curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(r->easy, CURLOPT_USERNAME, user);
+    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, pass ? pass : "");
+  }
+  return hc_start(r);
+}
+
+char *http_client_escape(const char *s) {
+  char *e = curl_easy_escape(NULL, s, 0);
+  if (e == NULL)
+    return NULL;
+  char *copy = strdup(e);
+  curl_free(e);
+  return copy;
+}

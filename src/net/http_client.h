@@ -1,0 +1,38 @@
+/* Outbound HTTP(S) requests on the loop: libcurl's multi interface driven
+ * by libuv polls and one timer, so a slow or dead provider never stalls the
+ * loop. Responses are capped; redirects are not followed. */
+#ifndef ONAIR_HTTP_CLIENT_H
+#define ONAIR_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define HTTP_CLIENT_MAX_BODY (1024 * 1024) /* bytes */
+#define HTTP_CLIENT_TIMEOUT_MS 10000
+
+struct http_client;
+
+struct http_client_resp {
+  long status;       /* HTTP status, 0 if no response came */
+  const char *body;  /* NUL-terminated; valid during the callback */
+  size_t len;
+  const char *error; /* why the request failed, or NULL when a response came */
+};
+
+typedef void (*http_client_cb)(void *arg, const struct http_client_resp *r);
+
+/* Returns 0 and sets *out, or -ENOMEM. */
+int http_client_new(uv_loop_t *loop, struct http_client **out);
+/* Cancels pending requests (their callbacks are not called) and frees. */
+void http_client_free(struct http_client *hc);
+
+int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg);
+/* POSTs an application/x-www-form-urlencoded body; user/pass (or NULL) go
+ * as HTTP Basic authentication. */
+int http_client_post_form(struct http_client *hc, const char *url, const char *form,
+                          const char *user, const char *pass, http_client_cb cb, void *arg);
+
+/* Percent-encodes s for a URL query or form value into a new string. */
+char *http_client_escape(const char *s);
+
+#endif
