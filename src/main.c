@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "app/config.h"
+#include "auth/oidc.h"
 #include "http/static.h"
 #include "net/conn.h"
 #include "store/db.h"
@@ -59,6 +60,8 @@ int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   struct app app;
   if (app_init(&app, loop, &cfg, db) < 0 || conn_init(loop) < 0)
+    return 1;
+  if (oidc_new(loop, &cfg, &app.oidc) < 0)
     return 1;
   struct ws_config wcfg = {
       .max_message = cfg.ws_max_message,

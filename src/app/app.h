@@ -29,6 +29,7 @@ struct app {
   uv_timer_t rooms_timer;  /* coalesces room list updates */
   int rooms_dirty;
   uv_timer_t sweep_timer;  /* expires sessions */
+  struct oidc *oidc;        /* NULL without a provider */
   const char *cookie_name;
   const char *cookie_attrs;
 };

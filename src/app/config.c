@@ -20,6 +20,8 @@ void config_defaults(struct config *cfg) {
   cfg->max_viewers = 10000;
   cfg->session_ttl_ms = 30LL * 24 * 3600 * 1000;
   snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+  snprintf(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), "openid profile email");
+  cfg->oidc_jwks_min_interval_ms = 60000;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -113,6 +115,18 @@ int config_set(struct config *cfg, const char *key, const char *v) {
     cfg->chat_per_sec = (double)n;
     return 0;
   }
+  if (!strcmp(key, "oidc-issuer"))
+    return copy_str(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), v);
+  if (!strcmp(key, "oidc-client-id"))
+    return copy_str(cfg->oidc_client_id, sizeof(cfg->oidc_client_id), v);
+  if (!strcmp(key, "oidc-client-secret"))
+    return copy_str(cfg->oidc_client_secret, sizeof(cfg->oidc_client_secret), v);
+  if (!strcmp(key, "oidc-name"))
+    return copy_str(cfg->oidc_name, sizeof(cfg->oidc_name), v);
+  if (!strcmp(key, "oidc-scopes"))
+    return copy_str(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), v);
+  if (!strcmp(key, "oidc-jwks-min-interval-ms"))
+    return parse_u64(v, 0, 24 * 3600 * 1000, &cfg->oidc_jwks_min_interval_ms);
   if (!strcmp(key, "max-viewers")) {
     if (parse_u64(v, 1, 1000000, &n) < 0)
       return -EINVAL;
@@ -164,14 +178,34 @@ static int config_file(struct config *cfg, const char *path) {
 /* Environment names: ONAIR_<KEY> with '-' as '_', plus the tutorial's
  * APP_BASE_PORT and APP_BASE_URL. */
 static int config_env(struct config *cfg) {
-  static const char *const keys[] = {"listen", "data", "web", "base-url", "signup",
-                                     "log-level", "ws-ping-ms", "ws-timeout-ms",
-                                     "chat-burst", "chat-per-sec", "max-viewers"};
+  static const char *const keys[] = {
+      "listen",         "data",           "web",         "base-url",         "signup",
+      "log-level",      "ws-ping-ms",     "ws-timeout-ms", "chat-burst",     "chat-per-sec",
+      "max-viewers",    "oidc-issuer",    "oidc-client-id", "oidc-client-secret",
+      "oidc-name",      "oidc-scopes",    "oidc-jwks-min-interval-ms"};
   const char *v = getenv("APP_BASE_PORT");
   if (v && config_set(cfg, "port", v) < 0)
     goto bad;
   v = getenv("APP_BASE_URL");
   if (v && config_set(cfg, "base-url", v) < 0)
+    goto bad;
+  /* The tutorial's Okta settings: its authorization server is the default
+   * custom one under the org URL. */
+  v = getenv("OKTA_BASE_URL");
+  if (v && *v) {
+    size_t n = strlen(v);
+    while (n && v[n - 1] == '/')
+      n--;
+    if (n + sizeof("/oauth2/default") > sizeof(cfg->oidc_issuer))
+      goto bad;
+    snprintf(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), "%.*s/oauth2/default", (int)n, v);
+    snprintf(cfg->oidc_name, sizeof(cfg->oidc_name), "Okta");
+  }
+  v = getenv("OKTA_CLIENT_ID");
+  if (v && config_set(cfg, "oidc-client-id", v) < 0)
+    goto bad;
+  v = getenv("OKTA_CLIENT_SECRET");
+  if (v && config_set(cfg, "oidc-client-secret", v) < 0)
     goto bad;
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     char name[64] = "ONAIR_";
@@ -187,7 +221,7 @@ static int config_env(struct config *cfg) {
   }
   return 0;
 bad:
-  fprintf(stderr, "onair: bad value in APP_BASE_PORT or APP_BASE_URL\n");
+  fprintf(stderr, "onair: bad value in APP_BASE_PORT, APP_BASE_URL or an OKTA_ variable\n");
   return -EINVAL;
 }
 
@@ -203,8 +237,11 @@ static void config_usage(void) {
         "  --log-level LEVEL    debug, info, warn, error\n"
         "  --ws-ping-ms MS, --ws-timeout-ms MS, --chat-burst N, --chat-per-sec N,\n"
         "  --max-viewers N\n"
+        "  --oidc-issuer URL, --oidc-client-id ID, --oidc-client-secret S,\n"
+        "  --oidc-name NAME, --oidc-scopes LIST, --oidc-jwks-min-interval-ms MS\n"
         "Every key also reads ONAIR_<KEY> from the environment (ONAIR_DATA, ...);\n"
-        "the tutorial's APP_BASE_PORT and APP_BASE_URL work too.\n",
+        "the tutorial's APP_BASE_PORT, APP_BASE_URL and OKTA_BASE_URL, OKTA_CLIENT_ID,\n"
+        "OKTA_CLIENT_SECRET work too.\n",
         stdout);
 }
 

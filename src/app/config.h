@@ -22,6 +22,13 @@ struct config {
   size_t max_viewers;         /* per room */
   int64_t session_ttl_ms;
   char log_level[16];
+  /* OpenID Connect; the provider is configured when oidc_issuer is set. */
+  char oidc_issuer[512];
+  char oidc_client_id[256];
+  char oidc_client_secret[256];
+  char oidc_name[64];
+  char oidc_scopes[256];
+  uint64_t oidc_jwks_min_interval_ms;
 };
 
 void config_defaults(struct config *cfg);

@@ -9,18 +9,12 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/web.h"
 #include "auth/pwhash.h"
 #include "http/static.h"
 #include "util/log.h"
 
 #define PASSWORD_MIN 8
-
-/* The signed-in user of a request, if any. */
-struct who {
-  int64_t id;
-  char name[DB_NAME_MAX + 1];
-  char token[SESSION_TOKEN_LEN + 1];
-};
 
 /* Async sign-up / sign-in state; holds a reference on the connection. */
 struct auth_job {
@@ -34,7 +28,7 @@ struct auth_job {
 
 static struct app *conn_app(struct conn *c) { return c->app; }
 
-static int request_user(struct app *app, const struct http_req *req, struct who *who) {
+int web_request_user(struct app *app, const struct http_req *req, struct who *who) {
   if (http_req_cookie(req, app->cookie_name, who->token, sizeof(who->token)) < 0)
     return -ENOENT;
   struct db_user u;
@@ -45,7 +39,7 @@ static int request_user(struct app *app, const struct http_req *req, struct who 
 }
 
 /* State changes need an Origin equal to our own (CSRF guard). */
-static int origin_ok(struct app *app, const struct http_req *req) {
+int web_origin_ok(struct app *app, const struct http_req *req) {
   size_t olen, hlen;
   const char *origin = http_req_header(req, "origin", &olen);
   const char *host = http_req_header(req, "host", &hlen);
@@ -71,7 +65,7 @@ static int origin_ok(struct app *app, const struct http_req *req) {
   return 0;
 }
 
-static void respond_json(struct conn *c, int status, const char *extra, json_t *j) {
+void web_respond_json(struct conn *c, int status, const char *extra, json_t *j) {
   char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (s == NULL) {
@@ -87,7 +81,31 @@ static void respond_405(struct conn *c, const char *allow) {
   http_respond(c, 405, "application/json", allow, body, sizeof(body) - 1);
 }
 
-static void respond_redirect(struct conn *c, const char *location) {
+int web_site_url(struct app *app, const struct http_req *req, char *out, size_t size) {
+  const char *base = app->cfg->base_url;
+  size_t hlen, blen = strlen(base);
+  while (blen && base[blen - 1] == '/')
+    blen--;
+  if (blen) {
+    snprintf(out, size, "%.*s", (int)blen, base);
+    return 0;
+  }
+  const char *host = http_req_header(req, "host", &hlen);
+  if (host == NULL || hlen == 0 || hlen > 255 || memchr(host, '/', hlen) || memchr(host, '"', hlen))
+    return -EINVAL;
+  snprintf(out, size, "http://%.*s", (int)hlen, host);
+  return 0;
+}
+
+void web_next_path(const char *next, char *out, size_t size) {
+  /* Only a path on this site: "/x", not "//host" or "/\\host". */
+  int ok = next[0] == '/' && next[1] != '/' && next[1] != '\\';
+  for (const char *p = next; ok && *p; p++)
+    ok = (unsigned char)*p > 0x20 && *p != 0x7f && *p != '"';
+  snprintf(out, size, "%s", ok && strlen(next) < size ? next : "/dashboard");
+}
+
+void web_respond_redirect(struct conn *c, const char *location) {
   char extra[1200];
   snprintf(extra, sizeof(extra), "Location: %s\r\nCache-Control: no-store\r\n", location);
   http_respond(c, 303, NULL, extra, NULL, 0);
@@ -102,7 +120,7 @@ static void respond_with_session(struct conn *c, int status, int64_t user_id, co
   }
   snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\nCache-Control: no-store\r\n",
            app->cookie_name, token, app->cfg->session_ttl_ms / 1000, app->cookie_attrs);
-  respond_json(c, status, extra, json_pack("{s:{s:s}}", "user", "name", name));
+  web_respond_json(c, status, extra, json_pack("{s:{s:s}}", "user", "name", name));
 }
 
 /* Parses {"username":..., "password":...}. Returns 0 or an error sent. */
@@ -252,7 +270,7 @@ static void api_signin(struct conn *c, const struct http_req *req) {
     snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " second%s.",
              secs, secs == 1 ? "" : "s");
     json_t *j = json_pack("{s:s, s:s}", "error", "throttled", "message", msg);
-    respond_json(c, 429, extra, j);
+    web_respond_json(c, 429, extra, j);
     auth_job_free(job);
     goto out;
   }
@@ -273,13 +291,21 @@ out:
 static void api_signout(struct conn *c, const struct http_req *req) {
   struct app *app = conn_app(c);
   char token[SESSION_TOKEN_LEN + 1], extra[256];
+  char *logout_url = NULL;
   if (http_req_cookie(req, app->cookie_name, token, sizeof(token)) >= 0 &&
       session_token_ok(token)) {
+    logout_url = web_oidc_logout_url(app, req, token);
     session_destroy(app->db, token);
     live_close_session(app, token);
   }
   snprintf(extra, sizeof(extra), "Set-Cookie: %s=; Max-Age=0%s\r\nCache-Control: no-store\r\n",
            app->cookie_name, app->cookie_attrs);
+  if (logout_url) {
+    /* The provider's session ends too (RP-initiated logout): the page goes there. */
+    web_respond_json(c, 200, extra, json_pack("{s:s}", "logout_url", logout_url));
+    free(logout_url);
+    return;
+  }
   http_respond(c, 204, NULL, extra, NULL, 0);
 }
 
@@ -299,7 +325,7 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
   int post = req->method == HTTP_POST;
   int get = req->method == HTTP_GET;
   int known = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout") ||
-              !strcmp(p, "me") || !strcmp(p, "rooms");
+              !strcmp(p, "me") || !strcmp(p, "rooms") || !strcmp(p, "auth");
   if (!known) {
     http_respond_error(c, 404, "not_found", "No such API.");
     return;
@@ -309,7 +335,7 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
     respond_405(c, wants_post ? "Allow: POST\r\n" : "Allow: GET\r\n");
     return;
   }
-  if (post && !origin_ok(app, req)) {
+  if (post && !web_origin_ok(app, req)) {
     http_respond_error(c, 403, "bad_origin", "Cross-site requests are refused.");
     return;
   }
@@ -319,13 +345,15 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
     return api_signin(c, req);
   if (!strcmp(p, "signout"))
     return api_signout(c, req);
+  if (!strcmp(p, "auth"))
+    return web_auth_info(c, req);
   struct who who;
-  if (request_user(app, req, &who) < 0) {
+  if (web_request_user(app, req, &who) < 0) {
     http_respond_error(c, 401, "signed_out", "Sign in first.");
     return;
   }
   if (!strcmp(p, "me"))
-    return respond_json(c, 200, "Cache-Control: no-store\r\n",
+    return web_respond_json(c, 200, "Cache-Control: no-store\r\n",
                         json_pack("{s:{s:s}}", "user", "name", who.name));
   api_rooms(c);
 }
@@ -333,11 +361,11 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
 static void route_ws(struct conn *c, struct http_req *req) {
   struct app *app = conn_app(c);
   struct who who;
-  if (!origin_ok(app, req)) {
+  if (!web_origin_ok(app, req)) {
     http_respond_error(c, 403, "bad_origin", "Cross-site WebSocket refused.");
     return;
   }
-  if (request_user(app, req, &who) < 0) {
+  if (web_request_user(app, req, &who) < 0) {
     http_respond_error(c, 401, "signed_out", "Sign in first.");
     return;
   }
@@ -355,10 +383,10 @@ static void route_ws(struct conn *c, struct http_req *req) {
 /* A page that needs a signed-in user. */
 static void route_page(struct conn *c, struct http_req *req, const char *file) {
   struct who who;
-  if (request_user(conn_app(c), req, &who) < 0) {
+  if (web_request_user(conn_app(c), req, &who) < 0) {
     char loc[1100];
     snprintf(loc, sizeof(loc), "/?next=%s", req->path);
-    respond_redirect(c, loc);
+    web_respond_redirect(c, loc);
     return;
   }
   static_serve(c, req, file);
@@ -376,12 +404,16 @@ void app_on_request(struct conn *c, struct http_req *req) {
     return route_ws(c, req);
   if (!strncmp(p, "/assets/", 8))
     return static_serve(c, req, p + 1);
+  if (!strcmp(p, "/auth/oidc/start"))
+    return web_oidc_start(c, req);
+  if (!strcmp(p, "/authorization-code/callback"))
+    return web_oidc_callback(c, req);
   if (!strcmp(p, "/favicon.ico"))
     return static_serve(c, req, "assets/favicon.ico");
   if (!strcmp(p, "/")) {
     struct who who;
-    if (request_user(conn_app(c), req, &who) == 0)
-      return respond_redirect(c, "/dashboard");
+    if (web_request_user(conn_app(c), req, &who) == 0)
+      return web_respond_redirect(c, "/dashboard");
     return static_serve(c, req, "index.html");
   }
   if (!strcmp(p, "/dashboard"))

@@ -28,15 +28,36 @@ static void session_hash(const char *token, uint8_t out[32]) {
   crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
 }
 
-int session_create(struct db *db, int64_t user_id, int64_t ttl_ms,
-                   char token[SESSION_TOKEN_LEN + 1]) {
+static int session_new(struct db *db, int64_t user_id, int64_t ttl_ms, const char *id_token,
+                       char token[SESSION_TOKEN_LEN + 1]) {
   uint8_t raw[16], hash[32];
   randombytes_buf(raw, sizeof(raw));
   sodium_bin2base64(token, SESSION_TOKEN_LEN + 1, raw, sizeof(raw),
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   sodium_memzero(raw, sizeof(raw));
   session_hash(token, hash);
-  return db_session_put(db, hash, user_id, session_now_ms() + ttl_ms);
+  int64_t expires = session_now_ms() + ttl_ms;
+  if (id_token)
+    return db_session_put_oidc(db, hash, user_id, expires, id_token);
+  return db_session_put(db, hash, user_id, expires);
+}
+
+int session_create(struct db *db, int64_t user_id, int64_t ttl_ms,
+                   char token[SESSION_TOKEN_LEN + 1]) {
+  return session_new(db, user_id, ttl_ms, NULL, token);
+}
+
+int session_create_oidc(struct db *db, int64_t user_id, int64_t ttl_ms, const char *id_token,
+                        char token[SESSION_TOKEN_LEN + 1]) {
+  return session_new(db, user_id, ttl_ms, id_token, token);
+}
+
+int session_id_token(struct db *db, const char *token, char *out, size_t size) {
+  uint8_t hash[32];
+  if (!session_token_ok(token))
+    return -ENOENT;
+  session_hash(token, hash);
+  return db_session_id_token(db, hash, out, size);
 }
 
 int session_lookup(struct db *db, const char *token, int64_t *user_id) {

@@ -4,6 +4,7 @@
 #ifndef ONAIR_SESSION_H
 #define ONAIR_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/db.h"
@@ -14,6 +15,12 @@
 /* Creates a session for user_id lasting ttl_ms; writes the token (22 chars
  * and a NUL) to token. Returns 0 or -EIO. */
 int session_create(struct db *db, int64_t user_id, int64_t ttl_ms, char token[SESSION_TOKEN_LEN + 1]);
+/* The same for a sign-in through an OpenID provider: id_token is kept for
+ * the provider's logout. */
+int session_create_oidc(struct db *db, int64_t user_id, int64_t ttl_ms, const char *id_token,
+                        char token[SESSION_TOKEN_LEN + 1]);
+/* Copies the ID token of an OpenID session; -ENOENT for other sessions. */
+int session_id_token(struct db *db, const char *token, char *out, size_t size);
 /* Finds the user of a live session. Returns 0, -ENOENT (unknown, expired or
  * malformed token) or -EIO. */
 int session_lookup(struct db *db, const char *token, int64_t *user_id);

@@ -49,6 +49,11 @@ const char *http_req_header(const struct http_req *req, const char *name, size_t
  * returns its length or -ENOENT / -ENOBUFS. */
 int http_req_cookie(const struct http_req *req, const char *name, char *out, size_t out_size);
 
+/* Finds key in a query string ("a=1&b=x%20y"), percent-decodes its value
+ * ('+' is a space) into out (NUL-terminated). Returns the length, -ENOENT,
+ * -ENOBUFS, or -EINVAL for a bad escape or a decoded NUL. */
+int http_query_param(const char *query, const char *key, char *out, size_t out_size);
+
 /* Sends a response. extra is preformatted header lines ("Name: v\r\n"), or
  * NULL. Adds Content-Length, the security headers, and Connection: close when
  * the request did not keep alive. Then reading resumes. */

@@ -221,3 +221,47 @@ int http_req_cookie(const struct http_req *req, const char *name, char *out, siz
   }
   return -ENOENT;
 }
+
+static int hex_value(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+int http_query_param(const char *query, const char *key, char *out, size_t out_size) {
+  size_t kl = strlen(key);
+  const char *p = query;
+  while (*p) {
+    const char *end = p + strcspn(p, "&");
+    if ((size_t)(end - p) >= kl && memcmp(p, key, kl) == 0 && (p[kl] == '=' || p + kl == end)) {
+      const char *v = p[kl] == '=' ? p + kl + 1 : end;
+      size_t n = 0;
+      for (; v < end; v++) {
+        int ch = (unsigned char)*v;
+        if (ch == '+') {
+          ch = ' ';
+        } else if (ch == '%') {
+          int hi = v + 2 < end ? hex_value(v[1]) : -1;
+          int lo = hi >= 0 ? hex_value(v[2]) : -1;
+          if (lo < 0)
+            return -EINVAL;
+          ch = hi << 4 | lo;
+          v += 2;
+        }
+        if (ch == 0)
+          return -EINVAL;
+        if (n + 1 >= out_size)
+          return -ENOBUFS;
+        out[n++] = (char)ch;
+      }
+      out[n] = 0;
+      return (int)n;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return -ENOENT;
+}

@@ -18,6 +18,10 @@ enum db_stmt {
   ST_SESSION_EXPIRE,
   ST_CHAT_APPEND,
   ST_CHAT_RECENT,
+  ST_IDENTITY_FIND,
+  ST_IDENTITY_ADD,
+  ST_SESSION_PUT_OIDC,
+  ST_SESSION_ID_TOKEN,
   ST_COUNT,
 };
 
@@ -33,6 +37,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CHAT_APPEND] = "INSERT INTO messages(room, user, text, ts) VALUES(?1, ?2, ?3, ?4)",
     [ST_CHAT_RECENT] = "SELECT id, room, user, text, ts FROM (SELECT * FROM messages "
                        "WHERE room = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+    [ST_IDENTITY_FIND] = "SELECT user_id FROM identities WHERE issuer = ?1 AND sub = ?2",
+    [ST_IDENTITY_ADD] = "INSERT INTO identities(issuer, sub, user_id) VALUES(?1, ?2, ?3)",
+    [ST_SESSION_PUT_OIDC] = "INSERT INTO sessions(hash, user_id, expires, id_token) "
+                            "VALUES(?1, ?2, ?3, ?4)",
+    [ST_SESSION_ID_TOKEN] = "SELECT id_token FROM sessions WHERE hash = ?1 AND id_token IS NOT NULL",
 };
 
 static const char schema[] =
@@ -54,7 +63,17 @@ static const char schema[] =
     "  user TEXT NOT NULL,"
     "  text TEXT NOT NULL,"
     "  ts INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS messages_room ON messages(room, id);";
+    "CREATE INDEX IF NOT EXISTS messages_room ON messages(room, id);"
+    "CREATE TABLE IF NOT EXISTS identities("
+    "  issuer TEXT NOT NULL,"
+    "  sub TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY(issuer, sub));";
+
+/* Columns added after the first schema, for databases that predate them. */
+static const char *const migrations[] = {
+    "ALTER TABLE sessions ADD COLUMN id_token TEXT",
+};
 
 struct db {
   sqlite3 *conn;
@@ -64,6 +83,27 @@ struct db {
 static int db_fail(struct db *db, const char *what) {
   log_error("sqlite: %s: %s", what, sqlite3_errmsg(db->conn));
   return -EIO;
+}
+
+/* PRAGMA user_version counts the migrations applied. */
+static int db_migrate(struct db *db) {
+  sqlite3_stmt *st;
+  int version = 0;
+  if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(db, "user_version");
+  if (sqlite3_step(st) == SQLITE_ROW)
+    version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
+  for (int v = version; v < count; v++) {
+    char sql[64];
+    if (sqlite3_exec(db->conn, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(db, "migration");
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+    if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(db, "migration");
+  }
+  return 0;
 }
 
 int db_open(struct db **out, const char *path) {
@@ -82,6 +122,8 @@ int db_open(struct db **out, const char *path) {
     sqlite3_free(err);
     goto out_close;
   }
+  if (db_migrate(db) < 0)
+    goto out_close;
   for (int i = 0; i < ST_COUNT; i++) {
     if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &db->st[i], NULL) != SQLITE_OK)
@@ -227,4 +269,55 @@ int db_chat_recent(struct db *db, const char *room, int limit, db_chat_cb cb, vo
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc == SQLITE_DONE ? 0 : db_fail(db, "chat recent");
+}
+
+int db_identity_find(struct db *db, const char *issuer, const char *sub, int64_t *user_id) {
+  sqlite3_stmt *st = db->st[ST_IDENTITY_FIND];
+  sqlite3_bind_text(st, 1, issuer, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *user_id = sqlite3_column_int64(st, 0);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? -ENOENT : db_fail(db, "identity find");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t user_id) {
+  sqlite3_stmt *st = db->st[ST_IDENTITY_ADD];
+  sqlite3_bind_text(st, 1, issuer, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, user_id);
+  return db_exec(db, st, "identity add");
+}
+
+int db_session_put_oidc(struct db *db, const uint8_t hash[32], int64_t user_id,
+                        int64_t expires_ms, const char *id_token) {
+  sqlite3_stmt *st = db->st[ST_SESSION_PUT_OIDC];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, user_id);
+  sqlite3_bind_int64(st, 3, expires_ms);
+  sqlite3_bind_text(st, 4, id_token, -1, SQLITE_STATIC);
+  return db_exec(db, st, "session put");
+}
+
+int db_session_id_token(struct db *db, const uint8_t hash[32], char *out, size_t size) {
+  sqlite3_stmt *st = db->st[ST_SESSION_ID_TOKEN];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    rc = t && strlen(t) < size ? 0 : -ENOBUFS;
+    if (rc == 0)
+      memcpy(out, t, strlen(t) + 1);
+  } else {
+    rc = rc == SQLITE_DONE ? -ENOENT : db_fail(db, "session id_token");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
 }

@@ -76,8 +76,44 @@ function wire(kind) {
   });
 }
 
+// Sign-in providers (OpenID Connect) and whether local sign-up is open.
+async function loadProviders() {
+  const r = await api('GET', '/api/auth');
+  if (!r.ok || !r.data) return;
+  const box = $('providers');
+  box.replaceChildren();
+  for (const p of Array.isArray(r.data.providers) ? r.data.providers : []) {
+    if (typeof p.name !== 'string') continue;
+    if (p.available) {
+      const a = document.createElement('a');
+      a.className = 'btn wide provider';
+      a.href = '/auth/oidc/start?next=' + encodeURIComponent(destination());
+      a.textContent = `Sign in with ${p.name}`;
+      box.append(a);
+    } else {
+      const msg = document.createElement('p');
+      msg.className = 'form-error provider-down';
+      msg.setAttribute('role', 'alert');
+      msg.textContent = `Sign-in with ${p.name} is unavailable right now: ${p.message || 'the provider did not answer.'}`;
+      box.append(msg);
+    }
+  }
+  if (box.childElementCount) {
+    const or = document.createElement('p');
+    or.className = 'providers-or muted';
+    or.textContent = 'or with an onair account';
+    box.append(or);
+  }
+  box.hidden = box.childElementCount === 0;
+  if (r.data.signup === false) {
+    $('tab-signup').hidden = true;
+    selectTab('signin');
+  }
+}
+
 $('tab-signin').addEventListener('click', () => selectTab('signin'));
 $('tab-signup').addEventListener('click', () => selectTab('signup'));
 if (location.hash === '#signup') selectTab('signup');
 wire('signin');
 wire('signup');
+loadProviders();

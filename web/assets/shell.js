@@ -17,7 +17,9 @@ export function setupShell() {
     btn.disabled = true;
     const r = await api('POST', '/api/signout');
     if (r.ok || r.status === 401) {
-      location.assign('/');
+      // A provider's session ends at the provider, which comes back to /.
+      const out = r.ok && r.data && typeof r.data.logout_url === 'string' ? r.data.logout_url : '/';
+      location.assign(out);
       return;
     }
     btn.disabled = false;

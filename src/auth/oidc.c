@@ -1,0 +1,507 @@
+#include "auth/oidc.h"
+
+#include <cjose/jwk.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/idtoken.h"
+#include "net/http_client.h"
+#include "util/log.h"
+#include "util/map.h"
+
+#define OIDC_MAX_KEYS 64
+#define OIDC_MAX_PENDING 10000
+#define OIDC_RETRY_MS 30000 /* rediscovery after a failure */
+#define OIDC_SKEW_S 60
+
+enum oidc_state { OIDC_DISCOVERING, OIDC_READY, OIDC_FAILED };
+
+struct oidc_key {
+  char kid[128];
+  cjose_jwk_t *jwk;
+};
+
+struct oidc {
+  uv_loop_t *loop;
+  const struct config *cfg;
+  struct http_client *hc;
+  char name[64];
+  enum oidc_state state;
+  char message[512]; /* why sign-in is unavailable, for people */
+  char *authorization_endpoint, *token_endpoint, *jwks_uri, *end_session_endpoint;
+  struct oidc_key keys[OIDC_MAX_KEYS];
+  size_t nkeys;
+  uint64_t jwks_fetched_ms; /* uv_now() of the last JWKS request */
+  uv_timer_t retry;
+  struct map pending; /* state -> struct oidc_pending */
+};
+
+struct oidc_pending {
+  char state[OIDC_STATE_LEN + 1];
+  char nonce[OIDC_STATE_LEN + 1];
+  char verifier[OIDC_STATE_LEN + 1];
+  char next[256];
+  char redirect_uri[512];
+  uint64_t created_ms;
+};
+
+/* A sign-in between the callback and its answer. */
+struct oidc_job {
+  struct oidc *o;
+  struct oidc_pending p;
+  oidc_done_cb cb;
+  void *arg;
+  char *id_token;
+  int refetched;
+};
+
+static void oidc_discover(struct oidc *o);
+static void on_retry(uv_timer_t *t) { oidc_discover(t->data); }
+
+static void random_b64(char out[OIDC_STATE_LEN + 1]) {
+  uint8_t raw[32];
+  randombytes_buf(raw, sizeof(raw));
+  sodium_bin2base64(out, OIDC_STATE_LEN + 1, raw, sizeof(raw),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static void oidc_fail(struct oidc *o, const char *fmt, const char *detail) {
+  o->state = OIDC_FAILED;
+  snprintf(o->message, sizeof(o->message), fmt, detail);
+  log_warn("oidc: %s unavailable: %s (retrying in %d s)", o->cfg->oidc_issuer, o->message,
+           OIDC_RETRY_MS / 1000);
+  uv_timer_start(&o->retry, on_retry, OIDC_RETRY_MS, 0);
+}
+
+static void keys_clear(struct oidc *o) {
+  for (size_t i = 0; i < o->nkeys; i++)
+    cjose_jwk_release(o->keys[i].jwk);
+  o->nkeys = 0;
+}
+
+/* Replaces the key set with the signing keys of a JWKS document. */
+static int jwks_load(struct oidc *o, const char *body, size_t len) {
+  json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+  json_t *keys = json_object_get(doc, "keys");
+  if (!json_is_array(keys)) {
+    json_decref(doc);
+    return -EINVAL;
+  }
+  keys_clear(o);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) {
+    const char *use = json_string_value(json_object_get(k, "use"));
+    if (o->nkeys == OIDC_MAX_KEYS || (use && strcmp(use, "sig") != 0))
+      continue;
+    char *s = json_dumps(k, JSON_COMPACT);
+    cjose_err err;
+    cjose_jwk_t *jwk = s ? cjose_jwk_import(s, strlen(s), &err) : NULL;
+    free(s);
+    if (jwk == NULL)
+      continue; /* a key type we do not use */
+    const char *kid = json_string_value(json_object_get(k, "kid"));
+    snprintf(o->keys[o->nkeys].kid, sizeof(o->keys[0].kid), "%s", kid ? kid : "");
+    o->keys[o->nkeys++].jwk = jwk;
+  }
+  json_decref(doc);
+  return 0;
+}
+
+/* The key for kid; without a kid, the only key that fits alg. */
+static const cjose_jwk_t *key_find(const struct oidc *o, const char *kid, const char *alg) {
+  const cjose_jwk_t *found = NULL;
+  int fitting = 0;
+  for (size_t i = 0; i < o->nkeys; i++) {
+    if (kid[0] && strcmp(o->keys[i].kid, kid) == 0)
+      return o->keys[i].jwk;
+    if (!kid[0] && idtoken_key_fits(o->keys[i].jwk, alg)) {
+      found = o->keys[i].jwk;
+      fitting++;
+    }
+  }
+  return fitting == 1 ? found : NULL;
+}
+
+static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
+  struct oidc *o = arg;
+  o->jwks_fetched_ms = uv_now(o->loop);
+  if (r->error || r->status != 200) {
+    oidc_fail(o, "its key set (JWKS) could not be fetched: %s", r->error ? r->error : "HTTP error");
+    return;
+  }
+  if (jwks_load(o, r->body, r->len) < 0 || o->nkeys == 0) {
+    oidc_fail(o, "its key set (JWKS) has no usable signing key%s", "");
+    return;
+  }
+  o->state = OIDC_READY;
+  o->message[0] = 0;
+  log_info("oidc: %s ready (%zu signing keys)", o->cfg->oidc_issuer, o->nkeys);
+}
+
+static char *json_strdup(json_t *doc, const char *key) {
+  const char *v = json_string_value(json_object_get(doc, key));
+  return v && (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0) ? strdup(v) : NULL;
+}
+
+static void on_discovery(void *arg, const struct http_client_resp *r) {
+  struct oidc *o = arg;
+  if (r->error) {
+    oidc_fail(o, "the provider did not answer: %s", r->error);
+    return;
+  }
+  if (r->status != 200) {
+    oidc_fail(o, "its discovery document is missing (HTTP %s)", r->status == 404 ? "404" : "error");
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, NULL);
+  const char *issuer = json_string_value(json_object_get(doc, "issuer"));
+  if (issuer == NULL || strcmp(issuer, o->cfg->oidc_issuer) != 0) {
+    oidc_fail(o, "its discovery document names another issuer (%s)", issuer ? issuer : "none");
+    json_decref(doc);
+    return;
+  }
+  free(o->authorization_endpoint);
+  free(o->token_endpoint);
+  free(o->jwks_uri);
+  free(o->end_session_endpoint);
+  o->authorization_endpoint = json_strdup(doc, "authorization_endpoint");
+  o->token_endpoint = json_strdup(doc, "token_endpoint");
+  o->jwks_uri = json_strdup(doc, "jwks_uri");
+  o->end_session_endpoint = json_strdup(doc, "end_session_endpoint");
+  json_decref(doc);
+  if (!o->authorization_endpoint || !o->token_endpoint || !o->jwks_uri) {
+    oidc_fail(o, "its discovery document lacks an endpoint%s", "");
+    return;
+  }
+  if (http_client_get(o->hc, o->jwks_uri, on_discovery_jwks, o) < 0)
+    oidc_fail(o, "out of memory%s", "");
+}
+
+static void oidc_discover(struct oidc *o) {
+  char url[600];
+  size_t n = strlen(o->cfg->oidc_issuer);
+  const char *slash = n && o->cfg->oidc_issuer[n - 1] == '/' ? "" : "/";
+  snprintf(url, sizeof(url), "%s%s.well-known/openid-configuration", o->cfg->oidc_issuer, slash);
+  if (o->state != OIDC_FAILED)
+    o->state = OIDC_DISCOVERING;
+  if (http_client_get(o->hc, url, on_discovery, o) < 0)
+    oidc_fail(o, "out of memory%s", "");
+}
+
+int oidc_new(uv_loop_t *loop, const struct config *cfg, struct oidc **out) {
+  *out = NULL;
+  if (cfg->oidc_issuer[0] == 0)
+    return 0;
+  struct oidc *o = calloc(1, sizeof(*o));
+  if (o == NULL || map_init(&o->pending) < 0 || http_client_new(loop, &o->hc) < 0) {
+    free(o);
+    return -ENOMEM;
+  }
+  o->loop = loop;
+  o->cfg = cfg;
+  if (cfg->oidc_name[0]) {
+    snprintf(o->name, sizeof(o->name), "%s", cfg->oidc_name);
+  } else {
+    /* The issuer's host names the provider: "https://id.example.org/x" */
+    const char *h = strstr(cfg->oidc_issuer, "://");
+    h = h ? h + 3 : cfg->oidc_issuer;
+    snprintf(o->name, sizeof(o->name), "%.*s", (int)strcspn(h, "/:"), h);
+  }
+  snprintf(o->message, sizeof(o->message), "onair is still contacting %s.", o->name);
+  uv_timer_init(loop, &o->retry);
+  o->retry.data = o;
+  uv_unref((uv_handle_t *)&o->retry);
+  *out = o;
+  log_info("oidc: discovering %s", cfg->oidc_issuer);
+  oidc_discover(o);
+  return 0;
+}
+
+void oidc_free(struct oidc *o) {
+  if (o == NULL)
+    return;
+  size_t slot;
+  for (struct map_entry *e = map_first(&o->pending, &slot); e; e = map_next(&o->pending, e, &slot))
+    free(e->value);
+  map_free(&o->pending);
+  keys_clear(o);
+  free(o->authorization_endpoint);
+  free(o->token_endpoint);
+  free(o->jwks_uri);
+  free(o->end_session_endpoint);
+  http_client_free(o->hc);
+  uv_timer_stop(&o->retry);
+  /* The retry timer lives in o: leaked on purpose at shutdown. */
+}
+
+const char *oidc_name(const struct oidc *o) { return o->name; }
+
+int oidc_available(const struct oidc *o, const char **message) {
+  *message = o->state == OIDC_READY ? "" : o->message;
+  return o->state == OIDC_READY;
+}
+
+/* Drops sign-ins that were started but never finished. */
+static void pending_sweep(struct oidc *o, uint64_t now) {
+  size_t slot;
+  struct map_entry *e = map_first(&o->pending, &slot);
+  while (e) {
+    struct map_entry *next = map_next(&o->pending, e, &slot);
+    struct oidc_pending *p = e->value;
+    if (now - p->created_ms > OIDC_PENDING_TTL_MS) {
+      map_del(&o->pending, e->key, e->key_len);
+      free(p);
+    }
+    e = next;
+  }
+}
+
+/* Appends "&key=escaped(value)" (or "?" first) to a URL being built. */
+static int url_param(char *url, size_t size, const char *key, const char *value) {
+  char *esc = http_client_escape(value);
+  if (esc == NULL)
+    return -ENOMEM;
+  size_t n = strlen(url);
+  int w = snprintf(url + n, size - n, "%c%s=%s", strchr(url, '?') ? '&' : '?', key, esc);
+  free(esc);
+  return w < 0 || (size_t)w >= size - n ? -ENOBUFS : 0;
+}
+
+int oidc_begin(struct oidc *o, const char *redirect_uri, const char *next, char **url,
+               char state[OIDC_STATE_LEN + 1]) {
+  if (o->state != OIDC_READY)
+    return -EAGAIN;
+  uint64_t now = uv_now(o->loop);
+  if (o->pending.count >= OIDC_MAX_PENDING)
+    pending_sweep(o, now);
+  if (o->pending.count >= OIDC_MAX_PENDING)
+    return -EAGAIN;
+  struct oidc_pending *p = calloc(1, sizeof(*p));
+  size_t size = 4096;
+  char *u = malloc(size);
+  if (p == NULL || u == NULL)
+    goto out_nomem;
+  random_b64(p->state);
+  random_b64(p->nonce);
+  random_b64(p->verifier);
+  snprintf(p->next, sizeof(p->next), "%s", next);
+  snprintf(p->redirect_uri, sizeof(p->redirect_uri), "%s", redirect_uri);
+  p->created_ms = now;
+  /* PKCE S256: challenge = BASE64URL(SHA-256(verifier)), RFC 7636 4.2 */
+  uint8_t digest[32];
+  char challenge[OIDC_STATE_LEN + 1];
+  crypto_hash_sha256(digest, (const uint8_t *)p->verifier, strlen(p->verifier));
+  sodium_bin2base64(challenge, sizeof(challenge), digest, sizeof(digest),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  snprintf(u, size, "%s", o->authorization_endpoint);
+  if (url_param(u, size, "response_type", "code") < 0 ||
+      url_param(u, size, "client_id", o->cfg->oidc_client_id) < 0 ||
+      url_param(u, size, "redirect_uri", redirect_uri) < 0 ||
+      url_param(u, size, "scope", o->cfg->oidc_scopes) < 0 ||
+      url_param(u, size, "state", p->state) < 0 || url_param(u, size, "nonce", p->nonce) < 0 ||
+      url_param(u, size, "code_challenge", challenge) < 0 ||
+      url_param(u, size, "code_challenge_method", "S256") < 0)
+    goto out_nomem;
+  if (map_put(&o->pending, p->state, strlen(p->state), p) < 0)
+    goto out_nomem;
+  memcpy(state, p->state, OIDC_STATE_LEN + 1);
+  *url = u;
+  return 0;
+out_nomem:
+  free(p);
+  free(u);
+  return -ENOMEM;
+}
+
+static void job_done(struct oidc_job *job, const char *error, int status, const char *message,
+                     json_t *claims) {
+  struct oidc_result r = {
+      .error = error,
+      .message = message,
+      .status = status,
+      .claims = claims,
+      .id_token = job->id_token,
+      .issuer = job->o->cfg->oidc_issuer,
+      .next = job->p.next,
+  };
+  if (error)
+    log_info("oidc: sign-in refused: %s (%s)", error, message);
+  job->cb(job->arg, &r);
+  if (job->id_token)
+    sodium_memzero(job->id_token, strlen(job->id_token));
+  free(job->id_token);
+  free(job);
+}
+
+static const char *refusal_message(int err) {
+  switch (err) {
+  case IDT_BAD_ALG: return "The provider's ID token uses a signing algorithm onair does not accept.";
+  case IDT_BAD_KID: return "The provider's ID token was signed with a key it does not publish.";
+  case IDT_BAD_SIGNATURE: return "The provider's ID token has a bad signature.";
+  case IDT_BAD_ISS: return "The ID token comes from another issuer.";
+  case IDT_BAD_AUD: return "The ID token was issued to another application.";
+  case IDT_EXPIRED: return "The ID token has expired or is not valid yet (check the clocks).";
+  case IDT_BAD_NONCE: return "The ID token does not belong to this sign-in (nonce mismatch).";
+  default: return "The provider's ID token could not be read.";
+  }
+}
+
+static void job_verify(struct oidc_job *job);
+
+static void on_job_jwks(void *arg, const struct http_client_resp *r) {
+  struct oidc_job *job = arg;
+  if (r->error == NULL && r->status == 200)
+    jwks_load(job->o, r->body, r->len);
+  job_verify(job);
+}
+
+/* Checks the ID token; refetches the JWKS once for an unknown kid. */
+static void job_verify(struct oidc_job *job) {
+  struct oidc *o = job->o;
+  char alg[16], kid[128];
+  size_t len = strlen(job->id_token);
+  int rc = idtoken_header(job->id_token, len, alg, kid);
+  if (rc != IDT_OK) {
+    job_done(job, idtoken_error_code(rc), 401, refusal_message(rc), NULL);
+    return;
+  }
+  const cjose_jwk_t *key = key_find(o, kid, alg);
+  uint64_t now = uv_now(o->loop);
+  if (key == NULL && !job->refetched &&
+      now - o->jwks_fetched_ms >= o->cfg->oidc_jwks_min_interval_ms) {
+    job->refetched = 1;
+    o->jwks_fetched_ms = now;
+    log_info("oidc: unknown key id \"%s\": refetching the JWKS", kid);
+    if (http_client_get(o->hc, o->jwks_uri, on_job_jwks, job) == 0)
+      return;
+  }
+  if (key == NULL) {
+    job_done(job, "bad_kid", 401, refusal_message(IDT_BAD_KID), NULL);
+    return;
+  }
+  struct idtoken_expect expect = {
+      .issuer = o->cfg->oidc_issuer,
+      .client_id = o->cfg->oidc_client_id,
+      .nonce = job->p.nonce,
+      .now = (int64_t)time(NULL),
+      .skew = OIDC_SKEW_S,
+  };
+  json_t *claims = NULL;
+  rc = idtoken_verify(job->id_token, len, key, &expect, &claims);
+  if (rc != IDT_OK) {
+    job_done(job, idtoken_error_code(rc), 401, refusal_message(rc), NULL);
+    return;
+  }
+  job_done(job, NULL, 200, "", claims);
+  json_decref(claims);
+}
+
+static void on_token(void *arg, const struct http_client_resp *r) {
+  struct oidc_job *job = arg;
+  if (r->error) {
+    job_done(job, "provider_unavailable", 502, "The provider did not answer; try again later.",
+             NULL);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+  const char *id_token = json_string_value(json_object_get(doc, "id_token"));
+  if (r->status != 200 || id_token == NULL) {
+    const char *e = json_string_value(json_object_get(doc, "error"));
+    log_info("oidc: token endpoint answered %ld %s", r->status, e ? e : "");
+    job_done(job, "token_exchange", 400,
+             "The provider refused to complete this sign-in (the code was used or has expired). "
+             "Start again.",
+             NULL);
+    json_decref(doc);
+    return;
+  }
+  job->id_token = strdup(id_token);
+  json_decref(doc);
+  if (job->id_token == NULL) {
+    job_done(job, "bad_token", 500, "Out of memory.", NULL);
+    return;
+  }
+  job_verify(job);
+}
+
+/* client_secret_basic: id and secret are form-encoded first (RFC 6749 2.3.1). */
+static int token_request(struct oidc_job *job, const char *code) {
+  struct oidc *o = job->o;
+  char form[4096] = "";
+  if (url_param(form, sizeof(form), "grant_type", "authorization_code") < 0 ||
+      url_param(form, sizeof(form), "code", code) < 0 ||
+      url_param(form, sizeof(form), "redirect_uri", job->p.redirect_uri) < 0 ||
+      url_param(form, sizeof(form), "code_verifier", job->p.verifier) < 0)
+    return -ENOBUFS;
+  char *user = http_client_escape(o->cfg->oidc_client_id);
+  char *pass = http_client_escape(o->cfg->oidc_client_secret);
+  int rc = -ENOMEM;
+  if (user && pass)
+    rc = http_client_post_form(o->hc, o->token_endpoint, form + 1, user, pass, on_token, job);
+  free(user);
+  free(pass);
+  return rc;
+}
+
+void oidc_finish(struct oidc *o, const char *state, const char *cookie_state, const char *code,
+                 const char *provider_error, oidc_done_cb cb, void *arg) {
+  struct oidc_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    struct oidc_result r = {.error = "bad_state", .message = "Out of memory.", .status = 500};
+    cb(arg, &r);
+    return;
+  }
+  job->o = o;
+  job->cb = cb;
+  job->arg = arg;
+  struct oidc_pending *p = state ? map_get(&o->pending, state, strlen(state)) : NULL;
+  int fresh = p && uv_now(o->loop) - p->created_ms <= OIDC_PENDING_TTL_MS;
+  /* The state must be one we issued, unused, and this browser's. */
+  int bound = p && cookie_state && strlen(cookie_state) == OIDC_STATE_LEN &&
+              sodium_memcmp(cookie_state, p->state, OIDC_STATE_LEN) == 0;
+  if (p) {
+    job->p = *p;
+    map_del(&o->pending, state, strlen(state)); /* one use, whatever happens */
+    free(p);
+  }
+  if (!fresh || !bound) {
+    job_done(job, "bad_state", 400,
+             "This sign-in link is not valid here (it was used, expired, or started in another "
+             "browser). Start again.",
+             NULL);
+    return;
+  }
+  if (provider_error) {
+    job_done(job, "provider_error", 400, "The provider did not sign you in.", NULL);
+    return;
+  }
+  if (code == NULL || code[0] == 0 || strlen(code) > 2048) {
+    job_done(job, "bad_state", 400, "The provider's answer has no code. Start again.", NULL);
+    return;
+  }
+  if (o->state == OIDC_FAILED || token_request(job, code) < 0)
+    job_done(job, "provider_unavailable", 502, "The provider is unavailable; try again later.",
+             NULL);
+}
+
+char *oidc_logout_url(const struct oidc *o, const char *id_token, const char *post_logout_uri) {
+  if (o->end_session_endpoint == NULL)
+    return NULL;
+  size_t size = strlen(o->end_session_endpoint) + strlen(id_token) * 3 + 2048;
+  char *u = malloc(size);
+  if (u == NULL)
+    return NULL;
+  snprintf(u, size, "%s", o->end_session_endpoint);
+  if (url_param(u, size, "id_token_hint", id_token) < 0 ||
+      url_param(u, size, "client_id", o->cfg->oidc_client_id) < 0 ||
+      url_param(u, size, "post_logout_redirect_uri", post_logout_uri) < 0) {
+    free(u);
+    return NULL;
+  }
+  return u;
+}
