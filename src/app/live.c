@@ -181,7 +181,7 @@ static const char *msg_str(json_t *msg, const char *key, size_t *len) {
   return json_string_value(v);
 }
 
-static void on_rooms_watch(struct client *cl, json_t *msg) {
+static void on_rooms_watch(struct client *cl, json_t *msg, size_t len) {
   struct app *app = cl->app;
   if (!cl->watching) {
     cl->watching = 1;
@@ -197,7 +197,7 @@ static void on_rooms_watch(struct client *cl, json_t *msg) {
   }
 }
 
-static void on_live_start(struct client *cl, json_t *msg) {
+static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   struct app *app = cl->app;
   size_t tlen = 0;
   const char *title = msg_str(msg, "title", &tlen);
@@ -250,7 +250,7 @@ static void on_live_start(struct client *cl, json_t *msg) {
   rooms_changed(app);
 }
 
-static void on_live_end(struct client *cl, json_t *msg) {
+static void on_live_end(struct client *cl, json_t *msg, size_t len) {
   if (!cl->broadcaster || cl->room == NULL) {
     client_error(cl, "not_broadcaster", "Only the broadcaster can end a room.", "live.end");
     return;
@@ -258,7 +258,7 @@ static void on_live_end(struct client *cl, json_t *msg) {
   room_end(cl->app, cl->room, "ended");
 }
 
-static void on_room_join(struct client *cl, json_t *msg) {
+static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   struct app *app = cl->app;
   size_t len = 0;
   const char *name = msg_str(msg, "room", &len);
@@ -298,7 +298,7 @@ static void on_room_join(struct client *cl, json_t *msg) {
   rooms_changed(app);
 }
 
-static void on_room_leave(struct client *cl, json_t *msg) {
+static void on_room_leave(struct client *cl, json_t *msg, size_t len) {
   if (cl->room == NULL || cl->broadcaster) {
     client_error(cl, "not_in_room", "You are not watching a room.", "room.leave");
     return;
@@ -309,7 +309,7 @@ static void on_room_leave(struct client *cl, json_t *msg) {
   client_send(cl, json_pack("{s:s, s:s}", "type", "room.left", "room", name));
 }
 
-static void on_chat_send(struct client *cl, json_t *msg) {
+static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
   struct app *app = cl->app;
   size_t rlen = 0, tlen = 0;
   const char *name = msg_str(msg, "room", &rlen);
@@ -392,6 +392,18 @@ static void on_signal(struct client *cl, json_t *msg, size_t msg_len) {
               json_pack("{s:s, s:s, s:O}", "type", "signal", "from", cl->peer, "data", data));
 }
 
+/* Client messages of docs/protocol.md and their handlers. */
+typedef void (*live_handler_fn)(struct client *cl, json_t *msg, size_t len);
+struct live_handler {
+  const char *type;
+  live_handler_fn fn;
+};
+static const struct live_handler handlers[] = {
+    {"rooms.watch", on_rooms_watch}, {"live.start", on_live_start}, {"live.end", on_live_end},
+    {"room.join", on_room_join},     {"room.leave", on_room_leave}, {"chat.send", on_chat_send},
+    {"signal", on_signal},
+};
+
 static void live_on_message(struct conn *c, const char *text, size_t len) {
   struct client *cl = ws_user(c);
   json_error_t jerr;
@@ -402,24 +414,17 @@ static void live_on_message(struct conn *c, const char *text, size_t len) {
     return;
   }
   const char *type = msg_str(msg, "type", NULL);
+  const struct live_handler *h = NULL;
+  for (size_t i = 0; type && i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+    if (strcmp(type, handlers[i].type) == 0)
+      h = &handlers[i];
+  }
   if (type == NULL)
     client_error(cl, "bad_message", "Every message needs a type.", "");
-  else if (!strcmp(type, "rooms.watch"))
-    on_rooms_watch(cl, msg);
-  else if (!strcmp(type, "live.start"))
-    on_live_start(cl, msg);
-  else if (!strcmp(type, "live.end"))
-    on_live_end(cl, msg);
-  else if (!strcmp(type, "room.join"))
-    on_room_join(cl, msg);
-  else if (!strcmp(type, "room.leave"))
-    on_room_leave(cl, msg);
-  else if (!strcmp(type, "chat.send"))
-    on_chat_send(cl, msg);
-  else if (!strcmp(type, "signal"))
-    on_signal(cl, msg, len);
-  else
+  else if (h == NULL)
     client_error(cl, "unknown_type", "Unknown message type.", type);
+  else
+    h->fn(cl, msg, len);
   json_decref(msg);
 }
 
