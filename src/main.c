@@ -78,9 +78,10 @@ int main(int argc, char **argv) {
   uv_signal_start(&sig_int, on_signal, SIGINT);
   uv_signal_init(loop, &sig_term);
   uv_signal_start(&sig_term, on_signal, SIGTERM);
-  log_info("onair listening on http://%s:%d (data in %s, pages from %s)",
-           strcmp(cfg.listen_host, "127.0.0.1") == 0 ? "localhost" : cfg.listen_host,
+  log_info("onair listening on http://%s:%d (data in %s, pages from %s)", cfg.listen_host,
            cfg.listen_port, cfg.data_dir, cfg.web_dir);
+  if (strcmp(cfg.listen_host, "127.0.0.1") == 0)
+    log_info("open http://localhost:%d in a browser", cfg.listen_port);
   uv_run(loop, UV_RUN_DEFAULT);
   /* Stopped by a signal: the database is consistent at every commit, so
    * there is nothing to flush; close what we own and exit. */

@@ -15,6 +15,8 @@ int chat_text_check(const char *text, size_t len, size_t max_chars) {
       return -EINVAL;
     if (p[i] == 0x7f)
       return -EINVAL;
+    if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+      return -EINVAL; /* C1 controls U+0080-U+009F */
     if (p[i] != ' ' && p[i] != '\n' && p[i] != '\t')
       visible = 1;
   }

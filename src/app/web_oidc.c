@@ -67,7 +67,7 @@ static void respond_failure(struct conn *c, int status, const char *code, const 
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                    "<title>Sign-in failed — onair</title>"
                    "<link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\n<body>"
-                   "<main class=\"home\"><section class=\"card auth-failed\" data-error=\"%s\">"
+                   "<main class=\"home\" data-error=\"%s\"><section class=\"card auth-failed\">"
                    "<h1>Sign-in with %s did not work</h1><p id=\"reason\">%s</p>"
                    "<p><a class=\"btn primary\" href=\"/\">Back to the front page</a></p>"
                    "</section></main></body></html>\n",

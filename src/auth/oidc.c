@@ -131,11 +131,13 @@ static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
   struct oidc *o = arg;
   o->jwks_fetched_ms = uv_now(o->loop);
   if (r->error || r->status != 200) {
-    oidc_fail(o, "its key set (JWKS) could not be fetched: %s", r->error ? r->error : "HTTP error");
+    if (r->error)
+      log_warn("oidc: JWKS: %s", r->error);
+    oidc_fail(o, "its signing keys (JWKS) could not be fetched%s.", "");
     return;
   }
   if (jwks_load(o, r->body, r->len) < 0 || o->nkeys == 0) {
-    oidc_fail(o, "its key set (JWKS) has no usable signing key%s", "");
+    oidc_fail(o, "its signing keys (JWKS) include none onair can use%s.", "");
     return;
   }
   o->state = OIDC_READY;
@@ -151,17 +153,20 @@ static char *json_strdup(json_t *doc, const char *key) {
 static void on_discovery(void *arg, const struct http_client_resp *r) {
   struct oidc *o = arg;
   if (r->error) {
-    oidc_fail(o, "the provider did not answer: %s", r->error);
+    log_warn("oidc: discovery: %s", r->error);
+    oidc_fail(o, "%s did not answer.", o->cfg->oidc_issuer);
     return;
   }
   if (r->status != 200) {
-    oidc_fail(o, "its discovery document is missing (HTTP %s)", r->status == 404 ? "404" : "error");
+    oidc_fail(o, "its discovery document is missing (HTTP %s); check the issuer URL.",
+              r->status == 404 ? "404" : "error");
     return;
   }
   json_t *doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, NULL);
   const char *issuer = json_string_value(json_object_get(doc, "issuer"));
   if (issuer == NULL || strcmp(issuer, o->cfg->oidc_issuer) != 0) {
-    oidc_fail(o, "its discovery document names another issuer (%s)", issuer ? issuer : "none");
+    oidc_fail(o, "its discovery document names another issuer (%s); check the issuer URL.",
+              issuer ? issuer : "none");
     json_decref(doc);
     return;
   }
@@ -175,7 +180,7 @@ static void on_discovery(void *arg, const struct http_client_resp *r) {
   o->end_session_endpoint = json_strdup(doc, "end_session_endpoint");
   json_decref(doc);
   if (!o->authorization_endpoint || !o->token_endpoint || !o->jwks_uri) {
-    oidc_fail(o, "its discovery document lacks an endpoint%s", "");
+    oidc_fail(o, "its discovery document lacks an endpoint%s.", "");
     return;
   }
   if (http_client_get(o->hc, o->jwks_uri, on_discovery_jwks, o) < 0)

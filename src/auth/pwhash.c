@@ -25,11 +25,22 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 void pwhash_set_limits(unsigned long long ops, size_t mem) {
   ops_limit = ops;
   mem_limit = mem;
-  dummy_hash[0] = 0;
+}
+
+static uv_once_t dummy_once = UV_ONCE_INIT;
+
+/* Made once, on a pool thread: never on the loop. */
+static void dummy_make(void) {
+  if (crypto_pwhash_str(dummy_hash, "onair-dummy", 11, ops_limit, mem_limit) != 0)
+    dummy_hash[0] = 0;
 }
 
 static void pwhash_run(uv_work_t *req) {
   struct pwhash_work *w = req->data;
+  if (w->dummy) {
+    uv_once(&dummy_once, dummy_make);
+    snprintf(w->hash, sizeof(w->hash), "%s", dummy_hash);
+  }
   if (!w->verify) {
     w->rc = crypto_pwhash_str(w->hash, w->password, w->len, ops_limit, mem_limit) == 0 ? 0
                                                                                       : -ENOMEM;
@@ -78,11 +89,7 @@ int pwhash_hash_async(uv_loop_t *loop, const char *password, size_t len, pwhash_
 int pwhash_verify_async(uv_loop_t *loop, const char *hash, const char *password, size_t len,
                         pwhash_cb cb, void *arg) {
   int dummy = hash == NULL || hash[0] == 0;
-  if (dummy) {
-    if (dummy_hash[0] == 0 &&
-        crypto_pwhash_str(dummy_hash, "onair-dummy", 11, ops_limit, mem_limit) != 0)
-      return -ENOMEM;
-    hash = dummy_hash;
-  }
+  if (dummy)
+    hash = NULL; /* the pool thread fills in the dummy hash */
   return pwhash_queue(loop, 1, dummy, hash, password, len, cb, arg);
 }

@@ -12,7 +12,8 @@
  * password, -ENOMEM/-EINVAL otherwise. hash is valid during the call only. */
 typedef void (*pwhash_cb)(void *arg, int rc, const char *hash);
 
-/* Tuning: libsodium's opslimit and memlimit (bytes). Defaults: INTERACTIVE. */
+/* Tuning: libsodium's opslimit and memlimit (bytes). Defaults: INTERACTIVE.
+ * Set before the first hash: the dummy hash keeps the limits of its first use. */
 void pwhash_set_limits(unsigned long long ops, size_t mem);
 
 int pwhash_hash_async(uv_loop_t *loop, const char *password, size_t len, pwhash_cb cb, void *arg);

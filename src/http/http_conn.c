@@ -9,14 +9,26 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+/* Backlog of unparsed bytes: one header block plus one read (reading stops
+ * while a request is with the application). */
+#define HTTP_IN_MAX (HTTP_MAX_HEADER_BYTES + 64 * 1024 + 1024)
+#define HTTP_IDLE_MS 30000 /* a connection with no request done for this long is closed */
+
 struct http_conn {
   struct http_parse parse;
   http_request_cb cb;
+  struct conn *conn;
   struct buf in; /* bytes read but not yet parsed */
   int busy;      /* a request is with the application */
   int driving;   /* inside http_drive() */
   int keep_alive;
+  uint64_t idle_since;           /* uv_now() of the last byte or response */
+  struct http_conn *prev, *next; /* every HTTP connection, for the idle sweep */
 };
+
+static struct http_conn *all_http;
+static uv_timer_t idle_timer;
+static int idle_timer_ready;
 
 static const char security_headers[] =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -59,7 +71,7 @@ const char *http_status_text(int status) {
 static void http_drive(struct conn *c) {
   struct http_conn *h = c->proto;
   h->driving = 1;
-  while (!c->closing && !h->busy && h->in.len > 0 && c->proto == h) {
+  while (!c->closing && !h->busy && h->in.len > 0) {
     size_t used;
     int status;
     int rc = http_parse_feed(&h->parse, h->in.data, h->in.len, &used, &status);
@@ -76,27 +88,68 @@ static void http_drive(struct conn *c) {
     h->keep_alive = h->parse.req.keep_alive;
     conn_read_stop(c);
     h->cb(c, &h->parse.req);
+    if (c->proto != h)
+      return; /* upgraded: h is gone, the new protocol owns c */
   }
   h->driving = 0;
-  if (!c->closing && c->proto == h && !h->busy)
+  if (!c->closing && !h->busy)
     conn_read_start(c);
 }
 
 static void http_on_data(struct conn *c, const uint8_t *data, size_t len) {
   struct http_conn *h = c->proto;
-  /* The unparsed backlog is bounded: one header block plus one body. */
-  if (buf_append(&h->in, data, len) < 0) {
-    http_fail(c, h->parse.head_checked ? 413 : 431, "request too large");
-    return;
-  }
-  if (!h->busy)
+  h->idle_since = uv_now(c->tcp.loop);
+  /* Parse as the bytes come, so however TCP cuts a stream of pipelined
+   * requests, only one request at a time must fit the backlog. */
+  while (len > 0) {
+    size_t room = h->in.max - h->in.len;
+    size_t n = len < room ? len : room;
+    if (n == 0) {
+      http_fail(c, 503, "too many pipelined requests");
+      return;
+    }
+    buf_append(&h->in, data, n);
+    data += n;
+    len -= n;
+    if (h->busy)
+      continue; /* kept until the application answers */
     http_drive(c);
+    if (c->proto != h) {
+      if (len && !c->closing && c->ops)
+        c->ops->on_data(c, data, len); /* the rest belongs to the new protocol */
+      return;
+    }
+    if (c->closing || c->close_after_flush)
+      return;
+  }
+}
+
+static void http_unlink(struct http_conn *h) {
+  if (h->prev)
+    h->prev->next = h->next;
+  else if (all_http == h)
+    all_http = h->next;
+  if (h->next)
+    h->next->prev = h->prev;
+  h->prev = h->next = NULL;
+}
+
+/* Slow or silent clients (half a header, an idle keep-alive) are closed, so
+ * they cannot hold connections open forever. Requests with the application
+ * are not timed here. */
+static void http_on_idle_timer(uv_timer_t *t) {
+  uint64_t now = uv_now(t->loop);
+  for (struct http_conn *h = all_http; h; h = h->next) {
+    if (!h->busy && now - h->idle_since > HTTP_IDLE_MS)
+      conn_close_soon(h->conn);
+  }
 }
 
 static void http_on_free(struct conn *c) {
   struct http_conn *h = c->proto;
   if (h == NULL)
     return;
+  http_unlink(h);
   http_parse_free(&h->parse);
   buf_free(&h->in);
   free(h);
@@ -115,7 +168,19 @@ int http_conn_bind(struct conn *c, http_request_cb cb) {
     return -ENOMEM;
   http_parse_init(&h->parse);
   h->cb = cb;
-  buf_init(&h->in, HTTP_MAX_HEADER_BYTES + HTTP_MAX_BODY + 1024);
+  buf_init(&h->in, HTTP_IN_MAX);
+  h->conn = c;
+  h->idle_since = uv_now(c->tcp.loop);
+  h->next = all_http;
+  if (all_http)
+    all_http->prev = h;
+  all_http = h;
+  if (!idle_timer_ready) {
+    uv_timer_init(c->tcp.loop, &idle_timer);
+    uv_unref((uv_handle_t *)&idle_timer);
+    uv_timer_start(&idle_timer, http_on_idle_timer, 5000, 5000);
+    idle_timer_ready = 1;
+  }
   c->proto = h;
   c->ops = &http_ops;
   return 0;
@@ -159,6 +224,7 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
     return;
   }
   h->busy = 0;
+  h->idle_since = uv_now(c->tcp.loop);
   if (!h->driving)
     http_drive(c);
 }

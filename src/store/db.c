@@ -96,12 +96,15 @@ static int db_migrate(struct db *db) {
   sqlite3_finalize(st);
   int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
   for (int v = version; v < count; v++) {
-    char sql[64];
-    if (sqlite3_exec(db->conn, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
-      return db_fail(db, "migration");
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-    if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
-      return db_fail(db, "migration");
+    /* Each step and its version bump commit together, or not at all. */
+    char sql[512];
+    snprintf(sql, sizeof(sql), "BEGIN; %s; PRAGMA user_version = %d; COMMIT;", migrations[v],
+             v + 1);
+    if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK) {
+      int rc = db_fail(db, "migration");
+      sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
   }
   return 0;
 }
