@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
-            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev)
+            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
 test_pkgs=(libcmocka-dev chromium clang-14 libclang-rt-14-dev sqlite3 iproute2 util-linux
            nodejs npm valgrind)
 
