@@ -1,0 +1,48 @@
+/* The one media UDP socket. We own the fd (uv_poll_t) and move datagrams in
+ * batches: recvmmsg when readable, and every datagram queued during a loop
+ * turn leaves in one sendmmsg at the end of the turn (uv_check). Queued
+ * datagrams are built in place in the send ring, so forwarding copies
+ * nothing on the way out. */
+#ifndef ONAIR_UDP_H
+#define ONAIR_UDP_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define UDP_BATCH 32        /* datagrams per recvmmsg */
+#define UDP_SEND_SLOTS 512  /* datagrams queued per loop turn before a flush */
+#define UDP_SLOT_BYTES 2048 /* room for 1500 bytes and the SRTP trailer */
+
+struct udp_stats {
+  uint64_t rx_packets, rx_bytes;
+  uint64_t tx_packets, tx_bytes;
+  uint64_t tx_dropped; /* the kernel refused (buffer full) */
+};
+
+/* A received datagram: the bytes may be modified in place (decryption). */
+typedef void (*udp_recv_fn)(void *arg, uint8_t *data, size_t len, const struct sockaddr *from,
+                            socklen_t from_len);
+
+struct udp_sock;
+
+/* Binds host:port (port 0: any). Returns 0 or a negative errno. */
+int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void *arg,
+             struct udp_sock **out);
+void udp_close(struct udp_sock *u);
+int udp_local_port(const struct udp_sock *u);
+
+/* The next send slot's buffer (UDP_SLOT_BYTES); fill it, then commit. */
+uint8_t *udp_slot(struct udp_sock *u);
+void udp_commit(struct udp_sock *u, size_t len, const struct sockaddr *to, socklen_t to_len);
+/* Copies data into a slot and commits it. */
+void udp_send(struct udp_sock *u, const uint8_t *data, size_t len, const struct sockaddr *to,
+              socklen_t to_len);
+/* Sends everything queued now (also done at the end of each loop turn). */
+void udp_flush(struct udp_sock *u);
+
+const struct udp_stats *udp_get_stats(const struct udp_sock *u);
+
+#endif
