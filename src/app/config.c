@@ -22,6 +22,7 @@ void config_defaults(struct config *cfg) {
   snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
   snprintf(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), "openid profile email");
   cfg->oidc_jwks_min_interval_ms = 60000;
+  cfg->media_consent_ms = 15000;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -127,6 +128,18 @@ int config_set(struct config *cfg, const char *key, const char *v) {
     return copy_str(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), v);
   if (!strcmp(key, "oidc-jwks-min-interval-ms"))
     return parse_u64(v, 0, 24 * 3600 * 1000, &cfg->oidc_jwks_min_interval_ms);
+  if (!strcmp(key, "media-port")) {
+    if (parse_u64(v, 0, 65535, &n) < 0)
+      return -EINVAL;
+    cfg->media_port = (int)n;
+    return 0;
+  }
+  if (!strcmp(key, "media-bind"))
+    return copy_str(cfg->media_bind, sizeof(cfg->media_bind), v);
+  if (!strcmp(key, "media-announce"))
+    return copy_str(cfg->media_announce, sizeof(cfg->media_announce), v);
+  if (!strcmp(key, "media-consent-ms"))
+    return parse_u64(v, 1000, 600000, &cfg->media_consent_ms);
   if (!strcmp(key, "max-viewers")) {
     if (parse_u64(v, 1, 1000000, &n) < 0)
       return -EINVAL;
@@ -182,7 +195,8 @@ static int config_env(struct config *cfg) {
       "listen",         "data",           "web",         "base-url",         "signup",
       "log-level",      "ws-ping-ms",     "ws-timeout-ms", "chat-burst",     "chat-per-sec",
       "max-viewers",    "oidc-issuer",    "oidc-client-id", "oidc-client-secret",
-      "oidc-name",      "oidc-scopes",    "oidc-jwks-min-interval-ms"};
+      "oidc-name",      "oidc-scopes",    "oidc-jwks-min-interval-ms",
+      "media-port",     "media-bind",     "media-announce", "media-consent-ms"};
   const char *v = getenv("APP_BASE_PORT");
   if (v && config_set(cfg, "port", v) < 0)
     goto bad;
@@ -239,6 +253,10 @@ static void config_usage(void) {
         "  --max-viewers N\n"
         "  --oidc-issuer URL, --oidc-client-id ID, --oidc-client-secret S,\n"
         "  --oidc-name NAME, --oidc-scopes LIST, --oidc-jwks-min-interval-ms MS\n"
+        "  --media-port PORT    UDP port for all media (default: the HTTP port)\n"
+        "  --media-bind HOST    address the media socket binds (default: the HTTP host)\n"
+        "  --media-announce IP  address put in SDP answers, for servers behind NAT\n"
+        "  --media-consent-ms MS  drop a media peer silent this long (default 15000)\n"
         "Every key also reads ONAIR_<KEY> from the environment (ONAIR_DATA, ...);\n"
         "the tutorial's APP_BASE_PORT, APP_BASE_URL and OKTA_BASE_URL, OKTA_CLIENT_ID,\n"
         "OKTA_CLIENT_SECRET work too.\n",

@@ -29,6 +29,11 @@ struct config {
   char oidc_name[64];
   char oidc_scopes[256];
   uint64_t oidc_jwks_min_interval_ms;
+  /* Media plane: one UDP port for every peer. */
+  int media_port;          /* 0: the HTTP port's number */
+  char media_bind[64];     /* "": the HTTP listen host */
+  char media_announce[64]; /* address put in SDP answers; "": the bind address */
+  uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
 };
 
 void config_defaults(struct config *cfg);
