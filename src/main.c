@@ -25,6 +25,28 @@ static void on_accept(struct conn *c) {
     conn_close_soon(c);
 }
 
+/* The media plane on its one UDP port: by default the HTTP port's number on
+ * the HTTP host, announcing that host (127.0.0.1 when bound to all). */
+static int media_start(uv_loop_t *loop, const struct config *cfg, struct app *app) {
+  const char *bind = cfg->media_bind[0] ? cfg->media_bind : cfg->listen_host;
+  const char *announce = cfg->media_announce;
+  if (announce[0] == 0)
+    announce = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "127.0.0.1" : bind;
+  struct sfu_config mc = {
+      .bind = bind,
+      .port = cfg->media_port ? cfg->media_port : cfg->listen_port,
+      .announce = announce,
+      .consent_ms = cfg->media_consent_ms,
+  };
+  int rc = sfu_new(loop, &mc, &live_media_events, &app->sfu);
+  if (rc < 0) {
+    log_error("cannot open the media port udp %s:%d: %s", bind, mc.port, uv_strerror(rc));
+    return rc;
+  }
+  log_info("media on udp %s:%d, announced as %s", bind, sfu_port(app->sfu), announce);
+  return 0;
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
   log_info("signal %d: stopping", signum);
   uv_stop(s->loop);
@@ -62,6 +84,8 @@ int main(int argc, char **argv) {
   if (app_init(&app, loop, &cfg, db) < 0 || conn_init(loop) < 0)
     return 1;
   if (oidc_new(loop, &cfg, &app.oidc) < 0)
+    return 1;
+  if (media_start(loop, &cfg, &app) < 0)
     return 1;
   struct ws_config wcfg = {
       .max_message = cfg.ws_max_message,

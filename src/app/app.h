@@ -13,6 +13,7 @@
 #include "auth/session.h"
 #include "auth/throttle.h"
 #include "http/http.h"
+#include "media/sfu.h"
 #include "store/db.h"
 #include "util/map.h"
 
@@ -30,6 +31,7 @@ struct app {
   int rooms_dirty;
   uv_timer_t sweep_timer;  /* expires sessions */
   struct oidc *oidc;        /* NULL without a provider */
+  struct sfu *sfu;          /* the media plane; NULL if it could not start */
   const char *cookie_name;
   const char *cookie_attrs;
 };
@@ -63,6 +65,8 @@ void app_on_request(struct conn *c, struct http_req *req);
  * an HTTP status. */
 int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t user_id,
                 const char *user, const char *token);
+/* The media plane's events (pass to sfu_new()). */
+extern const struct sfu_events live_media_events;
 /* Closes every WebSocket opened with session token (after sign-out). */
 void live_close_session(struct app *app, const char *token);
 /* JSON of the live rooms: {"rooms":[...]} (caller frees). */

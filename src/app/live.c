@@ -138,6 +138,8 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
     client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name,
                               "reason", reason));
   log_info("room %s ended (%s)", room->name, reason);
+  if (room->media)
+    sfu_room_free(room->media);
   rooms_close(&app->rooms, room);
   rooms_changed(app);
 }
@@ -148,6 +150,8 @@ static void viewer_leave(struct app *app, struct client *cl) {
   if (room == NULL || cl->broadcaster)
     return;
   room_viewer_remove(room, cl);
+  if (room->media)
+    sfu_drop(room->media, cl);
   cl->room = NULL;
   struct client *bc = room->broadcaster;
   client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room", room->name, "peer",
@@ -242,6 +246,8 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   }
   if (title)
     snprintf(room->title, sizeof(room->title), "%s", title);
+  if (app->sfu)
+    room->media = sfu_room_new(app->sfu, room);
   cl->room = room;
   cl->broadcaster = 1;
   log_info("room %s live (conn %" PRIu64 ")", room->name, cl->conn->id);
@@ -288,9 +294,10 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   }
   cl->room = room;
   struct client *bc = room->broadcaster;
-  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "type", "room.joined", "room",
-                            room->name, "title", room->title, "broadcaster", bc->user,
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "type", "room.joined",
+                            "room", room->name, "title", room->title, "broadcaster", bc->user,
                             "broadcaster_peer", bc->peer, "viewers", (json_int_t)room->nviewers,
+                            "media_ready", room->media && sfu_room_ready(room->media),
                             "history", room_history(app, room)));
   client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                             "peer", cl->peer, "user", cl->user));
@@ -392,6 +399,55 @@ static void on_signal(struct client *cl, json_t *msg, size_t msg_len) {
               json_pack("{s:s, s:s, s:O}", "type", "signal", "from", cl->peer, "data", data));
 }
 
+/* WebRTC through the SFU (docs/media.md): the client offers, onair answers. */
+static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
+  size_t len = 0;
+  const char *sdp = msg_str(msg, "sdp", &len);
+  if (sdp == NULL) {
+    client_error(cl, "bad_message", "media.offer needs an sdp.", "media.offer");
+    return;
+  }
+  if (cl->room == NULL || cl->room->media == NULL) {
+    client_error(cl, "not_in_room", "Go live or join a room first.", "media.offer");
+    return;
+  }
+  char *answer;
+  const char *code, *why;
+  if (sfu_offer(cl->room->media, cl->broadcaster, cl, sdp, len, &answer, &code, &why) < 0) {
+    client_error(cl, code, why, "media.offer");
+    return;
+  }
+  client_send(cl, json_pack("{s:s, s:s}", "type", "media.answer", "sdp", answer));
+  free(answer);
+}
+
+/* The broadcaster's media reached onair: viewers connect to it now. */
+static void on_media_ready(void *room_owner) {
+  struct room *room = room_owner;
+  json_t *j = json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name);
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (s == NULL)
+    return;
+  struct sbuf *frame = ws_frame_text(s, strlen(s));
+  free(s);
+  for (size_t i = 0; frame && i < room->nviewers; i++) {
+    struct client *v = room->viewers[i];
+    conn_write(v->conn, frame);
+  }
+  if (frame)
+    sbuf_unref(frame);
+}
+
+static void on_media_closed(void *peer_owner, const char *why) {
+  client_send(peer_owner, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
+}
+
+const struct sfu_events live_media_events = {
+    .media_ready = on_media_ready,
+    .peer_closed = on_media_closed,
+};
+
 /* Client messages of docs/protocol.md and their handlers. */
 typedef void (*live_handler_fn)(struct client *cl, json_t *msg, size_t len);
 struct live_handler {
@@ -401,7 +457,7 @@ struct live_handler {
 static const struct live_handler handlers[] = {
     {"rooms.watch", on_rooms_watch}, {"live.start", on_live_start}, {"live.end", on_live_end},
     {"room.join", on_room_join},     {"room.leave", on_room_leave}, {"chat.send", on_chat_send},
-    {"signal", on_signal},
+    {"signal", on_signal},           {"media.offer", on_media_offer},
 };
 
 static void live_on_message(struct conn *c, const char *text, size_t len) {

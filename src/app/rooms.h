@@ -20,6 +20,7 @@ struct room {
   void **viewers; /* unordered */
   size_t nviewers, cap;
   int64_t since_ms; /* when it went live, ms since the epoch */
+  void *media;      /* the SFU's room (struct sfu_room), or NULL; live.c owns it */
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
 

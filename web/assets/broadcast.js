@@ -202,8 +202,12 @@ function startedLive(m) {
   liveSince = Date.now();
   publisher = createPublisher({
     stream,
-    send: (to, data) => socket.send({ type: 'signal', to, data }),
+    send: msg => socket.send(msg),
+    onState(s) {
+      if (s === 'failed') setStatus(status, 'The video upload to onair failed. End and go live again.', 'error');
+    },
   });
+  publisher.start();
   setViewers(0);
   $('viewer-pill').hidden = false;
   $('live-badge').hidden = false;
@@ -290,24 +294,18 @@ function onMessage(m) {
       if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');
       else stoppedLive('Your broadcast has ended.', 'ok');
       break;
-    case 'viewer.joined':
-      if (publisher && m.room === room) publisher.addViewer(m.peer);
-      break;
-    case 'viewer.left':
-      if (publisher) publisher.removeViewer(m.peer);
+    case 'media.answer':
+      if (publisher) publisher.onAnswer(m.sdp);
       break;
     case 'room.viewers':
       if (m.room === room) setViewers(m.viewers);
-      break;
-    case 'signal':
-      if (publisher) publisher.onSignal(m.from, m.data);
       break;
     case 'chat':
       if (m.room === room) chat.add(m);
       break;
     case 'error':
       if (m.ref === 'chat.send') chat.error(m.message || m.code);
-      else if (m.ref === 'signal') console.warn('onair: signal not delivered:', m.code);
+      else if (m.ref === 'media.offer') setStatus(status, `onair could not take the video: ${m.message || m.code}`, 'error');
       else {
         if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; }
         if (m.ref === 'live.end') { endBtn.disabled = false; endBtn.textContent = 'End broadcast'; }

@@ -1,202 +1,148 @@
-// All WebRTC lives here. For now media goes peer to peer, as in the tutorial:
-// the broadcaster opens one RTCPeerConnection per viewer and offers; each
-// viewer answers. onair's SFU will replace this module's insides; the pages
-// only use the small interface below.
+// All WebRTC lives here. Media goes through onair's SFU: the broadcaster
+// sends one stream to onair whatever the number of viewers, and every viewer
+// receives it from onair. Each page holds one RTCPeerConnection to the
+// server; the page offers, onair answers (docs/media.md, "Signaling").
 //
-//   const pub = createPublisher({ stream, send });
-//   pub.addViewer(peer); pub.removeViewer(peer); pub.onSignal(from, data);
-//   pub.replaceTrack(track); pub.close();
+//   const pub = createPublisher({ stream, send, onState });
+//   pub.start(); pub.onAnswer(sdp); pub.replaceTrack(track); pub.stats(); pub.close();
 //
 //   const view = createViewer({ send, onStream, onState });
-//   view.onSignal(from, data); view.stats(); view.close();
+//   view.start(); view.onAnswer(sdp); view.stats(); view.close();
 //
-// send(to, data) delivers `data` to peer `to` as a {"type":"signal"} message.
-// Signal data is {kind:"offer"|"answer", sdp} or {kind:"candidate", candidate}.
+// send(msg) sends a WebSocket message ({"type":"media.offer","sdp":...}).
+// onState(state) reports the connection's state ('connecting', 'connected',
+// 'failed', ...).
 
-const RTC_CONFIG = { iceServers: [] }; // no STUN/TURN: onair's SFU replaces this path
-const MAX_PENDING_CANDIDATES = 64;
+// onair is ICE-lite with one host candidate in its answer: no STUN/TURN.
+const RTC_CONFIG = { iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
 
-function isSdp(data) {
-  return typeof data.sdp === 'string' && data.sdp.length > 0 && data.sdp.length < 32768;
+function isSdp(sdp) {
+  return typeof sdp === 'string' && sdp.length > 0 && sdp.length < 65536;
 }
 
-// One connection's ICE candidates, held until the remote description is set.
-function candidateQueue(pc) {
-  let pending = [];
-  return {
-    async add(c) {
-      if (!c || typeof c !== 'object') return;
-      if (!pc.remoteDescription) {
-        if (pending.length < MAX_PENDING_CANDIDATES) pending.push(c);
-        return;
-      }
-      try { await pc.addIceCandidate(c); } catch (e) { console.warn('onair: bad ICE candidate', e); }
-    },
-    async flush() {
-      const list = pending;
-      pending = [];
-      for (const c of list) {
-        try { await pc.addIceCandidate(c); } catch (e) { console.warn('onair: bad ICE candidate', e); }
-      }
-    },
-  };
-}
-
-function sendCandidates(pc, send, to) {
-  pc.addEventListener('icecandidate', ev => {
-    if (ev.candidate && ev.candidate.candidate) send(to, { kind: 'candidate', candidate: ev.candidate.toJSON() });
+function watchState(pc, onState) {
+  pc.addEventListener('connectionstatechange', () => {
+    if (onState) onState(pc.connectionState);
   });
 }
 
-// The broadcaster's side: one outgoing connection per viewer.
-// onPeerState(peer, state) reports each connection's state, if given.
-export function createPublisher({ stream, send, onPeerState }) {
-  let tracks = stream.getTracks();
-  const peers = new Map(); // peer -> { pc, queue }
-  let closed = false;
-
-  async function addViewer(peer) {
-    if (closed || typeof peer !== 'string' || peers.has(peer)) return;
-    const pc = new RTCPeerConnection(RTC_CONFIG);
-    const entry = { pc, queue: candidateQueue(pc) };
-    peers.set(peer, entry);
-    for (const t of tracks) pc.addTrack(t, stream);
-    sendCandidates(pc, send, peer);
-    pc.addEventListener('connectionstatechange', () => {
-      if (onPeerState) onPeerState(peer, pc.connectionState);
-    });
-    try {
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      if (peers.get(peer) === entry) send(peer, { kind: 'offer', sdp: pc.localDescription.sdp });
-    } catch (e) {
-      console.warn('onair: could not make an offer', e);
-      removeViewer(peer);
-    }
-  }
-
-  function removeViewer(peer) {
-    const entry = peers.get(peer);
-    if (!entry) return;
-    peers.delete(peer);
-    entry.pc.close();
-  }
-
-  async function onSignal(from, data) {
-    const entry = peers.get(from);
-    if (!entry || !data || typeof data !== 'object') return;
-    const { pc, queue } = entry;
-    try {
-      if (data.kind === 'answer' && isSdp(data)) {
-        if (pc.signalingState !== 'have-local-offer') return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
-        await queue.flush();
-      } else if (data.kind === 'candidate') {
-        await queue.add(data.candidate);
-      }
-    } catch (e) {
-      console.warn('onair: signaling with a viewer failed', e);
-    }
-  }
-
-  // Swaps the camera or microphone track (device choice) on every connection.
-  function replaceTrack(track) {
-    const old = tracks.find(t => t.kind === track.kind);
-    tracks = tracks.filter(t => t.kind !== track.kind).concat(track);
-    for (const { pc } of peers.values()) {
-      const sender = pc.getSenders().find(s => (s.track && s.track.kind === track.kind) || (old && s.track === old));
-      if (sender) sender.replaceTrack(track).catch(e => console.warn('onair: replaceTrack failed', e));
-    }
-  }
-
-  function close() {
-    closed = true;
-    for (const peer of [...peers.keys()]) removeViewer(peer);
-  }
-
-  return { addViewer, removeViewer, onSignal, replaceTrack, close, get viewerCount() { return peers.size; } };
+async function offer(pc, send) {
+  const o = await pc.createOffer();
+  await pc.setLocalDescription(o);
+  send({ type: 'media.offer', sdp: pc.localDescription.sdp });
 }
 
-// A viewer's side: one incoming connection from the broadcaster.
-// onStream(MediaStream) when media arrives; onState(state) with the
-// connection's state ('connecting', 'connected', 'failed', ...).
-export function createViewer({ send, onStream, onState }) {
+async function answer(pc, sdp, onState) {
+  if (!isSdp(sdp) || pc.signalingState !== 'have-local-offer') return;
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+  } catch (e) {
+    console.warn('onair: the server\'s answer was refused', e);
+    if (onState) onState('failed');
+  }
+}
+
+// Outbound or inbound RTP figures of one kind from getStats().
+async function rtpStats(pc, type) {
+  if (!pc) return null;
+  const report = await pc.getStats();
+  const out = { video: null, audio: null, streams: 0 };
+  report.forEach(s => {
+    if (s.type !== type) return;
+    const kind = s.kind || s.mediaType;
+    if (kind === 'video') out.streams++;
+    const mine = {
+      framesDecoded: s.framesDecoded || 0,
+      framesEncoded: s.framesEncoded || 0,
+      frameWidth: s.frameWidth || 0,
+      frameHeight: s.frameHeight || 0,
+      bytes: (type === 'inbound-rtp' ? s.bytesReceived : s.bytesSent) || 0,
+      packets: (type === 'inbound-rtp' ? s.packetsReceived : s.packetsSent) || 0,
+      packetsLost: s.packetsLost || 0,
+      nackCount: s.nackCount || 0,
+      pliCount: s.pliCount || 0,
+      totalSamplesReceived: s.totalSamplesReceived || 0,
+    };
+    if (kind === 'video' || kind === 'audio') out[kind] = mine;
+  });
+  return out;
+}
+
+// The broadcaster's side: one upload to onair.
+export function createPublisher({ stream, send, onState }) {
   let pc = null;
-  let queue = null;
-  let remote = null; // the peer the current connection talks to
-  let closed = false;
 
-  function reset() {
-    if (pc) pc.close();
-    pc = null;
-    queue = null;
-    remote = null;
-  }
-
-  function make(from) {
-    reset();
-    remote = from;
+  async function start() {
+    close();
     pc = new RTCPeerConnection(RTC_CONFIG);
-    queue = candidateQueue(pc);
-    const mine = pc;
-    const stream = new MediaStream();
-    sendCandidates(pc, send, from);
-    pc.addEventListener('track', ev => {
-      if (mine !== pc) return;
-      const s = ev.streams && ev.streams[0];
-      if (s) { onStream(s); return; }
-      stream.addTrack(ev.track);
-      onStream(stream);
-    });
-    pc.addEventListener('connectionstatechange', () => {
-      if (mine === pc && onState) onState(pc.connectionState);
-    });
-  }
-
-  async function onSignal(from, data) {
-    if (closed || typeof from !== 'string' || !data || typeof data !== 'object') return;
+    watchState(pc, onState);
+    for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [stream] });
     try {
-      if (data.kind === 'offer' && isSdp(data)) {
-        // A new offer from someone else (or after a failure) starts over.
-        if (!pc || remote !== from || pc.signalingState !== 'stable' || pc.connectionState === 'failed') make(from);
-        const mine = pc;
-        await pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
-        await queue.flush();
-        const answer = await pc.createAnswer();
-        await pc.setLocalDescription(answer);
-        if (mine === pc) send(from, { kind: 'answer', sdp: pc.localDescription.sdp });
-      } else if (data.kind === 'candidate' && pc && from === remote) {
-        await queue.add(data.candidate);
-      }
+      await offer(pc, send);
     } catch (e) {
-      console.warn('onair: signaling with the broadcaster failed', e);
+      console.warn('onair: could not make an offer', e);
       if (onState) onState('failed');
     }
   }
 
-  // Inbound video figures, or null before there is a connection.
-  async function stats() {
-    if (!pc) return null;
-    const report = await pc.getStats();
-    let out = null;
-    report.forEach(s => {
-      if (s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video')) {
-        out = {
-          framesDecoded: s.framesDecoded || 0,
-          frameWidth: s.frameWidth || 0,
-          frameHeight: s.frameHeight || 0,
-          bytesReceived: s.bytesReceived || 0,
-          packetsLost: s.packetsLost || 0,
-        };
-      }
-    });
-    return out;
+  // Swaps the camera or microphone track (device choice) without renegotiating.
+  function replaceTrack(track) {
+    if (!pc) return;
+    const sender = pc.getSenders().find(s => s.track && s.track.kind === track.kind);
+    if (sender) sender.replaceTrack(track).catch(e => console.warn('onair: replaceTrack failed', e));
   }
 
   function close() {
-    closed = true;
-    reset();
+    if (pc) pc.close();
+    pc = null;
   }
 
-  return { onSignal, stats, close };
+  return {
+    start,
+    onAnswer: sdp => (pc ? answer(pc, sdp, onState) : undefined),
+    replaceTrack,
+    stats: () => rtpStats(pc, 'outbound-rtp'),
+    close,
+  };
+}
+
+// A viewer's side: one download from onair.
+// onStream(MediaStream) when media arrives.
+export function createViewer({ send, onStream, onState }) {
+  let pc = null;
+
+  async function start() {
+    close();
+    pc = new RTCPeerConnection(RTC_CONFIG);
+    const mine = pc;
+    const stream = new MediaStream();
+    watchState(pc, onState);
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addEventListener('track', ev => {
+      if (mine !== pc) return;
+      stream.addTrack(ev.track);
+      onStream(stream);
+    });
+    try {
+      await offer(pc, send);
+    } catch (e) {
+      console.warn('onair: could not make an offer', e);
+      if (onState) onState('failed');
+    }
+  }
+
+  // Inbound video figures (and audio under .audio), or null before there is a connection.
+  async function stats() {
+    const s = await rtpStats(pc, 'inbound-rtp');
+    if (!s || !s.video) return s && s.audio ? { framesDecoded: 0, frameWidth: 0, audio: s.audio } : null;
+    return { ...s.video, audio: s.audio };
+  }
+
+  function close() {
+    if (pc) pc.close();
+    pc = null;
+  }
+
+  return { start, onAnswer: sdp => (pc ? answer(pc, sdp, onState) : undefined), stats, close };
 }

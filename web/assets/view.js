@@ -54,7 +54,7 @@ function startViewer() {
   if (viewer) viewer.close();
   overlay('Connecting to the stream…');
   viewer = createViewer({
-    send: (to, data) => socket.send({ type: 'signal', to, data }),
+    send: msg => socket.send(msg),
     onStream(stream) {
       if (video.srcObject !== stream) video.srcObject = stream;
       play();
@@ -135,6 +135,7 @@ function joined(m) {
   setViewers(m.viewers);
   chat.open(m.room, { user: me, broadcasterName: name, history: m.history });
   startViewer();
+  if (m.media_ready) viewer.start(); // else media.ready comes when the broadcaster's media arrives
 }
 
 function onMessage(m) {
@@ -163,8 +164,12 @@ function onMessage(m) {
     case 'room.ended':
       ended();
       break;
-    case 'signal':
-      if (state === 'watching' && viewer && (!broadcasterPeer || m.from === broadcasterPeer)) viewer.onSignal(m.from, m.data);
+    case 'media.ready':
+      // The broadcaster's media reached onair (again): (re)connect to it.
+      if (state === 'watching' && viewer) viewer.start();
+      break;
+    case 'media.answer':
+      if (state === 'watching' && viewer) viewer.onAnswer(m.sdp);
       break;
     case 'chat':
       if (state === 'watching') chat.add(m);
@@ -175,8 +180,8 @@ function onMessage(m) {
         else notLive();
       } else if (m.ref === 'chat.send') {
         chat.error(m.message || m.code);
-      } else if (m.ref === 'signal') {
-        console.warn('onair: signal not delivered:', m.code);
+      } else if (m.ref === 'media.offer') {
+        if (m.code !== 'not_ready') overlay(`onair could not send the video: ${m.message || m.code}`);
       } else {
         chat.error(m.message || m.code);
       }

@@ -1,0 +1,248 @@
+/* RTP header parsing and rewriting, RFC 8285 extension lookup, and VP8/H.264
+ * keyframe detection. Every read is an explicit byte operation at an offset
+ * checked against len first. */
+#include "media/rtp.h"
+
+#include <errno.h>
+
+static uint16_t rtp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint32_t rtp_rd32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Fills the extension fields from the block at p[off..len). Returns the
+ * offset after it, or 0 if it runs past len. */
+static size_t rtp_parse_ext(const uint8_t *p, size_t len, size_t off, struct rtp_hdr *h) {
+  size_t words;
+
+  if (len - off < 4)
+    return 0;
+  h->ext_profile = rtp_rd16(p + off);
+  words = rtp_rd16(p + off + 2);
+  off += 4;
+  if (words * 4 > len - off)
+    return 0;
+  h->ext = p + off;
+  h->ext_len = words * 4;
+  return off + words * 4;
+}
+
+int rtp_parse(const uint8_t *p, size_t len, struct rtp_hdr *h) {
+  size_t off = RTP_HDR_MIN, i;
+
+  if (len < RTP_HDR_MIN || p[0] >> 6 != 2)
+    return -EINVAL;
+  h->padding = p[0] >> 5 & 1;
+  h->extension = p[0] >> 4 & 1;
+  h->csrc_count = p[0] & 0x0F;
+  h->marker = p[1] >> 7;
+  h->pt = p[1] & 0x7F;
+  h->seq = rtp_rd16(p + 2);
+  h->ts = rtp_rd32(p + 4);
+  h->ssrc = rtp_rd32(p + 8);
+  if ((size_t)h->csrc_count * 4 > len - off)
+    return -EINVAL;
+  for (i = 0; i < h->csrc_count; i++, off += 4)
+    h->csrc[i] = rtp_rd32(p + off);
+  h->ext_profile = 0;
+  h->ext = NULL;
+  h->ext_len = 0;
+  if (h->extension) {
+    off = rtp_parse_ext(p, len, off, h);
+    if (off == 0)
+      return -EINVAL;
+  }
+  h->header_len = off;
+  h->pad_len = 0;
+  if (h->padding) {
+    /* The last byte counts the padding, itself included (RFC 3550 5.1). */
+    if (len == off || p[len - 1] == 0 || p[len - 1] > len - off)
+      return -EINVAL;
+    h->pad_len = p[len - 1];
+  }
+  h->payload = p + off;
+  h->payload_len = len - off - h->pad_len;
+  return 0;
+}
+
+int rtp_is_rtcp(const uint8_t *p, size_t len) {
+  return len >= 4 && p[0] >> 6 == 2 && p[1] >= 192 && p[1] <= 223;
+}
+
+void rtp_write_ssrc(uint8_t *p, uint32_t ssrc) {
+  p[8] = (uint8_t)(ssrc >> 24);
+  p[9] = (uint8_t)(ssrc >> 16);
+  p[10] = (uint8_t)(ssrc >> 8);
+  p[11] = (uint8_t)ssrc;
+}
+
+void rtp_write_seq(uint8_t *p, uint16_t seq) {
+  p[2] = (uint8_t)(seq >> 8);
+  p[3] = (uint8_t)seq;
+}
+
+void rtp_write_ts(uint8_t *p, uint32_t ts) {
+  p[4] = (uint8_t)(ts >> 24);
+  p[5] = (uint8_t)(ts >> 16);
+  p[6] = (uint8_t)(ts >> 8);
+  p[7] = (uint8_t)ts;
+}
+
+void rtp_write_pt(uint8_t *p, uint8_t pt) { p[1] = (uint8_t)((p[1] & 0x80) | (pt & 0x7F)); }
+
+/* RFC 8285 4.2: elements are an ID/L byte and L+1 bytes; ID 0 is a padding
+ * byte, ID 15 ends the block. */
+static int rtp_ext_find_one(const uint8_t *e, size_t n, uint8_t id, const uint8_t **data,
+                            size_t *len) {
+  size_t off = 0, el;
+
+  while (off < n) {
+    uint8_t eid = e[off] >> 4;
+    if (eid == 0) {
+      off++;
+      continue;
+    }
+    if (eid == 15)
+      return -ENOENT;
+    el = (size_t)(e[off] & 0x0F) + 1;
+    if (el > n - off - 1)
+      return -EINVAL;
+    if (eid == id) {
+      *data = e + off + 1;
+      *len = el;
+      return 0;
+    }
+    off += 1 + el;
+  }
+  return -ENOENT;
+}
+
+/* RFC 8285 4.3: elements are an ID byte, a length byte and that many bytes;
+ * a 0 byte in place of an ID is padding. */
+static int rtp_ext_find_two(const uint8_t *e, size_t n, uint8_t id, const uint8_t **data,
+                            size_t *len) {
+  size_t off = 0, el;
+
+  while (off < n) {
+    if (e[off] == 0) {
+      off++;
+      continue;
+    }
+    if (n - off < 2)
+      return -EINVAL;
+    el = e[off + 1];
+    if (el > n - off - 2)
+      return -EINVAL;
+    if (e[off] == id) {
+      *data = e + off + 2;
+      *len = el;
+      return 0;
+    }
+    off += 2 + el;
+  }
+  return -ENOENT;
+}
+
+int rtp_ext_find(const struct rtp_hdr *h, uint8_t id, const uint8_t **data, size_t *len) {
+  if (id == 0)
+    return -EINVAL;
+  if (h->ext == NULL)
+    return -ENOENT;
+  if (h->ext_profile == RTP_EXT_ONE_BYTE) {
+    if (id > 14)
+      return -EINVAL;
+    return rtp_ext_find_one(h->ext, h->ext_len, id, data, len);
+  }
+  if ((h->ext_profile & 0xFFF0) == RTP_EXT_TWO_BYTE)
+    return rtp_ext_find_two(h->ext, h->ext_len, id, data, len);
+  return -ENOENT;
+}
+
+/* Bytes of the VP8 payload descriptor (RFC 7741 4.2) at p, or 0 if it runs
+ * past len. */
+static size_t rtp_vp8_desc_len(const uint8_t *p, size_t len) {
+  size_t n = 1;
+  uint8_t x;
+
+  if (len < 1)
+    return 0;
+  if (!(p[0] & 0x80))
+    return 1;
+  if (len < 2)
+    return 0;
+  x = p[1];
+  n = 2;
+  if (x & 0x80) { /* I: PictureID, 7 or 15 bits (M) */
+    if (len < n + 1)
+      return 0;
+    n += p[n] & 0x80 ? 2 : 1;
+  }
+  if (x & 0x40) /* L: TL0PICIDX */
+    n++;
+  if (x & 0x30) /* T or K: one byte of TID/Y/KEYIDX */
+    n++;
+  return n <= len ? n : 0;
+}
+
+int rtp_vp8_keyframe(const uint8_t *payload, size_t len) {
+  size_t n = rtp_vp8_desc_len(payload, len);
+  const uint8_t *f;
+
+  if (n == 0)
+    return -EINVAL;
+  /* Only the first packet of partition 0 carries the frame tag. */
+  if (!(payload[0] & 0x10) || (payload[0] & 0x0F) != 0)
+    return 0;
+  f = payload + n;
+  len -= n;
+  if (len < 3)
+    return -EINVAL;
+  if (f[0] & 0x01) /* P: 1 is an interframe (RFC 6386 9.1) */
+    return 0;
+  if (len < 6 || f[3] != 0x9D || f[4] != 0x01 || f[5] != 0x2A)
+    return -EINVAL;
+  return 1;
+}
+
+static int rtp_h264_key_type(uint8_t type) { return type == 5 || type == 7; }
+
+/* STAP-A (RFC 6184 5.7.1): after its NAL header, units of a 16-bit size and
+ * that many bytes, each with its own NAL header. */
+static int rtp_h264_stap_a(const uint8_t *p, size_t len) {
+  size_t off = 1, n;
+  int key = 0;
+
+  if (len < 1 + 3)
+    return -EINVAL;
+  while (off < len) {
+    if (len - off < 2)
+      return -EINVAL;
+    n = rtp_rd16(p + off);
+    off += 2;
+    if (n == 0 || n > len - off || p[off] & 0x80)
+      return -EINVAL;
+    if (rtp_h264_key_type(p[off] & 0x1F))
+      key = 1;
+    off += n;
+  }
+  return key;
+}
+
+int rtp_h264_keyframe(const uint8_t *payload, size_t len) {
+  uint8_t type;
+
+  if (len < 1 || payload[0] & 0x80) /* F: forbidden_zero_bit */
+    return -EINVAL;
+  type = payload[0] & 0x1F;
+  if (type >= 1 && type <= 23)
+    return rtp_h264_key_type(type);
+  if (type == 24)
+    return rtp_h264_stap_a(payload, len);
+  if (type == 28) { /* FU-A (5.8): FU header S|E|R|type */
+    if (len < 2)
+      return -EINVAL;
+    return (payload[1] & 0x80) && rtp_h264_key_type(payload[1] & 0x1F);
+  }
+  return 0; /* STAP-B, MTAP, FU-B and reserved types: not packetization-mode 1 */
+}

@@ -1,0 +1,507 @@
+/* Peers of the media plane: offers and answers, ICE-lite on the one UDP
+ * port (STUN checks answered, addresses bound), DTLS-SRTP, consent. The
+ * packets themselves are sfu_fwd.c's. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/sfu_int.h"
+#include "media/stun.h"
+#include "util/log.h"
+
+#define SFU_TIMER_MS 100
+#define SFU_ANSWER_MAX (16 * 1024)
+
+static const char *const state_names[] = {"new", "checked", "connected", "closed"};
+
+static void peer_set_state(struct sfu_peer *p, enum peer_state st) {
+  if (p->state == st)
+    return;
+  log_debug("media: %s peer %s: %s -> %s", p->publisher ? "publisher" : "viewer", p->ufrag,
+            state_names[p->state], state_names[st]);
+  p->state = st;
+}
+
+/* ICE characters (RFC 8839 5.4): ALPHA / DIGIT / "+" / "/". */
+static void random_ice(char *out, size_t n) {
+  static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < n; i++)
+    out[i] = chars[randombytes_uniform(sizeof(chars) - 1)];
+  out[n] = 0;
+}
+
+/* A compact binary key for an address: family, port, address bytes. */
+static size_t addr_key(const struct sockaddr *sa, char out[20]) {
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    out[0] = 4;
+    memcpy(out + 1, &in->sin_port, 2);
+    memcpy(out + 3, &in->sin_addr, 4);
+    return 7;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    out[0] = 6;
+    memcpy(out + 1, &in6->sin6_port, 2);
+    memcpy(out + 3, &in6->sin6_addr, 16);
+    return 19;
+  }
+  return 0;
+}
+
+void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len) {
+  if (p->addr_key_len == 0)
+    return;
+  udp_send(p->sfu->udp, data, len, (const struct sockaddr *)&p->addr, p->addr_len);
+}
+
+static void dtls_out(void *arg, const uint8_t *data, size_t len) { sfu_peer_send(arg, data, len); }
+
+/* Unlinks and frees a peer. The caller has removed it from its room. */
+static void peer_free(struct sfu_peer *p) {
+  struct sfu *s = p->sfu;
+  map_del(&s->by_ufrag, p->ufrag, strlen(p->ufrag));
+  if (p->addr_key_len && map_get(&s->by_addr, p->addr_key, p->addr_key_len) == p)
+    map_del(&s->by_addr, p->addr_key, p->addr_key_len);
+  dtls_free(p->dtls);
+  srtpctx_free(p->srtp);
+  s->stats.peers--;
+  free(p);
+}
+
+static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
+  if (r->publisher == p) {
+    r->publisher = NULL;
+    r->ready = 0;
+    return;
+  }
+  for (size_t i = 0; i < r->nviewers; i++) {
+    if (r->viewers[i] == p) {
+      r->viewers[i] = r->viewers[--r->nviewers];
+      return;
+    }
+  }
+}
+
+void sfu_peer_fail(struct sfu_peer *p, const char *why) {
+  struct sfu *s = p->sfu;
+  void *owner = p->owner;
+  log_info("media: %s peer %s closed: %s", p->publisher ? "publisher" : "viewer", p->ufrag, why);
+  peer_set_state(p, PEER_CLOSED);
+  room_remove_peer(p->room, p);
+  peer_free(p);
+  if (s->ev.peer_closed)
+    s->ev.peer_closed(owner, why);
+}
+
+static struct sfu_peer *peer_new(struct sfu_room *r, void *owner, int publisher,
+                                 const char *remote_fp) {
+  struct sfu *s = r->sfu;
+  struct sfu_peer *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return NULL;
+  p->sfu = s;
+  p->room = r;
+  p->owner = owner;
+  p->publisher = publisher;
+  p->created_ms = p->last_stun_ms = uv_now(s->loop);
+  p->rtcp_ssrc = randombytes_random() | 1;
+  snprintf(p->remote_fp, sizeof(p->remote_fp), "%s", remote_fp);
+  do
+    random_ice(p->ufrag, SFU_ICE_UFRAG_LEN);
+  while (map_get(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN));
+  random_ice(p->pwd, SFU_ICE_PWD_LEN);
+  p->dtls = dtls_new(remote_fp, dtls_out, p);
+  if (p->dtls == NULL || map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
+    dtls_free(p->dtls);
+    free(p);
+    return NULL;
+  }
+  s->stats.peers++;
+  return p;
+}
+
+/* The owner's existing peer in the room, if any. */
+static struct sfu_peer *room_find(struct sfu_room *r, void *owner) {
+  if (r->publisher && r->publisher->owner == owner)
+    return r->publisher;
+  for (size_t i = 0; i < r->nviewers; i++) {
+    if (r->viewers[i]->owner == owner)
+      return r->viewers[i];
+  }
+  return NULL;
+}
+
+void sfu_drop(struct sfu_room *r, void *owner) {
+  struct sfu_peer *p = room_find(r, owner);
+  if (p == NULL)
+    return;
+  peer_set_state(p, PEER_CLOSED);
+  room_remove_peer(r, p);
+  peer_free(p);
+}
+
+/* The first m-line of a kind that is in use, as sdp_answer() takes it. */
+static const struct sdp_media *offer_media(const struct sdp *o, enum sdp_kind kind) {
+  for (size_t i = 0; i < o->n_media; i++) {
+    const struct sdp_media *m = &o->media[i];
+    if (m->kind == kind && (m->port != 0 || m->bundle_only))
+      return m;
+  }
+  return NULL;
+}
+
+static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
+  if (r->nviewers == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 8;
+    struct sfu_peer **v = realloc(r->viewers, cap * sizeof(*v));
+    if (v == NULL)
+      return -ENOMEM;
+    r->viewers = v;
+    r->cap = cap;
+  }
+  r->viewers[r->nviewers++] = p;
+  return 0;
+}
+
+/* Publisher: remembers the codecs it will send; viewers restart on them. */
+static int publisher_take(struct sfu_room *r, const struct sdp *o) {
+  static const enum sdp_kind kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
+  int any = 0;
+  for (int k = 0; k < SFU_KINDS; k++) {
+    struct sfu_track *t = &r->tracks[k];
+    const struct sdp_media *m = offer_media(o, kinds[k]);
+    const struct sdp_codec *c = m ? sdp_pick_publisher(m) : NULL;
+    t->active = c != NULL;
+    t->ssrc_known = 0;
+    if (c == NULL)
+      continue;
+    t->codec = *c;
+    if (t->store == NULL && (t->store = pktstore_new(SFU_STORE_SLOTS)) == NULL)
+      return -ENOMEM;
+    any = 1;
+  }
+  for (size_t i = 0; i < r->nviewers; i++)
+    r->viewers[i]->out[SFU_VIDEO].started = 0;
+  return any ? 0 : -ENOENT;
+}
+
+static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answer_params *ap) {
+  struct sfu_room *r = p->room;
+  static const enum sdp_kind kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
+  struct sdp_send *sends[SFU_KINDS] = {&ap->audio, &ap->video};
+  for (int k = 0; k < SFU_KINDS; k++) {
+    struct sfu_out *out = &p->out[k];
+    const struct sdp_media *m = offer_media(o, kinds[k]);
+    const struct sdp_codec *c =
+        m && r->tracks[k].active ? sdp_pick_match(m, &r->tracks[k].codec) : NULL;
+    out->active = c != NULL;
+    if (c == NULL)
+      continue;
+    out->pt = c->pt;
+    out->ssrc = randombytes_random() | 1;
+    seqmap_init(&out->map, out->ssrc);
+    sends[k]->codec = &r->tracks[k].codec;
+    sends[k]->ssrc = out->ssrc;
+    sends[k]->rtx_ssrc = 0;
+  }
+}
+
+int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *text, size_t len,
+              char **answer, const char **code, const char **why) {
+  struct sfu *s = r->sfu;
+  int rc;
+  char fp[DTLS_FINGERPRINT_MAX], msid_a[64], msid_v[64];
+  struct sfu_peer *p = NULL;
+  struct sdp *o = malloc(sizeof(*o));
+  char *out = malloc(SFU_ANSWER_MAX);
+  *code = "bad_sdp";
+  *answer = NULL;
+  if (o == NULL || out == NULL) {
+    *why = "out of memory";
+    rc = -ENOMEM;
+    goto out_free;
+  }
+  if ((rc = sdp_parse(text, len, o, why)) < 0 || (rc = sdp_check_offer(o, why)) < 0)
+    goto out_free;
+  const struct sdp_media *bm = sdp_bundle_media(o);
+  if (bm == NULL || sdp_fingerprint_text(&bm->transport.fp, fp, sizeof(fp)) < 0) {
+    *why = "the offer has no usable fingerprint";
+    rc = -EINVAL;
+    goto out_free;
+  }
+  if (!publisher && !r->ready) {
+    *code = "not_ready";
+    *why = "the broadcaster's media has not reached onair yet";
+    rc = -EAGAIN;
+    goto out_free;
+  }
+  sfu_drop(r, owner);
+  if (publisher && r->publisher)
+    sfu_drop(r, r->publisher->owner);
+  p = peer_new(r, owner, publisher, fp);
+  if (p == NULL) {
+    *why = "out of memory";
+    rc = -ENOMEM;
+    goto out_free;
+  }
+  snprintf(msid_a, sizeof(msid_a), "%s audio", r->stream_id);
+  snprintf(msid_v, sizeof(msid_v), "%s video", r->stream_id);
+  struct sdp_answer_params ap = {
+      .role = publisher ? SDP_ROLE_PUBLISHER : SDP_ROLE_VIEWER,
+      .session_id = randombytes_random(),
+      .ice_ufrag = p->ufrag,
+      .ice_pwd = p->pwd,
+      .fingerprint = dtls_local_fingerprint(),
+      .addr = s->announce,
+      .port = (uint16_t)sfu_port(s),
+      .cname = "onair",
+      .audio = {.msid = msid_a},
+      .video = {.msid = msid_v},
+  };
+  if (!publisher)
+    viewer_take(p, o, &ap);
+  rc = sdp_answer(o, &ap, out, SFU_ANSWER_MAX, why);
+  if (rc == -ENOENT)
+    *code = "no_codec";
+  if (rc >= 0 && publisher && (rc = publisher_take(r, o)) == -ENOENT) {
+    *code = "no_codec";
+    *why = "the offer has no VP8, H.264 or Opus";
+  }
+  if (rc < 0)
+    goto out_free;
+  if (publisher) {
+    r->publisher = p;
+    r->ready = 0;
+  } else if ((rc = room_add_viewer(r, p)) < 0) {
+    *why = "out of memory";
+    goto out_free;
+  }
+  log_info("media: %s peer %s answered", publisher ? "publisher" : "viewer", p->ufrag);
+  *answer = out;
+  free(o);
+  return 0;
+out_free:
+  if (p)
+    peer_free(p);
+  free(o);
+  free(out);
+  return rc < 0 ? rc : -EINVAL;
+}
+
+/* A binding request: the USERNAME names the peer, MESSAGE-INTEGRITY proves
+ * the sender knows its password, and the source address becomes the
+ * peer's (RFC 8445 7.3, ICE-lite). */
+static void on_stun(struct sfu *s, uint8_t *data, size_t len, const struct sockaddr *from,
+                    socklen_t from_len) {
+  struct stun_msg m;
+  const char *local, *remote;
+  size_t llen, rlen;
+  if (stun_parse(data, len, &m) < 0 || m.type != STUN_BINDING_REQUEST)
+    return;
+  if (stun_username_split(m.username, m.username_len, &local, &llen, &remote, &rlen) < 0)
+    return;
+  struct sfu_peer *p = map_get(&s->by_ufrag, local, llen);
+  uint8_t *resp = s->scratch;
+  if (p == NULL || p->state == PEER_CLOSED) {
+    int n = stun_build_binding_error(resp, sizeof(s->scratch), m.txid, 401, "Unknown user", NULL, 0);
+    if (n > 0)
+      udp_send(s->udp, resp, (size_t)n, from, from_len);
+    return;
+  }
+  if (stun_check_fingerprint(data, len, &m) < 0 ||
+      stun_check_integrity(data, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) < 0)
+    return; /* a forged or damaged check: no answer (RFC 8445 7.3.1.1) */
+  char key[20];
+  size_t klen = addr_key(from, key);
+  if (klen && (klen != p->addr_key_len || memcmp(key, p->addr_key, klen) != 0)) {
+    struct sfu_peer *other = map_get(&s->by_addr, key, klen);
+    if (other && other != p)
+      map_del(&s->by_addr, key, klen); /* the address moved to this peer */
+    if (p->addr_key_len)
+      map_del(&s->by_addr, p->addr_key, p->addr_key_len);
+    memcpy(p->addr_key, key, klen);
+    p->addr_key_len = klen;
+    memcpy(&p->addr, from, from_len);
+    p->addr_len = from_len;
+    map_put(&s->by_addr, key, klen, p);
+  }
+  p->last_stun_ms = uv_now(s->loop);
+  if (p->state == PEER_NEW)
+    peer_set_state(p, PEER_CHECKED);
+  int n = stun_build_binding_success(resp, sizeof(s->scratch), m.txid, from,
+                                     (const uint8_t *)p->pwd, strlen(p->pwd));
+  if (n > 0)
+    udp_send(s->udp, resp, (size_t)n, from, from_len);
+}
+
+static void on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
+  enum dtls_state st = dtls_feed(p->dtls, data, len);
+  if (st == DTLS_FAILED) {
+    sfu_peer_fail(p, dtls_error(p->dtls));
+    return;
+  }
+  if (st == DTLS_CLOSED) {
+    sfu_peer_fail(p, "the peer closed DTLS");
+    return;
+  }
+  if (st != DTLS_CONNECTED || p->state == PEER_CONNECTED)
+    return;
+  struct dtls_srtp_keys keys;
+  if (dtls_srtp_keys(p->dtls, &keys) < 0 || (p->srtp = srtpctx_new(&keys)) == NULL) {
+    sfu_peer_fail(p, "SRTP could not be set up");
+    return;
+  }
+  peer_set_state(p, PEER_CONNECTED);
+  struct sfu_room *r = p->room;
+  if (p->publisher) {
+    r->ready = 1;
+    log_info("media: publisher %s connected", p->ufrag);
+    if (p->sfu->ev.media_ready)
+      p->sfu->ev.media_ready(r->owner);
+  } else {
+    sfu_fwd_viewer_start(p);
+  }
+}
+
+/* Every datagram on the media port (RFC 7983 demultiplexing). */
+static void on_datagram(void *arg, uint8_t *data, size_t len, const struct sockaddr *from,
+                        socklen_t from_len) {
+  struct sfu *s = arg;
+  if (len == 0)
+    return;
+  if (data[0] <= 3) {
+    on_stun(s, data, len, from, from_len);
+    return;
+  }
+  char key[20];
+  size_t klen = addr_key(from, key);
+  struct sfu_peer *p = klen ? map_get(&s->by_addr, key, klen) : NULL;
+  if (p == NULL || p->state == PEER_NEW) {
+    s->stats.dropped++;
+    return;
+  }
+  if (data[0] >= 20 && data[0] <= 63)
+    on_dtls(p, data, len);
+  else if (data[0] >= 128 && data[0] <= 191 && p->state == PEER_CONNECTED)
+    sfu_fwd_srtp(p, data, len);
+  else
+    s->stats.dropped++;
+}
+
+/* Consent (RFC 7675) and DTLS retransmission for one peer. Returns 1 if
+ * the peer was closed (and freed). */
+static int peer_tick(struct sfu_peer *p, uint64_t now) {
+  if (now - p->last_stun_ms > p->sfu->cfg.consent_ms) {
+    sfu_peer_fail(p, "no connectivity checks (consent expired)");
+    return 1;
+  }
+  if (p->state == PEER_CHECKED && dtls_timeout_ms(p->dtls) == 0 &&
+      dtls_on_timer(p->dtls) == DTLS_FAILED) {
+    sfu_peer_fail(p, dtls_error(p->dtls));
+    return 1;
+  }
+  return 0;
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct sfu *s = t->data;
+  uint64_t now = uv_now(s->loop);
+  for (struct sfu_room *r = s->rooms; r; r = r->next) {
+    if (r->publisher)
+      peer_tick(r->publisher, now);
+    size_t i = 0;
+    while (i < r->nviewers) {
+      /* A closed viewer's slot takes the last one: look at it again. */
+      if (!peer_tick(r->viewers[i], now))
+        i++;
+    }
+  }
+}
+
+int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, const struct sfu_events *ev,
+            struct sfu **out) {
+  if (dtls_global_init() < 0 || srtpctx_global_init() < 0)
+    return -EIO;
+  struct sfu *s = calloc(1, sizeof(*s));
+  if (s == NULL || map_init(&s->by_ufrag) < 0 || map_init(&s->by_addr) < 0) {
+    free(s);
+    return -ENOMEM;
+  }
+  s->loop = loop;
+  s->cfg = *cfg;
+  s->ev = *ev;
+  snprintf(s->announce, sizeof(s->announce), "%s", cfg->announce);
+  int rc = udp_open(loop, cfg->bind, cfg->port, on_datagram, s, &s->udp);
+  if (rc < 0) {
+    map_free(&s->by_ufrag);
+    map_free(&s->by_addr);
+    free(s);
+    return rc;
+  }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  uv_unref((uv_handle_t *)&s->timer);
+  uv_timer_start(&s->timer, on_timer, SFU_TIMER_MS, SFU_TIMER_MS);
+  *out = s;
+  return 0;
+}
+
+void sfu_free(struct sfu *s) {
+  if (s == NULL)
+    return;
+  while (s->rooms)
+    sfu_room_free(s->rooms);
+  uv_timer_stop(&s->timer);
+  udp_close(s->udp);
+  map_free(&s->by_ufrag);
+  map_free(&s->by_addr);
+  /* the timer handle lives in s: freed with the process */
+}
+
+int sfu_port(const struct sfu *s) { return udp_local_port(s->udp); }
+
+struct sfu_room *sfu_room_new(struct sfu *s, void *owner) {
+  struct sfu_room *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return NULL;
+  r->sfu = s;
+  r->owner = owner;
+  char id[17];
+  random_ice(id, 16);
+  for (char *c = id; *c; c++)
+    if (*c == '+' || *c == '/')
+      *c = 'x';
+  snprintf(r->stream_id, sizeof(r->stream_id), "onair-%s", id);
+  r->next = s->rooms;
+  if (s->rooms)
+    s->rooms->prev = r;
+  s->rooms = r;
+  return r;
+}
+
+void sfu_room_free(struct sfu_room *r) {
+  struct sfu *s = r->sfu;
+  if (r->publisher)
+    peer_free(r->publisher);
+  for (size_t i = 0; i < r->nviewers; i++)
+    peer_free(r->viewers[i]);
+  for (int k = 0; k < SFU_KINDS; k++)
+    pktstore_free(r->tracks[k].store);
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    s->rooms = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  free(r->viewers);
+  free(r);
+}
+
+int sfu_room_ready(const struct sfu_room *r) { return r->ready; }
+
+void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) { *out = s->stats; }

@@ -1,0 +1,54 @@
+/* The media plane: one UDP port, ICE-lite, DTLS-SRTP, and forwarding from
+ * each room's publisher to its viewers (docs/media.md). The application
+ * (live.c) brings offers and gets answers; peers are named by an opaque
+ * owner pointer (the WebSocket client that offered). */
+#ifndef ONAIR_SFU_H
+#define ONAIR_SFU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct sfu;
+struct sfu_room;
+
+struct sfu_config {
+  const char *bind;     /* address the UDP socket binds */
+  int port;             /* UDP port (0: any, for tests) */
+  const char *announce; /* address in SDP answers */
+  uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
+};
+
+struct sfu_events {
+  /* The room's publisher is connected: viewers can offer now. */
+  void (*media_ready)(void *room_owner);
+  /* A peer closed by the media plane (consent lost, DTLS failed). */
+  void (*peer_closed)(void *peer_owner, const char *why);
+};
+
+int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, const struct sfu_events *ev,
+            struct sfu **out);
+void sfu_free(struct sfu *s);
+int sfu_port(const struct sfu *s);
+
+struct sfu_room *sfu_room_new(struct sfu *s, void *owner);
+/* Closes every peer of the room and frees it. */
+void sfu_room_free(struct sfu_room *r);
+/* 1 once the publisher is connected and its codecs are known. */
+int sfu_room_ready(const struct sfu_room *r);
+
+/* An offer from the room's publisher (publisher = 1) or a viewer. An earlier
+ * peer of the same owner is replaced. Returns 0 with *answer (caller frees),
+ * or a negative errno with *code ("bad_sdp", "no_codec", "not_ready") and
+ * *why for the client. */
+int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *sdp, size_t len,
+              char **answer, const char **code, const char **why);
+/* The owner left: its peer closes (no peer_closed event). */
+void sfu_drop(struct sfu_room *r, void *owner);
+
+struct sfu_stats {
+  uint64_t peers, rtp_in, rtp_out, nack_resent, keyframe_requests, dropped;
+};
+void sfu_get_stats(const struct sfu *s, struct sfu_stats *out);
+
+#endif

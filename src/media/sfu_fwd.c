@@ -1,0 +1,209 @@
+/* Forwarding: each packet from a publisher is decrypted once and stored once
+ * in its track's ring; for every viewer it is copied into the send ring,
+ * rewritten (SSRC, sequence, timestamp, payload type), encrypted there and
+ * queued for the loop turn's sendmmsg. Viewers' NACKs are answered from the
+ * ring; their keyframe requests reach the publisher at most once a second. */
+#include <string.h>
+
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/sfu_int.h"
+#include "util/log.h"
+
+#define SFU_REPLAY_MAX_AGE_MS 1500 /* a cached keyframe newer than this starts a viewer */
+#define SFU_NACK_MAX 64            /* sequence numbers answered per NACK packet */
+
+static int track_kind(const struct sfu_room *r, uint8_t pt) {
+  for (int k = 0; k < SFU_KINDS; k++) {
+    if (r->tracks[k].active && r->tracks[k].codec.pt == pt)
+      return k;
+  }
+  return -1; /* RTX or a codec we did not take */
+}
+
+static int is_keyframe(const struct sfu_track *t, const struct rtp_hdr *h) {
+  if (strcasecmp(t->codec.name, "VP8") == 0)
+    return rtp_vp8_keyframe(h->payload, h->payload_len) == 1;
+  if (strcasecmp(t->codec.name, "H264") == 0)
+    return rtp_h264_keyframe(h->payload, h->payload_len) == 1;
+  return 0;
+}
+
+/* One packet to one viewer, built in the send ring. */
+static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *data, size_t len,
+                     uint16_t seq, uint32_t ts) {
+  struct sfu *s = v->sfu;
+  uint16_t oseq;
+  uint32_t ots;
+  if (len + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES || seqmap_out(&out->map, seq, ts, &oseq, &ots) < 0)
+    return;
+  uint8_t *slot = udp_slot(s->udp);
+  memcpy(slot, data, len);
+  rtp_write_ssrc(slot, out->ssrc);
+  rtp_write_seq(slot, oseq);
+  rtp_write_ts(slot, ots);
+  rtp_write_pt(slot, out->pt);
+  size_t n = len;
+  if (srtpctx_protect_rtp(v->srtp, slot, &n, UDP_SLOT_BYTES) < 0)
+    return; /* the slot is simply reused */
+  udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
+  s->stats.rtp_out++;
+}
+
+/* Sends an RTCP packet built in s->scratch to p. */
+static void send_rtcp(struct sfu_peer *p, size_t len) {
+  struct sfu *s = p->sfu;
+  if (p->state != PEER_CONNECTED ||
+      srtpctx_protect_rtcp(p->srtp, s->scratch, &len, sizeof(s->scratch)) < 0)
+    return;
+  sfu_peer_send(p, s->scratch, len);
+}
+
+void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
+  struct sfu_track *t = &r->tracks[SFU_VIDEO];
+  struct sfu_peer *pub = r->publisher;
+  if (pub == NULL || pub->state != PEER_CONNECTED || !t->active || !t->ssrc_known)
+    return;
+  if (t->last_keyframe_request_ms && now - t->last_keyframe_request_ms < SFU_KEYFRAME_INTERVAL_MS)
+    return; /* however many viewers ask */
+  t->last_keyframe_request_ms = now;
+  int n = rtcp_build_pli(pub->sfu->scratch, sizeof(pub->sfu->scratch), pub->rtcp_ssrc, t->ssrc);
+  if (n > 0)
+    send_rtcp(pub, (size_t)n);
+  r->sfu->stats.keyframe_requests++;
+}
+
+/* Starts a viewer's video from the cached keyframe when it is recent and
+ * whole in the ring; returns 1 if it did. */
+static int replay_keyframe(struct sfu_peer *v, struct sfu_track *t, uint64_t now) {
+  uint16_t seq;
+  uint64_t ms;
+  uint32_t high;
+  if (!t->store || pktstore_last_keyframe(t->store, &seq, &ms) < 0 ||
+      now - ms > SFU_REPLAY_MAX_AGE_MS || pktstore_highest(t->store, &high) < 0)
+    return 0;
+  uint16_t last = (uint16_t)high;
+  for (uint16_t s = seq;; s++) {
+    if (pktstore_get(t->store, s) == NULL)
+      return 0; /* a gap: wait for a fresh keyframe instead */
+    if (s == last)
+      break;
+  }
+  struct sfu_out *out = &v->out[SFU_VIDEO];
+  for (uint16_t s = seq;; s++) {
+    const struct pkt *p = pktstore_get(t->store, s);
+    struct rtp_hdr h;
+    if (rtp_parse(p->data, p->len, &h) == 0) {
+      if (!out->started) {
+        seqmap_start(&out->map, s, h.ts);
+        out->started = 1;
+      }
+      send_rtp(v, out, p->data, p->len, s, h.ts);
+    }
+    if (s == last)
+      break;
+  }
+  return out->started;
+}
+
+void sfu_fwd_viewer_start(struct sfu_peer *v) {
+  struct sfu_room *r = v->room;
+  uint64_t now = uv_now(v->sfu->loop);
+  v->out[SFU_AUDIO].started = 0;
+  v->out[SFU_VIDEO].started = 0;
+  if (v->out[SFU_VIDEO].active && !replay_keyframe(v, &r->tracks[SFU_VIDEO], now))
+    sfu_fwd_request_keyframe(r, now);
+}
+
+static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
+  struct sfu_room *r = pub->room;
+  struct sfu *s = pub->sfu;
+  struct rtp_hdr h;
+  if (rtp_parse(data, len, &h) < 0)
+    return;
+  int k = track_kind(r, h.pt);
+  if (k < 0)
+    return;
+  struct sfu_track *t = &r->tracks[k];
+  uint64_t now = uv_now(s->loop);
+  if (!t->ssrc_known || t->ssrc != h.ssrc) {
+    /* A new source (first packet, or the encoder restarted): viewers' video
+     * starts again at its next keyframe, their numbering continuous. */
+    t->ssrc = h.ssrc;
+    t->ssrc_known = 1;
+    pktstore_reset(t->store);
+    for (size_t i = 0; i < r->nviewers; i++)
+      r->viewers[i]->out[k].started = 0;
+    if (k == SFU_VIDEO && r->nviewers)
+      sfu_fwd_request_keyframe(r, now);
+  }
+  int key = k == SFU_VIDEO && is_keyframe(t, &h);
+  pktstore_put(t->store, h.seq, data, len, (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0),
+               now);
+  t->packets++;
+  s->stats.rtp_in++;
+  for (size_t i = 0; i < r->nviewers; i++) {
+    struct sfu_peer *v = r->viewers[i];
+    struct sfu_out *out = &v->out[k];
+    if (v->state != PEER_CONNECTED || !out->active)
+      continue;
+    if (!out->started) {
+      if (k == SFU_VIDEO && !key)
+        continue; /* a decoder needs a keyframe first */
+      seqmap_start(&out->map, h.seq, h.ts);
+      out->started = 1;
+    }
+    send_rtp(v, out, data, len, h.seq, h.ts);
+  }
+}
+
+/* A viewer lost packets: resend them from the ring. */
+static void on_nack(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
+  struct rtcp_nack nack;
+  uint16_t lost[SFU_NACK_MAX];
+  if (rtcp_parse_nack(pkt, &nack) < 0)
+    return;
+  for (int k = 0; k < SFU_KINDS; k++) {
+    struct sfu_out *out = &v->out[k];
+    struct sfu_track *t = &v->room->tracks[k];
+    if (!out->active || !out->started || nack.media_ssrc != out->ssrc || !t->store)
+      continue;
+    size_t n = rtcp_nack_lost(&nack, lost, SFU_NACK_MAX);
+    for (size_t i = 0; i < n; i++) {
+      uint16_t in;
+      const struct pkt *p;
+      struct rtp_hdr h;
+      if (seqmap_in_seq(&out->map, lost[i], &in) < 0 || (p = pktstore_get(t->store, in)) == NULL ||
+          rtp_parse(p->data, p->len, &h) < 0)
+        continue;
+      send_rtp(v, out, p->data, p->len, in, h.ts);
+      v->sfu->stats.nack_resent++;
+    }
+  }
+}
+
+static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) {
+  struct rtcp_iter it;
+  struct rtcp_pkt pkt;
+  uint64_t now = uv_now(v->sfu->loop);
+  rtcp_iter_init(&it, data, len);
+  while (rtcp_next(&it, &pkt) > 0) {
+    if (pkt.type == RTCP_RTPFB && pkt.count == RTCP_RTPFB_NACK)
+      on_nack(v, &pkt);
+    else if (pkt.type == RTCP_PSFB && (pkt.count == RTCP_PSFB_PLI || pkt.count == RTCP_PSFB_FIR))
+      sfu_fwd_request_keyframe(v->room, now);
+  }
+}
+
+void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
+  if (rtp_is_rtcp(data, len)) {
+    if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0)
+      return;
+    if (!p->publisher)
+      on_viewer_rtcp(p, data, len);
+    return; /* a publisher's reports: nothing to act on yet */
+  }
+  if (!p->publisher || srtpctx_unprotect_rtp(p->srtp, data, &len) < 0)
+    return;
+  on_publisher_rtp(p, data, len);
+}

@@ -1,0 +1,110 @@
+/* What sfu.c (peers, ICE, DTLS, offers) and sfu_fwd.c (RTP and RTCP
+ * forwarding) share. Not for other modules. */
+#ifndef ONAIR_SFU_INT_H
+#define ONAIR_SFU_INT_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "media/dtls.h"
+#include "media/pktstore.h"
+#include "media/sdp.h"
+#include "media/seqmap.h"
+#include "media/sfu.h"
+#include "media/srtpctx.h"
+#include "media/udp.h"
+#include "util/map.h"
+
+#define SFU_ICE_UFRAG_LEN 8
+#define SFU_ICE_PWD_LEN 24
+#define SFU_KEYFRAME_INTERVAL_MS 1000 /* at most one request per publisher track */
+#define SFU_STORE_SLOTS 1024
+
+enum sfu_kind { SFU_AUDIO, SFU_VIDEO, SFU_KINDS };
+
+enum peer_state {
+  PEER_NEW,       /* answered; waiting for a STUN check */
+  PEER_CHECKED,   /* a check came in; the address is bound; DTLS next */
+  PEER_CONNECTED, /* DTLS done, SRTP keyed: media flows */
+  PEER_CLOSED,
+};
+
+/* A publisher's track: what came in, stored once for every viewer. */
+struct sfu_track {
+  int active;
+  struct sdp_codec codec; /* as the publisher offered it (its PT) */
+  uint32_t ssrc;          /* learnt from the first packet */
+  int ssrc_known;
+  struct pktstore *store;
+  uint64_t last_keyframe_request_ms;
+  uint8_t fir_seq;
+  uint16_t highest_seq;
+  uint64_t packets;
+};
+
+/* A viewer's outgoing stream of one kind. */
+struct sfu_out {
+  int active;
+  uint8_t pt; /* the viewer's payload type for the publisher's codec */
+  uint32_t ssrc;
+  struct seqmap map;
+  int started; /* video: waits for a keyframe */
+};
+
+struct sfu_peer {
+  struct sfu *sfu;
+  struct sfu_room *room;
+  void *owner;
+  int publisher;
+  enum peer_state state;
+  char ufrag[SFU_ICE_UFRAG_LEN + 1], pwd[SFU_ICE_PWD_LEN + 1];
+  char remote_fp[DTLS_FINGERPRINT_MAX];
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  char addr_key[20]; /* map key of addr; addr_key_len 0 while unbound */
+  size_t addr_key_len;
+  struct dtls *dtls;
+  struct srtpctx *srtp;
+  uint64_t last_stun_ms;
+  uint64_t created_ms;
+  struct sfu_out out[SFU_KINDS]; /* viewer */
+  uint32_t rtcp_ssrc;            /* our SSRC in RTCP we send to this peer */
+};
+
+struct sfu_room {
+  struct sfu *sfu;
+  void *owner;
+  struct sfu_peer *publisher;
+  struct sfu_track tracks[SFU_KINDS];
+  int ready;
+  struct sfu_peer **viewers;
+  size_t nviewers, cap;
+  char stream_id[24]; /* msid stream of what viewers receive */
+  struct sfu_room *next, *prev;
+};
+
+struct sfu {
+  uv_loop_t *loop;
+  struct sfu_config cfg;
+  char announce[64];
+  struct sfu_events ev;
+  struct udp_sock *udp;
+  struct map by_ufrag; /* our ufrag -> peer */
+  struct map by_addr;  /* bound address -> peer */
+  struct sfu_room *rooms;
+  uv_timer_t timer;
+  struct sfu_stats stats;
+  uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP we build before protecting */
+};
+
+/* sfu.c */
+void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len);
+void sfu_peer_fail(struct sfu_peer *p, const char *why);
+
+/* sfu_fwd.c */
+void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
+/* A viewer's video just connected (or asked): start it at a keyframe. */
+void sfu_fwd_viewer_start(struct sfu_peer *v);
+void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now);
+
+#endif

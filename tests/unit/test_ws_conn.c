@@ -1,0 +1,1195 @@
+/* Tests for src/ws/ws_conn.c over a real libuv loop and real TCP sockets on
+ * 127.0.0.1: the listener is conn_listen + http_conn_bind, its HTTP callback
+ * calls ws_upgrade() with the handlers below, and each client is a raw
+ * non-blocking socket in this thread speaking RFC 6455 by hand (masked
+ * frames out, unmasked frames in).
+ *
+ * Covered: the 101 answer and its Sec-WebSocket-Accept; every refusal of
+ * ws_upgrade() (405, 426, 400) with the connection left to HTTP; messages,
+ * fragments and bytes that came in the same write as the upgrade; ping/pong;
+ * the close handshake from either side; binary frames (1003) and protocol
+ * errors (the parser's code); ws_send_text and one shared frame written to
+ * two connections; keepalive (a silent client is dropped after the timeout,
+ * clients that keep sending stay).
+ *
+ * Waiting is event driven and bounded, as in test_http.c: run the loop once
+ * without blocking, read every client, and if the condition does not hold
+ * poll() the clients and the loop's backend fd (at most the loop's own
+ * timeout). No sleeps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <http_parser.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <uv.h>
+
+#include "http/http.h"
+#include "net/conn.h"
+#include "util/log.h"
+#include "ws/ws_conn.h"
+#include "ws/ws_frame.h"
+
+#define WAIT_ROUNDS 400 /* poll rounds before a wait gives up */
+#define POLL_MS 250     /* longest single poll */
+#define MAX_CLIENTS 16
+#define MAX_RECS 64
+#define MAX_MSGS 16
+#define MAX_MESSAGE (64 * 1024) /* ws_config.max_message for these tests */
+#define CLIENT_BUF (2 * 1024 * 1024)
+
+/* ---- server side ------------------------------------------------------ */
+
+/* What the handlers saw of one WebSocket connection (the `user` pointer
+ * given to ws_upgrade). Records are never freed during a test, so a test
+ * can look at them after the connection is gone. */
+struct wsrec {
+  struct conn *conn; /* valid until on_free */
+  uint64_t upgraded_ms;      /* uv_now() at the upgrade */
+  int nmsg;
+  char *msgs[MAX_MSGS]; /* NUL-terminated copies */
+  size_t msg_len[MAX_MSGS];
+  int nclose, nfree;
+  int close_seq, free_seq; /* order of the callbacks (srv.seq) */
+  uint64_t closed_ms;      /* uv_now() at on_close */
+  int send_after_close_rc; /* ws_send_text() after ws_close() in on_message */
+};
+
+static struct {
+  uv_loop_t loop;
+  uv_tcp_t server;
+  int port;
+  int seq;
+  int nrec;
+  struct wsrec recs[MAX_RECS];
+  int nhttp;           /* plain HTTP requests answered */
+  int last_status;     /* what ws_upgrade() returned last */
+  int user_seen_http;  /* ws_user() on the HTTP conn was not NULL */
+  int user_after_refusal; /* ws_user() after a refused upgrade was not NULL */
+} srv;
+
+static struct wsrec *rec_of(struct conn *c) {
+  struct wsrec *r = ws_user(c);
+  assert_non_null(r);
+  assert_ptr_equal(r->conn, c);
+  return r;
+}
+
+static void on_ws_message(struct conn *c, const char *text, size_t len) {
+  struct wsrec *r = rec_of(c);
+  assert_int_equal(r->nclose, 0); /* nothing after on_close */
+  if (r->nmsg < MAX_MSGS) {
+    char *copy = malloc(len + 1);
+    assert_non_null(copy);
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    r->msgs[r->nmsg] = copy;
+    r->msg_len[r->nmsg] = len;
+  }
+  r->nmsg++;
+  /* A few commands let the tests drive the server side. */
+  if (len > 6 && memcmp(text, "reply:", 6) == 0) {
+    assert_int_equal(ws_send_text(c, text + 6, len - 6), 0);
+  } else if (len == 10 && memcmp(text, "close:", 6) == 0) {
+    uint16_t code = 0; /* text is not NUL-terminated: four digits by hand */
+    for (size_t i = 6; i < 10; i++)
+      code = (uint16_t)(code * 10 + (text[i] - '0'));
+    ws_close(c, code, "done here");
+    r->send_after_close_rc = ws_send_text(c, "late", 4);
+  }
+}
+
+static void on_ws_close(struct conn *c) {
+  struct wsrec *r = rec_of(c);
+  r->nclose++;
+  r->close_seq = ++srv.seq;
+  r->closed_ms = uv_now(&srv.loop);
+}
+
+static void on_ws_free(void *user) {
+  struct wsrec *r = user;
+  r->nfree++;
+  r->free_seq = ++srv.seq;
+  r->conn = NULL;
+}
+
+static const struct ws_handlers handlers = {
+    .on_message = on_ws_message,
+    .on_close = on_ws_close,
+    .on_free = on_ws_free,
+};
+
+static void on_request(struct conn *c, struct http_req *req) {
+  if (strcmp(req->path, "/ws") != 0) {
+    srv.nhttp++;
+    http_respond(c, 200, "text/plain", NULL, "plain", 5);
+    return;
+  }
+  if (ws_user(c) != NULL)
+    srv.user_seen_http = 1;
+  assert_true(srv.nrec < MAX_RECS);
+  struct wsrec *r = &srv.recs[srv.nrec];
+  memset(r, 0, sizeof(*r));
+  r->conn = c;
+  r->upgraded_ms = uv_now(&srv.loop);
+  srv.nrec++; /* before ws_upgrade: bytes that came with the request are
+                 delivered inside it */
+  int status = ws_upgrade(c, req, &handlers, r);
+  srv.last_status = status;
+  if (status == 0)
+    return;
+  srv.nrec--;
+  if (ws_user(c) != NULL)
+    srv.user_after_refusal = 1;
+  /* The connection is still HTTP's: answer it. */
+  http_respond(c, status, "text/plain", NULL, "refused", 7);
+}
+
+static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static const struct ws_config long_keepalive = {
+    .max_message = MAX_MESSAGE, .ping_ms = 600000, .timeout_ms = 1200000};
+
+static int group_setup(void **state) {
+  (void)state;
+  signal(SIGPIPE, SIG_IGN);
+  log_min_level = LOG_ERROR;
+  if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0)
+    return -1;
+  if (ws_init(&srv.loop, &long_keepalive) != 0)
+    return -1;
+  if (conn_listen(&srv.loop, &srv.server, "127.0.0.1", 0, on_accept, NULL) != 0)
+    return -1;
+  struct sockaddr_in sa;
+  int len = sizeof(sa);
+  if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
+    return -1;
+  srv.port = ntohs(sa.sin_port);
+  return srv.port > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  void *listener = srv.server.data; /* conn_listen's record: ours to free */
+  ws_shutdown();
+  uv_walk(&srv.loop, close_walk, NULL);
+  uv_run(&srv.loop, UV_RUN_DEFAULT);
+  free(listener);
+  return uv_loop_close(&srv.loop) == 0 ? 0 : -1;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+struct client {
+  int fd;
+  uint8_t *buf; /* bytes received, not yet taken */
+  size_t len, cap;
+  int eof;
+  int reset;
+};
+
+static struct client *clients[MAX_CLIENTS];
+
+static struct client *client_open_rcvbuf(int rcvbuf) {
+  struct client *cl = calloc(1, sizeof(*cl));
+  assert_non_null(cl);
+  cl->cap = CLIENT_BUF;
+  cl->buf = malloc(cl->cap);
+  assert_non_null(cl->buf);
+  cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(cl->fd >= 0);
+  size_t i;
+  for (i = 0; i < MAX_CLIENTS && clients[i]; i++)
+    ;
+  assert_true(i < MAX_CLIENTS);
+  clients[i] = cl;
+  if (rcvbuf > 0)
+    setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  /* A blocking connect completes from the listen backlog, before accept. */
+  assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int one = 1;
+  setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
+  return cl;
+}
+
+static struct client *client_open(void) { return client_open_rcvbuf(0); }
+
+static void client_close(struct client *cl) {
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i] == cl)
+      clients[i] = NULL;
+  }
+  close(cl->fd);
+  free(cl->buf);
+  free(cl);
+}
+
+/* Reads whatever the client socket has now. */
+static void client_drain(struct client *cl) {
+  while (!cl->eof && !cl->reset && cl->len < cl->cap) {
+    ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
+    if (n > 0)
+      cl->len += (size_t)n;
+    else if (n == 0)
+      cl->eof = 1;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return;
+    else if (errno == ECONNRESET)
+      cl->reset = 1;
+    else if (errno != EINTR)
+      fail_msg("recv: %s", strerror(errno));
+  }
+}
+
+/* Runs the loop without blocking and reads what every client has. */
+static void step_nowait(void) {
+  uv_run(&srv.loop, UV_RUN_NOWAIT);
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i])
+      client_drain(clients[i]);
+  }
+}
+
+/* Blocks until the loop or a client socket has an event (at most the loop's
+ * own timeout, capped at POLL_MS). */
+static void wait_event(void) {
+  int t = uv_backend_timeout(&srv.loop);
+  if (t < 0 || t > POLL_MS)
+    t = POLL_MS;
+  struct pollfd p[MAX_CLIENTS + 1] = {{.fd = uv_backend_fd(&srv.loop), .events = POLLIN}};
+  nfds_t np = 1;
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    struct client *cl = clients[i];
+    if (cl && !cl->eof && !cl->reset && cl->len < cl->cap) {
+      p[np].fd = cl->fd;
+      p[np].events = POLLIN;
+      np++;
+    }
+  }
+  poll(p, np, t);
+}
+
+/* Steps until cond(arg) holds, for at most WAIT_ROUNDS waits. */
+static int wait_until(int (*cond)(void *arg), void *arg) {
+  for (int i = 0; i < WAIT_ROUNDS; i++) {
+    step_nowait();
+    if (cond(arg))
+      return 1;
+    wait_event();
+  }
+  return 0;
+}
+
+/* Runs the loop until nothing is left to do right now (bounded). */
+static void settle(void) {
+  for (int i = 0; i < 50; i++)
+    step_nowait();
+}
+
+static void client_send(struct client *cl, const void *data, size_t len) {
+  const char *p = data;
+  for (int rounds = 0; len > 0; rounds++) {
+    assert_true(rounds < WAIT_ROUNDS * 10);
+    ssize_t n = send(cl->fd, p, len, MSG_NOSIGNAL);
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      fail_msg("send: %s", strerror(errno));
+    step_nowait(); /* let the server read */
+    wait_event();
+  }
+}
+
+static int cond_ended(void *arg) {
+  struct client *cl = arg;
+  return cl->eof || cl->reset;
+}
+
+/* ---- HTTP and WebSocket on the client side ------------------------------ */
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ==" /* RFC 6455 section 1.3's example */
+#define KEY_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+/* Sec-WebSocket-Accept computed here, independently of ws_frame.c. */
+static void accept_for(const char *key, char out[29]) {
+  char in[128];
+  int n = snprintf(in, sizeof(in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+  uint8_t md[SHA_DIGEST_LENGTH];
+  SHA1((const uint8_t *)in, (size_t)n, md);
+  assert_int_equal(EVP_EncodeBlock((uint8_t *)out, md, sizeof(md)), 28);
+}
+
+struct resp {
+  int status;
+  char head[4096];
+  char body[1024];
+};
+
+static int have_head(void *arg) {
+  struct client *cl = arg;
+  return cl->eof || cl->reset || memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
+}
+
+/* Reads one response head, and its body when it has a Content-Length (a
+ * 101 has none: what follows is WebSocket). */
+static void read_response(struct client *cl, struct resp *r) {
+  wait_until(have_head, cl);
+  uint8_t *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
+  if (end == NULL)
+    fail_msg("no response head (%zu bytes, eof %d)", cl->len, cl->eof);
+  size_t head_len = (size_t)(end - cl->buf) + 4;
+  assert_true(head_len < sizeof(r->head));
+  memcpy(r->head, cl->buf, head_len);
+  r->head[head_len] = 0;
+  assert_true(strncmp(r->head, "HTTP/1.1 ", 9) == 0);
+  r->status = (int)strtol(r->head + 9, NULL, 10);
+  size_t body_len = 0;
+  const char *clh = strcasestr(r->head, "\r\nContent-Length:");
+  if (clh)
+    body_len = (size_t)strtoul(clh + 17, NULL, 10);
+  assert_true(body_len < sizeof(r->body));
+  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof; i++) {
+    wait_event();
+    step_nowait();
+  }
+  assert_true(cl->len >= head_len + body_len);
+  memcpy(r->body, cl->buf + head_len, body_len);
+  r->body[body_len] = 0;
+  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
+  cl->len -= head_len + body_len;
+}
+
+static int has_header(const struct resp *r, const char *line) {
+  return strcasestr(r->head, line) != NULL;
+}
+
+/* A masked client frame: b0 is FIN/RSV/opcode as sent. Returns its size. */
+static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0, const void *payload, size_t len) {
+  static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  size_t n = 0;
+  assert_true(cap >= len + 14);
+  out[n++] = b0;
+  if (len < 126) {
+    out[n++] = (uint8_t)(0x80 | len);
+  } else if (len <= 0xFFFF) {
+    out[n++] = 0x80 | 126;
+    out[n++] = (uint8_t)(len >> 8);
+    out[n++] = (uint8_t)len;
+  } else {
+    out[n++] = 0x80 | 127;
+    for (int i = 7; i >= 0; i--)
+      out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
+  }
+  memcpy(out + n, mask, 4);
+  n += 4;
+  const uint8_t *p = payload;
+  for (size_t i = 0; i < len; i++)
+    out[n + i] = p[i] ^ mask[i & 3];
+  return n + len;
+}
+
+static void send_frame(struct client *cl, uint8_t b0, const void *payload, size_t len) {
+  uint8_t *f = malloc(len + 14);
+  assert_non_null(f);
+  size_t n = frame_build(f, len + 14, b0, payload, len);
+  client_send(cl, f, n);
+  free(f);
+}
+
+static void send_text(struct client *cl, const char *s) { send_frame(cl, 0x81, s, strlen(s)); }
+
+struct frame {
+  uint8_t b0;
+  int opcode;
+  uint8_t *payload; /* malloc'd (len + 1 bytes, NUL-terminated) */
+  size_t len;
+};
+
+/* Takes one complete server frame off the front of cl->buf. Server frames
+ * must be unmasked and final (onair never fragments). */
+static int frame_take(struct client *cl, struct frame *f) {
+  if (cl->len < 2)
+    return 0;
+  const uint8_t *b = cl->buf;
+  size_t hl = 2;
+  uint64_t len = b[1] & 0x7F;
+  assert_int_equal(b[1] & 0x80, 0); /* never masked */
+  if (len == 126)
+    hl = 4;
+  else if (len == 127)
+    hl = 10;
+  if (cl->len < hl)
+    return 0;
+  if (hl == 4)
+    len = (uint64_t)b[2] << 8 | b[3];
+  else if (hl == 10)
+    for (int i = 0; i < 8; i++)
+      len = i == 0 ? b[2] : len << 8 | b[2 + i];
+  /* The shortest length encoding (RFC 6455 5.2). */
+  if (hl == 4)
+    assert_true(len >= 126);
+  if (hl == 10)
+    assert_true(len > 0xFFFF);
+  if (cl->len < hl + len)
+    return 0;
+  f->b0 = b[0];
+  f->opcode = b[0] & 0x0F;
+  f->len = (size_t)len;
+  f->payload = malloc(f->len + 1);
+  assert_non_null(f->payload);
+  memcpy(f->payload, b + hl, f->len);
+  f->payload[f->len] = 0;
+  memmove(cl->buf, cl->buf + hl + len, cl->len - hl - len);
+  cl->len -= hl + len;
+  return 1;
+}
+
+static int have_frame(void *arg) {
+  struct client *cl = arg;
+  size_t saved = cl->len;
+  if (saved < 2)
+    return cl->eof || cl->reset;
+  /* Peek: parse a copy of the header only. */
+  const uint8_t *b = cl->buf;
+  uint64_t len = b[1] & 0x7F;
+  size_t hl = len == 126 ? 4 : len == 127 ? 10 : 2;
+  if (saved < hl)
+    return cl->eof || cl->reset;
+  if (hl == 4)
+    len = (uint64_t)b[2] << 8 | b[3];
+  else if (hl == 10)
+    for (int i = 0; i < 8; i++)
+      len = i == 0 ? b[2] : len << 8 | b[2 + i];
+  return saved >= hl + len || cl->eof || cl->reset;
+}
+
+/* Waits for the next frame; fails the test if none comes. */
+static void read_frame(struct client *cl, struct frame *f) {
+  wait_until(have_frame, cl);
+  if (!frame_take(cl, f))
+    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof, cl->reset);
+  assert_int_equal(f->b0 & 0xF0, 0x80); /* FIN, no RSV bits */
+}
+
+static uint16_t close_code(const struct frame *f) {
+  assert_int_equal(f->opcode, WS_OP_CLOSE);
+  assert_true(f->len >= 2);
+  return (uint16_t)(f->payload[0] << 8 | f->payload[1]);
+}
+
+/* The server closed the connection after everything it sent. */
+static void expect_closed(struct client *cl) {
+  wait_until(cond_ended, cl);
+  assert_true(cl->eof || cl->reset);
+  assert_int_equal(cl->len, 0);
+}
+
+/* Opens a client, upgrades it on /ws and returns it; *rec is the server's
+ * record of the connection. */
+static struct client *ws_open_rcvbuf(struct wsrec **rec, int rcvbuf) {
+  struct client *cl = client_open_rcvbuf(rcvbuf);
+  int before = srv.nrec;
+  client_send(cl, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+              strlen("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  struct resp r;
+  read_response(cl, &r);
+  assert_int_equal(r.status, 101);
+  assert_int_equal(srv.nrec, before + 1);
+  if (rec)
+    *rec = &srv.recs[before];
+  return cl;
+}
+
+static int cond_nmsg(void *arg) {
+  struct wsrec *r = arg;
+  return r->nmsg > 0;
+}
+
+static int cond_freed(void *arg) {
+  struct wsrec *r = arg;
+  return r->nfree > 0;
+}
+
+static struct client *ws_open(struct wsrec **rec) { return ws_open_rcvbuf(rec, 0); }
+
+/* The server's callbacks ran once each, on_close first. */
+static void expect_callbacks_done(struct wsrec *r) {
+  wait_until(cond_freed, r);
+  assert_int_equal(r->nclose, 1);
+  assert_int_equal(r->nfree, 1);
+  assert_true(r->close_seq < r->free_seq);
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static int setup(void **state) {
+  (void)state;
+  srv.nrec = 0;
+  srv.nhttp = 0;
+  srv.last_status = -1;
+  srv.user_seen_http = 0;
+  srv.user_after_refusal = 0;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i])
+      client_close(clients[i]);
+  }
+  settle();
+  for (int i = 0; i < MAX_RECS; i++) {
+    for (int m = 0; m < MAX_MSGS; m++) {
+      free(srv.recs[i].msgs[m]);
+      srv.recs[i].msgs[m] = NULL;
+    }
+  }
+  return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_handshake_101(void **state) {
+  (void)state;
+  static const struct {
+    const char *what;
+    const char *key;
+    const char *headers; /* besides Host and the key */
+  } cases[] = {
+      {"RFC example key", KEY,
+       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"},
+      {"another key", "AQIDBAUGBwgJCgsMDQ4PEA==",
+       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"},
+      {"tokens in lists and any case", "x3JJHMbDL1EzLkh9GBhXDw==",
+       "Upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n"},
+      {"lower case names", "+/+/+/+/+/+/+/+/+/+/+w==",
+       "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\n"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char req[512], want[29], line[64];
+    snprintf(req, sizeof(req), "GET /ws HTTP/1.1\r\nHost: x\r\n%sSec-WebSocket-Key: %s\r\n\r\n",
+             cases[i].headers, cases[i].key);
+    struct client *cl = client_open();
+    srv.nrec = 0;
+    client_send(cl, req, strlen(req));
+    struct resp r;
+    read_response(cl, &r);
+    if (r.status != 101) {
+      print_error("%s: status %d\n", cases[i].what, r.status);
+      fail();
+    }
+    accept_for(cases[i].key, want);
+    if (i == 0)
+      assert_string_equal(want, KEY_ACCEPT); /* the helper agrees with the RFC */
+    snprintf(line, sizeof(line), "\r\nSec-WebSocket-Accept: %s\r\n", want);
+    assert_true(has_header(&r, line));
+    assert_true(has_header(&r, "\r\nUpgrade: websocket\r\n"));
+    assert_true(has_header(&r, "\r\nConnection: Upgrade\r\n"));
+    assert_null(strcasestr(r.head, "Content-Length"));
+    assert_int_equal(cl->len, 0); /* nothing after the head */
+    assert_int_equal(srv.last_status, 0);
+    assert_int_equal(srv.nrec, 1);
+    assert_false(srv.user_seen_http); /* ws_user() is NULL for HTTP */
+    /* The connection speaks WebSocket now. */
+    send_text(cl, "after the upgrade");
+    assert_true(wait_until(cond_nmsg, &srv.recs[0]));
+    assert_string_equal(srv.recs[0].msgs[0], "after the upgrade");
+    client_close(cl);
+    settle();
+    teardown(NULL);
+  }
+}
+
+/* Refusals: ws_upgrade() returns the status, leaves the connection to HTTP
+ * (the test's handler answers it) and a next request on it is served. */
+static void test_upgrade_refused(void **state) {
+  (void)state;
+#define GOOD_KEY "Sec-WebSocket-Key: " KEY "\r\n"
+  static const struct {
+    const char *what;
+    const char *req;
+    int status;
+  } cases[] = {
+      {"POST", "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+               "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+       405},
+      {"PUT", "PUT /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+              "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+       405},
+      {"no Upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n" GOOD_KEY
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+       426},
+      {"Upgrade: h2c", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n" GOOD_KEY
+                       "Sec-WebSocket-Version: 13\r\n\r\n",
+       426},
+      {"Upgrade: websockets", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websockets\r\nConnection: "
+                              "Upgrade\r\n" GOOD_KEY "Sec-WebSocket-Version: 13\r\n\r\n",
+       426},
+      {"version 12", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+                     "Sec-WebSocket-Version: 12\r\n\r\n",
+       426},
+      {"version 8", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+                    "Sec-WebSocket-Version: 8\r\n\r\n",
+       426},
+      {"version 130", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+                      "Sec-WebSocket-Version: 130\r\n\r\n",
+       426},
+      {"no version", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" GOOD_KEY
+                     "\r\n",
+       426},
+      {"no Connection", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" GOOD_KEY
+                        "Sec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"Connection: keep-alive", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+                                 "keep-alive\r\n" GOOD_KEY "Sec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"Connection: upgrades", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+                               "upgrades\r\n" GOOD_KEY "Sec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"no key", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"short key", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"key of 17 bytes", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"key not base64", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+       400},
+      {"empty key", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: \r\nSec-WebSocket-Version: 13\r\n\r\n",
+       400},
+  };
+#undef GOOD_KEY
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct client *cl = client_open();
+    struct resp r;
+    srv.nhttp = 0;
+    srv.nrec = 0;
+    client_send(cl, cases[i].req, strlen(cases[i].req));
+    read_response(cl, &r);
+    if (r.status != cases[i].status || srv.last_status != cases[i].status) {
+      print_error("%s: answered %d, ws_upgrade returned %d, want %d\n", cases[i].what, r.status,
+                  srv.last_status, cases[i].status);
+      fail();
+    }
+    assert_string_equal(r.body, "refused");
+    assert_int_equal(srv.nrec, 0);
+    assert_false(srv.user_after_refusal);
+    assert_false(has_header(&r, "Sec-WebSocket-Accept"));
+    assert_false(has_header(&r, "Connection: close")); /* still keep-alive HTTP */
+    /* Still HTTP: the next request is answered. */
+    client_send(cl, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 32);
+    read_response(cl, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "plain");
+    assert_int_equal(srv.nhttp, 1);
+    assert_false(cl->eof);
+    client_close(cl);
+    settle();
+  }
+}
+
+/* A masked text message, one split over many frames and writes, and one of
+ * each size class of the length field. */
+static void test_text_messages(void **state) {
+  (void)state;
+  struct wsrec *r;
+  struct client *cl = ws_open(&r);
+  send_text(cl, "hello");
+  assert_true(wait_until(cond_nmsg, r));
+  assert_int_equal(r->msg_len[0], 5);
+  assert_string_equal(r->msgs[0], "hello");
+
+  /* Fragmented: "Hel" + ping + "lo, " + "wörld", the bytes cut across writes. */
+  uint8_t buf[256];
+  size_t n = frame_build(buf, sizeof(buf), 0x01, "Hel", 3);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x89, "mid", 3);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x00, "lo, ", 4);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x80, "w\xc3\xb6rld", 6);
+  for (size_t off = 0; off < n; off += 3) {
+    client_send(cl, buf + off, n - off < 3 ? n - off : 3);
+    settle();
+  }
+  struct frame f;
+  read_frame(cl, &f);
+  assert_int_equal(f.opcode, WS_OP_PONG);
+  assert_int_equal(f.len, 3);
+  assert_memory_equal(f.payload, "mid", 3);
+  free(f.payload);
+  assert_int_equal(r->nmsg, 2);
+  assert_string_equal(r->msgs[1], "Hello, w\xc3\xb6rld");
+
+  /* Length encodings: 7-bit, 16-bit and 64-bit, up to the cap. */
+  static const size_t sizes[] = {0, 125, 126, 65535, MAX_MESSAGE};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char *t = malloc(sizes[i] + 1);
+    assert_non_null(t);
+    for (size_t k = 0; k < sizes[i]; k++)
+      t[k] = (char)('a' + k % 26);
+    t[sizes[i]] = 0;
+    int before = r->nmsg;
+    send_frame(cl, 0x81, t, sizes[i]);
+    for (int k = 0; k < WAIT_ROUNDS && r->nmsg == before; k++) {
+      step_nowait();
+      if (r->nmsg == before)
+        wait_event();
+    }
+    assert_int_equal(r->nmsg, before + 1);
+    assert_int_equal(r->msg_len[before], sizes[i]);
+    assert_memory_equal(r->msgs[before], t, sizes[i]);
+    free(t);
+  }
+  assert_int_equal(r->nclose, 0);
+  client_close(cl);
+  expect_callbacks_done(r); /* the client went away without a close frame */
+}
+
+/* Frames in the same write as the upgrade request are not lost: they are
+ * handled after the 101 goes out, in order. */
+static void test_bytes_with_upgrade(void **state) {
+  (void)state;
+  static const char req[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n";
+  uint8_t buf[512];
+  size_t n = sizeof(req) - 1;
+  memcpy(buf, req, n);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x81, "first", 5);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x89, "pp", 2);
+  n += frame_build(buf + n, sizeof(buf) - n, 0x81, "second", 6);
+  struct client *cl = client_open();
+  client_send(cl, buf, n);
+  struct resp rr;
+  read_response(cl, &rr);
+  assert_int_equal(rr.status, 101);
+  assert_int_equal(srv.nrec, 1);
+  struct wsrec *r = &srv.recs[0];
+  struct frame f;
+  read_frame(cl, &f); /* the pong comes after the 101 */
+  assert_int_equal(f.opcode, WS_OP_PONG);
+  assert_memory_equal(f.payload, "pp", 2);
+  free(f.payload);
+  settle();
+  assert_int_equal(r->nmsg, 2);
+  assert_string_equal(r->msgs[0], "first");
+  assert_string_equal(r->msgs[1], "second");
+
+  /* Half a frame with the request, the rest later. */
+  uint8_t frame[64];
+  size_t fl = frame_build(frame, sizeof(frame), 0x81, "split", 5);
+  struct client *c2 = client_open();
+  memcpy(buf, req, sizeof(req) - 1);
+  memcpy(buf + sizeof(req) - 1, frame, 4);
+  client_send(c2, buf, sizeof(req) - 1 + 4);
+  read_response(c2, &rr);
+  assert_int_equal(rr.status, 101);
+  struct wsrec *r2 = &srv.recs[1];
+  settle();
+  assert_int_equal(r2->nmsg, 0);
+  client_send(c2, frame + 4, fl - 4);
+  assert_true(wait_until(cond_nmsg, r2));
+  assert_string_equal(r2->msgs[0], "split");
+  client_close(cl);
+  client_close(c2);
+  expect_callbacks_done(r);
+  expect_callbacks_done(r2);
+}
+
+static void test_ping_pong(void **state) {
+  (void)state;
+  char big[125];
+  memset(big, 'z', sizeof(big));
+  static const char bin[] = {0, 1, 2, (char)0xff};
+  static const struct {
+    const void *payload;
+    size_t len;
+  } cases[] = {{"", 0}, {"onair?", 6}, {bin, 4}, {NULL, 125}};
+  struct wsrec *r;
+  struct client *cl = ws_open(&r);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const void *p = cases[i].payload ? cases[i].payload : big;
+    send_frame(cl, 0x89, p, cases[i].len);
+    struct frame f;
+    read_frame(cl, &f);
+    assert_int_equal(f.opcode, WS_OP_PONG);
+    assert_int_equal(f.len, cases[i].len);
+    assert_memory_equal(f.payload, p, cases[i].len);
+    free(f.payload);
+  }
+  /* A pong from the client is taken quietly. */
+  send_frame(cl, 0x8A, "x", 1);
+  send_text(cl, "still here");
+  assert_true(wait_until(cond_nmsg, r));
+  assert_int_equal(cl->len, 0);
+  assert_int_equal(r->nclose, 0);
+  client_close(cl);
+  expect_callbacks_done(r);
+}
+
+/* The client's close is answered with its code, then the server closes;
+ * nothing sent after the close frame is delivered. */
+static void test_close_handshake(void **state) {
+  (void)state;
+  static const struct {
+    uint16_t code; /* 0: a close frame without a code */
+    const char *reason;
+  } cases[] = {{1000, "bye"}, {1001, ""}, {4000, "custom"}, {0, ""}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct wsrec *r;
+    struct client *cl = ws_open(&r);
+    uint8_t buf[256];
+    uint8_t p[64];
+    size_t pl = 0;
+    if (cases[i].code) {
+      p[0] = (uint8_t)(cases[i].code >> 8);
+      p[1] = (uint8_t)cases[i].code;
+      memcpy(p + 2, cases[i].reason, strlen(cases[i].reason));
+      pl = 2 + strlen(cases[i].reason);
+    }
+    size_t n = frame_build(buf, sizeof(buf), 0x88, p, pl);
+    n += frame_build(buf + n, sizeof(buf) - n, 0x81, "too late", 8);
+    client_send(cl, buf, n);
+    struct frame f;
+    read_frame(cl, &f);
+    assert_int_equal(f.opcode, WS_OP_CLOSE);
+    if (cases[i].code)
+      assert_int_equal(close_code(&f), cases[i].code);
+    else /* no code to echo: an empty close or 1000 (RFC 6455 5.5.1) */
+      assert_true(f.len == 0 || close_code(&f) == 1000);
+    free(f.payload);
+    expect_closed(cl);
+    assert_true(cl->eof); /* a clean FIN, not a reset */
+    expect_callbacks_done(r);
+    assert_int_equal(r->nmsg, 0);
+    client_close(cl);
+    settle();
+  }
+}
+
+/* ws_close() from a handler: the frame goes out, the connection closes after
+ * it, and later sends are refused. */
+static void test_server_close(void **state) {
+  (void)state;
+  struct wsrec *r;
+  struct client *cl = ws_open(&r);
+  send_text(cl, "close:4321");
+  struct frame f;
+  read_frame(cl, &f);
+  assert_int_equal(close_code(&f), 4321);
+  assert_int_equal(f.len, 2 + strlen("done here"));
+  assert_memory_equal(f.payload + 2, "done here", f.len - 2);
+  free(f.payload);
+  expect_closed(cl);
+  assert_int_equal(r->send_after_close_rc, -EPIPE);
+  expect_callbacks_done(r);
+  client_close(cl);
+}
+
+static void test_binary_refused(void **state) {
+  (void)state;
+  static const struct {
+    const char *what;
+    uint8_t b0;
+  } cases[] = {{"binary", 0x82}, {"fragmented binary", 0x02}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct wsrec *r;
+    struct client *cl = ws_open(&r);
+    send_frame(cl, cases[i].b0, "\x01\x02\x03", 3);
+    if ((cases[i].b0 & 0x80) == 0)
+      send_frame(cl, 0x80, "\x04", 1);
+    struct frame f;
+    read_frame(cl, &f);
+    assert_int_equal(close_code(&f), WS_CLOSE_UNSUPPORTED);
+    free(f.payload);
+    expect_closed(cl);
+    expect_callbacks_done(r);
+    assert_int_equal(r->nmsg, 0);
+    client_close(cl);
+    settle();
+  }
+}
+
+/* Violations close with the code the parser names. */
+#define RAW(s) (const uint8_t *)s, sizeof(s) - 1
+static void test_protocol_errors(void **state) {
+  (void)state;
+  static const struct {
+    const char *what;
+    const uint8_t *bytes;
+    size_t len;
+    uint16_t code;
+  } cases[] = {
+      {"unmasked", RAW("\x81\x02hi"), WS_CLOSE_PROTOCOL},
+      {"RSV1", RAW("\xc1\x82\0\0\0\0hi"), WS_CLOSE_PROTOCOL},
+      {"RSV3", RAW("\x91\x82\0\0\0\0hi"), WS_CLOSE_PROTOCOL},
+      {"opcode 3", RAW("\x83\x82\0\0\0\0hi"), WS_CLOSE_PROTOCOL},
+      {"opcode 0xB", RAW("\x8b\x80\0\0\0\0"), WS_CLOSE_PROTOCOL},
+      {"fragmented ping", RAW("\x09\x80\0\0\0\0"), WS_CLOSE_PROTOCOL},
+      {"ping of 126", RAW("\x89\xfe\0\x7e\0\0\0\0"), WS_CLOSE_PROTOCOL},
+      {"continuation first", RAW("\x80\x82\0\0\0\0hi"), WS_CLOSE_PROTOCOL},
+      {"text inside a message", RAW("\x01\x81\0\0\0\0h\x81\x81\0\0\0\0i"), WS_CLOSE_PROTOCOL},
+      {"64-bit top bit", RAW("\x81\xff\x80\0\0\0\0\0\0\0\0\0\0\0"), WS_CLOSE_PROTOCOL},
+      {"close of 1 byte", RAW("\x88\x81\0\0\0\0\x03"), WS_CLOSE_PROTOCOL},
+      {"close code 1005", RAW("\x88\x82\0\0\0\0\x03\xed"), WS_CLOSE_PROTOCOL},
+      {"close code 999", RAW("\x88\x82\0\0\0\0\x03\xe7"), WS_CLOSE_PROTOCOL},
+      {"close reason not UTF-8", RAW("\x88\x83\0\0\0\0\x03\xe8\xff"), WS_CLOSE_INVALID_DATA},
+      {"text not UTF-8", RAW("\x81\x82\0\0\0\0\xff\xfe"), WS_CLOSE_INVALID_DATA},
+      {"surrogate", RAW("\x81\x83\0\0\0\0\xed\xa0\x80"), WS_CLOSE_INVALID_DATA},
+      {"text ends mid-character", RAW("\x81\x81\0\0\0\0\xc3"), WS_CLOSE_INVALID_DATA},
+      {"over max_message (64-bit length)", RAW("\x81\xff\0\0\0\0\0\x01\0\x01\0\0\0\0"),
+       WS_CLOSE_TOO_BIG},
+      /* Built below: 40000 bytes in a first fragment, then a continuation
+       * announcing 30000 more (70000 > 64 KiB). */
+      {"fragments over max_message", NULL, 0, WS_CLOSE_TOO_BIG},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct wsrec *r;
+    struct client *cl = ws_open(&r);
+    if (cases[i].bytes) {
+      client_send(cl, cases[i].bytes, cases[i].len);
+    } else {
+      char *t = malloc(40000);
+      assert_non_null(t);
+      memset(t, 'x', 40000);
+      send_frame(cl, 0x01, t, 40000);
+      free(t);
+      client_send(cl, "\x80\xfe\x75\x30\0\0\0\0", 8); /* 0x7530 = 30000 */
+    }
+    struct frame f;
+    read_frame(cl, &f);
+    if (f.opcode != WS_OP_CLOSE || close_code(&f) != cases[i].code) {
+      print_error("%s: opcode %d code %d, want close %d\n", cases[i].what, f.opcode,
+                  f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : -1, cases[i].code);
+      fail();
+    }
+    free(f.payload);
+    expect_closed(cl);
+    expect_callbacks_done(r);
+    assert_int_equal(r->nmsg, 0);
+    client_close(cl);
+    settle();
+  }
+}
+#undef RAW
+
+static int cond_len(void *arg) {
+  struct client *cl = arg;
+  return cl->len > 0;
+}
+
+/* ws_send_text in every length class, each arriving as one unmasked final
+ * text frame with the shortest length encoding. */
+static void test_send_text(void **state) {
+  (void)state;
+  static const size_t sizes[] = {0, 1, 125, 126, 65535, 65536, 300000};
+  struct wsrec *r;
+  struct client *cl = ws_open(&r);
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char *t = malloc(sizes[i] + 1);
+    assert_non_null(t);
+    for (size_t k = 0; k < sizes[i]; k++)
+      t[k] = (char)('A' + (k * 7 + i) % 26);
+    assert_int_equal(ws_send_text(r->conn, t, sizes[i]), 0);
+    struct frame f;
+    read_frame(cl, &f);
+    assert_int_equal(f.b0, 0x81);
+    assert_int_equal(f.len, sizes[i]);
+    assert_memory_equal(f.payload, t, sizes[i]);
+    free(f.payload);
+    free(t);
+  }
+  /* From a handler too. */
+  send_text(cl, "reply:pong-text");
+  wait_until(cond_len, cl);
+  struct frame f;
+  read_frame(cl, &f);
+  assert_int_equal(f.opcode, WS_OP_TEXT);
+  assert_string_equal((char *)f.payload, "pong-text");
+  free(f.payload);
+  client_close(cl);
+  expect_callbacks_done(r);
+}
+
+/* One frame, two connections: both get the same bytes, also when the frame
+ * is too big to be written at once and the test has dropped its reference
+ * before the rest goes out. */
+static void test_shared_frame(void **state) {
+  (void)state;
+  static const size_t sizes[] = {12, 700 * 1024};
+  struct wsrec *r1, *r2;
+  /* Small buffers on both sides: the big frame cannot leave at once. */
+  struct client *c1 = ws_open_rcvbuf(&r1, 4096);
+  struct client *c2 = ws_open_rcvbuf(&r2, 4096);
+  int small = 4096;
+  uv_send_buffer_size((uv_handle_t *)&r1->conn->tcp, &small);
+  uv_send_buffer_size((uv_handle_t *)&r2->conn->tcp, &small);
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char *t = malloc(sizes[i]);
+    assert_non_null(t);
+    for (size_t k = 0; k < sizes[i]; k++)
+      t[k] = (char)('a' + (k / 3 + i) % 26);
+    struct sbuf *b = ws_frame_text(t, sizes[i]);
+    assert_non_null(b);
+    assert_int_equal(b->refs, 1);
+    assert_int_equal(conn_write(r1->conn, b), 0);
+    assert_int_equal(conn_write(r2->conn, b), 0);
+    if (sizes[i] > 100 * 1024)
+      assert_int_equal(b->refs, 3); /* queued on both: each holds a reference */
+    sbuf_unref(b); /* the connections keep what they still need */
+    struct frame f1, f2;
+    read_frame(c1, &f1);
+    read_frame(c2, &f2);
+    assert_int_equal(f1.opcode, WS_OP_TEXT);
+    assert_int_equal(f1.len, sizes[i]);
+    assert_int_equal(f2.len, sizes[i]);
+    assert_memory_equal(f1.payload, t, sizes[i]);
+    assert_memory_equal(f2.payload, t, sizes[i]);
+    free(f1.payload);
+    free(f2.payload);
+    free(t);
+  }
+  client_close(c1);
+  client_close(c2);
+  expect_callbacks_done(r1);
+  expect_callbacks_done(r2);
+}
+
+/* ---- keepalive ------------------------------------------------------------ */
+
+#define KA_PING_MS 50
+#define KA_TIMEOUT_MS 200
+
+static void keepalive_reset(const struct ws_config *cfg) {
+  ws_shutdown();
+  settle(); /* the timer's close completes */
+  assert_int_equal(ws_init(&srv.loop, cfg), 0);
+}
+
+/* A silent client is dropped once it has been silent for the timeout (and
+ * was pinged meanwhile); one answering pings with pongs and one sending
+ * text stay open. */
+static void test_keepalive(void **state) {
+  (void)state;
+  const struct ws_config fast = {
+      .max_message = MAX_MESSAGE, .ping_ms = KA_PING_MS, .timeout_ms = KA_TIMEOUT_MS};
+  keepalive_reset(&fast);
+  struct wsrec *rs, *rp, *rt;
+  struct client *silent = ws_open(&rs);
+  struct client *ponger = ws_open(&rp);
+  struct client *texter = ws_open(&rt);
+  int silent_pings = 0, ponger_pings = 0, texts = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint64_t start = uv_now(&srv.loop);
+  /* Run until the silent one is gone and the others have lived for three
+   * timeouts; bounded by wall time and rounds. */
+  for (int round = 0; round < 20000; round++) {
+    step_nowait();
+    struct frame f;
+    while (frame_take(silent, &f)) {
+      assert_int_equal(f.opcode, WS_OP_PING);
+      assert_string_equal((char *)f.payload, "onair");
+      silent_pings++;
+      free(f.payload);
+    }
+    while (frame_take(ponger, &f)) {
+      assert_int_equal(f.opcode, WS_OP_PING);
+      ponger_pings++;
+      send_frame(ponger, 0x8A, f.payload, f.len);
+      free(f.payload);
+    }
+    while (frame_take(texter, &f)) {
+      assert_int_equal(f.opcode, WS_OP_PING);
+      send_text(texter, "still typing");
+      texts++;
+      free(f.payload);
+    }
+    if (rs->nclose && uv_now(&srv.loop) - start > 3 * KA_TIMEOUT_MS)
+      break;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - t0.tv_sec > 10)
+      fail_msg("keepalive: no verdict after 10 s");
+    wait_event();
+  }
+  /* The silent client: closed after more than the timeout, at the first
+   * keepalive tick past it (give a generous margin for slow machines). */
+  assert_int_equal(rs->nclose, 1);
+  uint64_t silent_for = rs->closed_ms - rs->upgraded_ms;
+  if (silent_for <= KA_TIMEOUT_MS || silent_for > KA_TIMEOUT_MS + 10 * KA_PING_MS) {
+    print_error("silent client closed after %llu ms (timeout %d ms)\n",
+                (unsigned long long)silent_for, KA_TIMEOUT_MS);
+    fail();
+  }
+  assert_true(silent_pings >= 2);
+  wait_until(cond_ended, silent);
+  assert_true(silent->eof || silent->reset);
+  expect_callbacks_done(rs);
+  /* The others are alive and well. */
+  assert_int_equal(rp->nclose, 0);
+  assert_int_equal(rt->nclose, 0);
+  assert_false(ponger->eof || ponger->reset);
+  assert_false(texter->eof || texter->reset);
+  assert_true(ponger_pings >= 3 * KA_TIMEOUT_MS / KA_PING_MS / 2);
+  assert_true(texts >= 2);
+  assert_true(rt->nmsg >= 2);
+  send_text(ponger, "alive");
+  assert_true(wait_until(cond_nmsg, rp));
+  client_close(silent);
+  client_close(ponger);
+  client_close(texter);
+  expect_callbacks_done(rp);
+  expect_callbacks_done(rt);
+  keepalive_reset(&long_keepalive);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_handshake_101, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_upgrade_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_text_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bytes_with_upgrade, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_handshake, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_server_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_binary_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_send_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_frame, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
