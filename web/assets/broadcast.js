@@ -332,3 +332,7 @@ const socket = openSocket({
 });
 
 startPreview();
+
+// For tests and troubleshooting: the upload's outbound RTP figures
+// ({ video, audio, streams }, streams counting outbound video streams).
+window.onairDebug = { publisherStats: () => (publisher ? publisher.stats() : Promise.resolve(null)) };
