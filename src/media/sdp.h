@@ -202,9 +202,9 @@ struct sdp_answer_params {
  * each with *why set. Answer m-lines follow the offer's, same kind and mid;
  * one is rejected (port 0) if its kind is neither audio nor video, if its
  * proto is not SRTP (SAVP/SAVPF), if it is not in the BUNDLE group or was
- * rejected by the offerer, if it offers no
- * usable codec (publisher), if onair sends nothing of its kind (viewer), or
- * if an earlier m-line already took its kind. */
+ * rejected by the offerer, if it offers no usable codec (publisher), if
+ * onair sends nothing of its kind (viewer), or if an earlier m-line already
+ * took its kind. */
 int sdp_answer(const struct sdp *offer, const struct sdp_answer_params *p, char *out,
                size_t cap, const char **why);
 
@@ -234,7 +234,7 @@ const struct sdp_codec *sdp_pick_match(const struct sdp_media *m, const struct s
 const struct sdp_media *sdp_bundle_media(const struct sdp *s);
 
 /* Writes "sha-256 AB:CD:..." for dtls_new() from a fingerprint. Returns its
- * length or -ENOBUFS. */
+ * length, -ENOBUFS, or -EINVAL if fp is empty. */
 int sdp_fingerprint_text(const struct sdp_fingerprint *fp, char *out, size_t cap);
 
 #endif

@@ -411,7 +411,10 @@ static int peer_tick(struct sfu_peer *p, uint64_t now) {
 static void on_timer(uv_timer_t *t) {
   struct sfu *s = t->data;
   uint64_t now = uv_now(s->loop);
+  int report = ++s->ticks % (1000 / SFU_TIMER_MS) == 0;
   for (struct sfu_room *r = s->rooms; r; r = r->next) {
+    if (report)
+      sfu_fwd_report(r, now);
     if (r->publisher)
       peer_tick(r->publisher, now);
     size_t i = 0;

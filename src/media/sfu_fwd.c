@@ -48,6 +48,8 @@ static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *dat
     return; /* the slot is simply reused */
   udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
   s->stats.rtp_out++;
+  out->packets++;
+  out->octets += (uint32_t)(len - RTP_HDR_MIN);
 }
 
 /* Sends an RTCP packet built in s->scratch to p. */
@@ -140,7 +142,11 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
   pktstore_put(t->store, h.seq, data, len, (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0),
                now);
-  t->packets++;
+  if (t->packets++ == 0) {
+    pktstore_highest(t->store, &t->base_ext_seq);
+    t->expected_prior = t->received_prior = 0;
+    t->lsr_ms = 0;
+  }
   s->stats.rtp_in++;
   for (size_t i = 0; i < r->nviewers; i++) {
     struct sfu_peer *v = r->viewers[i];
@@ -195,13 +201,89 @@ static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) 
   }
 }
 
+/* A publisher's sender report: remembered for our receiver reports, and
+ * passed on to each viewer in its own numbering (lip sync). */
+static void on_publisher_sr(struct sfu_peer *pub, const struct rtcp_pkt *pkt, uint64_t now) {
+  struct sfu_room *r = pub->room;
+  struct rtcp_sr sr;
+  if (rtcp_parse_sr(pkt, &sr) < 0)
+    return;
+  for (int k = 0; k < SFU_KINDS; k++) {
+    struct sfu_track *t = &r->tracks[k];
+    if (!t->active || !t->ssrc_known || t->ssrc != sr.ssrc)
+      continue;
+    t->lsr = (uint32_t)(sr.ntp >> 16);
+    t->lsr_ms = now;
+    for (size_t i = 0; i < r->nviewers; i++) {
+      struct sfu_peer *v = r->viewers[i];
+      struct sfu_out *out = &v->out[k];
+      if (v->state != PEER_CONNECTED || !out->active || !out->started)
+        continue;
+      struct rtcp_sr o = {
+          .ssrc = out->ssrc,
+          .ntp = sr.ntp,
+          .rtp_ts = sr.rtp_ts + out->map.ts_off,
+          .packet_count = out->packets,
+          .octet_count = out->octets,
+      };
+      int n = rtcp_build_compound_sr_sdes(v->sfu->scratch, sizeof(v->sfu->scratch), &o, "onair", 5);
+      if (n > 0)
+        send_rtcp(v, (size_t)n);
+    }
+  }
+}
+
+void sfu_fwd_report(struct sfu_room *r, uint64_t now) {
+  struct sfu_peer *pub = r->publisher;
+  if (pub == NULL || pub->state != PEER_CONNECTED)
+    return;
+  for (int k = 0; k < SFU_KINDS; k++) {
+    struct sfu_track *t = &r->tracks[k];
+    uint32_t high;
+    if (!t->active || !t->ssrc_known || t->packets == 0 || pktstore_highest(t->store, &high) < 0)
+      continue;
+    /* RFC 3550 A.3: loss from expected versus received packets. */
+    uint64_t expected = (uint64_t)(high - t->base_ext_seq) + 1;
+    int64_t lost = (int64_t)expected - (int64_t)t->packets;
+    uint64_t exp_int = expected - t->expected_prior, rec_int = t->packets - t->received_prior;
+    t->expected_prior = expected;
+    t->received_prior = t->packets;
+    int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
+    struct rtcp_report_block rb = {
+        .ssrc = t->ssrc,
+        .fraction_lost = exp_int && lost_int > 0 ? (uint8_t)((lost_int << 8) / (int64_t)exp_int) : 0,
+        .cumulative_lost = (int32_t)(lost < 0 ? 0 : lost),
+        .highest_seq = high,
+        .lsr = t->lsr_ms ? t->lsr : 0,
+        .dlsr = t->lsr_ms ? (uint32_t)((now - t->lsr_ms) * 65536 / 1000) : 0,
+    };
+    int n = rtcp_build_compound_rr_sdes(pub->sfu->scratch, sizeof(pub->sfu->scratch),
+                                        pub->rtcp_ssrc, &rb, "onair", 5);
+    if (n > 0)
+      send_rtcp(pub, (size_t)n);
+  }
+}
+
+static void on_publisher_rtcp(struct sfu_peer *pub, const uint8_t *data, size_t len) {
+  struct rtcp_iter it;
+  struct rtcp_pkt pkt;
+  uint64_t now = uv_now(pub->sfu->loop);
+  rtcp_iter_init(&it, data, len);
+  while (rtcp_next(&it, &pkt) > 0) {
+    if (pkt.type == RTCP_SR)
+      on_publisher_sr(pub, &pkt, now);
+  }
+}
+
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
   if (rtp_is_rtcp(data, len)) {
     if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0)
       return;
-    if (!p->publisher)
+    if (p->publisher)
+      on_publisher_rtcp(p, data, len);
+    else
       on_viewer_rtcp(p, data, len);
-    return; /* a publisher's reports: nothing to act on yet */
+    return;
   }
   if (!p->publisher || srtpctx_unprotect_rtp(p->srtp, data, &len) < 0)
     return;

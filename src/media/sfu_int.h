@@ -38,8 +38,12 @@ struct sfu_track {
   struct pktstore *store;
   uint64_t last_keyframe_request_ms;
   uint8_t fir_seq;
-  uint16_t highest_seq;
-  uint64_t packets;
+  uint64_t packets;         /* received since the source started */
+  uint32_t base_ext_seq;    /* extended sequence number of its first packet */
+  uint64_t expected_prior;  /* at the last receiver report */
+  uint64_t received_prior;
+  uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
+  uint64_t lsr_ms;          /* when it arrived; 0: none yet */
 };
 
 /* A viewer's outgoing stream of one kind. */
@@ -49,6 +53,7 @@ struct sfu_out {
   uint32_t ssrc;
   struct seqmap map;
   int started; /* video: waits for a keyframe */
+  uint32_t packets, octets; /* sent, for our sender reports */
 };
 
 struct sfu_peer {
@@ -93,6 +98,7 @@ struct sfu {
   struct map by_addr;  /* bound address -> peer */
   struct sfu_room *rooms;
   uv_timer_t timer;
+  unsigned ticks;
   struct sfu_stats stats;
   uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP we build before protecting */
 };
@@ -106,5 +112,7 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
 /* A viewer's video just connected (or asked): start it at a keyframe. */
 void sfu_fwd_viewer_start(struct sfu_peer *v);
 void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now);
+/* Receiver reports to the room's publisher (once a second). */
+void sfu_fwd_report(struct sfu_room *r, uint64_t now);
 
 #endif
