@@ -85,7 +85,7 @@ void web_oidc_start(struct conn *c, struct http_req *req) {
     return;
   }
   if (!oidc_available(app->oidc, &why)) {
-    char msg[700];
+    char msg[800];
     snprintf(msg, sizeof(msg), "Sign-in with %s is unavailable right now: %s",
              oidc_name(app->oidc), why);
     respond_failure(c, 503, "provider_unavailable", msg, NULL);

@@ -31,7 +31,7 @@ struct oidc {
   struct http_client *hc;
   char name[64];
   enum oidc_state state;
-  char message[512]; /* why sign-in is unavailable, for people */
+  char message[640]; /* why sign-in is unavailable, for people (fits an issuer URL) */
   char *authorization_endpoint, *token_endpoint, *jwks_uri, *end_session_endpoint;
   struct oidc_key keys[OIDC_MAX_KEYS];
   size_t nkeys;
