@@ -438,6 +438,17 @@ static void test_repeated_attributes(void **state) {
   assert_int_equal(m.tiebreaker, 0x11);
   assert_int_equal(m.flags & (STUN_F_ICE_CONTROLLING | STUN_F_ICE_CONTROLLED),
                    STUN_F_ICE_CONTROLLING | STUN_F_ICE_CONTROLLED);
+
+  /* Two ERROR-CODEs and two XOR-MAPPED-ADDRESSes (IPv4, then IPv6). */
+  len = unhex(HDR("0111", "0038") "0009 0005 00000401 41000000 0009 0004 00000505"
+                                  "0020 0008 0001a147 e112a643"
+                                  "0020 0014 0002a147 0113a9faa5d3f179bc25f4b5bed2b9d9",
+              msg, sizeof(msg));
+  assert_int_equal(stun_parse(msg, len, &m), 0);
+  assert_int_equal(m.error_code, 401);
+  assert_int_equal(m.error_reason_len, 1);
+  assert_memory_equal(m.error_reason, "A", 1);
+  assert_int_equal(m.mapped.ss_family, AF_INET);
 }
 
 /* ---- stun_username_split */
