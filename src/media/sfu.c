@@ -145,16 +145,6 @@ void sfu_drop(struct sfu_room *r, void *owner) {
   peer_free(p);
 }
 
-/* The first m-line of a kind that is in use, as sdp_answer() takes it. */
-static const struct sdp_media *offer_media(const struct sdp *o, enum sdp_kind kind) {
-  for (size_t i = 0; i < o->n_media; i++) {
-    const struct sdp_media *m = &o->media[i];
-    if (m->kind == kind && (m->port != 0 || m->bundle_only))
-      return m;
-  }
-  return NULL;
-}
-
 static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
   if (r->nviewers == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 8;
@@ -168,14 +158,20 @@ static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
   return 0;
 }
 
-/* Publisher: remembers the codecs it will send; viewers restart on them. */
-static int publisher_take(struct sfu_room *r, const struct sdp *o) {
-  static const enum sdp_kind kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
+static const enum sdp_kind sfu_sdp_kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
+
+/* Publisher: remembers the codecs the answer takes (what it will send);
+ * viewers' video restarts on them. */
+static int publisher_take(struct sfu_room *r, const struct sdp *o,
+                          const struct sdp_answer_params *ap) {
   int any = 0;
   for (int k = 0; k < SFU_KINDS; k++) {
     struct sfu_track *t = &r->tracks[k];
-    const struct sdp_media *m = offer_media(o, kinds[k]);
-    const struct sdp_codec *c = m ? sdp_pick_publisher(m) : NULL;
+    const struct sdp_media *m;
+    const struct sdp_codec *c = NULL;
+    const char *why;
+    if (sdp_answer_pick(o, ap, sfu_sdp_kinds[k], &m, &c, &why) < 0)
+      c = NULL;
     t->active = c != NULL;
     t->ssrc_known = 0;
     if (c == NULL)
@@ -190,24 +186,30 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o) {
   return any ? 0 : -ENOENT;
 }
 
+/* Viewer: what onair sends it, on the payload types the answer picks. */
 static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answer_params *ap) {
   struct sfu_room *r = p->room;
-  static const enum sdp_kind kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
   struct sdp_send *sends[SFU_KINDS] = {&ap->audio, &ap->video};
   for (int k = 0; k < SFU_KINDS; k++) {
+    if (!r->tracks[k].active)
+      continue;
+    sends[k]->codec = &r->tracks[k].codec;
+    sends[k]->ssrc = randombytes_random() | 1;
+    sends[k]->rtx_ssrc = 0;
+  }
+  for (int k = 0; k < SFU_KINDS; k++) {
     struct sfu_out *out = &p->out[k];
-    const struct sdp_media *m = offer_media(o, kinds[k]);
-    const struct sdp_codec *c =
-        m && r->tracks[k].active ? sdp_pick_match(m, &r->tracks[k].codec) : NULL;
+    const struct sdp_media *m;
+    const struct sdp_codec *c = NULL;
+    const char *why;
+    if (!sends[k]->codec || sdp_answer_pick(o, ap, sfu_sdp_kinds[k], &m, &c, &why) < 0)
+      c = NULL;
     out->active = c != NULL;
     if (c == NULL)
       continue;
     out->pt = c->pt;
-    out->ssrc = randombytes_random() | 1;
+    out->ssrc = sends[k]->ssrc;
     seqmap_init(&out->map, out->ssrc);
-    sends[k]->codec = &r->tracks[k].codec;
-    sends[k]->ssrc = out->ssrc;
-    sends[k]->rtx_ssrc = 0;
   }
 }
 
@@ -268,7 +270,7 @@ int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *text, 
   rc = sdp_answer(o, &ap, out, SFU_ANSWER_MAX, why);
   if (rc == -ENOENT)
     *code = "no_codec";
-  if (rc >= 0 && publisher && (rc = publisher_take(r, o)) == -ENOENT) {
+  if (rc >= 0 && publisher && (rc = publisher_take(r, o, &ap)) == -ENOENT) {
     *code = "no_codec";
     *why = "the offer has no VP8, H.264 or Opus";
   }
