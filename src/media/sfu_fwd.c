@@ -140,8 +140,9 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
       sfu_fwd_request_keyframe(r, now);
   }
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
-  pktstore_put(t->store, h.seq, data, len, (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0),
-               now);
+  if (pktstore_put(t->store, h.seq, data, len,
+                   (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0)
+    return; /* older than anything kept, or too large: no use to a viewer */
   if (t->packets++ == 0) {
     pktstore_highest(t->store, &t->base_ext_seq);
     t->expected_prior = t->received_prior = 0;
