@@ -14,8 +14,6 @@
 #include "ws/ws_conn.h"
 #include "ws/ws_frame.h"
 
-#define SIGNAL_MAX_BYTES (32 * 1024 + 512) /* a whole signal message */
-
 /* ---- sending ---- */
 
 /* Sends j (consumed) to one client. */
@@ -375,29 +373,6 @@ static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
                             (json_int_t)ts));
 }
 
-static void on_signal(struct client *cl, json_t *msg, size_t msg_len) {
-  struct app *app = cl->app;
-  size_t len = 0;
-  const char *to = msg_str(msg, "to", &len);
-  json_t *data = json_object_get(msg, "data");
-  if (to == NULL || !json_is_object(data)) {
-    client_error(cl, "bad_message", "signal needs a peer and a data object.", "signal");
-    return;
-  }
-  if (msg_len > SIGNAL_MAX_BYTES) {
-    client_error(cl, "too_long", "Signaling data is at most 32 KiB.", "signal");
-    return;
-  }
-  struct client *target = map_get(&app->peers, to, len);
-  /* Only a room's broadcaster and one of its viewers talk to each other. */
-  if (target == NULL || target->closed || cl->room == NULL || target->room != cl->room ||
-      cl->broadcaster == target->broadcaster) {
-    client_error(cl, "no_such_peer", "That peer is not in your room.", "signal");
-    return;
-  }
-  client_send(target,
-              json_pack("{s:s, s:s, s:O}", "type", "signal", "from", cl->peer, "data", data));
-}
 
 /* WebRTC through the SFU (docs/media.md): the client offers, onair answers. */
 static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
@@ -457,7 +432,7 @@ struct live_handler {
 static const struct live_handler handlers[] = {
     {"rooms.watch", on_rooms_watch}, {"live.start", on_live_start}, {"live.end", on_live_end},
     {"room.join", on_room_join},     {"room.leave", on_room_leave}, {"chat.send", on_chat_send},
-    {"signal", on_signal},           {"media.offer", on_media_offer},
+    {"media.offer", on_media_offer},
 };
 
 static void live_on_message(struct conn *c, const char *text, size_t len) {
@@ -498,7 +473,14 @@ static void live_on_close(struct conn *c) {
 
 static void live_on_free(void *user) { free(user); }
 
+/* hello comes first, before anything the client sent with its upgrade. */
+static void live_on_open(struct conn *c) {
+  struct client *cl = ws_user(c);
+  client_send(cl, json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
+}
+
 static const struct ws_handlers live_handlers = {
+    .on_open = live_on_open,
     .on_message = live_on_message,
     .on_close = live_on_close,
     .on_free = live_on_free,
@@ -525,7 +507,6 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
     free(cl);
     return status;
   }
-  client_send(cl, json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
   return 0;
 }
 

@@ -8,10 +8,13 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+struct hc_req;
+
 struct http_client {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
+  struct hc_req *pending; /* requests in flight, freed by http_client_free() */
 };
 
 struct hc_req {
@@ -22,7 +25,24 @@ struct hc_req {
   http_client_cb cb;
   void *arg;
   char error[CURL_ERROR_SIZE];
+  struct hc_req *prev, *next;
 };
+
+static void hc_unlink(struct hc_req *r) {
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    r->hc->pending = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+}
+
+static void hc_req_free(struct hc_req *r) {
+  curl_easy_cleanup(r->easy);
+  buf_free(&r->body);
+  free(r->form);
+  free(r);
+}
 
 /* One per socket curl asks us to watch. */
 struct hc_sock {
@@ -50,11 +70,9 @@ static void hc_check_done(struct http_client *hc) {
       resp.body = "";
     }
     curl_multi_remove_handle(hc->multi, r->easy);
-    curl_easy_cleanup(r->easy);
+    hc_unlink(r);
     r->cb(r->arg, &resp);
-    buf_free(&r->body);
-    free(r->form);
-    free(r);
+    hc_req_free(r);
   }
 }
 
@@ -154,6 +172,12 @@ static void hc_on_timer_closed(uv_handle_t *h) { free(h->data); }
 void http_client_free(struct http_client *hc) {
   if (hc == NULL)
     return;
+  while (hc->pending) {
+    struct hc_req *r = hc->pending;
+    hc_unlink(r);
+    curl_multi_remove_handle(hc->multi, r->easy);
+    hc_req_free(r);
+  }
   curl_multi_cleanup(hc->multi);
   uv_timer_stop(&hc->timer);
   uv_close((uv_handle_t *)&hc->timer, hc_on_timer_closed);
@@ -196,11 +220,13 @@ static struct hc_req *hc_req_new(struct http_client *hc, const char *url, http_c
 
 static int hc_start(struct hc_req *r) {
   if (curl_multi_add_handle(r->hc->multi, r->easy) != CURLM_OK) {
-    curl_easy_cleanup(r->easy);
-    free(r->form);
-    free(r);
+    hc_req_free(r);
     return -ENOMEM;
   }
+  r->next = r->hc->pending;
+  if (r->next)
+    r->next->prev = r;
+  r->hc->pending = r;
   return 0;
 }
 

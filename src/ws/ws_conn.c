@@ -212,7 +212,9 @@ int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h
                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                    accept);
   conn_write_copy(c, resp, (size_t)n);
-  if (rest_len)
+  if (h->on_open)
+    h->on_open(c);
+  if (rest_len && !c->closing)
     ws_on_data(c, rest, rest_len);
   free(rest);
   conn_read_start(c);

@@ -11,6 +11,8 @@
 #include "net/conn.h"
 
 struct ws_handlers {
+  /* The upgrade is done (101 sent); runs before any message is delivered. */
+  void (*on_open)(struct conn *c);
   /* A whole text message (valid UTF-8, not NUL-terminated). */
   void (*on_message)(struct conn *c, const char *text, size_t len);
   /* The connection closed (either side). Drop every reference to c. */
