@@ -30,6 +30,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   app->cookie_attrs = tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
   uv_timer_init(loop, &app->rooms_timer);
   app->rooms_timer.data = app;
+  uv_timer_init(loop, &app->viewers_timer);
+  app->viewers_timer.data = app;
   uv_timer_init(loop, &app->sweep_timer);
   app->sweep_timer.data = app;
   uv_unref((uv_handle_t *)&app->sweep_timer);
@@ -40,6 +42,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
 void app_shutdown(struct app *app) {
   uv_timer_stop(&app->rooms_timer);
   uv_timer_stop(&app->sweep_timer);
+  uv_timer_stop(&app->viewers_timer);
+  uv_close((uv_handle_t *)&app->viewers_timer, NULL);
   uv_close((uv_handle_t *)&app->rooms_timer, NULL);
   uv_close((uv_handle_t *)&app->sweep_timer, NULL);
   size_t slot;

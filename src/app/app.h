@@ -30,6 +30,8 @@ struct app {
   uv_timer_t rooms_timer;  /* coalesces room list updates */
   int rooms_dirty;
   uv_timer_t sweep_timer;  /* expires sessions */
+  uv_timer_t viewers_timer; /* coalesces room.viewers: a room of N joins sends N, not N^2 */
+  struct room *dirty_rooms;
   struct oidc *oidc;        /* NULL without a provider */
   struct sfu *sfu;          /* the media plane; NULL if it could not start */
   const char *cookie_name;

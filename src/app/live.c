@@ -107,9 +107,39 @@ static json_t *room_history(struct app *app, const struct room *room) {
   return list;
 }
 
-static void room_send_viewers(struct room *room) {
-  room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
-                            "viewers", (json_int_t)room->nviewers));
+static void viewers_publish(uv_timer_t *t) {
+  struct app *app = t->data;
+  struct room *room = app->dirty_rooms;
+  app->dirty_rooms = NULL;
+  while (room) {
+    struct room *next = room->next_dirty;
+    room->viewers_dirty = 0;
+    room->next_dirty = NULL;
+    room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
+                              "viewers", (json_int_t)room->nviewers));
+    room = next;
+  }
+}
+
+/* The viewer count changed: everyone in the room hears it within 100 ms,
+ * once however many joined meanwhile. */
+static void room_send_viewers(struct app *app, struct room *room) {
+  if (room->viewers_dirty)
+    return;
+  room->viewers_dirty = 1;
+  room->next_dirty = app->dirty_rooms;
+  app->dirty_rooms = room;
+  if (!uv_is_active((uv_handle_t *)&app->viewers_timer))
+    uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
+}
+
+static void room_forget_dirty(struct app *app, struct room *room) {
+  for (struct room **pp = &app->dirty_rooms; *pp; pp = &(*pp)->next_dirty) {
+    if (*pp == room) {
+      *pp = room->next_dirty;
+      return;
+    }
+  }
 }
 
 /* ---- room membership ---- */
@@ -138,6 +168,8 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   log_info("room %s ended (%s)", room->name, reason);
   if (room->media)
     sfu_room_free(room->media);
+  if (room->viewers_dirty)
+    room_forget_dirty(app, room);
   rooms_close(&app->rooms, room);
   rooms_changed(app);
 }
@@ -154,7 +186,7 @@ static void viewer_leave(struct app *app, struct client *cl) {
   struct client *bc = room->broadcaster;
   client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room", room->name, "peer",
                             cl->peer));
-  room_send_viewers(room);
+  room_send_viewers(app, room);
   rooms_changed(app);
 }
 
@@ -299,7 +331,7 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
                             "history", room_history(app, room)));
   client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                             "peer", cl->peer, "user", cl->user));
-  room_send_viewers(room);
+  room_send_viewers(app, room);
   rooms_changed(app);
 }
 

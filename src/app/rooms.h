@@ -21,6 +21,8 @@ struct room {
   size_t nviewers, cap;
   int64_t since_ms; /* when it went live, ms since the epoch */
   void *media;      /* the SFU's room (struct sfu_room), or NULL; live.c owns it */
+  int viewers_dirty;        /* the count changed since it was last sent */
+  struct room *next_dirty;  /* live.c's list of rooms with a count to send */
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
 
