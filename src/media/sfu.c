@@ -65,8 +65,10 @@ static void dtls_out(void *arg, const uint8_t *data, size_t len) { sfu_peer_send
 static void peer_free(struct sfu_peer *p) {
   struct sfu *s = p->sfu;
   map_del(&s->by_ufrag, p->ufrag, strlen(p->ufrag));
-  if (p->addr_key_len && map_get(&s->by_addr, p->addr_key, p->addr_key_len) == p)
-    map_del(&s->by_addr, p->addr_key, p->addr_key_len);
+  for (size_t i = 0; i < p->nchecked; i++) {
+    if (map_get(&s->by_addr, p->checked[i].key, p->checked[i].len) == p)
+      map_del(&s->by_addr, p->checked[i].key, p->checked[i].len);
+  }
   dtls_free(p->dtls);
   srtpctx_free(p->srtp);
   s->stats.peers--;
@@ -295,6 +297,46 @@ out_free:
   return rc < 0 ? rc : -EINVAL;
 }
 
+/* Remembers an address that passed a check (media is accepted from it) and,
+ * when the check nominates it (or none was nominated yet), sends there. */
+static void peer_bind(struct sfu_peer *p, const struct sockaddr *from, socklen_t from_len,
+                      int use_candidate) {
+  struct sfu *s = p->sfu;
+  char key[20];
+  size_t klen = addr_key(from, key), i;
+  if (klen == 0)
+    return;
+  for (i = 0; i < p->nchecked; i++) {
+    if (p->checked[i].len == klen && memcmp(p->checked[i].key, key, klen) == 0)
+      break;
+  }
+  if (i == p->nchecked) {
+    if (p->nchecked < SFU_MAX_CHECKED) {
+      i = p->nchecked++;
+    } else {
+      /* Full: replace the oldest that is not the nominated one. */
+      i = p->next_evict++ % SFU_MAX_CHECKED;
+      if (p->checked[i].len == p->addr_key_len &&
+          memcmp(p->checked[i].key, p->addr_key, p->addr_key_len) == 0)
+        i = p->next_evict++ % SFU_MAX_CHECKED;
+      if (map_get(&s->by_addr, p->checked[i].key, p->checked[i].len) == p)
+        map_del(&s->by_addr, p->checked[i].key, p->checked[i].len);
+    }
+    memcpy(p->checked[i].key, key, klen);
+    p->checked[i].len = klen;
+    /* The address may have belonged to another peer (a reused port). */
+    map_put(&s->by_addr, key, klen, p);
+  }
+  if (use_candidate || !p->nominated) {
+    if (use_candidate)
+      p->nominated = 1;
+    memcpy(p->addr_key, key, klen);
+    p->addr_key_len = klen;
+    memcpy(&p->addr, from, from_len);
+    p->addr_len = from_len;
+  }
+}
+
 /* A binding request: the USERNAME names the peer, MESSAGE-INTEGRITY proves
  * the sender knows its password, and the source address becomes the
  * peer's (RFC 8445 7.3, ICE-lite). */
@@ -318,20 +360,7 @@ static void on_stun(struct sfu *s, uint8_t *data, size_t len, const struct socka
   if (stun_check_fingerprint(data, len, &m) < 0 ||
       stun_check_integrity(data, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) < 0)
     return; /* a forged or damaged check: no answer (RFC 8445 7.3.1.1) */
-  char key[20];
-  size_t klen = addr_key(from, key);
-  if (klen && (klen != p->addr_key_len || memcmp(key, p->addr_key, klen) != 0)) {
-    struct sfu_peer *other = map_get(&s->by_addr, key, klen);
-    if (other && other != p)
-      map_del(&s->by_addr, key, klen); /* the address moved to this peer */
-    if (p->addr_key_len)
-      map_del(&s->by_addr, p->addr_key, p->addr_key_len);
-    memcpy(p->addr_key, key, klen);
-    p->addr_key_len = klen;
-    memcpy(&p->addr, from, from_len);
-    p->addr_len = from_len;
-    map_put(&s->by_addr, key, klen, p);
-  }
+  peer_bind(p, from, from_len, (m.flags & STUN_F_USE_CANDIDATE) != 0);
   p->last_stun_ms = uv_now(s->loop);
   if (p->state == PEER_NEW)
     peer_set_state(p, PEER_CHECKED);

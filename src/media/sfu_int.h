@@ -19,6 +19,7 @@
 #define SFU_ICE_PWD_LEN 24
 #define SFU_KEYFRAME_INTERVAL_MS 1000 /* at most one request per publisher track */
 #define SFU_STORE_SLOTS 1024
+#define SFU_MAX_CHECKED 4 /* addresses of one peer media is accepted from */
 
 enum sfu_kind { SFU_AUDIO, SFU_VIDEO, SFU_KINDS };
 
@@ -66,8 +67,18 @@ struct sfu_peer {
   char remote_fp[DTLS_FINGERPRINT_MAX];
   struct sockaddr_storage addr;
   socklen_t addr_len;
-  char addr_key[20]; /* map key of addr; addr_key_len 0 while unbound */
+  char addr_key[20]; /* map key of addr, the nominated address we send to;
+                        addr_key_len 0 while unbound */
   size_t addr_key_len;
+  int nominated;     /* a check carried USE-CANDIDATE */
+  /* Every address that passed a check: media is accepted from each (a
+   * browser checks all its pairs, and keeps sending on the nominated one). */
+  struct sfu_addr {
+    char key[20];
+    size_t len;
+  } checked[SFU_MAX_CHECKED];
+  size_t nchecked;
+  size_t next_evict;
   struct dtls *dtls;
   struct srtpctx *srtp;
   uint64_t last_stun_ms;

@@ -297,6 +297,10 @@ function onMessage(m) {
     case 'media.answer':
       if (publisher) publisher.onAnswer(m.sdp);
       break;
+    case 'media.closed':
+      // onair dropped the upload (lost connectivity): send it again.
+      if (publisher && room) publisher.start();
+      break;
     case 'room.viewers':
       if (m.room === room) setViewers(m.viewers);
       break;

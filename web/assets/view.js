@@ -171,6 +171,13 @@ function onMessage(m) {
     case 'media.answer':
       if (state === 'watching' && viewer) viewer.onAnswer(m.sdp);
       break;
+    case 'media.closed':
+      // onair dropped this page's media (lost connectivity): connect again.
+      if (state === 'watching' && viewer) {
+        overlay('Reconnecting video…');
+        viewer.start();
+      }
+      break;
     case 'chat':
       if (state === 'watching') chat.add(m);
       break;

@@ -1,0 +1,214 @@
+// End to end through onair's SFU in Debian's chromium: one broadcaster, three
+// viewers and a late one, each a separate signed-in user in their own browser
+// context. Checks what the media plane promises (docs/media.md): every viewer
+// decodes video and audio, the broadcaster uploads one video stream however
+// many watch, a late viewer sees a frame within a second, viewers come and go
+// without disturbing the others, a viewer that stops its ICE consent checks is
+// dropped, and the end of the broadcast stops everyone.
+//
+// Run inside a network namespace so WebRTC stays on loopback:
+//   tests/e2e/in-netns.sh node --test tests/e2e/sfu.test.js
+// Env: ONAIR_BIN, ONAIR_WEB (see tests/lib/server.js).
+'use strict';
+const { describe, test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { chromium } = require('playwright-core');
+const { startOnair } = require('../lib/server.js');
+const {
+  CHROMIUM, BROWSER_ARGS, eventually, pageRtp, newUserContext, watchPage, goLive, viewerStats, assertPlays,
+  blockUdpFromPort, selectedLocalPort, afterNextIceCheck,
+} = require('../lib/media-e2e.js');
+
+const CONSENT_MS = 3000;
+const STEP_MS = 45000;
+
+// framesDecoded of each page, now and again once each has gone up by `more`.
+async function allKeepDecoding(pages, more, label, timeoutMs = 10000) {
+  const start = await Promise.all(pages.map(p => viewerStats(p.page)));
+  await Promise.all(pages.map(async (p, i) => {
+    assert.ok(start[i] && start[i].framesDecoded > 0, `${label}: ${p.name} was decoding`);
+    await eventually(async () => {
+      const s = await viewerStats(p.page);
+      return s && s.framesDecoded >= start[i].framesDecoded + more;
+    }, `${label}: ${p.name}'s framesDecoded to rise by ${more} from ${start[i].framesDecoded}`, timeoutMs);
+  }));
+}
+
+describe('SFU in the browser', { timeout: 150000 }, () => {
+  let srv;
+  let browser;
+  const errors = [];
+  let failed = false;
+  let bc;              // the broadcaster: { name, context, page }
+  const viewers = [];  // { name, context, page }
+  let late;            // the viewer who joins last
+  let unblock = null;  // undoes the consent step's routing rule
+
+  function step(name, fn, opts = {}) {
+    test(name, { timeout: STEP_MS, ...opts }, async t => {
+      if (failed) { t.skip('an earlier step failed'); return; }
+      try {
+        await fn(t);
+      } catch (e) {
+        if (opts.todo) throw e; // a known defect: the steps after it still run
+        failed = true;
+        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-4000));
+        throw e;
+      }
+    });
+  }
+
+  async function user(name) {
+    const u = await newUserContext(browser, srv, name);
+    u.page = watchPage(await u.context.newPage(), name, errors);
+    return u;
+  }
+
+  async function openView(u) {
+    await u.page.goto(`${srv.url}/view/${bc.name}`);
+    await u.page.locator('#live-badge').waitFor({ state: 'visible', timeout: 15000 });
+  }
+
+  before(async () => {
+    srv = await startOnair(['--media-consent-ms', String(CONSENT_MS)]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  });
+
+  after(async () => {
+    if (unblock) unblock();
+    if (browser) await browser.close().catch(() => {});
+    if (srv) await srv.stop();
+  });
+
+  step('the broadcaster goes live with one upload to onair', async t => {
+    bc = await user('bella');
+    const s = await goLive(bc.page, srv, 'SFU test');
+    assert.equal(s.open, 1, 'the broadcast page has one open RTCPeerConnection');
+    assert.equal(s.outbound.video.length, 1, 'one outbound video stream');
+    assert.equal(s.outbound.audio.length, 1, 'one outbound audio stream');
+    t.diagnostic(`outbound video ${s.outbound.video[0].frameWidth || ''} packets=${s.outbound.video[0].packetsSent}`);
+  });
+
+  step('three viewers decode video and audio', async t => {
+    for (const name of ['vic', 'val', 'vera']) viewers.push(await user(name));
+    await Promise.all(viewers.map(openView));
+    const got = await Promise.all(viewers.map(v => assertPlays(v.page, v.name)));
+    for (const [i, s] of got.entries()) {
+      t.diagnostic(`${viewers[i].name}: ${s.frameWidth}x${s.frameHeight} frames=${s.framesDecoded} audio samples=${s.audio.totalSamplesReceived}`);
+    }
+    await eventually(async () => (await bc.page.locator('#viewers').textContent()) === '3', 'the broadcaster to see 3 watching');
+  });
+
+  step('the broadcaster still sends one video stream with three viewers', async t => {
+    const before = await pageRtp(bc.page);
+    assert.equal(before.pcs, 1, 'the broadcast page made one RTCPeerConnection in all');
+    assert.equal(before.open, 1, 'one open RTCPeerConnection');
+    assert.equal(before.outbound.video.length, 1, 'one outbound-rtp video entry');
+    assert.equal(before.outbound.audio.length, 1, 'one outbound-rtp audio entry');
+    // And it is that one stream that keeps flowing (same SSRC, more packets).
+    const after = await eventually(async () => {
+      const s = await pageRtp(bc.page);
+      return s.outbound.video.length === 1 && s.outbound.video[0].packetsSent > before.outbound.video[0].packetsSent + 20 ? s : null;
+    }, 'the one outbound video stream to keep sending');
+    assert.equal(after.outbound.video[0].ssrc, before.outbound.video[0].ssrc, 'the same stream');
+    t.diagnostic(`broadcaster: ${after.outbound.video.length} outbound video stream(s), ${after.pcs} RTCPeerConnection(s)`);
+    // onair's receiver reports: on loopback it lost nothing of the upload.
+    const rr = await eventually(async () => {
+      const s = await pageRtp(bc.page);
+      return s.remoteInbound.video.length && s.remoteInbound.audio.length ? s.remoteInbound : null;
+    }, 'onair\'s receiver reports on the broadcaster\'s streams');
+    t.diagnostic(`onair reports: ${JSON.stringify(rr)}`);
+    assert.equal(rr.video[0].packetsLost, 0, 'onair received every video packet of the upload');
+    assert.equal(rr.audio[0].packetsLost, 0, 'onair received every audio packet of the upload');
+  });
+
+  step('a late viewer gets its first decoded frame within 1 s', async t => {
+    late = await user('lena');
+    await openView(late);
+    const timing = await eventually(() => late.page.evaluate(() => {
+      const T = window.__onairTest;
+      if (T.firstFrame.length === 0) return null;
+      const last = type => { const m = T.sent.filter(x => x.type === type).pop(); return m ? m.t : null; };
+      return { join: last('room.join'), offer: last('media.offer'), frame: T.firstFrame[0].t,
+        answer: (T.received.find(x => x.type === 'media.answer') || {}).t };
+    }), 'the late viewer\'s first decoded frame', 15000, 50);
+    assert.ok(timing.offer !== null && timing.join !== null, 'the page sent room.join and media.offer');
+    const fromOffer = timing.frame - timing.offer;
+    const fromJoin = timing.frame - timing.join;
+    t.diagnostic(`late viewer: first frame ${fromOffer.toFixed(0)} ms after media.offer, ${fromJoin.toFixed(0)} ms after room.join` +
+      ` (answer after ${(timing.answer - timing.offer).toFixed(0)} ms)`);
+    assert.ok(fromOffer < 1000, `first frame ${fromOffer.toFixed(0)} ms after media.offer (limit 1000)`);
+    assert.ok(fromJoin < 1000, `first frame ${fromJoin.toFixed(0)} ms after room.join (limit 1000)`);
+    await assertPlays(late.page, late.name);
+    const s = await pageRtp(bc.page);
+    assert.equal(s.outbound.video.length, 1, 'still one outbound video stream with four viewers');
+    assert.equal(s.open, 1, 'still one open RTCPeerConnection on the broadcast page');
+  });
+
+  step('one viewer leaving leaves the others playing', async () => {
+    const gone = viewers.pop();
+    await gone.page.close();
+    await eventually(async () => (await bc.page.locator('#viewers').textContent()) === '3', 'the broadcaster to see 3 watching');
+    await allKeepDecoding([...viewers, late], 30, 'after vera left');
+  });
+
+  step('a viewer that stops its consent checks is dropped; the others play on', async t => {
+    // Closing the RTCPeerConnection would not do: Chromium then sends a DTLS
+    // close_notify, and onair rightly drops the peer at once for that. To
+    // test consent (RFC 7675), the viewer's socket goes silent instead, as
+    // when its network vanishes: its datagrams to onair are refused by a
+    // routing rule in the test's namespace. The page, its
+    // RTCPeerConnection and its WebSocket stay open.
+    const open = await late.page.evaluate(() => window.__onairTest.pcs
+      .map((pc, i) => (pc.connectionState === 'connected' ? i : -1)).filter(i => i >= 0));
+    assert.equal(open.length, 1, 'the late viewer has one connected RTCPeerConnection');
+    const local = await selectedLocalPort(late.page, open[0]);
+    assert.ok(local && local.port > 0 && local.protocol === 'udp', `the viewer's selected candidate is UDP (${JSON.stringify(local)})`);
+    const logBefore = srv.log().length;
+    // Right after a check went out, so the silence lasts from now.
+    assert.ok(await afterNextIceCheck(late.page, open[0]), 'the viewer sends ICE checks');
+    unblock = blockUdpFromPort(local.port);
+    const t0 = Date.now();
+    const line = await eventually(() => srv.log().slice(logBefore).split('\n').find(l => /consent expired/.test(l)),
+      '"consent expired" in onair\'s log', CONSENT_MS + 7000, 50);
+    const took = Date.now() - t0;
+    t.diagnostic(`dropped ${took} ms after its checks stopped: ${line.trim()}`);
+    assert.match(line, /viewer/, 'the dropped peer is a viewer');
+    assert.ok(took >= CONSENT_MS - 500, `not dropped before the consent time (${took} ms after the last check)`);
+    assert.ok(took <= CONSENT_MS + 3000, `dropped soon after the consent time (${took} ms after the last check)`);
+    const told = await late.page.evaluate(() => window.__onairTest.received.filter(m => m.type === 'media.closed'));
+    t.diagnostic(`the viewer's page was told: ${JSON.stringify(told)}`);
+    assert.equal(await late.page.evaluate(() => window.__onairTest.ws.readyState), 1, 'its WebSocket is still open');
+    await allKeepDecoding(viewers, 30, 'after the silent viewer was dropped');
+    // With consent at 3 s and Chromium's checks every ~2.5 s, no healthy peer may be dropped.
+    const drops = srv.log().split('\n').filter(l => /consent expired/.test(l));
+    assert.equal(drops.length, 1, `only the silent viewer lost consent:\n${drops.join('\n')}`);
+  });
+
+  // docs/protocol.md: media.closed means "onair closed that page's media
+  // (consent lost, DTLS failed): offer again". The page does, on a new
+  // connection, and plays again.
+  step('the dropped viewer\'s page offers again once its network is back', async t => {
+    if (unblock) { unblock(); unblock = null; }
+    const offers = () => late.page.evaluate(() => window.__onairTest.sent.filter(m => m.type === 'media.offer').length);
+    await eventually(async () => (await offers()) >= 2, 'a new media.offer from the dropped viewer\'s page', 5000);
+    await assertPlays(late.page, late.name, { audio: false });
+  });
+
+  step('the broadcaster ending stops every viewer', async () => {
+    await bc.page.locator('#end').click();
+    for (const v of [...viewers, late]) {
+      await v.page.getByText('This stream has ended').waitFor({ state: 'visible', timeout: 5000 });
+      assert.equal(await v.page.evaluate(() => document.querySelector('video').srcObject), null, `${v.name}: the video is stopped`);
+      assert.equal(await v.page.evaluate(() => window.__onairTest.pcs.every(pc => pc.connectionState === 'closed')), true,
+        `${v.name}: its RTCPeerConnection is closed`);
+    }
+    await bc.page.locator('#golive').waitFor({ state: 'visible', timeout: 15000 });
+    assert.equal((await pageRtp(bc.page)).open, 0, 'the broadcaster\'s upload is closed');
+    assert.ok(srv.alive(), 'onair is still running');
+  });
+
+  step('no page errors or CSP violations', () => {
+    assert.deepEqual(errors, []);
+  });
+});
