@@ -32,12 +32,24 @@ async function waitForPort(port, child, timeoutMs) {
   throw new Error('onair did not listen on ' + port);
 }
 
+// Data directories made here are removed when the test process exits (a test
+// may restart onair on the same one, so not at stop()).
+const made = [];
+process.on('exit', () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+function madeDir() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
+  made.push(d);
+  return d;
+}
+
 // Starts onair. extraArgs are appended to the command line; opts.dataDir
 // reuses a directory (to test restarts). Returns { url, port, dataDir, proc,
 // log(), stop(), kill9() }.
 async function startOnair(extraArgs = [], opts = {}) {
   const port = opts.port || await freePort();
-  const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
+  const dataDir = opts.dataDir || madeDir();
   const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...extraArgs];
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   let out = '';
