@@ -18,20 +18,8 @@ const { chromium } = require('playwright-core');
 const { startOnair, freePort } = require('../lib/server.js');
 const { startProvider, CLIENT_ID, CLIENT_SECRET } = require('../lib/oidc-provider.js');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-// The same flags as tests/e2e/onair.test.js.
-const QUIET_ARGS = [
-  '--no-sandbox',
-  '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--autoplay-policy=no-user-gesture-required',
-];
-const FAKE_CAMERA = '--use-fake-device-for-media-stream';
-const FAKE_UI = '--use-fake-ui-for-media-stream';
+// Debian's chromium and the flags that keep it on the test's own network.
+const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI } = require('../lib/media-e2e.js');
 const SHOTS = process.env.ONAIR_E2E_SHOTS || '';
 const OP_NAME = 'TestOP';
 

@@ -14,19 +14,8 @@ const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
 const { startOnair } = require('../lib/server.js');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const QUIET_ARGS = [
-  '--no-sandbox',
-  '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--autoplay-policy=no-user-gesture-required',
-];
-const FAKE_CAMERA = '--use-fake-device-for-media-stream';
-const FAKE_UI = '--use-fake-ui-for-media-stream';
+// Debian's chromium and the flags that keep it on the test's own network.
+const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI } = require('../lib/media-e2e.js');
 const SHOTS = process.env.ONAIR_E2E_SHOTS || '';
 
 const STEP_MS = 60000;

@@ -1,5 +1,5 @@
-// Helpers for the SFU browser tests (tests/e2e/sfu.test.js, interop.test.js,
-// loss.test.js): Debian's chromium through playwright-core, users signed up
+// Helpers for the browser tests (every tests/e2e/*.test.js takes its
+// Chromium flags from here; the SFU tests use the rest): Debian's chromium through playwright-core, users signed up
 // over the JSON API, and an init script that lets a test look at a page's
 // WebRTC connections and WebSocket traffic without any hook in the page.
 //
@@ -14,8 +14,7 @@
 const { execFileSync } = require('node:child_process');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-// The same flags as tests/e2e/onair.test.js (shared/DESIGN.md, "Media in
-// tests stays on the test's own network").
+// shared/DESIGN.md, "Media in tests stays on the test's own network".
 const QUIET_ARGS = [
   '--no-sandbox',
   '--allow-loopback-in-peer-connection',
