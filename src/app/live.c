@@ -31,25 +31,36 @@ static void client_error(struct client *cl, const char *code, const char *msg, c
                             "ref", ref ? ref : ""));
 }
 
-/* Sends j (consumed) to the broadcaster and every viewer of room: framed
- * once, the same bytes written to each connection. */
-static void room_send(struct room *room, json_t *j) {
+/* j (consumed) as one WebSocket frame for any number of connections, or
+ * NULL; caller sbuf_unref()s. */
+static struct sbuf *json_frame(json_t *j) {
   char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (s == NULL)
-    return;
+    return NULL;
   struct sbuf *frame = ws_frame_text(s, strlen(s));
   free(s);
+  return frame;
+}
+
+/* Sends j (consumed) to every viewer of room, and to its broadcaster too
+ * when with_broadcaster: framed once, the same bytes to each connection. */
+static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
+  struct sbuf *frame = json_frame(j);
   if (frame == NULL)
     return;
-  struct client *bc = room->broadcaster;
-  conn_write(bc->conn, frame);
+  if (with_broadcaster) {
+    struct client *bc = room->broadcaster;
+    conn_write(bc->conn, frame);
+  }
   for (size_t i = 0; i < room->nviewers; i++) {
     struct client *v = room->viewers[i];
     conn_write(v->conn, frame);
   }
   sbuf_unref(frame);
 }
+
+static void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); }
 
 static json_t *room_json(const struct room *room) {
   const struct client *bc = room->broadcaster;
@@ -146,19 +157,11 @@ static void room_forget_dirty(struct app *app, struct room *room) {
 
 /* Ends room: viewers get room.ended, the broadcaster live.ended. */
 static void room_end(struct app *app, struct room *room, const char *reason) {
-  json_t *ended = json_pack("{s:s, s:s}", "type", "room.ended", "room", room->name);
-  char *s = json_dumps(ended, JSON_COMPACT);
-  json_decref(ended);
-  struct sbuf *frame = s ? ws_frame_text(s, strlen(s)) : NULL;
-  free(s);
+  room_send_to(room, json_pack("{s:s, s:s}", "type", "room.ended", "room", room->name), 0);
   for (size_t i = 0; i < room->nviewers; i++) {
     struct client *v = room->viewers[i];
     v->room = NULL;
-    if (frame)
-      conn_write(v->conn, frame);
   }
-  if (frame)
-    sbuf_unref(frame);
   struct client *bc = room->broadcaster;
   bc->room = NULL;
   bc->broadcaster = 0;
@@ -431,19 +434,7 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
 /* The broadcaster's media reached onair: viewers connect to it now. */
 static void on_media_ready(void *room_owner) {
   struct room *room = room_owner;
-  json_t *j = json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name);
-  char *s = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (s == NULL)
-    return;
-  struct sbuf *frame = ws_frame_text(s, strlen(s));
-  free(s);
-  for (size_t i = 0; frame && i < room->nviewers; i++) {
-    struct client *v = room->viewers[i];
-    conn_write(v->conn, frame);
-  }
-  if (frame)
-    sbuf_unref(frame);
+  room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
 }
 
 static void on_media_closed(void *peer_owner, const char *why) {

@@ -179,6 +179,9 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
     if (c == NULL)
       continue;
     t->codec = *c;
+    t->family = strcasecmp(c->name, "VP8") == 0    ? SFU_CODEC_VP8
+                : strcasecmp(c->name, "H264") == 0 ? SFU_CODEC_H264
+                                                   : SFU_CODEC_OTHER;
     if (t->store == NULL && (t->store = pktstore_new(SFU_STORE_SLOTS)) == NULL)
       return -ENOMEM;
     any = 1;

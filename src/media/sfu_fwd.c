@@ -22,11 +22,14 @@ static int track_kind(const struct sfu_room *r, uint8_t pt) {
 }
 
 static int is_keyframe(const struct sfu_track *t, const struct rtp_hdr *h) {
-  if (strcasecmp(t->codec.name, "VP8") == 0)
+  switch (t->family) {
+  case SFU_CODEC_VP8:
     return rtp_vp8_keyframe(h->payload, h->payload_len) == 1;
-  if (strcasecmp(t->codec.name, "H264") == 0)
+  case SFU_CODEC_H264:
     return rtp_h264_keyframe(h->payload, h->payload_len) == 1;
-  return 0;
+  default:
+    return 0;
+  }
 }
 
 /* One packet to one viewer, built in the send ring. */

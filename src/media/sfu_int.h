@@ -34,6 +34,7 @@ enum peer_state {
 struct sfu_track {
   int active;
   struct sdp_codec codec; /* as the publisher offered it (its PT) */
+  enum sfu_video_codec { SFU_CODEC_OTHER, SFU_CODEC_VP8, SFU_CODEC_H264 } family;
   uint32_t ssrc;          /* learnt from the first packet */
   int ssrc_known;
   struct pktstore *store;
