@@ -226,6 +226,20 @@ async function authInfo(srv) {
   return res.json;
 }
 
+// onair discovers the provider in the background after it starts listening:
+// a user who opens the page too early sees "still contacting" and, a moment
+// later, the button. Waits for that moment (discovery takes one round trip,
+// longer on a loaded machine).
+async function providerReady(srv, timeoutMs = 30000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await authInfo(srv);
+    if (info.providers.length && info.providers[0].available) return info;
+    if (Date.now() > end) return info;
+    await new Promise(r => setTimeout(r, 50));
+  }
+}
+
 const NAME_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -258,7 +272,7 @@ describe('OpenID Connect sign-in against a real provider', { timeout: 120000 }, 
   });
 
   test('GET /api/auth lists the provider as available', async () => {
-    const info = await authInfo(srv);
+    const info = await providerReady(srv);
     assert.equal(info.signup, true);
     assert.deepEqual(info.providers, [{ id: 'oidc', name: OP_NAME, available: true, message: '' }]);
   });
@@ -573,6 +587,7 @@ describe('key rotation', { timeout: 60000 }, () => {
     const port = await freePort();
     op = await startProvider({ onairUrl: 'http://127.0.0.1:' + port, keys: { keys: [forge.rsaJwk('rot-1')] } });
     srv = await startOnair(oidcArgs(op, ['--oidc-jwks-min-interval-ms', String(INTERVAL)]), { port });
+    await providerReady(srv);
   });
   after(async () => {
     if (srv) await srv.stop();
@@ -712,6 +727,7 @@ describe('signup = false with a provider that has no end_session_endpoint', { ti
     const port = await freePort();
     op = await startProvider({ onairUrl: 'http://127.0.0.1:' + port, logout: false });
     srv = await startOnair(oidcArgs(op, ['--signup', 'false']), { port });
+    await providerReady(srv);
   });
   after(async () => {
     if (srv) await srv.stop();
@@ -795,7 +811,7 @@ describe('the tutorial\'s .env works unchanged', { timeout: 60000 }, () => {
   });
 
   test('APP_BASE_PORT is the port; OKTA_BASE_URL + /oauth2/default is the issuer; the button says Okta; sign-in works', async () => {
-    const info = await authInfo(srv);
+    const info = await providerReady(srv);
     assert.deepEqual(info.providers, [{ id: 'oidc', name: 'Okta', available: true, message: '' }]);
     const a = new Agent('okta');
     const r = await signInOk(a, srv, op, { login: 'ada' });
