@@ -27,7 +27,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   /* Behind TLS the cookie is Secure and host-bound (__Host- prefix). */
   int tls = strncmp(cfg->base_url, "https://", 8) == 0;
   app->cookie_name = tls ? "__Host-" SESSION_COOKIE : SESSION_COOKIE;
-  app->cookie_attrs = tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
+  app->cookie_attrs =
+      tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
   uv_timer_init(loop, &app->rooms_timer);
   app->rooms_timer.data = app;
   uv_timer_init(loop, &app->viewers_timer);

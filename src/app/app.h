@@ -27,13 +27,13 @@ struct app {
   struct client *watchers; /* connections subscribed to the room list */
   struct throttle throttle_user;
   struct throttle throttle_ip;
-  uv_timer_t rooms_timer;  /* coalesces room list updates */
+  uv_timer_t rooms_timer; /* coalesces room list updates */
   int rooms_dirty;
-  uv_timer_t sweep_timer;  /* expires sessions */
+  uv_timer_t sweep_timer;   /* expires sessions */
   uv_timer_t viewers_timer; /* coalesces room.viewers: a room of N joins sends N, not N^2 */
   struct room *dirty_rooms;
-  struct oidc *oidc;        /* NULL without a provider */
-  struct sfu *sfu;          /* the media plane; NULL if it could not start */
+  struct oidc *oidc; /* NULL without a provider */
+  struct sfu *sfu;   /* the media plane; NULL if it could not start */
   const char *cookie_name;
   const char *cookie_attrs;
 };
@@ -44,11 +44,11 @@ struct client {
   struct conn *conn;
   int64_t user_id;
   char user[DB_NAME_MAX + 1];
-  char peer[24];           /* "p<conn id>", names this connection in signaling */
+  char peer[24];                     /* "p<conn id>", names this connection in signaling */
   char token[SESSION_TOKEN_LEN + 1]; /* the session it was opened with */
-  struct room *room;       /* the room it broadcasts or watches, or NULL */
-  int broadcaster;         /* 1 if it is room's broadcaster */
-  int watching;            /* subscribed to the room list */
+  struct room *room;                 /* the room it broadcasts or watches, or NULL */
+  int broadcaster;                   /* 1 if it is room's broadcaster */
+  int watching;                      /* subscribed to the room list */
   struct client *wprev, *wnext;
   int closed;
 };

@@ -191,12 +191,27 @@ static int config_file(struct config *cfg, const char *path) {
 /* Environment names: ONAIR_<KEY> with '-' as '_', plus the tutorial's
  * APP_BASE_PORT and APP_BASE_URL. */
 static int config_env(struct config *cfg) {
-  static const char *const keys[] = {
-      "listen",         "data",           "web",         "base-url",         "signup",
-      "log-level",      "ws-ping-ms",     "ws-timeout-ms", "chat-burst",     "chat-per-sec",
-      "max-viewers",    "oidc-issuer",    "oidc-client-id", "oidc-client-secret",
-      "oidc-name",      "oidc-scopes",    "oidc-jwks-min-interval-ms",
-      "media-port",     "media-bind",     "media-announce", "media-consent-ms"};
+  static const char *const keys[] = {"listen",
+                                     "data",
+                                     "web",
+                                     "base-url",
+                                     "signup",
+                                     "log-level",
+                                     "ws-ping-ms",
+                                     "ws-timeout-ms",
+                                     "chat-burst",
+                                     "chat-per-sec",
+                                     "max-viewers",
+                                     "oidc-issuer",
+                                     "oidc-client-id",
+                                     "oidc-client-secret",
+                                     "oidc-name",
+                                     "oidc-scopes",
+                                     "oidc-jwks-min-interval-ms",
+                                     "media-port",
+                                     "media-bind",
+                                     "media-announce",
+                                     "media-consent-ms"};
   const char *v = getenv("APP_BASE_PORT");
   if (v && config_set(cfg, "port", v) < 0)
     goto bad;

@@ -12,14 +12,14 @@ struct config {
   int listen_port;
   char data_dir[1024];
   char web_dir[1024];
-  char base_url[256];   /* public URL, e.g. https://live.example.org; "" = from Host */
-  int signup;           /* local sign-up allowed */
+  char base_url[256]; /* public URL, e.g. https://live.example.org; "" = from Host */
+  int signup;         /* local sign-up allowed */
   uint64_t ws_ping_ms;
   uint64_t ws_timeout_ms;
-  size_t ws_max_message;      /* bytes */
-  unsigned chat_burst;        /* messages */
-  double chat_per_sec;        /* messages per second after the burst */
-  size_t max_viewers;         /* per room */
+  size_t ws_max_message; /* bytes */
+  unsigned chat_burst;   /* messages */
+  double chat_per_sec;   /* messages per second after the burst */
+  size_t max_viewers;    /* per room */
   int64_t session_ttl_ms;
   char log_level[16];
   /* OpenID Connect; the provider is configured when oidc_issuer is set. */
@@ -30,9 +30,9 @@ struct config {
   char oidc_scopes[256];
   uint64_t oidc_jwks_min_interval_ms;
   /* Media plane: one UDP port for every peer. */
-  int media_port;          /* 0: the HTTP port's number */
-  char media_bind[64];     /* "": the HTTP listen host */
-  char media_announce[64]; /* address put in SDP answers; "": the bind address */
+  int media_port;            /* 0: the HTTP port's number */
+  char media_bind[64];       /* "": the HTTP listen host */
+  char media_announce[64];   /* address put in SDP answers; "": the bind address */
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
 };
 

@@ -106,8 +106,8 @@ static void rooms_changed(struct app *app) {
 }
 
 static void history_add(const struct db_chat *m, void *arg) {
-  json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)m->id,
-                                       "room", m->room, "user", m->user, "text", m->text, "ts",
+  json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)m->id, "room",
+                                       m->room, "user", m->user, "text", m->text, "ts",
                                        (json_int_t)m->ts));
 }
 
@@ -166,8 +166,8 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   bc->room = NULL;
   bc->broadcaster = 0;
   if (!bc->closed)
-    client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name,
-                              "reason", reason));
+    client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name, "reason",
+                              reason));
   log_info("room %s ended (%s)", room->name, reason);
   if (room->media)
     sfu_room_free(room->media);
@@ -330,8 +330,8 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "type", "room.joined",
                             "room", room->name, "title", room->title, "broadcaster", bc->user,
                             "broadcaster_peer", bc->peer, "viewers", (json_int_t)room->nviewers,
-                            "media_ready", room->media && sfu_room_ready(room->media),
-                            "history", room_history(app, room)));
+                            "media_ready", room->media && sfu_room_ready(room->media), "history",
+                            room_history(app, room)));
   client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                             "peer", cl->peer, "user", cl->user));
   room_send_viewers(app, room);
@@ -403,11 +403,10 @@ static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
     client_error(cl, "internal", "The message could not be stored; try again.", "chat.send");
     return;
   }
-  room_send(room, json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name,
-                            "id", (json_int_t)id, "user", cl->user, "text", text, "ts",
-                            (json_int_t)ts));
+  room_send(room,
+            json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name, "id",
+                      (json_int_t)id, "user", cl->user, "text", text, "ts", (json_int_t)ts));
 }
-
 
 /* WebRTC through the SFU (docs/media.md): the client offers, onair answers. */
 static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
@@ -499,7 +498,8 @@ static void live_on_free(void *user) { free(user); }
 /* hello comes first, before anything the client sent with its upgrade. */
 static void live_on_open(struct conn *c) {
   struct client *cl = ws_user(c);
-  client_send(cl, json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
+  client_send(cl,
+              json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
 }
 
 static const struct ws_handlers live_handlers = {
@@ -535,7 +535,8 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
 
 void live_close_session(struct app *app, const char *token) {
   size_t slot;
-  for (struct map_entry *e = map_first(&app->peers, &slot); e; e = map_next(&app->peers, e, &slot)) {
+  for (struct map_entry *e = map_first(&app->peers, &slot); e;
+       e = map_next(&app->peers, e, &slot)) {
     struct client *cl = e->value;
     if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0)
       ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");

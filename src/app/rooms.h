@@ -9,7 +9,7 @@
 
 #include "util/map.h"
 
-#define ROOM_NAME_MAX 32  /* bytes, as usernames */
+#define ROOM_NAME_MAX 32   /* bytes, as usernames */
 #define ROOM_TITLE_MAX 100 /* code points */
 
 struct room {
@@ -19,10 +19,10 @@ struct room {
   void *broadcaster;
   void **viewers; /* unordered */
   size_t nviewers, cap;
-  int64_t since_ms; /* when it went live, ms since the epoch */
-  void *media;      /* the SFU's room (struct sfu_room), or NULL; live.c owns it */
-  int viewers_dirty;        /* the count changed since it was last sent */
-  struct room *next_dirty;  /* live.c's list of rooms with a count to send */
+  int64_t since_ms;        /* when it went live, ms since the epoch */
+  void *media;             /* the SFU's room (struct sfu_room), or NULL; live.c owns it */
+  int viewers_dirty;       /* the count changed since it was last sent */
+  struct room *next_dirty; /* live.c's list of rooms with a count to send */
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
 

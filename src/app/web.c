@@ -118,7 +118,8 @@ static void respond_with_session(struct conn *c, int status, int64_t user_id, co
     http_respond_error(c, 500, "internal", "Could not start a session; try again.");
     return;
   }
-  snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\nCache-Control: no-store\r\n",
+  snprintf(extra, sizeof(extra),
+           "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\nCache-Control: no-store\r\n",
            app->cookie_name, token, app->cfg->session_ttl_ms / 1000, app->cookie_attrs);
   web_respond_json(c, status, extra, json_pack("{s:{s:s}}", "user", "name", name));
 }
@@ -199,8 +200,7 @@ static void api_signup(struct conn *c, const struct http_req *req) {
   if (read_credentials(c, req, &name, &nlen, &pw, &pwlen, &root) < 0)
     goto out;
   if (!rooms_name_ok(name, nlen)) {
-    http_respond_error(c, 400, "bad_username",
-                       "Usernames are 1 to 32 letters, digits, _ or -.");
+    http_respond_error(c, 400, "bad_username", "Usernames are 1 to 32 letters, digits, _ or -.");
     goto out;
   }
   if (pwlen < PASSWORD_MIN || pwlen > PWHASH_MAX_PASSWORD) {
@@ -267,8 +267,8 @@ static void api_signin(struct conn *c, const struct http_req *req) {
     char extra[64], msg[128];
     snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
     uint64_t secs = (wait + 999) / 1000;
-    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " second%s.",
-             secs, secs == 1 ? "" : "s");
+    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " second%s.", secs,
+             secs == 1 ? "" : "s");
     json_t *j = json_pack("{s:s, s:s}", "error", "throttled", "message", msg);
     web_respond_json(c, 429, extra, j);
     auth_job_free(job);
@@ -354,7 +354,7 @@ static void route_api(struct conn *c, struct http_req *req, const char *p) {
   }
   if (!strcmp(p, "me"))
     return web_respond_json(c, 200, "Cache-Control: no-store\r\n",
-                        json_pack("{s:{s:s}}", "user", "name", who.name));
+                            json_pack("{s:{s:s}}", "user", "name", who.name));
   api_rooms(c);
 }
 

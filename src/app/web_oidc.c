@@ -86,8 +86,8 @@ void web_oidc_start(struct conn *c, struct http_req *req) {
   }
   if (!oidc_available(app->oidc, &why)) {
     char msg[800];
-    snprintf(msg, sizeof(msg), "Sign-in with %s is unavailable right now: %s",
-             oidc_name(app->oidc), why);
+    snprintf(msg, sizeof(msg), "Sign-in with %s is unavailable right now: %s", oidc_name(app->oidc),
+             why);
     respond_failure(c, 503, "provider_unavailable", msg, NULL);
     return;
   }

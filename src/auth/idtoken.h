@@ -16,13 +16,13 @@
 
 enum idtoken_error {
   IDT_OK = 0,
-  IDT_BAD_TOKEN,     /* not a compact JWS with JSON header and claims */
-  IDT_BAD_ALG,       /* alg not allowed, or the key is of another family */
-  IDT_BAD_KID,       /* no key with that kid */
+  IDT_BAD_TOKEN, /* not a compact JWS with JSON header and claims */
+  IDT_BAD_ALG,   /* alg not allowed, or the key is of another family */
+  IDT_BAD_KID,   /* no key with that kid */
   IDT_BAD_SIGNATURE,
   IDT_BAD_ISS,
-  IDT_BAD_AUD,       /* aud lacks the client, or azp is not the client */
-  IDT_EXPIRED,       /* exp passed, or iat/nbf in the future (beyond skew) */
+  IDT_BAD_AUD, /* aud lacks the client, or azp is not the client */
+  IDT_EXPIRED, /* exp passed, or iat/nbf in the future (beyond skew) */
   IDT_BAD_NONCE,
 };
 

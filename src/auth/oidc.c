@@ -347,7 +347,8 @@ static void job_done(struct oidc_job *job, const char *error, int status, const 
 
 static const char *refusal_message(int err) {
   switch (err) {
-  case IDT_BAD_ALG: return "The provider's ID token uses a signing algorithm onair does not accept.";
+  case IDT_BAD_ALG:
+    return "The provider's ID token uses a signing algorithm onair does not accept.";
   case IDT_BAD_KID: return "The provider's ID token was signed with a key it does not publish.";
   case IDT_BAD_SIGNATURE: return "The provider's ID token has a bad signature.";
   case IDT_BAD_ISS: return "The ID token comes from another issuer.";

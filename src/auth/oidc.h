@@ -26,7 +26,7 @@ struct oidc_result {
   json_t *claims;       /* the verified ID token's claims (borrowed) */
   const char *id_token; /* the raw token (borrowed) */
   const char *issuer;
-  const char *next;     /* where the user wanted to go */
+  const char *next; /* where the user wanted to go */
 };
 
 typedef void (*oidc_done_cb)(void *arg, const struct oidc_result *r);

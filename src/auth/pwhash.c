@@ -42,8 +42,8 @@ static void pwhash_run(uv_work_t *req) {
     snprintf(w->hash, sizeof(w->hash), "%s", dummy_hash);
   }
   if (!w->verify) {
-    w->rc = crypto_pwhash_str(w->hash, w->password, w->len, ops_limit, mem_limit) == 0 ? 0
-                                                                                      : -ENOMEM;
+    w->rc =
+        crypto_pwhash_str(w->hash, w->password, w->len, ops_limit, mem_limit) == 0 ? 0 : -ENOMEM;
     return;
   }
   int ok = crypto_pwhash_str_verify(w->hash, w->password, w->len) == 0;

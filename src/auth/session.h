@@ -14,7 +14,8 @@
 
 /* Creates a session for user_id lasting ttl_ms; writes the token (22 chars
  * and a NUL) to token. Returns 0 or -EIO. */
-int session_create(struct db *db, int64_t user_id, int64_t ttl_ms, char token[SESSION_TOKEN_LEN + 1]);
+int session_create(struct db *db, int64_t user_id, int64_t ttl_ms,
+                   char token[SESSION_TOKEN_LEN + 1]);
 /* The same for a sign-in through an OpenID provider: id_token is kept for
  * the provider's logout. */
 int session_create_oidc(struct db *db, int64_t user_id, int64_t ttl_ms, const char *id_token,

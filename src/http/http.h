@@ -24,15 +24,15 @@ struct http_header {
 
 /* Valid until http_respond() or http_upgrade_take(). */
 struct http_req {
-  int method; /* enum http_method */
-  const char *path;  /* NUL-terminated, without the query */
+  int method;       /* enum http_method */
+  const char *path; /* NUL-terminated, without the query */
   size_t path_len;
   const char *query; /* NUL-terminated, "" if none */
   struct http_header headers[HTTP_MAX_HEADERS];
   size_t nheaders;
   const uint8_t *body;
   size_t body_len;
-  int upgrade;    /* the client asked for a protocol switch */
+  int upgrade; /* the client asked for a protocol switch */
   int keep_alive;
 };
 

@@ -76,9 +76,10 @@ static void http_drive(struct conn *c) {
     int rc = http_parse_feed(&h->parse, h->in.data, h->in.len, &used, &status);
     buf_consume(&h->in, used);
     if (rc == HTTP_PARSE_ERROR) {
-      http_fail(c, status, status == 413   ? "request body too large"
-                           : status == 431 ? "request headers too large"
-                                           : "malformed request");
+      http_fail(c, status,
+                status == 413   ? "request body too large"
+                : status == 431 ? "request headers too large"
+                                : "malformed request");
       break;
     }
     if (rc == HTTP_PARSE_AGAIN)
@@ -198,9 +199,8 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
   if (c->closing)
     return;
   char head[2048];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
-                   http_status_text(status), security_headers,
+  int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s%s\r\n",
+                   status, http_status_text(status), security_headers,
                    content_type ? "Content-Type: " : "", content_type ? content_type : "",
                    content_type ? "\r\n" : "", len, extra ? extra : "",
                    h->keep_alive ? "" : "Connection: close\r\n");

@@ -184,9 +184,8 @@ static int http_req_build(struct http_parse *h) {
     r->headers[i].value = raw + h->values[i].off;
     r->headers[i].value_len = h->values[i].len;
     /* RFC 9110 5.5: surrounding white space is not part of the value. */
-    while (r->headers[i].value_len &&
-           (r->headers[i].value[r->headers[i].value_len - 1] == ' ' ||
-            r->headers[i].value[r->headers[i].value_len - 1] == '\t'))
+    while (r->headers[i].value_len && (r->headers[i].value[r->headers[i].value_len - 1] == ' ' ||
+                                       r->headers[i].value[r->headers[i].value_len - 1] == '\t'))
       r->headers[i].value_len--;
   }
   r->nheaders = h->nheaders;

@@ -35,7 +35,7 @@ struct http_parse {
   int last_was_value;
   int too_many_headers;
   int body_too_large;
-  int bad_version; /* not HTTP/1.0 or 1.1: 505 */
+  int bad_version;  /* not HTTP/1.0 or 1.1: 505 */
   int head_checked; /* the current header block passed the byte checks */
   struct http_req req;
   char path[1024];

@@ -42,15 +42,11 @@ static int out_write(BIO *b, const char *data, int len) {
 
 static long out_ctrl(BIO *b, int cmd, long num, void *ptr) {
   switch (cmd) {
-  case BIO_CTRL_FLUSH:
-    return 1;
+  case BIO_CTRL_FLUSH: return 1;
   case BIO_CTRL_DGRAM_QUERY_MTU:
-  case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-    return DTLS_MTU;
-  case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
-    return 28; /* IPv4 + UDP headers */
-  default:
-    return 0;
+  case BIO_CTRL_DGRAM_GET_FALLBACK_MTU: return DTLS_MTU;
+  case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD: return 28; /* IPv4 + UDP headers */
+  default: return 0;
   }
 }
 
@@ -222,8 +218,7 @@ static enum dtls_state dtls_connected(struct dtls *d) {
   /* RFC 5764 4.2: client key, server key, client salt, server salt. */
   uint8_t m[2 * (DTLS_SRTP_KEY_MAX + DTLS_SRTP_SALT_MAX)];
   size_t kl = k->key_len, sl = k->salt_len;
-  if (!SSL_export_keying_material(d->ssl, m, 2 * (kl + sl), "EXTRACTOR-dtls_srtp", 19, NULL, 0,
-                                  0))
+  if (!SSL_export_keying_material(d->ssl, m, 2 * (kl + sl), "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0))
     return dtls_fail(d, "SRTP key export failed");
   memcpy(k->remote_key, m, kl);
   memcpy(k->local_key, m + kl, kl);

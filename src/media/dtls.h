@@ -17,8 +17,8 @@ enum dtls_state { DTLS_HANDSHAKING, DTLS_CONNECTED, DTLS_FAILED, DTLS_CLOSED };
 
 enum dtls_srtp_profile {
   DTLS_SRTP_NONE = 0,
-  DTLS_SRTP_AES128_CM_SHA1_80 = 1,  /* RFC 5764 */
-  DTLS_SRTP_AEAD_AES_128_GCM = 7,   /* RFC 7714, preferred */
+  DTLS_SRTP_AES128_CM_SHA1_80 = 1, /* RFC 5764 */
+  DTLS_SRTP_AEAD_AES_128_GCM = 7,  /* RFC 7714, preferred */
 };
 
 /* Keys for one direction: a master key and salt. */

@@ -17,7 +17,7 @@ struct pktstore_slot {
 };
 
 struct pktstore {
-  size_t slots; /* a power of two */
+  size_t slots;     /* a power of two */
   uint64_t highest; /* extended; valid when have_seq */
   int have_seq;
   int jump_pending;   /* the last put was refused as too old */
@@ -90,8 +90,8 @@ static uint64_t pktstore_extend(struct pktstore *ps, uint16_t seq) {
   return 0;
 }
 
-int pktstore_put(struct pktstore *ps, uint16_t seq, const uint8_t *data, size_t len,
-                 uint32_t flags, uint64_t now_ms) {
+int pktstore_put(struct pktstore *ps, uint16_t seq, const uint8_t *data, size_t len, uint32_t flags,
+                 uint64_t now_ms) {
   struct pktstore_slot *s;
   uint64_t ext;
 

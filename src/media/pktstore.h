@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PKTSTORE_MTU 1500          /* bytes one slot holds */
+#define PKTSTORE_MTU 1500 /* bytes one slot holds */
 #define PKTSTORE_DEFAULT_SLOTS 1024
-#define PKTSTORE_MAX_SLOTS 32768   /* half the sequence space, so order stays decidable */
+#define PKTSTORE_MAX_SLOTS 32768 /* half the sequence space, so order stays decidable */
 
 /* Flags stored with a packet (pktstore_put's flags, struct pkt's flags). */
 enum pkt_flag {
@@ -45,8 +45,8 @@ void pktstore_reset(struct pktstore *ps);
  * unless it is the one right after such a refused packet: two in a row mean
  * the source jumped (RFC 3550 A.1), and the store starts over from them.
  * Returns 0, -EINVAL for a length out of range, or -ERANGE. */
-int pktstore_put(struct pktstore *ps, uint16_t seq, const uint8_t *data, size_t len,
-                 uint32_t flags, uint64_t now_ms);
+int pktstore_put(struct pktstore *ps, uint16_t seq, const uint8_t *data, size_t len, uint32_t flags,
+                 uint64_t now_ms);
 /* The packet stored for seq, or NULL when its slot is empty, holds another
  * sequence number, or holds one that is no longer among the last slots
  * sequence numbers. Valid until the next put or reset. */

@@ -164,8 +164,7 @@ int rtcp_parse_rr(const struct rtcp_pkt *pkt, struct rtcp_rr *rr) {
 
 /* Reads the chunk at b[*off..len): its SSRC and items up to the null item,
  * then moves *off to the next 32-bit boundary (RFC 3550 6.5). */
-static int rtcp_read_chunk(const uint8_t *b, size_t len, size_t *off,
-                           struct rtcp_sdes_chunk *c) {
+static int rtcp_read_chunk(const uint8_t *b, size_t len, size_t *off, struct rtcp_sdes_chunk *c) {
   size_t o = *off, l;
 
   if (len - o < 4)
@@ -266,8 +265,7 @@ int rtcp_parse_nack(const struct rtcp_pkt *pkt, struct rtcp_nack *nack) {
   return 0;
 }
 
-size_t rtcp_nack_item(const struct rtcp_nack *nack, size_t i,
-                      uint16_t out[RTCP_NACK_ITEM_SEQS]) {
+size_t rtcp_nack_item(const struct rtcp_nack *nack, size_t i, uint16_t out[RTCP_NACK_ITEM_SEQS]) {
   const uint8_t *it = nack->items + i * 4;
   uint16_t pid = rtcp_rd16(it), blp = rtcp_rd16(it + 2);
   size_t n = 0;
@@ -386,8 +384,7 @@ int rtcp_build_sr(uint8_t *buf, size_t cap, const struct rtcp_sr *sr) {
   return (int)n;
 }
 
-int rtcp_build_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname,
-                    size_t cname_len) {
+int rtcp_build_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname, size_t cname_len) {
   size_t n, i;
 
   if (cname_len == 0 || cname_len > RTCP_CNAME_MAX)

@@ -22,10 +22,10 @@ enum rtcp_type {
 
 /* Feedback message types (FMT, the count field of RTPFB/PSFB). */
 enum rtcp_fmt {
-  RTCP_RTPFB_NACK = 1,  /* generic NACK (RFC 4585 6.2.1) */
-  RTCP_PSFB_PLI = 1,    /* picture loss indication (RFC 4585 6.3.1) */
-  RTCP_PSFB_FIR = 4,    /* full intra request (RFC 5104 4.3.1) */
-  RTCP_PSFB_AFB = 15,   /* application layer feedback: REMB */
+  RTCP_RTPFB_NACK = 1, /* generic NACK (RFC 4585 6.2.1) */
+  RTCP_PSFB_PLI = 1,   /* picture loss indication (RFC 4585 6.3.1) */
+  RTCP_PSFB_FIR = 4,   /* full intra request (RFC 5104 4.3.1) */
+  RTCP_PSFB_AFB = 15,  /* application layer feedback: REMB */
 };
 
 #define RTCP_MAX_REPORTS 31    /* report blocks / BYE SSRCs / SDES chunks: 5-bit count */
@@ -46,12 +46,12 @@ struct rtcp_iter {
 /* One packet of a compound. Pointers point into the bytes given to
  * rtcp_iter_init(). */
 struct rtcp_pkt {
-  uint8_t type;  /* enum rtcp_type; other values are passed through */
-  uint8_t count; /* RC, SC or FMT: the low 5 bits of the first byte */
-  const uint8_t *data;  /* the whole packet, common header included */
-  size_t len;           /* bytes of data: (length field + 1) * 4 */
-  const uint8_t *body;  /* = data + 4 */
-  size_t body_len;      /* bytes after the header, padding excluded */
+  uint8_t type;        /* enum rtcp_type; other values are passed through */
+  uint8_t count;       /* RC, SC or FMT: the low 5 bits of the first byte */
+  const uint8_t *data; /* the whole packet, common header included */
+  size_t len;          /* bytes of data: (length field + 1) * 4 */
+  const uint8_t *body; /* = data + 4 */
+  size_t body_len;     /* bytes after the header, padding excluded */
 };
 
 struct rtcp_report_block {
@@ -109,9 +109,9 @@ struct rtcp_fb {
 
 struct rtcp_nack {
   uint32_t sender_ssrc;
-  uint32_t media_ssrc;   /* the source whose packets were lost */
-  const uint8_t *items;  /* nitems PID+BLP items of 4 bytes */
-  size_t nitems;         /* 1..RTCP_NACK_MAX_ITEMS */
+  uint32_t media_ssrc;  /* the source whose packets were lost */
+  const uint8_t *items; /* nitems PID+BLP items of 4 bytes */
+  size_t nitems;        /* 1..RTCP_NACK_MAX_ITEMS */
 };
 
 struct rtcp_fir_entry {
@@ -127,8 +127,8 @@ struct rtcp_fir {
 
 struct rtcp_remb {
   uint32_t sender_ssrc;
-  uint64_t bitrate; /* bits per second; UINT64_MAX if exp/mantissa overflow it */
-  unsigned nssrc;   /* SSRCs kept, at most RTCP_REMB_MAX_SSRC */
+  uint64_t bitrate;    /* bits per second; UINT64_MAX if exp/mantissa overflow it */
+  unsigned nssrc;      /* SSRCs kept, at most RTCP_REMB_MAX_SSRC */
   unsigned nssrc_wire; /* SSRCs the packet names */
   uint32_t ssrc[RTCP_REMB_MAX_SSRC];
 };
@@ -182,8 +182,7 @@ int rtcp_build_rr(uint8_t *buf, size_t cap, uint32_t ssrc, const struct rtcp_rep
 /* SR with sr->nreports (<= RTCP_MAX_REPORTS) report blocks. */
 int rtcp_build_sr(uint8_t *buf, size_t cap, const struct rtcp_sr *sr);
 /* SDES with one chunk holding one CNAME item of cname_len (1..255) bytes. */
-int rtcp_build_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname,
-                    size_t cname_len);
+int rtcp_build_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname, size_t cname_len);
 /* Compound RR (as rtcp_build_rr) + SDES CNAME, as RFC 3550 6.1 asks of
  * every compound packet. */
 int rtcp_build_compound_rr_sdes(uint8_t *buf, size_t cap, uint32_t ssrc,

@@ -23,7 +23,7 @@ struct rtp_hdr {
   uint8_t marker;     /* M bit */
   uint8_t pt;         /* payload type, 0..127 */
   uint16_t seq;
-  uint32_t ts;   /* media clock ticks */
+  uint32_t ts; /* media clock ticks */
   uint32_t ssrc;
   uint32_t csrc[RTP_MAX_CSRC];
   uint16_t ext_profile;   /* "defined by profile", when extension */

@@ -80,9 +80,9 @@ int sdp_store(char *dst, size_t cap, const char *src) {
 
 /* RFC 8866 token-char. */
 static int sdp_token_char(unsigned char c) {
-  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2A || c == 0x2B ||
-         c == 0x2D || c == 0x2E || (c >= 0x30 && c <= 0x39) ||
-         (c >= 0x41 && c <= 0x5A) || (c >= 0x5E && c <= 0x7E);
+  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2A || c == 0x2B || c == 0x2D ||
+         c == 0x2E || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) ||
+         (c >= 0x5E && c <= 0x7E);
 }
 
 int sdp_is_token(const char *s) {
@@ -112,8 +112,8 @@ int sdp_is_ice(const char *s, size_t min, size_t max) {
     return 0;
   for (n = 0; s[n] != '\0'; n++) {
     char c = s[n];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '+' || c == '/'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+          c == '/'))
       return 0;
   }
   return n >= min && n <= max;
@@ -164,10 +164,10 @@ int sdp_is_msid(const char *s) {
 
 struct sdp_parser {
   struct sdp *s;
-  struct sdp_media *m; /* the current m-line; NULL at session level */
-  enum sdp_direction dir; /* session-level direction */
-  int m_dir_set;          /* the current m-line had a direction attribute */
-  unsigned fb_all;        /* a=rtcp-fb:* of the current m-line */
+  struct sdp_media *m;     /* the current m-line; NULL at session level */
+  enum sdp_direction dir;  /* session-level direction */
+  int m_dir_set;           /* the current m-line had a direction attribute */
+  unsigned fb_all;         /* a=rtcp-fb:* of the current m-line */
   uint8_t rtpmap_seen[16]; /* bit per PT: the current m-line's rtpmaps */
   uint8_t fmtp_seen[16];   /* bit per PT: the current m-line's fmtps */
   const char *why;
@@ -178,9 +178,7 @@ static int sdp_fail(struct sdp_parser *p, const char *why) {
   return -EINVAL;
 }
 
-static size_t sdp_mindex(const struct sdp_parser *p) {
-  return (size_t)(p->m - p->s->media);
-}
+static size_t sdp_mindex(const struct sdp_parser *p) { return (size_t)(p->m - p->s->media); }
 
 static struct sdp_transport *sdp_cur_transport(struct sdp_parser *p) {
   return p->m ? &p->m->transport : &p->s->transport;
@@ -753,10 +751,10 @@ static int sdp_line_media(struct sdp_parser *p, char *v) {
   if (sdp_u32(port, 65535, &n) < 0 || (count && sdp_u32(count, 65535, &(uint32_t){0}) < 0))
     return sdp_fail(p, "m= line port is not 0 to 65535");
   m->port = (uint16_t)n;
-  m->kind = strcmp(type, "audio") == 0   ? SDP_KIND_AUDIO
-            : strcmp(type, "video") == 0 ? SDP_KIND_VIDEO
+  m->kind = strcmp(type, "audio") == 0         ? SDP_KIND_AUDIO
+            : strcmp(type, "video") == 0       ? SDP_KIND_VIDEO
             : strcmp(type, "application") == 0 ? SDP_KIND_APPLICATION
-                                                : SDP_KIND_OTHER;
+                                               : SDP_KIND_OTHER;
   m->rtp = strstr(proto, "RTP/") != NULL;
   return sdp_media_formats(p, v);
 }
@@ -768,14 +766,10 @@ static int sdp_line(struct sdp_parser *p, char *line, int first) {
   if (line[0] < 'a' || line[0] > 'z' || line[1] != '=')
     return sdp_fail(p, "a line is not <letter>=<value>");
   switch (line[0]) {
-  case 'v':
-    return sdp_fail(p, "a second v= line");
-  case 'm':
-    return sdp_line_media(p, line + 2);
-  case 'a':
-    return sdp_line_attr(p, line + 2);
-  default:
-    return 0; /* o= s= c= t= b= ...: nothing onair needs */
+  case 'v': return sdp_fail(p, "a second v= line");
+  case 'm': return sdp_line_media(p, line + 2);
+  case 'a': return sdp_line_attr(p, line + 2);
+  default: return 0; /* o= s= c= t= b= ...: nothing onair needs */
   }
 }
 
@@ -869,4 +863,3 @@ out_fail:
   *why = p.why;
   return rc;
 }
-

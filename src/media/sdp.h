@@ -27,24 +27,24 @@
 #define SDP_MAX_MEDIA 8          /* m-lines */
 /* "32 codecs" does not count RTX: Chromium 156's recvonly video m-line
  * alone lists 34 payload types, 18 codecs and 16 RTX. */
-#define SDP_MAX_CODECS 32        /* codecs per m-line, RTX not counted */
-#define SDP_MAX_FORMATS 64       /* payload types per m-line: codecs + RTX */
-#define SDP_MAX_CANDIDATES 32    /* a=candidate lines per m-line */
-#define SDP_MAX_SSRCS 16         /* distinct SSRCs in a=ssrc lines per m-line */
-#define SDP_MAX_FID 8            /* a=ssrc-group:FID lines per m-line */
-#define SDP_MAX_EXTMAPS 16       /* a=extmap lines per m-line */
+#define SDP_MAX_CODECS 32     /* codecs per m-line, RTX not counted */
+#define SDP_MAX_FORMATS 64    /* payload types per m-line: codecs + RTX */
+#define SDP_MAX_CANDIDATES 32 /* a=candidate lines per m-line */
+#define SDP_MAX_SSRCS 16      /* distinct SSRCs in a=ssrc lines per m-line */
+#define SDP_MAX_FID 8         /* a=ssrc-group:FID lines per m-line */
+#define SDP_MAX_EXTMAPS 16    /* a=extmap lines per m-line */
 
 /* Field sizes, each including the terminating NUL. */
-#define SDP_ICE_MAX 257     /* ice-ufrag and ice-pwd: 256 chars (RFC 8839) */
-#define SDP_OPTIONS_MAX 64  /* ice-options */
-#define SDP_FP_ALG_MAX 16   /* "sha-256" */
-#define SDP_FP_MAX 192      /* hex:colon value, up to SHA-512's 64 bytes */
-#define SDP_MID_MAX 32      /* a=mid */
-#define SDP_TOKEN_MAX 32    /* media type, proto, first format, codec name */
-#define SDP_FMTP_MAX 160    /* a=fmtp parameters */
-#define SDP_URI_MAX 128     /* a=extmap URI */
-#define SDP_CNAME_MAX 80    /* a=ssrc cname */
-#define SDP_MSID_MAX 132    /* "stream-id track-id", 64 chars each */
+#define SDP_ICE_MAX 257    /* ice-ufrag and ice-pwd: 256 chars (RFC 8839) */
+#define SDP_OPTIONS_MAX 64 /* ice-options */
+#define SDP_FP_ALG_MAX 16  /* "sha-256" */
+#define SDP_FP_MAX 192     /* hex:colon value, up to SHA-512's 64 bytes */
+#define SDP_MID_MAX 32     /* a=mid */
+#define SDP_TOKEN_MAX 32   /* media type, proto, first format, codec name */
+#define SDP_FMTP_MAX 160   /* a=fmtp parameters */
+#define SDP_URI_MAX 128    /* a=extmap URI */
+#define SDP_CNAME_MAX 80   /* a=ssrc cname */
+#define SDP_MSID_MAX 132   /* "stream-id track-id", 64 chars each */
 
 enum sdp_kind { SDP_KIND_OTHER, SDP_KIND_AUDIO, SDP_KIND_VIDEO, SDP_KIND_APPLICATION };
 
@@ -52,8 +52,13 @@ enum sdp_kind { SDP_KIND_OTHER, SDP_KIND_AUDIO, SDP_KIND_VIDEO, SDP_KIND_APPLICA
 enum sdp_direction { SDP_DIR_SENDRECV, SDP_DIR_SENDONLY, SDP_DIR_RECVONLY, SDP_DIR_INACTIVE };
 
 /* RFC 4145 a=setup; SDP_SETUP_NONE when absent. */
-enum sdp_setup { SDP_SETUP_NONE, SDP_SETUP_ACTPASS, SDP_SETUP_ACTIVE, SDP_SETUP_PASSIVE,
-                 SDP_SETUP_HOLDCONN };
+enum sdp_setup {
+  SDP_SETUP_NONE,
+  SDP_SETUP_ACTPASS,
+  SDP_SETUP_ACTIVE,
+  SDP_SETUP_PASSIVE,
+  SDP_SETUP_HOLDCONN
+};
 
 /* a=rtcp-fb types of struct sdp_codec.fb. */
 #define SDP_FB_NACK 0x01         /* a=rtcp-fb:<pt> nack */
@@ -90,8 +95,13 @@ struct sdp_transport {
   enum sdp_setup setup;
 };
 
-enum sdp_extmap_dir { SDP_EXTMAP_DEFAULT, SDP_EXTMAP_SENDRECV, SDP_EXTMAP_SENDONLY,
-                      SDP_EXTMAP_RECVONLY, SDP_EXTMAP_INACTIVE };
+enum sdp_extmap_dir {
+  SDP_EXTMAP_DEFAULT,
+  SDP_EXTMAP_SENDRECV,
+  SDP_EXTMAP_SENDONLY,
+  SDP_EXTMAP_RECVONLY,
+  SDP_EXTMAP_INACTIVE
+};
 
 struct sdp_extmap {
   uint16_t id; /* 1..14 one-byte, 1..255 two-byte header extensions */
@@ -141,7 +151,7 @@ struct sdp_media {
 struct sdp {
   struct sdp_transport transport; /* session level, as written */
   int ice_lite, extmap_allow_mixed;
-  unsigned bundle_groups;          /* a=group:BUNDLE lines seen */
+  unsigned bundle_groups;                  /* a=group:BUNDLE lines seen */
   char bundle[SDP_MAX_MEDIA][SDP_MID_MAX]; /* the first group's mids, in order */
   size_t n_bundle;
   struct sdp_media media[SDP_MAX_MEDIA]; /* in m= line order */
@@ -205,16 +215,15 @@ struct sdp_answer_params {
  * rejected by the offerer, if it offers no usable codec (publisher), if
  * onair sends nothing of its kind (viewer), or if an earlier m-line already
  * took its kind. */
-int sdp_answer(const struct sdp *offer, const struct sdp_answer_params *p, char *out,
-               size_t cap, const char **why);
+int sdp_answer(const struct sdp *offer, const struct sdp_answer_params *p, char *out, size_t cap,
+               const char **why);
 
 /* What sdp_answer(offer, p) takes for one kind: the offer's m-line and its
  * codec (the PT onair receives from a publisher, or sends a viewer), both
  * NULL when every m-line of that kind is rejected. Returns 0, or the error
  * sdp_answer() would return (but never -ENOBUFS), with *why. */
-int sdp_answer_pick(const struct sdp *offer, const struct sdp_answer_params *p,
-                    enum sdp_kind kind, const struct sdp_media **m, const struct sdp_codec **c,
-                    const char **why);
+int sdp_answer_pick(const struct sdp *offer, const struct sdp_answer_params *p, enum sdp_kind kind,
+                    const struct sdp_media **m, const struct sdp_codec **c, const char **why);
 
 /* The codec with payload type pt, or NULL. */
 const struct sdp_codec *sdp_codec_by_pt(const struct sdp_media *m, int pt);

@@ -122,7 +122,15 @@ const struct sdp_codec *sdp_codec_by_pt(const struct sdp_media *m, int pt) {
   return NULL;
 }
 
-enum sdp_h264_profile { H264_OTHER, H264_CB, H264_B, H264_MAIN, H264_CHIGH, H264_HIGH, H264_HIGH444 };
+enum sdp_h264_profile {
+  H264_OTHER,
+  H264_CB,
+  H264_B,
+  H264_MAIN,
+  H264_CHIGH,
+  H264_HIGH,
+  H264_HIGH444
+};
 
 /* profile_idc and the profile-iop bits that tell the profile apart, as
  * WebRTC classifies them (RFC 6184 8.1, H.264 A.2). */
@@ -131,9 +139,11 @@ static enum sdp_h264_profile sdp_h264_profile(uint32_t plid) {
     uint8_t idc, mask, value;
     enum sdp_h264_profile profile;
   } pat[] = {
-      {0x42, 0x4F, 0x40, H264_CB},   {0x4D, 0x8F, 0x80, H264_CB},    {0x58, 0xCF, 0xC0, H264_CB},
-      {0x42, 0x4F, 0x00, H264_B},    {0x58, 0xCF, 0x80, H264_B},     {0x4D, 0xAF, 0x00, H264_MAIN},
-      {0x64, 0xFF, 0x00, H264_HIGH}, {0x64, 0xFF, 0x0C, H264_CHIGH}, {0xF4, 0xFF, 0x00, H264_HIGH444},
+      {0x42, 0x4F, 0x40, H264_CB},      {0x4D, 0x8F, 0x80, H264_CB},
+      {0x58, 0xCF, 0xC0, H264_CB},      {0x42, 0x4F, 0x00, H264_B},
+      {0x58, 0xCF, 0x80, H264_B},       {0x4D, 0xAF, 0x00, H264_MAIN},
+      {0x64, 0xFF, 0x00, H264_HIGH},    {0x64, 0xFF, 0x0C, H264_CHIGH},
+      {0xF4, 0xFF, 0x00, H264_HIGH444},
   };
   uint8_t idc = (uint8_t)(plid >> 16), iop = (uint8_t)(plid >> 8);
   size_t i;
@@ -149,8 +159,8 @@ static unsigned sdp_h264_level(uint32_t plid) {
   unsigned level = plid & 0xFF, iop = (plid >> 8) & 0xFF;
   enum sdp_h264_profile prof = sdp_h264_profile(plid);
 
-  if (level == 9 || (level == 11 && (iop & 0x10) &&
-                     (prof == H264_CB || prof == H264_B || prof == H264_MAIN)))
+  if (level == 9 ||
+      (level == 11 && (iop & 0x10) && (prof == H264_CB || prof == H264_B || prof == H264_MAIN)))
     return 21;
   return level * 2;
 }
@@ -190,8 +200,8 @@ const struct sdp_codec *sdp_pick_publisher(const struct sdp_media *m) {
       return c;
     if (!sdp_is(c, "H264", 90000, 1) || c->packetization_mode != 1)
       continue;
-    if (prof == H264_CB && (cb == NULL || (c->profile_level_id == 0x42e01f &&
-                                           cb->profile_level_id != 0x42e01f)))
+    if (prof == H264_CB &&
+        (cb == NULL || (c->profile_level_id == 0x42e01f && cb->profile_level_id != 0x42e01f)))
       cb = c;
     if (prof == H264_B && b == NULL)
       b = c;
@@ -232,8 +242,7 @@ struct sdp_out {
   int full;
 };
 
-__attribute__((format(printf, 2, 3))) static void sdp_put(struct sdp_out *o, const char *fmt,
-                                                          ...) {
+__attribute__((format(printf, 2, 3))) static void sdp_put(struct sdp_out *o, const char *fmt, ...) {
   va_list ap;
   int n;
 
@@ -273,9 +282,8 @@ static int sdp_plan_answer(const struct sdp *s, const struct sdp_answer_params *
 
     memset(&plan[i], 0, sizeof(plan[i]));
     if (!m->rtp || strstr(m->proto, "SAVP") == NULL || /* DTLS-SRTP only */
-        (m->kind != SDP_KIND_AUDIO && m->kind != SDP_KIND_VIDEO) ||
-        !sdp_in_bundle(s, m->mid) || (m->port == 0 && !m->bundle_only) ||
-        (taken & (1u << m->kind)))
+        (m->kind != SDP_KIND_AUDIO && m->kind != SDP_KIND_VIDEO) || !sdp_in_bundle(s, m->mid) ||
+        (m->port == 0 && !m->bundle_only) || (taken & (1u << m->kind)))
       continue;
     if (p->role == SDP_ROLE_PUBLISHER) {
       plan[i].codec = sdp_pick_publisher(m);
@@ -415,9 +423,8 @@ static void sdp_put_media(struct sdp_out *o, const struct sdp_media *m,
           p->port);
 }
 
-int sdp_answer_pick(const struct sdp *offer, const struct sdp_answer_params *p,
-                    enum sdp_kind kind, const struct sdp_media **m, const struct sdp_codec **c,
-                    const char **why) {
+int sdp_answer_pick(const struct sdp *offer, const struct sdp_answer_params *p, enum sdp_kind kind,
+                    const struct sdp_media **m, const struct sdp_codec **c, const char **why) {
   struct sdp_plan plan[SDP_MAX_MEDIA];
   size_t i;
   int rc, ip6 = 0;

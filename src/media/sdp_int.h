@@ -8,9 +8,11 @@
 #include "media/sdp.h"
 
 /* Messages that name an m-line stay static: one string per m-line. */
-#define SDP_PER_MLINE(s)                                                      \
-  {"m-line 1 " s, "m-line 2 " s, "m-line 3 " s, "m-line 4 " s,                \
-   "m-line 5 " s, "m-line 6 " s, "m-line 7 " s, "m-line 8 " s}
+#define SDP_PER_MLINE(s)                                                                      \
+  {                                                                                           \
+    "m-line 1 " s, "m-line 2 " s, "m-line 3 " s, "m-line 4 " s, "m-line 5 " s, "m-line 6 " s, \
+        "m-line 7 " s, "m-line 8 " s                                                          \
+  }
 _Static_assert(SDP_MAX_MEDIA == 8, "SDP_PER_MLINE has one message per m-line");
 
 typedef const char *const sdp_mline_msgs[SDP_MAX_MEDIA];

@@ -20,12 +20,12 @@
 /* All fields are private except out_ssrc and ts_gap. Offsets are added mod
  * 2^16 and 2^32. */
 struct seqmap {
-  uint32_t out_ssrc; /* the SSRC the viewer sees */
-  uint32_t ts_gap;   /* ticks between segments; seqmap_init sets the default */
-  int started;       /* seqmap_start() was called */
-  int sent;          /* a packet went out in the current segment */
-  uint16_t seq_off;  /* out_seq = in_seq + seq_off */
-  uint32_t ts_off;   /* out_ts = in_ts + ts_off */
+  uint32_t out_ssrc;  /* the SSRC the viewer sees */
+  uint32_t ts_gap;    /* ticks between segments; seqmap_init sets the default */
+  int started;        /* seqmap_start() was called */
+  int sent;           /* a packet went out in the current segment */
+  uint16_t seq_off;   /* out_seq = in_seq + seq_off */
+  uint32_t ts_off;    /* out_ts = in_ts + ts_off */
   uint16_t out_start; /* output sequence number of the segment's first packet */
   uint32_t ts_start;  /* output timestamp of the segment's first packet */
   uint16_t out_high;  /* highest output sequence number of the segment, when sent */

@@ -355,7 +355,8 @@ static void on_stun(struct sfu *s, uint8_t *data, size_t len, const struct socka
   struct sfu_peer *p = map_get(&s->by_ufrag, local, llen);
   uint8_t *resp = s->scratch;
   if (p == NULL || p->state == PEER_CLOSED) {
-    int n = stun_build_binding_error(resp, sizeof(s->scratch), m.txid, 401, "Unknown user", NULL, 0);
+    int n =
+        stun_build_binding_error(resp, sizeof(s->scratch), m.txid, 401, "Unknown user", NULL, 0);
     if (n > 0)
       udp_send(s->udp, resp, (size_t)n, from, from_len);
     return;

@@ -23,12 +23,9 @@ static int track_kind(const struct sfu_room *r, uint8_t pt) {
 
 static int is_keyframe(const struct sfu_track *t, const struct rtp_hdr *h) {
   switch (t->family) {
-  case SFU_CODEC_VP8:
-    return rtp_vp8_keyframe(h->payload, h->payload_len) == 1;
-  case SFU_CODEC_H264:
-    return rtp_h264_keyframe(h->payload, h->payload_len) == 1;
-  default:
-    return 0;
+  case SFU_CODEC_VP8: return rtp_vp8_keyframe(h->payload, h->payload_len) == 1;
+  case SFU_CODEC_H264: return rtp_h264_keyframe(h->payload, h->payload_len) == 1;
+  default: return 0;
   }
 }
 
@@ -255,7 +252,8 @@ void sfu_fwd_report(struct sfu_room *r, uint64_t now) {
     int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
     struct rtcp_report_block rb = {
         .ssrc = t->ssrc,
-        .fraction_lost = exp_int && lost_int > 0 ? (uint8_t)((lost_int << 8) / (int64_t)exp_int) : 0,
+        .fraction_lost =
+            exp_int && lost_int > 0 ? (uint8_t)((lost_int << 8) / (int64_t)exp_int) : 0,
         .cumulative_lost = (int32_t)(lost < 0 ? 0 : lost),
         .highest_seq = high,
         .lsr = t->lsr_ms ? t->lsr : 0,

@@ -35,17 +35,17 @@ struct sfu_track {
   int active;
   struct sdp_codec codec; /* as the publisher offered it (its PT) */
   enum sfu_video_codec { SFU_CODEC_OTHER, SFU_CODEC_VP8, SFU_CODEC_H264 } family;
-  uint32_t ssrc;          /* learnt from the first packet */
+  uint32_t ssrc; /* learnt from the first packet */
   int ssrc_known;
   struct pktstore *store;
   uint64_t last_keyframe_request_ms;
   uint8_t fir_seq;
-  uint64_t packets;         /* received since the source started */
-  uint32_t base_ext_seq;    /* extended sequence number of its first packet */
-  uint64_t expected_prior;  /* at the last receiver report */
+  uint64_t packets;        /* received since the source started */
+  uint32_t base_ext_seq;   /* extended sequence number of its first packet */
+  uint64_t expected_prior; /* at the last receiver report */
   uint64_t received_prior;
-  uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
-  uint64_t lsr_ms;          /* when it arrived; 0: none yet */
+  uint32_t lsr;    /* middle 32 bits of the last SR's NTP time */
+  uint64_t lsr_ms; /* when it arrived; 0: none yet */
 };
 
 /* A viewer's outgoing stream of one kind. */
@@ -54,7 +54,7 @@ struct sfu_out {
   uint8_t pt; /* the viewer's payload type for the publisher's codec */
   uint32_t ssrc;
   struct seqmap map;
-  int started; /* video: waits for a keyframe */
+  int started;              /* video: waits for a keyframe */
   uint32_t packets, octets; /* sent, for our sender reports */
 };
 
@@ -71,7 +71,7 @@ struct sfu_peer {
   char addr_key[20]; /* map key of addr, the nominated address we send to;
                         addr_key_len 0 while unbound */
   size_t addr_key_len;
-  int nominated;     /* a check carried USE-CANDIDATE */
+  int nominated; /* a check carried USE-CANDIDATE */
   /* Every address that passed a check: media is accepted from each (a
    * browser checks all its pairs, and keeps sending on the nominated one). */
   struct sfu_addr {

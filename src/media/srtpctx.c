@@ -20,8 +20,8 @@ int srtpctx_global_init(void) {
   return 0;
 }
 
-static int session(srtp_t *out, enum dtls_srtp_profile profile, const uint8_t *key,
-                   size_t key_len, const uint8_t *salt, size_t salt_len, int outbound) {
+static int session(srtp_t *out, enum dtls_srtp_profile profile, const uint8_t *key, size_t key_len,
+                   const uint8_t *salt, size_t salt_len, int outbound) {
   srtp_policy_t p;
   uint8_t master[DTLS_SRTP_KEY_MAX + DTLS_SRTP_SALT_MAX];
   memset(&p, 0, sizeof(p));
@@ -38,7 +38,7 @@ static int session(srtp_t *out, enum dtls_srtp_profile profile, const uint8_t *k
   memcpy(master + key_len, salt, salt_len);
   p.key = master;
   p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-  p.window_size = 1024; /* packets; retransmissions arrive late */
+  p.window_size = 1024;  /* packets; retransmissions arrive late */
   p.allow_repeat_tx = 1; /* NACK answers resend the same packet */
   int rc = srtp_create(out, &p) == srtp_err_status_ok ? 0 : -EIO;
   memset(master, 0, sizeof(master));
@@ -53,8 +53,7 @@ struct srtpctx *srtpctx_new(const struct dtls_srtp_keys *k) {
     free(s);
     return NULL;
   }
-  if (session(&s->in, k->profile, k->remote_key, k->key_len, k->remote_salt, k->salt_len, 0) <
-      0) {
+  if (session(&s->in, k->profile, k->remote_key, k->key_len, k->remote_salt, k->salt_len, 0) < 0) {
     srtp_dealloc(s->out);
     free(s);
     return NULL;
@@ -72,14 +71,11 @@ void srtpctx_free(struct srtpctx *s) {
 
 static int status_errno(srtp_err_status_t st) {
   switch (st) {
-  case srtp_err_status_ok:
-    return 0;
+  case srtp_err_status_ok: return 0;
   case srtp_err_status_auth_fail:
   case srtp_err_status_replay_fail:
-  case srtp_err_status_replay_old:
-    return -EACCES;
-  default:
-    return -EINVAL;
+  case srtp_err_status_replay_old: return -EACCES;
+  default: return -EINVAL;
   }
 }
 

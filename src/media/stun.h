@@ -18,10 +18,10 @@
 
 #define STUN_HEADER_LEN 20
 #define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_TXID_LEN 12       /* bytes of a transaction id */
-#define STUN_USERNAME_MAX 513  /* bytes of USERNAME (RFC 5389 15.3) */
-#define STUN_REASON_MAX 763    /* bytes of an ERROR-CODE reason phrase */
-#define STUN_UNKNOWN_MAX 8     /* unknown attribute types kept for a 420 */
+#define STUN_TXID_LEN 12      /* bytes of a transaction id */
+#define STUN_USERNAME_MAX 513 /* bytes of USERNAME (RFC 5389 15.3) */
+#define STUN_REASON_MAX 763   /* bytes of an ERROR-CODE reason phrase */
+#define STUN_UNKNOWN_MAX 8    /* unknown attribute types kept for a 420 */
 #define STUN_FINGERPRINT_XOR 0x5354554Eu
 
 /* Message classes (the C1 C0 bits of the type). */
@@ -118,8 +118,8 @@ int stun_check_fingerprint(const uint8_t *p, size_t len, const struct stun_msg *
  * header's length field set to end right after MESSAGE-INTEGRITY. Compared
  * in constant time. Returns 0, or -EACCES if it is absent or wrong, if the
  * key is empty, or if OpenSSL fails. */
-int stun_check_integrity(const uint8_t *p, size_t len, const struct stun_msg *m,
-                         const uint8_t *key, size_t key_len);
+int stun_check_integrity(const uint8_t *p, size_t len, const struct stun_msg *m, const uint8_t *key,
+                         size_t key_len);
 
 /* Splits USERNAME "ourufrag:theirufrag" at the first ':' (RFC 8445 7.2.2:
  * the receiver's ufrag comes first). Returns 0, or -EINVAL if there is no

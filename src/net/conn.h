@@ -45,8 +45,8 @@ struct conn {
   unsigned closing : 1; /* conn_close() was called */
   unsigned reading : 1;
   unsigned close_after_flush : 1;
-  unsigned doomed : 1;  /* conn_close_soon() was called */
-  uint32_t refs;        /* the loop's one + async work in flight */
+  unsigned doomed : 1; /* conn_close_soon() was called */
+  uint32_t refs;       /* the loop's one + async work in flight */
   struct conn *next_doomed;
 };
 

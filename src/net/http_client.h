@@ -13,8 +13,8 @@
 struct http_client;
 
 struct http_client_resp {
-  long status;       /* HTTP status, 0 if no response came */
-  const char *body;  /* NUL-terminated; valid during the callback */
+  long status;      /* HTTP status, 0 if no response came */
+  const char *body; /* NUL-terminated; valid during the callback */
   size_t len;
   const char *error; /* why the request failed, or NULL when a response came */
 };

@@ -41,7 +41,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDENTITY_ADD] = "INSERT INTO identities(issuer, sub, user_id) VALUES(?1, ?2, ?3)",
     [ST_SESSION_PUT_OIDC] = "INSERT INTO sessions(hash, user_id, expires, id_token) "
                             "VALUES(?1, ?2, ?3, ?4)",
-    [ST_SESSION_ID_TOKEN] = "SELECT id_token FROM sessions WHERE hash = ?1 AND id_token IS NOT NULL",
+    [ST_SESSION_ID_TOKEN] =
+        "SELECT id_token FROM sessions WHERE hash = ?1 AND id_token IS NOT NULL",
 };
 
 static const char schema[] =
@@ -114,8 +115,7 @@ int db_open(struct db **out, const char *path) {
   if (db == NULL)
     return -ENOMEM;
   int rc = sqlite3_open_v2(path, &db->conn,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           NULL);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     goto out_fail;
   sqlite3_busy_timeout(db->conn, 2000);
@@ -128,8 +128,8 @@ int db_open(struct db **out, const char *path) {
   if (db_migrate(db) < 0)
     goto out_close;
   for (int i = 0; i < ST_COUNT; i++) {
-    if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                           &db->st[i], NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
+                           NULL) != SQLITE_OK)
       goto out_fail;
   }
   *out = db;
@@ -241,8 +241,8 @@ int db_session_expire(struct db *db, int64_t now_ms) {
   return rc < 0 ? rc : sqlite3_changes(db->conn);
 }
 
-int db_chat_append(struct db *db, const char *room, const char *user, const char *text,
-                   int64_t ts, int64_t *id) {
+int db_chat_append(struct db *db, const char *room, const char *user, const char *text, int64_t ts,
+                   int64_t *id) {
   sqlite3_stmt *st = db->st[ST_CHAT_APPEND];
   sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
@@ -298,8 +298,8 @@ int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t 
   return db_exec(db, st, "identity add");
 }
 
-int db_session_put_oidc(struct db *db, const uint8_t hash[32], int64_t user_id,
-                        int64_t expires_ms, const char *id_token) {
+int db_session_put_oidc(struct db *db, const uint8_t hash[32], int64_t user_id, int64_t expires_ms,
+                        const char *id_token) {
   sqlite3_stmt *st = db->st[ST_SESSION_PUT_OIDC];
   sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, user_id);

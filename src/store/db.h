@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_NAME_MAX 64   /* bytes in a stored display name, NUL excluded */
-#define DB_HASH_MAX 160  /* bytes in an Argon2id string, NUL excluded */
+#define DB_NAME_MAX 64  /* bytes in a stored display name, NUL excluded */
+#define DB_HASH_MAX 160 /* bytes in an Argon2id string, NUL excluded */
 
 struct db;
 
@@ -50,8 +50,8 @@ int db_session_expire(struct db *db, int64_t now_ms);
 
 /* A session that came from an OpenID provider keeps the ID token, for the
  * provider's logout (id_token_hint). */
-int db_session_put_oidc(struct db *db, const uint8_t hash[32], int64_t user_id,
-                        int64_t expires_ms, const char *id_token);
+int db_session_put_oidc(struct db *db, const uint8_t hash[32], int64_t user_id, int64_t expires_ms,
+                        const char *id_token);
 /* Copies the session's ID token; -ENOENT when it has none. */
 int db_session_id_token(struct db *db, const uint8_t hash[32], char *out, size_t size);
 
@@ -60,8 +60,8 @@ int db_identity_find(struct db *db, const char *issuer, const char *sub, int64_t
 int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t user_id);
 
 /* Appends a chat message (durable when this returns). Sets *id. */
-int db_chat_append(struct db *db, const char *room, const char *user, const char *text,
-                   int64_t ts, int64_t *id);
+int db_chat_append(struct db *db, const char *room, const char *user, const char *text, int64_t ts,
+                   int64_t *id);
 /* Calls cb for the room's last `limit` messages, oldest first. */
 int db_chat_recent(struct db *db, const char *room, int limit, db_chat_cb cb, void *arg);
 

@@ -83,9 +83,7 @@ out_fail:
   return -1;
 }
 
-int utf8_finish(const struct utf8_state *s) {
-  return s->need == 0 ? 0 : -1;
-}
+int utf8_finish(const struct utf8_state *s) { return s->need == 0 ? 0 : -1; }
 
 int utf8_valid(const uint8_t *data, size_t len, size_t *chars) {
   struct utf8_state s;

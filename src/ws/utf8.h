@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 struct utf8_state {
-  uint32_t need;   /* continuation bytes still expected */
-  uint32_t cp;     /* code point so far */
-  uint32_t min;    /* smallest code point the sequence may encode */
+  uint32_t need; /* continuation bytes still expected */
+  uint32_t cp;   /* code point so far */
+  uint32_t min;  /* smallest code point the sequence may encode */
 };
 
 void utf8_init(struct utf8_state *s);

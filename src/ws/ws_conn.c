@@ -81,17 +81,10 @@ void ws_close(struct conn *c, uint16_t code, const char *reason) {
 
 static void ws_on_event(struct conn *c, struct ws_conn *w, const struct ws_event *ev) {
   switch (ev->kind) {
-  case WS_EV_TEXT:
-    w->handlers->on_message(c, (const char *)ev->payload, ev->len);
-    break;
-  case WS_EV_BINARY:
-    ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not accepted");
-    break;
-  case WS_EV_PING:
-    ws_send_control(c, WS_OP_PONG, ev->payload, ev->len);
-    break;
-  case WS_EV_PONG:
-    break;
+  case WS_EV_TEXT: w->handlers->on_message(c, (const char *)ev->payload, ev->len); break;
+  case WS_EV_BINARY: ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not accepted"); break;
+  case WS_EV_PING: ws_send_control(c, WS_OP_PONG, ev->payload, ev->len); break;
+  case WS_EV_PONG: break;
   case WS_EV_CLOSE:
     /* Echo the code (RFC 6455 5.5.1), then close. */
     ws_close(c, ev->close_code == 1005 ? WS_CLOSE_NORMAL : ev->close_code, "");

@@ -34,14 +34,11 @@ enum {
 
 static const uint8_t ws_empty[1];
 
-static int ws_is_control(int opcode) {
-  return (opcode & 0x8) != 0;
-}
+static int ws_is_control(int opcode) { return (opcode & 0x8) != 0; }
 
 /* Puts the parser into the failed state and fills *ev. Always returns
  * WS_STEP_ERROR so callers can `return ws_fail(...)`. */
-static int ws_fail(struct ws_parser *p, struct ws_event *ev, uint16_t code,
-                   const char *why) {
+static int ws_fail(struct ws_parser *p, struct ws_event *ev, uint16_t code, const char *why) {
   p->state = WS_ST_FAILED;
   p->err_code = code;
   p->err = why;
@@ -85,14 +82,12 @@ static int ws_check_b0(struct ws_parser *p, struct ws_event *ev) {
   switch (p->opcode) {
   case WS_OP_CONT:
     if (p->msg_opcode == 0)
-      return ws_fail(p, ev, WS_CLOSE_PROTOCOL,
-                     "continuation frame without a started message");
+      return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "continuation frame without a started message");
     return WS_STEP_NONE;
   case WS_OP_TEXT:
   case WS_OP_BINARY:
     if (p->msg_opcode != 0)
-      return ws_fail(p, ev, WS_CLOSE_PROTOCOL,
-                     "new data frame inside a fragmented message");
+      return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "new data frame inside a fragmented message");
     return WS_STEP_NONE;
   case WS_OP_CLOSE:
   case WS_OP_PING:
@@ -100,8 +95,7 @@ static int ws_check_b0(struct ws_parser *p, struct ws_event *ev) {
     if (!p->fin)
       return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "fragmented control frame");
     return WS_STEP_NONE;
-  default:
-    return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "reserved opcode");
+  default: return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "reserved opcode");
   }
 }
 
@@ -113,8 +107,7 @@ static int ws_check_b1(struct ws_parser *p, struct ws_event *ev) {
   if (!(b1 & 0x80))
     return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "client frame not masked");
   if (ws_is_control(p->opcode) && (b1 & 0x7F) > 125)
-    return ws_fail(p, ev, WS_CLOSE_PROTOCOL,
-                   "control frame longer than 125 bytes");
+    return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "control frame longer than 125 bytes");
   p->hdr_need = 2 + ws_ext_len(b1) + 4;
   return WS_STEP_NONE;
 }
@@ -131,8 +124,7 @@ static int ws_check_len(struct ws_parser *p, struct ws_event *ev) {
       n = (n << 8) | p->hdr[2 + i];
   }
   if (n >> 63)
-    return ws_fail(p, ev, WS_CLOSE_PROTOCOL,
-                   "64-bit payload length with the top bit set");
+    return ws_fail(p, ev, WS_CLOSE_PROTOCOL, "64-bit payload length with the top bit set");
   p->payload_len = n;
   if (!ws_is_control(p->opcode)) {
     assert(p->msg_len <= p->max_message);
@@ -202,22 +194,19 @@ static int ws_frame_end(struct ws_parser *p, struct ws_event *ev) {
   p->hdr_len = 0;
   p->hdr_need = 2;
   switch (p->opcode) {
-  case WS_OP_CLOSE:
-    return ws_close_event(p, ev);
+  case WS_OP_CLOSE: return ws_close_event(p, ev);
   case WS_OP_PING:
   case WS_OP_PONG:
     ev->kind = p->opcode == WS_OP_PING ? WS_EV_PING : WS_EV_PONG;
     ev->payload = p->ctl;
     ev->len = p->ctl_len;
     return WS_STEP_EVENT;
-  default:
-    break;
+  default: break;
   }
   if (!p->fin)
     return WS_STEP_NONE;
   if (p->msg_opcode == WS_OP_TEXT && utf8_finish(&p->utf8) < 0)
-    return ws_fail(p, ev, WS_CLOSE_INVALID_DATA,
-                   "text message ends inside a UTF-8 sequence");
+    return ws_fail(p, ev, WS_CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
   ev->kind = p->msg_opcode == WS_OP_TEXT ? WS_EV_TEXT : WS_EV_BINARY;
   ev->payload = p->msg ? p->msg : ws_empty;
   ev->len = p->msg_len;
@@ -245,8 +234,8 @@ static int ws_frame_start(struct ws_parser *p, struct ws_event *ev) {
 
 /* Takes header bytes from data until the header is complete, checking each
  * rule as soon as its bytes are in. Sets *used. */
-static int ws_take_header(struct ws_parser *p, const uint8_t *data, size_t len,
-                          size_t *used, struct ws_event *ev) {
+static int ws_take_header(struct ws_parser *p, const uint8_t *data, size_t len, size_t *used,
+                          struct ws_event *ev) {
   size_t i = 0;
   int rc = WS_STEP_NONE;
 
@@ -257,8 +246,7 @@ static int ws_take_header(struct ws_parser *p, const uint8_t *data, size_t len,
       rc = ws_check_b0(p, ev);
     else if (p->hdr_len == 2)
       rc = ws_check_b1(p, ev);
-    if (rc == WS_STEP_NONE && p->hdr_len >= 2 &&
-        p->hdr_len == 2 + ws_ext_len(p->hdr[1]))
+    if (rc == WS_STEP_NONE && p->hdr_len >= 2 && p->hdr_len == 2 + ws_ext_len(p->hdr[1]))
       rc = ws_check_len(p, ev);
     if (rc == WS_STEP_NONE && p->hdr_len == p->hdr_need)
       rc = ws_frame_start(p, ev);
@@ -271,8 +259,8 @@ static int ws_take_header(struct ws_parser *p, const uint8_t *data, size_t len,
 
 /* Unmasks payload bytes into the control buffer or the reassembly buffer,
  * validating text as it goes. Sets *used. */
-static int ws_take_payload(struct ws_parser *p, const uint8_t *data,
-                           size_t len, size_t *used, struct ws_event *ev) {
+static int ws_take_payload(struct ws_parser *p, const uint8_t *data, size_t len, size_t *used,
+                           struct ws_event *ev) {
   uint64_t left = p->payload_len - p->payload_done;
   size_t n = len < left ? len : (size_t)left, i;
   uint8_t *dst;
@@ -291,8 +279,7 @@ static int ws_take_payload(struct ws_parser *p, const uint8_t *data,
   for (i = 0; i < n; i++)
     dst[i] = data[i] ^ p->mask[(p->payload_done + i) & 3];
   p->payload_done += n;
-  if (!ws_is_control(p->opcode) && p->msg_opcode == WS_OP_TEXT &&
-      utf8_feed(&p->utf8, dst, n) < 0)
+  if (!ws_is_control(p->opcode) && p->msg_opcode == WS_OP_TEXT && utf8_feed(&p->utf8, dst, n) < 0)
     return ws_fail(p, ev, WS_CLOSE_INVALID_DATA, "text is not UTF-8");
   if (p->payload_done == p->payload_len)
     return ws_frame_end(p, ev);
@@ -314,8 +301,8 @@ void ws_parser_free(struct ws_parser *p) {
   p->msg_cap = 0;
 }
 
-int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len,
-                   size_t *consumed, struct ws_event *ev) {
+int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len, size_t *consumed,
+                   struct ws_event *ev) {
   size_t off = 0, used;
   int rc = WS_STEP_NONE;
 
@@ -346,8 +333,7 @@ int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len,
   return rc == WS_STEP_EVENT ? WS_EVENT : WS_AGAIN;
 }
 
-size_t ws_frame_header(uint8_t out[10], enum ws_opcode opcode,
-                       uint64_t payload_len) {
+size_t ws_frame_header(uint8_t out[10], enum ws_opcode opcode, uint64_t payload_len) {
   size_t i;
 
   assert((payload_len >> 63) == 0);
@@ -390,8 +376,8 @@ size_t ws_close_payload(uint8_t out[125], uint16_t code, const char *reason) {
 }
 
 static int ws_is_base64(uint8_t c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 
 int ws_accept_key(const char *key, size_t key_len, char out[29]) {
@@ -411,8 +397,7 @@ int ws_accept_key(const char *key, size_t key_len, char out[29]) {
     return -EINVAL;
   memcpy(buf, key, 24);
   memcpy(buf + 24, guid, sizeof(guid) - 1);
-  if (EVP_Digest(buf, sizeof(buf), md, &md_len, EVP_sha1(), NULL) != 1 ||
-      md_len != 20)
+  if (EVP_Digest(buf, sizeof(buf), md, &md_len, EVP_sha1(), NULL) != 1 || md_len != 20)
     return -EIO;
   /* 20 bytes encode to 28 characters; EVP_EncodeBlock adds the NUL. */
   EVP_EncodeBlock((unsigned char *)out, md, 20);

@@ -42,7 +42,7 @@ enum ws_event_kind {
   WS_EV_BINARY, /* a whole (reassembled) binary message */
   WS_EV_PING,   /* payload: the ping's application data (<= 125 bytes) */
   WS_EV_PONG,
-  WS_EV_CLOSE,  /* close_code (1005 if none was sent), payload = reason */
+  WS_EV_CLOSE, /* close_code (1005 if none was sent), payload = reason */
 };
 
 struct ws_event {
@@ -70,13 +70,13 @@ struct ws_parser {
   int fin, opcode, msg_opcode;
   uint8_t mask[4];
   uint64_t payload_len, payload_done;
-  uint8_t *msg;       /* reassembly buffer, grows up to max_message */
+  uint8_t *msg; /* reassembly buffer, grows up to max_message */
   size_t msg_len, msg_cap;
-  uint8_t ctl[125];   /* control frame payload (may interleave fragments) */
+  uint8_t ctl[125]; /* control frame payload (may interleave fragments) */
   size_t ctl_len;
   struct utf8_state utf8;
-  uint16_t err_code;  /* close code of the error, once state is failed */
-  const char *err;    /* static text of the error, once state is failed */
+  uint16_t err_code; /* close code of the error, once state is failed */
+  const char *err;   /* static text of the error, once state is failed */
 };
 
 void ws_parser_init(struct ws_parser *p, size_t max_message);
@@ -87,8 +87,8 @@ void ws_parser_free(struct ws_parser *p);
  * An error is sticky: later calls return WS_ERROR again (consuming nothing).
  * After WS_EV_CLOSE the peer may send nothing more: later input is consumed
  * and discarded (WS_AGAIN). */
-int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len,
-                   size_t *consumed, struct ws_event *ev);
+int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len, size_t *consumed,
+                   struct ws_event *ev);
 
 /* Writes an unmasked server frame header for a final frame of opcode and
  * payload_len into out (at most 10 bytes); returns the header length. */

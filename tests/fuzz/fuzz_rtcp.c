@@ -16,20 +16,20 @@
 /* Runs the builder call `call` (using buf, cap) once to learn the length,
  * again into an exact-size heap buffer and one byte short; leaves the first
  * packet built in *out, the buffer in *owned and its length in built_len. */
-#define BUILD(out, owned, call)                                                                  \
-  do {                                                                                           \
-    uint8_t big_[BIG];                                                                           \
-    uint8_t *buf = big_;                                                                         \
-    size_t cap = sizeof(big_);                                                                   \
-    int n_ = (call);                                                                             \
-    assert(n_ > 0 && n_ % 4 == 0);                                                               \
-    cap = (size_t)n_ - 1;                                                                        \
-    assert((call) == -ENOBUFS);                                                                  \
-    cap = (size_t)n_;                                                                            \
-    buf = *(owned) = malloc(cap);                                                                \
-    assert((call) == n_);                                                                        \
-    built_len = cap;                                                                             \
-    rebuilt_first(buf, cap, out);                                                                \
+#define BUILD(out, owned, call)    \
+  do {                             \
+    uint8_t big_[BIG];             \
+    uint8_t *buf = big_;           \
+    size_t cap = sizeof(big_);     \
+    int n_ = (call);               \
+    assert(n_ > 0 && n_ % 4 == 0); \
+    cap = (size_t)n_ - 1;          \
+    assert((call) == -ENOBUFS);    \
+    cap = (size_t)n_;              \
+    buf = *(owned) = malloc(cap);  \
+    assert((call) == n_);          \
+    built_len = cap;               \
+    rebuilt_first(buf, cap, out);  \
   } while (0)
 
 static size_t built_len;
@@ -44,8 +44,7 @@ static void rebuilt_first(const uint8_t *p, size_t len, struct rtcp_pkt *out) {
 
 /* A built compound (built_len bytes at p) is two packets, the second an SDES
  * with one CNAME. */
-static void compound_sdes(const uint8_t *p, uint32_t ssrc, const uint8_t *cname,
-                          size_t cname_len) {
+static void compound_sdes(const uint8_t *p, uint32_t ssrc, const uint8_t *cname, size_t cname_len) {
   struct rtcp_iter it;
   struct rtcp_pkt pkt;
   struct rtcp_sdes sdes;
@@ -107,14 +106,14 @@ static void redo_sdes(const struct rtcp_sdes *sdes) {
 
     if (c->cname == NULL || c->cname_len == 0)
       continue;
-    BUILD(&pkt, &owned, rtcp_build_sdes(buf, cap, c->ssrc, (const char *)c->cname,
-                                        c->cname_len));
+    BUILD(&pkt, &owned, rtcp_build_sdes(buf, cap, c->ssrc, (const char *)c->cname, c->cname_len));
     assert(rtcp_parse_sdes(&pkt, &again) == 0 && again.nchunks == 1);
     assert(again.chunks[0].ssrc == c->ssrc && again.chunks[0].cname_len == c->cname_len);
     assert(memcmp(again.chunks[0].cname, c->cname, c->cname_len) == 0);
     free(owned);
-    BUILD(&pkt, &owned, rtcp_build_compound_rr_sdes(buf, cap, c->ssrc, NULL,
-                                                    (const char *)c->cname, c->cname_len));
+    BUILD(
+        &pkt, &owned,
+        rtcp_build_compound_rr_sdes(buf, cap, c->ssrc, NULL, (const char *)c->cname, c->cname_len));
     assert(pkt.type == RTCP_RR && pkt.count == 0);
     compound_sdes(owned, c->ssrc, c->cname, c->cname_len);
     free(owned);
@@ -144,8 +143,7 @@ static void redo_nack(const struct rtcp_nack *nack) {
   uint8_t *owned = NULL;
 
   assert(n >= nack->nitems && n <= nack->nitems * 17);
-  BUILD(&pkt, &owned,
-        rtcp_build_nack(buf, cap, nack->sender_ssrc, nack->media_ssrc, lost, n));
+  BUILD(&pkt, &owned, rtcp_build_nack(buf, cap, nack->sender_ssrc, nack->media_ssrc, lost, n));
   assert(rtcp_parse_nack(&pkt, &again) == 0);
   assert(again.sender_ssrc == nack->sender_ssrc && again.media_ssrc == nack->media_ssrc);
   assert(again.nitems <= nack->nitems); /* packing never needs more items */
@@ -161,8 +159,8 @@ static void redo_fir(const struct rtcp_fir *fir) {
     struct rtcp_fir again;
     uint8_t *owned = NULL;
 
-    BUILD(&pkt, &owned, rtcp_build_fir(buf, cap, fir->sender_ssrc, fir->entries[i].ssrc,
-                                       fir->entries[i].seq_nr));
+    BUILD(&pkt, &owned,
+          rtcp_build_fir(buf, cap, fir->sender_ssrc, fir->entries[i].ssrc, fir->entries[i].seq_nr));
     assert(rtcp_parse_fir(&pkt, &again) == 0 && again.nentries == 1);
     assert(again.sender_ssrc == fir->sender_ssrc);
     assert(again.entries[0].ssrc == fir->entries[i].ssrc);

@@ -17,10 +17,10 @@
 
 #include "media/sdp.h"
 
-#define FUZZ_CHECK(cond)                                                     \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      __builtin_trap();                                                      \
+#define FUZZ_CHECK(cond) \
+  do {                   \
+    if (!(cond))         \
+      __builtin_trap();  \
   } while (0)
 
 #define FUZZ_FP "sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
@@ -40,7 +40,8 @@ static void fuzz_check_struct(const struct sdp *s) {
     FUZZ_CHECK(m->n_extmaps <= SDP_MAX_EXTMAPS && m->n_fids <= SDP_MAX_FID);
     FUZZ_CHECK(m->n_candidates <= SDP_MAX_CANDIDATES);
     FUZZ_CHECK(strnlen(m->mid, sizeof(m->mid)) < sizeof(m->mid));
-    FUZZ_CHECK(strnlen(m->transport.ufrag, sizeof(m->transport.ufrag)) < sizeof(m->transport.ufrag));
+    FUZZ_CHECK(strnlen(m->transport.ufrag, sizeof(m->transport.ufrag)) <
+               sizeof(m->transport.ufrag));
     FUZZ_CHECK(strnlen(m->transport.fp.value, SDP_FP_MAX) < SDP_FP_MAX);
     FUZZ_CHECK(strnlen(m->msid, sizeof(m->msid)) < sizeof(m->msid));
     for (j = 0; j < m->n_codecs; j++) {
@@ -115,17 +116,28 @@ static void fuzz_check_pick(const struct sdp_answer_params *p, int rc) {
 }
 
 static void fuzz_answer(enum sdp_role role, int offer_ok, unsigned variant) {
-  static const struct sdp_codec vp8 = {.pt = 96, .name = "VP8", .clock = 90000, .channels = 1,
-                                       .apt = -1, .rtx_pt = -1};
-  static const struct sdp_codec h264 = {.pt = 102, .name = "H264", .clock = 90000,
-                                        .channels = 1, .apt = -1, .rtx_pt = -1,
-                                        .packetization_mode = 1, .profile_level_id = 0x42e01f};
-  static const struct sdp_codec opus = {.pt = 111, .name = "opus", .clock = 48000,
-                                        .channels = 2, .apt = -1, .rtx_pt = -1};
+  static const struct sdp_codec vp8 = {
+      .pt = 96, .name = "VP8", .clock = 90000, .channels = 1, .apt = -1, .rtx_pt = -1};
+  static const struct sdp_codec h264 = {.pt = 102,
+                                        .name = "H264",
+                                        .clock = 90000,
+                                        .channels = 1,
+                                        .apt = -1,
+                                        .rtx_pt = -1,
+                                        .packetization_mode = 1,
+                                        .profile_level_id = 0x42e01f};
+  static const struct sdp_codec opus = {
+      .pt = 111, .name = "opus", .clock = 48000, .channels = 2, .apt = -1, .rtx_pt = -1};
   struct sdp_answer_params p = {
-      .role = role, .session_id = variant, .ice_ufrag = "fUzZ", .ice_pwd = "0123456789abcdefghijkl",
-      .fingerprint = FUZZ_FP, .addr = variant & 1 ? "2001:db8::1" : "192.0.2.1", .port = 9999,
-      .cname = "fuzz", .audio = {&opus, 11, 0, "s a"},
+      .role = role,
+      .session_id = variant,
+      .ice_ufrag = "fUzZ",
+      .ice_pwd = "0123456789abcdefghijkl",
+      .fingerprint = FUZZ_FP,
+      .addr = variant & 1 ? "2001:db8::1" : "192.0.2.1",
+      .port = 9999,
+      .cname = "fuzz",
+      .audio = {&opus, 11, 0, "s a"},
       .video = {variant & 2 ? &h264 : &vp8, 22, variant & 4 ? 33 : 0, "s v"}};
   struct sdp_codec picked[2];
   const char *why = NULL;

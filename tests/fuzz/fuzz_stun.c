@@ -20,10 +20,10 @@
 
 #include "media/stun.h"
 
-#define FUZZ_CHECK(cond)                                                     \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      __builtin_trap();                                                      \
+#define FUZZ_CHECK(cond) \
+  do {                   \
+    if (!(cond))         \
+      __builtin_trap();  \
   } while (0)
 
 #define FUZZ_KEY "fuzz-ice-pwd-0123456789"
@@ -103,10 +103,8 @@ enum fuzz_answer_kind { FUZZ_420, FUZZ_400, FUZZ_SUCCESS };
 static int fuzz_build(enum fuzz_answer_kind kind, const struct stun_msg *m,
                       const struct sockaddr_storage *ss, uint8_t *out, size_t cap) {
   switch (kind) {
-  case FUZZ_420:
-    return stun_build_binding_unknown(out, cap, m, fuzz_key, FUZZ_KEY_LEN);
-  case FUZZ_400:
-    return stun_build_binding_error(out, cap, m->txid, 400, NULL, NULL, 0);
+  case FUZZ_420: return stun_build_binding_unknown(out, cap, m, fuzz_key, FUZZ_KEY_LEN);
+  case FUZZ_400: return stun_build_binding_error(out, cap, m->txid, 400, NULL, NULL, 0);
   default:
     return stun_build_binding_success(out, cap, m->txid, (const struct sockaddr *)ss, fuzz_key,
                                       FUZZ_KEY_LEN);

@@ -20,10 +20,10 @@
 #include "ws/utf8.h"
 #include "ws/ws_frame.h"
 
-#define FUZZ_CHECK(cond)                                                     \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      __builtin_trap();                                                      \
+#define FUZZ_CHECK(cond) \
+  do {                   \
+    if (!(cond))         \
+      __builtin_trap();  \
   } while (0)
 
 /* What one run produced: events folded into a hash, and the final error. */
@@ -48,8 +48,7 @@ static int fuzz_close_code_ok(uint16_t code) {
 }
 
 /* Checks one event against the contract and folds it into the trace. */
-static void fuzz_event(struct fuzz_trace *t, const struct ws_event *ev,
-                       size_t max_message) {
+static void fuzz_event(struct fuzz_trace *t, const struct ws_event *ev, size_t max_message) {
   uint8_t head[11];
   size_t i;
 
@@ -59,13 +58,9 @@ static void fuzz_event(struct fuzz_trace *t, const struct ws_event *ev,
   case WS_EV_TEXT:
     FUZZ_CHECK(utf8_valid(ev->payload, ev->len, NULL) == 0);
     /* fall through */
-  case WS_EV_BINARY:
-    FUZZ_CHECK(ev->len <= max_message);
-    break;
+  case WS_EV_BINARY: FUZZ_CHECK(ev->len <= max_message); break;
   case WS_EV_PING:
-  case WS_EV_PONG:
-    FUZZ_CHECK(ev->len <= 125);
-    break;
+  case WS_EV_PONG: FUZZ_CHECK(ev->len <= 125); break;
   case WS_EV_CLOSE:
     FUZZ_CHECK(ev->len <= 123);
     FUZZ_CHECK(utf8_valid(ev->payload, ev->len, NULL) == 0);
@@ -74,8 +69,7 @@ static void fuzz_event(struct fuzz_trace *t, const struct ws_event *ev,
     else
       FUZZ_CHECK(fuzz_close_code_ok(ev->close_code));
     break;
-  default:
-    FUZZ_CHECK(0);
+  default: FUZZ_CHECK(0);
   }
   head[0] = (uint8_t)ev->kind;
   head[1] = (uint8_t)(ev->close_code >> 8);
@@ -88,8 +82,7 @@ static void fuzz_event(struct fuzz_trace *t, const struct ws_event *ev,
 }
 
 /* Feeds one piece, taking all events out of it. Returns -1 after an error. */
-static int fuzz_piece(struct ws_parser *p, struct fuzz_trace *t,
-                      const uint8_t *d, size_t len) {
+static int fuzz_piece(struct ws_parser *p, struct fuzz_trace *t, const uint8_t *d, size_t len) {
   size_t off = 0, used;
   struct ws_event ev;
 
@@ -104,10 +97,8 @@ static int fuzz_piece(struct ws_parser *p, struct fuzz_trace *t,
     }
     if (rc == WS_ERROR) {
       FUZZ_CHECK(ev.error != NULL);
-      FUZZ_CHECK(ev.close_code == WS_CLOSE_PROTOCOL ||
-                 ev.close_code == WS_CLOSE_INVALID_DATA ||
-                 ev.close_code == WS_CLOSE_TOO_BIG ||
-                 ev.close_code == WS_CLOSE_INTERNAL);
+      FUZZ_CHECK(ev.close_code == WS_CLOSE_PROTOCOL || ev.close_code == WS_CLOSE_INVALID_DATA ||
+                 ev.close_code == WS_CLOSE_TOO_BIG || ev.close_code == WS_CLOSE_INTERNAL);
       t->err = ev.close_code;
       /* The error is sticky. */
       FUZZ_CHECK(ws_parser_feed(p, d, len, &used, &ev) == WS_ERROR);
@@ -120,8 +111,8 @@ static int fuzz_piece(struct ws_parser *p, struct fuzz_trace *t,
   }
 }
 
-static void fuzz_parse(const uint8_t *d, size_t len, size_t max_message,
-                       size_t max_piece, uint32_t seed, struct fuzz_trace *t) {
+static void fuzz_parse(const uint8_t *d, size_t len, size_t max_message, size_t max_piece,
+                       uint32_t seed, struct fuzz_trace *t) {
   struct ws_parser p;
   size_t off = 0;
   uint32_t x = seed;
@@ -193,8 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   max_message = caps[data[0] & 3];
   max_piece = (data[0] >> 2) == 63 ? 0 : 1 + (data[0] >> 2);
   fuzz_parse(data + 2, size - 2, max_message, 0, 0, &whole);
-  fuzz_parse(data + 2, size - 2, max_message, max_piece,
-             0x9E3779B9u ^ data[1], &pieces);
+  fuzz_parse(data + 2, size - 2, max_message, max_piece, 0x9E3779B9u ^ data[1], &pieces);
   FUZZ_CHECK(whole.events == pieces.events);
   FUZZ_CHECK(whole.hash == pieces.hash);
   FUZZ_CHECK(whole.err == pieces.err);

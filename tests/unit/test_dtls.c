@@ -107,9 +107,9 @@ static void handshake(struct client *cl, struct dtls *d, struct wire *w) {
 
 static void client_keys(struct client *cl, struct dtls_srtp_keys *k, size_t kl, size_t sl) {
   uint8_t m[60];
-  assert_int_equal(SSL_export_keying_material(cl->ssl, m, 2 * (kl + sl), "EXTRACTOR-dtls_srtp",
-                                              19, NULL, 0, 0),
-                   1);
+  assert_int_equal(
+      SSL_export_keying_material(cl->ssl, m, 2 * (kl + sl), "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0),
+      1);
   memcpy(k->local_key, m, kl); /* the client's own */
   memcpy(k->remote_key, m + kl, kl);
   memcpy(k->local_salt, m + 2 * kl, sl);

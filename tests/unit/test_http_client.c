@@ -68,8 +68,7 @@ static struct {
 
 static uv_timer_t watchdog; /* bounds each run of the loop in a wait */
 
-static void copy_header(struct http_req *req, const char *name, char *out,
-                        size_t size) {
+static void copy_header(struct http_req *req, const char *name, char *out, size_t size) {
   size_t len;
   const char *v = http_req_header(req, name, &len);
   snprintf(out, size, "%.*s", v ? (int)len : 0, v ? v : "");
@@ -151,8 +150,7 @@ static int group_setup(void **state) {
   if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
     return -1;
   srv.port = ntohs(sa.sin_port);
-  if (http_client_new(&srv.loop, &srv.hc) != 0 ||
-      uv_timer_init(&srv.loop, &watchdog) != 0)
+  if (http_client_new(&srv.loop, &srv.hc) != 0 || uv_timer_init(&srv.loop, &watchdog) != 0)
     return -1;
   return srv.port > 0 ? 0 : -1;
 }
@@ -295,10 +293,9 @@ static void test_get_responses(void **state) {
     assert_int_equal(http_client_get(srv.hc, u, on_done, &r), 0);
     assert_int_equal(r.called, 0); /* never from inside the call */
     wait_done(&r);
-    if (r.status != cases[i].status || r.error != NULL ||
-        strcmp(r.body, cases[i].body) != 0) {
-      print_error("%s: status %ld body \"%s\" error %s\n", cases[i].path,
-                  r.status, r.body, r.error ? r.error : "(none)");
+    if (r.status != cases[i].status || r.error != NULL || strcmp(r.body, cases[i].body) != 0) {
+      print_error("%s: status %ld body \"%s\" error %s\n", cases[i].path, r.status, r.body,
+                  r.error ? r.error : "(none)");
       fail();
     }
     assert_int_equal(r.len, strlen(cases[i].body));
@@ -352,10 +349,9 @@ static void test_post_form(void **state) {
     struct result r = {0};
     srv.nreq = 0;
     url(u, sizeof(u), "/form");
-    assert_int_equal(http_client_post_form(srv.hc, u, cases[i].form,
-                                           cases[i].user, cases[i].pass,
-                                           on_done, &r),
-                     0);
+    assert_int_equal(
+        http_client_post_form(srv.hc, u, cases[i].form, cases[i].user, cases[i].pass, on_done, &r),
+        0);
     wait_done(&r);
     assert_null(r.error);
     assert_int_equal(r.status, 200);
@@ -368,8 +364,8 @@ static void test_post_form(void **state) {
     assert_int_equal(s->body_len, strlen(cases[i].form));
     assert_memory_equal(s->body, cases[i].form, s->body_len);
     if (strcmp(s->authorization, cases[i].authorization) != 0) {
-      print_error("form %zu: Authorization \"%s\", want \"%s\"\n", i,
-                  s->authorization, cases[i].authorization);
+      print_error("form %zu: Authorization \"%s\", want \"%s\"\n", i, s->authorization,
+                  cases[i].authorization);
       fail();
     }
     result_free(&r);
@@ -394,8 +390,7 @@ static void test_errors(void **state) {
     assert_int_equal(http_client_get(srv.hc, urls[i], on_done, &r), 0);
     wait_done(&r);
     if (r.error == NULL || r.status != 0) {
-      print_error("%s: status %ld, error %s\n", urls[i], r.status,
-                  r.error ? r.error : "(none)");
+      print_error("%s: status %ld, error %s\n", urls[i], r.status, r.error ? r.error : "(none)");
       fail();
     }
     assert_true(strlen(r.error) > 0);
@@ -439,8 +434,7 @@ static void test_body_cap(void **state) {
         assert_int_equal(r.body[r.len - 1], 'a' + (r.len - 1) % 26);
     } else {
       if (r.error == NULL) {
-        print_error("%zu bytes: accepted (status %ld, %zu bytes)\n", cases[i].n,
-                    r.status, r.len);
+        print_error("%zu bytes: accepted (status %ld, %zu bytes)\n", cases[i].n, r.status, r.len);
         fail();
       }
       assert_int_equal(r.status, 0);
@@ -476,8 +470,7 @@ static void test_timeout(void **state) {
   uint64_t elapsed = uv_now(&srv.loop) - t0;
   assert_non_null(hung.error);
   assert_int_equal(hung.status, 0);
-  if (elapsed < HTTP_CLIENT_TIMEOUT_MS - 100 ||
-      elapsed > HTTP_CLIENT_TIMEOUT_MS + 5000) {
+  if (elapsed < HTTP_CLIENT_TIMEOUT_MS - 100 || elapsed > HTTP_CLIENT_TIMEOUT_MS + 5000) {
     print_error("timed out after %llu ms\n", (unsigned long long)elapsed);
     fail();
   }
@@ -527,8 +520,7 @@ static void test_escape(void **state) {
       {"a b", "a%20b"},
       {"a+b&c=d", "a%2Bb%26c%3Dd"},
       {"/?#[]@", "%2F%3F%23%5B%5D%40"},
-      {"http://127.0.0.1:8080/cb?x=1",
-       "http%3A%2F%2F127.0.0.1%3A8080%2Fcb%3Fx%3D1"},
+      {"http://127.0.0.1:8080/cb?x=1", "http%3A%2F%2F127.0.0.1%3A8080%2Fcb%3Fx%3D1"},
       {"\xc3\xa9", "%C3%A9"},
       {"%", "%25"},
       {"\n\t", "%0A%09"},
@@ -538,8 +530,7 @@ static void test_escape(void **state) {
     char *e = http_client_escape(cases[i].in);
     assert_non_null(e);
     if (strcmp(e, cases[i].out) != 0) {
-      print_error("escape(\"%s\") = \"%s\", want \"%s\"\n", cases[i].in, e,
-                  cases[i].out);
+      print_error("escape(\"%s\") = \"%s\", want \"%s\"\n", cases[i].in, e, cases[i].out);
       fail();
     }
     free(e);

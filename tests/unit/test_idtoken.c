@@ -213,8 +213,8 @@ static void test_alg_none_and_hs256(void **state) {
 }
 
 static void test_malformed(void **state) {
-  const char *bad[] = {"", "abc", "a.b", "a.b.c.d", "!!!.e30.", "e30.e30.",
-                       "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln"};
+  const char *bad[] = {
+      "", "abc", "a.b", "a.b.c.d", "!!!.e30.", "e30.e30.", "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln"};
   char alg[16], kid[128];
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     int rc = idtoken_header(bad[i], strlen(bad[i]), alg, kid);
@@ -253,9 +253,12 @@ int main(void) {
   if (sodium_init() < 0)
     return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_rs256_ps256_es256), cmocka_unit_test(test_claims_refused),
-      cmocka_unit_test(test_claims_accepted_edges),   cmocka_unit_test(test_signature_and_key),
-      cmocka_unit_test(test_alg_none_and_hs256),      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_valid_rs256_ps256_es256),
+      cmocka_unit_test(test_claims_refused),
+      cmocka_unit_test(test_claims_accepted_edges),
+      cmocka_unit_test(test_signature_and_key),
+      cmocka_unit_test(test_alg_none_and_hs256),
+      cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_error_codes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

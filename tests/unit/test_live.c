@@ -58,9 +58,8 @@
 /* Users made at setup; each test uses the ones it needs so that rate-limit
  * buckets and chat history do not leak between tests. */
 enum { ALICE, BOB, CAROL, DAVE, ERIN, FRANK, GRACE, HEIDI, IVAN, JUDY, NUSERS };
-static const char *const user_names[NUSERS] = {
-    "alice", "bob",   "carol", "dave", "erin",
-    "frank", "grace", "heidi", "ivan", "judy"};
+static const char *const user_names[NUSERS] = {"alice", "bob",   "carol", "dave", "erin",
+                                               "frank", "grace", "heidi", "ivan", "judy"};
 
 static struct {
   uv_loop_t loop;
@@ -75,9 +74,7 @@ static struct {
   char tokens[NUSERS][SESSION_TOKEN_LEN + 1];
 } t;
 
-static void on_accept(struct conn *c) {
-  assert_int_equal(http_conn_bind(c, app_on_request), 0);
-}
+static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, app_on_request), 0); }
 
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
@@ -109,8 +106,8 @@ static int group_setup(void **state) {
         session_create(t.db, t.ids[i], t.cfg.session_ttl_ms, t.tokens[i]) < 0)
       return -1;
   }
-  if (uv_loop_init(&t.loop) != 0 ||
-      app_init(&t.app, &t.loop, &t.cfg, t.db) < 0 || conn_init(&t.loop) != 0)
+  if (uv_loop_init(&t.loop) != 0 || app_init(&t.app, &t.loop, &t.cfg, t.db) < 0 ||
+      conn_init(&t.loop) != 0)
     return -1;
   struct ws_config wcfg = {
       .max_message = t.cfg.ws_max_message,
@@ -139,8 +136,7 @@ static int group_teardown(void **state) {
   free(listener);
   int rc = uv_loop_close(&t.loop);
   db_close(t.db);
-  static const char *const files[] = {"onair.db", "onair.db-wal",
-                                      "onair.db-shm"};
+  static const char *const files[] = {"onair.db", "onair.db-wal", "onair.db-shm"};
   for (size_t i = 0; i < 3; i++) {
     char p[160];
     snprintf(p, sizeof(p), "%s/%s", t.dir, files[i]);
@@ -176,15 +172,13 @@ static struct tclient *client_open(void) {
     ;
   assert_true(i < MAX_CLIENTS);
   clients[i] = cl;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)t.port)};
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t.port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   /* A blocking connect completes from the listen backlog, before accept. */
   assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
   int one = 1;
   setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK),
-                   0);
+  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
   return cl;
 }
 
@@ -226,8 +220,7 @@ static void wait_event(void) {
   int ms = uv_backend_timeout(&t.loop);
   if (ms < 0 || ms > POLL_MS)
     ms = POLL_MS;
-  struct pollfd p[MAX_CLIENTS + 1] = {
-      {.fd = uv_backend_fd(&t.loop), .events = POLLIN}};
+  struct pollfd p[MAX_CLIENTS + 1] = {{.fd = uv_backend_fd(&t.loop), .events = POLLIN}};
   nfds_t np = 1;
   for (size_t i = 0; i < MAX_CLIENTS; i++) {
     struct tclient *cl = clients[i];
@@ -287,8 +280,7 @@ struct resp {
 
 static int have_head(void *arg) {
   struct tclient *cl = arg;
-  return cl->eof || cl->reset ||
-         memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
+  return cl->eof || cl->reset || memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
 }
 
 /* Reads one response head and, with a Content-Length, its body. */
@@ -307,21 +299,18 @@ static void read_response(struct tclient *cl, struct resp *r) {
   if (clh)
     body_len = (size_t)strtoul(clh + 17, NULL, 10);
   assert_true(body_len < sizeof(r->body));
-  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof;
-       i++) {
+  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof; i++) {
     wait_event();
     step_nowait();
   }
   assert_true(cl->len >= head_len + body_len);
   memcpy(r->body, cl->buf + head_len, body_len);
   r->body[body_len] = 0;
-  memmove(cl->buf, cl->buf + head_len + body_len,
-          cl->len - head_len - body_len);
+  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
   cl->len -= head_len + body_len;
 }
 
-static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0,
-                          const void *payload, size_t len) {
+static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0, const void *payload, size_t len) {
   static const uint8_t mask[4] = {0x5a, 0x01, 0xc3, 0x7e};
   size_t n = 0;
   assert_true(cap >= len + 14);
@@ -365,8 +354,7 @@ static void send_json(struct tclient *cl, json_t *j) {
 }
 
 /* Length of the complete frame at the front of cl->buf, or 0. */
-static size_t frame_ready(const struct tclient *cl, size_t *hl_out,
-                          uint64_t *len_out) {
+static size_t frame_ready(const struct tclient *cl, size_t *hl_out, uint64_t *len_out) {
   if (cl->len < 2)
     return 0;
   const uint8_t *b = cl->buf;
@@ -421,8 +409,7 @@ static int frame_take(struct tclient *cl, struct frame *f) {
 static void read_frame(struct tclient *cl, struct frame *f) {
   wait_until(have_frame, cl);
   if (!frame_take(cl, f))
-    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof,
-             cl->reset);
+    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof, cl->reset);
 }
 
 /* The next message, which must be a JSON object with a string type (caller
@@ -431,12 +418,10 @@ static json_t *recv_msg(struct tclient *cl) {
   struct frame f;
   read_frame(cl, &f);
   if (f.opcode != WS_OP_TEXT)
-    fail_msg("expected a text frame, got opcode %d (%zu bytes)", f.opcode,
-             f.len);
+    fail_msg("expected a text frame, got opcode %d (%zu bytes)", f.opcode, f.len);
   json_error_t err;
   json_t *j = json_loadb(f.payload, f.len, 0, &err);
-  if (j == NULL || !json_is_object(j) ||
-      !json_is_string(json_object_get(j, "type")))
+  if (j == NULL || !json_is_object(j) || !json_is_string(json_object_get(j, "type")))
     fail_msg("not a typed JSON object: %s", f.payload);
   free(f.payload);
   return j;
@@ -470,12 +455,11 @@ static json_t *expect_msg(struct tclient *cl, const char *type) {
 }
 
 /* The next message must be this error, with this ref. */
-static void expect_error(struct tclient *cl, const char *code,
-                         const char *ref) {
+static void expect_error(struct tclient *cl, const char *code, const char *ref) {
   json_t *j = expect_msg(cl, "error");
   if (strcmp(str(j, "code"), code) != 0 || strcmp(str(j, "ref"), ref) != 0) {
-    print_error("expected error %s (ref \"%s\"), got %s (ref \"%s\")\n", code,
-                ref, str(j, "code"), str(j, "ref"));
+    print_error("expected error %s (ref \"%s\"), got %s (ref \"%s\")\n", code, ref, str(j, "code"),
+                str(j, "ref"));
     json_decref(j);
     fail();
   }
@@ -487,8 +471,8 @@ static void expect_error(struct tclient *cl, const char *code,
 static void expect_nothing(struct tclient *cl) {
   settle();
   if (cl->len != 0)
-    fail_msg("unexpected %zu bytes: %.*s", cl->len,
-             (int)(cl->len > 200 ? 200 : cl->len), (const char *)cl->buf + 2);
+    fail_msg("unexpected %zu bytes: %.*s", cl->len, (int)(cl->len > 200 ? 200 : cl->len),
+             (const char *)cl->buf + 2);
   assert_false(cl->eof || cl->reset);
 }
 
@@ -498,11 +482,10 @@ static void expect_open(struct tclient *cl) {
   expect_error(cl, "unknown_type", "nonsense.ping");
 }
 
-#define WS_REQ_FMT                                                             \
-  "GET /ws HTTP/1.1\r\nHost: " HOST                                            \
-  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"                          \
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "     \
-  "13\r\n"                                                                     \
+#define WS_REQ_FMT                                                                      \
+  "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "              \
+  "13\r\n"                                                                              \
   "Origin: " ORIGIN "\r\nCookie: theme=dark; onair_session=%s\r\n\r\n"
 
 /* Connects as user u, reads the 101 and the hello (its peer kept in
@@ -526,8 +509,7 @@ static struct tclient *live_open(int u) {
 /* Goes live as the user of cl; returns after live.started. */
 static void go_live(struct tclient *cl, const char *title) {
   if (title)
-    send_json(cl,
-              json_pack("{s:s, s:s}", "type", "live.start", "title", title));
+    send_json(cl, json_pack("{s:s, s:s}", "type", "live.start", "title", title));
   else
     send_json(cl, json_pack("{s:s}", "type", "live.start"));
   json_t *j = expect_msg(cl, "live.started");
@@ -546,8 +528,7 @@ static void join(struct tclient *v, struct tclient *bc, const char *room) {
 }
 
 static void chat(struct tclient *cl, const char *room, const char *text) {
-  send_json(cl, json_pack("{s:s, s:s, s:s}", "type", "chat.send", "room", room,
-                          "text", text));
+  send_json(cl, json_pack("{s:s, s:s, s:s}", "type", "chat.send", "room", room, "text", text));
 }
 
 static int cond_idle(void *arg) {
@@ -609,8 +590,8 @@ static void test_hello_before_pipelined_reply(void **state) {
   uint8_t buf[1024];
   memcpy(buf, req, (size_t)n);
   static const char watch[] = "{\"type\":\"rooms.watch\"}";
-  size_t len = (size_t)n + frame_build(buf + n, sizeof(buf) - (size_t)n, 0x81,
-                                       watch, strlen(watch));
+  size_t len =
+      (size_t)n + frame_build(buf + n, sizeof(buf) - (size_t)n, 0x81, watch, strlen(watch));
   client_send(cl, buf, len);
   struct resp r;
   read_response(cl, &r);
@@ -624,11 +605,9 @@ static void test_hello_before_pipelined_reply(void **state) {
 static void test_upgrade_refusals(void **state) {
   (void)state;
   char good_cookie[64];
-  snprintf(good_cookie, sizeof(good_cookie), "Cookie: onair_session=%s\r\n",
-           t.tokens[BOB]);
-  static const char base[] =
-      "Host: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  snprintf(good_cookie, sizeof(good_cookie), "Cookie: onair_session=%s\r\n", t.tokens[BOB]);
+  static const char base[] = "Host: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
   const struct {
     const char *what;
     const char *method;
@@ -638,27 +617,21 @@ static void test_upgrade_refusals(void **state) {
     int status;
     const char *error;
   } cases[] = {
-      {"no cookie", "GET", "13", "Origin: " ORIGIN "\r\n", "", 401,
-       "signed_out"},
+      {"no cookie", "GET", "13", "Origin: " ORIGIN "\r\n", "", 401, "signed_out"},
       {"unknown session", "GET", "13", "Origin: " ORIGIN "\r\n",
        "Cookie: onair_session=AAAAAAAAAAAAAAAAAAAAAA\r\n", 401, "signed_out"},
-      {"malformed session", "GET", "13", "Origin: " ORIGIN "\r\n",
-       "Cookie: onair_session=x\r\n", 401, "signed_out"},
+      {"malformed session", "GET", "13", "Origin: " ORIGIN "\r\n", "Cookie: onair_session=x\r\n",
+       401, "signed_out"},
       {"no origin", "GET", "13", "", good_cookie, 403, "bad_origin"},
-      {"other origin", "GET", "13", "Origin: http://evil.test\r\n", good_cookie,
-       403, "bad_origin"},
-      {"origin with a path", "GET", "13", "Origin: " ORIGIN "/x\r\n",
-       good_cookie, 403, "bad_origin"},
-      {"version 12", "GET", "12", "Origin: " ORIGIN "\r\n", good_cookie, 426,
-       "bad_upgrade"},
+      {"other origin", "GET", "13", "Origin: http://evil.test\r\n", good_cookie, 403, "bad_origin"},
+      {"origin with a path", "GET", "13", "Origin: " ORIGIN "/x\r\n", good_cookie, 403,
+       "bad_origin"},
+      {"version 12", "GET", "12", "Origin: " ORIGIN "\r\n", good_cookie, 426, "bad_upgrade"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char req[1024];
-    int n =
-        snprintf(req, sizeof(req),
-                 "%s /ws HTTP/1.1\r\n%sSec-WebSocket-Version: %s\r\n%s%s\r\n",
-                 cases[i].method, base, cases[i].version, cases[i].origin,
-                 cases[i].cookie);
+    int n = snprintf(req, sizeof(req), "%s /ws HTTP/1.1\r\n%sSec-WebSocket-Version: %s\r\n%s%s\r\n",
+                     cases[i].method, base, cases[i].version, cases[i].origin, cases[i].cookie);
     struct tclient *cl = client_open();
     client_send(cl, req, (size_t)n);
     struct resp r;
@@ -666,8 +639,8 @@ static void test_upgrade_refusals(void **state) {
     char want[64];
     snprintf(want, sizeof(want), "\"error\":\"%s\"", cases[i].error);
     if (r.status != cases[i].status || strstr(r.body, want) == NULL) {
-      print_error("%s: %d %s, want %d %s\n", cases[i].what, r.status, r.body,
-                  cases[i].status, cases[i].error);
+      print_error("%s: %d %s, want %d %s\n", cases[i].what, r.status, r.body, cases[i].status,
+                  cases[i].error);
       fail();
     }
     if (r.status == 426)
@@ -682,8 +655,7 @@ static void test_upgrade_refusals(void **state) {
 static void test_live_start(void **state) {
   (void)state;
   struct tclient *a = live_open(ALICE);
-  send_json(a, json_pack("{s:s, s:s}", "type", "live.start", "title",
-                         "Morning coffee"));
+  send_json(a, json_pack("{s:s, s:s}", "type", "live.start", "title", "Morning coffee"));
   json_t *j = expect_msg(a, "live.started");
   assert_string_equal(str(j, "room"), "alice");
   assert_true(json_is_array(json_object_get(j, "history")));
@@ -693,14 +665,12 @@ static void test_live_start(void **state) {
   assert_string_equal(room->title, "Morning coffee");
   assert_int_equal(room->owner_id, t.ids[ALICE]);
   /* Again while live: only the title changes. */
-  send_json(
-      a, json_pack("{s:s, s:s}", "type", "live.start", "title", "Second cup"));
+  send_json(a, json_pack("{s:s, s:s}", "type", "live.start", "title", "Second cup"));
   j = expect_msg(a, "live.started");
   assert_string_equal(str(j, "room"), "alice");
   json_decref(j);
   assert_int_equal(rooms_count(&t.app.rooms), 1);
-  assert_string_equal(rooms_find(&t.app.rooms, "alice", 5)->title,
-                      "Second cup");
+  assert_string_equal(rooms_find(&t.app.rooms, "alice", 5)->title, "Second cup");
   expect_nothing(a);
 }
 
@@ -738,18 +708,15 @@ static void test_live_start_title(void **state) {
     json_t *j = recv_msg(c);
     const char *type = str(j, "type");
     if (cases[i].error) {
-      if (strcmp(type, "error") != 0 ||
-          strcmp(str(j, "code"), cases[i].error) != 0) {
-        print_error("%s: got %s, want error %s\n", cases[i].what, type,
-                    cases[i].error);
+      if (strcmp(type, "error") != 0 || strcmp(str(j, "code"), cases[i].error) != 0) {
+        print_error("%s: got %s, want error %s\n", cases[i].what, type, cases[i].error);
         fail();
       }
       assert_string_equal(str(j, "ref"), "live.start");
     } else {
       if (strcmp(type, "live.started") != 0) {
         print_error("%s: got %s %s\n", cases[i].what, type,
-                    json_is_string(json_object_get(j, "code")) ? str(j, "code")
-                                                               : "");
+                    json_is_string(json_object_get(j, "code")) ? str(j, "code") : "");
         fail();
       }
       struct room *room = rooms_find(&t.app.rooms, "carol", 5);
@@ -792,8 +759,7 @@ static void test_room_join(void **state) {
   assert_string_equal(str(j, "broadcaster_peer"), a->peer);
   assert_int_equal(num(j, "viewers"), 1);
   assert_true(json_is_array(json_object_get(j, "history")));
-  assert_true(json_is_false(
-      json_object_get(j, "media_ready"))); /* no media plane here */
+  assert_true(json_is_false(json_object_get(j, "media_ready"))); /* no media plane here */
   json_decref(j);
   j = expect_msg(b, "room.viewers");
   assert_int_equal(num(j, "viewers"), 1);
@@ -823,8 +789,7 @@ static void test_room_join(void **state) {
   send_json(b, json_pack("{s:s}", "type", "room.leave"));
   expect_error(b, "not_in_room", "room.leave");
   send_json(a, json_pack("{s:s}", "type", "room.leave"));
-  expect_error(a, "not_in_room",
-               "room.leave"); /* a broadcaster does not leave */
+  expect_error(a, "not_in_room", "room.leave"); /* a broadcaster does not leave */
   expect_nothing(a);
   expect_nothing(b);
 }
@@ -841,8 +806,7 @@ static void test_room_full(void **state) {
       json_decref(expect_msg(v[k], "room.viewers"));
   }
   struct tclient *late = live_open(BOB + MAX_VIEWERS);
-  send_json(late,
-            json_pack("{s:s, s:s}", "type", "room.join", "room", "alice"));
+  send_json(late, json_pack("{s:s, s:s}", "type", "room.join", "room", "alice"));
   expect_error(late, "room_full", "room.join");
   expect_nothing(a);
   assert_int_equal(rooms_find(&t.app.rooms, "alice", 5)->nviewers, MAX_VIEWERS);
@@ -873,8 +837,7 @@ static void test_chat(void **state) {
   expect_error(v, "bad_message", "chat.send");
   send_json(v, json_pack("{s:s, s:s}", "type", "chat.send", "text", "hi"));
   expect_error(v, "bad_message", "chat.send");
-  send_json(v, json_pack("{s:s, s:s, s:b}", "type", "chat.send", "room", "dave",
-                         "text", 1));
+  send_json(v, json_pack("{s:s, s:s, s:b}", "type", "chat.send", "room", "dave", "text", 1));
   expect_error(v, "bad_message", "chat.send");
 
   const struct {
@@ -899,10 +862,8 @@ static void test_chat(void **state) {
     chat(v, "dave", cases[i].text);
     if (cases[i].error) {
       json_t *j = recv_msg(v);
-      if (strcmp(str(j, "type"), "error") != 0 ||
-          strcmp(str(j, "code"), cases[i].error) != 0) {
-        print_error("%s: got %s, want %s\n", cases[i].what, str(j, "type"),
-                    cases[i].error);
+      if (strcmp(str(j, "type"), "error") != 0 || strcmp(str(j, "code"), cases[i].error) != 0) {
+        print_error("%s: got %s, want %s\n", cases[i].what, str(j, "type"), cases[i].error);
         fail();
       }
       assert_string_equal(str(j, "ref"), "chat.send");
@@ -942,8 +903,7 @@ static void test_chat(void **state) {
   assert_int_equal(json_array_size(h), delivered);
   assert_string_equal(str(json_array_get(h, 0), "text"), "hi there");
   assert_string_equal(str(json_array_get(h, 1), "text"), emoji500);
-  assert_string_equal(str(json_array_get(h, delivered - 1), "text"),
-                      "from the host");
+  assert_string_equal(str(json_array_get(h, delivered - 1), "text"), "from the host");
   assert_null(json_object_get(json_array_get(h, 0), "type"));
   assert_string_equal(str(json_array_get(h, 0), "user"), "erin");
   json_decref(j);
@@ -1041,10 +1001,9 @@ static void test_bad_messages(void **state) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     send_text(cl, cases[i].text);
     json_t *j = expect_msg(cl, "error");
-    if (strcmp(str(j, "code"), cases[i].code) != 0 ||
-        strcmp(str(j, "ref"), cases[i].ref) != 0) {
-      print_error("%s: got %s ref \"%s\", want %s ref \"%s\"\n", cases[i].text,
-                  str(j, "code"), str(j, "ref"), cases[i].code, cases[i].ref);
+    if (strcmp(str(j, "code"), cases[i].code) != 0 || strcmp(str(j, "ref"), cases[i].ref) != 0) {
+      print_error("%s: got %s ref \"%s\", want %s ref \"%s\"\n", cases[i].text, str(j, "code"),
+                  str(j, "ref"), cases[i].code, cases[i].ref);
       fail();
     }
     json_decref(j);
@@ -1063,8 +1022,7 @@ static void test_media_offer_errors(void **state) {
   expect_error(cl, "bad_message", "media.offer");
   send_json(cl, json_pack("{s:s, s:i}", "type", "media.offer", "sdp", 5));
   expect_error(cl, "bad_message", "media.offer");
-  send_json(cl,
-            json_pack("{s:s, s:s}", "type", "media.offer", "sdp", "v=0\r\n"));
+  send_json(cl, json_pack("{s:s, s:s}", "type", "media.offer", "sdp", "v=0\r\n"));
   expect_error(cl, "not_in_room", "media.offer");
   expect_nothing(cl);
 }
@@ -1137,8 +1095,7 @@ static void test_live_end(void **state) {
   send_json(b, json_pack("{s:s}", "type", "live.end"));
   expect_error(b, "not_broadcaster", "live.end");
   assert_non_null(rooms_find(&t.app.rooms, "alice", 5));
-  send_json(a, json_pack("{s:s, s:s}", "type", "live.end", "room",
-                         "bob")); /* room ignored */
+  send_json(a, json_pack("{s:s, s:s}", "type", "live.end", "room", "bob")); /* room ignored */
   json_t *j = expect_msg(a, "live.ended");
   assert_string_equal(str(j, "room"), "alice");
   assert_string_equal(str(j, "reason"), "ended");
@@ -1161,8 +1118,7 @@ static void test_live_replaced(void **state) {
   struct tclient *tab = live_open(ALICE);
   go_live(old, "first tab");
   join(b, old, "alice");
-  send_json(tab, json_pack("{s:s, s:s}", "type", "live.start", "title",
-                           "second tab"));
+  send_json(tab, json_pack("{s:s, s:s}", "type", "live.start", "title", "second tab"));
   json_t *j = expect_msg(old, "live.ended");
   assert_string_equal(str(j, "reason"), "replaced");
   json_decref(j);
@@ -1205,8 +1161,7 @@ static void test_rooms_watch(void **state) {
   json_decref(j);
   /* Several changes in a row come as one message. */
   static const char leave[] = "{\"type\":\"room.leave\"}";
-  static const char retitle[] =
-      "{\"type\":\"live.start\",\"title\":\"New title\"}";
+  static const char retitle[] = "{\"type\":\"live.start\",\"title\":\"New title\"}";
   uint8_t buf[256];
   size_t n = frame_build(buf, sizeof(buf), 0x81, leave, strlen(leave));
   client_send(b, buf, n); /* these two are handled in the same loop turn */
@@ -1235,21 +1190,18 @@ static void test_rooms_watch(void **state) {
 static void test_signout_closes(void **state) {
   (void)state;
   char token[SESSION_TOKEN_LEN + 1];
-  assert_int_equal(
-      session_create(t.db, t.ids[JUDY], t.cfg.session_ttl_ms, token), 0);
+  assert_int_equal(session_create(t.db, t.ids[JUDY], t.cfg.session_ttl_ms, token), 0);
   char saved[SESSION_TOKEN_LEN + 1];
   memcpy(saved, t.tokens[JUDY], sizeof(saved));
   memcpy(t.tokens[JUDY], token, sizeof(token));
   struct tclient *ws1 = live_open(JUDY);
   struct tclient *ws2 = live_open(JUDY);
   memcpy(t.tokens[JUDY], saved, sizeof(saved));
-  struct tclient *other =
-      live_open(JUDY); /* another session of the same user */
+  struct tclient *other = live_open(JUDY); /* another session of the same user */
   struct tclient *h = client_open();
   char req[512];
   int n = snprintf(req, sizeof(req),
-                   "POST /api/signout HTTP/1.1\r\nHost: " HOST
-                   "\r\nOrigin: " ORIGIN "\r\n"
+                   "POST /api/signout HTTP/1.1\r\nHost: " HOST "\r\nOrigin: " ORIGIN "\r\n"
                    "Cookie: onair_session=%s\r\nContent-Length: 0\r\n\r\n",
                    token);
   client_send(h, req, (size_t)n);
@@ -1262,8 +1214,7 @@ static void test_signout_closes(void **state) {
     read_frame(ws, &f);
     assert_int_equal(f.opcode, WS_OP_CLOSE);
     assert_true(f.len >= 2);
-    assert_int_equal((uint8_t)f.payload[0] << 8 | (uint8_t)f.payload[1],
-                     WS_CLOSE_POLICY);
+    assert_int_equal((uint8_t)f.payload[0] << 8 | (uint8_t)f.payload[1], WS_CLOSE_POLICY);
     assert_memory_equal(f.payload + 2, "signed out", f.len - 2);
     free(f.payload);
     wait_until(cond_ended, ws);
@@ -1275,8 +1226,7 @@ static void test_signout_closes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hello_first, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_hello_before_pipelined_reply, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_hello_before_pipelined_reply, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_start, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_start_title, setup, teardown),
@@ -1287,8 +1237,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_no_peer_to_peer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_media_offer_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_broadcaster_disconnect, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_broadcaster_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_replaced, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rooms_watch, setup, teardown),

@@ -103,9 +103,8 @@ static char *jwks_json(unsigned which) {
     json_array_append_new(list, k);
   }
   /* A key for encryption is not a signing key and is skipped. */
-  json_array_append_new(list,
-                        json_pack("{s:s, s:s, s:s, s:s}", "kty", "oct", "kid",
-                                  "enc1", "use", "enc", "k", "c2VjcmV0"));
+  json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "kty", "oct", "kid", "enc1", "use",
+                                        "enc", "k", "c2VjcmV0"));
   json_t *doc = json_pack("{s:o}", "keys", list);
   char *s = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
@@ -131,17 +130,15 @@ static void serve_discovery(struct conn *c, const char *prefix) {
   snprintf(logout, sizeof(logout), "%s/logout", srv.issuer);
   srv.ndiscovery++;
   json_t *d =
-      json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s]}", "issuer", iss,
-                "authorization_endpoint", authz, "token_endpoint", token,
-                "jwks_uri", jwks, "response_types_supported", "code",
-                "id_token_signing_alg_values_supported", "RS256");
+      json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s]}", "issuer", iss, "authorization_endpoint",
+                authz, "token_endpoint", token, "jwks_uri", jwks, "response_types_supported",
+                "code", "id_token_signing_alg_values_supported", "RS256");
   if (strcmp(prefix, "") == 0) {
     json_object_set_new(d, "end_session_endpoint", json_string(logout));
   } else if (strcmp(prefix, "/noend") == 0) {
     /* no end_session_endpoint */
   } else if (strcmp(prefix, "/other") == 0) {
-    json_object_set_new(d, "issuer",
-                        json_string(srv.issuer)); /* not the one asked for */
+    json_object_set_new(d, "issuer", json_string(srv.issuer)); /* not the one asked for */
   } else if (strcmp(prefix, "/noissuer") == 0) {
     json_object_del(d, "issuer");
   } else if (strcmp(prefix, "/notoken") == 0) {
@@ -168,10 +165,9 @@ static void serve_discovery(struct conn *c, const char *prefix) {
 static char *sign_token(const char *nonce) {
   time_t now = time(NULL);
   json_t *claims =
-      json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss",
-                srv.token_iss, "sub", "user-248289761001", "aud", srv.token_aud,
-                "exp", (json_int_t)(now + 300), "iat", (json_int_t)now, "nonce",
-                nonce, "name", "Jane Doe", "email", "jane@example.org");
+      json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", srv.token_iss, "sub",
+                "user-248289761001", "aud", srv.token_aud, "exp", (json_int_t)(now + 300), "iat",
+                (json_int_t)now, "nonce", nonce, "name", "Jane Doe", "email", "jane@example.org");
   char *payload = json_dumps(claims, JSON_COMPACT);
   json_decref(claims);
   cjose_err err;
@@ -179,8 +175,7 @@ static char *sign_token(const char *nonce) {
   cjose_header_set(h, CJOSE_HDR_ALG, "RS256", &err);
   cjose_header_set(h, CJOSE_HDR_KID, srv.sign_kid, &err);
   cjose_jws_t *jws =
-      cjose_jws_sign(srv.keys[srv.sign_key], h, (const uint8_t *)payload,
-                     strlen(payload), &err);
+      cjose_jws_sign(srv.keys[srv.sign_key], h, (const uint8_t *)payload, strlen(payload), &err);
   assert_non_null(jws);
   const char *ser;
   assert_true(cjose_jws_export(jws, &ser, &err));
@@ -191,8 +186,7 @@ static char *sign_token(const char *nonce) {
   return out;
 }
 
-static void form_param(const char *body, const char *key, char *out,
-                       size_t size) {
+static void form_param(const char *body, const char *key, char *out, size_t size) {
   if (http_query_param(body, key, out, size) < 0)
     out[0] = 0;
 }
@@ -205,46 +199,34 @@ static void serve_token(struct conn *c, struct http_req *req) {
   body[req->body_len] = 0;
   form_param(body, "grant_type", srv.form_grant, sizeof(srv.form_grant));
   form_param(body, "code", srv.form_code, sizeof(srv.form_code));
-  form_param(body, "redirect_uri", srv.form_redirect,
-             sizeof(srv.form_redirect));
-  form_param(body, "code_verifier", srv.form_verifier,
-             sizeof(srv.form_verifier));
+  form_param(body, "redirect_uri", srv.form_redirect, sizeof(srv.form_redirect));
+  form_param(body, "code_verifier", srv.form_verifier, sizeof(srv.form_verifier));
   size_t len;
   const char *v = http_req_header(req, "authorization", &len);
-  snprintf(srv.authorization, sizeof(srv.authorization), "%.*s",
-           v ? (int)len : 0, v ? v : "");
+  snprintf(srv.authorization, sizeof(srv.authorization), "%.*s", v ? (int)len : 0, v ? v : "");
   v = http_req_header(req, "content-type", &len);
-  snprintf(srv.content_type, sizeof(srv.content_type), "%.*s", v ? (int)len : 0,
-           v ? v : "");
+  snprintf(srv.content_type, sizeof(srv.content_type), "%.*s", v ? (int)len : 0, v ? v : "");
   switch (srv.mode) {
-  case TOKEN_REFUSED:
-    respond_json(c, 400, json_pack("{s:s}", "error", "invalid_grant"));
-    return;
+  case TOKEN_REFUSED: respond_json(c, 400, json_pack("{s:s}", "error", "invalid_grant")); return;
   case TOKEN_NO_ID:
-    respond_json(
-        c, 200,
-        json_pack("{s:s, s:s}", "access_token", "at", "token_type", "Bearer"));
+    respond_json(c, 200, json_pack("{s:s, s:s}", "access_token", "at", "token_type", "Bearer"));
     return;
   case TOKEN_GARBAGE:
-    respond_json(
-        c, 200,
-        json_pack("{s:s, s:s}", "access_token", "at", "id_token", "not.a.jwt"));
+    respond_json(c, 200, json_pack("{s:s, s:s}", "access_token", "at", "id_token", "not.a.jwt"));
     return;
-  case TOKEN_OK:
-    break;
+  case TOKEN_OK: break;
   }
   free(srv.last_id_token);
   srv.last_id_token = sign_token(srv.nonce);
   respond_json(c, 200,
-               json_pack("{s:s, s:s, s:s}", "access_token", "at", "token_type",
-                         "Bearer", "id_token", srv.last_id_token));
+               json_pack("{s:s, s:s, s:s}", "access_token", "at", "token_type", "Bearer",
+                         "id_token", srv.last_id_token));
 }
 
 static void on_request(struct conn *c, struct http_req *req) {
   static const char wk[] = "/.well-known/openid-configuration";
   size_t pl = strlen(req->path), wl = sizeof(wk) - 1;
-  if (pl >= wl && strcmp(req->path + pl - wl, wk) == 0 &&
-      req->method == HTTP_GET) {
+  if (pl >= wl && strcmp(req->path + pl - wl, wk) == 0 && req->method == HTTP_GET) {
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "%.*s", (int)(pl - wl), req->path);
     if (strcmp(prefix, "/missing") == 0) {
@@ -267,9 +249,7 @@ static void on_request(struct conn *c, struct http_req *req) {
   }
 }
 
-static void on_accept(struct conn *c) {
-  assert_int_equal(http_conn_bind(c, on_request), 0);
-}
+static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
 
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
@@ -289,8 +269,7 @@ static int group_setup(void **state) {
     char kid[4];
     snprintf(kid, sizeof(kid), "k%d", i + 1);
     srv.keys[i] = cjose_jwk_create_RSA_random(2048, e, sizeof(e), &err);
-    if (srv.keys[i] == NULL ||
-        !cjose_jwk_set_kid(srv.keys[i], kid, strlen(kid), &err))
+    if (srv.keys[i] == NULL || !cjose_jwk_set_kid(srv.keys[i], kid, strlen(kid), &err))
       return -1;
   }
   if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0 ||
@@ -362,16 +341,14 @@ static void config_for(struct config *cfg, const char *iss) {
   config_defaults(cfg);
   snprintf(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), "%s", iss);
   snprintf(cfg->oidc_client_id, sizeof(cfg->oidc_client_id), CLIENT_ID);
-  snprintf(cfg->oidc_client_secret, sizeof(cfg->oidc_client_secret),
-           CLIENT_SECRET);
+  snprintf(cfg->oidc_client_secret, sizeof(cfg->oidc_client_secret), CLIENT_SECRET);
   cfg->oidc_jwks_min_interval_ms = 0;
 }
 
 static int cond_discovered(void *arg) {
   const char *msg;
   struct oidc *o = arg;
-  return oidc_available(o, &msg) ||
-         strncmp(msg, "onair is still contacting", 25) != 0;
+  return oidc_available(o, &msg) || strncmp(msg, "onair is still contacting", 25) != 0;
 }
 
 /* Creates a client and waits for discovery to end either way. */
@@ -393,8 +370,7 @@ static void oidc_destroy(struct oidc *o) {
 }
 
 /* The value of query parameter key in url (decoded). */
-static void url_param(const char *url, const char *key, char *out,
-                      size_t size) {
+static void url_param(const char *url, const char *key, char *out, size_t size) {
   const char *q = strchr(url, '?');
   assert_non_null(q);
   int rc = http_query_param(q + 1, key, out, size);
@@ -434,8 +410,7 @@ static void on_finished(void *arg, const struct oidc_result *r) {
   out->called++;
   snprintf(out->error, sizeof(out->error), "%s", r->error ? r->error : "");
   out->status = r->status;
-  snprintf(out->message, sizeof(out->message), "%s",
-           r->message ? r->message : "");
+  snprintf(out->message, sizeof(out->message), "%s", r->message ? r->message : "");
   if (r->error == NULL) {
     assert_non_null(r->claims);
     snprintf(out->sub, sizeof(out->sub), "%s",
@@ -457,9 +432,8 @@ static int cond_called(void *arg) {
 }
 
 /* Finishes a sign-in and waits for the answer (exactly one). */
-static void finish(struct oidc *o, const char *state, const char *cookie,
-                   const char *code, const char *provider_error,
-                   struct outcome *out) {
+static void finish(struct oidc *o, const char *state, const char *cookie, const char *code,
+                   const char *provider_error, struct outcome *out) {
   memset(out, 0, sizeof(*out));
   oidc_finish(o, state, cookie, code, provider_error, on_finished, out);
   if (!wait_until(cond_called, out))
@@ -557,8 +531,7 @@ static void test_discovery(void **state) {
     settle();
     int avail = oidc_available(o, &msg);
     if (avail != cases[i].available || strstr(msg, cases[i].message) == NULL) {
-      print_error("%s: available %d message \"%s\"\n", cases[i].what, avail,
-                  msg);
+      print_error("%s: available %d message \"%s\"\n", cases[i].what, avail, msg);
       fail();
     }
     if (avail) {
@@ -608,8 +581,7 @@ static void test_begin_url(void **state) {
     char v[512];
     url_param(b.url, params[i].key, v, sizeof(v));
     if (params[i].value && strcmp(v, params[i].value) != 0) {
-      print_error("%s=\"%s\", want \"%s\"\n", params[i].key, v,
-                  params[i].value);
+      print_error("%s=\"%s\", want \"%s\"\n", params[i].key, v, params[i].value);
       fail();
     }
   }
@@ -634,12 +606,10 @@ static void test_begin_url(void **state) {
   assert_string_equal(srv.form_code, "the-code+/=");
   assert_string_equal(srv.form_redirect, REDIRECT);
   assert_string_equal(srv.content_type, "application/x-www-form-urlencoded");
-  assert_int_equal(strlen(srv.form_verifier),
-                   43); /* RFC 7636: 43-128 characters */
+  assert_int_equal(strlen(srv.form_verifier), 43); /* RFC 7636: 43-128 characters */
   uint8_t digest[32];
   char want[64];
-  crypto_hash_sha256(digest, (const uint8_t *)srv.form_verifier,
-                     strlen(srv.form_verifier));
+  crypto_hash_sha256(digest, (const uint8_t *)srv.form_verifier, strlen(srv.form_verifier));
   sodium_bin2base64(want, sizeof(want), digest, sizeof(digest),
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   assert_string_equal(b.challenge, want);
@@ -671,14 +641,12 @@ static void test_endpoints_with_query(void **state) {
   struct begun b;
   begin(o, "/", &b);
   char want[128];
-  snprintf(want, sizeof(want), "%s/authorize?tenant=a&response_type=code&",
-           srv.issuer);
+  snprintf(want, sizeof(want), "%s/authorize?tenant=a&response_type=code&", srv.issuer);
   assert_true(strncmp(b.url, want, strlen(want)) == 0);
   free(b.url);
   char *u = oidc_logout_url(o, "h.p.s", "http://rp.test/");
   assert_non_null(u);
-  snprintf(want, sizeof(want), "%s/logout?tenant=a&id_token_hint=h.p.s&",
-           srv.issuer);
+  snprintf(want, sizeof(want), "%s/logout?tenant=a&id_token_hint=h.p.s&", srv.issuer);
   assert_true(strncmp(u, want, strlen(want)) == 0);
   free(u);
   oidc_destroy(o);
@@ -739,36 +707,32 @@ static void test_finish_refusals(void **state) {
     int status;
     int token_requests; /* made for this case */
   } cases[] = {
-      {"no state", S_NULL, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID,
+      {"no state", S_NULL, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "bad_state", 400, 0},
+      {"unknown state", S_UNKNOWN, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "bad_state",
+       400, 0},
+      {"another sign-in's cookie", S_OTHER_COOKIE, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID,
        "bad_state", 400, 0},
-      {"unknown state", S_UNKNOWN, "c", NULL, TOKEN_OK, 0, "k1", N_SENT,
+      {"no cookie", S_NO_COOKIE, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "bad_state", 400,
+       0},
+      {"cookie a prefix of the state", S_SHORT_COOKIE, "c", NULL, TOKEN_OK, 0, "k1", N_SENT,
        CLIENT_ID, "bad_state", 400, 0},
-      {"another sign-in's cookie", S_OTHER_COOKIE, "c", NULL, TOKEN_OK, 0, "k1",
-       N_SENT, CLIENT_ID, "bad_state", 400, 0},
-      {"no cookie", S_NO_COOKIE, "c", NULL, TOKEN_OK, 0, "k1", N_SENT,
-       CLIENT_ID, "bad_state", 400, 0},
-      {"cookie a prefix of the state", S_SHORT_COOKIE, "c", NULL, TOKEN_OK, 0,
-       "k1", N_SENT, CLIENT_ID, "bad_state", 400, 0},
-      {"provider error", S_OK, NULL, "access_denied", TOKEN_OK, 0, "k1", N_SENT,
-       CLIENT_ID, "provider_error", 400, 0},
-      {"no code", S_OK, NULL, NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID,
-       "bad_state", 400, 0},
-      {"empty code", S_OK, "", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID,
-       "bad_state", 400, 0},
-      {"token endpoint 400", S_OK, "c", NULL, TOKEN_REFUSED, 0, "k1", N_SENT,
-       CLIENT_ID, "token_exchange", 400, 1},
-      {"no id_token", S_OK, "c", NULL, TOKEN_NO_ID, 0, "k1", N_SENT, CLIENT_ID,
+      {"provider error", S_OK, NULL, "access_denied", TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID,
+       "provider_error", 400, 0},
+      {"no code", S_OK, NULL, NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "bad_state", 400, 0},
+      {"empty code", S_OK, "", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "bad_state", 400, 0},
+      {"token endpoint 400", S_OK, "c", NULL, TOKEN_REFUSED, 0, "k1", N_SENT, CLIENT_ID,
        "token_exchange", 400, 1},
-      {"id_token not a JWT", S_OK, "c", NULL, TOKEN_GARBAGE, 0, "k1", N_SENT,
-       CLIENT_ID, "bad_token", 401, 1},
-      {"another nonce", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_OTHER, CLIENT_ID,
-       "bad_nonce", 401, 1},
-      {"another audience", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_SENT,
-       "someone-else", "bad_aud", 401, 1},
-      {"signed with another key under k1", S_OK, "c", NULL, TOKEN_OK, 1, "k1",
-       N_SENT, CLIENT_ID, "bad_signature", 401, 1},
-      {"the control: all good", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_SENT,
-       CLIENT_ID, "", 200, 1},
+      {"no id_token", S_OK, "c", NULL, TOKEN_NO_ID, 0, "k1", N_SENT, CLIENT_ID, "token_exchange",
+       400, 1},
+      {"id_token not a JWT", S_OK, "c", NULL, TOKEN_GARBAGE, 0, "k1", N_SENT, CLIENT_ID,
+       "bad_token", 401, 1},
+      {"another nonce", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_OTHER, CLIENT_ID, "bad_nonce", 401,
+       1},
+      {"another audience", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, "someone-else", "bad_aud",
+       401, 1},
+      {"signed with another key under k1", S_OK, "c", NULL, TOKEN_OK, 1, "k1", N_SENT, CLIENT_ID,
+       "bad_signature", 401, 1},
+      {"the control: all good", S_OK, "c", NULL, TOKEN_OK, 0, "k1", N_SENT, CLIENT_ID, "", 200, 1},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct begun b, other;
@@ -778,26 +742,16 @@ static void test_finish_refusals(void **state) {
     srv.sign_key = cases[i].sign_key;
     srv.sign_kid = cases[i].kid;
     srv.token_aud = cases[i].aud;
-    snprintf(srv.nonce, sizeof(srv.nonce), "%s",
-             cases[i].nonce == N_SENT ? b.nonce : other.nonce);
+    snprintf(srv.nonce, sizeof(srv.nonce), "%s", cases[i].nonce == N_SENT ? b.nonce : other.nonce);
     const char *st = b.state, *cookie = b.state;
     char short_cookie[OIDC_STATE_LEN];
     switch (cases[i].state) {
-    case S_NULL:
-      st = NULL;
-      break;
-    case S_UNKNOWN:
-      st = cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-      break;
-    case S_OTHER_COOKIE:
-      cookie = other.state;
-      break;
-    case S_NO_COOKIE:
-      cookie = NULL;
-      break;
+    case S_NULL: st = NULL; break;
+    case S_UNKNOWN: st = cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; break;
+    case S_OTHER_COOKIE: cookie = other.state; break;
+    case S_NO_COOKIE: cookie = NULL; break;
     case S_SHORT_COOKIE:
-      memcpy(short_cookie, b.state,
-             OIDC_STATE_LEN - 1); /* one character short */
+      memcpy(short_cookie, b.state, OIDC_STATE_LEN - 1); /* one character short */
       short_cookie[OIDC_STATE_LEN - 1] = 0;
       cookie = short_cookie;
       break;
@@ -805,13 +759,11 @@ static void test_finish_refusals(void **state) {
     int before = srv.ntoken;
     struct outcome out;
     finish(o, st, cookie, cases[i].code, cases[i].provider_error, &out);
-    if (strcmp(out.error, cases[i].error) != 0 ||
-        out.status != cases[i].status ||
+    if (strcmp(out.error, cases[i].error) != 0 || out.status != cases[i].status ||
         srv.ntoken - before != cases[i].token_requests) {
-      print_error(
-          "%s: \"%s\" %d after %d token requests, want \"%s\" %d after %d\n",
-          cases[i].what, out.error, out.status, srv.ntoken - before,
-          cases[i].error, cases[i].status, cases[i].token_requests);
+      print_error("%s: \"%s\" %d after %d token requests, want \"%s\" %d after %d\n", cases[i].what,
+                  out.error, out.status, srv.ntoken - before, cases[i].error, cases[i].status,
+                  cases[i].token_requests);
       fail();
     }
     assert_true(strlen(out.message) > 0 || cases[i].status == 200);
@@ -833,8 +785,7 @@ static void test_finish_refusals(void **state) {
     snprintf(srv.nonce, sizeof(srv.nonce), "%s", other.nonce);
     finish(o, other.state, other.state, "c", NULL, &out);
     if (out.error[0])
-      fail_msg("%s: the other sign-in was refused: %s", cases[i].what,
-               out.error);
+      fail_msg("%s: the other sign-in was refused: %s", cases[i].what, out.error);
     assert_string_equal(out.next, "/elsewhere");
     outcome_free(&out);
     free(b.url);
@@ -845,8 +796,7 @@ static void test_finish_refusals(void **state) {
 
 /* Finishes a fresh sign-in whose token is signed with key index `key`
  * under `kid`; returns the error ("" on success). */
-static void sign_in_with(struct oidc *o, int key, const char *kid,
-                         struct outcome *out) {
+static void sign_in_with(struct oidc *o, int key, const char *kid, struct outcome *out) {
   struct begun b;
   begin(o, "/", &b);
   srv.mode = TOKEN_OK;
@@ -889,11 +839,9 @@ static void test_unknown_kid_refetch(void **state) {
     srv.jwks_keys = cases[i].publish;
     int before = srv.njwks;
     sign_in_with(o, cases[i].key, cases[i].kid, &out);
-    if (strcmp(out.error, cases[i].error) != 0 ||
-        srv.njwks - before != cases[i].fetches) {
-      print_error("%s: \"%s\" after %d JWKS fetches, want \"%s\" after %d\n",
-                  cases[i].what, out.error, srv.njwks - before, cases[i].error,
-                  cases[i].fetches);
+    if (strcmp(out.error, cases[i].error) != 0 || srv.njwks - before != cases[i].fetches) {
+      print_error("%s: \"%s\" after %d JWKS fetches, want \"%s\" after %d\n", cases[i].what,
+                  out.error, srv.njwks - before, cases[i].error, cases[i].fetches);
       fail();
     }
     if (out.error[0])
@@ -1001,12 +949,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_no_issuer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
       cmocka_unit_test_setup_teardown(test_begin_url, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_endpoints_with_query, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_endpoints_with_query, setup, teardown),
       cmocka_unit_test_setup_teardown(test_finish_success, setup, teardown),
       cmocka_unit_test_setup_teardown(test_finish_refusals, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unknown_kid_refetch, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_kid_refetch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_jwks_min_interval, setup, teardown),
       cmocka_unit_test_setup_teardown(test_logout_url, setup, teardown),
   };

@@ -15,12 +15,12 @@
 #include "media/pktstore.h"
 
 enum op_kind {
-  END,   /* the rest of the script is empty */
-  PUT,   /* put count packets from seq on, with flags at ms; expect rc */
-  GET,   /* get count numbers from seq on: present, with the bytes put at ms */
-  GONE,  /* get count numbers from seq on: NULL */
-  HIGH,  /* pktstore_highest: rc, and ext when 0 */
-  KF,    /* pktstore_last_keyframe: rc, and seq, ms when 0 */
+  END,  /* the rest of the script is empty */
+  PUT,  /* put count packets from seq on, with flags at ms; expect rc */
+  GET,  /* get count numbers from seq on: present, with the bytes put at ms */
+  GONE, /* get count numbers from seq on: NULL */
+  HIGH, /* pktstore_highest: rc, and ext when 0 */
+  KF,   /* pktstore_last_keyframe: rc, and seq, ms when 0 */
   RESET,
 };
 
@@ -34,17 +34,28 @@ struct op {
   uint32_t ext;
 };
 
-#define P(seq, n, fl, ms) {PUT, (seq), (n), (fl), (ms), 0, 0}
-#define P1(seq) {PUT, (seq), 1, 0, 0, 0, 0}
-#define PR(seq) {PUT, (seq), 1, 0, 0, -ERANGE, 0} /* refused */
-#define G(seq, n, fl, ms) {GET, (seq), (n), (fl), (ms), 0, 0}
-#define G1(seq) {GET, (seq), 1, 0, 0, 0, 0}
-#define X(seq, n) {GONE, (seq), (n), 0, 0, 0, 0}
-#define H(ext) {HIGH, 0, 1, 0, 0, 0, (ext)}
-#define HNONE {HIGH, 0, 1, 0, 0, -ENOENT, 0}
-#define K(seq, ms) {KF, (seq), 1, 0, (ms), 0, 0}
-#define KNONE {KF, 0, 1, 0, 0, -ENOENT, 0}
-#define R {RESET, 0, 1, 0, 0, 0, 0}
+#define P(seq, n, fl, ms) \
+  { PUT, (seq), (n), (fl), (ms), 0, 0 }
+#define P1(seq) \
+  { PUT, (seq), 1, 0, 0, 0, 0 }
+#define PR(seq) \
+  { PUT, (seq), 1, 0, 0, -ERANGE, 0 } /* refused */
+#define G(seq, n, fl, ms) \
+  { GET, (seq), (n), (fl), (ms), 0, 0 }
+#define G1(seq) \
+  { GET, (seq), 1, 0, 0, 0, 0 }
+#define X(seq, n) \
+  { GONE, (seq), (n), 0, 0, 0, 0 }
+#define H(ext) \
+  { HIGH, 0, 1, 0, 0, 0, (ext) }
+#define HNONE \
+  { HIGH, 0, 1, 0, 0, -ENOENT, 0 }
+#define K(seq, ms) \
+  { KF, (seq), 1, 0, (ms), 0, 0 }
+#define KNONE \
+  { KF, 0, 1, 0, 0, -ENOENT, 0 }
+#define R \
+  { RESET, 0, 1, 0, 0, 0, 0 }
 
 struct script {
   const char *name;
@@ -67,52 +78,63 @@ static size_t pkt_bytes(uint16_t seq, uint64_t ms, uint8_t *out) {
 
 static const struct script scripts[] = {
     {"put and get", 16, {P(1, 5, 0, 10), G(1, 5, 0, 10), X(0, 1), X(6, 1), H(5)}},
-    {"flags and arrival time kept", 16,
+    {"flags and arrival time kept",
+     16,
      {P(7, 1, MARK, 1234), P(8, 1, KEY | MARK, 99), G(7, 1, MARK, 1234), G(8, 1, KEY | MARK, 99)}},
     {"never stored", 16, {X(0, 1), X(65535, 1), HNONE, P1(3), X(4, 1)}},
     {"slot holds another seq", 16, {P1(5), X(21, 1), X(65525, 1), G1(5)}},
     {"ring overwrite", 16, {P(0, 41, 0, 5), X(0, 25), G(25, 16, 0, 5), H(40)}},
-    {"evicted by a gap, slot untouched", 16, {P(0, 1, 0, 1), P(20, 1, 0, 2), X(0, 1),
-                                              G(20, 1, 0, 2)}},
+    {"evicted by a gap, slot untouched",
+     16,
+     {P(0, 1, 0, 1), P(20, 1, 0, 2), X(0, 1), G(20, 1, 0, 2)}},
     {"just inside the window", 16, {P1(0), P1(15), G1(0), P1(16), X(0, 1)}},
-    {"wrap 65535 -> 0", 16, {P(65530, 12, 0, 8), G(65530, 12, 0, 8), H(0x10005), X(65529, 1),
-                             X(6, 1)}},
-    {"wrap twice", 16,
+    {"wrap 65535 -> 0",
+     16,
+     {P(65530, 12, 0, 8), G(65530, 12, 0, 8), H(0x10005), X(65529, 1), X(6, 1)}},
+    {"wrap twice",
+     16,
      {P1(65535), P1(0), P1(9), P1(30000), P1(60000), P1(65534), P1(3), H(0x20003), G1(3), G1(65534),
       X(60000, 1)}},
-    {"late packets", 16,
+    {"late packets",
+     16,
      {P(100, 1, 0, 1), P(102, 1, 0, 3), P(101, 1, 0, 2), G(100, 1, 0, 1), G(101, 1, 0, 2),
       G(102, 1, 0, 3), H(102)}},
-    {"late across the wrap", 16,
+    {"late across the wrap",
+     16,
      {P(2, 1, 0, 1), P(65534, 1, 0, 0), G(65534, 1, 0, 0), G(2, 1, 0, 1), H(2)}},
     {"too old refused", 16, {P(100, 3, 0, 0), PR(86), X(86, 1), G(100, 3, 0, 0), H(102)}},
     {"duplicate replaces", 16, {P(9, 1, 0, 1), P(9, 1, KEY, 2), G(9, 1, KEY, 2)}},
     {"forward jump accepted", 16, {P1(0), P1(30000), X(0, 1), G1(30000), H(30000)}},
-    {"jump back confirmed by the next packet", 16,
+    {"jump back confirmed by the next packet",
+     16,
      {P(1000, 11, 0, 0), PR(500), P(501, 1, 0, 9), G(501, 1, 0, 9), X(500, 1), X(1005, 1), P1(502),
       H(0x101F6)}},
-    {"jump ahead by half the space confirmed", 16,
+    {"jump ahead by half the space confirmed",
+     16,
      {P1(0), PR(32768), P1(32769), G1(32769), X(0, 1), H(32769)}},
-    {"a refused packet then a good one: no jump", 16,
+    {"a refused packet then a good one: no jump",
+     16,
      {P(1000, 11, 0, 0), PR(500), P1(1011), PR(501), G1(1011), X(501, 1)}},
-    {"keyframe tracking", 16,
+    {"keyframe tracking",
+     16,
      {KNONE, P(10, 1, KEY, 100), P(11, 10, 0, 110), K(10, 100), P(21, 1, KEY, 300), K(21, 300),
       P(15, 1, KEY, 400), K(21, 300), P(22, 15, 0, 0), K(21, 300), P1(37), KNONE,
       P(38, 1, KEY, 900), K(38, 900)}},
-    {"keyframe across the wrap", 16,
+    {"keyframe across the wrap",
+     16,
      {P(65533, 1, KEY, 5), P(65534, 4, 0, 0), K(65533, 5), P(2, 1, KEY, 6), K(2, 6)}},
-    {"keyframe slot reused by a duplicate", 16, {P(10, 1, KEY, 100), P(10, 1, 0, 101),
-                                                 K(10, 100)}},
-    {"reset forgets", 16,
+    {"keyframe slot reused by a duplicate", 16, {P(10, 1, KEY, 100), P(10, 1, 0, 101), K(10, 100)}},
+    {"reset forgets",
+     16,
      {P(10, 1, KEY, 1), P(11, 5, 0, 0), R, X(10, 6), HNONE, KNONE, P(40000, 1, 0, 2),
       G(40000, 1, 0, 2), H(40000)}},
     {"default size", 0, {P(0, 1024, 0, 3), G(0, 1024, 0, 3), P1(1024), X(0, 1), G(1, 1023, 0, 3)}},
 };
 
-#define FAIL_AT(s, i, what)                                                                      \
-  do {                                                                                           \
-    print_error("script \"%s\", op %zu: %s\n", (s)->name, (i), (what));                          \
-    fail();                                                                                      \
+#define FAIL_AT(s, i, what)                                             \
+  do {                                                                  \
+    print_error("script \"%s\", op %zu: %s\n", (s)->name, (i), (what)); \
+    fail();                                                             \
   } while (0)
 
 static void check_get(const struct script *s, size_t i, const struct pktstore *ps,
@@ -177,8 +199,8 @@ static void test_scripts(void **state) {
 static void test_new_sizes(void **state) {
   static const struct {
     size_t slots, got; /* got 0: refused with EINVAL */
-  } cases[] = {{0, 1024}, {1, 1}, {2, 2}, {1024, 1024}, {32768, 32768}, {1000, 0}, {3, 0},
-               {65536, 0}, {(size_t)1 << 40, 0}};
+  } cases[] = {{0, 1024}, {1, 1}, {2, 2},     {1024, 1024},        {32768, 32768},
+               {1000, 0}, {3, 0}, {65536, 0}, {(size_t)1 << 40, 0}};
 
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct pktstore *ps;

@@ -20,15 +20,15 @@ static void test_query_table(void **state) {
       {"code=abc&state=xyz", "code", 3, "abc"},
       {"code=abc&state=xyz", "nonce", -ENOENT, NULL},
       {"", "code", -ENOENT, NULL},
-      {"codex=1&code=2", "code", 1, "2"},          /* a longer key is not a match */
+      {"codex=1&code=2", "code", 1, "2"}, /* a longer key is not a match */
       {"next=%2Fview%2Falice", "next", 11, "/view/alice"},
       {"q=a+b%20c", "q", 5, "a b c"},
       {"flag&x=1", "flag", 0, ""},
       {"x=", "x", 0, ""},
       {"x=%zz", "x", -EINVAL, NULL},
-      {"x=%4", "x", -EINVAL, NULL},                /* truncated escape */
+      {"x=%4", "x", -EINVAL, NULL}, /* truncated escape */
       {"x=%", "x", -EINVAL, NULL},
-      {"x=%00", "x", -EINVAL, NULL},               /* no NUL smuggled into C strings */
+      {"x=%00", "x", -EINVAL, NULL}, /* no NUL smuggled into C strings */
       {"x=%41&y=2", "x", 1, "A"},
       {"a=1&&b=2", "b", 1, "2"},
   };

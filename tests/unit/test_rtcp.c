@@ -16,12 +16,12 @@
 #define B(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define EMPTY (const uint8_t[]){0}, 0
 
-#define CHECK(c, cond)                                                                           \
-  do {                                                                                           \
-    if (!(cond)) {                                                                               \
-      print_error("case \"%s\": %s\n", (c)->name, #cond);                                        \
-      fail();                                                                                    \
-    }                                                                                            \
+#define CHECK(c, cond)                                    \
+  do {                                                    \
+    if (!(cond)) {                                        \
+      print_error("case \"%s\": %s\n", (c)->name, #cond); \
+      fail();                                             \
+    }                                                     \
   } while (0)
 
 #define SSRC_A 0x11, 0x22, 0x33, 0x44
@@ -29,33 +29,34 @@
 
 /* Report block on SSRC_B: 25/256 lost, cumulative -2, highest 0x10005,
  * jitter 32, LSR 0x3f3a8000, DLSR 1 s. */
-#define RB_B SSRC_B, 0x19, 0xFF, 0xFF, 0xFE, 0x00, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x20, \
-             0x3F, 0x3A, 0x80, 0x00, 0x00, 0x01, 0x00, 0x00
+#define RB_B                                                                                  \
+  SSRC_B, 0x19, 0xFF, 0xFF, 0xFE, 0x00, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x20, 0x3F, 0x3A, \
+      0x80, 0x00, 0x00, 0x01, 0x00, 0x00
 
 /* As a browser sends: SR with one report block, then SDES with a CNAME. */
 static const uint8_t sr_sdes[] = {
-    0x81, 200, 0x00, 0x0C, SSRC_A, 0xE8, 0x9D, 0x3F, 0x3A, 0x80, 0x00, 0x00, 0x00, /* NTP */
-    0x00, 0x01, 0x5F, 0x90, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x4E, 0x20, RB_B,
-    0x81, 202, 0x00, 0x06, SSRC_A, 0x01, 0x10, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
-    'k', 'l', 'm', 'n', 'o', 'p', 0x00, 0x00};
+    0x81, 200,  0x00, 0x0C, SSRC_A, 0xE8, 0x9D, 0x3F, 0x3A, 0x80, 0x00, 0x00, 0x00, /* NTP */
+    0x00, 0x01, 0x5F, 0x90, 0x00,   0x00, 0x00, 0x64, 0x00, 0x00, 0x4E, 0x20, RB_B,
+    0x81, 202,  0x00, 0x06, SSRC_A, 0x01, 0x10, 'a',  'b',  'c',  'd',  'e',  'f',
+    'g',  'h',  'i',  'j',  'k',    'l',  'm',  'n',  'o',  'p',  0x00, 0x00};
 
 /* RR with one block, then REMB of 1.5 Mbit/s (exp 3, mantissa 187500) on
  * SSRC_B. */
-static const uint8_t rr_remb[] = {0x81, 201, 0x00, 0x07, SSRC_A, RB_B,
-                                  0x8F, 206, 0x00, 0x05, SSRC_A, 0, 0, 0, 0, 'R', 'E', 'M', 'B',
-                                  0x01, 0x0E, 0xDC, 0x6C, SSRC_B};
+static const uint8_t rr_remb[] = {0x81, 201,  0x00,   0x07, SSRC_A, RB_B, 0x8F, 206,
+                                  0x00, 0x05, SSRC_A, 0,    0,      0,    0,    'R',
+                                  'E',  'M',  'B',    0x01, 0x0E,   0xDC, 0x6C, SSRC_B};
 
 /* Generic NACK on SSRC_B: 100 (+101, 103), 200 (+216), 65535 (+0). */
-static const uint8_t nack3[] = {0x81, 205, 0x00, 0x05, SSRC_A, SSRC_B, 0x00, 0x64, 0x00, 0x05,
-                                0x00, 0xC8, 0x80, 0x00, 0xFF, 0xFF, 0x00, 0x01};
+static const uint8_t nack3[] = {0x81, 205,  0x00, 0x05, SSRC_A, SSRC_B, 0x00, 0x64, 0x00,
+                                0x05, 0x00, 0xC8, 0x80, 0x00,   0xFF,   0xFF, 0x00, 0x01};
 
 static const uint8_t pli[] = {0x81, 206, 0x00, 0x02, SSRC_A, SSRC_B};
 
 static const uint8_t fir[] = {0x84, 206, 0x00, 0x04, SSRC_A, 0, 0, 0, 0, SSRC_B, 0x07, 0, 0, 0};
 
 /* RR without blocks, then BYE with a reason. */
-static const uint8_t rr_bye[] = {0x80, 201, 0x00, 0x01, SSRC_A, 0x81, 203, 0x00, 0x03,
-                                 SSRC_A, 0x04, 'g', 'o', 'n', 'e', 0, 0, 0};
+static const uint8_t rr_bye[] = {0x80,   201,  0x00, 0x01, SSRC_A, 0x81, 203, 0x00, 0x03,
+                                 SSRC_A, 0x04, 'g',  'o',  'n',    'e',  0,   0,    0};
 
 /* RR with 4 bytes of padding (P bit, count 4). */
 static const uint8_t rr_padded[] = {0xA0, 201, 0x00, 0x02, SSRC_A, 0, 0, 0, 4};
@@ -66,7 +67,7 @@ struct walk_case {
   const char *name;
   const uint8_t *bytes;
   size_t len;
-  int npkts;                  /* rtcp_check's result */
+  int npkts;                   /* rtcp_check's result */
   uint8_t types[4], counts[4]; /* of the packets, when valid */
   size_t body_lens[4];
 };
@@ -83,8 +84,12 @@ static const struct walk_case walk_cases[] = {
     {"empty", EMPTY, -EINVAL, {0}, {0}, {0}},
     {"3 bytes", B(0x80, 201, 0x00), -EINVAL, {0}, {0}, {0}},
     {"version 1", B(0x41, 201, 0x00, 0x01, SSRC_A), -EINVAL, {0}, {0}, {0}},
-    {"version 3 in second packet", B(0x80, 201, 0x00, 0x01, SSRC_A, 0xC0, 201, 0x00, 0x00),
-     -EINVAL, {0}, {0}, {0}},
+    {"version 3 in second packet",
+     B(0x80, 201, 0x00, 0x01, SSRC_A, 0xC0, 201, 0x00, 0x00),
+     -EINVAL,
+     {0},
+     {0},
+     {0}},
     {"length field past the end", B(0x81, 201, 0x00, 0x07, SSRC_A, SSRC_B), -EINVAL, {0}, {0}, {0}},
     {"length one word past the end", B(0x80, 201, 0x00, 0x02, SSRC_A), -EINVAL, {0}, {0}, {0}},
     {"length 0xffff", B(0x80, 201, 0xFF, 0xFF, SSRC_A), -EINVAL, {0}, {0}, {0}},
@@ -270,7 +275,7 @@ static void test_parse_pli_fir_bye(void **state) {
 /* Two chunks; the first one's null item falls on a word boundary, so it
  * needs a whole word of nulls; the second has no CNAME. */
 static void test_parse_sdes_chunks(void **state) {
-  static const uint8_t p[] = {0x82, 202, 0x00, 0x05, SSRC_A, 0x01, 0x02, 'a', 'b',
+  static const uint8_t p[] = {0x82, 202,  0x00, 0x05, SSRC_A, 0x01, 0x02, 'a', 'b',
                               0x00, 0x00, 0x00, 0x00, SSRC_B, 0x06, 0x01, 'c', 0x00};
   struct rtcp_pkt pkt;
   struct rtcp_sdes sdes;
@@ -304,16 +309,15 @@ static const struct bad_case bad_cases[] = {
     {"RR without SSRC", B(0x80, 201, 0x00, 0x00), RR},
     {"RR with RC 2 and one block", B(0x82, 201, 0x00, 0x07, SSRC_A, RB_B), RR},
     {"RR, block cut by padding",
-     B(0xA1, 201, 0x00, 0x07, SSRC_A, SSRC_B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-       0, 0, 4),
+     B(0xA1, 201, 0x00, 0x07, SSRC_A, SSRC_B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+       0, 4),
      RR},
     {"SR parsed as RR", sr_sdes, sizeof(sr_sdes), RR},
     {"SDES chunk without SSRC", B(0x81, 202, 0x00, 0x00), SDES},
     {"SDES chunk without null item", B(0x81, 202, 0x00, 0x02, SSRC_A, 0x01, 0x02, 'a', 'b'), SDES},
     {"SDES item past the end", B(0x81, 202, 0x00, 0x02, SSRC_A, 0x01, 0x09, 'a', 'b'), SDES},
     {"SDES item type, no length", B(0x81, 202, 0x00, 0x02, SSRC_A, 0x02, 0x00, 0x01, 0x05), SDES},
-    {"SDES two chunks, one present",
-     B(0x82, 202, 0x00, 0x02, SSRC_A, 0x01, 0x01, 'a', 0x00), SDES},
+    {"SDES two chunks, one present", B(0x82, 202, 0x00, 0x02, SSRC_A, 0x01, 0x01, 'a', 0x00), SDES},
     {"BYE SSRC count past the end", B(0x82, 203, 0x00, 0x01, SSRC_A), BYE},
     {"BYE reason past the end", B(0x81, 203, 0x00, 0x02, SSRC_A, 0x09, 'a', 'b', 'c'), BYE},
     {"FB without media SSRC", B(0x81, 205, 0x00, 0x01, SSRC_A), FB},
@@ -337,8 +341,9 @@ static const struct bad_case bad_cases[] = {
      B(0x8F, 206, 0x00, 0x05, SSRC_A, 0, 0, 0, 0, 'R', 'E', 'M', 'X', 0x01, 0x0E, 0xDC, 0x6C,
        SSRC_B),
      REMB},
-    {"REMB as FMT 1", B(0x81, 206, 0x00, 0x05, SSRC_A, 0, 0, 0, 0, 'R', 'E', 'M', 'B', 0x01,
-                        0x0E, 0xDC, 0x6C, SSRC_B),
+    {"REMB as FMT 1",
+     B(0x81, 206, 0x00, 0x05, SSRC_A, 0, 0, 0, 0, 'R', 'E', 'M', 'B', 0x01, 0x0E, 0xDC, 0x6C,
+       SSRC_B),
      REMB},
 };
 
@@ -372,7 +377,7 @@ static void test_parse_malformed_table(void **state) {
     const struct bad_case *c = &bad_cases[i];
     struct rtcp_pkt pkt;
 
-    CHECK(c, walk(c->bytes, c->len, &pkt, 1) == 1); /* the header is fine... */
+    CHECK(c, walk(c->bytes, c->len, &pkt, 1) == 1);   /* the header is fine... */
     CHECK(c, run_parser(c->parser, &pkt) == -EINVAL); /* ...the body is not */
   }
 }
@@ -405,9 +410,16 @@ static void test_build_rr(void **state) {
 static void test_build_rr_lost_clamp(void **state) {
   static const struct {
     int32_t in, out;
-  } cases[] = {{0, 0}, {-1, -1}, {-2, -2}, {8388607, 8388607}, {8388608, 8388607},
-               {INT32_MAX, 8388607}, {-8388608, -8388608}, {-8388609, -8388608},
-               {INT32_MIN, -8388608}, {1000, 1000}};
+  } cases[] = {{0, 0},
+               {-1, -1},
+               {-2, -2},
+               {8388607, 8388607},
+               {8388608, 8388607},
+               {INT32_MAX, 8388607},
+               {-8388608, -8388608},
+               {-8388609, -8388608},
+               {INT32_MIN, -8388608},
+               {1000, 1000}};
   uint8_t buf[32];
   struct rtcp_pkt pkt;
   struct rtcp_rr rr;
@@ -460,9 +472,8 @@ static void test_build_sdes_compound(void **state) {
   n = rtcp_build_compound_sr_sdes(buf, sizeof(buf), &sr, "abcdefghijklmnop", 16);
   assert_int_equal(n, sizeof(sr_sdes));
   assert_memory_equal(buf, sr_sdes, sizeof(sr_sdes)); /* byte for byte what a browser sends */
-  assert_int_equal(rtcp_build_compound_sr_sdes(buf, sizeof(sr_sdes) - 1, &sr, "abcdefghijklmnop",
-                                               16),
-                   -ENOBUFS);
+  assert_int_equal(
+      rtcp_build_compound_sr_sdes(buf, sizeof(sr_sdes) - 1, &sr, "abcdefghijklmnop", 16), -ENOBUFS);
   memset(cname, 'x', sizeof(cname));
   /* Every CNAME length pads to a word boundary and parses back. */
   for (size_t len = 1; len <= RTCP_CNAME_MAX; len++) {
@@ -487,7 +498,7 @@ struct nack_case {
   const char *name;
   const uint16_t *lost;
   size_t n;
-  size_t items; /* the packet must hold this many items */
+  size_t items;         /* the packet must hold this many items */
   const uint16_t *want; /* the sequence numbers it names, in item order */
   size_t nwant;
 };
@@ -564,8 +575,14 @@ static void test_build_pli_fir(void **state) {
 static void test_build_remb(void **state) {
   static const struct {
     uint64_t in, out; /* bits/s, and what survives the 18-bit mantissa */
-  } cases[] = {{0, 0}, {1, 1}, {262143, 262143}, {262144, 262144}, {262145, 262144},
-               {1500000, 1500000}, {2500001, 2500000}, {UINT64_MAX, 0x3FFFFull << 46}};
+  } cases[] = {{0, 0},
+               {1, 1},
+               {262143, 262143},
+               {262144, 262144},
+               {262145, 262144},
+               {1500000, 1500000},
+               {2500001, 2500000},
+               {UINT64_MAX, 0x3FFFFull << 46}};
   static const uint32_t ssrcs[] = {0x55667788, 2, 3};
   uint8_t buf[64];
   struct rtcp_pkt pkt;
@@ -587,8 +604,8 @@ static void test_build_remb(void **state) {
 
 /* exp 63 with a large mantissa does not fit 64 bits: saturate. */
 static void test_remb_saturates(void **state) {
-  static const uint8_t p[] = {0x8F, 206, 0x00, 0x04, SSRC_A, 0, 0, 0, 0,
-                              'R',  'E', 'M',  'B',  0x00, 0xFF, 0xFF, 0xFF};
+  static const uint8_t p[] = {0x8F, 206, 0x00, 0x04, SSRC_A, 0,    0,    0,   0,
+                              'R',  'E', 'M',  'B',  0x00,   0xFF, 0xFF, 0xFF};
   struct rtcp_pkt pkt;
   struct rtcp_remb remb;
 
@@ -600,8 +617,9 @@ static void test_remb_saturates(void **state) {
 
 /* A REMB naming more SSRCs than kept: all are bounds-checked, 16 kept. */
 static void test_remb_many_ssrcs(void **state) {
-  uint8_t p[20 + 4 * 40] = {0x8F, 206, 0, sizeof(p) / 4 - 1, SSRC_A, 0, 0, 0, 0,
-                            'R',  'E', 'M', 'B', 40, 0x04, 0x00, 0x01};
+  uint8_t p[20 + 4 * 40] = {
+      0x8F, 206,  0,   sizeof(p) / 4 - 1, SSRC_A, 0, 0, 0, 0, 'R', 'E', 'M', 'B', 40,
+      0x04, 0x00, 0x01};
   struct rtcp_pkt pkt;
   struct rtcp_remb remb;
 

@@ -16,14 +16,15 @@
 #define B(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define EMPTY (const uint8_t[]){0}, 0
 /* A parse case that must fail. */
-#define BAD(name, ...) {name, B(__VA_ARGS__), -EINVAL, 0, 0, 0, 0, 0, 0, 0, 0}
+#define BAD(name, ...) \
+  { name, B(__VA_ARGS__), -EINVAL, 0, 0, 0, 0, 0, 0, 0, 0 }
 
-#define CHECK(c, cond)                                                                           \
-  do {                                                                                           \
-    if (!(cond)) {                                                                               \
-      print_error("case \"%s\": %s\n", (c)->name, #cond);                                        \
-      fail();                                                                                    \
-    }                                                                                            \
+#define CHECK(c, cond)                                    \
+  do {                                                    \
+    if (!(cond)) {                                        \
+      print_error("case \"%s\": %s\n", (c)->name, #cond); \
+      fail();                                             \
+    }                                                     \
   } while (0)
 
 /* The fixed header used by most cases: PT 96, seq 0x1234, ts 1000, SSRC
@@ -48,11 +49,11 @@ static const struct parse_case parse_cases[] = {
     {"minimal", B(FIXED(0x80, 0x60), 'a', 'b', 'c', 'd'), 0, 0, 96, 0, 0, 0, 12, 4, 0},
     {"no payload", B(FIXED(0x80, 0x60)), 0, 0, 96, 0, 0, 0, 12, 0, 0},
     {"marker, PT 111", B(FIXED(0x80, 0xEF), 1, 2), 0, 1, 111, 0, 0, 0, 12, 2, 0},
-    {"two CSRCs",
-     B(FIXED(0x82, 0x60), 0, 0, 0, 1, 0, 0, 0, 2, 'x'), 0, 0, 96, 2, 0, 0, 20, 1, 0},
-    {"fifteen CSRCs", B(FIXED(0x8F, 0x60), 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, 0,
-                        0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0, 11, 0,
-                        0, 0, 12, 0, 0, 0, 13, 0, 0, 0, 14, 0, 0, 0, 15, 0, 0, 0),
+    {"two CSRCs", B(FIXED(0x82, 0x60), 0, 0, 0, 1, 0, 0, 0, 2, 'x'), 0, 0, 96, 2, 0, 0, 20, 1, 0},
+    {"fifteen CSRCs",
+     B(FIXED(0x8F, 0x60), 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7,
+       0, 0, 0, 8, 0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0, 11, 0, 0, 0, 12, 0, 0, 0, 13, 0, 0, 0, 14, 0,
+       0, 0, 15, 0, 0, 0),
      0, 0, 96, 15, 0, 0, 72, 0, 0},
     /* one-byte: id 1 (1 byte), id 2 (4 bytes), two padding bytes */
     {"one-byte extension",
@@ -61,11 +62,10 @@ static const struct parse_case parse_cases[] = {
      0, 0, 96, 0, 0xBEDE, 8, 24, 3, 0},
     /* two-byte: id 1 (0 bytes), id 2 (3 bytes), one padding byte */
     {"two-byte extension",
-     B(FIXED(0x90, 0x60), 0x10, 0x00, 0x00, 0x02, 0x01, 0x00, 0x02, 0x03, 'x', 'y', 'z', 0x00,
-       'p'),
+     B(FIXED(0x90, 0x60), 0x10, 0x00, 0x00, 0x02, 0x01, 0x00, 0x02, 0x03, 'x', 'y', 'z', 0x00, 'p'),
      0, 0, 96, 0, 0x1000, 8, 24, 1, 0},
-    {"empty extension", B(FIXED(0x90, 0x60), 0xBE, 0xDE, 0x00, 0x00, 'p'), 0, 0, 96, 0, 0xBEDE,
-     0, 16, 1, 0},
+    {"empty extension", B(FIXED(0x90, 0x60), 0xBE, 0xDE, 0x00, 0x00, 'p'), 0, 0, 96, 0, 0xBEDE, 0,
+     16, 1, 0},
     {"padding", B(FIXED(0xA0, 0x60), 'a', 'b', 'c', 0, 0, 3), 0, 0, 96, 0, 0, 0, 12, 3, 3},
     {"padding only (probe)", B(FIXED(0xA0, 0x60), 0, 0, 0, 4), 0, 0, 96, 0, 0, 0, 12, 0, 4},
     {"padding of one byte", B(FIXED(0xA0, 0x60), 'a', 1), 0, 0, 96, 0, 0, 0, 12, 1, 1},
@@ -81,14 +81,16 @@ static const struct parse_case parse_cases[] = {
     BAD("CSRC count past the end", FIXED(0x8F, 0x60), 0, 0, 0, 1),
     BAD("CSRC list one byte short", FIXED(0x82, 0x60), 0, 0, 0, 1, 0, 0, 0),
     BAD("extension header truncated", FIXED(0x90, 0x60), 0xBE, 0xDE),
-    BAD("extension running past the end", FIXED(0x90, 0x60), 0xBE, 0xDE, 0x00, 0x03, 0x10, 0xAA, 0, 0, 0, 0, 0, 0),
+    BAD("extension running past the end", FIXED(0x90, 0x60), 0xBE, 0xDE, 0x00, 0x03, 0x10, 0xAA, 0,
+        0, 0, 0, 0, 0),
     BAD("extension length 0xffff", FIXED(0x90, 0x60), 0xBE, 0xDE, 0xFF, 0xFF, 0, 0, 0, 0),
     BAD("extension after CSRCs past the end", FIXED(0x91, 0x60), 0, 0, 0, 1, 0xBE, 0xDE, 0x00),
     BAD("padding larger than payload", FIXED(0xA0, 0x60), 'a', 'b', 0x20),
     BAD("padding one more than payload", FIXED(0xA0, 0x60), 'a', 'b', 4),
     BAD("padding count 0", FIXED(0xA0, 0x60), 'a', 'b', 0),
     BAD("padding bit, no byte after header", FIXED(0xA0, 0x60)),
-    BAD("padding counting into extension", FIXED(0xB0, 0x60), 0xBE, 0xDE, 0x00, 0x01, 0x10, 0xAA, 0, 0, 'a', 6),
+    BAD("padding counting into extension", FIXED(0xB0, 0x60), 0xBE, 0xDE, 0x00, 0x01, 0x10, 0xAA, 0,
+        0, 'a', 6),
 };
 
 static void test_parse_table(void **state) {
@@ -172,8 +174,8 @@ struct ext_bad_case {
 };
 
 static const struct ext_bad_case ext_bad_cases[] = {
-    {"one-byte element past the block", B(FIXED(0x90, 0x60), 0xBE, 0xDE, 0, 1, 0x1F, 0, 0, 0),
-     1, -EINVAL},
+    {"one-byte element past the block", B(FIXED(0x90, 0x60), 0xBE, 0xDE, 0, 1, 0x1F, 0, 0, 0), 1,
+     -EINVAL},
     {"one-byte element past the block, other id",
      B(FIXED(0x90, 0x60), 0xBE, 0xDE, 0, 1, 0x10, 0xAA, 0x25, 0), 3, -EINVAL},
     {"one-byte id 15 stops the walk",
@@ -339,8 +341,9 @@ static void test_h264_keyframe_table(void **state) {
 
 /* A whole packet: the payload parse_rtp hands out is what detection reads. */
 static void test_keyframe_in_packet(void **state) {
-  static const uint8_t pkt[] = {FIXED(0xB0, 0xE0), 0xBE, 0xDE, 0x00, 0x01, 0x30, 0x01, 0x02,
-                                0x03, 0x90, 0x80, 0x15, VP8_KEY, 0x00, 0x00, 0x03};
+  static const uint8_t pkt[] = {
+      FIXED(0xB0, 0xE0), 0xBE, 0xDE, 0x00, 0x01, 0x30, 0x01, 0x02, 0x03, 0x90, 0x80, 0x15,
+      VP8_KEY,           0x00, 0x00, 0x03};
   struct rtp_hdr h;
 
   assert_int_equal(rtp_parse(pkt, sizeof(pkt), &h), 0);
@@ -351,14 +354,10 @@ static void test_keyframe_in_packet(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parse_table),
-      cmocka_unit_test(test_parse_every_truncation),
-      cmocka_unit_test(test_ext_find_table),
-      cmocka_unit_test(test_ext_malformed),
-      cmocka_unit_test(test_is_rtcp_table),
-      cmocka_unit_test(test_rewrite),
-      cmocka_unit_test(test_vp8_keyframe_table),
-      cmocka_unit_test(test_h264_keyframe_table),
+      cmocka_unit_test(test_parse_table),        cmocka_unit_test(test_parse_every_truncation),
+      cmocka_unit_test(test_ext_find_table),     cmocka_unit_test(test_ext_malformed),
+      cmocka_unit_test(test_is_rtcp_table),      cmocka_unit_test(test_rewrite),
+      cmocka_unit_test(test_vp8_keyframe_table), cmocka_unit_test(test_h264_keyframe_table),
       cmocka_unit_test(test_keyframe_in_packet),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,7 @@
 #include "media/sdp.h"
 
 #define FB_VIDEO (SDP_FB_NACK | SDP_FB_NACK_PLI | SDP_FB_CCM_FIR)
-#define OUR_FP                                                                                    \
+#define OUR_FP                                                                                   \
   "sha-256 0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0:0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:" \
   "C3:D2:E1:F0"
 #define ANSWER_MAX 16384
@@ -157,11 +157,12 @@ struct parse_case {
   const char *file;
   size_t n_media;
   size_t n_bundle;
-  int allow_mixed; /* session-level a=extmap-allow-mixed */
+  int allow_mixed;        /* session-level a=extmap-allow-mixed */
   const char *session_fp; /* the session-level fingerprint's first 8, or "" */
   struct media_expect m[3];
 };
 
+/* clang-format off */
 static const struct parse_case parse_cases[] = {
     {"chromium_publisher.sdp", 2, 2, 1, "", {
         {SDP_KIND_AUDIO, "0", SDP_DIR_SENDONLY, 8, 9, "ICFW", "vGX0uhWFu1foMkHFLNvH42/F", "25:D0:94",
@@ -206,6 +207,7 @@ static const struct parse_case parse_cases[] = {
         {SDP_KIND_VIDEO, "1", SDP_DIR_RECVONLY, 6, 54366, "n5bg", "TD11VpLCEfCDie4spu4uPJ", "0A:1F:3E",
          2, 1, 2, 2, 1, "ddac3fb2-44c0-4f0f-93f0-77a23308cecd"}}},
 };
+/* clang-format on */
 
 static void test_parse_fixture(void **state) {
   const struct parse_case *c = *state;
@@ -262,8 +264,10 @@ struct codec_case {
 };
 
 #define FB_ALL (FB_VIDEO | SDP_FB_GOOG_REMB | SDP_FB_TRANSPORT_CC)
-#define CHROME_H264(pm, plid) "level-asymmetry-allowed=1;packetization-mode=" #pm ";profile-level-id=" #plid
+#define CHROME_H264(pm, plid) \
+  "level-asymmetry-allowed=1;packetization-mode=" #pm ";profile-level-id=" #plid
 
+/* clang-format off */
 static const struct codec_case codec_cases[] = {
     {"chromium_publisher.sdp", 0, 111, "opus", 48000, 2, "minptime=10;useinbandfec=1", -1, -1, 0,
      0x42000a, SDP_FB_TRANSPORT_CC},
@@ -305,6 +309,7 @@ static const struct codec_case codec_cases[] = {
     {"aiortc_publisher.sdp", 1, 101, "H264", 90000, 1, CHROME_H264(1, 42e01f), -1, 102, 1,
      0x42e01f, SDP_FB_NACK | SDP_FB_NACK_PLI | SDP_FB_GOOG_REMB},
 };
+/* clang-format on */
 
 static void test_codec(void **state) {
   const struct codec_case *c = *state;
@@ -561,6 +566,7 @@ struct pub_case {
   const char *video_fmtp;
 };
 
+/* clang-format off */
 static const struct pub_case pub_cases[] = {
     {"pub_chromium", "chromium_publisher.sdp", {{0}}, 111, 96, 97, FB_VIDEO, SDP_DIR_RECVONLY, ""},
     {"pub_chromium_gathered", "chromium_publisher_gathered.sdp", {{0}}, 111, 96, 97, FB_VIDEO,
@@ -607,6 +613,7 @@ static const struct pub_case pub_cases[] = {
      {{ED_SUB, "m=video 9", 0, "m=video 0"}, {ED_AFTER, "a=mid:1", 0, "a=bundle-only\r\n"}}, 111,
      96, 97, FB_VIDEO, SDP_DIR_RECVONLY, ""},
 };
+/* clang-format on */
 
 static void test_publisher_answer(void **state) {
   const struct pub_case *c = *state;
@@ -662,12 +669,16 @@ struct view_case {
   int audio_pt, video_pt, video_rtx;
 };
 
-#define H264(pt_, pm, plid)                                                                    \
-  {.pt = pt_, .name = "H264", .clock = 90000, .channels = 1, .apt = -1, .rtx_pt = -1,           \
-   .packetization_mode = pm, .profile_level_id = plid}
-#define NO_VIDEO {.name = ""}
+#define H264(pt_, pm, plid)                                                            \
+  {                                                                                    \
+    .pt = pt_, .name = "H264", .clock = 90000, .channels = 1, .apt = -1, .rtx_pt = -1, \
+    .packetization_mode = pm, .profile_level_id = plid                                 \
+  }
+#define NO_VIDEO \
+  { .name = "" }
 #define WHY_VIDEO "the viewer offers no codec matching the broadcaster's video"
 
+/* clang-format off */
 static const struct view_case view_cases[] = {
     /* Firefox's VP8 is PT 120, Chromium's viewer calls it 96. */
     {"view_chromium_vp8_from_firefox", "chromium_viewer.sdp", {{0}}, "firefox_publisher.sdp",
@@ -714,9 +725,10 @@ static const struct view_case view_cases[] = {
     {"view_sendrecv_offer", "aiortc_publisher.sdp", {{0}}, "firefox_publisher.sdp", NO_VIDEO, 3333,
      0, NULL, 96, 97, 98},
 };
+/* clang-format on */
 
-static void check_viewer_media(const struct sdp_media *m, const struct sdp_send *s, int pt,
-                               int rtx, enum sdp_direction offered) {
+static void check_viewer_media(const struct sdp_media *m, const struct sdp_send *s, int pt, int rtx,
+                               enum sdp_direction offered) {
   int sending = offered == SDP_DIR_RECVONLY || offered == SDP_DIR_SENDRECV;
 
   assert_non_null(m);
@@ -778,7 +790,8 @@ static void test_viewer_answer(void **state) {
   if (c->audio_pt < 0)
     assert_null(answered(SDP_KIND_AUDIO));
   else
-    check_viewer_media(answered(SDP_KIND_AUDIO), &p.audio, c->audio_pt, -1, offer.media[0].direction);
+    check_viewer_media(answered(SDP_KIND_AUDIO), &p.audio, c->audio_pt, -1,
+                       offer.media[0].direction);
   if (c->video_pt < 0) {
     assert_null(answered(SDP_KIND_VIDEO));
     return;
@@ -805,6 +818,7 @@ struct refusal {
 #define S100 S10 S10 S10 S10 S10 S10 S10 S10 S10 S10
 #define CP "chromium_publisher.sdp"
 
+/* clang-format off */
 static const struct refusal refusals[] = {
     {"no_bundle", CP, {{ED_DEL, "a=group:BUNDLE", 0, NULL}}, AT_ANSWER, "no BUNDLE group", 0},
     {"two_bundle_groups", CP, {{ED_AFTER, "a=group:BUNDLE", 0, "a=group:BUNDLE 1\r\n"}}, AT_ANSWER,
@@ -912,6 +926,7 @@ static const struct refusal refusals[] = {
     {"candidate_bad_port", "aiortc_publisher.sdp", {{ED_SUB, " 50156 typ", 1, " 65536 typ"}},
      AT_PARSE, "malformed a=candidate", 20},
 };
+/* clang-format on */
 
 static void test_refusal(void **state) {
   const struct refusal *c = *state;
@@ -1016,9 +1031,10 @@ static void sb_media(struct sb *b, int mid, int n, int rtx, const char *extra, i
   sb_add(b, "m=video 9 UDP/TLS/RTP/SAVPF");
   for (i = 0; i < n; i++)
     sb_add(b, rtx ? " %d %d" : " %d", 2 * i, 2 * i + 1);
-  sb_add(b, "%s\r\nc=IN IP4 0.0.0.0\r\na=mid:%d\r\na=sendonly\r\na=rtcp-mux\r\n"
-            "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\na=setup:actpass\r\n"
-            "a=fingerprint:sha-256 0A:0B\r\n",
+  sb_add(b,
+         "%s\r\nc=IN IP4 0.0.0.0\r\na=mid:%d\r\na=sendonly\r\na=rtcp-mux\r\n"
+         "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\na=setup:actpass\r\n"
+         "a=fingerprint:sha-256 0A:0B\r\n",
          extra, mid);
   for (i = 0; i < n; i++) {
     sb_add(b, "a=rtpmap:%d %s/90000\r\n", 2 * i, i == 0 ? "VP8" : "x-codec");
@@ -1029,8 +1045,16 @@ static void sb_media(struct sb *b, int mid, int n, int rtx, const char *extra, i
     sb_add(b, "a=candidate:%d 1 udp 2122194687 192.0.2.2 %d typ host\r\n", i, 5000 + i);
 }
 
-enum limit_kind { LIM_MEDIA, LIM_CODECS, LIM_FORMATS, LIM_CANDIDATES, LIM_SSRCS, LIM_FIDS,
-                  LIM_EXTMAPS, LIM_LINE };
+enum limit_kind {
+  LIM_MEDIA,
+  LIM_CODECS,
+  LIM_FORMATS,
+  LIM_CANDIDATES,
+  LIM_SSRCS,
+  LIM_FIDS,
+  LIM_EXTMAPS,
+  LIM_LINE
+};
 
 struct limit_case {
   const char *name;
@@ -1039,6 +1063,7 @@ struct limit_case {
   const char *why; /* one more */
 };
 
+/* clang-format off */
 static const struct limit_case limit_cases[] = {
     {"limit_media", LIM_MEDIA, 8, "more than 8 media sections"},
     {"limit_codecs", LIM_CODECS, 32, "m-line 2 has more than 32 codecs"},
@@ -1049,6 +1074,7 @@ static const struct limit_case limit_cases[] = {
     {"limit_extmaps", LIM_EXTMAPS, 16, "m-line 2 has more than 16 extmaps"},
     {"limit_line", LIM_LINE, 1024, "a line is longer than 1024 bytes"},
 };
+/* clang-format on */
 
 /* Builds an offer with n of the limited thing (in the second m-line). */
 static size_t build_limit(enum limit_kind kind, int n) {
@@ -1148,6 +1174,7 @@ static void spoil_ssrc(struct sdp_answer_params *p) { p->audio.ssrc = 0; }
 static void spoil_rtx(struct sdp_answer_params *p) { p->video.rtx_ssrc = p->video.ssrc; }
 static void spoil_msid(struct sdp_answer_params *p) { p->video.msid = "a b c"; }
 
+/* clang-format off */
 static const struct param_case param_cases[] = {
     {"param_ufrag", spoil_ufrag, WHY_ICE},
     {"param_pwd", spoil_pwd, WHY_ICE},
@@ -1163,6 +1190,7 @@ static const struct param_case param_cases[] = {
     {"param_rtx_ssrc", spoil_rtx, WHY_VIEWER},
     {"param_msid", spoil_msid, WHY_VIEWER},
 };
+/* clang-format on */
 
 static void test_bad_param(void **state) {
   const struct param_case *c = *state;

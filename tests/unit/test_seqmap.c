@@ -30,12 +30,18 @@ struct op {
   uint32_t out_ts;
 };
 
-#define S(seq, ts) {START, (seq), (ts), 0, 0, 0}
-#define O(seq, ts, oseq, ots) {OUT, (seq), (ts), 0, (oseq), (ots)}
-#define OERR(seq, rc) {OUT, (seq), 0, (rc), 0, 0}
-#define I(oseq, seq) {IN, (seq), 0, 0, (oseq), 0}
-#define IERR(oseq) {IN, 0, 0, -ENOENT, (oseq), 0}
-#define GAPSET(ticks) {GAP, 0, (ticks), 0, 0, 0}
+#define S(seq, ts) \
+  { START, (seq), (ts), 0, 0, 0 }
+#define O(seq, ts, oseq, ots) \
+  { OUT, (seq), (ts), 0, (oseq), (ots) }
+#define OERR(seq, rc) \
+  { OUT, (seq), 0, (rc), 0, 0 }
+#define I(oseq, seq) \
+  { IN, (seq), 0, 0, (oseq), 0 }
+#define IERR(oseq) \
+  { IN, 0, 0, -ENOENT, (oseq), 0 }
+#define GAPSET(ticks) \
+  { GAP, 0, (ticks), 0, 0, 0 }
 
 struct script {
   const char *name;
@@ -55,21 +61,20 @@ static const struct script scripts[] = {
      {S(7, 0), O(7, 0, 7, 0), O(8, 0, 8, 0), S(9, 0), O(9, 0, 9, 3000), O(10, 0, 10, 3000)}},
     {"out of order and duplicates keep their order",
      {S(10, 0), O(10, 0, 10, 0), S(500, 100), O(502, 100, 13, 3000), O(500, 100, 11, 3000),
-      O(501, 100, 12, 3000), O(501, 100, 12, 3000), O(503, 3100, 14, 6000),
-      O(500, 100, 11, 3000), OERR(499, -ESTALE), I(13, 502), I(11, 500), IERR(10)}},
+      O(501, 100, 12, 3000), O(501, 100, 12, 3000), O(503, 3100, 14, 6000), O(500, 100, 11, 3000),
+      OERR(499, -ESTALE), I(13, 502), I(11, 500), IERR(10)}},
     {"packets from before the start are refused",
      {S(2000, 0), OERR(1999, -ESTALE), O(2003, 30, 2003, 30), O(2001, 10, 2001, 10),
-      O(2000, 0, 2000, 0), OERR(1999, -ESTALE), OERR(1000, -ESTALE), I(2000, 2000),
-      IERR(1999)}},
+      O(2000, 0, 2000, 0), OERR(1999, -ESTALE), OERR(1000, -ESTALE), I(2000, 2000), IERR(1999)}},
     {"16-bit sequence wrap",
      {S(65534, 10), O(65534, 10, 65534, 10), O(65535, 20, 65535, 20), O(0, 30, 0, 30),
       O(1, 40, 1, 40), I(0, 0), I(65535, 65535), I(65534, 65534), IERR(2), IERR(65533)}},
     {"32-bit timestamp wrap across a restart",
-     {S(5, 4294966000u), O(5, 4294966000u, 5, 4294966000u), S(100, 0),
-      O(100, 0, 6, 1704), O(101, 3000, 7, 4704)}},
+     {S(5, 4294966000u), O(5, 4294966000u, 5, 4294966000u), S(100, 0), O(100, 0, 6, 1704),
+      O(101, 3000, 7, 4704)}},
     {"restart after 65535 continues at 0",
-     {S(65535, 0), O(65535, 0, 65535, 0), S(100, 500), O(100, 500, 0, 3000),
-      O(101, 800, 1, 3300), I(0, 100), I(1, 101), IERR(65535)}},
+     {S(65535, 0), O(65535, 0, 65535, 0), S(100, 500), O(100, 500, 0, 3000), O(101, 800, 1, 3300),
+      I(0, 100), I(1, 101), IERR(65535)}},
     {"restart with nothing sent starts where it would have",
      {S(1000, 90000), O(1000, 90000, 1000, 90000), S(5000, 1), S(7000, 500),
       O(7000, 500, 1001, 93000), I(1001, 7000)}},
@@ -82,14 +87,14 @@ static const struct script scripts[] = {
      {GAPSET(960), S(0, 0), O(0, 48000, 0, 48000), S(77, 5), O(77, 5, 1, 48960), GAPSET(0),
       S(99, 0), O(99, 0, 2, 48960)}},
     {"gap of packets within a segment",
-     {S(100, 0), O(100, 0, 100, 0), O(130, 0, 130, 0), I(115, 115), O(115, 0, 115, 0),
-      S(0, 0), O(0, 0, 131, 3000)}},
+     {S(100, 0), O(100, 0, 100, 0), O(130, 0, 130, 0), I(115, 115), O(115, 0, 115, 0), S(0, 0),
+      O(0, 0, 131, 3000)}},
 };
 
-#define FAIL_AT(s, i, what)                                                                      \
-  do {                                                                                           \
-    print_error("script \"%s\", op %zu: %s\n", (s)->name, (i), (what));                          \
-    fail();                                                                                      \
+#define FAIL_AT(s, i, what)                                             \
+  do {                                                                  \
+    print_error("script \"%s\", op %zu: %s\n", (s)->name, (i), (what)); \
+    fail();                                                             \
   } while (0)
 
 static void run_op(const struct script *s, size_t i, struct seqmap *m, const struct op *o) {
@@ -148,9 +153,9 @@ static void test_many_restarts(void **state) {
     in_ts = x * 2654435761u;
     seqmap_start(&m, in_seq, in_ts);
     for (int k = 0; k < (int)(x >> 28) + 1; k++) {
-      assert_int_equal(seqmap_out(&m, (uint16_t)(in_seq + k), in_ts + 3000u * (uint32_t)k,
-                                  &out_seq, &out_ts),
-                       0);
+      assert_int_equal(
+          seqmap_out(&m, (uint16_t)(in_seq + k), in_ts + 3000u * (uint32_t)k, &out_seq, &out_ts),
+          0);
       if (!first) {
         assert_int_equal(out_seq, want);
         assert_true((int32_t)(out_ts - last_ts) > 0);

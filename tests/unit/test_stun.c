@@ -154,7 +154,8 @@ static void check_vector(const struct vector *v) {
   assert_int_equal(stun_parse(msg, len, &m), 0);
   assert_int_equal(m.type, v->type);
   assert_int_equal(m.method, STUN_METHOD_BINDING);
-  assert_int_equal(m.cls, v->type == STUN_BINDING_REQUEST ? STUN_CLASS_REQUEST : STUN_CLASS_SUCCESS);
+  assert_int_equal(m.cls,
+                   v->type == STUN_BINDING_REQUEST ? STUN_CLASS_REQUEST : STUN_CLASS_SUCCESS);
   assert_memory_equal(m.txid, rfc_txid, STUN_TXID_LEN);
   assert_int_equal(m.unknown_count, 0);
   assert_int_equal(m.fingerprint_off, len - 8);
@@ -178,9 +179,9 @@ static void check_vector(const struct vector *v) {
   assert_int_equal(stun_check_fingerprint(msg, len, &m), 0);
   assert_int_equal(stun_check_integrity(msg, len, &m, KEY, KEY_LEN), 0);
   assert_int_equal(stun_check_integrity(msg, len, &m, KEY, KEY_LEN - 1), -EACCES);
-  assert_int_equal(stun_check_integrity(msg, len, &m, (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBT",
-                                        KEY_LEN),
-                   -EACCES);
+  assert_int_equal(
+      stun_check_integrity(msg, len, &m, (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBT", KEY_LEN),
+      -EACCES);
   assert_int_equal(stun_check_integrity(msg, len, &m, KEY, 0), -EACCES);
   assert_int_equal(stun_check_integrity(msg, len, &m, NULL, 0), -EACCES);
 }
@@ -214,8 +215,8 @@ static void test_rfc5769_flipped_bits(void **state) {
         if (stun_check_fingerprint(msg, len, &m) == 0)
           fail_msg("%s: flipped bit %zu of byte %zu passes FINGERPRINT", rfc5769[i].name, bit, at);
         if (at < len - 8 && stun_check_integrity(msg, len, &m, KEY, KEY_LEN) == 0)
-          fail_msg("%s: flipped bit %zu of byte %zu passes MESSAGE-INTEGRITY", rfc5769[i].name,
-                   bit, at);
+          fail_msg("%s: flipped bit %zu of byte %zu passes MESSAGE-INTEGRITY", rfc5769[i].name, bit,
+                   at);
       }
     }
   }
@@ -287,14 +288,16 @@ static const struct is_case bad_cases[] = {
     {"optional attribute after FINGERPRINT", HDR("0001", "000c") "8028 0004 00000000 8022 0000", 0},
     {"two FINGERPRINTs", HDR("0001", "0010") "8028 0004 00000000 8028 0004 00000000", 0},
     {"USERNAME after MESSAGE-INTEGRITY",
-     HDR("0001", "0020") "0008 0014 0000000000000000000000000000000000000000 0006 0004 61626364", 0},
+     HDR("0001", "0020") "0008 0014 0000000000000000000000000000000000000000 0006 0004 61626364",
+     0},
     {"unknown attribute after MESSAGE-INTEGRITY",
      HDR("0001", "001c") "0008 0014 0000000000000000000000000000000000000000 c057 0000", 0},
     {"two MESSAGE-INTEGRITYs",
      HDR("0001", "0030") "0008 0014 0000000000000000000000000000000000000000"
                          "0008 0014 0000000000000000000000000000000000000000",
      0},
-    {"MESSAGE-INTEGRITY of 16 bytes", HDR("0001", "0014") "0008 0010 00000000000000000000000000000000", 0},
+    {"MESSAGE-INTEGRITY of 16 bytes",
+     HDR("0001", "0014") "0008 0010 00000000000000000000000000000000", 0},
     {"FINGERPRINT of 8 bytes", HDR("0001", "000c") "8028 0008 0000000000000000", 0},
     {"PRIORITY of 8 bytes", HDR("0001", "000c") "0024 0008 0000000000000000", 0},
     {"USE-CANDIDATE with a value", HDR("0001", "0008") "0025 0004 00000000", 0},
@@ -416,8 +419,9 @@ static void test_unknown_attributes(void **state) {
   assert_int_equal(m.unknown[STUN_UNKNOWN_MAX - 1], 0x0107);
 
   /* Understood but unused attributes are not unknown. */
-  len = unhex(HDR("0001", "001c") "0014 0001 72000000 0015 0001 6e000000 0001 0008 0001 1234 7f000001",
-              msg, sizeof(msg));
+  len = unhex(
+      HDR("0001", "001c") "0014 0001 72000000 0015 0001 6e000000 0001 0008 0001 1234 7f000001", msg,
+      sizeof(msg));
   assert_int_equal(stun_parse(msg, len, &m), 0);
   assert_int_equal(m.unknown_count, 0);
 }
@@ -459,14 +463,10 @@ static void test_username_split(void **state) {
     int rc;
     const char *local, *remote;
   } cases[] = {
-      {"abcd:wxyz", 0, "abcd", "wxyz"},
-      {"a:b", 0, "a", "b"},
-      {"a:b:c", 0, "a", "b:c"},
-      {"a::", 0, "a", ":"},
-      {":b", -EINVAL, NULL, NULL},
-      {"a:", -EINVAL, NULL, NULL},
-      {":", -EINVAL, NULL, NULL},
-      {"abcd", -EINVAL, NULL, NULL},
+      {"abcd:wxyz", 0, "abcd", "wxyz"}, {"a:b", 0, "a", "b"},
+      {"a:b:c", 0, "a", "b:c"},         {"a::", 0, "a", ":"},
+      {":b", -EINVAL, NULL, NULL},      {"a:", -EINVAL, NULL, NULL},
+      {":", -EINVAL, NULL, NULL},       {"abcd", -EINVAL, NULL, NULL},
       {"", -EINVAL, NULL, NULL},
   };
   size_t i;
@@ -549,8 +549,7 @@ static void test_build_success_matches_rfc(void **state) {
     const char *ip, *attr_hex;
   } cases[] = {
       {"192.0.2.1", "002000080001a147e112a643"},
-      {"2001:db8:1234:5678:11:2233:4455:6677",
-       "002000140002a1470113a9faa5d3f179bc25f4b5bed2b9d9"},
+      {"2001:db8:1234:5678:11:2233:4455:6677", "002000140002a1470113a9faa5d3f179bc25f4b5bed2b9d9"},
   };
   size_t i;
 
@@ -620,9 +619,12 @@ static void test_build_error_bad_args(void **state) {
   uint8_t out[1024];
   int len;
 
-  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, 299, NULL, NULL, 0), -EINVAL);
-  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, 700, NULL, NULL, 0), -EINVAL);
-  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, -400, NULL, NULL, 0), -EINVAL);
+  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, 299, NULL, NULL, 0),
+                   -EINVAL);
+  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, 700, NULL, NULL, 0),
+                   -EINVAL);
+  assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, -400, NULL, NULL, 0),
+                   -EINVAL);
   memset(long_reason, 'r', STUN_REASON_MAX + 1);
   assert_int_equal(stun_build_binding_error(out, sizeof(out), rfc_txid, 400, long_reason, NULL, 0),
                    -EINVAL);
@@ -698,8 +700,8 @@ static void test_build_request(void **state) {
  * writes nothing past cap, and fits exactly at its length. */
 static int build_one(int which, uint8_t *out, size_t cap) {
   static const uint8_t unknown_req[] = {0x00, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42,
-                                        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                        0x00, 0x03, 0x00, 0x00};
+                                        0,    1,    2,    3,    4,    5,    6,    7,
+                                        8,    9,    10,   11,   0x00, 0x03, 0x00, 0x00};
   struct sockaddr_storage ss;
   struct stun_msg m;
 
@@ -710,10 +712,8 @@ static int build_one(int which, uint8_t *out, size_t cap) {
   case 1:
     make_addr(&ss, "2001:db8::1", 1);
     return stun_build_binding_success(out, cap, rfc_txid, (struct sockaddr *)&ss, KEY, KEY_LEN);
-  case 2:
-    return stun_build_binding_error(out, cap, rfc_txid, 401, NULL, NULL, 0);
-  case 3:
-    return stun_build_binding_error(out, cap, rfc_txid, 487, "Role", KEY, KEY_LEN);
+  case 2: return stun_build_binding_error(out, cap, rfc_txid, 401, NULL, NULL, 0);
+  case 3: return stun_build_binding_error(out, cap, rfc_txid, 487, "Role", KEY, KEY_LEN);
   case 4:
     assert_int_equal(stun_parse(unknown_req, sizeof(unknown_req), &m), 0);
     return stun_build_binding_unknown(out, cap, &m, KEY, KEY_LEN);

@@ -20,7 +20,7 @@ struct utf8_case {
   const char *name;
   const char *bytes;
   size_t len;
-  int fail_at; /* VALID, TRUNCATED, or index of the first rejected byte */
+  int fail_at;  /* VALID, TRUNCATED, or index of the first rejected byte */
   size_t chars; /* code points, for VALID cases */
 };
 
@@ -63,8 +63,7 @@ static const struct utf8_case cases[] = {
     {"ascii as third byte", B("\xE2\x82\x41"), 2, 0},
     {"lead instead of continuation", B("\xE2\xC2\x80"), 1, 0},
     {"kosme then U+110000 (fails fast)",
-     B("\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xF4\x90\x80\x80\x65\x64"),
-     12, 0},
+     B("\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xF4\x90\x80\x80\x65\x64"), 12, 0},
     {"truncated 2-byte", B("\xC2"), TRUNCATED, 0},
     {"truncated 3-byte", B("\xE2\x82"), TRUNCATED, 0},
     {"truncated 4-byte", B("\xF0\x9F\x98"), TRUNCATED, 0},
@@ -73,12 +72,12 @@ static const struct utf8_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-#define CHECK(c, cond)                                                       \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      print_error("case \"%s\": %s\n", (c)->name, #cond);                    \
-      fail();                                                                \
-    }                                                                        \
+#define CHECK(c, cond)                                    \
+  do {                                                    \
+    if (!(cond)) {                                        \
+      print_error("case \"%s\": %s\n", (c)->name, #cond); \
+      fail();                                             \
+    }                                                     \
   } while (0)
 
 static void test_table_whole(void **state) {
@@ -142,8 +141,8 @@ static void test_table_every_split(void **state) {
       int ok;
 
       utf8_init(&s);
-      ok = utf8_feed(&s, d, k) == 0 && utf8_feed(&s, d + k, c->len - k) == 0 &&
-           utf8_finish(&s) == 0;
+      ok =
+          utf8_feed(&s, d, k) == 0 && utf8_feed(&s, d + k, c->len - k) == 0 && utf8_finish(&s) == 0;
       CHECK(c, ok == (c->fail_at == VALID));
     }
   }
@@ -169,11 +168,9 @@ static int ref_check(const uint8_t *d, size_t len) {
   static const struct {
     uint8_t lo0, hi0, lo1, hi1, n;
   } rows[] = {
-      {0x00, 0x7F, 0, 0, 1},       {0xC2, 0xDF, 0x80, 0xBF, 2},
-      {0xE0, 0xE0, 0xA0, 0xBF, 3}, {0xE1, 0xEC, 0x80, 0xBF, 3},
-      {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3},
-      {0xF0, 0xF0, 0x90, 0xBF, 4}, {0xF1, 0xF3, 0x80, 0xBF, 4},
-      {0xF4, 0xF4, 0x80, 0x8F, 4},
+      {0x00, 0x7F, 0, 0, 1},       {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3},
+      {0xE1, 0xEC, 0x80, 0xBF, 3}, {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3},
+      {0xF0, 0xF0, 0x90, 0xBF, 4}, {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4},
   };
   size_t i = 0, r, k;
 
@@ -212,9 +209,8 @@ static void check_against_ref(const uint8_t *d, size_t len) {
   int want = ref_check(d, len), got = dut_check(d, len);
 
   if (want != got || (utf8_valid(d, len, NULL) == 0) != (want == VALID)) {
-    print_error("bytes %02x %02x %02x %02x (len %zu): want %d got %d\n", d[0],
-                len > 1 ? d[1] : 0, len > 2 ? d[2] : 0, len > 3 ? d[3] : 0, len,
-                want, got);
+    print_error("bytes %02x %02x %02x %02x (len %zu): want %d got %d\n", d[0], len > 1 ? d[1] : 0,
+                len > 2 ? d[2] : 0, len > 3 ? d[3] : 0, len, want, got);
     fail();
   }
 }
@@ -298,12 +294,9 @@ static void test_every_code_point(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_table_whole),
-      cmocka_unit_test(test_table_byte_at_a_time),
-      cmocka_unit_test(test_table_every_split),
-      cmocka_unit_test(test_error_is_sticky),
-      cmocka_unit_test(test_exhaustive_short),
-      cmocka_unit_test(test_four_byte_edges),
+      cmocka_unit_test(test_table_whole),       cmocka_unit_test(test_table_byte_at_a_time),
+      cmocka_unit_test(test_table_every_split), cmocka_unit_test(test_error_is_sticky),
+      cmocka_unit_test(test_exhaustive_short),  cmocka_unit_test(test_four_byte_edges),
       cmocka_unit_test(test_every_code_point),
   };
 

@@ -161,9 +161,7 @@ static void on_request(struct conn *c, struct http_req *req) {
   http_respond(c, status, "text/plain", NULL, "refused", 7);
 }
 
-static void on_accept(struct conn *c) {
-  assert_int_equal(http_conn_bind(c, on_request), 0);
-}
+static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
 
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
@@ -229,15 +227,13 @@ static struct client *client_open_rcvbuf(int rcvbuf) {
   clients[i] = cl;
   if (rcvbuf > 0)
     setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)srv.port)};
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   /* A blocking connect completes from the listen backlog, before accept. */
   assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
   int one = 1;
   setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK),
-                   0);
+  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
   return cl;
 }
 
@@ -285,8 +281,7 @@ static void wait_event(void) {
   int t = uv_backend_timeout(&srv.loop);
   if (t < 0 || t > POLL_MS)
     t = POLL_MS;
-  struct pollfd p[MAX_CLIENTS + 1] = {
-      {.fd = uv_backend_fd(&srv.loop), .events = POLLIN}};
+  struct pollfd p[MAX_CLIENTS + 1] = {{.fd = uv_backend_fd(&srv.loop), .events = POLLIN}};
   nfds_t np = 1;
   for (size_t i = 0; i < MAX_CLIENTS; i++) {
     struct client *cl = clients[i];
@@ -346,8 +341,7 @@ static int cond_ended(void *arg) {
 /* Sec-WebSocket-Accept computed here, independently of ws_frame.c. */
 static void accept_for(const char *key, char out[29]) {
   char in[128];
-  int n =
-      snprintf(in, sizeof(in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+  int n = snprintf(in, sizeof(in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
   uint8_t md[SHA_DIGEST_LENGTH];
   SHA1((const uint8_t *)in, (size_t)n, md);
   assert_int_equal(EVP_EncodeBlock((uint8_t *)out, md, sizeof(md)), 28);
@@ -361,8 +355,7 @@ struct resp {
 
 static int have_head(void *arg) {
   struct client *cl = arg;
-  return cl->eof || cl->reset ||
-         memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
+  return cl->eof || cl->reset || memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
 }
 
 /* Reads one response head, and its body when it has a Content-Length (a
@@ -383,16 +376,14 @@ static void read_response(struct client *cl, struct resp *r) {
   if (clh)
     body_len = (size_t)strtoul(clh + 17, NULL, 10);
   assert_true(body_len < sizeof(r->body));
-  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof;
-       i++) {
+  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof; i++) {
     wait_event();
     step_nowait();
   }
   assert_true(cl->len >= head_len + body_len);
   memcpy(r->body, cl->buf + head_len, body_len);
   r->body[body_len] = 0;
-  memmove(cl->buf, cl->buf + head_len + body_len,
-          cl->len - head_len - body_len);
+  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
   cl->len -= head_len + body_len;
 }
 
@@ -401,8 +392,7 @@ static int has_header(const struct resp *r, const char *line) {
 }
 
 /* A masked client frame: b0 is FIN/RSV/opcode as sent. Returns its size. */
-static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0,
-                          const void *payload, size_t len) {
+static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0, const void *payload, size_t len) {
   static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
   size_t n = 0;
   assert_true(cap >= len + 14);
@@ -426,8 +416,7 @@ static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0,
   return n + len;
 }
 
-static void send_frame(struct client *cl, uint8_t b0, const void *payload,
-                       size_t len) {
+static void send_frame(struct client *cl, uint8_t b0, const void *payload, size_t len) {
   uint8_t *f = malloc(len + 14);
   assert_non_null(f);
   size_t n = frame_build(f, len + 14, b0, payload, len);
@@ -435,9 +424,7 @@ static void send_frame(struct client *cl, uint8_t b0, const void *payload,
   free(f);
 }
 
-static void send_text(struct client *cl, const char *s) {
-  send_frame(cl, 0x81, s, strlen(s));
-}
+static void send_text(struct client *cl, const char *s) { send_frame(cl, 0x81, s, strlen(s)); }
 
 struct frame {
   uint8_t b0;
@@ -508,8 +495,7 @@ static int have_frame(void *arg) {
 static void read_frame(struct client *cl, struct frame *f) {
   wait_until(have_frame, cl);
   if (!frame_take(cl, f))
-    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof,
-             cl->reset);
+    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof, cl->reset);
   assert_int_equal(f->b0 & 0xF0, 0x80); /* FIN, no RSV bits */
 }
 
@@ -531,14 +517,12 @@ static void expect_closed(struct client *cl) {
 static struct client *ws_open_rcvbuf(struct wsrec **rec, int rcvbuf) {
   struct client *cl = client_open_rcvbuf(rcvbuf);
   int before = srv.nrec;
-  client_send(
-      cl,
-      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-      "Upgrade\r\n"
-      "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
-      strlen("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-             "Upgrade\r\nSec-WebSocket-Key: " KEY
-             "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  client_send(cl,
+              "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+              "Upgrade\r\n"
+              "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+              strlen("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
   struct resp r;
   read_response(cl, &r);
   assert_int_equal(r.status, 101);
@@ -558,9 +542,7 @@ static int cond_freed(void *arg) {
   return r->nfree > 0;
 }
 
-static struct client *ws_open(struct wsrec **rec) {
-  return ws_open_rcvbuf(rec, 0);
-}
+static struct client *ws_open(struct wsrec **rec) { return ws_open_rcvbuf(rec, 0); }
 
 /* The server's callbacks ran once each, on_close first. */
 static void expect_callbacks_done(struct wsrec *r) {
@@ -623,8 +605,7 @@ static void test_handshake_101(void **state) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char req[512], want[29], line[64];
-    snprintf(req, sizeof(req),
-             "GET /ws HTTP/1.1\r\nHost: x\r\n%sSec-WebSocket-Key: %s\r\n\r\n",
+    snprintf(req, sizeof(req), "GET /ws HTTP/1.1\r\nHost: x\r\n%sSec-WebSocket-Key: %s\r\n\r\n",
              cases[i].headers, cases[i].key);
     struct client *cl = client_open();
     srv.nrec = 0;
@@ -637,8 +618,7 @@ static void test_handshake_101(void **state) {
     }
     accept_for(cases[i].key, want);
     if (i == 0)
-      assert_string_equal(want,
-                          KEY_ACCEPT); /* the helper agrees with the RFC */
+      assert_string_equal(want, KEY_ACCEPT); /* the helper agrees with the RFC */
     snprintf(line, sizeof(line), "\r\nSec-WebSocket-Accept: %s\r\n", want);
     assert_true(has_header(&r, line));
     assert_true(has_header(&r, "\r\nUpgrade: websocket\r\n"));
@@ -670,13 +650,11 @@ static void test_upgrade_refused(void **state) {
   } cases[] = {
       {"POST",
        "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-       "Upgrade\r\n" GOOD_KEY
-       "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+       "Upgrade\r\n" GOOD_KEY "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
        405},
       {"PUT",
        "PUT /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-       "Upgrade\r\n" GOOD_KEY
-       "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+       "Upgrade\r\n" GOOD_KEY "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
        405},
       {"no Upgrade",
        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n" GOOD_KEY
@@ -755,16 +733,15 @@ static void test_upgrade_refused(void **state) {
     client_send(cl, cases[i].req, strlen(cases[i].req));
     read_response(cl, &r);
     if (r.status != cases[i].status || srv.last_status != cases[i].status) {
-      print_error("%s: answered %d, ws_upgrade returned %d, want %d\n",
-                  cases[i].what, r.status, srv.last_status, cases[i].status);
+      print_error("%s: answered %d, ws_upgrade returned %d, want %d\n", cases[i].what, r.status,
+                  srv.last_status, cases[i].status);
       fail();
     }
     assert_string_equal(r.body, "refused");
     assert_int_equal(srv.nrec, 0);
     assert_false(srv.user_after_refusal);
     assert_false(has_header(&r, "Sec-WebSocket-Accept"));
-    assert_false(
-        has_header(&r, "Connection: close")); /* still keep-alive HTTP */
+    assert_false(has_header(&r, "Connection: close")); /* still keep-alive HTTP */
     /* Still HTTP: the next request is answered. */
     client_send(cl, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 32);
     read_response(cl, &r);
@@ -837,10 +814,9 @@ static void test_text_messages(void **state) {
  * handled after the 101 goes out, in order. */
 static void test_bytes_with_upgrade(void **state) {
   (void)state;
-  static const char req[] =
-      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-      "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
-      "Sec-WebSocket-Version: 13\r\n\r\n";
+  static const char req[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n";
   uint8_t buf[512];
   size_t n = sizeof(req) - 1;
   memcpy(buf, req, n);
@@ -1017,22 +993,17 @@ static void test_protocol_errors(void **state) {
       {"fragmented ping", RAW("\x09\x80\0\0\0\0"), WS_CLOSE_PROTOCOL},
       {"ping of 126", RAW("\x89\xfe\0\x7e\0\0\0\0"), WS_CLOSE_PROTOCOL},
       {"continuation first", RAW("\x80\x82\0\0\0\0hi"), WS_CLOSE_PROTOCOL},
-      {"text inside a message", RAW("\x01\x81\0\0\0\0h\x81\x81\0\0\0\0i"),
-       WS_CLOSE_PROTOCOL},
-      {"64-bit top bit", RAW("\x81\xff\x80\0\0\0\0\0\0\0\0\0\0\0"),
-       WS_CLOSE_PROTOCOL},
+      {"text inside a message", RAW("\x01\x81\0\0\0\0h\x81\x81\0\0\0\0i"), WS_CLOSE_PROTOCOL},
+      {"64-bit top bit", RAW("\x81\xff\x80\0\0\0\0\0\0\0\0\0\0\0"), WS_CLOSE_PROTOCOL},
       {"close of 1 byte", RAW("\x88\x81\0\0\0\0\x03"), WS_CLOSE_PROTOCOL},
       {"close code 1005", RAW("\x88\x82\0\0\0\0\x03\xed"), WS_CLOSE_PROTOCOL},
       {"close code 999", RAW("\x88\x82\0\0\0\0\x03\xe7"), WS_CLOSE_PROTOCOL},
-      {"close reason not UTF-8", RAW("\x88\x83\0\0\0\0\x03\xe8\xff"),
-       WS_CLOSE_INVALID_DATA},
-      {"text not UTF-8", RAW("\x81\x82\0\0\0\0\xff\xfe"),
-       WS_CLOSE_INVALID_DATA},
+      {"close reason not UTF-8", RAW("\x88\x83\0\0\0\0\x03\xe8\xff"), WS_CLOSE_INVALID_DATA},
+      {"text not UTF-8", RAW("\x81\x82\0\0\0\0\xff\xfe"), WS_CLOSE_INVALID_DATA},
       {"surrogate", RAW("\x81\x83\0\0\0\0\xed\xa0\x80"), WS_CLOSE_INVALID_DATA},
-      {"text ends mid-character", RAW("\x81\x81\0\0\0\0\xc3"),
-       WS_CLOSE_INVALID_DATA},
-      {"over max_message (64-bit length)",
-       RAW("\x81\xff\0\0\0\0\0\x01\0\x01\0\0\0\0"), WS_CLOSE_TOO_BIG},
+      {"text ends mid-character", RAW("\x81\x81\0\0\0\0\xc3"), WS_CLOSE_INVALID_DATA},
+      {"over max_message (64-bit length)", RAW("\x81\xff\0\0\0\0\0\x01\0\x01\0\0\0\0"),
+       WS_CLOSE_TOO_BIG},
       /* Built below: 40000 bytes in a first fragment, then a continuation
        * announcing 30000 more (70000 > 64 KiB). */
       {"fragments over max_message", NULL, 0, WS_CLOSE_TOO_BIG},
@@ -1053,9 +1024,8 @@ static void test_protocol_errors(void **state) {
     struct frame f;
     read_frame(cl, &f);
     if (f.opcode != WS_OP_CLOSE || close_code(&f) != cases[i].code) {
-      print_error("%s: opcode %d code %d, want close %d\n", cases[i].what,
-                  f.opcode, f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : -1,
-                  cases[i].code);
+      print_error("%s: opcode %d code %d, want close %d\n", cases[i].what, f.opcode,
+                  f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : -1, cases[i].code);
       fail();
     }
     free(f.payload);
@@ -1131,7 +1101,7 @@ static void test_shared_frame(void **state) {
     assert_int_equal(conn_write(r2->conn, b), 0);
     if (sizes[i] > 100 * 1024)
       assert_int_equal(b->refs, 3); /* queued on both: each holds a reference */
-    sbuf_unref(b); /* the connections keep what they still need */
+    sbuf_unref(b);                  /* the connections keep what they still need */
     struct frame f1, f2;
     read_frame(c1, &f1);
     read_frame(c2, &f2);
@@ -1167,9 +1137,8 @@ static void keepalive_reset(const struct ws_config *cfg) {
  * text stay open. */
 static void test_keepalive(void **state) {
   (void)state;
-  const struct ws_config fast = {.max_message = MAX_MESSAGE,
-                                 .ping_ms = KA_PING_MS,
-                                 .timeout_ms = KA_TIMEOUT_MS};
+  const struct ws_config fast = {
+      .max_message = MAX_MESSAGE, .ping_ms = KA_PING_MS, .timeout_ms = KA_TIMEOUT_MS};
   keepalive_reset(&fast);
   struct wsrec *rs, *rp, *rt;
   struct client *silent = ws_open(&rs);
@@ -1213,8 +1182,7 @@ static void test_keepalive(void **state) {
    * keepalive tick past it (give a generous margin for slow machines). */
   assert_int_equal(rs->nclose, 1);
   uint64_t silent_for = rs->closed_ms - rs->upgraded_ms;
-  if (silent_for <= KA_TIMEOUT_MS ||
-      silent_for > KA_TIMEOUT_MS + 10 * KA_PING_MS) {
+  if (silent_for <= KA_TIMEOUT_MS || silent_for > KA_TIMEOUT_MS + 10 * KA_PING_MS) {
     print_error("silent client closed after %llu ms (timeout %d ms)\n",
                 (unsigned long long)silent_for, KA_TIMEOUT_MS);
     fail();

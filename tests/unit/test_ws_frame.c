@@ -27,14 +27,16 @@ struct frame {
   int unmasked; /* send without a mask (a client must not) */
 };
 
+/* clang-format off */
 #define FR(b0, s) {(b0), (s), sizeof(s) - 1, 0, 0}
 #define FR_EXT(b0, s, ext) {(b0), (s), sizeof(s) - 1, (ext), 0}
 #define FR_UNMASKED(b0, s) {(b0), (s), sizeof(s) - 1, 0, 1}
+/* clang-format on */
 
 /* Appends one frame to out (room for len + 14 bytes) and returns its size.
  * The mask key depends on seed so that frames differ. */
-static size_t put_frame(uint8_t *out, uint8_t b0, const uint8_t *payload,
-                        size_t len, int ext, int unmasked, unsigned seed) {
+static size_t put_frame(uint8_t *out, uint8_t b0, const uint8_t *payload, size_t len, int ext,
+                        int unmasked, unsigned seed) {
   uint8_t mask[4] = {(uint8_t)(0x37 + seed), 0xFA, (uint8_t)(0x21 ^ seed), 0x3D};
   size_t n = 0, i;
   int bytes = ext ? ext : len < 126 ? 0 : len <= 0xFFFF ? 2 : 8;
@@ -68,8 +70,10 @@ struct expect {
   uint16_t code; /* close code, for WS_EV_CLOSE */
 };
 
+/* clang-format off */
 #define EV(k, s) {(k), (s), sizeof(s) - 1, 0}
 #define EV_CLOSE(code, s) {WS_EV_CLOSE, (s), sizeof(s) - 1, (code)}
+/* clang-format on */
 
 struct run {
   const char *name;
@@ -77,7 +81,7 @@ struct run {
   size_t max_message;
   const struct expect *ev; /* nev entries */
   size_t nev;
-  uint16_t err; /* 0: the input must end without an error */
+  uint16_t err;   /* 0: the input must end without an error */
   size_t fail_at; /* if not 0: bytes fed when the error is raised */
   /* progress */
   struct ws_parser p;
@@ -85,13 +89,12 @@ struct run {
   int failed;
 };
 
-#define CHECK(r, cond)                                                       \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      print_error("case \"%s\" fed %s: %s (line %d)\n", (r)->name, (r)->mode, \
-                  #cond, __LINE__);                                          \
-      fail();                                                                \
-    }                                                                        \
+#define CHECK(r, cond)                                                                          \
+  do {                                                                                          \
+    if (!(cond)) {                                                                              \
+      print_error("case \"%s\" fed %s: %s (line %d)\n", (r)->name, (r)->mode, #cond, __LINE__); \
+      fail();                                                                                   \
+    }                                                                                           \
   } while (0)
 
 static void check_event(struct run *r, const struct ws_event *ev) {
@@ -140,8 +143,8 @@ static void feed_piece(struct run *r, const uint8_t *d, size_t n) {
 
 /* Feeds buf in pieces of the given sizes (summing to len), then checks the
  * whole outcome, including that an error stays reported. */
-static void run_pieces(struct run *r, const char *mode, const uint8_t *buf,
-                       size_t len, const size_t *pieces, size_t npieces) {
+static void run_pieces(struct run *r, const char *mode, const uint8_t *buf, size_t len,
+                       const size_t *pieces, size_t npieces) {
   size_t i, off = 0, used = 99;
   struct ws_event ev;
 
@@ -157,8 +160,7 @@ static void run_pieces(struct run *r, const char *mode, const uint8_t *buf,
   CHECK(r, r->got == r->nev);
   CHECK(r, r->failed == (r->err != 0));
   if (r->failed) {
-    CHECK(r, ws_parser_feed(&r->p, (const uint8_t *)"\x81", 1, &used, &ev) ==
-                 WS_ERROR);
+    CHECK(r, ws_parser_feed(&r->p, (const uint8_t *)"\x81", 1, &used, &ev) == WS_ERROR);
     CHECK(r, used == 0 && ev.close_code == r->err && ev.error != NULL);
   }
   ws_parser_free(&r->p);
@@ -178,7 +180,7 @@ static void run_all_ways(struct run *r, const uint8_t *buf, size_t len) {
   for (i = 0; i < len; i++)
     pieces[i] = 1;
   run_pieces(r, "byte at a time", buf, len, pieces, len);
-  for (k = 1; k < len; k += len > 4096 ? 997 : 1) {
+  for (k = 1; k<len; k += len> 4096 ? 997 : 1) {
     pieces[0] = k;
     pieces[1] = len - k;
     run_pieces(r, "split in two", buf, len, pieces, 2);
@@ -212,52 +214,87 @@ static const struct seq_case seq_cases[] = {
     {"text", 0, {FR(0x81, "Hello")}, {EV(WS_EV_TEXT, "Hello")}, 0},
     {"empty text", 0, {FR(0x81, "")}, {EV(WS_EV_TEXT, "")}, 0},
     {"binary", 0, {FR(0x82, "\x00\xFF\x80")}, {EV(WS_EV_BINARY, "\x00\xFF\x80")}, 0},
-    {"binary is not UTF-8 checked", 0, {FR(0x82, "\xC0\xED\xA0\x80")},
-     {EV(WS_EV_BINARY, "\xC0\xED\xA0\x80")}, 0},
-    {"text in two fragments", 0, {FR(0x01, "Hel"), FR(0x80, "lo")},
-     {EV(WS_EV_TEXT, "Hello")}, 0},
-    {"ping between text fragments", 0,
+    {"binary is not UTF-8 checked",
+     0,
+     {FR(0x82, "\xC0\xED\xA0\x80")},
+     {EV(WS_EV_BINARY, "\xC0\xED\xA0\x80")},
+     0},
+    {"text in two fragments", 0, {FR(0x01, "Hel"), FR(0x80, "lo")}, {EV(WS_EV_TEXT, "Hello")}, 0},
+    {"ping between text fragments",
+     0,
      {FR(0x01, "Hel"), FR(0x89, "p"), FR(0x80, "lo")},
-     {EV(WS_EV_PING, "p"), EV(WS_EV_TEXT, "Hello")}, 0},
-    {"pong and ping between binary fragments", 0,
-     {FR(0x02, "\x01"), FR(0x8A, "pong"), FR(0x00, "\x02"), FR(0x89, ""),
-      FR(0x80, "\x03")},
+     {EV(WS_EV_PING, "p"), EV(WS_EV_TEXT, "Hello")},
+     0},
+    {"pong and ping between binary fragments",
+     0,
+     {FR(0x02, "\x01"), FR(0x8A, "pong"), FR(0x00, "\x02"), FR(0x89, ""), FR(0x80, "\x03")},
      {EV(WS_EV_PONG, "pong"), EV(WS_EV_PING, ""), EV(WS_EV_BINARY, "\x01\x02\x03")},
      0},
-    {"empty fragments", 0,
+    {"empty fragments",
+     0,
      {FR(0x01, ""), FR(0x00, "a"), FR(0x00, ""), FR(0x80, "")},
-     {EV(WS_EV_TEXT, "a")}, 0},
-    {"UTF-8 sequence split across fragments", 0,
-     {FR(0x01, "\xE2\x82"), FR(0x80, "\xAC!")}, {EV(WS_EV_TEXT, "\xE2\x82\xAC!")}, 0},
-    {"4-byte sequence over three fragments and a ping", 0,
+     {EV(WS_EV_TEXT, "a")},
+     0},
+    {"UTF-8 sequence split across fragments",
+     0,
+     {FR(0x01, "\xE2\x82"), FR(0x80, "\xAC!")},
+     {EV(WS_EV_TEXT, "\xE2\x82\xAC!")},
+     0},
+    {"4-byte sequence over three fragments and a ping",
+     0,
      {FR(0x01, "\xF0"), FR(0x89, "x"), FR(0x00, "\x9F\x98"), FR(0x80, "\x80")},
-     {EV(WS_EV_PING, "x"), EV(WS_EV_TEXT, "\xF0\x9F\x98\x80")}, 0},
+     {EV(WS_EV_PING, "x"), EV(WS_EV_TEXT, "\xF0\x9F\x98\x80")},
+     0},
     {"ping", 0, {FR(0x89, "are you there")}, {EV(WS_EV_PING, "are you there")}, 0},
     {"pong", 0, {FR(0x8A, "\x00\x01")}, {EV(WS_EV_PONG, "\x00\x01")}, 0},
     {"close without a code", 0, {FR(0x88, "")}, {EV_CLOSE(1005, "")}, 0},
-    {"close 1000 with a reason", 0, {FR(0x88, "\x03\xE8"
-                                               "bye")},
-     {EV_CLOSE(1000, "bye")}, 0},
-    {"close 1001 with a UTF-8 reason", 0, {FR(0x88, "\x03\xE9\xC3\xA9t\xC3\xA9")},
-     {EV_CLOSE(1001, "\xC3\xA9t\xC3\xA9")}, 0},
-    {"messages back to back", 0, {FR(0x81, "a"), FR(0x82, "b"), FR(0x81, "c")},
-     {EV(WS_EV_TEXT, "a"), EV(WS_EV_BINARY, "b"), EV(WS_EV_TEXT, "c")}, 0},
-    {"input after close is discarded", 0,
+    {"close 1000 with a reason",
+     0,
+     {FR(0x88, "\x03\xE8"
+               "bye")},
+     {EV_CLOSE(1000, "bye")},
+     0},
+    {"close 1001 with a UTF-8 reason",
+     0,
+     {FR(0x88, "\x03\xE9\xC3\xA9t\xC3\xA9")},
+     {EV_CLOSE(1001, "\xC3\xA9t\xC3\xA9")},
+     0},
+    {"messages back to back",
+     0,
+     {FR(0x81, "a"), FR(0x82, "b"), FR(0x81, "c")},
+     {EV(WS_EV_TEXT, "a"), EV(WS_EV_BINARY, "b"), EV(WS_EV_TEXT, "c")},
+     0},
+    {"input after close is discarded",
+     0,
      {FR(0x88, "\x0B\xB8"), FR(0x81, "late"), FR_UNMASKED(0xF3, "junk")},
-     {EV_CLOSE(3000, "")}, 0},
-    {"input after an empty close is discarded", 0,
-     {FR(0x88, ""), FR(0x89, "late"), FR(0x80, "x")}, {EV_CLOSE(1005, "")}, 0},
-    {"non-minimal 16-bit length is accepted", 0, {FR_EXT(0x81, "abc", 2)},
-     {EV(WS_EV_TEXT, "abc")}, 0},
-    {"non-minimal 64-bit length is accepted", 0, {FR_EXT(0x82, "abc", 8)},
-     {EV(WS_EV_BINARY, "abc")}, 0},
-    {"message of exactly max_message", 5, {FR(0x81, "12345")},
-     {EV(WS_EV_TEXT, "12345")}, 0},
-    {"fragments adding up to max_message", 5, {FR(0x01, "12"), FR(0x80, "345")},
-     {EV(WS_EV_TEXT, "12345")}, 0},
-    {"control frames do not count toward max_message", 2,
+     {EV_CLOSE(3000, "")},
+     0},
+    {"input after an empty close is discarded",
+     0,
+     {FR(0x88, ""), FR(0x89, "late"), FR(0x80, "x")},
+     {EV_CLOSE(1005, "")},
+     0},
+    {"non-minimal 16-bit length is accepted",
+     0,
+     {FR_EXT(0x81, "abc", 2)},
+     {EV(WS_EV_TEXT, "abc")},
+     0},
+    {"non-minimal 64-bit length is accepted",
+     0,
+     {FR_EXT(0x82, "abc", 8)},
+     {EV(WS_EV_BINARY, "abc")},
+     0},
+    {"message of exactly max_message", 5, {FR(0x81, "12345")}, {EV(WS_EV_TEXT, "12345")}, 0},
+    {"fragments adding up to max_message",
+     5,
+     {FR(0x01, "12"), FR(0x80, "345")},
+     {EV(WS_EV_TEXT, "12345")},
+     0},
+    {"control frames do not count toward max_message",
+     2,
      {FR(0x01, "ab"), FR(0x89, "a long ping payload"), FR(0x80, "")},
-     {EV(WS_EV_PING, "a long ping payload"), EV(WS_EV_TEXT, "ab")}, 0},
+     {EV(WS_EV_PING, "a long ping payload"), EV(WS_EV_TEXT, "ab")},
+     0},
     /* protocol errors: 1002 */
     {"RSV1", 0, {FR(0xC1, "x")}, {{0}}, 1002},
     {"RSV2", 0, {FR(0xA1, "x")}, {{0}}, 1002},
@@ -267,45 +304,57 @@ static const struct seq_case seq_cases[] = {
     {"unmasked close", 0, {FR_UNMASKED(0x88, "")}, {{0}}, 1002},
     {"continuation without a message", 0, {FR(0x80, "x")}, {{0}}, 1002},
     {"non-final continuation without a message", 0, {FR(0x00, "x")}, {{0}}, 1002},
-    {"continuation after a finished message", 0, {FR(0x81, "a"), FR(0x80, "b")},
-     {EV(WS_EV_TEXT, "a")}, 1002},
-    {"text inside fragmented text", 0, {FR(0x01, "a"), FR(0x81, "b")}, {{0}}, 1002},
-    {"binary inside fragmented text", 0, {FR(0x01, "a"), FR(0x02, "b")}, {{0}},
+    {"continuation after a finished message",
+     0,
+     {FR(0x81, "a"), FR(0x80, "b")},
+     {EV(WS_EV_TEXT, "a")},
      1002},
-    {"text inside fragmented binary after a ping", 0,
-     {FR(0x02, "a"), FR(0x89, ""), FR(0x01, "b")}, {EV(WS_EV_PING, "")}, 1002},
+    {"text inside fragmented text", 0, {FR(0x01, "a"), FR(0x81, "b")}, {{0}}, 1002},
+    {"binary inside fragmented text", 0, {FR(0x01, "a"), FR(0x02, "b")}, {{0}}, 1002},
+    {"text inside fragmented binary after a ping",
+     0,
+     {FR(0x02, "a"), FR(0x89, ""), FR(0x01, "b")},
+     {EV(WS_EV_PING, "")},
+     1002},
     {"fragmented ping", 0, {FR(0x09, "")}, {{0}}, 1002},
     {"fragmented pong", 0, {FR(0x0A, "")}, {{0}}, 1002},
     {"fragmented close", 0, {FR(0x08, "")}, {{0}}, 1002},
     {"ping with a 16-bit length", 0, {FR_EXT(0x89, "x", 2)}, {{0}}, 1002},
     {"close with a 64-bit length", 0, {FR_EXT(0x88, "", 8)}, {{0}}, 1002},
     {"close of 1 byte", 0, {FR(0x88, "\x03")}, {{0}}, 1002},
-    {"close of 1 byte after a ping of 2", 0,
-     {FR(0x89, "\x03\xE8"), FR(0x88, "\x03")}, {EV(WS_EV_PING, "\x03\xE8")}, 1002},
-    {"events before an error are delivered", 0,
+    {"close of 1 byte after a ping of 2",
+     0,
+     {FR(0x89, "\x03\xE8"), FR(0x88, "\x03")},
+     {EV(WS_EV_PING, "\x03\xE8")},
+     1002},
+    {"events before an error are delivered",
+     0,
      {FR(0x89, "p"), FR(0x81, "ok"), FR(0xC1, "")},
-     {EV(WS_EV_PING, "p"), EV(WS_EV_TEXT, "ok")}, 1002},
+     {EV(WS_EV_PING, "p"), EV(WS_EV_TEXT, "ok")},
+     1002},
     /* invalid text: 1007 */
     {"text with a bad byte", 0, {FR(0x81, "ab\xFF")}, {{0}}, 1007},
     {"text with an overlong form", 0, {FR(0x81, "\xC0\xAF")}, {{0}}, 1007},
     {"text with a surrogate", 0, {FR(0x81, "\xED\xA0\x80")}, {{0}}, 1007},
     {"text above U+10FFFF", 0, {FR(0x81, "\xF4\x90\x80\x80")}, {{0}}, 1007},
-    {"bad UTF-8 in a later fragment", 0, {FR(0x01, "ok"), FR(0x80, "\x80")},
-     {{0}}, 1007},
+    {"bad UTF-8 in a later fragment", 0, {FR(0x01, "ok"), FR(0x80, "\x80")}, {{0}}, 1007},
     {"text ending inside a sequence", 0, {FR(0x81, "a\xE2\x82")}, {{0}}, 1007},
-    {"fragmented text ending inside a sequence", 0,
-     {FR(0x01, "\xE2"), FR(0x80, "\x82")}, {{0}}, 1007},
+    {"fragmented text ending inside a sequence",
+     0,
+     {FR(0x01, "\xE2"), FR(0x80, "\x82")},
+     {{0}},
+     1007},
     {"close reason with a bad byte", 0, {FR(0x88, "\x03\xE8\xFF")}, {{0}}, 1007},
-    {"close reason ending inside a sequence", 0, {FR(0x88, "\x03\xE8\xC3")},
-     {{0}}, 1007},
+    {"close reason ending inside a sequence", 0, {FR(0x88, "\x03\xE8\xC3")}, {{0}}, 1007},
     /* too big: 1009 */
     {"message over max_message", 4, {FR(0x81, "12345")}, {{0}}, 1009},
     {"binary over max_message", 4, {FR(0x82, "12345")}, {{0}}, 1009},
-    {"fragments over max_message", 5, {FR(0x01, "123"), FR(0x80, "456")}, {{0}},
-     1009},
-    {"message over max_message after a good one", 3,
+    {"fragments over max_message", 5, {FR(0x01, "123"), FR(0x80, "456")}, {{0}}, 1009},
+    {"message over max_message after a good one",
+     3,
      {FR(0x81, "abc"), FR(0x01, "ab"), FR(0x00, "c"), FR(0x80, "d")},
-     {EV(WS_EV_TEXT, "abc")}, 1009},
+     {EV(WS_EV_TEXT, "abc")},
+     1009},
 };
 
 static size_t build_frames(uint8_t *out, const struct frame *fr) {
@@ -313,8 +362,8 @@ static size_t build_frames(uint8_t *out, const struct frame *fr) {
   unsigned i;
 
   for (i = 0; fr[i].payload; i++)
-    n += put_frame(out + n, fr[i].b0, (const uint8_t *)fr[i].payload,
-                   fr[i].len, fr[i].ext, fr[i].unmasked, i);
+    n += put_frame(out + n, fr[i].b0, (const uint8_t *)fr[i].payload, fr[i].len, fr[i].ext,
+                   fr[i].unmasked, i);
   return n;
 }
 
@@ -355,24 +404,21 @@ static const struct raw_case raw_cases[] = {
     {"reserved opcode fails on byte 1", 1024, RAW("\x83\x80\0\0\0\0"), 1002, 1},
     {"unmasked frame fails on byte 2", 1024, RAW("\x81\x05hello"), 1002, 2},
     {"long ping fails on byte 2", 1024, RAW("\x89\xFE\x00\x7E"), 1002, 2},
-    {"16-bit length over the cap fails before the mask", 1000,
-     RAW("\x81\xFE\x03\xE9\0\0\0\0"), 1009, 4},
+    {"16-bit length over the cap fails before the mask", 1000, RAW("\x81\xFE\x03\xE9\0\0\0\0"),
+     1009, 4},
     {"64-bit length over the cap fails before the mask", 65536,
      RAW("\x82\xFF\0\0\0\0\0\x10\0\0\0\0\0\0"), 1009, 10},
-    {"64-bit length with the top bit set", SIZE_MAX,
-     RAW("\x82\xFF\x80\0\0\0\0\0\0\x05\0\0\0\0"), 1002, 10},
+    {"64-bit length with the top bit set", SIZE_MAX, RAW("\x82\xFF\x80\0\0\0\0\0\0\x05\0\0\0\0"),
+     1002, 10},
     {"top bit is a protocol error even over the cap", 64,
      RAW("\x82\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0"), 1002, 10},
     {"continuation over the cap fails at its length byte", 5,
      RAW("\x01\x83\0\0\0\0abc\x80\x83\0\0\0\0def"), 1009, 11},
-    {"bad UTF-8 fails before the frame ends", 1024,
-     RAW("\x81\x8A\0\0\0\0ab\xC0"), 1007, 9},
-    {"overlong 3-byte form fails at its second byte", 1024,
-     RAW("\x81\x85\0\0\0\0\xE0\x80"), 1007, 8},
-    {"close of 1 byte fails when it ends", 1024, RAW("\x88\x81\0\0\0\0\x03"),
-     1002, 7},
-    {"bad close code fails when the frame ends", 1024,
-     RAW("\x88\x82\0\0\0\0\x03\xEC"), 1002, 8},
+    {"bad UTF-8 fails before the frame ends", 1024, RAW("\x81\x8A\0\0\0\0ab\xC0"), 1007, 9},
+    {"overlong 3-byte form fails at its second byte", 1024, RAW("\x81\x85\0\0\0\0\xE0\x80"), 1007,
+     8},
+    {"close of 1 byte fails when it ends", 1024, RAW("\x88\x81\0\0\0\0\x03"), 1002, 7},
+    {"bad close code fails when the frame ends", 1024, RAW("\x88\x82\0\0\0\0\x03\xEC"), 1002, 8},
 };
 
 static void test_raw_error_position(void **state) {
@@ -392,9 +438,8 @@ static void test_raw_error_position(void **state) {
 
 /* ---- generated cases ---- */
 
-static void run_one_frame(const char *name, size_t max_message, uint8_t b0,
-                          const uint8_t *payload, size_t len, int ext,
-                          const struct expect *ev, uint16_t err) {
+static void run_one_frame(const char *name, size_t max_message, uint8_t b0, const uint8_t *payload,
+                          size_t len, int ext, const struct expect *ev, uint16_t err) {
   uint8_t *buf = malloc(len + 14);
   struct run r = {0};
 
@@ -416,17 +461,15 @@ static void test_reserved_opcodes(void **state) {
     char name[32];
 
     snprintf(name, sizeof(name), "opcode 0x%X", ops[i]);
-    run_one_frame(name, 64, (uint8_t)(0x80 | ops[i]), (const uint8_t *)"x", 1, 0,
-                  NULL, 1002);
+    run_one_frame(name, 64, (uint8_t)(0x80 | ops[i]), (const uint8_t *)"x", 1, 0, NULL, 1002);
   }
 }
 
 static void test_close_codes(void **state) {
   static const uint16_t valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
                                    1010, 1011, 3000, 3999, 4000, 4999};
-  static const uint16_t invalid[] = {0,    1,    999,  1004, 1005, 1006,
-                                     1012, 1013, 1014, 1015, 1016, 1100,
-                                     2000, 2999, 5000, 9999, 65535};
+  static const uint16_t invalid[] = {0,    1,    999,  1004, 1005, 1006, 1012, 1013, 1014,
+                                     1015, 1016, 1100, 2000, 2999, 5000, 9999, 65535};
   size_t i;
   char name[32];
 
@@ -480,8 +523,7 @@ static void test_lengths(void **state) {
  * a ping in between. */
 static void test_fragmented_mixed_lengths(void **state) {
   uint8_t *d = malloc(70000), *buf = malloc(70000 + 64);
-  struct expect ev[2] = {{WS_EV_PING, "!", 1, 0},
-                         {WS_EV_TEXT, NULL, 70000, 0}};
+  struct expect ev[2] = {{WS_EV_PING, "!", 1, 0}, {WS_EV_TEXT, NULL, 70000, 0}};
   struct run r = {0};
   size_t n = 0;
 
@@ -613,7 +655,9 @@ static void test_frame_header(void **state) {
       {WS_OP_TEXT, 65535, 4, {0x81, 0x7E, 0xFF, 0xFF}},
       {WS_OP_BINARY, 65536, 10, {0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}},
       {WS_OP_TEXT, 0x0102030405ULL, 10, {0x81, 0x7F, 0, 0, 0, 1, 2, 3, 4, 5}},
-      {WS_OP_TEXT, 0x7FFFFFFFFFFFFFFFULL, 10,
+      {WS_OP_TEXT,
+       0x7FFFFFFFFFFFFFFFULL,
+       10,
        {0x81, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
       {WS_OP_CLOSE, 2, 2, {0x88, 0x02}},
       {WS_OP_PING, 0, 2, {0x89, 0x00}},
@@ -640,8 +684,9 @@ static void test_close_payload(void **state) {
   memset(out, 0xEE, sizeof(out));
   n = ws_close_payload(out, 1000, "bye");
   assert_int_equal(n, 5);
-  assert_memory_equal(out, "\x03\xE8"
-                           "bye",
+  assert_memory_equal(out,
+                      "\x03\xE8"
+                      "bye",
                       5);
   assert_int_equal(out[5], 0xEE); /* no NUL written */
 
