@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what onair needs from Debian 12's packages (and, for the tests,
-# the npm packages pinned in tests/package-lock.json). Only missing packages
-# are installed, so a second run is fast and needs no network.
+# the npm packages pinned in tests/node-runtime/package-lock.json and
+# tests/package-lock.json). Only missing packages are installed, so a second
+# run is fast.
 #   scripts/install-deps.sh          build and run
 #   scripts/install-deps.sh --test   also everything the tests use
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
             libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
 test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev clang-format-14 sqlite3 iproute2 util-linux
-           nodejs npm valgrind
+           nodejs npm ca-certificates valgrind
            python3-aiortc python3-av python3-numpy python3-websockets)
 
 pkgs=("${build_pkgs[@]}")
@@ -35,6 +36,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
+  # The Node.js the tests run on (why and which: scripts/test-node.sh): the
+  # npm registry's Node.js 22 build for this platform and npm, pinned in
+  # tests/node-runtime/package-lock.json. Whatever node and npm are here
+  # install it (Debian 12's nodejs 18 and npm 9 are enough: the packages only
+  # hold files); npm ci needs npm 7 or later for the lock file.
+  npm_major=$( (npm --version 2>/dev/null || true) | cut -d. -f1)
+  if [ -z "$npm_major" ] || [ "$npm_major" -lt 7 ]; then
+    echo "install-deps: npm 7 or later is needed to install tests/node-runtime (this npm: $(npm --version 2>&1 || true))" >&2
+    exit 1
+  fi
+  rt=tests/node-runtime
+  if ! cmp -s "$rt/package-lock.json" "$rt/node_modules/.installed-lock"; then
+    echo "installing the tests' Node.js: npm ci in $rt"
+    (cd "$rt" && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts)
+    cp "$rt/package-lock.json" "$rt/node_modules/.installed-lock"
+  fi
+  # Fails, saying why, if the node found is older than the tests need.
+  node=$(scripts/test-node.sh)
+  # The tests' own packages are installed by that node and, with it, the npm
+  # next to it (tests/node-runtime's): npm's engines checks (strict: a
+  # package that does not support this node fails the install) and any
+  # install scripts then see the Node.js the tests run on.
   # playwright-core drives Debian's chromium; it downloads no browser.
-  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+  (export PATH="$(dirname "$node"):$PATH" && cd tests && npm ci --engine-strict --no-audit --no-fund --loglevel=error)
 fi
