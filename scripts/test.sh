@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+# The node tests run on this Node.js (scripts/test-node.sh says why this one).
+echo "Node.js for the tests: $(scripts/test-node.sh --version)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONAIR_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)"
 cd build
