@@ -32,7 +32,17 @@ SEED_WORK=$ROOT/bench/.seed-work
 say() { echo "run-chat: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-command -v node >/dev/null || die "node is needed (node 20)"
+# node: the one on PATH where it is Node.js 20 or later (as always), else the
+# tests' own (scripts/test-node.sh: pinned in tests/node-runtime/), and the
+# npm next to it, e.g. on Debian 12, whose nodejs is 18.
+node_major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  test_node=$("$ROOT/scripts/test-node.sh") ||
+    die "node 20 or later is needed: run scripts/install-deps.sh --test (it installs the tests' Node.js)"
+  PATH=$(dirname "$test_node"):$PATH
+  export PATH
+fi
+say "node $(node --version) at $(command -v node)"
 [ -f "$ROOT/tests/node_modules/ws/package.json" ] ||
   die "tests/node_modules/ws is missing: run scripts/install-deps.sh --test (or npm ci in tests/)"
 [ -f "$SEED_SRC/server.js" ] || die "no seed server at $SEED_SRC (set SEED_SRC)"
