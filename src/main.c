@@ -1,115 +1,115 @@
 /* onair: a self-hosted live broadcast service. Serves the pages, the JSON
- * API and the WebSocket protocol on one libuv loop. */
+ * API and the WebSocket protocol on one libuv loop, and the media on one UDP
+ * port. */
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <uv.h>
 
 #include "app/app.h"
 #include "app/config.h"
-#include "auth/oidc.h"
-#include "http/static.h"
-#include "net/conn.h"
+#include "http/http.h"
 #include "store/db.h"
 #include "util/log.h"
-#include "ws/ws_conn.h"
 
-static uv_tcp_t listener;
-static uv_signal_t sig_int, sig_term;
-
-static void on_accept(struct conn *c) {
-  if (http_conn_bind(c, app_on_request) < 0)
-    conn_close_soon(c);
-}
-
-/* The media plane on its one UDP port: by default the HTTP port's number on
- * the HTTP host, announcing that host (127.0.0.1 when bound to all). */
-static int media_start(uv_loop_t *loop, const struct config *cfg, struct app *app) {
-  const char *bind = cfg->media_bind[0] ? cfg->media_bind : cfg->listen_host;
-  const char *announce = cfg->media_announce;
-  if (announce[0] == 0)
-    announce = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "127.0.0.1" : bind;
-  struct sfu_config mc = {
-      .bind = bind,
-      .port = cfg->media_port ? cfg->media_port : cfg->listen_port,
-      .announce = announce,
-      .consent_ms = cfg->media_consent_ms,
-  };
-  int rc = sfu_new(loop, &mc, &live_media_events, &app->sfu);
-  if (rc < 0) {
-    log_error("cannot open the media port udp %s:%d: %s", bind, mc.port, uv_strerror(rc));
-    return rc;
-  }
-  log_info("media on udp %s:%d, announced as %s", bind, sfu_port(app->sfu), announce);
-  return 0;
-}
+/* Everything the process runs, on one loop. */
+struct onair {
+  uv_loop_t *loop;
+  struct config cfg;
+  struct db *db;
+  struct app app;
+  struct http_server http;
+  uv_signal_t sig_int, sig_term;
+};
 
 static void on_signal(uv_signal_t *s, int signum) {
   log_info("signal %d: stopping", signum);
   uv_stop(s->loop);
 }
 
-int main(int argc, char **argv) {
-  struct config cfg;
-  config_defaults(&cfg);
-  int rc = config_load(&cfg, argc, argv);
-  if (rc != 0)
-    return rc > 0 ? 0 : 2;
-  if (log_level_parse(cfg.log_level, &log_min_level) < 0) {
-    fprintf(stderr, "onair: unknown log level %s\n", cfg.log_level);
-    return 2;
+/* Settings, logging, libsodium, the data directory. Returns 0, or the exit
+ * code (0 after --help). */
+static int onair_prepare(struct onair *o, int argc, char **argv, int *exit_code) {
+  config_defaults(&o->cfg);
+  int rc = config_load(&o->cfg, argc, argv);
+  if (rc != 0) {
+    *exit_code = rc > 0 ? 0 : 2;
+    return -EINVAL;
+  }
+  *exit_code = 1;
+  if (log_level_parse(o->cfg.log_level, &log_min_level) < 0) {
+    fprintf(stderr, "onair: unknown log level %s\n", o->cfg.log_level);
+    *exit_code = 2;
+    return -EINVAL;
   }
   if (sodium_init() < 0) {
     log_error("libsodium failed to initialise");
-    return 1;
+    return -EIO;
   }
-  signal(SIGPIPE, SIG_IGN);
-  if (mkdir(cfg.data_dir, 0700) < 0 && errno != EEXIST) {
-    log_error("cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
-    return 1;
+  if (mkdir(o->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
+    log_error("cannot create data directory %s: %s", o->cfg.data_dir, strerror(errno));
+    return -errno;
   }
   char db_path[1100];
-  snprintf(db_path, sizeof(db_path), "%s/onair.db", cfg.data_dir);
-  struct db *db;
-  if (db_open(&db, db_path) < 0)
-    return 1;
-  if (static_init(cfg.web_dir) < 0)
-    return 1;
+  snprintf(db_path, sizeof(db_path), "%s/onair.db", o->cfg.data_dir);
+  return db_open(&o->db, db_path) < 0 ? -EIO : 0;
+}
 
-  uv_loop_t *loop = uv_default_loop();
-  struct app app;
-  if (app_init(&app, loop, &cfg, db) < 0 || conn_init(loop) < 0)
-    return 1;
-  if (oidc_new(loop, &cfg, &app.oidc) < 0)
-    return 1;
-  if (media_start(loop, &cfg, &app) < 0)
-    return 1;
-  struct ws_config wcfg = {
-      .max_message = cfg.ws_max_message,
-      .ping_ms = cfg.ws_ping_ms,
-      .timeout_ms = cfg.ws_timeout_ms,
-  };
-  ws_init(loop, &wcfg);
-  rc = conn_listen(loop, &listener, cfg.listen_host, cfg.listen_port, on_accept, &app);
+/* The app, the media plane, the HTTP listener and the signals. */
+static int onair_start(struct onair *o) {
+  const struct config *cfg = &o->cfg;
+  if (app_init(&o->app, o->loop, cfg, o->db) < 0 || app_media_start(&o->app) < 0)
+    return -EIO;
+  int rc = http_server_init(&o->http, o->loop, app_on_request, &o->app);
+  if (rc == 0)
+    rc = http_server_listen(&o->http, cfg->listen_host, cfg->listen_port);
   if (rc < 0) {
-    log_error("cannot listen on %s:%d: %s", cfg.listen_host, cfg.listen_port, uv_strerror(rc));
-    return 1;
+    log_error("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
+    return rc;
   }
-  uv_signal_init(loop, &sig_int);
-  uv_signal_start(&sig_int, on_signal, SIGINT);
-  uv_signal_init(loop, &sig_term);
-  uv_signal_start(&sig_term, on_signal, SIGTERM);
-  log_info("onair listening on http://%s:%d (data in %s, pages from %s)", cfg.listen_host,
-           cfg.listen_port, cfg.data_dir, cfg.web_dir);
-  if (strcmp(cfg.listen_host, "127.0.0.1") == 0)
-    log_info("open http://localhost:%d in a browser", cfg.listen_port);
-  uv_run(loop, UV_RUN_DEFAULT);
-  /* Stopped by a signal: the database is consistent at every commit, so
-   * there is nothing to flush; close what we own and exit. */
-  db_close(db);
-  log_info("stopped");
+  uv_signal_init(o->loop, &o->sig_int);
+  uv_signal_start(&o->sig_int, on_signal, SIGINT);
+  uv_signal_init(o->loop, &o->sig_term);
+  uv_signal_start(&o->sig_term, on_signal, SIGTERM);
+  log_info("onair listening on http://%s:%d (data in %s, pages from %s)", cfg->listen_host,
+           cfg->listen_port, cfg->data_dir, cfg->web_dir);
+  if (strcmp(cfg->listen_host, "127.0.0.1") == 0)
+    log_info("open http://localhost:%d in a browser", cfg->listen_port);
   return 0;
+}
+
+/* The one shutdown path: connections first (their rooms end), then the app
+ * (media, OIDC, timers), then the loop runs until every handle has closed.
+ * The database is consistent at every commit: nothing to flush. */
+static void onair_stop(struct onair *o) {
+  http_server_close(&o->http, NULL);
+  app_close(&o->app, NULL);
+  uv_close((uv_handle_t *)&o->sig_int, NULL);
+  uv_close((uv_handle_t *)&o->sig_term, NULL);
+  uv_run(o->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(o->loop) != 0)
+    log_warn("a handle was still open at exit");
+  db_close(o->db);
+}
+
+int main(int argc, char **argv) {
+  struct onair *o = calloc(1, sizeof(*o)); /* large (read buffers): not on the stack */
+  int exit_code = 1;
+  if (o == NULL || onair_prepare(o, argc, argv, &exit_code) < 0)
+    goto out;
+  signal(SIGPIPE, SIG_IGN);
+  o->loop = uv_default_loop();
+  if (onair_start(o) < 0)
+    goto out;
+  uv_run(o->loop, UV_RUN_DEFAULT);
+  onair_stop(o);
+  log_info("stopped");
+  exit_code = 0;
+out:
+  free(o);
+  return exit_code;
 }

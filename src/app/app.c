@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/oidc.h"
+#include "auth/session.h"
+#include "media/sfu.h"
+#include "util/container_of.h"
 #include "util/log.h"
 
 #define SESSION_SWEEP_MS (60 * 60 * 1000)
@@ -15,38 +19,84 @@ static void app_on_sweep(uv_timer_t *t) {
     log_info("expired %d sessions", n);
 }
 
+static void app_timer_init(struct app *app, uv_timer_t *t) {
+  uv_timer_init(app->loop, t);
+  t->data = app;
+  app->handles_open++;
+}
+
+static int app_oidc_start(struct app *app) {
+  const struct config *cfg = app->cfg;
+  struct oidc_config oc = {
+      .issuer = cfg->oidc_issuer,
+      .client_id = cfg->oidc_client_id,
+      .client_secret = cfg->oidc_client_secret,
+      .name = cfg->oidc_name,
+      .scopes = cfg->oidc_scopes,
+      .jwks_min_interval_ms = cfg->oidc_jwks_min_interval_ms,
+  };
+  int rc = oidc_new(app->loop, &oc, &app->oidc);
+  if (rc < 0)
+    log_error("cannot start the OpenID Connect client: %s", strerror(-rc));
+  return rc;
+}
+
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct db *db) {
   memset(app, 0, sizeof(*app));
   app->loop = loop;
   app->cfg = cfg;
   app->db = db;
-  if (rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
+  if (static_files_init(&app->files, cfg->web_dir) < 0 ||
+      rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
       map_init(&app->users) < 0 || throttle_init(&app->throttle_user, 5, 100000) < 0 ||
       throttle_init(&app->throttle_ip, 20, 100000) < 0)
     return -ENOMEM;
+  struct ws_config wcfg = {
+      .max_message = cfg->ws_max_message,
+      .ping_ms = cfg->ws_ping_ms,
+      .timeout_ms = cfg->ws_timeout_ms,
+  };
+  int rc = ws_server_init(&app->ws, loop, &wcfg);
+  if (rc < 0)
+    return rc;
+  app->handles_open++;
   /* Behind TLS the cookie is Secure and host-bound (__Host- prefix). */
   int tls = strncmp(cfg->base_url, "https://", 8) == 0;
   app->cookie_name = tls ? "__Host-" SESSION_COOKIE : SESSION_COOKIE;
   app->cookie_attrs =
       tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
-  uv_timer_init(loop, &app->rooms_timer);
-  app->rooms_timer.data = app;
-  uv_timer_init(loop, &app->viewers_timer);
-  app->viewers_timer.data = app;
-  uv_timer_init(loop, &app->sweep_timer);
-  app->sweep_timer.data = app;
+  app_timer_init(app, &app->rooms_timer);
+  app_timer_init(app, &app->viewers_timer);
+  app_timer_init(app, &app->sweep_timer);
   uv_unref((uv_handle_t *)&app->sweep_timer);
   uv_timer_start(&app->sweep_timer, app_on_sweep, 1000, SESSION_SWEEP_MS);
+  return app_oidc_start(app);
+}
+
+/* The media plane on its one UDP port: by default the HTTP port's number on
+ * the HTTP host, announcing that host (127.0.0.1 when bound to all). */
+int app_media_start(struct app *app) {
+  const struct config *cfg = app->cfg;
+  const char *bind = cfg->media_bind[0] ? cfg->media_bind : cfg->listen_host;
+  const char *announce = cfg->media_announce;
+  if (announce[0] == 0)
+    announce = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "127.0.0.1" : bind;
+  struct sfu_config mc = {
+      .bind = bind,
+      .port = cfg->media_port ? cfg->media_port : cfg->listen_port,
+      .announce = announce,
+      .consent_ms = cfg->media_consent_ms,
+  };
+  int rc = sfu_new(app->loop, &mc, &app->sfu);
+  if (rc < 0) {
+    log_error("cannot open the media port udp %s:%d: %s", bind, mc.port, uv_strerror(rc));
+    return rc;
+  }
+  log_info("media on udp %s:%d, announced as %s", bind, sfu_port(app->sfu), announce);
   return 0;
 }
 
-void app_shutdown(struct app *app) {
-  uv_timer_stop(&app->rooms_timer);
-  uv_timer_stop(&app->sweep_timer);
-  uv_timer_stop(&app->viewers_timer);
-  uv_close((uv_handle_t *)&app->viewers_timer, NULL);
-  uv_close((uv_handle_t *)&app->rooms_timer, NULL);
-  uv_close((uv_handle_t *)&app->sweep_timer, NULL);
+static void app_free_memory(struct app *app) {
   size_t slot;
   for (struct map_entry *e = map_first(&app->users, &slot); e; e = map_next(&app->users, e, &slot))
     free(e->value);
@@ -55,4 +105,34 @@ void app_shutdown(struct app *app) {
   rooms_free(&app->rooms);
   throttle_free(&app->throttle_user);
   throttle_free(&app->throttle_ip);
+  static_files_free(&app->files);
+}
+
+static void app_one_closed(struct app *app) {
+  if (--app->handles_open > 0)
+    return;
+  app_free_memory(app);
+  if (app->close_cb)
+    app->close_cb(app);
+}
+
+static void app_on_timer_closed(uv_handle_t *h) { app_one_closed(h->data); }
+
+static void app_on_ws_closed(struct ws_server *ws) {
+  app_one_closed(container_of(ws, struct app, ws));
+}
+
+void app_close(struct app *app, app_close_cb close_cb) {
+  app->close_cb = close_cb;
+  live_end_all(app);
+  sfu_close(app->sfu);
+  app->sfu = NULL;
+  oidc_free(app->oidc);
+  app->oidc = NULL;
+  uv_timer_t *timers[] = {&app->rooms_timer, &app->viewers_timer, &app->sweep_timer};
+  for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+    uv_timer_stop(timers[i]);
+    uv_close((uv_handle_t *)timers[i], app_on_timer_closed);
+  }
+  ws_server_close(&app->ws, app_on_ws_closed);
 }

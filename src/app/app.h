@@ -1,26 +1,35 @@
 /* The application: everything onair knows at run time, owned by the loop
  * thread. web.c answers HTTP, live.c speaks the WebSocket protocol of
- * docs/protocol.md. */
+ * docs/protocol.md. The HTTP servers that bring requests are main's; the
+ * app owns what serves them: pages, WebSockets, rooms, sign-in, media. */
 #ifndef ONAIR_APP_H
 #define ONAIR_APP_H
 
 #include <stdint.h>
 #include <uv.h>
 
-#include "app/chat.h"
 #include "app/config.h"
 #include "app/rooms.h"
-#include "auth/session.h"
 #include "auth/throttle.h"
 #include "http/http.h"
-#include "media/sfu.h"
+#include "http/static.h"
 #include "store/db.h"
 #include "util/map.h"
+#include "ws/ws_conn.h"
+
+struct client; /* live.c's: one WebSocket of a signed-in user */
+struct oidc;
+struct sfu;
+struct app;
+
+typedef void (*app_close_cb)(struct app *app);
 
 struct app {
   uv_loop_t *loop;
   const struct config *cfg;
   struct db *db;
+  struct static_files files; /* the pages and assets */
+  struct ws_server ws;       /* every WebSocket and its keepalive */
   struct rooms rooms;
   struct map peers;        /* peer id -> struct client */
   struct map users;        /* user id (decimal) -> struct user_state */
@@ -31,47 +40,38 @@ struct app {
   int rooms_dirty;
   uv_timer_t sweep_timer;   /* expires sessions */
   uv_timer_t viewers_timer; /* coalesces room.viewers: a room of N joins sends N, not N^2 */
-  struct room *dirty_rooms;
-  struct oidc *oidc; /* NULL without a provider */
-  struct sfu *sfu;   /* the media plane; NULL if it could not start */
+  struct oidc *oidc;        /* NULL without a provider */
+  struct sfu *sfu;          /* the media plane; NULL until app_media_start() */
   const char *cookie_name;
   const char *cookie_attrs;
+  unsigned handles_open; /* the app's own timers and servers not yet closed */
+  app_close_cb close_cb;
 };
 
-/* One WebSocket connection of a signed-in user. */
-struct client {
-  struct app *app;
-  struct conn *conn;
-  int64_t user_id;
-  char user[DB_NAME_MAX + 1];
-  char peer[24];                     /* "p<conn id>", names this connection in signaling */
-  char token[SESSION_TOKEN_LEN + 1]; /* the session it was opened with */
-  struct room *room;                 /* the room it broadcasts or watches, or NULL */
-  int broadcaster;                   /* 1 if it is room's broadcaster */
-  int watching;                      /* subscribed to the room list */
-  struct client *wprev, *wnext;
-  int closed;
-};
-
-struct user_state {
-  struct chat_bucket bucket;
-};
-
+/* Sets the app up on loop: pages from cfg->web_dir, the WebSocket server,
+ * the OIDC client when cfg names a provider. cfg and db must outlive it.
+ * Returns 0 or a negative errno (logged). */
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct db *db);
-void app_shutdown(struct app *app);
+/* Opens the media plane on its UDP port (cfg's media-* settings). */
+int app_media_start(struct app *app);
+/* The one shutdown path: ends every room, frees the media plane, the OIDC
+ * client and what the app holds; close_cb (may be NULL) runs once the
+ * app's handles are closed. Close the HTTP servers first, so no request
+ * arrives meanwhile and every WebSocket is gone. */
+void app_close(struct app *app, app_close_cb close_cb);
 
-/* HTTP entry point (web.c). */
+/* HTTP entry point (web.c); each connection's app is the struct app. */
 void app_on_request(struct conn *c, struct http_req *req);
 
 /* live.c: takes over c as a WebSocket for the signed-in user. Returns 0 or
  * an HTTP status. */
 int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t user_id,
                 const char *user, const char *token);
-/* The media plane's events (pass to sfu_new()). */
-extern const struct sfu_events live_media_events;
 /* Closes every WebSocket opened with session token (after sign-out). */
 void live_close_session(struct app *app, const char *token);
 /* JSON of the live rooms: {"rooms":[...]} (caller frees). */
 char *live_rooms_json(struct app *app);
+/* Ends every live room (at shutdown). */
+void live_end_all(struct app *app);
 
 #endif

@@ -10,9 +10,36 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/chat.h"
+#include "auth/session.h"
+#include "media/sfu.h"
+#include "util/container_of.h"
 #include "util/log.h"
 #include "ws/ws_conn.h"
 #include "ws/ws_frame.h"
+
+/* One WebSocket connection of a signed-in user. */
+struct client {
+  struct app *app;
+  struct conn *conn;
+  int64_t user_id;
+  char user[DB_NAME_MAX + 1];
+  char peer[24];                     /* "p<conn id>", names this connection in signaling */
+  char token[SESSION_TOKEN_LEN + 1]; /* the session it was opened with */
+  struct room *room;                 /* the room it broadcasts or watches, or NULL */
+  int broadcaster;                   /* 1 if it is room's broadcaster */
+  int watching;                      /* subscribed to the room list */
+  struct client *wprev, *wnext;
+  int closed;
+  /* Names its media peer, and as the broadcaster its room's media, to the
+   * media plane, which calls back through it. */
+  struct sfu_owner media;
+};
+
+/* What live.c keeps per user across connections. */
+struct user_state {
+  struct chat_bucket bucket;
+};
 
 /* ---- sending ---- */
 
@@ -120,37 +147,16 @@ static json_t *room_history(struct app *app, const struct room *room) {
 
 static void viewers_publish(uv_timer_t *t) {
   struct app *app = t->data;
-  struct room *room = app->dirty_rooms;
-  app->dirty_rooms = NULL;
-  while (room) {
-    struct room *next = room->next_dirty;
-    room->viewers_dirty = 0;
-    room->next_dirty = NULL;
+  for (struct room *room = rooms_take_changed(&app->rooms); room; room = room->next_changed)
     room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
                               "viewers", (json_int_t)room->nviewers));
-    room = next;
-  }
 }
 
-/* The viewer count changed: everyone in the room hears it within 100 ms,
- * once however many joined meanwhile. */
-static void room_send_viewers(struct app *app, struct room *room) {
-  if (room->viewers_dirty)
-    return;
-  room->viewers_dirty = 1;
-  room->next_dirty = app->dirty_rooms;
-  app->dirty_rooms = room;
+/* A viewer count changed (the registry knows which): everyone in the room
+ * hears it within 100 ms, once however many joined meanwhile. */
+static void viewers_changed(struct app *app) {
   if (!uv_is_active((uv_handle_t *)&app->viewers_timer))
     uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
-}
-
-static void room_forget_dirty(struct app *app, struct room *room) {
-  for (struct room **pp = &app->dirty_rooms; *pp; pp = &(*pp)->next_dirty) {
-    if (*pp == room) {
-      *pp = room->next_dirty;
-      return;
-    }
-  }
 }
 
 /* ---- room membership ---- */
@@ -171,8 +177,6 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   log_info("room %s ended (%s)", room->name, reason);
   if (room->media)
     sfu_room_free(room->media);
-  if (room->viewers_dirty)
-    room_forget_dirty(app, room);
   rooms_close(&app->rooms, room);
   rooms_changed(app);
 }
@@ -182,14 +186,14 @@ static void viewer_leave(struct app *app, struct client *cl) {
   struct room *room = cl->room;
   if (room == NULL || cl->broadcaster)
     return;
-  room_viewer_remove(room, cl);
+  room_viewer_remove(&app->rooms, room, cl);
   if (room->media)
-    sfu_drop(room->media, cl);
+    sfu_drop(room->media, &cl->media);
   cl->room = NULL;
   struct client *bc = room->broadcaster;
   client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room", room->name, "peer",
                             cl->peer));
-  room_send_viewers(app, room);
+  viewers_changed(app);
   rooms_changed(app);
 }
 
@@ -280,7 +284,7 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   if (title)
     snprintf(room->title, sizeof(room->title), "%s", title);
   if (app->sfu)
-    room->media = sfu_room_new(app->sfu, room);
+    room->media = sfu_room_new(app->sfu, &cl->media);
   cl->room = room;
   cl->broadcaster = 1;
   log_info("room %s live (conn %" PRIu64 ")", room->name, cl->conn->id);
@@ -334,7 +338,7 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
                             room_history(app, room)));
   client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                             "peer", cl->peer, "user", cl->user));
-  room_send_viewers(app, room);
+  viewers_changed(app);
   rooms_changed(app);
 }
 
@@ -422,7 +426,8 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
   }
   char *answer;
   const char *code, *why;
-  if (sfu_offer(cl->room->media, cl->broadcaster, cl, sdp, len, &answer, &code, &why) < 0) {
+  if (sfu_offer(cl->room->media, cl->broadcaster, &cl->media, sdp, len, &answer, &code, &why) <
+      0) {
     client_error(cl, code, why, "media.offer");
     return;
   }
@@ -431,16 +436,18 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
 }
 
 /* The broadcaster's media reached onair: viewers connect to it now. */
-static void on_media_ready(void *room_owner) {
-  struct room *room = room_owner;
+static void on_media_ready(struct sfu_owner *owner) {
+  struct client *bc = container_of(owner, struct client, media);
+  struct room *room = bc->room;
   room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
 }
 
-static void on_media_closed(void *peer_owner, const char *why) {
-  client_send(peer_owner, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
+static void on_media_closed(struct sfu_owner *owner, const char *why) {
+  struct client *cl = container_of(owner, struct client, media);
+  client_send(cl, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
 }
 
-const struct sfu_events live_media_events = {
+static const struct sfu_owner_ops client_media_ops = {
     .media_ready = on_media_ready,
     .peer_closed = on_media_closed,
 };
@@ -516,6 +523,7 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
     return 503;
   cl->app = app;
   cl->conn = c;
+  cl->media.ops = &client_media_ops;
   cl->user_id = user_id;
   snprintf(cl->user, sizeof(cl->user), "%s", user);
   snprintf(cl->peer, sizeof(cl->peer), "p%" PRIu64, c->id);
@@ -524,7 +532,7 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
     free(cl);
     return 503;
   }
-  int status = ws_upgrade(c, req, &live_handlers, cl);
+  int status = ws_upgrade(&app->ws, c, req, &live_handlers, cl);
   if (status) {
     map_del(&app->peers, cl->peer, strlen(cl->peer));
     free(cl);
@@ -541,4 +549,11 @@ void live_close_session(struct app *app, const char *token) {
     if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0)
       ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");
   }
+}
+
+void live_end_all(struct app *app) {
+  struct rooms_iter it;
+  struct room *r;
+  while ((r = rooms_first(&app->rooms, &it)) != NULL)
+    room_end(app, r, "shutdown");
 }

@@ -6,6 +6,7 @@
 
 int rooms_init(struct rooms *r, size_t max_viewers) {
   r->max_viewers = max_viewers;
+  r->changed = NULL;
   return map_init(&r->by_key);
 }
 
@@ -51,7 +52,7 @@ struct room *rooms_find(const struct rooms *r, const char *name, size_t len) {
   return klen ? map_get(&r->by_key, key, klen) : NULL;
 }
 
-int rooms_open(struct rooms *r, const char *name, int64_t owner_id, void *broadcaster,
+int rooms_open(struct rooms *r, const char *name, int64_t owner_id, struct client *broadcaster,
                int64_t now_ms, struct room **out) {
   size_t len = strlen(name);
   char key[ROOM_NAME_MAX + 1];
@@ -76,12 +77,34 @@ int rooms_open(struct rooms *r, const char *name, int64_t owner_id, void *broadc
   return 0;
 }
 
+static void room_mark_changed(struct rooms *r, struct room *room) {
+  if (room->count_changed)
+    return;
+  room->count_changed = 1;
+  room->next_changed = r->changed;
+  r->changed = room;
+}
+
+struct room *rooms_take_changed(struct rooms *r) {
+  struct room *list = r->changed;
+  r->changed = NULL;
+  for (struct room *room = list; room; room = room->next_changed)
+    room->count_changed = 0;
+  return list;
+}
+
 void rooms_close(struct rooms *r, struct room *room) {
+  if (room->count_changed) {
+    struct room **pp = &r->changed;
+    while (*pp != room)
+      pp = &(*pp)->next_changed;
+    *pp = room->next_changed;
+  }
   map_del(&r->by_key, room->key, strlen(room->key));
   room_free(room);
 }
 
-int room_has_viewer(const struct room *room, const void *viewer) {
+int room_has_viewer(const struct room *room, const struct client *viewer) {
   for (size_t i = 0; i < room->nviewers; i++) {
     if (room->viewers[i] == viewer)
       return 1;
@@ -89,27 +112,29 @@ int room_has_viewer(const struct room *room, const void *viewer) {
   return 0;
 }
 
-int room_viewer_add(struct rooms *r, struct room *room, void *viewer) {
+int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer) {
   if (room_has_viewer(room, viewer))
     return -EEXIST;
   if (room->nviewers >= r->max_viewers)
     return -ENOSPC;
   if (room->nviewers == room->cap) {
     size_t cap = room->cap ? room->cap * 2 : 8;
-    void **v = realloc(room->viewers, cap * sizeof(*v));
+    struct client **v = realloc(room->viewers, cap * sizeof(*v));
     if (v == NULL)
       return -ENOMEM;
     room->viewers = v;
     room->cap = cap;
   }
   room->viewers[room->nviewers++] = viewer;
+  room_mark_changed(r, room);
   return 0;
 }
 
-int room_viewer_remove(struct room *room, void *viewer) {
+int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer) {
   for (size_t i = 0; i < room->nviewers; i++) {
     if (room->viewers[i] == viewer) {
       room->viewers[i] = room->viewers[--room->nviewers];
+      room_mark_changed(r, room);
       return 0;
     }
   }

@@ -1,6 +1,7 @@
-/* The registry of live rooms: who broadcasts, who watches. A pure data
- * structure (no I/O), so its rules are unit-tested on their own. Members are
- * the caller's opaque pointers. Room names compare case-insensitively. */
+/* The registry of live rooms: who broadcasts, who watches, and whose viewer
+ * count changed. A pure data structure (no I/O), so its rules are
+ * unit-tested on their own. Members are live.c's clients, which this module
+ * never looks into. Room names compare case-insensitively. */
 #ifndef ONAIR_ROOMS_H
 #define ONAIR_ROOMS_H
 
@@ -9,6 +10,9 @@
 
 #include "util/map.h"
 
+struct client;   /* live.c's: one WebSocket of a signed-in user */
+struct sfu_room; /* the media plane's room */
+
 #define ROOM_NAME_MAX 32   /* bytes, as usernames */
 #define ROOM_TITLE_MAX 100 /* code points */
 
@@ -16,19 +20,20 @@ struct room {
   char name[ROOM_NAME_MAX + 1]; /* as the broadcaster spells it */
   char key[ROOM_NAME_MAX + 1];  /* lower case; the registry's key */
   int64_t owner_id;             /* the broadcaster's user id */
-  void *broadcaster;
-  void **viewers; /* unordered */
+  struct client *broadcaster;
+  struct client **viewers; /* unordered */
   size_t nviewers, cap;
-  int64_t since_ms;        /* when it went live, ms since the epoch */
-  void *media;             /* the SFU's room (struct sfu_room), or NULL; live.c owns it */
-  int viewers_dirty;       /* the count changed since it was last sent */
-  struct room *next_dirty; /* live.c's list of rooms with a count to send */
+  int64_t since_ms;       /* when it went live, ms since the epoch */
+  struct sfu_room *media; /* or NULL; live.c creates and frees it */
+  int count_changed;      /* on the registry's changed list */
+  struct room *next_changed;
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
 
 struct rooms {
   struct map by_key;
-  size_t max_viewers; /* per room */
+  size_t max_viewers;   /* per room */
+  struct room *changed; /* rooms whose viewer count changed, each once */
 };
 
 int rooms_init(struct rooms *r, size_t max_viewers);
@@ -42,16 +47,22 @@ int rooms_name_ok(const char *name, size_t len);
 /* NULL if no room of that name is live. */
 struct room *rooms_find(const struct rooms *r, const char *name, size_t len);
 /* Opens a room. -EEXIST if one of that name is live, -EINVAL for a bad name. */
-int rooms_open(struct rooms *r, const char *name, int64_t owner_id, void *broadcaster,
+int rooms_open(struct rooms *r, const char *name, int64_t owner_id, struct client *broadcaster,
                int64_t now_ms, struct room **out);
 /* Removes and frees the room; its members are the caller's to notify. */
 void rooms_close(struct rooms *r, struct room *room);
 
-/* -EEXIST if already a viewer, -ENOSPC past max_viewers, -ENOMEM. */
-int room_viewer_add(struct rooms *r, struct room *room, void *viewer);
+/* Both mark the room's count changed. -EEXIST if already a viewer, -ENOSPC
+ * past max_viewers, -ENOMEM. */
+int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer);
 /* -ENOENT if not a viewer. */
-int room_viewer_remove(struct room *room, void *viewer);
-int room_has_viewer(const struct room *room, const void *viewer);
+int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer);
+int room_has_viewer(const struct room *room, const struct client *viewer);
+
+/* The rooms whose viewer count changed since the last call, linked by
+ * next_changed (NULL: none); the registry's list starts empty again. A room
+ * closed meanwhile is not on it. */
+struct room *rooms_take_changed(struct rooms *r);
 
 /* Iterates rooms: for (rm = rooms_first(r, &it); rm; rm = rooms_next(r, &it)) */
 struct rooms_iter {

@@ -11,6 +11,7 @@
 #include "app/app.h"
 #include "app/web.h"
 #include "auth/pwhash.h"
+#include "auth/session.h"
 #include "http/static.h"
 #include "util/log.h"
 
@@ -188,7 +189,7 @@ static struct auth_job *auth_job_new(struct conn *c, const char *name, size_t nl
   return job;
 }
 
-static void api_signup(struct conn *c, const struct http_req *req) {
+static void api_signup(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = conn_app(c);
   const char *name, *pw;
   size_t nlen, pwlen;
@@ -242,7 +243,7 @@ out:
   auth_job_free(job);
 }
 
-static void api_signin(struct conn *c, const struct http_req *req) {
+static void api_signin(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = conn_app(c);
   const char *name, *pw;
   size_t nlen, pwlen;
@@ -288,7 +289,7 @@ out:
   json_decref(root);
 }
 
-static void api_signout(struct conn *c, const struct http_req *req) {
+static void api_signout(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = conn_app(c);
   char token[SESSION_TOKEN_LEN + 1], extra[256];
   char *logout_url = NULL;
@@ -309,7 +310,7 @@ static void api_signout(struct conn *c, const struct http_req *req) {
   http_respond(c, 204, NULL, extra, NULL, 0);
 }
 
-static void api_rooms(struct conn *c) {
+static void api_rooms(struct conn *c, struct http_req *req, const struct who *who) {
   char *s = live_rooms_json(conn_app(c));
   if (s == NULL) {
     http_respond_error(c, 500, "internal", "out of memory");
@@ -319,57 +320,13 @@ static void api_rooms(struct conn *c) {
   free(s);
 }
 
-/* Routes under /api/. */
-static void route_api(struct conn *c, struct http_req *req, const char *p) {
-  struct app *app = conn_app(c);
-  int post = req->method == HTTP_POST;
-  int get = req->method == HTTP_GET;
-  int known = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout") ||
-              !strcmp(p, "me") || !strcmp(p, "rooms") || !strcmp(p, "auth");
-  if (!known) {
-    http_respond_error(c, 404, "not_found", "No such API.");
-    return;
-  }
-  int wants_post = !strcmp(p, "signup") || !strcmp(p, "signin") || !strcmp(p, "signout");
-  if (wants_post ? !post : !get) {
-    respond_405(c, wants_post ? "Allow: POST\r\n" : "Allow: GET\r\n");
-    return;
-  }
-  if (post && !web_origin_ok(app, req)) {
-    http_respond_error(c, 403, "bad_origin", "Cross-site requests are refused.");
-    return;
-  }
-  if (!strcmp(p, "signup"))
-    return api_signup(c, req);
-  if (!strcmp(p, "signin"))
-    return api_signin(c, req);
-  if (!strcmp(p, "signout"))
-    return api_signout(c, req);
-  if (!strcmp(p, "auth"))
-    return web_auth_info(c, req);
-  struct who who;
-  if (web_request_user(app, req, &who) < 0) {
-    http_respond_error(c, 401, "signed_out", "Sign in first.");
-    return;
-  }
-  if (!strcmp(p, "me"))
-    return web_respond_json(c, 200, "Cache-Control: no-store\r\n",
-                            json_pack("{s:{s:s}}", "user", "name", who.name));
-  api_rooms(c);
+static void api_me(struct conn *c, struct http_req *req, const struct who *who) {
+  web_respond_json(c, 200, "Cache-Control: no-store\r\n",
+                   json_pack("{s:{s:s}}", "user", "name", who->name));
 }
 
-static void route_ws(struct conn *c, struct http_req *req) {
-  struct app *app = conn_app(c);
-  struct who who;
-  if (!web_origin_ok(app, req)) {
-    http_respond_error(c, 403, "bad_origin", "Cross-site WebSocket refused.");
-    return;
-  }
-  if (web_request_user(app, req, &who) < 0) {
-    http_respond_error(c, 401, "signed_out", "Sign in first.");
-    return;
-  }
-  int status = live_accept(app, c, req, who.id, who.name, who.token);
+static void route_ws(struct conn *c, struct http_req *req, const struct who *who) {
+  int status = live_accept(conn_app(c), c, req, who->id, who->name, who->token);
   if (status == 426) {
     static const char body[] =
         "{\"error\":\"bad_upgrade\",\"message\":\"WebSocket version 13 is required.\"}";
@@ -380,47 +337,104 @@ static void route_ws(struct conn *c, struct http_req *req) {
   }
 }
 
-/* A page that needs a signed-in user. */
-static void route_page(struct conn *c, struct http_req *req, const char *file) {
-  struct who who;
-  if (web_request_user(conn_app(c), req, &who) < 0) {
+/* The front page, or the dashboard for a signed-in user. */
+static void route_front(struct conn *c, struct http_req *req, const struct who *who) {
+  struct who me;
+  if (web_request_user(conn_app(c), req, &me) == 0)
+    return web_respond_redirect(c, "/dashboard");
+  static_serve(&conn_app(c)->files, c, req, "index.html");
+}
+
+static int view_name_ok(const char *rest) { return rooms_name_ok(rest, strlen(rest)); }
+
+/* Who may use a route. */
+enum route_access {
+  ROUTE_PUBLIC,
+  ROUTE_API_USER, /* signed in, else 401 */
+  ROUTE_PAGE,     /* signed in, else 303 to the sign-in page */
+  ROUTE_SOCKET,   /* signed in (401) and from this site (403) */
+};
+
+typedef void (*route_fn)(struct conn *c, struct http_req *req, const struct who *who);
+
+/* One row per URL of docs/protocol.md. A path ending in '/' is a prefix:
+ * rest_ok (if set) must accept what follows it. A row serves file when it
+ * has no fn. A POST needs this site's Origin. */
+struct route {
+  const char *path;
+  int method; /* HTTP_GET or HTTP_POST */
+  enum route_access access;
+  route_fn fn;
+  const char *file;
+  int (*rest_ok)(const char *rest);
+};
+
+static const struct route routes[] = {
+    {"/api/signup", HTTP_POST, ROUTE_PUBLIC, api_signup, NULL, NULL},
+    {"/api/signin", HTTP_POST, ROUTE_PUBLIC, api_signin, NULL, NULL},
+    {"/api/signout", HTTP_POST, ROUTE_PUBLIC, api_signout, NULL, NULL},
+    {"/api/auth", HTTP_GET, ROUTE_PUBLIC, web_auth_info, NULL, NULL},
+    {"/api/me", HTTP_GET, ROUTE_API_USER, api_me, NULL, NULL},
+    {"/api/rooms", HTTP_GET, ROUTE_API_USER, api_rooms, NULL, NULL},
+    {"/ws", HTTP_GET, ROUTE_SOCKET, route_ws, NULL, NULL},
+    {"/assets/", HTTP_GET, ROUTE_PUBLIC, NULL, NULL, NULL},
+    {"/auth/oidc/start", HTTP_GET, ROUTE_PUBLIC, web_oidc_start, NULL, NULL},
+    {"/authorization-code/callback", HTTP_GET, ROUTE_PUBLIC, web_oidc_callback, NULL, NULL},
+    {"/favicon.ico", HTTP_GET, ROUTE_PUBLIC, NULL, "assets/favicon.ico", NULL},
+    {"/", HTTP_GET, ROUTE_PUBLIC, route_front, NULL, NULL},
+    {"/dashboard", HTTP_GET, ROUTE_PAGE, NULL, "dashboard.html", NULL},
+    {"/broadcast", HTTP_GET, ROUTE_PAGE, NULL, "broadcast.html", NULL},
+    {"/view/", HTTP_GET, ROUTE_PAGE, NULL, "view.html", view_name_ok},
+};
+
+static const struct route *route_find(const char *path) {
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    const struct route *rt = &routes[i];
+    size_t n = strlen(rt->path);
+    int prefix = n > 1 && rt->path[n - 1] == '/';
+    if (prefix ? strncmp(path, rt->path, n) == 0 && (!rt->rest_ok || rt->rest_ok(path + n))
+               : strcmp(path, rt->path) == 0)
+      return rt;
+  }
+  return NULL;
+}
+
+/* Refuses what the route's access rule refuses; returns 0 to go on. */
+static int route_admit(struct conn *c, struct http_req *req, const struct route *rt,
+                       struct who *who) {
+  struct app *app = conn_app(c);
+  if ((req->method == HTTP_POST || rt->access == ROUTE_SOCKET) && !web_origin_ok(app, req)) {
+    http_respond_error(c, 403, "bad_origin",
+                       rt->access == ROUTE_SOCKET ? "Cross-site WebSocket refused."
+                                                  : "Cross-site requests are refused.");
+    return -EPERM;
+  }
+  if (rt->access == ROUTE_PUBLIC || web_request_user(app, req, who) == 0)
+    return 0;
+  if (rt->access == ROUTE_PAGE) {
     char loc[1100];
     snprintf(loc, sizeof(loc), "/?next=%s", req->path);
     web_respond_redirect(c, loc);
-    return;
+  } else {
+    http_respond_error(c, 401, "signed_out", "Sign in first.");
   }
-  static_serve(c, req, file);
+  return -EPERM;
 }
 
 void app_on_request(struct conn *c, struct http_req *req) {
-  const char *p = req->path;
-  if (!strncmp(p, "/api/", 5))
-    return route_api(c, req, p + 5);
-  if (req->method != HTTP_GET) {
-    respond_405(c, "Allow: GET\r\n");
+  const struct route *rt = route_find(req->path);
+  int api = strncmp(req->path, "/api/", 5) == 0;
+  if (rt == NULL && api)
+    return http_respond_error(c, 404, "not_found", "No such API.");
+  if (rt == NULL && req->method == HTTP_GET)
+    return http_respond_error(c, 404, "not_found", "No such page.");
+  if (rt == NULL || req->method != rt->method)
+    return respond_405(c, rt && rt->method == HTTP_POST ? "Allow: POST\r\n" : "Allow: GET\r\n");
+  struct who who;
+  if (route_admit(c, req, rt, &who) < 0)
     return;
-  }
-  if (!strcmp(p, "/ws"))
-    return route_ws(c, req);
-  if (!strncmp(p, "/assets/", 8))
-    return static_serve(c, req, p + 1);
-  if (!strcmp(p, "/auth/oidc/start"))
-    return web_oidc_start(c, req);
-  if (!strcmp(p, "/authorization-code/callback"))
-    return web_oidc_callback(c, req);
-  if (!strcmp(p, "/favicon.ico"))
-    return static_serve(c, req, "assets/favicon.ico");
-  if (!strcmp(p, "/")) {
-    struct who who;
-    if (web_request_user(conn_app(c), req, &who) == 0)
-      return web_respond_redirect(c, "/dashboard");
-    return static_serve(c, req, "index.html");
-  }
-  if (!strcmp(p, "/dashboard"))
-    return route_page(c, req, "dashboard.html");
-  if (!strcmp(p, "/broadcast"))
-    return route_page(c, req, "broadcast.html");
-  if (!strncmp(p, "/view/", 6) && rooms_name_ok(p + 6, strlen(p + 6)))
-    return route_page(c, req, "view.html");
-  http_respond_error(c, 404, "not_found", "No such page.");
+  if (rt->fn)
+    return rt->fn(c, req, &who);
+  /* A file: the row's own, or the path under /assets/. */
+  static_serve(&conn_app(c)->files, c, req, rt->file ? rt->file : req->path + 1);
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "app/app.h"
+#include "auth/session.h"
 
 /* The signed-in user of a request, if any. */
 struct who {
@@ -24,10 +25,10 @@ int web_site_url(struct app *app, const struct http_req *req, char *out, size_t 
 /* A same-site path from a `next` parameter, or "/dashboard". */
 void web_next_path(const char *next, char *out, size_t size);
 
-/* web_oidc.c */
-void web_auth_info(struct conn *c, struct http_req *req);
-void web_oidc_start(struct conn *c, struct http_req *req);
-void web_oidc_callback(struct conn *c, struct http_req *req);
+/* web_oidc.c's routes (who is NULL or the signed-in user: unused). */
+void web_auth_info(struct conn *c, struct http_req *req, const struct who *who);
+void web_oidc_start(struct conn *c, struct http_req *req, const struct who *who);
+void web_oidc_callback(struct conn *c, struct http_req *req, const struct who *who);
 /* For a session from a provider with end_session_endpoint: the logout URL
  * (caller frees), else NULL. */
 char *web_oidc_logout_url(struct app *app, const struct http_req *req, const char *token);

@@ -19,7 +19,7 @@ struct callback_job {
   struct conn *conn;
 };
 
-void web_auth_info(struct conn *c, struct http_req *req) {
+void web_auth_info(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = c->app;
   json_t *providers = json_array();
   if (app->oidc) {
@@ -75,7 +75,7 @@ static void respond_failure(struct conn *c, int status, const char *code, const 
   http_respond(c, status, "text/html; charset=utf-8", extra, page, (size_t)n);
 }
 
-void web_oidc_start(struct conn *c, struct http_req *req) {
+void web_oidc_start(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = c->app;
   char next_raw[512] = "", next[512], site[512], redirect[600], *url;
   char state[OIDC_STATE_LEN + 1];
@@ -204,7 +204,7 @@ out:
   free(job);
 }
 
-void web_oidc_callback(struct conn *c, struct http_req *req) {
+void web_oidc_callback(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = c->app;
   char state[128], cookie[128], code[2100], error[128];
   if (app->oidc == NULL) {

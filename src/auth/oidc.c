@@ -27,7 +27,8 @@ struct oidc_key {
 
 struct oidc {
   uv_loop_t *loop;
-  const struct config *cfg;
+  char *issuer, *client_id, *client_secret, *scopes; /* owned copies */
+  uint64_t jwks_min_interval_ms;
   struct http_client *hc;
   char name[64];
   enum oidc_state state;
@@ -72,7 +73,7 @@ static void random_b64(char out[OIDC_STATE_LEN + 1]) {
 static void oidc_fail(struct oidc *o, const char *fmt, const char *detail) {
   o->state = OIDC_FAILED;
   snprintf(o->message, sizeof(o->message), fmt, detail);
-  log_warn("oidc: %s unavailable: %s (retrying in %d s)", o->cfg->oidc_issuer, o->message,
+  log_warn("oidc: %s unavailable: %s (retrying in %d s)", o->issuer, o->message,
            OIDC_RETRY_MS / 1000);
   uv_timer_start(&o->retry, on_retry, OIDC_RETRY_MS, 0);
 }
@@ -142,7 +143,7 @@ static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
   }
   o->state = OIDC_READY;
   o->message[0] = 0;
-  log_info("oidc: %s ready (%zu signing keys)", o->cfg->oidc_issuer, o->nkeys);
+  log_info("oidc: %s ready (%zu signing keys)", o->issuer, o->nkeys);
 }
 
 static char *json_strdup(json_t *doc, const char *key) {
@@ -154,7 +155,7 @@ static void on_discovery(void *arg, const struct http_client_resp *r) {
   struct oidc *o = arg;
   if (r->error) {
     log_warn("oidc: discovery: %s", r->error);
-    oidc_fail(o, "%s did not answer.", o->cfg->oidc_issuer);
+    oidc_fail(o, "%s did not answer.", o->issuer);
     return;
   }
   if (r->status != 200) {
@@ -164,7 +165,7 @@ static void on_discovery(void *arg, const struct http_client_resp *r) {
   }
   json_t *doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, NULL);
   const char *issuer = json_string_value(json_object_get(doc, "issuer"));
-  if (issuer == NULL || strcmp(issuer, o->cfg->oidc_issuer) != 0) {
+  if (issuer == NULL || strcmp(issuer, o->issuer) != 0) {
     oidc_fail(o, "its discovery document names another issuer (%s); check the issuer URL.",
               issuer ? issuer : "none");
     json_decref(doc);
@@ -189,32 +190,52 @@ static void on_discovery(void *arg, const struct http_client_resp *r) {
 
 static void oidc_discover(struct oidc *o) {
   char url[600];
-  size_t n = strlen(o->cfg->oidc_issuer);
-  const char *slash = n && o->cfg->oidc_issuer[n - 1] == '/' ? "" : "/";
-  snprintf(url, sizeof(url), "%s%s.well-known/openid-configuration", o->cfg->oidc_issuer, slash);
+  size_t n = strlen(o->issuer);
+  const char *slash = n && o->issuer[n - 1] == '/' ? "" : "/";
+  snprintf(url, sizeof(url), "%s%s.well-known/openid-configuration", o->issuer, slash);
   if (o->state != OIDC_FAILED)
     o->state = OIDC_DISCOVERING;
   if (http_client_get(o->hc, url, on_discovery, o) < 0)
     oidc_fail(o, "out of memory%s", "");
 }
 
-int oidc_new(uv_loop_t *loop, const struct config *cfg, struct oidc **out) {
+static void oidc_free_memory(struct oidc *o) {
+  free(o->issuer);
+  free(o->client_id);
+  free(o->client_secret);
+  free(o->scopes);
+  free(o);
+}
+
+int oidc_new(uv_loop_t *loop, const struct oidc_config *cfg, struct oidc **out) {
   *out = NULL;
-  if (cfg->oidc_issuer[0] == 0)
+  if (cfg->issuer == NULL || cfg->issuer[0] == 0)
     return 0;
   struct oidc *o = calloc(1, sizeof(*o));
-  if (o == NULL || map_init(&o->pending) < 0 || http_client_new(loop, &o->hc) < 0) {
-    free(o);
+  if (o == NULL)
+    return -ENOMEM;
+  o->issuer = strdup(cfg->issuer);
+  o->client_id = strdup(cfg->client_id ? cfg->client_id : "");
+  o->client_secret = strdup(cfg->client_secret ? cfg->client_secret : "");
+  o->scopes = strdup(cfg->scopes ? cfg->scopes : "openid");
+  o->jwks_min_interval_ms = cfg->jwks_min_interval_ms;
+  if (!o->issuer || !o->client_id || !o->client_secret || !o->scopes ||
+      map_init(&o->pending) < 0) {
+    oidc_free_memory(o);
+    return -ENOMEM;
+  }
+  if (http_client_new(loop, &o->hc) < 0) {
+    map_free(&o->pending);
+    oidc_free_memory(o);
     return -ENOMEM;
   }
   o->loop = loop;
-  o->cfg = cfg;
-  if (cfg->oidc_name[0]) {
-    snprintf(o->name, sizeof(o->name), "%s", cfg->oidc_name);
+  if (cfg->name && cfg->name[0]) {
+    snprintf(o->name, sizeof(o->name), "%s", cfg->name);
   } else {
     /* The issuer's host names the provider: "https://id.example.org/x" */
-    const char *h = strstr(cfg->oidc_issuer, "://");
-    h = h ? h + 3 : cfg->oidc_issuer;
+    const char *h = strstr(o->issuer, "://");
+    h = h ? h + 3 : o->issuer;
     snprintf(o->name, sizeof(o->name), "%.*s", (int)strcspn(h, "/:"), h);
   }
   snprintf(o->message, sizeof(o->message), "onair is still contacting %s.", o->name);
@@ -222,12 +243,12 @@ int oidc_new(uv_loop_t *loop, const struct config *cfg, struct oidc **out) {
   o->retry.data = o;
   uv_unref((uv_handle_t *)&o->retry);
   *out = o;
-  log_info("oidc: discovering %s", cfg->oidc_issuer);
+  log_info("oidc: discovering %s", o->issuer);
   oidc_discover(o);
   return 0;
 }
 
-static void oidc_on_closed(uv_handle_t *h) { free(h->data); }
+static void oidc_on_closed(uv_handle_t *h) { oidc_free_memory(h->data); }
 
 void oidc_free(struct oidc *o) {
   if (o == NULL)
@@ -307,9 +328,9 @@ int oidc_begin(struct oidc *o, const char *redirect_uri, const char *next, char 
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   snprintf(u, size, "%s", o->authorization_endpoint);
   if (url_param(u, size, "response_type", "code") < 0 ||
-      url_param(u, size, "client_id", o->cfg->oidc_client_id) < 0 ||
+      url_param(u, size, "client_id", o->client_id) < 0 ||
       url_param(u, size, "redirect_uri", redirect_uri) < 0 ||
-      url_param(u, size, "scope", o->cfg->oidc_scopes) < 0 ||
+      url_param(u, size, "scope", o->scopes) < 0 ||
       url_param(u, size, "state", p->state) < 0 || url_param(u, size, "nonce", p->nonce) < 0 ||
       url_param(u, size, "code_challenge", challenge) < 0 ||
       url_param(u, size, "code_challenge_method", "S256") < 0)
@@ -333,7 +354,7 @@ static void job_done(struct oidc_job *job, const char *error, int status, const 
       .status = status,
       .claims = claims,
       .id_token = job->id_token,
-      .issuer = job->o->cfg->oidc_issuer,
+      .issuer = job->o->issuer,
       .next = job->p.next,
   };
   if (error)
@@ -381,7 +402,7 @@ static void job_verify(struct oidc_job *job) {
   const cjose_jwk_t *key = key_find(o, kid, alg);
   uint64_t now = uv_now(o->loop);
   if (key == NULL && !job->refetched &&
-      now - o->jwks_fetched_ms >= o->cfg->oidc_jwks_min_interval_ms) {
+      now - o->jwks_fetched_ms >= o->jwks_min_interval_ms) {
     job->refetched = 1;
     o->jwks_fetched_ms = now;
     log_info("oidc: unknown key id \"%s\": refetching the JWKS", kid);
@@ -393,8 +414,8 @@ static void job_verify(struct oidc_job *job) {
     return;
   }
   struct idtoken_expect expect = {
-      .issuer = o->cfg->oidc_issuer,
-      .client_id = o->cfg->oidc_client_id,
+      .issuer = o->issuer,
+      .client_id = o->client_id,
       .nonce = job->p.nonce,
       .now = (int64_t)time(NULL),
       .skew = OIDC_SKEW_S,
@@ -446,8 +467,8 @@ static int token_request(struct oidc_job *job, const char *code) {
       url_param(form, sizeof(form), "redirect_uri", job->p.redirect_uri) < 0 ||
       url_param(form, sizeof(form), "code_verifier", job->p.verifier) < 0)
     return -ENOBUFS;
-  char *user = http_client_escape(o->cfg->oidc_client_id);
-  char *pass = http_client_escape(o->cfg->oidc_client_secret);
+  char *user = http_client_escape(o->client_id);
+  char *pass = http_client_escape(o->client_secret);
   int rc = -ENOMEM;
   if (user && pass)
     rc = http_client_post_form(o->hc, o->token_endpoint, form + 1, user, pass, on_token, job);
@@ -506,7 +527,7 @@ char *oidc_logout_url(const struct oidc *o, const char *id_token, const char *po
     return NULL;
   snprintf(u, size, "%s", o->end_session_endpoint);
   if (url_param(u, size, "id_token_hint", id_token) < 0 ||
-      url_param(u, size, "client_id", o->cfg->oidc_client_id) < 0 ||
+      url_param(u, size, "client_id", o->client_id) < 0 ||
       url_param(u, size, "post_logout_redirect_uri", post_logout_uri) < 0) {
     free(u);
     return NULL;

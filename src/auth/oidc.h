@@ -9,12 +9,20 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "app/config.h"
-
 #define OIDC_STATE_LEN 43 /* base64url of 32 random bytes */
 #define OIDC_PENDING_TTL_MS (10 * 60 * 1000)
 
 struct oidc;
+
+/* The provider and this client's registration at it. */
+struct oidc_config {
+  const char *issuer; /* "": no provider */
+  const char *client_id;
+  const char *client_secret;
+  const char *name;   /* on the button; "": the issuer's host */
+  const char *scopes; /* space-separated */
+  uint64_t jwks_min_interval_ms; /* an unknown kid refetches the JWKS at most this often */
+};
 
 /* What a finished sign-in yields. error is NULL on success, else a failure
  * code of docs/protocol.md ("bad_state", "bad_nonce", ...) with message
@@ -32,8 +40,9 @@ struct oidc_result {
 typedef void (*oidc_done_cb)(void *arg, const struct oidc_result *r);
 
 /* Creates the client and starts discovery when cfg names an issuer;
- * returns 0 with *out NULL when none is configured. */
-int oidc_new(uv_loop_t *loop, const struct config *cfg, struct oidc **out);
+ * returns 0 with *out NULL when none is configured. The strings are
+ * copied. */
+int oidc_new(uv_loop_t *loop, const struct oidc_config *cfg, struct oidc **out);
 void oidc_free(struct oidc *o);
 
 /* The button's name; whether sign-in can start now, and if not why. */

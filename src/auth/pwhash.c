@@ -18,6 +18,11 @@ struct pwhash_work {
   void *arg;
 };
 
+/* The Argon2id cost is a property of the process (every stored hash was
+ * made with it); tests lower it with pwhash_set_limits() before any hashing.
+ * The dummy hash, made once with that cost, lets a sign-in for an unknown
+ * name take as long as one for a known name. Written once, read by the
+ * pool's threads after uv_once. */
 static unsigned long long ops_limit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 static size_t mem_limit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 static char dummy_hash[crypto_pwhash_STRBYTES];

@@ -40,8 +40,35 @@ struct http_req {
  * http_respond() (or take the connection with http_upgrade_take()). */
 typedef void (*http_request_cb)(struct conn *c, struct http_req *req);
 
-/* Binds the HTTP protocol to a freshly accepted connection. */
-int http_conn_bind(struct conn *c, http_request_cb cb);
+struct http_conn;
+struct http_server;
+typedef void (*http_server_close_cb)(struct http_server *s);
+
+#define HTTP_IDLE_MS 30000 /* a connection with no request done for this long is closed */
+
+/* An HTTP/1.1 server on one TCP listener. The caller owns the memory and
+ * keeps it until the close callback; several servers may share a loop. */
+struct http_server {
+  struct conn_listener tcp;
+  http_request_cb on_request;
+  struct http_conn *conns; /* every HTTP connection, for the idle sweep */
+  uv_timer_t idle_timer;
+  uint64_t idle_ms; /* HTTP_IDLE_MS unless a test changes it before listening */
+  int closing;
+  unsigned pending; /* the listener and the timer, until each has closed */
+  http_server_close_cb close_cb;
+};
+
+/* Prepares s on loop: requests go to on_request, and each connection's app
+ * is app. Nothing listens until http_server_listen(). */
+int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_request,
+                     void *app);
+/* Listens on host:port (port 0: any free port, see http_server_port()). */
+int http_server_listen(struct http_server *s, const char *host, int port);
+int http_server_port(const struct http_server *s);
+/* Closes every connection and the listener; close_cb (may be NULL) runs
+ * when all of it is gone. */
+void http_server_close(struct http_server *s, http_server_close_cb close_cb);
 
 /* Finds a header (case-insensitive name); returns its value or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name, size_t *len);

@@ -7,16 +7,17 @@
 #include "http/http.h"
 #include "http/http_parse.h"
 #include "util/buf.h"
+#include "util/container_of.h"
 #include "util/log.h"
 
 /* Backlog of unparsed bytes: one header block plus one read (reading stops
  * while a request is with the application). */
-#define HTTP_IN_MAX (HTTP_MAX_HEADER_BYTES + 64 * 1024 + 1024)
-#define HTTP_IDLE_MS 30000 /* a connection with no request done for this long is closed */
+#define HTTP_IN_MAX (HTTP_MAX_HEADER_BYTES + CONN_READ_BUF + 1024)
+#define HTTP_SWEEP_MS 5000 /* how often idle connections are looked for */
 
 struct http_conn {
   struct http_parse parse;
-  http_request_cb cb;
+  struct http_server *srv;
   struct conn *conn;
   struct buf in; /* bytes read but not yet parsed */
   int busy;      /* a request is with the application */
@@ -25,10 +26,6 @@ struct http_conn {
   uint64_t idle_since;           /* uv_now() of the last byte or response */
   struct http_conn *prev, *next; /* every HTTP connection, for the idle sweep */
 };
-
-static struct http_conn *all_http;
-static uv_timer_t idle_timer;
-static int idle_timer_ready;
 
 static const char security_headers[] =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -87,7 +84,7 @@ static void http_drive(struct conn *c) {
     h->busy = 1;
     h->keep_alive = h->parse.req.keep_alive;
     conn_read_stop(c);
-    h->cb(c, &h->parse.req);
+    h->srv->on_request(c, &h->parse.req);
     if (c->proto != h)
       return; /* upgraded: h is gone, the new protocol owns c */
   }
@@ -127,8 +124,8 @@ static void http_on_data(struct conn *c, const uint8_t *data, size_t len) {
 static void http_unlink(struct http_conn *h) {
   if (h->prev)
     h->prev->next = h->next;
-  else if (all_http == h)
-    all_http = h->next;
+  else if (h->srv->conns == h)
+    h->srv->conns = h->next;
   if (h->next)
     h->next->prev = h->prev;
   h->prev = h->next = NULL;
@@ -138,9 +135,10 @@ static void http_unlink(struct http_conn *h) {
  * they cannot hold connections open forever. Requests with the application
  * are not timed here. */
 static void http_on_idle_timer(uv_timer_t *t) {
+  struct http_server *s = t->data;
   uint64_t now = uv_now(t->loop);
-  for (struct http_conn *h = all_http; h; h = h->next) {
-    if (!h->busy && now - h->idle_since > HTTP_IDLE_MS)
+  for (struct http_conn *h = s->conns; h; h = h->next) {
+    if (!h->busy && now - h->idle_since > s->idle_ms)
       conn_close_soon(h->conn);
   }
 }
@@ -162,28 +160,70 @@ static const struct conn_ops http_ops = {
     .on_free = http_on_free,
 };
 
-int http_conn_bind(struct conn *c, http_request_cb cb) {
+/* Binds the HTTP protocol to a freshly accepted connection. */
+static void http_on_accept(struct conn *c) {
+  struct http_server *s = container_of(c->listener, struct http_server, tcp);
   struct http_conn *h = calloc(1, sizeof(*h));
-  if (h == NULL)
-    return -ENOMEM;
+  if (h == NULL) {
+    conn_close_soon(c);
+    return;
+  }
   http_parse_init(&h->parse);
-  h->cb = cb;
+  h->srv = s;
   buf_init(&h->in, HTTP_IN_MAX);
   h->conn = c;
   h->idle_since = uv_now(c->tcp.loop);
-  h->next = all_http;
-  if (all_http)
-    all_http->prev = h;
-  all_http = h;
-  if (!idle_timer_ready) {
-    uv_timer_init(c->tcp.loop, &idle_timer);
-    uv_unref((uv_handle_t *)&idle_timer);
-    uv_timer_start(&idle_timer, http_on_idle_timer, 5000, 5000);
-    idle_timer_ready = 1;
-  }
+  h->next = s->conns;
+  if (s->conns)
+    s->conns->prev = h;
+  s->conns = h;
   c->proto = h;
   c->ops = &http_ops;
+}
+
+int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_request,
+                     void *app) {
+  memset(s, 0, sizeof(*s));
+  s->on_request = on_request;
+  s->idle_ms = HTTP_IDLE_MS;
+  int rc = conn_listener_init(&s->tcp, loop, http_on_accept, app);
+  if (rc < 0)
+    return rc;
+  uv_timer_init(loop, &s->idle_timer);
+  s->idle_timer.data = s;
+  uv_unref((uv_handle_t *)&s->idle_timer);
+  s->pending = 2;
   return 0;
+}
+
+int http_server_listen(struct http_server *s, const char *host, int port) {
+  int rc = conn_listener_start(&s->tcp, host, port);
+  if (rc == 0)
+    rc = uv_timer_start(&s->idle_timer, http_on_idle_timer, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
+  return rc;
+}
+
+int http_server_port(const struct http_server *s) { return conn_listener_port(&s->tcp); }
+
+static void http_server_one_closed(struct http_server *s) {
+  if (--s->pending == 0 && s->close_cb)
+    s->close_cb(s);
+}
+
+static void http_server_on_listener_closed(struct conn_listener *l) {
+  http_server_one_closed(container_of(l, struct http_server, tcp));
+}
+
+static void http_server_on_timer_closed(uv_handle_t *h) { http_server_one_closed(h->data); }
+
+void http_server_close(struct http_server *s, http_server_close_cb close_cb) {
+  if (s->closing)
+    return;
+  s->closing = 1;
+  s->close_cb = close_cb;
+  uv_timer_stop(&s->idle_timer);
+  uv_close((uv_handle_t *)&s->idle_timer, http_server_on_timer_closed);
+  conn_listener_close(&s->tcp, http_server_on_listener_closed);
 }
 
 static void http_fail(struct conn *c, int status, const char *msg) {

@@ -21,26 +21,31 @@ struct static_file {
   uint8_t *data;
 };
 
-static char *root_dir;
-static struct map cache; /* relpath -> struct static_file */
-
-int static_init(const char *root) {
-  root_dir = strdup(root);
-  if (root_dir == NULL)
+int static_files_init(struct static_files *sf, const char *root) {
+  sf->root = strdup(root);
+  if (sf->root == NULL)
     return -ENOMEM;
-  return map_init(&cache);
+  if (map_init(&sf->cache) < 0) {
+    free(sf->root);
+    sf->root = NULL;
+    return -ENOMEM;
+  }
+  return 0;
 }
 
-void static_shutdown(void) {
+void static_files_free(struct static_files *sf) {
+  if (sf->root == NULL)
+    return;
   size_t slot;
-  for (struct map_entry *e = map_first(&cache, &slot); e; e = map_next(&cache, e, &slot)) {
+  struct map *cache = &sf->cache;
+  for (struct map_entry *e = map_first(cache, &slot); e; e = map_next(cache, e, &slot)) {
     struct static_file *f = e->value;
     free(f->data);
     free(f);
   }
-  map_free(&cache);
-  free(root_dir);
-  root_dir = NULL;
+  map_free(cache);
+  free(sf->root);
+  sf->root = NULL;
 }
 
 int static_path_ok(const char *p) {
@@ -87,11 +92,12 @@ const char *static_mime_type(const char *name) {
 }
 
 /* Reads the file if the cache has no copy of this size and mtime. */
-static struct static_file *static_load(const char *relpath, const char *full) {
+static struct static_file *static_load(struct static_files *sf, const char *relpath,
+                                       const char *full) {
   struct stat st;
   if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE)
     return NULL;
-  struct static_file *f = map_get(&cache, relpath, strlen(relpath));
+  struct static_file *f = map_get(&sf->cache, relpath, strlen(relpath));
   if (f && f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
       f->mtime.tv_nsec == st.st_mtim.tv_nsec)
     return f;
@@ -107,7 +113,7 @@ static struct static_file *static_load(const char *relpath, const char *full) {
   }
   if (f == NULL) {
     f = calloc(1, sizeof(*f));
-    if (f == NULL || map_put(&cache, relpath, strlen(relpath), f) < 0) {
+    if (f == NULL || map_put(&sf->cache, relpath, strlen(relpath), f) < 0) {
       free(f);
       free(data);
       return NULL;
@@ -123,14 +129,15 @@ static struct static_file *static_load(const char *relpath, const char *full) {
   return f;
 }
 
-void static_serve(struct conn *c, const struct http_req *req, const char *relpath) {
+void static_serve(struct static_files *sf, struct conn *c, const struct http_req *req,
+                  const char *relpath) {
   char full[4096];
   if (!static_path_ok(relpath) ||
-      (size_t)snprintf(full, sizeof(full), "%s/%s", root_dir, relpath) >= sizeof(full)) {
+      (size_t)snprintf(full, sizeof(full), "%s/%s", sf->root, relpath) >= sizeof(full)) {
     http_respond_error(c, 404, "not_found", "no such page");
     return;
   }
-  struct static_file *f = static_load(relpath, full);
+  struct static_file *f = static_load(sf, relpath, full);
   if (f == NULL) {
     http_respond_error(c, 404, "not_found", "no such page");
     return;

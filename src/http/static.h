@@ -5,16 +5,24 @@
 #define ONAIR_STATIC_H
 
 #include "http/http.h"
+#include "util/map.h"
 
-/* Sets the directory files are served from (copied). */
-int static_init(const char *root);
-void static_shutdown(void);
+/* The files under one directory and the cache of their contents. */
+struct static_files {
+  char *root;
+  struct map cache; /* relpath -> struct static_file */
+};
+
+/* Serves files from root (copied). */
+int static_files_init(struct static_files *sf, const char *root);
+void static_files_free(struct static_files *sf);
 
 /* Answers req with the file at relpath under the root ("index.html",
  * "assets/app.js"). relpath must be a clean relative path: letters, digits,
  * '.', '-', '_' and '/', no empty or dot-leading segments; anything else, or a
  * missing file, is 404. */
-void static_serve(struct conn *c, const struct http_req *req, const char *relpath);
+void static_serve(struct static_files *sf, struct conn *c, const struct http_req *req,
+                  const char *relpath);
 
 /* Returns 1 if relpath is acceptable as a file path under the root. */
 int static_path_ok(const char *relpath);

@@ -25,11 +25,16 @@ struct dtls {
   struct dtls_srtp_keys keys;
 };
 
-static SSL_CTX *ctx;
-static EVP_PKEY *local_key;
-static X509 *local_cert;
-static BIO_METHOD *out_method;
-static char local_fp[DTLS_FINGERPRINT_MAX];
+/* onair's DTLS identity: one key and self-signed certificate for every
+ * peer of a media plane, the SSL_CTX built on them, and the BIO method of
+ * outgoing datagrams. */
+struct dtls_ctx {
+  SSL_CTX *ssl_ctx;
+  EVP_PKEY *key;
+  X509 *cert;
+  BIO_METHOD *out_method;
+  char fp[DTLS_FINGERPRINT_MAX];
+};
 
 /* ---- the outgoing BIO: every write is one datagram for the send callback */
 
@@ -108,48 +113,59 @@ static X509 *make_cert(EVP_PKEY *key) {
  * the fingerprint comparison right after it. */
 static int verify_any(int ok, X509_STORE_CTX *store) { return 1; }
 
-int dtls_global_init(void) {
-  if (ctx)
-    return 0;
-  local_key = EVP_EC_gen("P-256");
-  local_cert = local_key ? make_cert(local_key) : NULL;
-  ctx = SSL_CTX_new(DTLS_server_method());
-  out_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "onair dtls out");
-  if (!local_cert || !ctx || !out_method)
-    goto fail;
-  BIO_meth_set_write(out_method, out_write);
-  BIO_meth_set_ctrl(out_method, out_ctrl);
-  BIO_meth_set_create(out_method, out_create);
-  if (!SSL_CTX_use_certificate(ctx, local_cert) || !SSL_CTX_use_PrivateKey(ctx, local_key) ||
+/* Sets the context's SSL_CTX up: DTLS 1.2+, our certificate, the SRTP
+ * profiles (GCM first: cheaper per packet), and a certificate demanded from
+ * the peer. Returns 0 or -EIO. */
+static int dtls_ctx_setup(struct dtls_ctx *x) {
+  SSL_CTX *ctx = x->ssl_ctx;
+  if (!SSL_CTX_use_certificate(ctx, x->cert) || !SSL_CTX_use_PrivateKey(ctx, x->key) ||
       !SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION))
-    goto fail;
-  /* tls_use_srtp returns 0 on success. GCM first (cheaper per packet). */
+    return -EIO;
+  /* tls_use_srtp returns 0 on success. */
   if (SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0)
-    goto fail;
+    return -EIO;
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_any);
   SSL_CTX_set_read_ahead(ctx, 1);
-  fingerprint_of(local_cert, local_fp);
   return 0;
+}
+
+struct dtls_ctx *dtls_ctx_new(void) {
+  struct dtls_ctx *x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    return NULL;
+  x->key = EVP_EC_gen("P-256");
+  x->cert = x->key ? make_cert(x->key) : NULL;
+  x->ssl_ctx = SSL_CTX_new(DTLS_server_method());
+  x->out_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "onair dtls out");
+  if (!x->cert || !x->ssl_ctx || !x->out_method)
+    goto fail;
+  BIO_meth_set_write(x->out_method, out_write);
+  BIO_meth_set_ctrl(x->out_method, out_ctrl);
+  BIO_meth_set_create(x->out_method, out_create);
+  if (dtls_ctx_setup(x) < 0)
+    goto fail;
+  fingerprint_of(x->cert, x->fp);
+  return x;
 fail:
-  dtls_global_free();
-  return -EIO;
+  dtls_ctx_free(x);
+  return NULL;
 }
 
-void dtls_global_free(void) {
-  SSL_CTX_free(ctx);
-  X509_free(local_cert);
-  EVP_PKEY_free(local_key);
-  BIO_meth_free(out_method);
-  ctx = NULL;
-  local_cert = NULL;
-  local_key = NULL;
-  out_method = NULL;
+void dtls_ctx_free(struct dtls_ctx *x) {
+  if (x == NULL)
+    return;
+  SSL_CTX_free(x->ssl_ctx);
+  X509_free(x->cert);
+  EVP_PKEY_free(x->key);
+  BIO_meth_free(x->out_method);
+  free(x);
 }
 
-const char *dtls_local_fingerprint(void) { return local_fp; }
+const char *dtls_ctx_fingerprint(const struct dtls_ctx *x) { return x->fp; }
 
-struct dtls *dtls_new(const char *remote_fingerprint, dtls_send_fn send, void *arg) {
-  if (ctx == NULL || strlen(remote_fingerprint) >= DTLS_FINGERPRINT_MAX)
+struct dtls *dtls_new(struct dtls_ctx *x, const char *remote_fingerprint, dtls_send_fn send,
+                      void *arg) {
+  if (strlen(remote_fingerprint) >= DTLS_FINGERPRINT_MAX)
     return NULL;
   struct dtls *d = calloc(1, sizeof(*d));
   if (d == NULL)
@@ -157,9 +173,9 @@ struct dtls *dtls_new(const char *remote_fingerprint, dtls_send_fn send, void *a
   d->send = send;
   d->arg = arg;
   snprintf(d->remote_fp, sizeof(d->remote_fp), "%s", remote_fingerprint);
-  d->ssl = SSL_new(ctx);
+  d->ssl = SSL_new(x->ssl_ctx);
   d->in = BIO_new(BIO_s_mem());
-  BIO *out = BIO_new(out_method);
+  BIO *out = BIO_new(x->out_method);
   if (d->ssl == NULL || d->in == NULL || out == NULL) {
     BIO_free(out);
     BIO_free(d->in);

@@ -31,18 +31,21 @@ struct dtls_srtp_keys {
 
 typedef void (*dtls_send_fn)(void *arg, const uint8_t *data, size_t len);
 
-struct dtls; /* opaque */
+struct dtls;     /* opaque: one association with a peer */
+struct dtls_ctx; /* opaque: our certificate and what every association shares */
 
-/* Makes the process's certificate (ECDSA P-256, self-signed) once. Returns 0
- * or -EIO. */
-int dtls_global_init(void);
-void dtls_global_free(void);
-/* "sha-256 AB:CD:..." of our certificate, for every SDP answer. */
-const char *dtls_local_fingerprint(void);
+/* Makes a certificate (ECDSA P-256, self-signed) and the context of every
+ * association that uses it. NULL on failure. Used by one loop at a time. */
+struct dtls_ctx *dtls_ctx_new(void);
+/* Frees the context; free its associations first. */
+void dtls_ctx_free(struct dtls_ctx *x);
+/* "sha-256 AB:CD:..." of the context's certificate, for every SDP answer. */
+const char *dtls_ctx_fingerprint(const struct dtls_ctx *x);
 
 /* A server-side association expecting a peer whose certificate hashes to
  * remote_fingerprint ("sha-256 XX:..", case-insensitive). NULL on failure. */
-struct dtls *dtls_new(const char *remote_fingerprint, dtls_send_fn send, void *arg);
+struct dtls *dtls_new(struct dtls_ctx *x, const char *remote_fingerprint, dtls_send_fn send,
+                      void *arg);
 void dtls_free(struct dtls *d);
 
 /* Feeds one received datagram. Returns the state after it; records sent in

@@ -61,14 +61,21 @@ void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len) {
 
 static void dtls_out(void *arg, const uint8_t *data, size_t len) { sfu_peer_send(arg, data, len); }
 
-/* Unlinks and frees a peer. The caller has removed it from its room. */
-static void peer_free(struct sfu_peer *p) {
+/* Takes p out of the lookups, so no datagram reaches it any more. */
+static void peer_unmap(struct sfu_peer *p) {
   struct sfu *s = p->sfu;
-  map_del(&s->by_ufrag, p->ufrag, strlen(p->ufrag));
+  if (map_get(&s->by_ufrag, p->ufrag, strlen(p->ufrag)) == p)
+    map_del(&s->by_ufrag, p->ufrag, strlen(p->ufrag));
   for (size_t i = 0; i < p->nchecked; i++) {
     if (map_get(&s->by_addr, p->checked[i].key, p->checked[i].len) == p)
       map_del(&s->by_addr, p->checked[i].key, p->checked[i].len);
   }
+}
+
+/* Unlinks and frees a peer. The caller has removed it from its room. */
+static void peer_free(struct sfu_peer *p) {
+  struct sfu *s = p->sfu;
+  peer_unmap(p);
   dtls_free(p->dtls);
   srtpctx_free(p->srtp);
   s->stats.peers--;
@@ -89,18 +96,47 @@ static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
   }
 }
 
+/* The callers up the stack may still hold p (a batch of datagrams, the
+ * timer's walk over a room): p leaves its room and the lookups now, and is
+ * freed, its owner told, at the reaper's safe point. */
 void sfu_peer_fail(struct sfu_peer *p, const char *why) {
   struct sfu *s = p->sfu;
-  void *owner = p->owner;
+  if (p->state == PEER_CLOSED)
+    return;
   log_info("media: %s peer %s closed: %s", p->publisher ? "publisher" : "viewer", p->ufrag, why);
   peer_set_state(p, PEER_CLOSED);
   room_remove_peer(p->room, p);
-  peer_free(p);
-  if (s->ev.peer_closed)
-    s->ev.peer_closed(owner, why);
+  peer_unmap(p);
+  snprintf(p->why, sizeof(p->why), "%s", why);
+  p->next_closed = s->closed;
+  s->closed = p;
 }
 
-static struct sfu_peer *peer_new(struct sfu_room *r, void *owner, int publisher,
+/* The safe point: nothing of the media plane is on the stack. */
+static void on_reap(uv_check_t *h) {
+  struct sfu *s = h->data;
+  while (s->closed) {
+    struct sfu_peer *p = s->closed;
+    s->closed = p->next_closed;
+    struct sfu_owner *owner = p->owner;
+    char why[SFU_WHY_MAX];
+    memcpy(why, p->why, sizeof(why));
+    peer_free(p);
+    if (owner && owner->ops->peer_closed)
+      owner->ops->peer_closed(owner, why);
+  }
+}
+
+/* Nobody is told about closed peers of this owner or room any more. */
+static void closed_forget(struct sfu *s, const struct sfu_owner *owner,
+                          const struct sfu_room *room) {
+  for (struct sfu_peer *p = s->closed; p; p = p->next_closed) {
+    if ((owner && p->owner == owner) || (room && p->room == room))
+      p->owner = NULL;
+  }
+}
+
+static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, int publisher,
                                  const char *remote_fp) {
   struct sfu *s = r->sfu;
   struct sfu_peer *p = calloc(1, sizeof(*p));
@@ -117,7 +153,7 @@ static struct sfu_peer *peer_new(struct sfu_room *r, void *owner, int publisher,
     random_ice(p->ufrag, SFU_ICE_UFRAG_LEN);
   while (map_get(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN));
   random_ice(p->pwd, SFU_ICE_PWD_LEN);
-  p->dtls = dtls_new(remote_fp, dtls_out, p);
+  p->dtls = dtls_new(s->dtls, remote_fp, dtls_out, p);
   if (p->dtls == NULL || map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
     dtls_free(p->dtls);
     free(p);
@@ -128,7 +164,7 @@ static struct sfu_peer *peer_new(struct sfu_room *r, void *owner, int publisher,
 }
 
 /* The owner's existing peer in the room, if any. */
-static struct sfu_peer *room_find(struct sfu_room *r, void *owner) {
+static struct sfu_peer *room_find(struct sfu_room *r, const struct sfu_owner *owner) {
   if (r->publisher && r->publisher->owner == owner)
     return r->publisher;
   for (size_t i = 0; i < r->nviewers; i++) {
@@ -138,7 +174,8 @@ static struct sfu_peer *room_find(struct sfu_room *r, void *owner) {
   return NULL;
 }
 
-void sfu_drop(struct sfu_room *r, void *owner) {
+void sfu_drop(struct sfu_room *r, struct sfu_owner *owner) {
+  closed_forget(r->sfu, owner, NULL);
   struct sfu_peer *p = room_find(r, owner);
   if (p == NULL)
     return;
@@ -218,8 +255,8 @@ static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answ
   }
 }
 
-int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *text, size_t len,
-              char **answer, const char **code, const char **why) {
+int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const char *text,
+              size_t len, char **answer, const char **code, const char **why) {
   struct sfu *s = r->sfu;
   int rc;
   char fp[DTLS_FINGERPRINT_MAX], msid_a[64], msid_v[64];
@@ -263,7 +300,7 @@ int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *text, 
       .session_id = randombytes_random(),
       .ice_ufrag = p->ufrag,
       .ice_pwd = p->pwd,
-      .fingerprint = dtls_local_fingerprint(),
+      .fingerprint = dtls_ctx_fingerprint(s->dtls),
       .addr = s->announce,
       .port = (uint16_t)sfu_port(s),
       .cname = "onair",
@@ -396,8 +433,8 @@ static void on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
   if (p->publisher) {
     r->ready = 1;
     log_info("media: publisher %s connected", p->ufrag);
-    if (p->sfu->ev.media_ready)
-      p->sfu->ev.media_ready(r->owner);
+    if (r->owner && r->owner->ops->media_ready)
+      r->owner->ops->media_ready(r->owner);
   } else {
     sfu_fwd_viewer_start(p);
   }
@@ -461,49 +498,71 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
-int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, const struct sfu_events *ev,
-            struct sfu **out) {
-  if (dtls_global_init() < 0 || srtpctx_global_init() < 0)
+static void sfu_free_memory(struct sfu *s) {
+  map_free(&s->by_ufrag);
+  map_free(&s->by_addr);
+  dtls_ctx_free(s->dtls);
+  free(s);
+}
+
+int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
+  if (srtpctx_global_init() < 0)
     return -EIO;
   struct sfu *s = calloc(1, sizeof(*s));
-  if (s == NULL || map_init(&s->by_ufrag) < 0 || map_init(&s->by_addr) < 0) {
-    free(s);
+  if (s == NULL)
+    return -ENOMEM;
+  if (map_init(&s->by_ufrag) < 0 || map_init(&s->by_addr) < 0 ||
+      (s->dtls = dtls_ctx_new()) == NULL) {
+    sfu_free_memory(s);
     return -ENOMEM;
   }
   s->loop = loop;
   s->cfg = *cfg;
-  s->ev = *ev;
   snprintf(s->announce, sizeof(s->announce), "%s", cfg->announce);
   int rc = udp_open(loop, cfg->bind, cfg->port, on_datagram, s, &s->udp);
   if (rc < 0) {
-    map_free(&s->by_ufrag);
-    map_free(&s->by_addr);
-    free(s);
+    sfu_free_memory(s);
     return rc;
   }
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
   uv_unref((uv_handle_t *)&s->timer);
   uv_timer_start(&s->timer, on_timer, SFU_TIMER_MS, SFU_TIMER_MS);
+  uv_check_init(loop, &s->reaper);
+  s->reaper.data = s;
+  uv_unref((uv_handle_t *)&s->reaper);
+  uv_check_start(&s->reaper, on_reap);
+  s->handles_open = 2;
   *out = s;
   return 0;
 }
 
-void sfu_free(struct sfu *s) {
+static void sfu_on_handle_closed(uv_handle_t *h) {
+  struct sfu *s = h->data;
+  if (--s->handles_open == 0)
+    sfu_free_memory(s);
+}
+
+void sfu_close(struct sfu *s) {
   if (s == NULL)
     return;
   while (s->rooms)
     sfu_room_free(s->rooms);
-  uv_timer_stop(&s->timer);
+  while (s->closed) {
+    struct sfu_peer *p = s->closed;
+    s->closed = p->next_closed;
+    peer_free(p);
+  }
   udp_close(s->udp);
-  map_free(&s->by_ufrag);
-  map_free(&s->by_addr);
-  /* the timer handle lives in s: freed with the process */
+  uv_timer_stop(&s->timer);
+  uv_check_stop(&s->reaper);
+  uv_close((uv_handle_t *)&s->timer, sfu_on_handle_closed);
+  uv_close((uv_handle_t *)&s->reaper, sfu_on_handle_closed);
 }
 
 int sfu_port(const struct sfu *s) { return udp_local_port(s->udp); }
 
-struct sfu_room *sfu_room_new(struct sfu *s, void *owner) {
+struct sfu_room *sfu_room_new(struct sfu *s, struct sfu_owner *owner) {
   struct sfu_room *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return NULL;
@@ -524,6 +583,7 @@ struct sfu_room *sfu_room_new(struct sfu *s, void *owner) {
 
 void sfu_room_free(struct sfu_room *r) {
   struct sfu *s = r->sfu;
+  closed_forget(s, NULL, r);
   if (r->publisher)
     peer_free(r->publisher);
   for (size_t i = 0; i < r->nviewers; i++)

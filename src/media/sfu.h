@@ -1,7 +1,8 @@
 /* The media plane: one UDP port, ICE-lite, DTLS-SRTP, and forwarding from
  * each room's publisher to its viewers (docs/media.md). The application
- * (live.c) brings offers and gets answers; peers are named by an opaque
- * owner pointer (the WebSocket client that offered). */
+ * (live.c) brings offers and gets answers. It names each room and each peer
+ * by a struct sfu_owner embedded in its own object, and the media plane calls
+ * back through the owner's ops; container_of() recovers the object. */
 #ifndef ONAIR_SFU_H
 #define ONAIR_SFU_H
 
@@ -11,6 +12,7 @@
 
 struct sfu;
 struct sfu_room;
+struct sfu_owner;
 
 struct sfu_config {
   const char *bind;     /* address the UDP socket binds */
@@ -19,19 +21,29 @@ struct sfu_config {
   uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
 };
 
-struct sfu_events {
-  /* The room's publisher is connected: viewers can offer now. */
-  void (*media_ready)(void *room_owner);
-  /* A peer closed by the media plane (consent lost, DTLS failed). */
-  void (*peer_closed)(void *peer_owner, const char *why);
+struct sfu_owner_ops {
+  /* A room's owner: its publisher is connected, viewers can offer now.
+   * Called from inside the media plane: send messages, do not free rooms
+   * or drop peers here. */
+  void (*media_ready)(struct sfu_owner *room_owner);
+  /* A peer's owner: the media plane closed the peer (consent lost, DTLS
+   * failed). Called at a safe point of the loop: anything may be done. Not
+   * called once the owner dropped the peer or freed its room. */
+  void (*peer_closed)(struct sfu_owner *peer_owner, const char *why);
 };
 
-int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, const struct sfu_events *ev,
-            struct sfu **out);
-void sfu_free(struct sfu *s);
+/* The application's end of a room or a peer; embed it. */
+struct sfu_owner {
+  const struct sfu_owner_ops *ops;
+};
+
+int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out);
+/* Frees every room and peer and closes the socket; s's memory goes when its
+ * handles have closed (run the loop). */
+void sfu_close(struct sfu *s);
 int sfu_port(const struct sfu *s);
 
-struct sfu_room *sfu_room_new(struct sfu *s, void *owner);
+struct sfu_room *sfu_room_new(struct sfu *s, struct sfu_owner *owner);
 /* Closes every peer of the room and frees it. */
 void sfu_room_free(struct sfu_room *r);
 /* 1 once the publisher is connected and its codecs are known. */
@@ -41,10 +53,10 @@ int sfu_room_ready(const struct sfu_room *r);
  * peer of the same owner is replaced. Returns 0 with *answer (caller frees),
  * or a negative errno with *code ("bad_sdp", "no_codec", "not_ready") and
  * *why for the client. */
-int sfu_offer(struct sfu_room *r, int publisher, void *owner, const char *sdp, size_t len,
-              char **answer, const char **code, const char **why);
+int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const char *sdp,
+              size_t len, char **answer, const char **code, const char **why);
 /* The owner left: its peer closes (no peer_closed event). */
-void sfu_drop(struct sfu_room *r, void *owner);
+void sfu_drop(struct sfu_room *r, struct sfu_owner *owner);
 
 struct sfu_stats {
   uint64_t peers, rtp_in, rtp_out, nack_resent, keyframe_requests, dropped;

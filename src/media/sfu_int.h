@@ -58,10 +58,12 @@ struct sfu_out {
   uint32_t packets, octets; /* sent, for our sender reports */
 };
 
+#define SFU_WHY_MAX 128 /* bytes of a closed peer's reason */
+
 struct sfu_peer {
   struct sfu *sfu;
-  struct sfu_room *room;
-  void *owner;
+  struct sfu_room *room; /* closed: the room it was in (compared, never followed) */
+  struct sfu_owner *owner; /* closed: NULL once nobody is to be told */
   int publisher;
   enum peer_state state;
   char ufrag[SFU_ICE_UFRAG_LEN + 1], pwd[SFU_ICE_PWD_LEN + 1];
@@ -86,11 +88,13 @@ struct sfu_peer {
   uint64_t created_ms;
   struct sfu_out out[SFU_KINDS]; /* viewer */
   uint32_t rtcp_ssrc;            /* our SSRC in RTCP we send to this peer */
+  struct sfu_peer *next_closed;  /* the sfu's list of peers to reap */
+  char why[SFU_WHY_MAX];         /* closed: why, for the owner */
 };
 
 struct sfu_room {
   struct sfu *sfu;
-  void *owner;
+  struct sfu_owner *owner;
   struct sfu_peer *publisher;
   struct sfu_track tracks[SFU_KINDS];
   int ready;
@@ -104,12 +108,15 @@ struct sfu {
   uv_loop_t *loop;
   struct sfu_config cfg;
   char announce[64];
-  struct sfu_events ev;
+  struct dtls_ctx *dtls; /* our certificate, for every peer */
   struct udp_sock *udp;
   struct map by_ufrag; /* our ufrag -> peer */
   struct map by_addr;  /* bound address -> peer */
   struct sfu_room *rooms;
   uv_timer_t timer;
+  uv_check_t reaper;          /* the safe point where closed peers are freed */
+  struct sfu_peer *closed;    /* closed peers: their owners are told, then freed */
+  unsigned handles_open;      /* timer and reaper, until closed */
   unsigned ticks;
   struct sfu_stats stats;
   uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP we build before protecting */
@@ -117,6 +124,8 @@ struct sfu {
 
 /* sfu.c */
 void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len);
+/* Closes p now (no more media to or from it) and, at the next safe point,
+ * tells its owner why and frees it. */
 void sfu_peer_fail(struct sfu_peer *p, const char *why);
 
 /* sfu_fwd.c */

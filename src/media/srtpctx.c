@@ -1,6 +1,7 @@
 #include "media/srtpctx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <srtp2/srtp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,18 @@ struct srtpctx {
   srtp_t in;  /* what we receive (the peer's keys) */
 };
 
+/* libsrtp keeps its own process-wide state (its crypto kernel), so it is
+ * initialised once per process, whichever loop asks first. */
+static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
+static int srtp_init_rc;
+
+static void srtpctx_init_once(void) {
+  srtp_init_rc = srtp_init() == srtp_err_status_ok ? 0 : -EIO;
+}
+
 int srtpctx_global_init(void) {
-  static int done;
-  if (done)
-    return 0;
-  if (srtp_init() != srtp_err_status_ok)
-    return -EIO;
-  done = 1;
-  return 0;
+  pthread_once(&srtp_once, srtpctx_init_once);
+  return srtp_init_rc;
 }
 
 static int session(srtp_t *out, enum dtls_srtp_profile profile, const uint8_t *key, size_t key_len,

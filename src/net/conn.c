@@ -1,5 +1,6 @@
 #include "net/conn.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,29 +13,28 @@ struct conn_write_req {
   struct sbuf *buf;
 };
 
-struct conn_listener {
-  conn_accept_cb accept_cb;
-  void *app;
-};
+/* Connection ids name connections in logs and in signaling ("p<id>"), so
+ * they must differ across every listener and loop of the process: one
+ * counter for the process, atomic because loops may run on several threads. */
+static _Atomic uint64_t next_conn_id = 1;
 
-static uint64_t next_conn_id = 1;
-static uv_check_t doom_check;
-static struct conn *doomed_head;
+static void conn_listener_maybe_done(struct conn_listener *l) {
+  if (l->closing && l->handles_open == 0 && l->nconns == 0 && l->close_cb) {
+    conn_listener_close_cb cb = l->close_cb;
+    l->close_cb = NULL;
+    cb(l);
+  }
+}
 
 static void conn_on_doom_check(uv_check_t *h) {
-  while (doomed_head) {
-    struct conn *c = doomed_head;
-    doomed_head = c->next_doomed;
+  struct conn_listener *l = h->data;
+  while (l->doomed) {
+    struct conn *c = l->doomed;
+    l->doomed = c->next_doomed;
     c->next_doomed = NULL;
     conn_close(c);
     conn_unref(c);
   }
-}
-
-int conn_init(uv_loop_t *loop) {
-  uv_check_init(loop, &doom_check);
-  uv_unref((uv_handle_t *)&doom_check);
-  return uv_check_start(&doom_check, conn_on_doom_check);
 }
 
 void conn_close_soon(struct conn *c) {
@@ -42,8 +42,8 @@ void conn_close_soon(struct conn *c) {
     return;
   c->doomed = 1;
   conn_ref(c);
-  c->next_doomed = doomed_head;
-  doomed_head = c;
+  c->next_doomed = c->listener->doomed;
+  c->listener->doomed = c;
 }
 
 struct sbuf *sbuf_new(size_t len) {
@@ -71,7 +71,10 @@ void conn_unref(struct conn *c) {
     return;
   if (c->ops && c->ops->on_free)
     c->ops->on_free(c);
+  struct conn_listener *l = c->listener;
   free(c);
+  l->nconns--;
+  conn_listener_maybe_done(l);
 }
 
 static void conn_on_closed(uv_handle_t *h) {
@@ -79,10 +82,22 @@ static void conn_on_closed(uv_handle_t *h) {
   conn_unref(c);
 }
 
+static void conn_unlink(struct conn *c) {
+  struct conn_listener *l = c->listener;
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (l->conns == c)
+    l->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+}
+
 void conn_close(struct conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  conn_unlink(c);
   if (c->ops && c->ops->on_close)
     c->ops->on_close(c);
   uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
@@ -168,10 +183,10 @@ int conn_write_copy(struct conn *c, const void *data, size_t len) {
 }
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
-  /* One read buffer for the whole loop: protocols copy what they keep. */
-  static char slab[64 * 1024];
-  out->base = slab;
-  out->len = sizeof(slab);
+  /* One read buffer per listener: protocols copy what they keep. */
+  struct conn *c = h->data;
+  out->base = (char *)c->listener->read_buf;
+  out->len = sizeof(c->listener->read_buf);
 }
 
 static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -198,6 +213,17 @@ void conn_read_stop(struct conn *c) {
   c->reading = 0;
 }
 
+static void conn_peer_name(struct conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
+    return;
+  if (ss.ss_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof(c->peer_ip));
+  else
+    uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
+}
+
 static void conn_on_accept(uv_stream_t *server, int status) {
   struct conn_listener *l = server->data;
   if (status < 0) {
@@ -212,45 +238,77 @@ static void conn_on_accept(uv_stream_t *server, int status) {
   c->refs = 1;
   c->id = next_conn_id++;
   c->app = l->app;
+  c->listener = l;
   c->max_out = 1024 * 1024;
+  c->next = l->conns;
+  if (l->conns)
+    l->conns->prev = c;
+  l->conns = c;
+  l->nconns++;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
     conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  struct sockaddr_storage ss;
-  int len = sizeof(ss);
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof(c->peer_ip));
-    else
-      uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
-  }
+  conn_peer_name(c);
   l->accept_cb(c);
   conn_read_start(c);
 }
 
-int conn_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port,
-                conn_accept_cb accept_cb, void *app) {
-  struct conn_listener *l = malloc(sizeof(*l));
-  if (l == NULL)
-    return -ENOMEM;
+int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb accept_cb,
+                       void *app) {
+  memset(l, 0, sizeof(*l));
   l->accept_cb = accept_cb;
   l->app = app;
+  uv_tcp_init(loop, &l->tcp);
+  l->tcp.data = l;
+  uv_check_init(loop, &l->doom_check);
+  l->doom_check.data = l;
+  uv_unref((uv_handle_t *)&l->doom_check);
+  l->handles_open = 2;
+  return uv_check_start(&l->doom_check, conn_on_doom_check);
+}
+
+int conn_listener_start(struct conn_listener *l, const char *host, int port) {
   struct sockaddr_storage ss;
   int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
   if (rc < 0)
     rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
   if (rc < 0)
-    goto out_free;
-  uv_tcp_init(loop, server);
-  server->data = l;
-  rc = uv_tcp_bind(server, (const struct sockaddr *)&ss, 0);
+    return rc;
+  rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0);
   if (rc == 0)
-    rc = uv_listen((uv_stream_t *)server, 1024, conn_on_accept);
-  if (rc == 0)
-    return 0;
-out_free:
-  free(l);
+    rc = uv_listen((uv_stream_t *)&l->tcp, 1024, conn_on_accept);
   return rc;
+}
+
+int conn_listener_port(const struct conn_listener *l) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  int rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+  if (rc < 0)
+    return rc;
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void conn_listener_on_closed(uv_handle_t *h) {
+  struct conn_listener *l = h->data;
+  l->handles_open--;
+  conn_listener_maybe_done(l);
+}
+
+void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_cb) {
+  if (l->closing)
+    return;
+  l->closing = 1;
+  l->close_cb = close_cb;
+  /* conn_close() unlinks each connection: take them from the head. */
+  while (l->conns)
+    conn_close(l->conns);
+  conn_on_doom_check(&l->doom_check); /* what was doomed is closed by now: drop the refs */
+  uv_check_stop(&l->doom_check);
+  uv_close((uv_handle_t *)&l->tcp, conn_listener_on_closed);
+  uv_close((uv_handle_t *)&l->doom_check, conn_listener_on_closed);
 }

@@ -1,8 +1,9 @@
-/* A TCP connection owned by the loop. Bytes read go to the protocol bound to
- * it (HTTP, then WebSocket after an upgrade) through a small ops table.
- * Writes are shared, reference-counted buffers, so one chat frame can go to
- * thousands of connections without a copy each; a connection whose unsent
- * bytes pass its cap is closed (a slow reader is dropped, not buffered). */
+/* TCP connections owned by a listener on a loop. Bytes read go to the
+ * protocol bound to a connection (HTTP, then WebSocket after an upgrade)
+ * through a small ops table. Writes are shared, reference-counted buffers, so
+ * one chat frame can go to thousands of connections without a copy each; a
+ * connection whose unsent bytes pass its cap is closed (a slow reader is
+ * dropped, not buffered). */
 #ifndef ONAIR_CONN_H
 #define ONAIR_CONN_H
 
@@ -11,6 +12,7 @@
 #include <uv.h>
 
 struct conn;
+struct conn_listener;
 
 /* A write buffer shared by every connection it is queued on. */
 struct sbuf {
@@ -37,28 +39,55 @@ struct conn_ops {
 struct conn {
   uv_tcp_t tcp;
   const struct conn_ops *ops;
-  void *proto;          /* the protocol's state; ops->on_free frees it */
-  void *app;            /* the application's context */
-  uint64_t id;          /* unique for the process's lifetime */
-  char peer_ip[46];     /* remote address, text */
-  size_t max_out;       /* bytes; unsent data beyond this closes the conn */
-  unsigned closing : 1; /* conn_close() was called */
+  void *proto;                    /* the protocol's state; ops->on_free frees it */
+  void *app;                      /* the listener's application context */
+  struct conn_listener *listener; /* the one that accepted it; outlives it */
+  uint64_t id;                    /* unique in the process for its lifetime */
+  char peer_ip[46];               /* remote address, text */
+  size_t max_out;                 /* bytes; unsent data beyond this closes the conn */
+  unsigned closing : 1;           /* conn_close() was called */
   unsigned reading : 1;
   unsigned close_after_flush : 1;
   unsigned doomed : 1; /* conn_close_soon() was called */
   uint32_t refs;       /* the loop's one + async work in flight */
   struct conn *next_doomed;
+  struct conn *prev, *next; /* the listener's open connections */
 };
 
 typedef void (*conn_accept_cb)(struct conn *c);
+typedef void (*conn_listener_close_cb)(struct conn_listener *l);
 
-/* Sets up the loop-wide parts (the safe point where doomed connections are
- * closed). Call once before conn_listen(). */
-int conn_init(uv_loop_t *loop);
+#define CONN_READ_BUF (64 * 1024) /* bytes read per callback */
 
-/* Listens on host:port; accept_cb binds ops to each new connection. */
-int conn_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port,
-                conn_accept_cb accept_cb, void *app);
+/* A listening TCP socket and the connections it accepted, with what they
+ * share: the safe point of the loop where doomed connections close, and one
+ * read buffer (protocols copy what they keep). The caller owns the memory
+ * (usually embedded in a server) and keeps it until the close callback. */
+struct conn_listener {
+  uv_tcp_t tcp;
+  uv_check_t doom_check;    /* the safe point */
+  conn_accept_cb accept_cb; /* binds a protocol to each new connection */
+  void *app;                /* copied to each connection's app */
+  struct conn *doomed;      /* closed at the next safe point */
+  struct conn *conns;       /* open connections, newest first */
+  size_t nconns;            /* accepted and not yet freed */
+  unsigned handles_open;    /* the listener's own uv handles not yet closed */
+  int closing;
+  conn_listener_close_cb close_cb;
+  uint8_t read_buf[CONN_READ_BUF];
+};
+
+/* Prepares l on loop; nothing listens until conn_listener_start(). */
+int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb accept_cb,
+                       void *app);
+/* Listens on host:port (port 0: any free port, see conn_listener_port()). */
+int conn_listener_start(struct conn_listener *l, const char *host, int port);
+/* The bound port, or a negative errno. */
+int conn_listener_port(const struct conn_listener *l);
+/* Stops accepting and closes every connection now; close_cb (may be NULL)
+ * runs once the listener's handles are closed and every connection is freed
+ * (async work holding a reference delays that). l stays valid until then. */
+void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_cb);
 
 /* Queues b (the connection takes its own reference). Tries to write at once;
  * queues the rest. Returns 0, or -ENOBUFS when the conn is being closed for

@@ -141,13 +141,17 @@ static int hc_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* curl_global_init sets up libcurl's process-wide state (and OpenSSL's) and
+ * is not thread-safe: once per process, whichever client comes first. */
+static uv_once_t curl_once = UV_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 int http_client_new(uv_loop_t *loop, struct http_client **out) {
-  static int curl_ready;
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      return -ENOMEM;
-    curl_ready = 1;
-  }
+  uv_once(&curl_once, curl_init_once);
+  if (curl_init_rc != CURLE_OK)
+    return -ENOMEM;
   struct http_client *hc = calloc(1, sizeof(*hc));
   if (hc == NULL)
     return -ENOMEM;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+/* The process logs to one stderr at one level, set at start (and by tests)
+ * before any loop runs; every loop reads it. */
 enum log_level log_min_level = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};

@@ -1,20 +1,24 @@
 #include "util/map.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* One secret SipHash key for every map of the process, drawn on first use:
+ * keys a client chooses (names, addresses) cannot be made to collide
+ * without it, and one key is as good as one per map. Once per process,
+ * thread-safe, because maps live on every loop. */
 static unsigned char hash_key[crypto_shorthash_KEYBYTES];
-static int hash_key_ready;
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_make(void) { randombytes_buf(hash_key, sizeof(hash_key)); }
 
 static uint64_t map_hash(const char *key, size_t len) {
   unsigned char out[crypto_shorthash_BYTES];
-  if (!hash_key_ready) {
-    randombytes_buf(hash_key, sizeof(hash_key));
-    hash_key_ready = 1;
-  }
+  pthread_once(&hash_key_once, hash_key_make);
   crypto_shorthash(out, (const unsigned char *)key, len, hash_key);
   uint64_t h;
   memcpy(&h, out, sizeof(h));

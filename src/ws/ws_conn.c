@@ -14,20 +14,16 @@ struct ws_conn {
   void *user;
   uint64_t last_rx; /* uv_now() ms of the last byte received */
   struct conn *conn;
-  struct ws_conn *prev, *next; /* every live WebSocket, for keepalive */
+  struct ws_server *srv;
+  struct ws_conn *prev, *next; /* the server's open WebSockets, for keepalive */
   int close_sent;
 };
-
-static struct ws_config config;
-static uv_timer_t keepalive_timer;
-static struct ws_conn *all_conns;
-static uv_loop_t *ws_loop;
 
 static void ws_list_remove(struct ws_conn *w) {
   if (w->prev)
     w->prev->next = w->next;
-  else if (all_conns == w)
-    all_conns = w->next;
+  else if (w->srv->conns == w)
+    w->srv->conns = w->next;
   if (w->next)
     w->next->prev = w->prev;
   w->prev = w->next = NULL;
@@ -94,7 +90,7 @@ static void ws_on_event(struct conn *c, struct ws_conn *w, const struct ws_event
 
 static void ws_on_data(struct conn *c, const uint8_t *data, size_t len) {
   struct ws_conn *w = c->proto;
-  w->last_rx = uv_now(ws_loop);
+  w->last_rx = uv_now(c->tcp.loop);
   while (len > 0 && !c->closing && !c->close_after_flush) {
     size_t used = 0;
     struct ws_event ev;
@@ -159,7 +155,8 @@ static int header_has_token(const char *v, size_t len, const char *token) {
   return 0;
 }
 
-int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h, void *user) {
+int ws_upgrade(struct ws_server *s, struct conn *c, struct http_req *req,
+               const struct ws_handlers *h, void *user) {
   size_t len, klen;
   const char *v;
   if (req->method != 1 /* HTTP_GET */)
@@ -187,15 +184,16 @@ int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h
     free(w);
     return 503;
   }
-  ws_parser_init(&w->parser, config.max_message);
+  ws_parser_init(&w->parser, s->cfg.max_message);
   w->handlers = h;
   w->user = user;
   w->conn = c;
-  w->last_rx = uv_now(ws_loop);
-  w->next = all_conns;
-  if (all_conns)
-    all_conns->prev = w;
-  all_conns = w;
+  w->srv = s;
+  w->last_rx = uv_now(c->tcp.loop);
+  w->next = s->conns;
+  if (s->conns)
+    s->conns->prev = w;
+  s->conns = w;
   c->proto = w;
   c->ops = &ws_ops;
 
@@ -215,13 +213,14 @@ int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h
 }
 
 static void ws_on_keepalive(uv_timer_t *t) {
-  uint64_t now = uv_now(ws_loop);
+  struct ws_server *s = t->data;
+  uint64_t now = uv_now(t->loop);
   static const uint8_t ping_payload[] = "onair";
   struct sbuf *ping = ws_frame_control(WS_OP_PING, ping_payload, sizeof(ping_payload) - 1);
-  struct ws_conn *w = all_conns;
+  struct ws_conn *w = s->conns;
   while (w) {
     struct ws_conn *next = w->next; /* conn_close() unlinks w */
-    if (now - w->last_rx > config.timeout_ms) {
+    if (now - w->last_rx > s->cfg.timeout_ms) {
       log_info("conn %llu: no answer for %llu ms; closing", (unsigned long long)w->conn->id,
                (unsigned long long)(now - w->last_rx));
       conn_close(w->conn);
@@ -234,15 +233,26 @@ static void ws_on_keepalive(uv_timer_t *t) {
     sbuf_unref(ping);
 }
 
-int ws_init(uv_loop_t *loop, const struct ws_config *cfg) {
-  config = *cfg;
-  ws_loop = loop;
-  uv_timer_init(loop, &keepalive_timer);
-  uv_unref((uv_handle_t *)&keepalive_timer);
-  return uv_timer_start(&keepalive_timer, ws_on_keepalive, cfg->ping_ms, cfg->ping_ms);
+int ws_server_init(struct ws_server *s, uv_loop_t *loop, const struct ws_config *cfg) {
+  memset(s, 0, sizeof(*s));
+  s->cfg = *cfg;
+  uv_timer_init(loop, &s->keepalive);
+  s->keepalive.data = s;
+  uv_unref((uv_handle_t *)&s->keepalive);
+  return uv_timer_start(&s->keepalive, ws_on_keepalive, cfg->ping_ms, cfg->ping_ms);
 }
 
-void ws_shutdown(void) {
-  uv_timer_stop(&keepalive_timer);
-  uv_close((uv_handle_t *)&keepalive_timer, NULL);
+static void ws_server_on_closed(uv_handle_t *h) {
+  struct ws_server *s = h->data;
+  if (s->close_cb)
+    s->close_cb(s);
+}
+
+void ws_server_close(struct ws_server *s, ws_server_close_cb close_cb) {
+  if (s->closing)
+    return;
+  s->closing = 1;
+  s->close_cb = close_cb;
+  uv_timer_stop(&s->keepalive);
+  uv_close((uv_handle_t *)&s->keepalive, ws_server_on_closed);
 }

@@ -27,15 +27,34 @@ struct ws_config {
   uint64_t timeout_ms; /* silence after which a connection is dropped */
 };
 
-/* Starts the keepalive timer shared by every WebSocket connection. */
-int ws_init(uv_loop_t *loop, const struct ws_config *cfg);
-void ws_shutdown(void);
+struct ws_conn;
+struct ws_server;
+typedef void (*ws_server_close_cb)(struct ws_server *s);
+
+/* The WebSockets of one loop: their settings and the keepalive timer that
+ * pings them all and drops the silent. The caller owns the memory and keeps
+ * it until the close callback; connections belong to their HTTP listeners,
+ * which close them. */
+struct ws_server {
+  struct ws_config cfg;
+  uv_timer_t keepalive;
+  struct ws_conn *conns; /* every open WebSocket */
+  int closing;
+  ws_server_close_cb close_cb;
+};
+
+int ws_server_init(struct ws_server *s, uv_loop_t *loop, const struct ws_config *cfg);
+/* Stops the keepalive; close_cb (may be NULL) runs when the timer is closed.
+ * Close the connections first (their listeners do). */
+void ws_server_close(struct ws_server *s, ws_server_close_cb close_cb);
 
 /* Validates the handshake of req (GET, Upgrade: websocket, Connection:
- * upgrade, version 13, a valid key). On success switches c to WebSocket,
- * writes the 101 answer, stores user (retrieved with ws_user()) and returns
- * 0. Otherwise returns the HTTP status to answer with; c is unchanged. */
-int ws_upgrade(struct conn *c, struct http_req *req, const struct ws_handlers *h, void *user);
+ * upgrade, version 13, a valid key). On success switches c to WebSocket
+ * under s, writes the 101 answer, stores user (retrieved with ws_user()) and
+ * returns 0. Otherwise returns the HTTP status to answer with; c is
+ * unchanged. */
+int ws_upgrade(struct ws_server *s, struct conn *c, struct http_req *req,
+               const struct ws_handlers *h, void *user);
 
 void *ws_user(struct conn *c);
 
