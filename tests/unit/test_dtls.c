@@ -16,6 +16,8 @@
 #include "media/dtls.h"
 #include "media/srtpctx.h"
 
+static struct dtls_ctx *ctx; /* our certificate, made once for the group */
+
 /* Datagrams in flight between the two ends. */
 struct wire {
   uint8_t pkt[64][2048];
@@ -131,7 +133,7 @@ static void test_handshake_and_srtp(void **state) {
     struct client cl;
     struct wire w = {0};
     client_init(&cl, cases[c].client_profiles);
-    struct dtls *d = dtls_new(cl.fp, to_client, &w);
+    struct dtls *d = dtls_new(ctx, cl.fp, to_client, &w);
     assert_non_null(d);
     handshake(&cl, d, &w);
     assert_int_equal(dtls_get_state(d), DTLS_CONNECTED);
@@ -190,7 +192,7 @@ static void test_fingerprint_mismatch(void **state) {
   char wrong[DTLS_FINGERPRINT_MAX];
   snprintf(wrong, sizeof(wrong), "%s", cl.fp);
   wrong[9] = wrong[9] == '0' ? '1' : '0';
-  struct dtls *d = dtls_new(wrong, to_client, &w);
+  struct dtls *d = dtls_new(ctx, wrong, to_client, &w);
   handshake(&cl, d, &w);
   assert_int_equal(dtls_get_state(d), DTLS_FAILED);
   assert_non_null(strstr(dtls_error(d), "fingerprint"));
@@ -204,7 +206,7 @@ static void test_no_common_profile(void **state) {
   struct client cl;
   struct wire w = {0};
   client_init(&cl, "SRTP_AES128_CM_SHA1_32");
-  struct dtls *d = dtls_new(cl.fp, to_client, &w);
+  struct dtls *d = dtls_new(ctx, cl.fp, to_client, &w);
   handshake(&cl, d, &w);
   assert_int_not_equal(dtls_get_state(d), DTLS_CONNECTED);
   dtls_free(d);
@@ -213,7 +215,7 @@ static void test_no_common_profile(void **state) {
 
 static void test_garbage_and_close(void **state) {
   struct wire w = {0};
-  struct dtls *d = dtls_new("sha-256 00:11", to_client, &w);
+  struct dtls *d = dtls_new(ctx, "sha-256 00:11", to_client, &w);
   static const uint8_t junk[][8] = {{22, 0xfe, 0xfd, 0, 0, 0, 0, 0}, {0}, {23, 1, 2, 3}};
   for (size_t i = 0; i < 3; i++)
     dtls_feed(d, junk[i], sizeof(junk[i]));
@@ -223,7 +225,7 @@ static void test_garbage_and_close(void **state) {
 
   struct client cl;
   client_init(&cl, "SRTP_AEAD_AES_128_GCM");
-  d = dtls_new(cl.fp, to_client, &w);
+  d = dtls_new(ctx, cl.fp, to_client, &w);
   handshake(&cl, d, &w);
   assert_int_equal(dtls_get_state(d), DTLS_CONNECTED);
   SSL_shutdown(cl.ssl);
@@ -236,7 +238,7 @@ static void test_garbage_and_close(void **state) {
 }
 
 static void test_fingerprints(void **state) {
-  const char *fp = dtls_local_fingerprint();
+  const char *fp = dtls_ctx_fingerprint(ctx);
   assert_int_equal(strncmp(fp, "sha-256 ", 8), 0);
   assert_int_equal(strlen(fp), 8 + 32 * 3 - 1);
   assert_true(dtls_fingerprint_equal("sha-256 AB:CD", "SHA-256 ab:cd"));
@@ -246,11 +248,12 @@ static void test_fingerprints(void **state) {
 }
 
 static int setup(void **state) {
-  return dtls_global_init() == 0 && srtpctx_global_init() == 0 ? 0 : -1;
+  ctx = dtls_ctx_new();
+  return ctx && srtpctx_global_init() == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
-  dtls_global_free();
+  dtls_ctx_free(ctx);
   return 0;
 }
 

@@ -14,6 +14,11 @@
 
 #include "app/rooms.h"
 
+/* The registry never looks into its members: any object stands for one. */
+struct client {
+  int n;
+};
+
 #define N(s) s, sizeof(s) - 1
 
 static const struct {
@@ -98,7 +103,7 @@ static void test_find_case_insensitive(void **state) {
   (void)state;
   struct rooms r;
   struct room *room;
-  int bc;
+  struct client bc;
   assert_int_equal(rooms_init(&r, 10), 0);
   assert_int_equal(rooms_open(&r, "Alice_Live", 7, &bc, 42, &room), 0);
   assert_string_equal(room->name, "Alice_Live"); /* as spelled */
@@ -161,12 +166,12 @@ static void test_viewers(void **state) {
   (void)state;
   struct rooms r;
   struct room *room;
-  int v[5];
+  struct client v[5];
   assert_int_equal(rooms_init(&r, 3), 0);
   assert_int_equal(rooms_open(&r, "cam", 1, NULL, 0, &room), 0);
   assert_int_equal(room->nviewers, 0);
   assert_false(room_has_viewer(room, &v[0]));
-  assert_int_equal(room_viewer_remove(room, &v[0]), -ENOENT);
+  assert_int_equal(room_viewer_remove(&r, room, &v[0]), -ENOENT);
 
   static const struct {
     const char *what;
@@ -193,8 +198,8 @@ static void test_viewers(void **state) {
   };
   int in[5] = {0};
   for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-    void *who = &v[steps[i].who];
-    int rc = steps[i].add ? room_viewer_add(&r, room, who) : room_viewer_remove(room, who);
+    struct client *who = &v[steps[i].who];
+    int rc = steps[i].add ? room_viewer_add(&r, room, who) : room_viewer_remove(&r, room, who);
     if (rc != steps[i].rc || room->nviewers != steps[i].n) {
       print_error("step \"%s\": rc %d (want %d), n %zu (want %zu)\n", steps[i].what, rc,
                   steps[i].rc, room->nviewers, steps[i].n);
@@ -217,17 +222,17 @@ static void test_many_viewers_growth(void **state) {
   struct rooms r;
   struct room *room;
   enum { NV = 100 };
-  char v[NV];
+  struct client v[NV], extra;
   assert_int_equal(rooms_init(&r, NV), 0);
   assert_int_equal(rooms_open(&r, "big", 1, NULL, 0, &room), 0);
   for (int i = 0; i < NV; i++)
     assert_int_equal(room_viewer_add(&r, room, &v[i]), 0);
-  assert_int_equal(room_viewer_add(&r, room, &r), -ENOSPC);
+  assert_int_equal(room_viewer_add(&r, room, &extra), -ENOSPC);
   for (int i = 0; i < NV; i++)
     assert_true(room_has_viewer(room, &v[i]));
   /* Remove the even ones; the odd ones remain. */
   for (int i = 0; i < NV; i += 2)
-    assert_int_equal(room_viewer_remove(room, &v[i]), 0);
+    assert_int_equal(room_viewer_remove(&r, room, &v[i]), 0);
   assert_int_equal(room->nviewers, NV / 2);
   for (int i = 0; i < NV; i++)
     assert_int_equal(room_has_viewer(room, &v[i]), i % 2);
@@ -243,11 +248,11 @@ static void test_close_right_room(void **state) {
   for (size_t victim = 0; victim < NR; victim++) {
     struct rooms r;
     struct room *rooms[NR];
-    int bc[NR];
+    struct client bc[NR];
     assert_int_equal(rooms_init(&r, 10), 0);
     for (size_t i = 0; i < NR; i++)
       assert_int_equal(rooms_open(&r, names[i], (int64_t)i, &bc[i], 0, &rooms[i]), 0);
-    int viewer;
+    struct client viewer;
     assert_int_equal(room_viewer_add(&r, rooms[victim], &viewer), 0);
     rooms_close(&r, rooms[victim]);
     assert_int_equal(rooms_count(&r), NR - 1);
@@ -298,6 +303,48 @@ static void test_iteration(void **state) {
   rooms_free(&r);
 }
 
+/* A viewer count that changed is reported once per room however often it
+ * changed, a closed room is never reported, and the list starts empty again
+ * after each take. */
+static void test_changed_counts(void **state) {
+  (void)state;
+  struct rooms r;
+  struct room *a, *b, *c;
+  struct client v[4];
+  assert_int_equal(rooms_init(&r, 10), 0);
+  assert_int_equal(rooms_open(&r, "a", 1, NULL, 0, &a), 0);
+  assert_int_equal(rooms_open(&r, "b", 2, NULL, 0, &b), 0);
+  assert_int_equal(rooms_open(&r, "c", 3, NULL, 0, &c), 0);
+  assert_null(rooms_take_changed(&r)); /* opening changes no count */
+
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(room_viewer_add(&r, a, &v[i]), 0);
+  assert_int_equal(room_viewer_add(&r, b, &v[3]), 0);
+  assert_int_equal(room_viewer_remove(&r, b, &v[3]), 0);
+  assert_int_equal(room_viewer_add(&r, a, &v[0]), -EEXIST);    /* no change */
+  assert_int_equal(room_viewer_remove(&r, c, &v[0]), -ENOENT); /* no change */
+  int seen_a = 0, seen_b = 0;
+  for (struct room *rm = rooms_take_changed(&r); rm; rm = rm->next_changed) {
+    assert_true(rm == a || rm == b);
+    seen_a += rm == a;
+    seen_b += rm == b;
+  }
+  assert_int_equal(seen_a, 1);
+  assert_int_equal(seen_b, 1);
+  assert_null(rooms_take_changed(&r));
+
+  /* Changed, then closed before the take: not reported. */
+  assert_int_equal(room_viewer_add(&r, b, &v[0]), 0);
+  assert_int_equal(room_viewer_add(&r, c, &v[1]), 0);
+  assert_int_equal(room_viewer_remove(&r, a, &v[2]), 0);
+  rooms_close(&r, c);
+  rooms_close(&r, a);
+  struct room *left = rooms_take_changed(&r);
+  assert_ptr_equal(left, b);
+  assert_null(left->next_changed);
+  rooms_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name_ok_table),
@@ -308,6 +355,7 @@ int main(void) {
       cmocka_unit_test(test_many_viewers_growth),
       cmocka_unit_test(test_close_right_room),
       cmocka_unit_test(test_iteration),
+      cmocka_unit_test(test_changed_counts),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
