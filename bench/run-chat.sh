@@ -41,6 +41,8 @@ if [ "$node_major" -lt 20 ]; then
     die "node 20 or later is needed: run scripts/install-deps.sh --test (it installs the tests' Node.js)"
   PATH=$(dirname "$test_node"):$PATH
   export PATH
+  test_npm=$("$ROOT/scripts/test-node.sh" --npm)
+  npm() { node "$test_npm" "$@"; }
 fi
 say "node $(node --version) at $(command -v node)"
 [ -f "$ROOT/tests/node_modules/ws/package.json" ] ||

