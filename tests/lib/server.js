@@ -45,23 +45,26 @@ function madeDir() {
 }
 
 // Starts onair. extraArgs are appended to the command line; opts.dataDir
-// reuses a directory (to test restarts). Returns { url, port, dataDir, proc,
-// log(), stop(), kill9() }.
+// reuses a directory (to test restarts); opts.wrapper is a command line that
+// runs onair (valgrind ...), opts.startMs how long it may take to listen.
+// Returns { url, port, dataDir, proc, log(), exited, stop(), kill9() }.
 async function startOnair(extraArgs = [], opts = {}) {
   const port = opts.port || await freePort();
   const dataDir = opts.dataDir || madeDir();
   const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...extraArgs];
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const argv = [...(opts.wrapper || []), BIN, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   let out = '';
   proc.stdout.on('data', d => { out += d; });
   proc.stderr.on('data', d => { out += d; });
-  await waitForPort(port, proc, 10000);
-  const exited = new Promise(r => proc.once('exit', r));
+  const exited = new Promise(r => proc.once('exit', (code, signal) => r({ code, signal })));
+  await waitForPort(port, proc, opts.startMs || 10000);
   return {
     url: 'http://127.0.0.1:' + port,
     origin: 'http://127.0.0.1:' + port,
     port, dataDir, proc,
     log: () => out,
+    exited,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGTERM'); await exited; }
