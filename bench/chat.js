@@ -2,7 +2,7 @@
 // Chat fan-out benchmark client: one broadcaster, N viewers in its room, the
 // broadcaster posts M chat messages, every viewer counts what it receives.
 // Runs against onair (/ws, docs/protocol.md) or the seed's socket.io server
-// (/work/shared/anchors/seed-signaling) and prints one JSON line of results.
+// (../shared/anchors/seed-signaling beside the project) and prints one JSON line of results.
 // The servers are started and stopped by bench/run-chat.sh; this process is
 // only the client load, so its CPU is not counted as the server's.
 //

@@ -14,7 +14,7 @@
 #                             both: measure the seed with each
 #   CONCURRENCY=50            viewers connecting at once
 #   TIMEOUT=60                seconds each wait may take (joins, deliveries)
-#   SEED_SRC=/work/shared/anchors/seed-signaling   the anchor (read only)
+#   SEED_SRC=../shared/anchors/seed-signaling   the anchor (read only; beside the project)
 #   ONAIR_BIN=                use this binary instead of building one
 #   OUT=                      also copy the JSON lines of every run here
 set -euo pipefail
@@ -26,7 +26,7 @@ REPEATS=${REPEATS:-3}
 SEED_CLIENT=${SEED_CLIENT:-sio}
 CONCURRENCY=${CONCURRENCY:-50}
 TIMEOUT=${TIMEOUT:-60}
-SEED_SRC=${SEED_SRC:-/work/shared/anchors/seed-signaling}
+SEED_SRC=${SEED_SRC:-$ROOT/../shared/anchors/seed-signaling}
 SEED_WORK=$ROOT/bench/.seed-work
 
 say() { echo "run-chat: $*" >&2; }
