@@ -426,8 +426,7 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
   }
   char *answer;
   const char *code, *why;
-  if (sfu_offer(cl->room->media, cl->broadcaster, &cl->media, sdp, len, &answer, &code, &why) <
-      0) {
+  if (sfu_offer(cl->room->media, cl->broadcaster, &cl->media, sdp, len, &answer, &code, &why) < 0) {
     client_error(cl, code, why, "media.offer");
     return;
   }

@@ -219,8 +219,7 @@ int oidc_new(uv_loop_t *loop, const struct oidc_config *cfg, struct oidc **out) 
   o->client_secret = strdup(cfg->client_secret ? cfg->client_secret : "");
   o->scopes = strdup(cfg->scopes ? cfg->scopes : "openid");
   o->jwks_min_interval_ms = cfg->jwks_min_interval_ms;
-  if (!o->issuer || !o->client_id || !o->client_secret || !o->scopes ||
-      map_init(&o->pending) < 0) {
+  if (!o->issuer || !o->client_id || !o->client_secret || !o->scopes || map_init(&o->pending) < 0) {
     oidc_free_memory(o);
     return -ENOMEM;
   }
@@ -330,8 +329,8 @@ int oidc_begin(struct oidc *o, const char *redirect_uri, const char *next, char 
   if (url_param(u, size, "response_type", "code") < 0 ||
       url_param(u, size, "client_id", o->client_id) < 0 ||
       url_param(u, size, "redirect_uri", redirect_uri) < 0 ||
-      url_param(u, size, "scope", o->scopes) < 0 ||
-      url_param(u, size, "state", p->state) < 0 || url_param(u, size, "nonce", p->nonce) < 0 ||
+      url_param(u, size, "scope", o->scopes) < 0 || url_param(u, size, "state", p->state) < 0 ||
+      url_param(u, size, "nonce", p->nonce) < 0 ||
       url_param(u, size, "code_challenge", challenge) < 0 ||
       url_param(u, size, "code_challenge_method", "S256") < 0)
     goto out_nomem;
@@ -401,8 +400,7 @@ static void job_verify(struct oidc_job *job) {
   }
   const cjose_jwk_t *key = key_find(o, kid, alg);
   uint64_t now = uv_now(o->loop);
-  if (key == NULL && !job->refetched &&
-      now - o->jwks_fetched_ms >= o->jwks_min_interval_ms) {
+  if (key == NULL && !job->refetched && now - o->jwks_fetched_ms >= o->jwks_min_interval_ms) {
     job->refetched = 1;
     o->jwks_fetched_ms = now;
     log_info("oidc: unknown key id \"%s\": refetching the JWKS", kid);

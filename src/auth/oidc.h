@@ -19,8 +19,8 @@ struct oidc_config {
   const char *issuer; /* "": no provider */
   const char *client_id;
   const char *client_secret;
-  const char *name;   /* on the button; "": the issuer's host */
-  const char *scopes; /* space-separated */
+  const char *name;              /* on the button; "": the issuer's host */
+  const char *scopes;            /* space-separated */
   uint64_t jwks_min_interval_ms; /* an unknown kid refetches the JWKS at most this often */
 };
 

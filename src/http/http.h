@@ -61,8 +61,7 @@ struct http_server {
 
 /* Prepares s on loop: requests go to on_request, and each connection's app
  * is app. Nothing listens until http_server_listen(). */
-int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_request,
-                     void *app);
+int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_request, void *app);
 /* Listens on host:port (port 0: any free port, see http_server_port()). */
 int http_server_listen(struct http_server *s, const char *host, int port);
 int http_server_port(const struct http_server *s);

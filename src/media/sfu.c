@@ -255,48 +255,38 @@ static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answ
   }
 }
 
-int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const char *text,
-              size_t len, char **answer, const char **code, const char **why) {
-  struct sfu *s = r->sfu;
+/* Parses and checks an offer for r: SDP onair can answer, a fingerprint
+ * (into fp), and for a viewer a publisher already connected. */
+static int offer_check(const struct sfu_room *r, int publisher, const char *text, size_t len,
+                       struct sdp *o, char fp[DTLS_FINGERPRINT_MAX], const char **code,
+                       const char **why) {
   int rc;
-  char fp[DTLS_FINGERPRINT_MAX], msid_a[64], msid_v[64];
-  struct sfu_peer *p = NULL;
-  struct sdp *o = malloc(sizeof(*o));
-  char *out = malloc(SFU_ANSWER_MAX);
-  *code = "bad_sdp";
-  *answer = NULL;
-  if (o == NULL || out == NULL) {
-    *why = "out of memory";
-    rc = -ENOMEM;
-    goto out_free;
-  }
   if ((rc = sdp_parse(text, len, o, why)) < 0 || (rc = sdp_check_offer(o, why)) < 0)
-    goto out_free;
+    return rc;
   const struct sdp_media *bm = sdp_bundle_media(o);
-  if (bm == NULL || sdp_fingerprint_text(&bm->transport.fp, fp, sizeof(fp)) < 0) {
+  if (bm == NULL || sdp_fingerprint_text(&bm->transport.fp, fp, DTLS_FINGERPRINT_MAX) < 0) {
     *why = "the offer has no usable fingerprint";
-    rc = -EINVAL;
-    goto out_free;
+    return -EINVAL;
   }
   if (!publisher && !r->ready) {
     *code = "not_ready";
     *why = "the broadcaster's media has not reached onair yet";
-    rc = -EAGAIN;
-    goto out_free;
+    return -EAGAIN;
   }
-  sfu_drop(r, owner);
-  if (publisher && r->publisher)
-    sfu_drop(r, r->publisher->owner);
-  p = peer_new(r, owner, publisher, fp);
-  if (p == NULL) {
-    *why = "out of memory";
-    rc = -ENOMEM;
-    goto out_free;
-  }
+  return 0;
+}
+
+/* Writes p's answer to offer o into out (SFU_ANSWER_MAX bytes) and takes
+ * the codecs it chose: what a publisher sends, or what a viewer gets. */
+static int peer_answer(struct sfu_peer *p, const struct sdp *o, char *out, const char **code,
+                       const char **why) {
+  struct sfu_room *r = p->room;
+  struct sfu *s = r->sfu;
+  char msid_a[64], msid_v[64];
   snprintf(msid_a, sizeof(msid_a), "%s audio", r->stream_id);
   snprintf(msid_v, sizeof(msid_v), "%s video", r->stream_id);
   struct sdp_answer_params ap = {
-      .role = publisher ? SDP_ROLE_PUBLISHER : SDP_ROLE_VIEWER,
+      .role = p->publisher ? SDP_ROLE_PUBLISHER : SDP_ROLE_VIEWER,
       .session_id = randombytes_random(),
       .ice_ufrag = p->ufrag,
       .ice_pwd = p->pwd,
@@ -307,16 +297,41 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
       .audio = {.msid = msid_a},
       .video = {.msid = msid_v},
   };
-  if (!publisher)
+  if (!p->publisher)
     viewer_take(p, o, &ap);
-  rc = sdp_answer(o, &ap, out, SFU_ANSWER_MAX, why);
+  int rc = sdp_answer(o, &ap, out, SFU_ANSWER_MAX, why);
   if (rc == -ENOENT)
     *code = "no_codec";
-  if (rc >= 0 && publisher && (rc = publisher_take(r, o, &ap)) == -ENOENT) {
+  if (rc >= 0 && p->publisher && (rc = publisher_take(r, o, &ap)) == -ENOENT) {
     *code = "no_codec";
     *why = "the offer has no VP8, H.264 or Opus";
   }
-  if (rc < 0)
+  return rc < 0 ? rc : 0;
+}
+
+int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const char *text,
+              size_t len, char **answer, const char **code, const char **why) {
+  int rc = -ENOMEM;
+  char fp[DTLS_FINGERPRINT_MAX];
+  struct sfu_peer *p = NULL;
+  struct sdp *o = malloc(sizeof(*o));
+  char *out = malloc(SFU_ANSWER_MAX);
+  *code = "bad_sdp";
+  *answer = NULL;
+  *why = "out of memory";
+  if (o == NULL || out == NULL)
+    goto out_free;
+  if ((rc = offer_check(r, publisher, text, len, o, fp, code, why)) < 0)
+    goto out_free;
+  sfu_drop(r, owner);
+  if (publisher && r->publisher)
+    sfu_drop(r, r->publisher->owner);
+  *why = "out of memory";
+  if ((p = peer_new(r, owner, publisher, fp)) == NULL) {
+    rc = -ENOMEM;
+    goto out_free;
+  }
+  if ((rc = peer_answer(p, o, out, code, why)) < 0)
     goto out_free;
   if (publisher) {
     r->publisher = p;

@@ -62,7 +62,7 @@ struct sfu_out {
 
 struct sfu_peer {
   struct sfu *sfu;
-  struct sfu_room *room; /* closed: the room it was in (compared, never followed) */
+  struct sfu_room *room;   /* closed: the room it was in (compared, never followed) */
   struct sfu_owner *owner; /* closed: NULL once nobody is to be told */
   int publisher;
   enum peer_state state;
@@ -114,9 +114,9 @@ struct sfu {
   struct map by_addr;  /* bound address -> peer */
   struct sfu_room *rooms;
   uv_timer_t timer;
-  uv_check_t reaper;          /* the safe point where closed peers are freed */
-  struct sfu_peer *closed;    /* closed peers: their owners are told, then freed */
-  unsigned handles_open;      /* timer and reaper, until closed */
+  uv_check_t reaper;       /* the safe point where closed peers are freed */
+  struct sfu_peer *closed; /* closed peers: their owners are told, then freed */
+  unsigned handles_open;   /* timer and reaper, until closed */
   unsigned ticks;
   struct sfu_stats stats;
   uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP we build before protecting */

@@ -16,9 +16,7 @@ struct srtpctx {
 static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
 static int srtp_init_rc;
 
-static void srtpctx_init_once(void) {
-  srtp_init_rc = srtp_init() == srtp_err_status_ok ? 0 : -EIO;
-}
+static void srtpctx_init_once(void) { srtp_init_rc = srtp_init() == srtp_err_status_ok ? 0 : -EIO; }
 
 int srtpctx_global_init(void) {
   pthread_once(&srtp_once, srtpctx_init_once);
