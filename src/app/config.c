@@ -1,28 +1,175 @@
 #include "app/config.h"
 
+#include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void config_defaults(struct config *cfg) {
-  memset(cfg, 0, sizeof(*cfg));
-  snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
-  cfg->listen_port = 8080;
-  snprintf(cfg->data_dir, sizeof(cfg->data_dir), "data");
-  snprintf(cfg->web_dir, sizeof(cfg->web_dir), "web");
-  cfg->signup = 1;
-  cfg->ws_ping_ms = 2000;
-  cfg->ws_timeout_ms = 6000;
-  cfg->ws_max_message = 64 * 1024;
-  cfg->chat_burst = 5;
-  cfg->chat_per_sec = 1.0;
-  cfg->max_viewers = 10000;
-  cfg->session_ttl_ms = 30LL * 24 * 3600 * 1000;
-  snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
-  snprintf(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), "openid profile email");
-  cfg->oidc_jwks_min_interval_ms = 60000;
-  cfg->media_consent_ms = 15000;
+/* The field f of struct config, checked at compile time to be of type T: a
+ * row whose type does not match its field does not build. */
+#define CONFIG_FIELD(f, T)                                                         \
+  .offset = offsetof(struct config, f) + _Generic(((struct config *)0)->f, T : 0), \
+  .size = sizeof(((struct config *)0)->f)
+#define STRING(f) .type = CONFIG_STRING, CONFIG_FIELD(f, char *)
+#define BOOL(f) .type = CONFIG_BOOL, CONFIG_FIELD(f, int)
+#define NUMBER(t, f, T, lo, hi) .type = (t), CONFIG_FIELD(f, T), .min = (lo), .max = (hi)
+#define INT(f, lo, hi) NUMBER(CONFIG_INT, f, int, lo, hi)
+#define UNSIGNED(f, lo, hi) NUMBER(CONFIG_UNSIGNED, f, unsigned, lo, hi)
+#define SIZE(f, lo, hi) NUMBER(CONFIG_SIZE, f, size_t, lo, hi)
+#define U64(f, lo, hi) NUMBER(CONFIG_U64, f, uint64_t, lo, hi)
+#define DOUBLE(f, lo, hi) NUMBER(CONFIG_DOUBLE, f, double, lo, hi)
+/* listen_host and listen_port; the port in [lo, hi]. */
+#define LISTEN(lo, hi) \
+  .type = CONFIG_LISTEN, CONFIG_FIELD(listen_host, char *), .min = (lo), .max = (hi)
+
+const struct config_key config_keys[] = {
+    {.key = "config",
+     .type = CONFIG_FILE,
+     .arg = "FILE",
+     .help = "key = value lines (same keys as the flags)",
+     .doc = "a file of `key = value` lines, read before the environment and the flags"},
+    {.key = "listen",
+     LISTEN(1, 65535),
+     .def = "127.0.0.1:8080",
+     .arg = "HOST:PORT",
+     .help = "where to serve HTTP and WebSocket",
+     .doc = "address and port for HTTP and WebSocket (`:port` for all addresses)"},
+    {.key = "port",
+     INT(listen_port, 1, 65535),
+     .flags = CONFIG_NO_ONAIR_ENV,
+     .env_alias = "APP_BASE_PORT",
+     .arg = "PORT",
+     .help = "the port alone",
+     .doc_default = "the port of `listen`"},
+    {.key = "data",
+     STRING(data_dir),
+     .def = "data",
+     .arg = "DIR",
+     .help = "SQLite database and state",
+     .doc = "directory for `onair.db` (created, mode 0700)"},
+    {.key = "web",
+     STRING(web_dir),
+     .def = "web",
+     .arg = "DIR",
+     .help = "directory of pages and assets"},
+    {.key = "base-url",
+     STRING(base_url),
+     .env_alias = "APP_BASE_URL",
+     .arg = "URL",
+     .help = "public URL when behind a proxy (https://...)",
+     .doc = "public URL when onair sits behind a proxy, e.g. `https://live.example.org`; an "
+            "`https` URL makes the session cookie `Secure` and `__Host-` prefixed",
+     .doc_default = "(from the Host header)"},
+    {.key = "signup",
+     BOOL(signup),
+     .def = "true",
+     .arg = "BOOL",
+     .help = "whether anyone may create a local account"},
+    {.key = "log-level",
+     STRING(log_level),
+     .def = "info",
+     .arg = "LEVEL",
+     .help = "debug, info, warn, error",
+     .doc = "`debug`, `info`, `warn`, `error`"},
+    {.key = "ws-ping-ms",
+     U64(ws_ping_ms, 100, 3600 * 1000),
+     .def = "2000",
+     .arg = "MS",
+     .help = "interval of server pings on every WebSocket"},
+    {.key = "ws-timeout-ms",
+     U64(ws_timeout_ms, 100, 3600 * 1000),
+     .def = "6000",
+     .arg = "MS",
+     .help = "a WebSocket silent this long is closed",
+     .doc = "a WebSocket silent this long is closed (its room ends)"},
+    {.key = "chat-burst",
+     UNSIGNED(chat_burst, 1, 1000),
+     .def = "5",
+     .arg = "N",
+     .help = "chat messages a user may send at once"},
+    {.key = "chat-per-sec",
+     DOUBLE(chat_per_sec, 1, 1000),
+     .def = "1",
+     .arg = "N",
+     .help = "chat messages per second after the burst"},
+    {.key = "max-viewers",
+     SIZE(max_viewers, 1, 1000000),
+     .def = "10000",
+     .arg = "N",
+     .help = "viewers per room"},
+    {.key = "media-port",
+     INT(media_port, 0, 65535),
+     .arg = "PORT",
+     .help = "UDP port for all media (default: the HTTP port)",
+     .doc = "the one UDP port every WebRTC peer uses; 0 is the HTTP port's number",
+     .doc_default = "the HTTP port's number"},
+    {.key = "media-bind",
+     STRING(media_bind),
+     .arg = "HOST",
+     .help = "address the media socket binds (default: the HTTP host)",
+     .doc = "the address the media socket binds",
+     .doc_default = "the HTTP listen host"},
+    {.key = "media-announce",
+     STRING(media_announce),
+     .arg = "IP",
+     .help = "address put in SDP answers, for servers behind NAT",
+     .doc = "the address put in SDP answers: set it to the public address when onair is behind "
+            "NAT",
+     .doc_default = "`media-bind` (127.0.0.1 when that is `0.0.0.0`)"},
+    {.key = "media-consent-ms",
+     U64(media_consent_ms, 1000, 600000),
+     .def = "15000",
+     .arg = "MS",
+     .help = "drop a media peer silent this long",
+     .doc = "a media peer that sends no connectivity checks for this long is dropped (RFC 7675)"},
+    {.key = "oidc-issuer",
+     STRING(oidc_issuer),
+     .arg = "URL",
+     .help = "OpenID Connect issuer URL",
+     .doc = "OpenID Connect issuer URL; discovery reads "
+            "`<issuer>/.well-known/openid-configuration`"},
+    {.key = "oidc-client-id",
+     STRING(oidc_client_id),
+     .env_alias = "OKTA_CLIENT_ID",
+     .arg = "ID",
+     .help = "the client registered at the provider"},
+    {.key = "oidc-client-secret",
+     STRING(oidc_client_secret),
+     .env_alias = "OKTA_CLIENT_SECRET",
+     .arg = "SECRET",
+     .help = "the client's secret",
+     .doc = "its secret (sent with HTTP Basic at the token endpoint)"},
+    {.key = "oidc-name",
+     STRING(oidc_name),
+     .arg = "NAME",
+     .help = "the name on the \"Sign in with ...\" button",
+     .doc_default = "`Okta` when set from the `OKTA_` variables, else the issuer's host"},
+    {.key = "oidc-scopes",
+     STRING(oidc_scopes),
+     .def = "openid profile email",
+     .arg = "LIST",
+     .help = "scopes asked for"},
+    {.key = "oidc-jwks-min-interval-ms",
+     U64(oidc_jwks_min_interval_ms, 0, 24 * 3600 * 1000),
+     .def = "60000",
+     .arg = "MS",
+     .help = "an unknown kid refetches the JWKS at most this often",
+     .doc = "an unknown `kid` refetches the JWKS at most this often"},
+    {.key = NULL},
+};
+
+static const struct {
+  const char *word;
+  int value;
+} bool_words[] = {{"1", 1}, {"true", 1},  {"yes", 1}, {"on", 1},
+                  {"0", 0}, {"false", 0}, {"no", 0},  {"off", 0}};
+
+static int config_type_is_number(enum config_type t) {
+  return t == CONFIG_INT || t == CONFIG_UNSIGNED || t == CONFIG_SIZE || t == CONFIG_U64 ||
+         t == CONFIG_DOUBLE;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -43,22 +190,23 @@ static int copy_str(char *dst, size_t size, const char *v) {
 }
 
 static int parse_bool(const char *v, int *out) {
-  if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
-    *out = 1;
-  else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
-    *out = 0;
-  else
-    return -EINVAL;
-  return 0;
+  for (size_t i = 0; i < sizeof(bool_words) / sizeof(bool_words[0]); i++) {
+    if (!strcmp(v, bool_words[i].word)) {
+      *out = bool_words[i].value;
+      return 0;
+    }
+  }
+  return -EINVAL;
 }
 
-/* "host:port", "[v6]:port" or ":port". */
-static int parse_listen(struct config *cfg, const char *v) {
+/* "host:port", "[v6]:port" or ":port" (every IPv4 address); the port in
+ * [k->min, k->max]. */
+static int parse_listen(struct config *cfg, const struct config_key *k, const char *v) {
   const char *colon = strrchr(v, ':');
   if (colon == NULL)
     return -EINVAL;
   uint64_t port;
-  if (parse_u64(colon + 1, 1, 65535, &port) < 0)
+  if (parse_u64(colon + 1, k->min, k->max, &port) < 0)
     return -EINVAL;
   const char *h = v;
   size_t hl = (size_t)(colon - v);
@@ -78,75 +226,66 @@ static int parse_listen(struct config *cfg, const char *v) {
   return 0;
 }
 
-int config_set(struct config *cfg, const char *key, const char *v) {
+/* Stores n, already within the row's range, in the row's field. */
+static void store_number(struct config *cfg, const struct config_key *k, uint64_t n) {
+  void *field = (char *)cfg + k->offset;
+  switch (k->type) {
+  case CONFIG_INT:
+    assert(n <= INT_MAX);
+    *(int *)field = (int)n;
+    break;
+  case CONFIG_UNSIGNED:
+    assert(n <= UINT_MAX);
+    *(unsigned *)field = (unsigned)n;
+    break;
+  case CONFIG_SIZE:
+    assert(n <= SIZE_MAX);
+    *(size_t *)field = (size_t)n;
+    break;
+  case CONFIG_U64: *(uint64_t *)field = n; break;
+  case CONFIG_DOUBLE: *(double *)field = (double)n; break;
+  default: assert(!"not a number type");
+  }
+}
+
+/* Parses v as row k says and stores it; nothing changes when v is refused. */
+static int config_set_key(struct config *cfg, const struct config_key *k, const char *v) {
+  void *field = (char *)cfg + k->offset;
   uint64_t n;
-  if (!strcmp(key, "listen"))
-    return parse_listen(cfg, v);
-  if (!strcmp(key, "port")) {
-    if (parse_u64(v, 1, 65535, &n) < 0)
-      return -EINVAL;
-    cfg->listen_port = (int)n;
-    return 0;
+  switch (k->type) {
+  case CONFIG_STRING: return copy_str(field, k->size, v);
+  case CONFIG_BOOL: return parse_bool(v, field);
+  case CONFIG_LISTEN: return parse_listen(cfg, k, v);
+  case CONFIG_FILE: return -ENOENT; /* config_load's; a file does not name another */
+  default: break;
   }
-  if (!strcmp(key, "data"))
-    return copy_str(cfg->data_dir, sizeof(cfg->data_dir), v);
-  if (!strcmp(key, "web"))
-    return copy_str(cfg->web_dir, sizeof(cfg->web_dir), v);
-  if (!strcmp(key, "base-url"))
-    return copy_str(cfg->base_url, sizeof(cfg->base_url), v);
-  if (!strcmp(key, "signup"))
-    return parse_bool(v, &cfg->signup);
-  if (!strcmp(key, "log-level"))
-    return copy_str(cfg->log_level, sizeof(cfg->log_level), v);
-  if (!strcmp(key, "ws-ping-ms") || !strcmp(key, "ws-timeout-ms")) {
-    if (parse_u64(v, 100, 3600 * 1000, &n) < 0)
-      return -EINVAL;
-    *(key[3] == 'p' ? &cfg->ws_ping_ms : &cfg->ws_timeout_ms) = n;
-    return 0;
-  }
-  if (!strcmp(key, "chat-burst")) {
-    if (parse_u64(v, 1, 1000, &n) < 0)
-      return -EINVAL;
-    cfg->chat_burst = (unsigned)n;
-    return 0;
-  }
-  if (!strcmp(key, "chat-per-sec")) {
-    if (parse_u64(v, 1, 1000, &n) < 0)
-      return -EINVAL;
-    cfg->chat_per_sec = (double)n;
-    return 0;
-  }
-  if (!strcmp(key, "oidc-issuer"))
-    return copy_str(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), v);
-  if (!strcmp(key, "oidc-client-id"))
-    return copy_str(cfg->oidc_client_id, sizeof(cfg->oidc_client_id), v);
-  if (!strcmp(key, "oidc-client-secret"))
-    return copy_str(cfg->oidc_client_secret, sizeof(cfg->oidc_client_secret), v);
-  if (!strcmp(key, "oidc-name"))
-    return copy_str(cfg->oidc_name, sizeof(cfg->oidc_name), v);
-  if (!strcmp(key, "oidc-scopes"))
-    return copy_str(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), v);
-  if (!strcmp(key, "oidc-jwks-min-interval-ms"))
-    return parse_u64(v, 0, 24 * 3600 * 1000, &cfg->oidc_jwks_min_interval_ms);
-  if (!strcmp(key, "media-port")) {
-    if (parse_u64(v, 0, 65535, &n) < 0)
-      return -EINVAL;
-    cfg->media_port = (int)n;
-    return 0;
-  }
-  if (!strcmp(key, "media-bind"))
-    return copy_str(cfg->media_bind, sizeof(cfg->media_bind), v);
-  if (!strcmp(key, "media-announce"))
-    return copy_str(cfg->media_announce, sizeof(cfg->media_announce), v);
-  if (!strcmp(key, "media-consent-ms"))
-    return parse_u64(v, 1000, 600000, &cfg->media_consent_ms);
-  if (!strcmp(key, "max-viewers")) {
-    if (parse_u64(v, 1, 1000000, &n) < 0)
-      return -EINVAL;
-    cfg->max_viewers = n;
-    return 0;
+  assert(config_type_is_number(k->type));
+  if (parse_u64(v, k->min, k->max, &n) < 0)
+    return -EINVAL;
+  store_number(cfg, k, n);
+  return 0;
+}
+
+int config_set(struct config *cfg, const char *key, const char *v) {
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    if (!strcmp(k->key, key))
+      return config_set_key(cfg, k, v);
   }
   return -ENOENT;
+}
+
+void config_defaults(struct config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    if (k->def) {
+      int rc = config_set_key(cfg, k, k->def);
+      assert(rc == 0); /* test_config checks every default too (NDEBUG builds) */
+      (void)rc;
+    }
+  }
+  /* Not keys: no flag, variable or file changes these. */
+  cfg->ws_max_message = 64 * 1024;
+  cfg->session_ttl_ms = 30LL * 24 * 3600 * 1000;
 }
 
 static int config_file(struct config *cfg, const char *path) {
@@ -188,94 +327,161 @@ static int config_file(struct config *cfg, const char *path) {
   return rc;
 }
 
-/* Environment names: ONAIR_<KEY> with '-' as '_', plus the tutorial's
- * APP_BASE_PORT and APP_BASE_URL. */
-static int config_env(struct config *cfg) {
-  static const char *const keys[] = {"listen",
-                                     "data",
-                                     "web",
-                                     "base-url",
-                                     "signup",
-                                     "log-level",
-                                     "ws-ping-ms",
-                                     "ws-timeout-ms",
-                                     "chat-burst",
-                                     "chat-per-sec",
-                                     "max-viewers",
-                                     "oidc-issuer",
-                                     "oidc-client-id",
-                                     "oidc-client-secret",
-                                     "oidc-name",
-                                     "oidc-scopes",
-                                     "oidc-jwks-min-interval-ms",
-                                     "media-port",
-                                     "media-bind",
-                                     "media-announce",
-                                     "media-consent-ms"};
-  const char *v = getenv("APP_BASE_PORT");
-  if (v && config_set(cfg, "port", v) < 0)
-    goto bad;
-  v = getenv("APP_BASE_URL");
-  if (v && config_set(cfg, "base-url", v) < 0)
-    goto bad;
-  /* The tutorial's Okta settings: its authorization server is the default
-   * custom one under the org URL. */
-  v = getenv("OKTA_BASE_URL");
-  if (v && *v) {
-    size_t n = strlen(v);
-    while (n && v[n - 1] == '/')
-      n--;
-    if (n + sizeof("/oauth2/default") > sizeof(cfg->oidc_issuer))
-      goto bad;
-    snprintf(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), "%.*s/oauth2/default", (int)n, v);
-    snprintf(cfg->oidc_name, sizeof(cfg->oidc_name), "Okta");
-  }
-  v = getenv("OKTA_CLIENT_ID");
-  if (v && config_set(cfg, "oidc-client-id", v) < 0)
-    goto bad;
-  v = getenv("OKTA_CLIENT_SECRET");
-  if (v && config_set(cfg, "oidc-client-secret", v) < 0)
-    goto bad;
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    char name[64] = "ONAIR_";
-    size_t n = 6;
-    for (const char *k = keys[i]; *k && n < sizeof(name) - 1; k++)
-      name[n++] = *k == '-' ? '_' : (char)(*k - 'a' + 'A');
-    name[n] = 0;
-    v = getenv(name);
-    if (v && config_set(cfg, keys[i], v) < 0) {
-      fprintf(stderr, "onair: bad value in %s\n", name);
-      return -EINVAL;
-    }
-  }
-  return 0;
-bad:
-  fprintf(stderr, "onair: bad value in APP_BASE_PORT, APP_BASE_URL or an OKTA_ variable\n");
-  return -EINVAL;
+/* ONAIR_<KEY>: the key in upper case, '-' as '_'. */
+static void config_env_name(const char *key, char *name, size_t size) {
+  size_t n = (size_t)snprintf(name, size, "ONAIR_");
+  for (; *key && n + 1 < size; key++)
+    name[n++] = *key == '-' ? '_' : (char)toupper((unsigned char)*key);
+  assert(*key == 0); /* name is big enough for every key */
+  name[n] = 0;
 }
 
-static void config_usage(void) {
-  fputs("usage: onair [--KEY VALUE]...\n"
-        "  --config FILE        key = value lines (same keys as the flags)\n"
-        "  --listen HOST:PORT   where to serve HTTP (default 127.0.0.1:8080)\n"
-        "  --port PORT          the port alone\n"
-        "  --data DIR           SQLite database and state (default ./data)\n"
-        "  --web DIR            pages and assets (default ./web)\n"
-        "  --base-url URL       public URL when behind a proxy (https://...)\n"
-        "  --signup BOOL        allow local sign-up (default true)\n"
-        "  --log-level LEVEL    debug, info, warn, error\n"
-        "  --ws-ping-ms MS, --ws-timeout-ms MS, --chat-burst N, --chat-per-sec N,\n"
-        "  --max-viewers N\n"
-        "  --oidc-issuer URL, --oidc-client-id ID, --oidc-client-secret S,\n"
-        "  --oidc-name NAME, --oidc-scopes LIST, --oidc-jwks-min-interval-ms MS\n"
-        "  --media-port PORT    UDP port for all media (default: the HTTP port)\n"
-        "  --media-bind HOST    address the media socket binds (default: the HTTP host)\n"
-        "  --media-announce IP  address put in SDP answers, for servers behind NAT\n"
-        "  --media-consent-ms MS  drop a media peer silent this long (default 15000)\n"
-        "Every key also reads ONAIR_<KEY> from the environment (ONAIR_DATA, ...);\n"
-        "the tutorial's APP_BASE_PORT, APP_BASE_URL and OKTA_BASE_URL, OKTA_CLIENT_ID,\n"
-        "OKTA_CLIENT_SECRET work too.\n",
-        stdout);
+static int config_env_set(struct config *cfg, const struct config_key *k, const char *name) {
+  const char *v = getenv(name);
+  if (v && config_set_key(cfg, k, v) < 0) {
+    fprintf(stderr, "onair: bad value in %s\n", name);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* The tutorial's OKTA_BASE_URL: its authorization server is the default
+ * custom one under the org URL. */
+static int config_env_okta(struct config *cfg) {
+  const char *v = getenv("OKTA_BASE_URL");
+  if (v == NULL || *v == 0)
+    return 0;
+  size_t n = strlen(v);
+  while (n && v[n - 1] == '/')
+    n--;
+  if (n + sizeof("/oauth2/default") > sizeof(cfg->oidc_issuer)) {
+    fprintf(stderr, "onair: bad value in OKTA_BASE_URL\n");
+    return -EINVAL;
+  }
+  snprintf(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), "%.*s/oauth2/default", (int)n, v);
+  snprintf(cfg->oidc_name, sizeof(cfg->oidc_name), "Okta");
+  return 0;
+}
+
+/* The tutorial's variables (each row's env_alias, OKTA_BASE_URL) first, then
+ * ONAIR_<KEY>, so that an ONAIR_ variable beats a tutorial one. */
+static int config_env(struct config *cfg) {
+  const struct config_key *k;
+  for (k = config_keys; k->key; k++) {
+    if (k->env_alias && config_env_set(cfg, k, k->env_alias) < 0)
+      return -EINVAL;
+  }
+  if (config_env_okta(cfg) < 0)
+    return -EINVAL;
+  for (k = config_keys; k->key; k++) {
+    if (k->type == CONFIG_FILE || (k->flags & CONFIG_NO_ONAIR_ENV))
+      continue; /* config_load reads ONAIR_CONFIG */
+    char name[64];
+    config_env_name(k->key, name, sizeof(name));
+    if (config_env_set(cfg, k, name) < 0)
+      return -EINVAL;
+  }
+  return 0;
+}
+
+/* --help's last lines: the environment's names. */
+static void config_write_help_env(FILE *out) {
+  fputs("Each key also reads ONAIR_<KEY> from the environment, '-' as '_' (ONAIR_DATA,\n"
+        "ONAIR_WS_PING_MS, ...)",
+        out);
+  const char *sep = ", except ";
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    if (k->flags & CONFIG_NO_ONAIR_ENV) {
+      fprintf(out, "%s%s", sep, k->key);
+      sep = ", ";
+    }
+  }
+  fputs(". The tutorial's variables work too, below the ONAIR_ ones:\n", out);
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    if (k->env_alias)
+      fprintf(out, "  %-21s  --%s\n", k->env_alias, k->key);
+  }
+  fprintf(out, "  %-21s  --oidc-issuer (it + /oauth2/default), --oidc-name Okta\n",
+          "OKTA_BASE_URL");
+}
+
+void config_write_help(FILE *out) {
+  fputs("usage: onair [--KEY VALUE]...\n", out);
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    char flag[64];
+    snprintf(flag, sizeof(flag), "--%s %s", k->key, k->arg);
+    if (strlen(flag) > 21)
+      fprintf(out, "  %s\n  %-21s  %s", flag, "", k->help);
+    else
+      fprintf(out, "  %-21s  %s", flag, k->help);
+    if (k->def && k->doc_default == NULL)
+      fprintf(out, " (default %s)", k->def);
+    fputc('\n', out);
+  }
+  fprintf(out, "  %-21s  %s\n", "-h, --help", "this text");
+  config_write_help_env(out);
+}
+
+static void config_md_environment(FILE *out, const struct config_key *k) {
+  const char *sep = "";
+  if (!(k->flags & CONFIG_NO_ONAIR_ENV)) {
+    char name[64];
+    config_env_name(k->key, name, sizeof(name));
+    fprintf(out, "`%s`", name);
+    sep = ", ";
+  }
+  if (k->env_alias)
+    fprintf(out, "%s`%s`", sep, k->env_alias);
+}
+
+static void config_md_default(FILE *out, const struct config_key *k) {
+  if (k->doc_default)
+    fputs(k->doc_default, out);
+  else if (k->def == NULL || k->def[0] == 0)
+    fputs("(none)", out);
+  else if (config_type_is_number(k->type))
+    fputs(k->def, out);
+  else
+    fprintf(out, "`%s`", k->def);
+}
+
+static void config_md_values(FILE *out, const struct config_key *k) {
+  unsigned long long min = k->min, max = k->max;
+  const char *sep = "";
+  switch (k->type) {
+  case CONFIG_STRING: fprintf(out, "text, at most %zu bytes", k->size - 1); break;
+  case CONFIG_LISTEN:
+    fprintf(out, "`host:port`, `[v6]:port`, `:port`; port %llu to %llu", min, max);
+    break;
+  case CONFIG_FILE: fputs("a file name", out); break;
+  case CONFIG_BOOL:
+    for (int want = 1; want >= 0; want--) {
+      for (size_t i = 0; i < sizeof(bool_words) / sizeof(bool_words[0]); i++) {
+        if (bool_words[i].value == want) {
+          fprintf(out, "%s`%s`", sep, bool_words[i].word);
+          sep = ", ";
+        }
+      }
+      sep = " or ";
+    }
+    break;
+  default: fprintf(out, "%llu to %llu", min, max); break;
+  }
+}
+
+void config_write_markdown(FILE *out) {
+  fputs("| key | environment | default | values | meaning |\n"
+        "| --- | --- | --- | --- | --- |\n",
+        out);
+  for (const struct config_key *k = config_keys; k->key; k++) {
+    fprintf(out, "| `%s` | ", k->key);
+    config_md_environment(out, k);
+    fputs(" | ", out);
+    config_md_default(out, k);
+    fputs(" | ", out);
+    config_md_values(out, k);
+    fprintf(out, " | %s |\n", k->doc ? k->doc : k->help);
+  }
 }
 
 int config_load(struct config *cfg, int argc, char **argv) {
@@ -291,7 +497,11 @@ int config_load(struct config *cfg, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      config_usage();
+      config_write_help(stdout);
+      return 1;
+    }
+    if (!strcmp(a, "--help-markdown")) {
+      config_write_markdown(stdout);
       return 1;
     }
     if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {

@@ -1,11 +1,14 @@
 /* onair's settings, from (lowest to highest precedence) built-in defaults,
- * a config file, the environment and command-line flags. See
- * docs/configuration.md for every key. */
+ * a config file, the environment and command-line flags. One table,
+ * config_keys[], describes every key: the flags, the file's keys, the
+ * environment names, the defaults, --help and the key table of
+ * docs/configuration.md all come from it. */
 #ifndef ONAIR_CONFIG_H
 #define ONAIR_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct config {
   char listen_host[64];
@@ -36,12 +39,54 @@ struct config {
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
 };
 
+/* What a key's text becomes, and the field type it is stored in. */
+enum config_type {
+  CONFIG_STRING,   /* char[size]; text of size bytes or more is refused */
+  CONFIG_BOOL,     /* int: 1 for 1/true/yes/on, 0 for 0/false/no/off */
+  CONFIG_INT,      /* int, a whole number in [min, max] */
+  CONFIG_UNSIGNED, /* unsigned, a whole number in [min, max] */
+  CONFIG_SIZE,     /* size_t, a whole number in [min, max] */
+  CONFIG_U64,      /* uint64_t, a whole number in [min, max] */
+  CONFIG_DOUBLE,   /* double, but a whole number in [min, max] */
+  CONFIG_LISTEN,   /* "host:port", "[v6]:port", ":port" (0.0.0.0): listen_host and _port */
+  CONFIG_FILE,     /* --config FILE: read by config_load; config_set does not take it */
+};
+
+/* config_key.flags */
+#define CONFIG_NO_ONAIR_ENV 1u /* no ONAIR_<KEY> variable (port: APP_BASE_PORT only) */
+
+/* One row of config_keys[]. Every text is one line without '|'; help is
+ * plain text, doc and doc_default are Markdown. */
+struct config_key {
+  const char *key; /* the flag without "--", the file's key; NULL ends the table */
+  enum config_type type;
+  unsigned flags;          /* CONFIG_NO_ONAIR_ENV */
+  size_t offset;           /* of the field in struct config */
+  size_t size;             /* of that field, bytes (a string's buffer) */
+  uint64_t min, max;       /* the numeric types' range, both included */
+  const char *def;         /* the default, as text config_set takes; NULL: 0 or "" */
+  const char *env_alias;   /* the tutorial's variable, read before every ONAIR_ one; or NULL */
+  const char *arg;         /* the value's name in --help: "DIR", "MS" */
+  const char *help;        /* --help's line, and the docs' meaning when doc is NULL */
+  const char *doc;         /* the docs' meaning when it says more than help, or NULL */
+  const char *doc_default; /* the docs' default where def alone would mislead, or NULL */
+};
+
+/* Every key, in the order --help and the docs list them. */
+extern const struct config_key config_keys[];
+
 void config_defaults(struct config *cfg);
 /* Applies argv (after defaults, file and environment, which it reads
  * itself: --config FILE or ONAIR_CONFIG names the file). Returns 0, 1 when
- * --help was printed, or -EINVAL with a message on stderr. */
+ * --help (or --help-markdown, the docs' key table) was printed, or -EINVAL
+ * with a message on stderr. */
 int config_load(struct config *cfg, int argc, char **argv);
-/* Sets one key ("listen", "data", ...) from text. -EINVAL if bad. */
+/* Sets one key ("listen", "data", ...) from text. -EINVAL if bad, -ENOENT
+ * if there is no such key. A refused value leaves cfg as it was. */
 int config_set(struct config *cfg, const char *key, const char *value);
+/* --help's text. */
+void config_write_help(FILE *out);
+/* The key table of docs/configuration.md, in Markdown. */
+void config_write_markdown(FILE *out);
 
 #endif

@@ -1,7 +1,10 @@
 /* Tests for src/app/config.c: defaults, flags (listen forms, ports, unknown
  * flags, --help), the environment (ONAIR_*, APP_BASE_PORT, APP_BASE_URL), a
  * config file with comments and bad lines, and the precedence
- * flags > environment > file > defaults. */
+ * flags > environment > file > defaults. key_cases[] says, independently of
+ * config_keys[], what every key takes; each key is tried with a good value,
+ * each bound, just outside them and junk, from a flag, the file and the
+ * environment, and must appear in --help and --help-markdown. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,15 +20,63 @@
 #include "app/config.h"
 
 static const char *const env_names[] = {
-    "ONAIR_CONFIG",       "APP_BASE_PORT",        "APP_BASE_URL",
-    "ONAIR_LISTEN",       "ONAIR_DATA",           "ONAIR_WEB",
-    "ONAIR_BASE_URL",     "ONAIR_SIGNUP",         "ONAIR_LOG_LEVEL",
-    "ONAIR_WS_PING_MS",   "ONAIR_WS_TIMEOUT_MS",  "ONAIR_CHAT_BURST",
-    "ONAIR_CHAT_PER_SEC", "ONAIR_MAX_VIEWERS",    "ONAIR_PORT",
-    "ONAIR_OIDC_ISSUER",  "ONAIR_OIDC_CLIENT_ID", "ONAIR_OIDC_CLIENT_SECRET",
-    "ONAIR_OIDC_NAME",    "ONAIR_OIDC_SCOPES",    "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS",
-    "OKTA_BASE_URL",      "OKTA_CLIENT_ID",       "OKTA_CLIENT_SECRET",
+    "ONAIR_CONFIG",           "APP_BASE_PORT",        "APP_BASE_URL",
+    "ONAIR_LISTEN",           "ONAIR_DATA",           "ONAIR_WEB",
+    "ONAIR_BASE_URL",         "ONAIR_SIGNUP",         "ONAIR_LOG_LEVEL",
+    "ONAIR_WS_PING_MS",       "ONAIR_WS_TIMEOUT_MS",  "ONAIR_CHAT_BURST",
+    "ONAIR_CHAT_PER_SEC",     "ONAIR_MAX_VIEWERS",    "ONAIR_PORT",
+    "ONAIR_OIDC_ISSUER",      "ONAIR_OIDC_CLIENT_ID", "ONAIR_OIDC_CLIENT_SECRET",
+    "ONAIR_OIDC_NAME",        "ONAIR_OIDC_SCOPES",    "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS",
+    "OKTA_BASE_URL",          "OKTA_CLIENT_ID",       "OKTA_CLIENT_SECRET",
+    "ONAIR_MEDIA_PORT",       "ONAIR_MEDIA_BIND",     "ONAIR_MEDIA_ANNOUNCE",
+    "ONAIR_MEDIA_CONSENT_MS",
 };
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+/* Every key as the user meets it: what it sets, its range, its variables. */
+static const struct key_case {
+  const char *key;
+  enum config_type type;
+  size_t offset, size; /* the field it sets (listen: listen_host) */
+  uint64_t min, max;   /* numbers, and listen's port */
+  const char *env;     /* its ONAIR_ variable, or NULL */
+  const char *alias;   /* the tutorial's variable, or NULL */
+  const char *good;    /* a value other than the default */
+} key_cases[] = {
+    {"config", CONFIG_FILE, 0, 0, 0, 0, "ONAIR_CONFIG", NULL, NULL},
+    {"listen", CONFIG_LISTEN, FIELD(listen_host), 1, 65535, "ONAIR_LISTEN", NULL, "[::1]:7777"},
+    {"port", CONFIG_INT, FIELD(listen_port), 1, 65535, NULL, "APP_BASE_PORT", "3000"},
+    {"data", CONFIG_STRING, FIELD(data_dir), 0, 0, "ONAIR_DATA", NULL, "/srv/onair"},
+    {"web", CONFIG_STRING, FIELD(web_dir), 0, 0, "ONAIR_WEB", NULL, "/usr/share/onair"},
+    {"base-url", CONFIG_STRING, FIELD(base_url), 0, 0, "ONAIR_BASE_URL", "APP_BASE_URL",
+     "https://live.example.org"},
+    {"signup", CONFIG_BOOL, FIELD(signup), 0, 1, "ONAIR_SIGNUP", NULL, "off"},
+    {"log-level", CONFIG_STRING, FIELD(log_level), 0, 0, "ONAIR_LOG_LEVEL", NULL, "debug"},
+    {"ws-ping-ms", CONFIG_U64, FIELD(ws_ping_ms), 100, 3600000, "ONAIR_WS_PING_MS", NULL, "500"},
+    {"ws-timeout-ms", CONFIG_U64, FIELD(ws_timeout_ms), 100, 3600000, "ONAIR_WS_TIMEOUT_MS", NULL,
+     "9000"},
+    {"chat-burst", CONFIG_UNSIGNED, FIELD(chat_burst), 1, 1000, "ONAIR_CHAT_BURST", NULL, "10"},
+    {"chat-per-sec", CONFIG_DOUBLE, FIELD(chat_per_sec), 1, 1000, "ONAIR_CHAT_PER_SEC", NULL, "3"},
+    {"max-viewers", CONFIG_SIZE, FIELD(max_viewers), 1, 1000000, "ONAIR_MAX_VIEWERS", NULL, "42"},
+    {"media-port", CONFIG_INT, FIELD(media_port), 0, 65535, "ONAIR_MEDIA_PORT", NULL, "3478"},
+    {"media-bind", CONFIG_STRING, FIELD(media_bind), 0, 0, "ONAIR_MEDIA_BIND", NULL, "10.0.0.2"},
+    {"media-announce", CONFIG_STRING, FIELD(media_announce), 0, 0, "ONAIR_MEDIA_ANNOUNCE", NULL,
+     "203.0.113.7"},
+    {"media-consent-ms", CONFIG_U64, FIELD(media_consent_ms), 1000, 600000,
+     "ONAIR_MEDIA_CONSENT_MS", NULL, "30000"},
+    {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
+     "https://idp.example"},
+    {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
+     "OKTA_CLIENT_ID", "cid"},
+    {"oidc-client-secret", CONFIG_STRING, FIELD(oidc_client_secret), 0, 0,
+     "ONAIR_OIDC_CLIENT_SECRET", "OKTA_CLIENT_SECRET", "s3cret"},
+    {"oidc-name", CONFIG_STRING, FIELD(oidc_name), 0, 0, "ONAIR_OIDC_NAME", NULL, "Example"},
+    {"oidc-scopes", CONFIG_STRING, FIELD(oidc_scopes), 0, 0, "ONAIR_OIDC_SCOPES", NULL, "openid"},
+    {"oidc-jwks-min-interval-ms", CONFIG_U64, FIELD(oidc_jwks_min_interval_ms), 0, 86400000,
+     "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS", NULL, "0"},
+};
+#define N_KEY_CASES (sizeof(key_cases) / sizeof(key_cases[0]))
 
 static char tmpdir[64];
 static char file_path[128];
@@ -33,6 +84,12 @@ static char file_path[128];
 static void clear_env(void) {
   for (size_t i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++)
     unsetenv(env_names[i]);
+  for (size_t i = 0; i < N_KEY_CASES; i++) {
+    if (key_cases[i].env)
+      unsetenv(key_cases[i].env);
+    if (key_cases[i].alias)
+      unsetenv(key_cases[i].alias);
+  }
 }
 
 static int group_setup(void **state) {
@@ -109,6 +166,11 @@ static void test_defaults(void **state) {
   assert_string_equal(cfg.oidc_client_secret, "");
   assert_string_equal(cfg.oidc_scopes, "openid profile email");
   assert_int_equal(cfg.oidc_jwks_min_interval_ms, 60000);
+  assert_string_equal(cfg.oidc_name, "");
+  assert_int_equal(cfg.media_port, 0); /* the HTTP port's number */
+  assert_string_equal(cfg.media_bind, "");
+  assert_string_equal(cfg.media_announce, "");
+  assert_int_equal(cfg.media_consent_ms, 15000);
   /* No flags, no environment, no file: the defaults stand. */
   const char *none[] = {NULL};
   assert_int_equal(load(&cfg, none), 0);
@@ -224,6 +286,11 @@ static void test_other_flags(void **state) {
       fail();
     }
   }
+}
+
+static void test_refused_values(void **state) {
+  (void)state;
+  struct config cfg;
   /* A value too long for its field is refused, not truncated. */
   char longv[2048];
   memset(longv, 'x', sizeof(longv) - 1);
@@ -344,7 +411,6 @@ static void test_file(void **state) {
 static void test_oidc(void **state) {
   (void)state;
   struct config cfg;
-  const char *none[] = {NULL};
   assert_int_equal(
       load(&cfg, ARGS("--oidc-issuer", "https://idp.example", "--oidc-client-id", "cid",
                       "--oidc-client-secret", "s3cret", "--oidc-name", "Example", "--oidc-scopes",
@@ -375,7 +441,12 @@ static void test_oidc(void **state) {
     if (rc < 0) /* a refused value leaves the default */
       assert_int_equal(cfg.oidc_jwks_min_interval_ms, 60000);
   }
+}
 
+static void test_okta_variables(void **state) {
+  (void)state;
+  struct config cfg;
+  const char *none[] = {NULL};
   /* The tutorial's Okta variables. */
   static const struct {
     const char *base, *issuer;
@@ -458,16 +529,319 @@ static void test_precedence(void **state) {
   assert_string_equal(cfg.base_url, "https://flag.example");
 }
 
+/* The number a numeric key's field holds (listen: its port). */
+static uint64_t field_number(const struct config *cfg, const struct key_case *c) {
+  const char *p = (const char *)cfg + c->offset;
+  switch (c->type) {
+  case CONFIG_INT:
+  case CONFIG_BOOL: return (uint64_t) * (const int *)p;
+  case CONFIG_UNSIGNED: return *(const unsigned *)p;
+  case CONFIG_SIZE: return *(const size_t *)p;
+  case CONFIG_U64: return *(const uint64_t *)p;
+  case CONFIG_DOUBLE: return (uint64_t) * (const double *)p;
+  case CONFIG_LISTEN: return (uint64_t)cfg->listen_port;
+  default: fail_msg("%s is not a number", c->key);
+  }
+  return 0;
+}
+
+/* config_set(key, value) on defaults returns rc; when it refuses, nothing
+ * changed; when it takes a number, the field holds want. */
+static void check_set(const struct key_case *c, const char *value, int rc, uint64_t want) {
+  struct config defaults, cfg;
+  config_defaults(&defaults);
+  config_defaults(&cfg);
+  int got = config_set(&cfg, c->key, value);
+  if (got != rc) {
+    print_error("set %s=\"%.40s\": rc %d, want %d\n", c->key, value, got, rc);
+    fail();
+  }
+  if (rc < 0 && memcmp(&cfg, &defaults, sizeof(cfg)) != 0) {
+    print_error("set %s=\"%.40s\" was refused but changed the settings\n", c->key, value);
+    fail();
+  }
+  if (rc == 0 && c->type != CONFIG_STRING && field_number(&cfg, c) != want) {
+    print_error("set %s=\"%s\": %llu, want %llu\n", c->key, value,
+                (unsigned long long)field_number(&cfg, c), (unsigned long long)want);
+    fail();
+  }
+}
+
+static void check_number_key(const struct key_case *c) {
+  const char *prefix = c->type == CONFIG_LISTEN ? "10.1.2.3:" : "";
+  char v[96];
+  const struct {
+    uint64_t n;
+    int rc;
+  } bounds[] = {{c->min, 0}, {c->max, 0}, {c->min - 1, -EINVAL}, {c->max + 1, -EINVAL}};
+  for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+    if (i == 2 && c->min == 0)
+      continue; /* below 0 is "-1", below */
+    snprintf(v, sizeof(v), "%s%llu", prefix, (unsigned long long)bounds[i].n);
+    check_set(c, v, bounds[i].rc, bounds[i].n);
+  }
+  static const char *const junk[] = {"", "-1", "abc", "5x", "2.5", "0x10", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+    if (!strcmp(junk[i], "0x10") && c->min == 0)
+      continue; /* strtoull reads "0", then refuses the "x10": covered by "5x" */
+    snprintf(v, sizeof(v), "%s%s", prefix, junk[i]);
+    check_set(c, v, -EINVAL, 0);
+  }
+  if (c->type != CONFIG_LISTEN)
+    check_set(c, c->good, 0, strtoull(c->good, NULL, 10));
+}
+
+static void check_string_key(const struct key_case *c) {
+  char v[2048];
+  assert_true(c->size < sizeof(v));
+  memset(v, 'x', c->size);
+  v[c->size] = 0; /* one byte too long: refused, not truncated */
+  check_set(c, v, -EINVAL, 0);
+  v[c->size - 1] = 0; /* the longest that fits */
+  check_set(c, v, 0, 0);
+  struct config cfg;
+  config_defaults(&cfg);
+  assert_int_equal(config_set(&cfg, c->key, v), 0);
+  assert_string_equal((const char *)&cfg + c->offset, v);
+  assert_int_equal(config_set(&cfg, c->key, ""), 0);
+  assert_string_equal((const char *)&cfg + c->offset, "");
+  assert_int_equal(config_set(&cfg, c->key, c->good), 0);
+  assert_string_equal((const char *)&cfg + c->offset, c->good);
+}
+
+static void check_bool_key(const struct key_case *c) {
+  static const struct {
+    const char *v;
+    int rc, want;
+  } words[] = {
+      {"1", 0, 1},           {"true", 0, 1},    {"yes", 0, 1},    {"on", 0, 1},
+      {"0", 0, 0},           {"false", 0, 0},   {"no", 0, 0},     {"off", 0, 0},
+      {"TRUE", -EINVAL, 0},  {"2", -EINVAL, 0}, {"", -EINVAL, 0}, {"on ", -EINVAL, 0},
+      {"maybe", -EINVAL, 0},
+  };
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    check_set(c, words[i].v, words[i].rc, (uint64_t)words[i].want);
+}
+
+/* Every key: a good value, each bound, just outside them, junk. */
+static void test_every_key_values(void **state) {
+  (void)state;
+  for (size_t i = 0; i < N_KEY_CASES; i++) {
+    const struct key_case *c = &key_cases[i];
+    switch (c->type) {
+    case CONFIG_STRING: check_string_key(c); break;
+    case CONFIG_BOOL: check_bool_key(c); break;
+    case CONFIG_FILE: check_set(c, "/etc/onair.conf", -ENOENT, 0); break;
+    default: check_number_key(c); break;
+    }
+  }
+  /* listen's own forms are test_listen_and_port_flags'; its good value: */
+  struct config cfg;
+  config_defaults(&cfg);
+  assert_int_equal(config_set(&cfg, "listen", key_cases[1].good), 0);
+  assert_string_equal(cfg.listen_host, "::1");
+  assert_int_equal(cfg.listen_port, 7777);
+  /* Not keys. */
+  static const char *const unknown[] = {"nosuchkey", "",           "help", "help-markdown",
+                                        "-h",        "--port",     "PORT", "Port",
+                                        "port ",     "listen-host"};
+  for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+    assert_int_equal(config_set(&cfg, unknown[i], "1"), -ENOENT);
+}
+
+static void check_same(const struct config *got, const struct config *want, const char *key,
+                       const char *source) {
+  if (memcmp(got, want, sizeof(*got)) != 0) {
+    print_error("%s from %s: not the same as config_set gives\n", key, source);
+    fail();
+  }
+}
+
+/* A key set from a flag, the file, its ONAIR_ variable and its tutorial
+ * variable ends up exactly as config_set puts it. */
+static void test_every_key_from_every_source(void **state) {
+  (void)state;
+  const char *none[] = {NULL};
+  for (size_t i = 0; i < N_KEY_CASES; i++) {
+    const struct key_case *c = &key_cases[i];
+    struct config defaults, want, got;
+    char flag[64], line[128];
+    clear_env();
+    if (c->type == CONFIG_FILE) {
+      write_file("config = /etc/onair.conf\n"); /* a file does not name another */
+      assert_int_equal(load(&got, ARGS("--config", file_path)), -EINVAL);
+      continue;
+    }
+    config_defaults(&defaults);
+    config_defaults(&want);
+    assert_int_equal(config_set(&want, c->key, c->good), 0);
+    assert_true(memcmp(&want, &defaults, sizeof(want)) != 0); /* good is not the default */
+    snprintf(flag, sizeof(flag), "--%s", c->key);
+    assert_int_equal(load(&got, ARGS(flag, c->good)), 0);
+    check_same(&got, &want, c->key, "its flag");
+    snprintf(line, sizeof(line), "%s = %s\n", c->key, c->good);
+    write_file(line);
+    assert_int_equal(load(&got, ARGS("--config", file_path)), 0);
+    check_same(&got, &want, c->key, "the file");
+    char bad[2048] = "not a value"; /* a string key's: one byte too long */
+    if (c->type == CONFIG_STRING) {
+      assert_true(c->size < sizeof(bad));
+      memset(bad, 'x', c->size);
+      bad[c->size] = 0;
+    }
+    const char *vars[] = {c->env, c->alias};
+    for (size_t j = 0; j < 2; j++) {
+      if (vars[j] == NULL)
+        continue;
+      setenv(vars[j], c->good, 1);
+      assert_int_equal(load(&got, none), 0);
+      check_same(&got, &want, c->key, vars[j]);
+      setenv(vars[j], bad, 1);
+      assert_int_equal(load(&got, none), -EINVAL);
+      unsetenv(vars[j]);
+    }
+  }
+  /* port has no ONAIR_PORT (as before the table): it is not read. */
+  struct config got;
+  setenv("ONAIR_PORT", "3000", 1);
+  assert_int_equal(load(&got, none), 0);
+  assert_int_equal(got.listen_port, 8080);
+}
+
+/* config_keys[] is key_cases[], in the same order; every default it gives
+ * is one config_set takes (config_defaults only asserts that). */
+static void test_key_table(void **state) {
+  (void)state;
+  size_t n = 0;
+  for (const struct config_key *k = config_keys; k->key; k++, n++) {
+    assert_true(n < N_KEY_CASES);
+    const struct key_case *c = &key_cases[n];
+    if (strcmp(k->key, c->key) != 0 || k->type != c->type) {
+      print_error("config_keys[%zu] is %s, key_cases has %s\n", n, k->key, c->key);
+      fail();
+    }
+    assert_non_null(k->arg);
+    assert_non_null(k->help);
+    const char *texts[] = {k->arg, k->help, k->doc, k->doc_default, k->def};
+    for (size_t j = 0; j < sizeof(texts) / sizeof(texts[0]); j++) {
+      if (texts[j] && strpbrk(texts[j], "|\n")) {
+        print_error("%s: \"%s\" would break the docs' table\n", k->key, texts[j]);
+        fail();
+      }
+    }
+    struct config cfg;
+    config_defaults(&cfg);
+    if (k->def && config_set(&cfg, k->key, k->def) != 0) {
+      print_error("%s: default \"%s\" refused\n", k->key, k->def);
+      fail();
+    }
+  }
+  assert_int_equal(n, N_KEY_CASES);
+}
+
+/* Runs load(args) with stdout in a file; returns what it printed (caller
+ * frees) and load's result in *rc. */
+static char *load_stdout(const char *const *args, int *rc) {
+  struct config cfg;
+  FILE *out = tmpfile();
+  assert_non_null(out);
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  assert_true(saved >= 0);
+  assert_true(dup2(fileno(out), STDOUT_FILENO) >= 0);
+  *rc = load(&cfg, args);
+  fflush(stdout);
+  assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+  close(saved);
+  assert_int_equal(fseek(out, 0, SEEK_END), 0);
+  long len = ftell(out);
+  assert_true(len > 0);
+  rewind(out);
+  char *text = calloc(1, (size_t)len + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)len, out), (size_t)len);
+  fclose(out);
+  return text;
+}
+
+static void test_help_lists_every_key(void **state) {
+  (void)state;
+  int rc;
+  char *help = load_stdout(ARGS("--help"), &rc);
+  assert_int_equal(rc, 1);
+  assert_non_null(strstr(help, "usage: onair"));
+  for (size_t i = 0; i < N_KEY_CASES; i++) {
+    char flag[64];
+    snprintf(flag, sizeof(flag), "\n  --%s ", key_cases[i].key);
+    if (strstr(help, flag) == NULL) {
+      print_error("--help has no line for --%s:\n%s", key_cases[i].key, help);
+      fail();
+    }
+    if (key_cases[i].alias && strstr(help, key_cases[i].alias) == NULL) {
+      print_error("--help does not name %s\n", key_cases[i].alias);
+      fail();
+    }
+  }
+  assert_non_null(strstr(help, "ONAIR_<KEY>"));
+  assert_non_null(strstr(help, "OKTA_BASE_URL"));
+  free(help);
+}
+
+/* One line of the docs' table per key: its name, its variables, its range. */
+static void test_markdown_lists_every_key(void **state) {
+  (void)state;
+  int rc;
+  char *md = load_stdout(ARGS("--help-markdown"), &rc);
+  assert_int_equal(rc, 1);
+  assert_memory_equal(md, "| key | environment | default | values | meaning |\n| --- |", 56);
+  size_t lines = 0;
+  for (const char *p = md; *p; p++)
+    lines += *p == '\n';
+  assert_int_equal(lines, 2 + N_KEY_CASES);
+  for (size_t i = 0; i < N_KEY_CASES; i++) {
+    const struct key_case *c = &key_cases[i];
+    char start[64], range[64];
+    snprintf(start, sizeof(start), "\n| `%s` | ", c->key);
+    const char *line = strstr(md, start);
+    assert_non_null(line);
+    line++;
+    size_t len = strcspn(line, "\n"), bars = 0;
+    for (size_t j = 0; j < len; j++)
+      bars += line[j] == '|';
+    assert_int_equal(bars, 6);
+    const char *want[] = {c->env, c->alias, NULL};
+    if (c->type != CONFIG_STRING && c->type != CONFIG_BOOL && c->type != CONFIG_FILE) {
+      snprintf(range, sizeof(range), "%llu to %llu", (unsigned long long)c->min,
+               (unsigned long long)c->max);
+      want[2] = range;
+    }
+    for (size_t j = 0; j < 3; j++) {
+      if (want[j] && (memmem(line, len, want[j], strlen(want[j])) == NULL)) {
+        print_error("docs line of %s lacks %s: %.*s\n", c->key, want[j], (int)len, line);
+        fail();
+      }
+    }
+  }
+  free(md);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
       cmocka_unit_test_setup_teardown(test_listen_and_port_flags, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_flags, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refused_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_help, setup, teardown),
       cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oidc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_okta_variables, setup, teardown),
       cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_table, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_key_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_key_from_every_source, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_help_lists_every_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_markdown_lists_every_key, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
