@@ -8,7 +8,7 @@
 # /dev/pts and /dev/shm mounted (the browser tests make network namespaces
 # with `unshare -n`, which works there). Everything it mounts is unmounted on
 # exit, and the root is removed unless --keep is given. Needs root, network
-# access to a Debian mirror and the npm registry, and ~6 GB in /var/tmp.
+# access to a Debian mirror and the npm registry, and ~5 GB in FRESH_TMP.
 #
 #   scripts/fresh-debian-check.sh [--keep] [extra ctest arguments...]
 #
@@ -165,7 +165,7 @@ fi
 say "debootstrap took $(($(date +%s) - start)) s"
 
 # ---- the README's test command ---------------------------------------------------
-say "running scripts/test.sh in the root (log: $log)"
+say "running scripts/test.sh in the root${LOG:+ (output also in $LOG)}"
 tstart=$(date +%s)
 set +e
 chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
