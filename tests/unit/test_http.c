@@ -4,39 +4,26 @@
  * answer given later), the strict checks (bare LF, TE with CL, duplicate CL,
  * NUL), the caps (431, 413, 414) and Connection: close.
  *
- * The client is a non-blocking socket in this thread. Waiting is event
- * driven and bounded: run the loop once without blocking, read what the
- * client has, and if the condition is not met poll() the client socket and
- * the loop's backend fd (never longer than the loop's own timeout). No
- * sleeps. */
+ * The clients and the waiting are the harness's (harness.h): raw sockets in
+ * this thread, event-driven bounded waits, no sleeps. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <http_parser.h>
 #include <uv.h>
 
+#include "harness.h"
 #include "http/http.h"
 #include "net/conn.h"
-#include "util/log.h"
 
 #define MAX_RECS 64
-#define WAIT_ROUNDS 400 /* poll rounds before a wait gives up */
-#define POLL_MS 250     /* longest single poll */
 
 /* What the application saw of one request. */
 struct rec {
@@ -54,7 +41,7 @@ struct rec {
 
 static struct {
   uv_loop_t loop;
-  uv_tcp_t server;
+  struct http_server http;
   int port;
   int nreq;
   struct rec recs[MAX_RECS];
@@ -64,6 +51,7 @@ static struct {
 /* ---- server side ------------------------------------------------------ */
 
 static void on_request(struct conn *c, struct http_req *req) {
+  assert_ptr_equal(c->app, &srv); /* the app given to http_server_init */
   assert_true(srv.nreq < MAX_RECS);
   struct rec *r = &srv.recs[srv.nreq++];
   memset(r, 0, sizeof(*r));
@@ -104,39 +92,18 @@ static void respond_later(void) {
   conn_unref(c);
 }
 
-static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  signal(SIGPIPE, SIG_IGN);
-  log_min_level = LOG_ERROR;
-  if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0)
+  if (harness_init(&srv.loop) != 0)
     return -1;
-  /* Port 0: the kernel picks a free one; read it back. */
-  if (conn_listen(&srv.loop, &srv.server, "127.0.0.1", 0, on_accept, NULL) != 0)
-    return -1;
-  struct sockaddr_in sa;
-  int len = sizeof(sa);
-  if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
-    return -1;
-  srv.port = ntohs(sa.sin_port);
+  srv.port = harness_http_listen(&srv.http, on_request, &srv);
   return srv.port > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  /* conn_listen's listener record has no owner to free it but us. */
-  void *listener = srv.server.data;
-  uv_walk(&srv.loop, close_walk, NULL);
-  uv_run(&srv.loop, UV_RUN_DEFAULT);
-  free(listener);
-  return uv_loop_close(&srv.loop) == 0 ? 0 : -1;
+  http_server_close(&srv.http, NULL);
+  return harness_finish() == 0 ? 0 : -1;
 }
 
 static int setup(void **state) {
@@ -146,256 +113,48 @@ static int setup(void **state) {
   return 0;
 }
 
-struct client;
-static void settle(struct client *cl);
-/* Sockets and buffers of the clients that are open, by value (a client lives
- * on a test's stack): teardown releases what a failed assertion left. */
-static struct {
-  int fd;
-  char *buf;
-} open_clients[8];
-
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < 8; i++) {
-    if (open_clients[i].buf) {
-      close(open_clients[i].fd);
-      free(open_clients[i].buf);
-      open_clients[i].buf = NULL;
-    }
-  }
+  tclient_close_all();
   if (srv.later) { /* a test failed while holding a request */
     conn_close(srv.later);
     conn_unref(srv.later);
     srv.later = NULL;
   }
-  settle(NULL);
+  harness_settle();
   return 0;
 }
 
-/* ---- client side ------------------------------------------------------ */
-
-struct client {
-  int fd;
-  char *buf; /* bytes received, not yet parsed */
-  size_t len, cap;
-  int eof;
-  int reset; /* the connection was reset */
-};
-
-struct resp {
-  int status;
-  char head[4096];
-  char body[2048];
-  size_t body_len;
-};
-
-static void client_open(struct client *cl) {
-  memset(cl, 0, sizeof(*cl));
-  cl->cap = 256 * 1024;
-  cl->buf = malloc(cl->cap);
-  assert_non_null(cl->buf);
-  cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(cl->fd >= 0);
-  for (size_t i = 0; i < 8; i++) {
-    if (open_clients[i].buf == NULL) {
-      open_clients[i].fd = cl->fd;
-      open_clients[i].buf = cl->buf;
-      break;
-    }
-  }
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  /* A blocking connect completes from the listen backlog, before accept. */
-  assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  int one = 1;
-  setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
-}
-
-static void client_close(struct client *cl) {
-  for (size_t i = 0; i < 8; i++) {
-    if (open_clients[i].buf != NULL && open_clients[i].buf == cl->buf)
-      open_clients[i].buf = NULL;
-  }
-  if (cl->fd >= 0)
-    close(cl->fd);
-  cl->fd = -1;
-  free(cl->buf);
-  cl->buf = NULL;
-}
-
-/* Reads whatever the client socket has now. */
-static void client_drain(struct client *cl) {
-  while (!cl->eof && !cl->reset) {
-    if (cl->len == cl->cap)
-      return;
-    ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
-    if (n > 0) {
-      cl->len += (size_t)n;
-    } else if (n == 0) {
-      cl->eof = 1;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return;
-    } else if (errno == ECONNRESET) {
-      cl->reset = 1;
-    } else if (errno != EINTR) {
-      fail_msg("recv: %s", strerror(errno));
-    }
-  }
-}
-
-/* Runs the loop without blocking and reads what the client has. */
-static void step_nowait(struct client *cl) {
-  uv_run(&srv.loop, UV_RUN_NOWAIT);
-  if (cl)
-    client_drain(cl);
-}
-
-/* Blocks until the loop or the client socket has an event (at most the
- * loop's own timeout, capped at POLL_MS). */
-static void wait_event(struct client *cl) {
-  int t = uv_backend_timeout(&srv.loop);
-  if (t < 0 || t > POLL_MS)
-    t = POLL_MS;
-  struct pollfd p[2] = {{.fd = uv_backend_fd(&srv.loop), .events = POLLIN}};
-  int np = 1;
-  if (cl && !cl->eof && !cl->reset) {
-    p[1].fd = cl->fd;
-    p[1].events = POLLIN;
-    np = 2;
-  }
-  poll(p, (nfds_t)np, t);
-}
-
-/* Steps until cond(cl) holds, for at most WAIT_ROUNDS waits. */
-static int wait_until(struct client *cl, int (*cond)(struct client *cl)) {
-  for (int i = 0; i < WAIT_ROUNDS; i++) {
-    step_nowait(cl);
-    if (cond(cl))
-      return 1;
-    wait_event(cl);
-  }
-  return 0;
-}
-
-static void step(struct client *cl, int wait) {
-  step_nowait(cl);
-  if (wait)
-    wait_event(cl);
-}
-
-static int cond_later(struct client *cl) {
-  (void)cl;
+static int cond_later(void *arg) {
+  (void)arg;
   return srv.later != NULL;
 }
 
-static int cond_ended(struct client *cl) { return cl->eof || cl->reset; }
-
-/* Runs the loop until nothing is left to do right now (bounded). */
-static void settle(struct client *cl) {
-  for (int i = 0; i < 50; i++)
-    step(cl, 0);
-}
-
-static void client_send(struct client *cl, const void *data, size_t len) {
-  const char *p = data;
-  for (int rounds = 0; len > 0; rounds++) {
-    assert_true(rounds < WAIT_ROUNDS * 10);
-    ssize_t n = send(cl->fd, p, len, MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      fail_msg("send: %s", strerror(errno));
-    step(cl, 1); /* let the server read */
-  }
-}
-
-static void client_send_str(struct client *cl, const char *s) { client_send(cl, s, strlen(s)); }
-
-/* Parses one complete response at the start of cl->buf into r and removes
- * it; returns 0 if it is not all there yet. */
-static int take_response(struct client *cl, struct resp *r) {
-  char *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
-  if (end == NULL)
-    return 0;
-  size_t head_len = (size_t)(end - cl->buf) + 4;
-  assert_true(head_len < sizeof(r->head));
-  memcpy(r->head, cl->buf, head_len);
-  r->head[head_len] = 0;
-  assert_true(strncmp(r->head, "HTTP/1.1 ", 9) == 0);
-  r->status = atoi(r->head + 9);
-  const char *cl_hdr = strcasestr(r->head, "\r\nContent-Length:");
-  assert_non_null(cl_hdr);
-  size_t body_len = (size_t)strtoul(cl_hdr + 17, NULL, 10);
-  if (cl->len < head_len + body_len)
-    return 0;
-  assert_true(body_len < sizeof(r->body));
-  memcpy(r->body, cl->buf + head_len, body_len);
-  r->body[body_len] = 0;
-  r->body_len = body_len;
-  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
-  cl->len -= head_len + body_len;
-  return 1;
-}
-
-static int have_response(struct client *cl) {
-  if (cl->eof || cl->reset)
-    return 1;
-  char *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
-  if (end == NULL)
-    return 0;
-  *end = 0;
-  const char *h = strcasestr(cl->buf, "\r\nContent-Length:");
-  *end = '\r';
-  if (h == NULL)
-    return 1; /* take_response will complain */
-  size_t head_len = (size_t)(end - cl->buf) + 4;
-  return cl->len >= head_len + (size_t)strtoul(h + 17, NULL, 10);
-}
-
-static void read_response(struct client *cl, struct resp *r) {
-  if (!take_response(cl, r)) {
-    wait_until(cl, have_response);
-    if (!take_response(cl, r))
-      fail_msg("no complete response (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof,
-               cl->reset);
-  }
-}
-
-/* The server closed the connection (EOF after everything it sent). */
-static void expect_closed(struct client *cl) {
-  wait_until(cl, cond_ended);
+/* The server closed the connection cleanly (FIN, not a reset) after
+ * everything it sent. */
+static void expect_fin(struct tclient *cl) {
+  tclient_expect_closed(cl);
   assert_true(cl->eof);
-  assert_int_equal(cl->len, 0); /* nothing else was sent */
-}
-
-static int has_header(const struct resp *r, const char *line) {
-  return strcasestr(r->head, line) != NULL;
 }
 
 /* ---- tests ------------------------------------------------------------- */
 
 static void test_simple_get(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET /rooms/alice?tab=chat&x=%20y HTTP/1.1\r\n"
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /rooms/alice?tab=chat&x=%20y HTTP/1.1\r\n"
                        "Host: localhost\r\n"
                        "X-Test: hello\r\n"
                        "\r\n");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_string_equal(r.body, "n=1 path=/rooms/alice");
-  assert_true(has_header(&r, "\r\nContent-Type: text/plain\r\n"));
-  assert_true(has_header(&r, "\r\nX-Extra: yes\r\n"));
-  assert_true(has_header(&r, "\r\nX-Content-Type-Options: nosniff\r\n"));
-  assert_true(has_header(&r, "\r\nContent-Security-Policy: "));
-  assert_false(has_header(&r, "Connection: close"));
+  assert_true(tresp_has(&r, "\r\nContent-Type: text/plain\r\n"));
+  assert_true(tresp_has(&r, "\r\nX-Extra: yes\r\n"));
+  assert_true(tresp_has(&r, "\r\nX-Content-Type-Options: nosniff\r\n"));
+  assert_true(tresp_has(&r, "\r\nContent-Security-Policy: "));
+  assert_false(tresp_has(&r, "Connection: close"));
   assert_int_equal(srv.nreq, 1);
   assert_int_equal(srv.recs[0].method, HTTP_GET);
   assert_string_equal(srv.recs[0].path, "/rooms/alice");
@@ -405,8 +164,8 @@ static void test_simple_get(void **state) {
   assert_int_equal(srv.recs[0].body_len, 0);
   assert_true(srv.recs[0].keep_alive);
   assert_int_equal(srv.recs[0].cookie_rc, -ENOENT);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 static void test_request_line_forms(void **state) {
@@ -429,14 +188,13 @@ static void test_request_line_forms(void **state) {
       {"GET /a b HTTP/1.1", 400, 0, NULL, NULL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     char req[256];
     srv.nreq = 0;
     snprintf(req, sizeof(req), "%s\r\nHost: x\r\n\r\n", cases[i].line);
-    client_open(&cl);
-    client_send_str(&cl, req);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send_str(cl, req);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("\"%s\": status %d, want %d\n", cases[i].line, r.status, cases[i].status);
       fail();
@@ -448,11 +206,11 @@ static void test_request_line_forms(void **state) {
       assert_string_equal(srv.recs[0].query, cases[i].query);
     } else {
       assert_int_equal(srv.nreq, 0); /* never reached the application */
-      assert_true(has_header(&r, "\r\nConnection: close\r\n"));
-      expect_closed(&cl);
+      assert_true(tresp_has(&r, "\r\nConnection: close\r\n"));
+      expect_fin(cl);
     }
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -460,17 +218,16 @@ static void test_header_lookup(void **state) {
   (void)state;
   static const char *const spellings[] = {"X-Test", "x-test", "X-TEST", "x-TeSt"};
   for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     char req[256];
     srv.nreq = 0;
     snprintf(req, sizeof(req),
              "GET /h HTTP/1.1\r\nHost: x\r\nX-Test-Long: no\r\n%s:   value %zu\r\n"
              "X-Tes: no\r\n\r\n",
              spellings[i], i);
-    client_open(&cl);
-    client_send_str(&cl, req);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send_str(cl, req);
+    tclient_read_response(cl, &r);
     assert_int_equal(r.status, 200);
     char want[32];
     snprintf(want, sizeof(want), "value %zu", i);
@@ -478,8 +235,8 @@ static void test_header_lookup(void **state) {
      * and without the leading white space. */
     assert_string_equal(srv.recs[0].x_test, want);
     assert_int_equal(srv.recs[0].nheaders, 4);
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -549,54 +306,52 @@ static void test_header_and_cookie_table(void **state) {
 
 static void test_cookie_over_the_wire(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET /c HTTP/1.1\r\nHost: x\r\n"
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /c HTTP/1.1\r\nHost: x\r\n"
                        "Cookie: theme=dark; onair_session=AbCdEfGhIjKlMnOpQrStUv; lang=fr\r\n"
                        "\r\n");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(srv.recs[0].cookie_rc, 22);
   assert_string_equal(srv.recs[0].cookie, "AbCdEfGhIjKlMnOpQrStUv");
   /* A value longer than the application's buffer. */
-  client_send_str(&cl, "GET /c HTTP/1.1\r\nHost: x\r\n"
+  tclient_send_str(cl, "GET /c HTTP/1.1\r\nHost: x\r\n"
                        "Cookie: onair_session=0123456789012345678901234567890123456789\r\n"
                        "\r\n");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(srv.recs[1].cookie_rc, -ENOBUFS);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 static void test_keep_alive(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
   for (int i = 1; i <= 3; i++) {
     char req[128];
     snprintf(req, sizeof(req), "GET /k%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
-    client_send_str(&cl, req);
-    read_response(&cl, &r);
+    tclient_send_str(cl, req);
+    tclient_read_response(cl, &r);
     assert_int_equal(r.status, 200);
     char want[64];
     snprintf(want, sizeof(want), "n=%d path=/k%d", i, i);
     assert_string_equal(r.body, want);
-    assert_false(has_header(&r, "Connection: close"));
-    assert_false(cl.eof);
+    assert_false(tresp_has(&r, "Connection: close"));
+    assert_false(cl->eof);
   }
   /* HTTP/1.0 with keep-alive asked for stays open too. */
-  client_send_str(&cl, "GET /k10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-  read_response(&cl, &r);
+  tclient_send_str(cl, "GET /k10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
-  assert_false(has_header(&r, "Connection: close"));
-  client_send_str(&cl, "GET /k11 HTTP/1.1\r\nHost: x\r\n\r\n");
-  read_response(&cl, &r);
+  assert_false(tresp_has(&r, "Connection: close"));
+  tclient_send_str(cl, "GET /k11 HTTP/1.1\r\nHost: x\r\n\r\n");
+  tclient_read_response(cl, &r);
   assert_string_equal(r.body, "n=5 path=/k11");
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 static void test_connection_close(void **state) {
@@ -610,28 +365,26 @@ static void test_connection_close(void **state) {
       "x\r\n\r\n",
   };
   for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     srv.nreq = 0;
-    client_open(&cl);
-    client_send_str(&cl, reqs[i]);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send_str(cl, reqs[i]);
+    tclient_read_response(cl, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "n=1 path=/bye");
-    assert_true(has_header(&r, "\r\nConnection: close\r\n"));
+    assert_true(tresp_has(&r, "\r\nConnection: close\r\n"));
     assert_false(srv.recs[0].keep_alive);
-    expect_closed(&cl);
+    expect_fin(cl);
     assert_int_equal(srv.nreq, 1);
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
 static void test_pipelined_in_order(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
   char reqs[4096];
   size_t n = 0;
   for (int i = 1; i <= 10; i++) {
@@ -642,10 +395,10 @@ static void test_pipelined_in_order(void **state) {
     else
       n += (size_t)snprintf(reqs + n, sizeof(reqs) - n, "GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
   }
-  client_send(&cl, reqs, n); /* one write: all ten arrive together */
+  tclient_send(cl, reqs, n); /* one write: all ten arrive together */
   for (int i = 1; i <= 10; i++) {
     char want[64];
-    read_response(&cl, &r);
+    tclient_read_response(cl, &r);
     snprintf(want, sizeof(want), "n=%d path=/p%d", i, i);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, want);
@@ -655,23 +408,22 @@ static void test_pipelined_in_order(void **state) {
   assert_int_equal(srv.recs[4].body_len, 11);
   assert_memory_equal(srv.recs[4].body, "hello world", 11);
   assert_int_equal(srv.recs[5].body_len, 0);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 /* One request at a time: while the application holds a request, the next
  * pipelined one waits, and answers leave in request order. */
 static void test_pipelined_waits_for_late_answer(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n"
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n"
                        "GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
-  assert_true(wait_until(&cl, cond_later));
-  settle(&cl);
+  assert_true(harness_wait_until(cond_later, NULL));
+  harness_settle();
   assert_int_equal(srv.nreq, 1); /* /now is not dispatched yet */
-  assert_int_equal(cl.len, 0);   /* and nothing was answered */
+  assert_int_equal(cl->len, 0);  /* and nothing was answered */
   /* Reading pauses while the application holds the request (back-pressure:
    * the next bytes wait in the kernel, not in our buffer). */
   assert_false(srv.later->reading);
@@ -680,35 +432,34 @@ static void test_pipelined_waits_for_late_answer(void **state) {
   respond_later();
   assert_true(held->reading); /* resumed once the answer went out */
   conn_unref(held);
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_string_equal(r.body, "later");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_string_equal(r.body, "n=2 path=/now");
   assert_int_equal(srv.nreq, 2);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 /* The client goes away while its request is with the application: the
  * late answer is dropped quietly (valgrind checks the memory). */
 static void test_client_gone_before_answer(void **state) {
   (void)state;
-  struct client cl;
-  client_open(&cl);
-  client_send_str(&cl, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
-  assert_true(wait_until(&cl, cond_later));
-  client_close(&cl);
-  settle(NULL);
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(harness_wait_until(cond_later, NULL));
+  tclient_close(cl);
+  harness_settle();
   respond_later();
-  settle(NULL);
+  harness_settle();
   /* The server still serves others. */
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
-  read_response(&cl, &r);
+  struct tresp r;
+  cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 static void test_bodies(void **state) {
@@ -730,44 +481,42 @@ static void test_bodies(void **state) {
        "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", 24, "abcdefg", 7},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     srv.nreq = 0;
-    client_open(&cl);
-    client_send_str(&cl, cases[i].head);
-    client_send(&cl, cases[i].body, cases[i].body_len);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send_str(cl, cases[i].head);
+    tclient_send(cl, cases[i].body, cases[i].body_len);
+    tclient_read_response(cl, &r);
     if (r.status != 200 || srv.nreq != 1 || srv.recs[0].body_len != cases[i].want_len ||
         memcmp(srv.recs[0].body, cases[i].want, cases[i].want_len) != 0) {
       print_error("body \"%s\": status %d, nreq %d, len %zu\n", cases[i].what, r.status, srv.nreq,
                   srv.nreq ? srv.recs[0].body_len : 0);
       fail();
     }
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
 /* A body sent in pieces, with the loop running between them. */
 static void test_body_in_pieces(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "POST /slow HTTP/1.1\r\nHo");
-  settle(&cl);
-  client_send_str(&cl, "st: x\r\nContent-Length: 10\r\n");
-  settle(&cl);
-  client_send_str(&cl, "\r\n01234");
-  settle(&cl);
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "POST /slow HTTP/1.1\r\nHo");
+  harness_settle();
+  tclient_send_str(cl, "st: x\r\nContent-Length: 10\r\n");
+  harness_settle();
+  tclient_send_str(cl, "\r\n01234");
+  harness_settle();
   assert_int_equal(srv.nreq, 0);
-  client_send_str(&cl, "56789");
-  read_response(&cl, &r);
+  tclient_send_str(cl, "56789");
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(srv.recs[0].body_len, 10);
   assert_memory_equal(srv.recs[0].body, "0123456789", 10);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 /* Requests refused before the application sees them; each closes. */
@@ -827,23 +576,22 @@ static void test_rejected_table(void **state) {
       {"huge CL", R("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"), 413},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     srv.nreq = 0;
-    client_open(&cl);
-    client_send(&cl, cases[i].req, cases[i].len);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send(cl, cases[i].req, cases[i].len);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("\"%s\": status %d, want %d\n", cases[i].what, r.status, cases[i].status);
       fail();
     }
-    assert_true(has_header(&r, "\r\nConnection: close\r\n"));
-    assert_true(has_header(&r, "\r\nContent-Type: application/json\r\n"));
+    assert_true(tresp_has(&r, "\r\nConnection: close\r\n"));
+    assert_true(tresp_has(&r, "\r\nContent-Type: application/json\r\n"));
     assert_non_null(strstr(r.body, "\"error\":"));
     assert_int_equal(srv.nreq, 0);
-    expect_closed(&cl);
-    client_close(&cl);
-    settle(NULL);
+    expect_fin(cl);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -875,15 +623,14 @@ static void test_header_size_cap(void **state) {
       {HTTP_MAX_HEADER_BYTES + 5000, 431},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     size_t len;
     char *req = big_head(cases[i].total, &len);
     srv.nreq = 0;
-    client_open(&cl);
-    client_send(&cl, req, len);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send(cl, req, len);
     free(req);
-    read_response(&cl, &r);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("head of %zu bytes: status %d, want %d\n", cases[i].total, r.status,
                   cases[i].status);
@@ -891,12 +638,12 @@ static void test_header_size_cap(void **state) {
     }
     if (r.status == 431) {
       assert_int_equal(srv.nreq, 0);
-      expect_closed(&cl);
+      expect_fin(cl);
     } else {
       assert_int_equal(srv.nreq, 1);
     }
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -904,22 +651,21 @@ static void test_header_size_cap(void **state) {
  * waiting for the blank line. */
 static void test_header_never_ends(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET / HTTP/1.1\r\nHost: x\r\n");
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET / HTTP/1.1\r\nHost: x\r\n");
   char line[100];
   memset(line, 'a', sizeof(line));
   memcpy(line, "X-A: ", 5);
   line[98] = '\r';
   line[99] = '\n';
   for (int i = 0; i < 170; i++) /* 17,000 bytes of headers, no end */
-    client_send(&cl, line, sizeof(line));
-  read_response(&cl, &r);
+    tclient_send(cl, line, sizeof(line));
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 431);
-  expect_closed(&cl);
-  client_close(&cl);
-  settle(NULL);
+  expect_fin(cl);
+  tclient_close(cl);
+  harness_settle();
 }
 
 static void test_too_many_headers(void **state) {
@@ -929,25 +675,24 @@ static void test_too_many_headers(void **state) {
     int status;
   } cases[] = {{HTTP_MAX_HEADERS, 200}, {HTTP_MAX_HEADERS + 1, 431}};
   for (size_t i = 0; i < 2; i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     char req[8192];
     size_t n = (size_t)snprintf(req, sizeof(req), "GET /many HTTP/1.1\r\nHost: x\r\n");
     for (int h = 1; h < cases[i].nheaders; h++)
       n += (size_t)snprintf(req + n, sizeof(req) - n, "X-H%d: %d\r\n", h, h);
     n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n");
     srv.nreq = 0;
-    client_open(&cl);
-    client_send(&cl, req, n);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send(cl, req, n);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("%d headers: status %d, want %d\n", cases[i].nheaders, r.status, cases[i].status);
       fail();
     }
     if (r.status == 200)
       assert_int_equal(srv.recs[0].nheaders, HTTP_MAX_HEADERS);
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -965,8 +710,7 @@ static void test_body_size_cap(void **state) {
       {"chunked 20 KiB", 20 * 1024, 1, 413},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     size_t cap = cases[i].len + 256, n;
     char *req = malloc(cap);
     assert_non_null(req);
@@ -983,10 +727,10 @@ static void test_body_size_cap(void **state) {
     if (cases[i].chunked)
       n += (size_t)snprintf(req + n, cap - n, "\r\n0\r\n\r\n");
     srv.nreq = 0;
-    client_open(&cl);
-    client_send(&cl, req, n);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send(cl, req, n);
     free(req);
-    read_response(&cl, &r);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("\"%s\": status %d, want %d\n", cases[i].what, r.status, cases[i].status);
       fail();
@@ -997,10 +741,10 @@ static void test_body_size_cap(void **state) {
       assert_int_equal(srv.recs[0].body[cases[i].len - 1], 'b');
     } else {
       assert_int_equal(srv.nreq, 0);
-      expect_closed(&cl);
+      expect_fin(cl);
     }
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -1012,8 +756,7 @@ static void test_uri_too_long(void **state) {
     int status;
   } cases[] = {{1023, 0, 200}, {1024, 0, 414}, {10, 1023, 200}, {10, 1024, 414}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client cl;
-    struct resp r;
+    struct tresp r;
     char req[4096];
     size_t n = (size_t)snprintf(req, sizeof(req), "GET /");
     memset(req + n, 'u', cases[i].path_len - 1);
@@ -1025,9 +768,9 @@ static void test_uri_too_long(void **state) {
     }
     n += (size_t)snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\nHost: x\r\n\r\n");
     srv.nreq = 0;
-    client_open(&cl);
-    client_send(&cl, req, n);
-    read_response(&cl, &r);
+    struct tclient *cl = tclient_open(srv.port);
+    tclient_send(cl, req, n);
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status) {
       print_error("path %zu query %zu: status %d, want %d\n", cases[i].path_len, cases[i].query_len,
                   r.status, cases[i].status);
@@ -1037,10 +780,10 @@ static void test_uri_too_long(void **state) {
       assert_int_equal(strlen(srv.recs[0].path), cases[i].path_len);
       assert_int_equal(strlen(srv.recs[0].query), cases[i].query_len);
     } else {
-      expect_closed(&cl);
+      expect_fin(cl);
     }
-    client_close(&cl);
-    settle(NULL);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -1048,20 +791,19 @@ static void test_uri_too_long(void **state) {
  * error, then the connection closes. */
 static void test_good_then_bad_pipelined(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
-  client_open(&cl);
-  client_send_str(&cl, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+  struct tresp r;
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send_str(cl, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
                        "GET /bad HTTP/1.1\nHost: x\n\n");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_string_equal(r.body, "n=1 path=/ok");
-  read_response(&cl, &r);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 400);
-  expect_closed(&cl);
+  expect_fin(cl);
   assert_int_equal(srv.nreq, 1);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 /* ---- however TCP cuts the bytes ------------------------------------ */
@@ -1071,8 +813,7 @@ static void test_good_then_bad_pipelined(void **state) {
  * fills, not refused as a whole. */
 static void test_pipelined_big_bodies(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
+  struct tresp r;
   enum { NB = 3, BODY = 12 * 1024 };
   static char req[NB * (BODY + 128)];
   size_t n = 0;
@@ -1082,10 +823,10 @@ static void test_pipelined_big_bodies(void **state) {
     memset(req + n, 'a' + i, BODY);
     n += BODY;
   }
-  client_open(&cl);
-  client_send(&cl, req, n);
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send(cl, req, n);
   for (int i = 0; i < NB; i++) {
-    read_response(&cl, &r);
+    tclient_read_response(cl, &r);
     if (r.status != 200) {
       print_error("pipelined POST %d of %d (%zu bytes in all): status %d\n", i + 1, NB, n,
                   r.status);
@@ -1093,8 +834,8 @@ static void test_pipelined_big_bodies(void **state) {
     }
     assert_int_equal(srv.recs[i].body_len, BODY);
   }
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 /* A chunked body well under the cap (8,000 bytes) sent as one-byte chunks
@@ -1102,21 +843,20 @@ static void test_pipelined_big_bodies(void **state) {
  * body, not the framing, is what the cap counts. */
 static void test_chunked_one_byte_chunks(void **state) {
   (void)state;
-  struct client cl;
-  struct resp r;
+  struct tresp r;
   static char req[64 * 1024];
   size_t n = (size_t)snprintf(req, sizeof(req),
                               "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int i = 0; i < 8000; i++)
     n += (size_t)snprintf(req + n, sizeof(req) - n, "1\r\na\r\n");
   n += (size_t)snprintf(req + n, sizeof(req) - n, "0\r\n\r\n");
-  client_open(&cl);
-  client_send(&cl, req, n);
-  read_response(&cl, &r);
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send(cl, req, n);
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(srv.recs[0].body_len, 8000);
-  client_close(&cl);
-  settle(NULL);
+  tclient_close(cl);
+  harness_settle();
 }
 
 int main(void) {

@@ -1,6 +1,6 @@
 /* Tests for src/net/http_client.c (libcurl's multi interface on libuv)
  * against an HTTP server running in this test on the same loop: onair's own
- * conn + http_conn listener on 127.0.0.1, with handlers that record what
+ * http_server on 127.0.0.1, with handlers that record what
  * the client sent and answer as each case needs (a body, a 404, a 302, a
  * body one byte over the cap, no answer at all).
  *
@@ -13,33 +13,26 @@
  * take about that long); http_client_free with a request in flight;
  * http_client_escape.
  *
- * Waiting is event driven and bounded: the loop runs until the request has
- * finished, each run at most POLL_MS (a watchdog timer), the whole wait at
- * most WAIT_MS of loop time. No sleeps. */
+ * Waiting is the harness's (harness.h): the loop runs until the request has
+ * finished, each run bounded, the whole wait too. No sleeps. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <http_parser.h>
 #include <uv.h>
 
+#include "harness.h"
 #include "http/http.h"
 #include "net/conn.h"
 #include "net/http_client.h"
-#include "util/log.h"
 
-#define POLL_MS 250   /* longest single run of the loop while waiting */
-#define WAIT_MS 60000 /* loop time before a wait gives up */
 #define MAX_REQS 16
 
 /* ---- the server ---------------------------------------------------------- */
@@ -58,15 +51,13 @@ struct seen {
 
 static struct {
   uv_loop_t loop;
-  uv_tcp_t server;
+  struct http_server http;
   int port;
   int nreq;
   struct seen reqs[MAX_REQS];
   struct conn *held; /* a request left unanswered; we hold a reference */
   struct http_client *hc;
 } srv;
-
-static uv_timer_t watchdog; /* bounds each run of the loop in a wait */
 
 static void copy_header(struct http_req *req, const char *name, char *out, size_t size) {
   size_t len;
@@ -103,6 +94,7 @@ static void on_request(struct conn *c, struct http_req *req) {
     char nbuf[32];
     assert_true(http_query_param(req->query, "n", nbuf, sizeof(nbuf)) > 0);
     size_t n = (size_t)strtoul(nbuf, NULL, 10);
+    c->max_out = 8 * 1024 * 1024; /* room for the bodies over the client's cap */
     char *body = malloc(n);
     assert_non_null(body);
     for (size_t i = 0; i < n; i++)
@@ -118,17 +110,6 @@ static void on_request(struct conn *c, struct http_req *req) {
   }
 }
 
-static void on_accept(struct conn *c) {
-  c->max_out = 8 * 1024 * 1024; /* room for the bodies over the client's cap */
-  assert_int_equal(http_conn_bind(c, on_request), 0);
-}
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 static void release_held(void) {
   if (srv.held) {
     conn_close(srv.held);
@@ -139,57 +120,18 @@ static void release_held(void) {
 
 static int group_setup(void **state) {
   (void)state;
-  signal(SIGPIPE, SIG_IGN);
-  log_min_level = LOG_ERROR;
-  if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0)
+  if (harness_init(&srv.loop) != 0 || http_client_new(&srv.loop, &srv.hc) != 0)
     return -1;
-  if (conn_listen(&srv.loop, &srv.server, "127.0.0.1", 0, on_accept, NULL) != 0)
-    return -1;
-  struct sockaddr_in sa;
-  int len = sizeof(sa);
-  if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
-    return -1;
-  srv.port = ntohs(sa.sin_port);
-  if (http_client_new(&srv.loop, &srv.hc) != 0 || uv_timer_init(&srv.loop, &watchdog) != 0)
-    return -1;
+  srv.port = harness_http_listen(&srv.http, on_request, &srv);
   return srv.port > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  void *listener = srv.server.data;
   release_held();
   http_client_free(srv.hc);
-  uv_walk(&srv.loop, close_walk, NULL);
-  uv_run(&srv.loop, UV_RUN_DEFAULT);
-  free(listener);
-  return uv_loop_close(&srv.loop) == 0 ? 0 : -1;
-}
-
-/* ---- the loop -------------------------------------------------------------
- */
-
-/* The loop is run with UV_RUN_ONCE: polling uv_backend_fd() from outside
- * (as test_http.c does) misses sockets that curl hands to uv_poll from
- * inside a callback, since libuv adds them to epoll only in its next poll
- * phase. A repeating watchdog timer keeps every run under POLL_MS; a wait
- * ends at its condition or after WAIT_MS of loop time. */
-
-static void on_watchdog(uv_timer_t *t) { (void)t; }
-
-static int wait_until(int (*cond)(void *arg), void *arg) {
-  uint64_t deadline = uv_now(&srv.loop) + WAIT_MS;
-  int ok = 0;
-  uv_timer_start(&watchdog, on_watchdog, POLL_MS, POLL_MS);
-  while (!(ok = cond(arg)) && uv_now(&srv.loop) < deadline)
-    uv_run(&srv.loop, UV_RUN_ONCE);
-  uv_timer_stop(&watchdog);
-  return ok;
-}
-
-static void settle(void) {
-  for (int i = 0; i < 50; i++)
-    uv_run(&srv.loop, UV_RUN_NOWAIT);
+  http_server_close(&srv.http, NULL);
+  return harness_finish() == 0 ? 0 : -1;
 }
 
 /* ---- the client's callback ------------------------------------------------
@@ -229,27 +171,14 @@ static int cond_called(void *arg) {
 
 /* Waits for the callback; fails if it does not run exactly once. */
 static void wait_done(struct result *r) {
-  if (!wait_until(cond_called, r))
+  if (!harness_wait_until(cond_called, r))
     fail_msg("the request never finished");
-  settle();
+  harness_settle();
   assert_int_equal(r->called, 1);
 }
 
 static void url(char *out, size_t size, const char *path) {
   snprintf(out, size, "http://127.0.0.1:%d%s", srv.port, path);
-}
-
-/* A port nothing listens on: bound by us, then closed. */
-static int dead_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  socklen_t len = sizeof(sa);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
 }
 
 static int setup(void **state) {
@@ -261,7 +190,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   release_held();
-  settle();
+  harness_settle();
   return 0;
 }
 
@@ -376,7 +305,7 @@ static void test_post_form(void **state) {
 static void test_errors(void **state) {
   (void)state;
   char refused[64];
-  snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/hello", dead_port());
+  snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/hello", harness_dead_port());
   const char *const urls[] = {
       refused,
       "file:///etc/hostname", /* only http and https */
@@ -441,7 +370,7 @@ static void test_body_cap(void **state) {
       assert_int_equal(r.len, 0);
     }
     result_free(&r);
-    settle();
+    harness_settle();
   }
 }
 
@@ -460,7 +389,7 @@ static void test_timeout(void **state) {
   url(u, sizeof(u), "/hang");
   uint64_t t0 = uv_now(&srv.loop);
   assert_int_equal(http_client_get(srv.hc, u, on_done, &hung), 0);
-  assert_true(wait_until(cond_held, NULL));
+  assert_true(harness_wait_until(cond_held, NULL));
   url(u, sizeof(u), "/hello");
   assert_int_equal(http_client_get(srv.hc, u, on_done, &quick), 0);
   wait_done(&quick);
@@ -494,18 +423,18 @@ static void test_free_in_flight(void **state) {
   assert_int_equal(http_client_new(&srv.loop, &hc), 0);
   url(u, sizeof(u), "/hang");
   assert_int_equal(http_client_get(hc, u, on_not_called, &called), 0);
-  assert_true(wait_until(cond_held, NULL));
+  assert_true(harness_wait_until(cond_held, NULL));
   http_client_free(hc);
-  settle();
+  harness_settle();
   release_held();
-  settle();
+  harness_settle();
   assert_int_equal(called, 0);
   /* A client freed before its request even started. */
   assert_int_equal(http_client_new(&srv.loop, &hc), 0);
   url(u, sizeof(u), "/hello");
   assert_int_equal(http_client_get(hc, u, on_not_called, &called), 0);
   http_client_free(hc);
-  settle();
+  harness_settle();
   assert_int_equal(called, 0);
 }
 

@@ -1,27 +1,22 @@
 /* Tests for src/app/live.c (the WebSocket protocol of docs/protocol.md)
  * through the whole application on a real libuv loop, wired as src/main.c
  * wires it: config_defaults, a real SQLite database in a temporary
- * directory, app_init, conn_init, ws_init, and conn_listen with an accept
- * callback binding http_conn_bind(c, app_on_request). Users and sessions are
- * made directly with db_user_create + session_create; the clients are raw
- * sockets in this thread sending the session cookie and Origin, doing the
- * RFC 6455 handshake and speaking JSON in masked text frames.
+ * directory, app_init, and an http_server whose requests go to
+ * app_on_request with the app; shut down as main does (http_server_close,
+ * then app_close). Users and sessions are made directly with db_user_create
+ * + session_create; the clients are the harness's raw sockets sending the
+ * session cookie and Origin, doing the RFC 6455 handshake and speaking JSON
+ * in masked text frames.
  *
  * The focus is what the protocol promises a client at the C level: hello
  * first, every error code with its ref, the connection staying open after
  * an error, room membership and its events, chat rules and rate limit,
  * signaling limits, the room list, and what happens when a broadcaster goes.
  *
- * Waiting is event driven and bounded (as in test_http.c): run the loop once
- * without blocking, read every client, and if the condition does not hold
- * poll() the clients and the loop's backend fd. No sleeps. */
+ * Waiting is the harness's (harness.h): event driven and bounded, no
+ * sleeps. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,17 +34,11 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "auth/session.h"
+#include "harness.h"
 #include "http/http.h"
-#include "net/conn.h"
 #include "store/db.h"
-#include "util/log.h"
-#include "ws/ws_conn.h"
 #include "ws/ws_frame.h"
 
-#define WAIT_ROUNDS 400 /* poll rounds before a wait gives up */
-#define POLL_MS 250     /* longest single poll */
-#define MAX_CLIENTS 16
-#define CLIENT_BUF (256 * 1024)
 #define MAX_VIEWERS 3 /* cfg.max_viewers */
 #define HOST "onair.test"
 #define ORIGIN "http://" HOST
@@ -63,7 +51,7 @@ static const char *const user_names[NUSERS] = {"alice", "bob",   "carol", "dave"
 
 static struct {
   uv_loop_t loop;
-  uv_tcp_t server;
+  struct http_server http;
   int port;
   char dir[64];
   char db_path[128];
@@ -74,18 +62,8 @@ static struct {
   char tokens[NUSERS][SESSION_TOKEN_LEN + 1];
 } t;
 
-static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, app_on_request), 0); }
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  signal(SIGPIPE, SIG_IGN);
-  log_min_level = LOG_ERROR;
   if (sodium_init() < 0)
     return -1;
   snprintf(t.dir, sizeof(t.dir), "/tmp/onair-live-XXXXXX");
@@ -106,35 +84,19 @@ static int group_setup(void **state) {
         session_create(t.db, t.ids[i], t.cfg.session_ttl_ms, t.tokens[i]) < 0)
       return -1;
   }
-  if (uv_loop_init(&t.loop) != 0 || app_init(&t.app, &t.loop, &t.cfg, t.db) < 0 ||
-      conn_init(&t.loop) != 0)
+  if (harness_init(&t.loop) != 0 || app_init(&t.app, &t.loop, &t.cfg, t.db) < 0)
     return -1;
-  struct ws_config wcfg = {
-      .max_message = t.cfg.ws_max_message,
-      .ping_ms = t.cfg.ws_ping_ms,
-      .timeout_ms = t.cfg.ws_timeout_ms,
-  };
-  if (ws_init(&t.loop, &wcfg) != 0)
-    return -1;
-  if (conn_listen(&t.loop, &t.server, "127.0.0.1", 0, on_accept, &t.app) != 0)
-    return -1;
-  struct sockaddr_in sa;
-  int len = sizeof(sa);
-  if (uv_tcp_getsockname(&t.server, (struct sockaddr *)&sa, &len) != 0)
-    return -1;
-  t.port = ntohs(sa.sin_port);
+  t.port = harness_http_listen(&t.http, app_on_request, &t.app);
   return t.port > 0 ? 0 : -1;
 }
 
+/* main's shutdown: the connections (and with them every room) first, then
+ * the app; nothing may be left on the loop. */
 static int group_teardown(void **state) {
   (void)state;
-  void *listener = t.server.data; /* conn_listen's record: ours to free */
-  app_shutdown(&t.app);
-  ws_shutdown();
-  uv_walk(&t.loop, close_walk, NULL);
-  uv_run(&t.loop, UV_RUN_DEFAULT);
-  free(listener);
-  int rc = uv_loop_close(&t.loop);
+  http_server_close(&t.http, NULL);
+  app_close(&t.app, NULL);
+  int rc = harness_finish();
   db_close(t.db);
   static const char *const files[] = {"onair.db", "onair.db-wal", "onair.db-shm"};
   for (size_t i = 0; i < 3; i++) {
@@ -146,202 +108,7 @@ static int group_teardown(void **state) {
   return rc == 0 ? 0 : -1;
 }
 
-/* ---- clients ------------------------------------------------------------ */
-
-struct tclient {
-  int fd;
-  uint8_t *buf; /* bytes received, not yet taken */
-  size_t len, cap;
-  int eof;
-  int reset;
-  char peer[24]; /* from hello */
-};
-
-static struct tclient *clients[MAX_CLIENTS];
-
-static struct tclient *client_open(void) {
-  struct tclient *cl = calloc(1, sizeof(*cl));
-  assert_non_null(cl);
-  cl->cap = CLIENT_BUF;
-  cl->buf = malloc(cl->cap);
-  assert_non_null(cl->buf);
-  cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(cl->fd >= 0);
-  size_t i;
-  for (i = 0; i < MAX_CLIENTS && clients[i]; i++)
-    ;
-  assert_true(i < MAX_CLIENTS);
-  clients[i] = cl;
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t.port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  /* A blocking connect completes from the listen backlog, before accept. */
-  assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  int one = 1;
-  setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
-  return cl;
-}
-
-static void client_close(struct tclient *cl) {
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i] == cl)
-      clients[i] = NULL;
-  }
-  close(cl->fd);
-  free(cl->buf);
-  free(cl);
-}
-
-static void client_drain(struct tclient *cl) {
-  while (!cl->eof && !cl->reset && cl->len < cl->cap) {
-    ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
-    if (n > 0)
-      cl->len += (size_t)n;
-    else if (n == 0)
-      cl->eof = 1;
-    else if (errno == EAGAIN || errno == EWOULDBLOCK)
-      return;
-    else if (errno == ECONNRESET)
-      cl->reset = 1;
-    else if (errno != EINTR)
-      fail_msg("recv: %s", strerror(errno));
-  }
-}
-
-static void step_nowait(void) {
-  uv_run(&t.loop, UV_RUN_NOWAIT);
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i])
-      client_drain(clients[i]);
-  }
-}
-
-static void wait_event(void) {
-  int ms = uv_backend_timeout(&t.loop);
-  if (ms < 0 || ms > POLL_MS)
-    ms = POLL_MS;
-  struct pollfd p[MAX_CLIENTS + 1] = {{.fd = uv_backend_fd(&t.loop), .events = POLLIN}};
-  nfds_t np = 1;
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    struct tclient *cl = clients[i];
-    if (cl && !cl->eof && !cl->reset && cl->len < cl->cap) {
-      p[np].fd = cl->fd;
-      p[np].events = POLLIN;
-      np++;
-    }
-  }
-  poll(p, np, ms);
-}
-
-static int wait_until(int (*cond)(void *arg), void *arg) {
-  for (int i = 0; i < WAIT_ROUNDS; i++) {
-    step_nowait();
-    if (cond(arg))
-      return 1;
-    wait_event();
-  }
-  return 0;
-}
-
-static void settle(void) {
-  for (int i = 0; i < 50; i++)
-    step_nowait();
-}
-
-static void client_send(struct tclient *cl, const void *data, size_t len) {
-  const char *p = data;
-  for (int rounds = 0; len > 0; rounds++) {
-    assert_true(rounds < WAIT_ROUNDS * 10);
-    ssize_t n = send(cl->fd, p, len, MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      fail_msg("send: %s", strerror(errno));
-    step_nowait();
-    wait_event();
-  }
-}
-
-static int cond_ended(void *arg) {
-  struct tclient *cl = arg;
-  return cl->eof || cl->reset;
-}
-
-/* ---- HTTP and WebSocket framing ------------------------------------------ */
-
-struct resp {
-  int status;
-  char head[4096];
-  char body[2048];
-};
-
-static int have_head(void *arg) {
-  struct tclient *cl = arg;
-  return cl->eof || cl->reset || memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
-}
-
-/* Reads one response head and, with a Content-Length, its body. */
-static void read_response(struct tclient *cl, struct resp *r) {
-  wait_until(have_head, cl);
-  uint8_t *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
-  if (end == NULL)
-    fail_msg("no response head (%zu bytes, eof %d)", cl->len, cl->eof);
-  size_t head_len = (size_t)(end - cl->buf) + 4;
-  assert_true(head_len < sizeof(r->head));
-  memcpy(r->head, cl->buf, head_len);
-  r->head[head_len] = 0;
-  r->status = (int)strtol(r->head + 9, NULL, 10);
-  size_t body_len = 0;
-  const char *clh = strcasestr(r->head, "\r\nContent-Length:");
-  if (clh)
-    body_len = (size_t)strtoul(clh + 17, NULL, 10);
-  assert_true(body_len < sizeof(r->body));
-  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof; i++) {
-    wait_event();
-    step_nowait();
-  }
-  assert_true(cl->len >= head_len + body_len);
-  memcpy(r->body, cl->buf + head_len, body_len);
-  r->body[body_len] = 0;
-  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
-  cl->len -= head_len + body_len;
-}
-
-static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0, const void *payload, size_t len) {
-  static const uint8_t mask[4] = {0x5a, 0x01, 0xc3, 0x7e};
-  size_t n = 0;
-  assert_true(cap >= len + 14);
-  out[n++] = b0;
-  if (len < 126) {
-    out[n++] = (uint8_t)(0x80 | len);
-  } else if (len <= 0xFFFF) {
-    out[n++] = 0x80 | 126;
-    out[n++] = (uint8_t)(len >> 8);
-    out[n++] = (uint8_t)len;
-  } else {
-    out[n++] = 0x80 | 127;
-    for (int i = 7; i >= 0; i--)
-      out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-  }
-  memcpy(out + n, mask, 4);
-  n += 4;
-  const uint8_t *p = payload;
-  for (size_t i = 0; i < len; i++)
-    out[n + i] = p[i] ^ mask[i & 3];
-  return n + len;
-}
-
-static void send_text(struct tclient *cl, const char *s) {
-  size_t len = strlen(s);
-  uint8_t *f = malloc(len + 14);
-  assert_non_null(f);
-  size_t n = frame_build(f, len + 14, 0x81, s, len);
-  client_send(cl, f, n);
-  free(f);
-}
+/* ---- JSON messages --------------------------------------------------------- */
 
 /* Sends j (consumed) as one text message. */
 static void send_json(struct tclient *cl, json_t *j) {
@@ -349,80 +116,21 @@ static void send_json(struct tclient *cl, json_t *j) {
   char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   assert_non_null(s);
-  send_text(cl, s);
+  tclient_send_text(cl, s);
   free(s);
-}
-
-/* Length of the complete frame at the front of cl->buf, or 0. */
-static size_t frame_ready(const struct tclient *cl, size_t *hl_out, uint64_t *len_out) {
-  if (cl->len < 2)
-    return 0;
-  const uint8_t *b = cl->buf;
-  uint64_t len = b[1] & 0x7F;
-  size_t hl = len == 126 ? 4 : len == 127 ? 10 : 2;
-  if (cl->len < hl)
-    return 0;
-  if (hl == 4)
-    len = (uint64_t)b[2] << 8 | b[3];
-  else if (hl == 10)
-    for (int i = 0; i < 8; i++)
-      len = i == 0 ? b[2] : len << 8 | b[2 + i];
-  if (cl->len < hl + len)
-    return 0;
-  *hl_out = hl;
-  *len_out = len;
-  return hl + (size_t)len;
-}
-
-static int have_frame(void *arg) {
-  struct tclient *cl = arg;
-  size_t hl;
-  uint64_t len;
-  return frame_ready(cl, &hl, &len) > 0 || cl->eof || cl->reset;
-}
-
-struct frame {
-  int opcode;
-  char *payload; /* malloc'd, NUL-terminated */
-  size_t len;
-};
-
-static int frame_take(struct tclient *cl, struct frame *f) {
-  size_t hl;
-  uint64_t len;
-  size_t total = frame_ready(cl, &hl, &len);
-  if (total == 0)
-    return 0;
-  assert_int_equal(cl->buf[0] & 0xF0, 0x80); /* final, no RSV */
-  assert_int_equal(cl->buf[1] & 0x80, 0);    /* unmasked */
-  f->opcode = cl->buf[0] & 0x0F;
-  f->len = (size_t)len;
-  f->payload = malloc(f->len + 1);
-  assert_non_null(f->payload);
-  memcpy(f->payload, cl->buf + hl, f->len);
-  f->payload[f->len] = 0;
-  memmove(cl->buf, cl->buf + total, cl->len - total);
-  cl->len -= total;
-  return 1;
-}
-
-static void read_frame(struct tclient *cl, struct frame *f) {
-  wait_until(have_frame, cl);
-  if (!frame_take(cl, f))
-    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof, cl->reset);
 }
 
 /* The next message, which must be a JSON object with a string type (caller
  * json_decref()s). */
 static json_t *recv_msg(struct tclient *cl) {
-  struct frame f;
-  read_frame(cl, &f);
+  struct tframe f;
+  tclient_read_frame(cl, &f);
   if (f.opcode != WS_OP_TEXT)
     fail_msg("expected a text frame, got opcode %d (%zu bytes)", f.opcode, f.len);
   json_error_t err;
-  json_t *j = json_loadb(f.payload, f.len, 0, &err);
+  json_t *j = json_loadb((const char *)f.payload, f.len, 0, &err);
   if (j == NULL || !json_is_object(j) || !json_is_string(json_object_get(j, "type")))
-    fail_msg("not a typed JSON object: %s", f.payload);
+    fail_msg("not a typed JSON object: %s", (const char *)f.payload);
   free(f.payload);
   return j;
 }
@@ -469,7 +177,7 @@ static void expect_error(struct tclient *cl, const char *code, const char *ref) 
 
 /* Nothing more arrived (after the loop has run everything it had). */
 static void expect_nothing(struct tclient *cl) {
-  settle();
+  harness_settle();
   if (cl->len != 0)
     fail_msg("unexpected %zu bytes: %.*s", cl->len, (int)(cl->len > 200 ? 200 : cl->len),
              (const char *)cl->buf + 2);
@@ -482,26 +190,24 @@ static void expect_open(struct tclient *cl) {
   expect_error(cl, "unknown_type", "nonsense.ping");
 }
 
-#define WS_REQ_FMT                                                                      \
-  "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "              \
-  "13\r\n"                                                                              \
-  "Origin: " ORIGIN "\r\nCookie: theme=dark; onair_session=%s\r\n\r\n"
+/* The Origin and session cookie of user u's upgrade, as header lines. */
+static void upgrade_headers(int u, char *out, size_t size) {
+  snprintf(out, size, "Origin: " ORIGIN "\r\nCookie: theme=dark; onair_session=%s\r\n",
+           t.tokens[u]);
+}
 
-/* Connects as user u, reads the 101 and the hello (its peer kept in
- * cl->peer). */
+/* Connects as user u, reads the 101 and the hello (its peer id kept in
+ * cl->note). */
 static struct tclient *live_open(int u) {
-  struct tclient *cl = client_open();
-  char req[512];
-  int n = snprintf(req, sizeof(req), WS_REQ_FMT, t.tokens[u]);
-  client_send(cl, req, (size_t)n);
-  struct resp r;
-  read_response(cl, &r);
-  if (r.status != 101)
+  struct tclient *cl = tclient_open(t.port);
+  char extra[256];
+  struct tresp r;
+  upgrade_headers(u, extra, sizeof(extra));
+  if (tclient_ws_upgrade(cl, HOST, extra, &r) != 101)
     fail_msg("upgrade for %s: status %d %s", user_names[u], r.status, r.body);
   json_t *hello = expect_msg(cl, "hello");
   assert_string_equal(str(hello, "user"), user_names[u]);
-  snprintf(cl->peer, sizeof(cl->peer), "%s", str(hello, "peer"));
+  snprintf(cl->note, sizeof(cl->note), "%s", str(hello, "peer"));
   json_decref(hello);
   return cl;
 }
@@ -531,9 +237,12 @@ static void chat(struct tclient *cl, const char *room, const char *text) {
   send_json(cl, json_pack("{s:s, s:s, s:s}", "type", "chat.send", "room", room, "text", text));
 }
 
+/* live.c holds no client and has no coalesced update pending (one would
+ * reach the next test's watchers). */
 static int cond_idle(void *arg) {
   (void)arg;
-  return t.app.peers.count == 0;
+  return t.app.peers.count == 0 && !uv_is_active((uv_handle_t *)&t.app.rooms_timer) &&
+         !uv_is_active((uv_handle_t *)&t.app.viewers_timer);
 }
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -547,12 +256,8 @@ static int setup(void **state) {
  * no peers, no rooms, no watchers. */
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i])
-      client_close(clients[i]);
-  }
-  wait_until(cond_idle, NULL);
-  settle();
+  tclient_close_all();
+  assert_true(harness_wait_until(cond_idle, NULL));
   assert_int_equal(t.app.peers.count, 0);
   assert_int_equal(rooms_count(&t.app.rooms), 0);
   assert_null(t.app.watchers);
@@ -569,12 +274,12 @@ static void test_hello_first(void **state) {
   struct tclient *a1 = live_open(ALICE);
   struct tclient *a2 = live_open(ALICE);
   struct tclient *b = live_open(BOB);
-  assert_int_equal(a1->peer[0], 'p');
-  assert_true(strlen(a1->peer) > 1);
-  assert_true(strspn(a1->peer + 1, "0123456789") == strlen(a1->peer) - 1);
+  assert_int_equal(a1->note[0], 'p');
+  assert_true(strlen(a1->note) > 1);
+  assert_true(strspn(a1->note + 1, "0123456789") == strlen(a1->note) - 1);
   /* Every connection is its own peer, even for the same user. */
-  assert_string_not_equal(a1->peer, a2->peer);
-  assert_string_not_equal(a1->peer, b->peer);
+  assert_string_not_equal(a1->note, a2->note);
+  assert_string_not_equal(a1->note, b->note);
   assert_int_equal(t.app.peers.count, 3);
   expect_nothing(a1);
   expect_nothing(b);
@@ -584,17 +289,16 @@ static void test_hello_first(void **state) {
  * hello is the first message on every connection. */
 static void test_hello_before_pipelined_reply(void **state) {
   (void)state;
-  struct tclient *cl = client_open();
-  char req[512];
-  int n = snprintf(req, sizeof(req), WS_REQ_FMT, t.tokens[BOB]);
+  struct tclient *cl = tclient_open(t.port);
+  char extra[256];
   uint8_t buf[1024];
-  memcpy(buf, req, (size_t)n);
+  upgrade_headers(BOB, extra, sizeof(extra));
+  size_t n = harness_ws_request((char *)buf, sizeof(buf), HOST, extra);
   static const char watch[] = "{\"type\":\"rooms.watch\"}";
-  size_t len =
-      (size_t)n + frame_build(buf + n, sizeof(buf) - (size_t)n, 0x81, watch, strlen(watch));
-  client_send(cl, buf, len);
-  struct resp r;
-  read_response(cl, &r);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x81, watch, strlen(watch));
+  tclient_send(cl, buf, n);
+  struct tresp r;
+  tclient_read_response(cl, &r);
   assert_int_equal(r.status, 101);
   json_decref(expect_msg(cl, "hello"));
   json_decref(expect_msg(cl, "rooms"));
@@ -632,10 +336,10 @@ static void test_upgrade_refusals(void **state) {
     char req[1024];
     int n = snprintf(req, sizeof(req), "%s /ws HTTP/1.1\r\n%sSec-WebSocket-Version: %s\r\n%s%s\r\n",
                      cases[i].method, base, cases[i].version, cases[i].origin, cases[i].cookie);
-    struct tclient *cl = client_open();
-    client_send(cl, req, (size_t)n);
-    struct resp r;
-    read_response(cl, &r);
+    struct tclient *cl = tclient_open(t.port);
+    tclient_send(cl, req, (size_t)n);
+    struct tresp r;
+    tclient_read_response(cl, &r);
     char want[64];
     snprintf(want, sizeof(want), "\"error\":\"%s\"", cases[i].error);
     if (r.status != cases[i].status || strstr(r.body, want) == NULL) {
@@ -647,8 +351,8 @@ static void test_upgrade_refusals(void **state) {
       assert_non_null(strcasestr(r.head, "\r\nSec-WebSocket-Version: 13\r\n"));
     assert_null(strcasestr(r.head, "Sec-WebSocket-Accept"));
     assert_int_equal(t.app.peers.count, 0); /* no client was made */
-    client_close(cl);
-    settle();
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -756,7 +460,7 @@ static void test_room_join(void **state) {
   assert_string_equal(str(j, "room"), "alice");
   assert_string_equal(str(j, "title"), "Live!");
   assert_string_equal(str(j, "broadcaster"), "alice");
-  assert_string_equal(str(j, "broadcaster_peer"), a->peer);
+  assert_string_equal(str(j, "broadcaster_peer"), a->note);
   assert_int_equal(num(j, "viewers"), 1);
   assert_true(json_is_array(json_object_get(j, "history")));
   assert_true(json_is_false(json_object_get(j, "media_ready"))); /* no media plane here */
@@ -766,7 +470,7 @@ static void test_room_join(void **state) {
   json_decref(j);
   j = expect_msg(a, "viewer.joined");
   assert_string_equal(str(j, "room"), "alice");
-  assert_string_equal(str(j, "peer"), b->peer);
+  assert_string_equal(str(j, "peer"), b->note);
   assert_string_equal(str(j, "user"), "bob");
   json_decref(j);
   j = expect_msg(a, "room.viewers");
@@ -781,7 +485,7 @@ static void test_room_join(void **state) {
   assert_string_equal(str(j, "room"), "alice");
   json_decref(j);
   j = expect_msg(a, "viewer.left");
-  assert_string_equal(str(j, "peer"), b->peer);
+  assert_string_equal(str(j, "peer"), b->note);
   json_decref(j);
   j = expect_msg(a, "room.viewers");
   assert_int_equal(num(j, "viewers"), 0);
@@ -963,7 +667,7 @@ static void test_no_peer_to_peer(void **state) {
   struct tclient *b = live_open(BOB);
   go_live(a, NULL);
   join(b, a, "alice");
-  send_json(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", "signal", "to", b->peer, "data",
+  send_json(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", "signal", "to", b->note, "data",
                          "kind", "offer", "sdp", "v=0\r\n"));
   json_t *j = expect_msg(a, "error");
   assert_string_equal(str(j, "code"), "unknown_type");
@@ -999,7 +703,7 @@ static void test_bad_messages(void **state) {
   };
   struct tclient *cl = live_open(IVAN);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    send_text(cl, cases[i].text);
+    tclient_send_text(cl, cases[i].text);
     json_t *j = expect_msg(cl, "error");
     if (strcmp(str(j, "code"), cases[i].code) != 0 || strcmp(str(j, "ref"), cases[i].ref) != 0) {
       print_error("%s: got %s ref \"%s\", want %s ref \"%s\"\n", cases[i].text, str(j, "code"),
@@ -1061,7 +765,7 @@ static void test_broadcaster_disconnect(void **state) {
   assert_string_equal(str(room, "name"), "alice");
   json_decref(j);
 
-  client_close(a); /* the tab is gone, no close frame */
+  tclient_close(a); /* the tab is gone, no close frame */
   for (int k = 0; k < 2; k++) {
     struct tclient *v = k ? c : b;
     j = expect_msg(v, "room.ended");
@@ -1163,10 +867,10 @@ static void test_rooms_watch(void **state) {
   static const char leave[] = "{\"type\":\"room.leave\"}";
   static const char retitle[] = "{\"type\":\"live.start\",\"title\":\"New title\"}";
   uint8_t buf[256];
-  size_t n = frame_build(buf, sizeof(buf), 0x81, leave, strlen(leave));
-  client_send(b, buf, n); /* these two are handled in the same loop turn */
-  n = frame_build(buf, sizeof(buf), 0x81, retitle, strlen(retitle));
-  client_send(a, buf, n);
+  size_t n = tframe_build(buf, sizeof(buf), 0x81, leave, strlen(leave));
+  tclient_send(b, buf, n); /* these two are handled in the same loop turn */
+  n = tframe_build(buf, sizeof(buf), 0x81, retitle, strlen(retitle));
+  tclient_send(a, buf, n);
   json_decref(expect_msg(b, "room.left"));
   json_decref(expect_msg(a, "viewer.left"));
   json_decref(expect_msg(a, "live.started"));
@@ -1198,26 +902,26 @@ static void test_signout_closes(void **state) {
   struct tclient *ws2 = live_open(JUDY);
   memcpy(t.tokens[JUDY], saved, sizeof(saved));
   struct tclient *other = live_open(JUDY); /* another session of the same user */
-  struct tclient *h = client_open();
+  struct tclient *h = tclient_open(t.port);
   char req[512];
   int n = snprintf(req, sizeof(req),
                    "POST /api/signout HTTP/1.1\r\nHost: " HOST "\r\nOrigin: " ORIGIN "\r\n"
                    "Cookie: onair_session=%s\r\nContent-Length: 0\r\n\r\n",
                    token);
-  client_send(h, req, (size_t)n);
-  struct resp r;
-  read_response(h, &r);
+  tclient_send(h, req, (size_t)n);
+  struct tresp r;
+  tclient_read_response(h, &r);
   assert_int_equal(r.status, 204);
   for (int k = 0; k < 2; k++) {
     struct tclient *ws = k ? ws2 : ws1;
-    struct frame f;
-    read_frame(ws, &f);
+    struct tframe f;
+    tclient_read_frame(ws, &f);
     assert_int_equal(f.opcode, WS_OP_CLOSE);
     assert_true(f.len >= 2);
     assert_int_equal((uint8_t)f.payload[0] << 8 | (uint8_t)f.payload[1], WS_CLOSE_POLICY);
     assert_memory_equal(f.payload + 2, "signed out", f.len - 2);
     free(f.payload);
-    wait_until(cond_ended, ws);
+    harness_wait_until(tclient_ended, ws);
     assert_true(ws->eof || ws->reset);
   }
   expect_open(other);

@@ -1,6 +1,5 @@
 /* Tests for src/auth/oidc.c against an OpenID provider played by this test
- * on the same libuv loop: onair's own conn + http_conn listener on
- * 127.0.0.1 serves discovery documents (a good one and broken ones under
+ * on the same libuv loop: onair's own http_server on 127.0.0.1 serves discovery documents (a good one and broken ones under
  * other issuer paths), a JWKS of RSA keys made here with cjose (public part
  * only), and a token endpoint that checks the code exchange and answers
  * with an ID token signed here with the nonce the authorization URL carried.
@@ -12,24 +11,19 @@
  * (state missing, unknown, not this browser's, used; provider error; token
  * endpoint refusal; token refusals) and success (claims, issuer, next, the
  * raw token); the JWKS refetch for an unknown kid (once, and not again
- * within oidc_jwks_min_interval_ms); oidc_logout_url.
+ * within jwks_min_interval_ms); oidc_logout_url.
  *
- * Waiting is event driven and bounded: the loop runs until the condition
- * holds, each run at most POLL_MS (a watchdog timer), the whole wait at most
- * WAIT_MS of loop time. No sleeps. */
+ * Waiting is the harness's (harness.h): the loop runs until the condition
+ * holds, each run bounded, the whole wait too. No sleeps. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjose/cjose.h>
 #include <cmocka.h>
@@ -38,14 +32,11 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "app/config.h"
 #include "auth/oidc.h"
+#include "harness.h"
 #include "http/http.h"
 #include "net/conn.h"
-#include "util/log.h"
 
-#define POLL_MS 250
-#define WAIT_MS 30000
 #define CLIENT_ID "onair-test"
 #define CLIENT_SECRET "s3cret"
 #define REDIRECT "http://rp.test/authorization-code/callback"
@@ -63,7 +54,7 @@ enum token_mode {
 
 static struct {
   uv_loop_t loop;
-  uv_tcp_t server;
+  struct http_server http;
   int port;
   char issuer[64];          /* http://127.0.0.1:<port> */
   cjose_jwk_t *keys[NKEYS]; /* kids "k1", "k2", "k3" */
@@ -83,8 +74,6 @@ static struct {
   char content_type[128];
   char *last_id_token; /* what it issued last */
 } srv;
-
-static uv_timer_t watchdog; /* bounds each run of the loop in a wait */
 
 static char *jwks_json(unsigned which) {
   json_t *list = json_array();
@@ -249,18 +238,8 @@ static void on_request(struct conn *c, struct http_req *req) {
   }
 }
 
-static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  signal(SIGPIPE, SIG_IGN);
-  log_min_level = LOG_ERROR;
   if (sodium_init() < 0)
     return -1;
   static const uint8_t e[] = {1, 0, 1};
@@ -272,77 +251,38 @@ static int group_setup(void **state) {
     if (srv.keys[i] == NULL || !cjose_jwk_set_kid(srv.keys[i], kid, strlen(kid), &err))
       return -1;
   }
-  if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0 ||
-      uv_timer_init(&srv.loop, &watchdog) != 0)
+  if (harness_init(&srv.loop) != 0)
     return -1;
-  if (conn_listen(&srv.loop, &srv.server, "127.0.0.1", 0, on_accept, NULL) != 0)
+  srv.port = harness_http_listen(&srv.http, on_request, &srv);
+  if (srv.port <= 0)
     return -1;
-  struct sockaddr_in sa;
-  int len = sizeof(sa);
-  if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
-    return -1;
-  srv.port = ntohs(sa.sin_port);
   snprintf(srv.issuer, sizeof(srv.issuer), "http://127.0.0.1:%d", srv.port);
   return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  void *listener = srv.server.data;
-  uv_walk(&srv.loop, close_walk, NULL);
-  uv_run(&srv.loop, UV_RUN_DEFAULT);
-  free(listener);
+  http_server_close(&srv.http, NULL);
   for (int i = 0; i < NKEYS; i++)
     cjose_jwk_release(srv.keys[i]);
   free(srv.last_id_token);
-  return uv_loop_close(&srv.loop) == 0 ? 0 : -1;
-}
-
-/* ---- the loop ---------------------------------------------------------------
- */
-
-/* UV_RUN_ONCE, not an outside poll of uv_backend_fd(): curl hands sockets
- * to uv_poll from inside callbacks, and libuv adds them to epoll only in
- * its next poll phase. The watchdog keeps every run under POLL_MS. */
-static void on_watchdog(uv_timer_t *t) { (void)t; }
-
-static int wait_until(int (*cond)(void *arg), void *arg) {
-  uint64_t deadline = uv_now(&srv.loop) + WAIT_MS;
-  int ok = 0;
-  uv_timer_start(&watchdog, on_watchdog, POLL_MS, POLL_MS);
-  while (!(ok = cond(arg)) && uv_now(&srv.loop) < deadline)
-    uv_run(&srv.loop, UV_RUN_ONCE);
-  uv_timer_stop(&watchdog);
-  return ok;
-}
-
-static void settle(void) {
-  for (int i = 0; i < 50; i++)
-    uv_run(&srv.loop, UV_RUN_NOWAIT);
-}
-
-static int dead_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  socklen_t len = sizeof(sa);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
+  return harness_finish() == 0 ? 0 : -1;
 }
 
 /* ---- the relying party
  * ---------------------------------------------------------- */
 
-/* A configured client for issuer `iss` (cfg must outlive it). */
-static void config_for(struct config *cfg, const char *iss) {
-  config_defaults(cfg);
-  snprintf(cfg->oidc_issuer, sizeof(cfg->oidc_issuer), "%s", iss);
-  snprintf(cfg->oidc_client_id, sizeof(cfg->oidc_client_id), CLIENT_ID);
-  snprintf(cfg->oidc_client_secret, sizeof(cfg->oidc_client_secret), CLIENT_SECRET);
-  cfg->oidc_jwks_min_interval_ms = 0;
+/* A configured client for issuer `iss` (which must live until oidc_new()
+ * has copied it). */
+static void config_for(struct oidc_config *cfg, const char *iss) {
+  *cfg = (struct oidc_config){
+      .issuer = iss,
+      .client_id = CLIENT_ID,
+      .client_secret = CLIENT_SECRET,
+      .name = "",
+      .scopes = "openid profile email",
+      .jwks_min_interval_ms = 0,
+  };
 }
 
 static int cond_discovered(void *arg) {
@@ -352,21 +292,28 @@ static int cond_discovered(void *arg) {
 }
 
 /* Creates a client and waits for discovery to end either way. */
-static struct oidc *oidc_open(const struct config *cfg) {
+static struct oidc *oidc_open(const struct oidc_config *cfg) {
   struct oidc *o = NULL;
   assert_int_equal(oidc_new(&srv.loop, cfg, &o), 0);
   assert_non_null(o);
-  if (!wait_until(cond_discovered, o))
-    fail_msg("discovery of %s never ended", cfg->oidc_issuer);
-  settle();
+  if (!harness_wait_until(cond_discovered, o))
+    fail_msg("discovery of %s never ended", cfg->issuer);
+  harness_settle();
   return o;
+}
+
+/* oidc_open() of the client config_for(iss) describes. */
+static struct oidc *oidc_open_at(const char *iss) {
+  struct oidc_config cfg;
+  config_for(&cfg, iss);
+  return oidc_open(&cfg);
 }
 
 /* oidc_free() closes its retry timer and frees the struct in the close
  * callback: run the loop until that has happened. */
 static void oidc_destroy(struct oidc *o) {
   oidc_free(o);
-  settle();
+  harness_settle();
 }
 
 /* The value of query parameter key in url (decoded). */
@@ -436,9 +383,9 @@ static void finish(struct oidc *o, const char *state, const char *cookie, const 
                    const char *provider_error, struct outcome *out) {
   memset(out, 0, sizeof(*out));
   oidc_finish(o, state, cookie, code, provider_error, on_finished, out);
-  if (!wait_until(cond_called, out))
+  if (!harness_wait_until(cond_called, out))
     fail_msg("oidc_finish never answered");
-  settle();
+  harness_settle();
   assert_int_equal(out->called, 1);
 }
 
@@ -468,7 +415,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  settle();
+  harness_settle();
   return 0;
 }
 
@@ -477,8 +424,7 @@ static int teardown(void **state) {
 
 static void test_no_issuer(void **state) {
   (void)state;
-  struct config cfg;
-  config_defaults(&cfg);
+  struct oidc_config cfg = {.issuer = ""};
   struct oidc *o = (struct oidc *)&cfg; /* anything but NULL */
   assert_int_equal(oidc_new(&srv.loop, &cfg, &o), 0);
   assert_null(o);
@@ -490,7 +436,7 @@ static void test_no_issuer(void **state) {
 static void test_discovery(void **state) {
   (void)state;
   char dead[64];
-  snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", dead_port());
+  snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", harness_dead_port());
   const struct {
     const char *what;
     const char *suffix; /* appended to the issuer; NULL: the dead one */
@@ -510,7 +456,7 @@ static void test_discovery(void **state) {
       {"unreachable", NULL, 0, "did not answer", 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct config cfg;
+    struct oidc_config cfg;
     char iss[128];
     snprintf(iss, sizeof(iss), "%s%s", cases[i].suffix ? srv.issuer : dead,
              cases[i].suffix ? cases[i].suffix : "");
@@ -527,8 +473,8 @@ static void test_discovery(void **state) {
     assert_non_null(strstr(msg, "127.0.0.1"));
     assert_int_equal(oidc_begin(o, REDIRECT, "/", &url, st), -EAGAIN);
     assert_null(url);
-    assert_true(wait_until(cond_discovered, o));
-    settle();
+    assert_true(harness_wait_until(cond_discovered, o));
+    harness_settle();
     int avail = oidc_available(o, &msg);
     if (avail != cases[i].available || strstr(msg, cases[i].message) == NULL) {
       print_error("%s: available %d message \"%s\"\n", cases[i].what, avail, msg);
@@ -545,9 +491,9 @@ static void test_discovery(void **state) {
     oidc_destroy(o);
   }
   /* A configured name wins over the host. */
-  struct config cfg;
+  struct oidc_config cfg;
   config_for(&cfg, srv.issuer);
-  snprintf(cfg.oidc_name, sizeof(cfg.oidc_name), "Okta");
+  cfg.name = "Okta";
   struct oidc *o = oidc_open(&cfg);
   assert_string_equal(oidc_name(o), "Okta");
   oidc_destroy(o);
@@ -557,9 +503,7 @@ static void test_discovery(void **state) {
  * BASE64URL(SHA-256(verifier)) of the verifier the token endpoint gets. */
 static void test_begin_url(void **state) {
   (void)state;
-  struct config cfg;
-  config_for(&cfg, srv.issuer);
-  struct oidc *o = oidc_open(&cfg);
+  struct oidc *o = oidc_open_at(srv.issuer);
   struct begun b;
   begin(o, "/view/alice", &b);
   char prefix[128];
@@ -631,11 +575,9 @@ static void test_begin_url(void **state) {
 /* Endpoints that carry a query already get "&" parameters. */
 static void test_endpoints_with_query(void **state) {
   (void)state;
-  struct config cfg;
   char iss[128];
   snprintf(iss, sizeof(iss), "%s/q", srv.issuer);
-  config_for(&cfg, iss);
-  struct oidc *o = oidc_open(&cfg);
+  struct oidc *o = oidc_open_at(iss);
   const char *msg;
   assert_true(oidc_available(o, &msg));
   struct begun b;
@@ -655,9 +597,7 @@ static void test_endpoints_with_query(void **state) {
 /* A good sign-in: claims, issuer, next, the raw token. */
 static void test_finish_success(void **state) {
   (void)state;
-  struct config cfg;
-  config_for(&cfg, srv.issuer);
-  struct oidc *o = oidc_open(&cfg);
+  struct oidc *o = oidc_open_at(srv.issuer);
   struct begun b;
   begin(o, "/view/alice", &b);
   snprintf(srv.nonce, sizeof(srv.nonce), "%s", b.nonce);
@@ -688,9 +628,7 @@ static void test_finish_success(void **state) {
 /* Each way the callback can be wrong, with its code and status. */
 static void test_finish_refusals(void **state) {
   (void)state;
-  struct config cfg;
-  config_for(&cfg, srv.issuer);
-  struct oidc *o = oidc_open(&cfg);
+  struct oidc *o = oidc_open_at(srv.issuer);
   enum { S_OK, S_NULL, S_UNKNOWN, S_OTHER_COOKIE, S_NO_COOKIE, S_SHORT_COOKIE };
   enum { N_SENT, N_OTHER };
   const struct {
@@ -811,10 +749,8 @@ static void sign_in_with(struct oidc *o, int key, const char *kid, struct outcom
  * key, bad_kid when it does not. A known kid fetches nothing. */
 static void test_unknown_kid_refetch(void **state) {
   (void)state;
-  struct config cfg;
-  config_for(&cfg, srv.issuer); /* min interval 0 */
-  srv.jwks_keys = 1u;           /* k1 */
-  struct oidc *o = oidc_open(&cfg);
+  srv.jwks_keys = 1u;                        /* k1 */
+  struct oidc *o = oidc_open_at(srv.issuer); /* min interval 0 */
   assert_int_equal(srv.njwks, 1);
   struct outcome out;
   const struct {
@@ -856,14 +792,14 @@ static int cond_time(void *arg) {
   return uv_now(&srv.loop) >= *until;
 }
 
-/* Within oidc_jwks_min_interval_ms of the last fetch an unknown kid fetches
+/* Within jwks_min_interval_ms of the last fetch an unknown kid fetches
  * nothing; after it, once. */
 static void test_jwks_min_interval(void **state) {
   (void)state;
   enum { INTERVAL = 300 };
-  struct config cfg;
+  struct oidc_config cfg;
   config_for(&cfg, srv.issuer);
-  cfg.oidc_jwks_min_interval_ms = INTERVAL;
+  cfg.jwks_min_interval_ms = INTERVAL;
   srv.jwks_keys = 1u;
   struct oidc *o = oidc_open(&cfg);
   uint64_t discovered = uv_now(&srv.loop);
@@ -877,7 +813,7 @@ static void test_jwks_min_interval(void **state) {
   outcome_free(&out);
   /* After the interval: one refetch, and k2 is found. */
   uint64_t until = discovered + INTERVAL + 10;
-  assert_true(wait_until(cond_time, &until));
+  assert_true(harness_wait_until(cond_time, &until));
   sign_in_with(o, 1, "k2", &out);
   assert_string_equal(out.error, "");
   assert_int_equal(srv.njwks, 2);
@@ -892,7 +828,7 @@ static void test_jwks_min_interval(void **state) {
 
   /* A large interval: no unknown kid triggers a fetch. */
   config_for(&cfg, srv.issuer);
-  cfg.oidc_jwks_min_interval_ms = 24 * 3600 * 1000;
+  cfg.jwks_min_interval_ms = 24 * 3600 * 1000;
   srv.jwks_keys = 1u;
   srv.njwks = 0;
   o = oidc_open(&cfg);
@@ -908,9 +844,7 @@ static void test_jwks_min_interval(void **state) {
 
 static void test_logout_url(void **state) {
   (void)state;
-  struct config cfg;
-  config_for(&cfg, srv.issuer);
-  struct oidc *o = oidc_open(&cfg);
+  struct oidc *o = oidc_open_at(srv.issuer);
   char *u = oidc_logout_url(o, "eyJh.eyJz.c2ln", "http://rp.test/");
   assert_non_null(u);
   char want[512];
@@ -936,8 +870,7 @@ static void test_logout_url(void **state) {
 
   char iss[128];
   snprintf(iss, sizeof(iss), "%s/noend", srv.issuer);
-  config_for(&cfg, iss);
-  o = oidc_open(&cfg);
+  o = oidc_open_at(iss);
   const char *msg;
   assert_true(oidc_available(o, &msg));
   assert_null(oidc_logout_url(o, "eyJh.eyJz.c2ln", "http://rp.test/"));

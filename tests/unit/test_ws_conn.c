@@ -1,8 +1,8 @@
 /* Tests for src/ws/ws_conn.c over a real libuv loop and real TCP sockets on
- * 127.0.0.1: the listener is conn_listen + http_conn_bind, its HTTP callback
- * calls ws_upgrade() with the handlers below, and each client is a raw
- * non-blocking socket in this thread speaking RFC 6455 by hand (masked
- * frames out, unmasked frames in).
+ * 127.0.0.1: an http_server whose request callback calls ws_upgrade() under
+ * the test's ws_server with the handlers below; each client is the
+ * harness's raw socket speaking RFC 6455 by hand (masked frames out,
+ * unmasked frames in).
  *
  * Covered: the 101 answer and its Sec-WebSocket-Accept; every refusal of
  * ws_upgrade() (405, 426, 400) with the connection left to HTTP; messages,
@@ -12,17 +12,10 @@
  * two connections; keepalive (a silent client is dropped after the timeout,
  * clients that keep sending stay).
  *
- * Waiting is event driven and bounded, as in test_http.c: run the loop once
- * without blocking, read every client, and if the condition does not hold
- * poll() the clients and the loop's backend fd (at most the loop's own
- * timeout). No sleeps. */
+ * Waiting is the harness's (harness.h): event driven and bounded, no
+ * sleeps. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,9 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <http_parser.h>
@@ -40,19 +30,15 @@
 #include <openssl/sha.h>
 #include <uv.h>
 
+#include "harness.h"
 #include "http/http.h"
 #include "net/conn.h"
-#include "util/log.h"
 #include "ws/ws_conn.h"
 #include "ws/ws_frame.h"
 
-#define WAIT_ROUNDS 400 /* poll rounds before a wait gives up */
-#define POLL_MS 250     /* longest single poll */
-#define MAX_CLIENTS 16
 #define MAX_RECS 64
 #define MAX_MSGS 16
 #define MAX_MESSAGE (64 * 1024) /* ws_config.max_message for these tests */
-#define CLIENT_BUF (2 * 1024 * 1024)
 
 /* ---- server side ------------------------------------------------------ */
 
@@ -73,7 +59,9 @@ struct wsrec {
 
 static struct {
   uv_loop_t loop;
-  uv_tcp_t server;
+  struct http_server http;
+  struct ws_server ws;
+  int ws_closed; /* the ws_server's close callback ran (keepalive_reset) */
   int port;
   int seq;
   int nrec;
@@ -150,7 +138,7 @@ static void on_request(struct conn *c, struct http_req *req) {
   r->upgraded_ms = uv_now(&srv.loop);
   srv.nrec++; /* before ws_upgrade: bytes that came with the request are
                  delivered inside it */
-  int status = ws_upgrade(c, req, &handlers, r);
+  int status = ws_upgrade(&srv.ws, c, req, &handlers, r);
   srv.last_status = status;
   if (status == 0)
     return;
@@ -161,182 +149,25 @@ static void on_request(struct conn *c, struct http_req *req) {
   http_respond(c, status, "text/plain", NULL, "refused", 7);
 }
 
-static void on_accept(struct conn *c) { assert_int_equal(http_conn_bind(c, on_request), 0); }
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 static const struct ws_config long_keepalive = {
     .max_message = MAX_MESSAGE, .ping_ms = 600000, .timeout_ms = 1200000};
 
 static int group_setup(void **state) {
   (void)state;
-  signal(SIGPIPE, SIG_IGN);
-  log_min_level = LOG_ERROR;
-  if (uv_loop_init(&srv.loop) != 0 || conn_init(&srv.loop) != 0)
+  if (harness_init(&srv.loop) != 0 || ws_server_init(&srv.ws, &srv.loop, &long_keepalive) != 0)
     return -1;
-  if (ws_init(&srv.loop, &long_keepalive) != 0)
-    return -1;
-  if (conn_listen(&srv.loop, &srv.server, "127.0.0.1", 0, on_accept, NULL) != 0)
-    return -1;
-  struct sockaddr_in sa;
-  int len = sizeof(sa);
-  if (uv_tcp_getsockname(&srv.server, (struct sockaddr *)&sa, &len) != 0)
-    return -1;
-  srv.port = ntohs(sa.sin_port);
+  srv.port = harness_http_listen(&srv.http, on_request, &srv);
   return srv.port > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  void *listener = srv.server.data; /* conn_listen's record: ours to free */
-  ws_shutdown();
-  uv_walk(&srv.loop, close_walk, NULL);
-  uv_run(&srv.loop, UV_RUN_DEFAULT);
-  free(listener);
-  return uv_loop_close(&srv.loop) == 0 ? 0 : -1;
+  http_server_close(&srv.http, NULL); /* closes the WebSockets too */
+  ws_server_close(&srv.ws, NULL);
+  return harness_finish() == 0 ? 0 : -1;
 }
 
-/* ---- clients ------------------------------------------------------------ */
-
-struct client {
-  int fd;
-  uint8_t *buf; /* bytes received, not yet taken */
-  size_t len, cap;
-  int eof;
-  int reset;
-};
-
-static struct client *clients[MAX_CLIENTS];
-
-static struct client *client_open_rcvbuf(int rcvbuf) {
-  struct client *cl = calloc(1, sizeof(*cl));
-  assert_non_null(cl);
-  cl->cap = CLIENT_BUF;
-  cl->buf = malloc(cl->cap);
-  assert_non_null(cl->buf);
-  cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(cl->fd >= 0);
-  size_t i;
-  for (i = 0; i < MAX_CLIENTS && clients[i]; i++)
-    ;
-  assert_true(i < MAX_CLIENTS);
-  clients[i] = cl;
-  if (rcvbuf > 0)
-    setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  /* A blocking connect completes from the listen backlog, before accept. */
-  assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  int one = 1;
-  setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  assert_int_equal(fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK), 0);
-  return cl;
-}
-
-static struct client *client_open(void) { return client_open_rcvbuf(0); }
-
-static void client_close(struct client *cl) {
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i] == cl)
-      clients[i] = NULL;
-  }
-  close(cl->fd);
-  free(cl->buf);
-  free(cl);
-}
-
-/* Reads whatever the client socket has now. */
-static void client_drain(struct client *cl) {
-  while (!cl->eof && !cl->reset && cl->len < cl->cap) {
-    ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
-    if (n > 0)
-      cl->len += (size_t)n;
-    else if (n == 0)
-      cl->eof = 1;
-    else if (errno == EAGAIN || errno == EWOULDBLOCK)
-      return;
-    else if (errno == ECONNRESET)
-      cl->reset = 1;
-    else if (errno != EINTR)
-      fail_msg("recv: %s", strerror(errno));
-  }
-}
-
-/* Runs the loop without blocking and reads what every client has. */
-static void step_nowait(void) {
-  uv_run(&srv.loop, UV_RUN_NOWAIT);
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i])
-      client_drain(clients[i]);
-  }
-}
-
-/* Blocks until the loop or a client socket has an event (at most the loop's
- * own timeout, capped at POLL_MS). */
-static void wait_event(void) {
-  int t = uv_backend_timeout(&srv.loop);
-  if (t < 0 || t > POLL_MS)
-    t = POLL_MS;
-  struct pollfd p[MAX_CLIENTS + 1] = {{.fd = uv_backend_fd(&srv.loop), .events = POLLIN}};
-  nfds_t np = 1;
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    struct client *cl = clients[i];
-    if (cl && !cl->eof && !cl->reset && cl->len < cl->cap) {
-      p[np].fd = cl->fd;
-      p[np].events = POLLIN;
-      np++;
-    }
-  }
-  poll(p, np, t);
-}
-
-/* Steps until cond(arg) holds, for at most WAIT_ROUNDS waits. */
-static int wait_until(int (*cond)(void *arg), void *arg) {
-  for (int i = 0; i < WAIT_ROUNDS; i++) {
-    step_nowait();
-    if (cond(arg))
-      return 1;
-    wait_event();
-  }
-  return 0;
-}
-
-/* Runs the loop until nothing is left to do right now (bounded). */
-static void settle(void) {
-  for (int i = 0; i < 50; i++)
-    step_nowait();
-}
-
-static void client_send(struct client *cl, const void *data, size_t len) {
-  const char *p = data;
-  for (int rounds = 0; len > 0; rounds++) {
-    assert_true(rounds < WAIT_ROUNDS * 10);
-    ssize_t n = send(cl->fd, p, len, MSG_NOSIGNAL);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      fail_msg("send: %s", strerror(errno));
-    step_nowait(); /* let the server read */
-    wait_event();
-  }
-}
-
-static int cond_ended(void *arg) {
-  struct client *cl = arg;
-  return cl->eof || cl->reset;
-}
-
-/* ---- HTTP and WebSocket on the client side ------------------------------ */
-
-#define KEY "dGhlIHNhbXBsZSBub25jZQ==" /* RFC 6455 section 1.3's example */
-#define KEY_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/* ---- the client's side -------------------------------------------------- */
 
 /* Sec-WebSocket-Accept computed here, independently of ws_frame.c. */
 static void accept_for(const char *key, char out[29]) {
@@ -347,190 +178,20 @@ static void accept_for(const char *key, char out[29]) {
   assert_int_equal(EVP_EncodeBlock((uint8_t *)out, md, sizeof(md)), 28);
 }
 
-struct resp {
-  int status;
-  char head[4096];
-  char body[1024];
-};
-
-static int have_head(void *arg) {
-  struct client *cl = arg;
-  return cl->eof || cl->reset || memmem(cl->buf, cl->len, "\r\n\r\n", 4) != NULL;
-}
-
-/* Reads one response head, and its body when it has a Content-Length (a
- * 101 has none: what follows is WebSocket). */
-static void read_response(struct client *cl, struct resp *r) {
-  wait_until(have_head, cl);
-  uint8_t *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
-  if (end == NULL)
-    fail_msg("no response head (%zu bytes, eof %d)", cl->len, cl->eof);
-  size_t head_len = (size_t)(end - cl->buf) + 4;
-  assert_true(head_len < sizeof(r->head));
-  memcpy(r->head, cl->buf, head_len);
-  r->head[head_len] = 0;
-  assert_true(strncmp(r->head, "HTTP/1.1 ", 9) == 0);
-  r->status = (int)strtol(r->head + 9, NULL, 10);
-  size_t body_len = 0;
-  const char *clh = strcasestr(r->head, "\r\nContent-Length:");
-  if (clh)
-    body_len = (size_t)strtoul(clh + 17, NULL, 10);
-  assert_true(body_len < sizeof(r->body));
-  for (int i = 0; i < WAIT_ROUNDS && cl->len < head_len + body_len && !cl->eof; i++) {
-    wait_event();
-    step_nowait();
-  }
-  assert_true(cl->len >= head_len + body_len);
-  memcpy(r->body, cl->buf + head_len, body_len);
-  r->body[body_len] = 0;
-  memmove(cl->buf, cl->buf + head_len + body_len, cl->len - head_len - body_len);
-  cl->len -= head_len + body_len;
-}
-
-static int has_header(const struct resp *r, const char *line) {
-  return strcasestr(r->head, line) != NULL;
-}
-
-/* A masked client frame: b0 is FIN/RSV/opcode as sent. Returns its size. */
-static size_t frame_build(uint8_t *out, size_t cap, uint8_t b0, const void *payload, size_t len) {
-  static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-  size_t n = 0;
-  assert_true(cap >= len + 14);
-  out[n++] = b0;
-  if (len < 126) {
-    out[n++] = (uint8_t)(0x80 | len);
-  } else if (len <= 0xFFFF) {
-    out[n++] = 0x80 | 126;
-    out[n++] = (uint8_t)(len >> 8);
-    out[n++] = (uint8_t)len;
-  } else {
-    out[n++] = 0x80 | 127;
-    for (int i = 7; i >= 0; i--)
-      out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-  }
-  memcpy(out + n, mask, 4);
-  n += 4;
-  const uint8_t *p = payload;
-  for (size_t i = 0; i < len; i++)
-    out[n + i] = p[i] ^ mask[i & 3];
-  return n + len;
-}
-
-static void send_frame(struct client *cl, uint8_t b0, const void *payload, size_t len) {
-  uint8_t *f = malloc(len + 14);
-  assert_non_null(f);
-  size_t n = frame_build(f, len + 14, b0, payload, len);
-  client_send(cl, f, n);
-  free(f);
-}
-
-static void send_text(struct client *cl, const char *s) { send_frame(cl, 0x81, s, strlen(s)); }
-
-struct frame {
-  uint8_t b0;
-  int opcode;
-  uint8_t *payload; /* malloc'd (len + 1 bytes, NUL-terminated) */
-  size_t len;
-};
-
-/* Takes one complete server frame off the front of cl->buf. Server frames
- * must be unmasked and final (onair never fragments). */
-static int frame_take(struct client *cl, struct frame *f) {
-  if (cl->len < 2)
-    return 0;
-  const uint8_t *b = cl->buf;
-  size_t hl = 2;
-  uint64_t len = b[1] & 0x7F;
-  assert_int_equal(b[1] & 0x80, 0); /* never masked */
-  if (len == 126)
-    hl = 4;
-  else if (len == 127)
-    hl = 10;
-  if (cl->len < hl)
-    return 0;
-  if (hl == 4)
-    len = (uint64_t)b[2] << 8 | b[3];
-  else if (hl == 10)
-    for (int i = 0; i < 8; i++)
-      len = i == 0 ? b[2] : len << 8 | b[2 + i];
-  /* The shortest length encoding (RFC 6455 5.2). */
-  if (hl == 4)
-    assert_true(len >= 126);
-  if (hl == 10)
-    assert_true(len > 0xFFFF);
-  if (cl->len < hl + len)
-    return 0;
-  f->b0 = b[0];
-  f->opcode = b[0] & 0x0F;
-  f->len = (size_t)len;
-  f->payload = malloc(f->len + 1);
-  assert_non_null(f->payload);
-  memcpy(f->payload, b + hl, f->len);
-  f->payload[f->len] = 0;
-  memmove(cl->buf, cl->buf + hl + len, cl->len - hl - len);
-  cl->len -= hl + len;
-  return 1;
-}
-
-static int have_frame(void *arg) {
-  struct client *cl = arg;
-  size_t saved = cl->len;
-  if (saved < 2)
-    return cl->eof || cl->reset;
-  /* Peek: parse a copy of the header only. */
-  const uint8_t *b = cl->buf;
-  uint64_t len = b[1] & 0x7F;
-  size_t hl = len == 126 ? 4 : len == 127 ? 10 : 2;
-  if (saved < hl)
-    return cl->eof || cl->reset;
-  if (hl == 4)
-    len = (uint64_t)b[2] << 8 | b[3];
-  else if (hl == 10)
-    for (int i = 0; i < 8; i++)
-      len = i == 0 ? b[2] : len << 8 | b[2 + i];
-  return saved >= hl + len || cl->eof || cl->reset;
-}
-
-/* Waits for the next frame; fails the test if none comes. */
-static void read_frame(struct client *cl, struct frame *f) {
-  wait_until(have_frame, cl);
-  if (!frame_take(cl, f))
-    fail_msg("no frame (have %zu bytes, eof %d, reset %d)", cl->len, cl->eof, cl->reset);
-  assert_int_equal(f->b0 & 0xF0, 0x80); /* FIN, no RSV bits */
-}
-
-static uint16_t close_code(const struct frame *f) {
-  assert_int_equal(f->opcode, WS_OP_CLOSE);
-  assert_true(f->len >= 2);
-  return (uint16_t)(f->payload[0] << 8 | f->payload[1]);
-}
-
-/* The server closed the connection after everything it sent. */
-static void expect_closed(struct client *cl) {
-  wait_until(cond_ended, cl);
-  assert_true(cl->eof || cl->reset);
-  assert_int_equal(cl->len, 0);
-}
-
 /* Opens a client, upgrades it on /ws and returns it; *rec is the server's
  * record of the connection. */
-static struct client *ws_open_rcvbuf(struct wsrec **rec, int rcvbuf) {
-  struct client *cl = client_open_rcvbuf(rcvbuf);
+static struct tclient *ws_open_rcvbuf(struct wsrec **rec, int rcvbuf) {
+  struct tclient *cl = tclient_open_rcvbuf(srv.port, rcvbuf);
   int before = srv.nrec;
-  client_send(cl,
-              "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-              "Upgrade\r\n"
-              "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
-              strlen("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
-                     "Upgrade\r\nSec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-  struct resp r;
-  read_response(cl, &r);
-  assert_int_equal(r.status, 101);
+  struct tresp r;
+  assert_int_equal(tclient_ws_upgrade(cl, "x", "", &r), 101);
   assert_int_equal(srv.nrec, before + 1);
   if (rec)
     *rec = &srv.recs[before];
   return cl;
 }
+
+static struct tclient *ws_open(struct wsrec **rec) { return ws_open_rcvbuf(rec, 0); }
 
 static int cond_nmsg(void *arg) {
   struct wsrec *r = arg;
@@ -542,11 +203,9 @@ static int cond_freed(void *arg) {
   return r->nfree > 0;
 }
 
-static struct client *ws_open(struct wsrec **rec) { return ws_open_rcvbuf(rec, 0); }
-
 /* The server's callbacks ran once each, on_close first. */
 static void expect_callbacks_done(struct wsrec *r) {
-  wait_until(cond_freed, r);
+  harness_wait_until(cond_freed, r);
   assert_int_equal(r->nclose, 1);
   assert_int_equal(r->nfree, 1);
   assert_true(r->close_seq < r->free_seq);
@@ -566,11 +225,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < MAX_CLIENTS; i++) {
-    if (clients[i])
-      client_close(clients[i]);
-  }
-  settle();
+  tclient_close_all();
+  harness_settle();
   for (int i = 0; i < MAX_RECS; i++) {
     for (int m = 0; m < MAX_MSGS; m++) {
       free(srv.recs[i].msgs[m]);
@@ -590,7 +246,7 @@ static void test_handshake_101(void **state) {
     const char *key;
     const char *headers; /* besides Host and the key */
   } cases[] = {
-      {"RFC example key", KEY,
+      {"RFC example key", HARNESS_WS_KEY,
        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
        "13\r\n"},
       {"another key", "AQIDBAUGBwgJCgsMDQ4PEA==",
@@ -607,33 +263,33 @@ static void test_handshake_101(void **state) {
     char req[512], want[29], line[64];
     snprintf(req, sizeof(req), "GET /ws HTTP/1.1\r\nHost: x\r\n%sSec-WebSocket-Key: %s\r\n\r\n",
              cases[i].headers, cases[i].key);
-    struct client *cl = client_open();
+    struct tclient *cl = tclient_open(srv.port);
     srv.nrec = 0;
-    client_send(cl, req, strlen(req));
-    struct resp r;
-    read_response(cl, &r);
+    tclient_send(cl, req, strlen(req));
+    struct tresp r;
+    tclient_read_response(cl, &r);
     if (r.status != 101) {
       print_error("%s: status %d\n", cases[i].what, r.status);
       fail();
     }
     accept_for(cases[i].key, want);
     if (i == 0)
-      assert_string_equal(want, KEY_ACCEPT); /* the helper agrees with the RFC */
+      assert_string_equal(want, HARNESS_WS_ACCEPT); /* the helper agrees with the RFC */
     snprintf(line, sizeof(line), "\r\nSec-WebSocket-Accept: %s\r\n", want);
-    assert_true(has_header(&r, line));
-    assert_true(has_header(&r, "\r\nUpgrade: websocket\r\n"));
-    assert_true(has_header(&r, "\r\nConnection: Upgrade\r\n"));
+    assert_true(tresp_has(&r, line));
+    assert_true(tresp_has(&r, "\r\nUpgrade: websocket\r\n"));
+    assert_true(tresp_has(&r, "\r\nConnection: Upgrade\r\n"));
     assert_null(strcasestr(r.head, "Content-Length"));
     assert_int_equal(cl->len, 0); /* nothing after the head */
     assert_int_equal(srv.last_status, 0);
     assert_int_equal(srv.nrec, 1);
     assert_false(srv.user_seen_http); /* ws_user() is NULL for HTTP */
     /* The connection speaks WebSocket now. */
-    send_text(cl, "after the upgrade");
-    assert_true(wait_until(cond_nmsg, &srv.recs[0]));
+    tclient_send_text(cl, "after the upgrade");
+    assert_true(harness_wait_until(cond_nmsg, &srv.recs[0]));
     assert_string_equal(srv.recs[0].msgs[0], "after the upgrade");
-    client_close(cl);
-    settle();
+    tclient_close(cl);
+    harness_settle();
     teardown(NULL);
   }
 }
@@ -642,7 +298,7 @@ static void test_handshake_101(void **state) {
  * (the test's handler answers it) and a next request on it is served. */
 static void test_upgrade_refused(void **state) {
   (void)state;
-#define GOOD_KEY "Sec-WebSocket-Key: " KEY "\r\n"
+#define GOOD_KEY "Sec-WebSocket-Key: " HARNESS_WS_KEY "\r\n"
   static const struct {
     const char *what;
     const char *req;
@@ -726,12 +382,12 @@ static void test_upgrade_refused(void **state) {
   };
 #undef GOOD_KEY
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    struct client *cl = client_open();
-    struct resp r;
+    struct tclient *cl = tclient_open(srv.port);
+    struct tresp r;
     srv.nhttp = 0;
     srv.nrec = 0;
-    client_send(cl, cases[i].req, strlen(cases[i].req));
-    read_response(cl, &r);
+    tclient_send(cl, cases[i].req, strlen(cases[i].req));
+    tclient_read_response(cl, &r);
     if (r.status != cases[i].status || srv.last_status != cases[i].status) {
       print_error("%s: answered %d, ws_upgrade returned %d, want %d\n", cases[i].what, r.status,
                   srv.last_status, cases[i].status);
@@ -740,18 +396,28 @@ static void test_upgrade_refused(void **state) {
     assert_string_equal(r.body, "refused");
     assert_int_equal(srv.nrec, 0);
     assert_false(srv.user_after_refusal);
-    assert_false(has_header(&r, "Sec-WebSocket-Accept"));
-    assert_false(has_header(&r, "Connection: close")); /* still keep-alive HTTP */
+    assert_false(tresp_has(&r, "Sec-WebSocket-Accept"));
+    assert_false(tresp_has(&r, "Connection: close")); /* still keep-alive HTTP */
     /* Still HTTP: the next request is answered. */
-    client_send(cl, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 32);
-    read_response(cl, &r);
+    tclient_send(cl, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 32);
+    tclient_read_response(cl, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "plain");
     assert_int_equal(srv.nhttp, 1);
     assert_false(cl->eof);
-    client_close(cl);
-    settle();
+    tclient_close(cl);
+    harness_settle();
   }
+}
+
+struct nmsg_wait {
+  struct wsrec *r;
+  int n;
+};
+
+static int cond_nmsg_reaches(void *arg) {
+  struct nmsg_wait *w = arg;
+  return w->r->nmsg >= w->n;
 }
 
 /* A masked text message, one split over many frames and writes, and one of
@@ -759,25 +425,25 @@ static void test_upgrade_refused(void **state) {
 static void test_text_messages(void **state) {
   (void)state;
   struct wsrec *r;
-  struct client *cl = ws_open(&r);
-  send_text(cl, "hello");
-  assert_true(wait_until(cond_nmsg, r));
+  struct tclient *cl = ws_open(&r);
+  tclient_send_text(cl, "hello");
+  assert_true(harness_wait_until(cond_nmsg, r));
   assert_int_equal(r->msg_len[0], 5);
   assert_string_equal(r->msgs[0], "hello");
 
   /* Fragmented: "Hel" + ping + "lo, " + "wörld", the bytes cut across writes.
    */
   uint8_t buf[256];
-  size_t n = frame_build(buf, sizeof(buf), 0x01, "Hel", 3);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x89, "mid", 3);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x00, "lo, ", 4);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x80, "w\xc3\xb6rld", 6);
+  size_t n = tframe_build(buf, sizeof(buf), 0x01, "Hel", 3);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x89, "mid", 3);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x00, "lo, ", 4);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x80, "w\xc3\xb6rld", 6);
   for (size_t off = 0; off < n; off += 3) {
-    client_send(cl, buf + off, n - off < 3 ? n - off : 3);
-    settle();
+    tclient_send(cl, buf + off, n - off < 3 ? n - off : 3);
+    harness_settle();
   }
-  struct frame f;
-  read_frame(cl, &f);
+  struct tframe f;
+  tclient_read_frame(cl, &f);
   assert_int_equal(f.opcode, WS_OP_PONG);
   assert_int_equal(f.len, 3);
   assert_memory_equal(f.payload, "mid", 3);
@@ -793,20 +459,17 @@ static void test_text_messages(void **state) {
     for (size_t k = 0; k < sizes[i]; k++)
       t[k] = (char)('a' + k % 26);
     t[sizes[i]] = 0;
+    struct nmsg_wait w = {r, r->nmsg + 1};
     int before = r->nmsg;
-    send_frame(cl, 0x81, t, sizes[i]);
-    for (int k = 0; k < WAIT_ROUNDS && r->nmsg == before; k++) {
-      step_nowait();
-      if (r->nmsg == before)
-        wait_event();
-    }
+    tclient_send_frame(cl, 0x81, t, sizes[i]);
+    harness_wait_until(cond_nmsg_reaches, &w);
     assert_int_equal(r->nmsg, before + 1);
     assert_int_equal(r->msg_len[before], sizes[i]);
     assert_memory_equal(r->msgs[before], t, sizes[i]);
     free(t);
   }
   assert_int_equal(r->nclose, 0);
-  client_close(cl);
+  tclient_close(cl);
   expect_callbacks_done(r); /* the client went away without a close frame */
 }
 
@@ -814,49 +477,45 @@ static void test_text_messages(void **state) {
  * handled after the 101 goes out, in order. */
 static void test_bytes_with_upgrade(void **state) {
   (void)state;
-  static const char req[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                            "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
-                            "Sec-WebSocket-Version: 13\r\n\r\n";
   uint8_t buf[512];
-  size_t n = sizeof(req) - 1;
-  memcpy(buf, req, n);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x81, "first", 5);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x89, "pp", 2);
-  n += frame_build(buf + n, sizeof(buf) - n, 0x81, "second", 6);
-  struct client *cl = client_open();
-  client_send(cl, buf, n);
-  struct resp rr;
-  read_response(cl, &rr);
+  size_t req_len = harness_ws_request((char *)buf, sizeof(buf), "x", "");
+  size_t n = req_len;
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x81, "first", 5);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x89, "pp", 2);
+  n += tframe_build(buf + n, sizeof(buf) - n, 0x81, "second", 6);
+  struct tclient *cl = tclient_open(srv.port);
+  tclient_send(cl, buf, n);
+  struct tresp rr;
+  tclient_read_response(cl, &rr);
   assert_int_equal(rr.status, 101);
   assert_int_equal(srv.nrec, 1);
   struct wsrec *r = &srv.recs[0];
-  struct frame f;
-  read_frame(cl, &f); /* the pong comes after the 101 */
+  struct tframe f;
+  tclient_read_frame(cl, &f); /* the pong comes after the 101 */
   assert_int_equal(f.opcode, WS_OP_PONG);
   assert_memory_equal(f.payload, "pp", 2);
   free(f.payload);
-  settle();
+  harness_settle();
   assert_int_equal(r->nmsg, 2);
   assert_string_equal(r->msgs[0], "first");
   assert_string_equal(r->msgs[1], "second");
 
   /* Half a frame with the request, the rest later. */
   uint8_t frame[64];
-  size_t fl = frame_build(frame, sizeof(frame), 0x81, "split", 5);
-  struct client *c2 = client_open();
-  memcpy(buf, req, sizeof(req) - 1);
-  memcpy(buf + sizeof(req) - 1, frame, 4);
-  client_send(c2, buf, sizeof(req) - 1 + 4);
-  read_response(c2, &rr);
+  size_t fl = tframe_build(frame, sizeof(frame), 0x81, "split", 5);
+  struct tclient *c2 = tclient_open(srv.port);
+  memcpy(buf + req_len, frame, 4); /* buf still starts with the request */
+  tclient_send(c2, buf, req_len + 4);
+  tclient_read_response(c2, &rr);
   assert_int_equal(rr.status, 101);
   struct wsrec *r2 = &srv.recs[1];
-  settle();
+  harness_settle();
   assert_int_equal(r2->nmsg, 0);
-  client_send(c2, frame + 4, fl - 4);
-  assert_true(wait_until(cond_nmsg, r2));
+  tclient_send(c2, frame + 4, fl - 4);
+  assert_true(harness_wait_until(cond_nmsg, r2));
   assert_string_equal(r2->msgs[0], "split");
-  client_close(cl);
-  client_close(c2);
+  tclient_close(cl);
+  tclient_close(c2);
   expect_callbacks_done(r);
   expect_callbacks_done(r2);
 }
@@ -871,24 +530,24 @@ static void test_ping_pong(void **state) {
     size_t len;
   } cases[] = {{"", 0}, {"onair?", 6}, {bin, 4}, {NULL, 125}};
   struct wsrec *r;
-  struct client *cl = ws_open(&r);
+  struct tclient *cl = ws_open(&r);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     const void *p = cases[i].payload ? cases[i].payload : big;
-    send_frame(cl, 0x89, p, cases[i].len);
-    struct frame f;
-    read_frame(cl, &f);
+    tclient_send_frame(cl, 0x89, p, cases[i].len);
+    struct tframe f;
+    tclient_read_frame(cl, &f);
     assert_int_equal(f.opcode, WS_OP_PONG);
     assert_int_equal(f.len, cases[i].len);
     assert_memory_equal(f.payload, p, cases[i].len);
     free(f.payload);
   }
   /* A pong from the client is taken quietly. */
-  send_frame(cl, 0x8A, "x", 1);
-  send_text(cl, "still here");
-  assert_true(wait_until(cond_nmsg, r));
+  tclient_send_frame(cl, 0x8A, "x", 1);
+  tclient_send_text(cl, "still here");
+  assert_true(harness_wait_until(cond_nmsg, r));
   assert_int_equal(cl->len, 0);
   assert_int_equal(r->nclose, 0);
-  client_close(cl);
+  tclient_close(cl);
   expect_callbacks_done(r);
 }
 
@@ -902,7 +561,7 @@ static void test_close_handshake(void **state) {
   } cases[] = {{1000, "bye"}, {1001, ""}, {4000, "custom"}, {0, ""}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct wsrec *r;
-    struct client *cl = ws_open(&r);
+    struct tclient *cl = ws_open(&r);
     uint8_t buf[256];
     uint8_t p[64];
     size_t pl = 0;
@@ -912,23 +571,23 @@ static void test_close_handshake(void **state) {
       memcpy(p + 2, cases[i].reason, strlen(cases[i].reason));
       pl = 2 + strlen(cases[i].reason);
     }
-    size_t n = frame_build(buf, sizeof(buf), 0x88, p, pl);
-    n += frame_build(buf + n, sizeof(buf) - n, 0x81, "too late", 8);
-    client_send(cl, buf, n);
-    struct frame f;
-    read_frame(cl, &f);
+    size_t n = tframe_build(buf, sizeof(buf), 0x88, p, pl);
+    n += tframe_build(buf + n, sizeof(buf) - n, 0x81, "too late", 8);
+    tclient_send(cl, buf, n);
+    struct tframe f;
+    tclient_read_frame(cl, &f);
     assert_int_equal(f.opcode, WS_OP_CLOSE);
     if (cases[i].code)
-      assert_int_equal(close_code(&f), cases[i].code);
+      assert_int_equal(tframe_close_code(&f), cases[i].code);
     else /* no code to echo: an empty close or 1000 (RFC 6455 5.5.1) */
-      assert_true(f.len == 0 || close_code(&f) == 1000);
+      assert_true(f.len == 0 || tframe_close_code(&f) == 1000);
     free(f.payload);
-    expect_closed(cl);
+    tclient_expect_closed(cl);
     assert_true(cl->eof); /* a clean FIN, not a reset */
     expect_callbacks_done(r);
     assert_int_equal(r->nmsg, 0);
-    client_close(cl);
-    settle();
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -937,18 +596,34 @@ static void test_close_handshake(void **state) {
 static void test_server_close(void **state) {
   (void)state;
   struct wsrec *r;
-  struct client *cl = ws_open(&r);
-  send_text(cl, "close:4321");
-  struct frame f;
-  read_frame(cl, &f);
-  assert_int_equal(close_code(&f), 4321);
+  struct tclient *cl = ws_open(&r);
+  tclient_send_text(cl, "close:4321");
+  struct tframe f;
+  tclient_read_frame(cl, &f);
+  assert_int_equal(tframe_close_code(&f), 4321);
   assert_int_equal(f.len, 2 + strlen("done here"));
   assert_memory_equal(f.payload + 2, "done here", f.len - 2);
   free(f.payload);
-  expect_closed(cl);
+  tclient_expect_closed(cl);
   assert_int_equal(r->send_after_close_rc, -EPIPE);
   expect_callbacks_done(r);
-  client_close(cl);
+  tclient_close(cl);
+}
+
+/* The server refuses what cl sent: a close frame with code, then the end of
+ * the connection, with no message delivered and both callbacks run. */
+static void expect_refused(struct tclient *cl, struct wsrec *r, uint16_t code, const char *what) {
+  struct tframe f;
+  tclient_read_frame(cl, &f);
+  int got = f.opcode == WS_OP_CLOSE && f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : -1;
+  free(f.payload);
+  if (got != code) {
+    print_error("%s: opcode %d code %d, want close %d\n", what, f.opcode, got, code);
+    fail();
+  }
+  tclient_expect_closed(cl);
+  expect_callbacks_done(r);
+  assert_int_equal(r->nmsg, 0);
 }
 
 static void test_binary_refused(void **state) {
@@ -959,19 +634,13 @@ static void test_binary_refused(void **state) {
   } cases[] = {{"binary", 0x82}, {"fragmented binary", 0x02}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct wsrec *r;
-    struct client *cl = ws_open(&r);
-    send_frame(cl, cases[i].b0, "\x01\x02\x03", 3);
+    struct tclient *cl = ws_open(&r);
+    tclient_send_frame(cl, cases[i].b0, "\x01\x02\x03", 3);
     if ((cases[i].b0 & 0x80) == 0)
-      send_frame(cl, 0x80, "\x04", 1);
-    struct frame f;
-    read_frame(cl, &f);
-    assert_int_equal(close_code(&f), WS_CLOSE_UNSUPPORTED);
-    free(f.payload);
-    expect_closed(cl);
-    expect_callbacks_done(r);
-    assert_int_equal(r->nmsg, 0);
-    client_close(cl);
-    settle();
+      tclient_send_frame(cl, 0x80, "\x04", 1);
+    expect_refused(cl, r, WS_CLOSE_UNSUPPORTED, cases[i].what);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 
@@ -1010,38 +679,23 @@ static void test_protocol_errors(void **state) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct wsrec *r;
-    struct client *cl = ws_open(&r);
+    struct tclient *cl = ws_open(&r);
     if (cases[i].bytes) {
-      client_send(cl, cases[i].bytes, cases[i].len);
+      tclient_send(cl, cases[i].bytes, cases[i].len);
     } else {
       char *t = malloc(40000);
       assert_non_null(t);
       memset(t, 'x', 40000);
-      send_frame(cl, 0x01, t, 40000);
+      tclient_send_frame(cl, 0x01, t, 40000);
       free(t);
-      client_send(cl, "\x80\xfe\x75\x30\0\0\0\0", 8); /* 0x7530 = 30000 */
+      tclient_send(cl, "\x80\xfe\x75\x30\0\0\0\0", 8); /* 0x7530 = 30000 */
     }
-    struct frame f;
-    read_frame(cl, &f);
-    if (f.opcode != WS_OP_CLOSE || close_code(&f) != cases[i].code) {
-      print_error("%s: opcode %d code %d, want close %d\n", cases[i].what, f.opcode,
-                  f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : -1, cases[i].code);
-      fail();
-    }
-    free(f.payload);
-    expect_closed(cl);
-    expect_callbacks_done(r);
-    assert_int_equal(r->nmsg, 0);
-    client_close(cl);
-    settle();
+    expect_refused(cl, r, cases[i].code, cases[i].what);
+    tclient_close(cl);
+    harness_settle();
   }
 }
 #undef RAW
-
-static int cond_len(void *arg) {
-  struct client *cl = arg;
-  return cl->len > 0;
-}
 
 /* ws_send_text in every length class, each arriving as one unmasked final
  * text frame with the shortest length encoding. */
@@ -1049,15 +703,15 @@ static void test_send_text(void **state) {
   (void)state;
   static const size_t sizes[] = {0, 1, 125, 126, 65535, 65536, 300000};
   struct wsrec *r;
-  struct client *cl = ws_open(&r);
+  struct tclient *cl = ws_open(&r);
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     char *t = malloc(sizes[i] + 1);
     assert_non_null(t);
     for (size_t k = 0; k < sizes[i]; k++)
       t[k] = (char)('A' + (k * 7 + i) % 26);
     assert_int_equal(ws_send_text(r->conn, t, sizes[i]), 0);
-    struct frame f;
-    read_frame(cl, &f);
+    struct tframe f;
+    tclient_read_frame(cl, &f);
     assert_int_equal(f.b0, 0x81);
     assert_int_equal(f.len, sizes[i]);
     assert_memory_equal(f.payload, t, sizes[i]);
@@ -1065,14 +719,13 @@ static void test_send_text(void **state) {
     free(t);
   }
   /* From a handler too. */
-  send_text(cl, "reply:pong-text");
-  wait_until(cond_len, cl);
-  struct frame f;
-  read_frame(cl, &f);
+  tclient_send_text(cl, "reply:pong-text");
+  struct tframe f;
+  tclient_read_frame(cl, &f);
   assert_int_equal(f.opcode, WS_OP_TEXT);
   assert_string_equal((char *)f.payload, "pong-text");
   free(f.payload);
-  client_close(cl);
+  tclient_close(cl);
   expect_callbacks_done(r);
 }
 
@@ -1084,8 +737,8 @@ static void test_shared_frame(void **state) {
   static const size_t sizes[] = {12, 700 * 1024};
   struct wsrec *r1, *r2;
   /* Small buffers on both sides: the big frame cannot leave at once. */
-  struct client *c1 = ws_open_rcvbuf(&r1, 4096);
-  struct client *c2 = ws_open_rcvbuf(&r2, 4096);
+  struct tclient *c1 = ws_open_rcvbuf(&r1, 4096);
+  struct tclient *c2 = ws_open_rcvbuf(&r2, 4096);
   int small = 4096;
   uv_send_buffer_size((uv_handle_t *)&r1->conn->tcp, &small);
   uv_send_buffer_size((uv_handle_t *)&r2->conn->tcp, &small);
@@ -1102,9 +755,9 @@ static void test_shared_frame(void **state) {
     if (sizes[i] > 100 * 1024)
       assert_int_equal(b->refs, 3); /* queued on both: each holds a reference */
     sbuf_unref(b);                  /* the connections keep what they still need */
-    struct frame f1, f2;
-    read_frame(c1, &f1);
-    read_frame(c2, &f2);
+    struct tframe f1, f2;
+    tclient_read_frame(c1, &f1);
+    tclient_read_frame(c2, &f2);
     assert_int_equal(f1.opcode, WS_OP_TEXT);
     assert_int_equal(f1.len, sizes[i]);
     assert_int_equal(f2.len, sizes[i]);
@@ -1114,8 +767,8 @@ static void test_shared_frame(void **state) {
     free(f2.payload);
     free(t);
   }
-  client_close(c1);
-  client_close(c2);
+  tclient_close(c1);
+  tclient_close(c2);
   expect_callbacks_done(r1);
   expect_callbacks_done(r2);
 }
@@ -1126,10 +779,56 @@ static void test_shared_frame(void **state) {
 #define KA_PING_MS 50
 #define KA_TIMEOUT_MS 200
 
+static void on_ws_server_closed(struct ws_server *s) {
+  (void)s;
+  srv.ws_closed = 1;
+}
+
+static int cond_ws_server_closed(void *arg) {
+  (void)arg;
+  return srv.ws_closed;
+}
+
+/* Replaces the ws_server by one with cfg (no WebSocket is open). */
 static void keepalive_reset(const struct ws_config *cfg) {
-  ws_shutdown();
-  settle(); /* the timer's close completes */
-  assert_int_equal(ws_init(&srv.loop, cfg), 0);
+  srv.ws_closed = 0;
+  ws_server_close(&srv.ws, on_ws_server_closed);
+  assert_true(harness_wait_until(cond_ws_server_closed, NULL));
+  assert_int_equal(ws_server_init(&srv.ws, &srv.loop, cfg), 0);
+}
+
+/* What the keepalive test's clients saw; they answer pings as they come. */
+struct ka {
+  struct tclient *silent, *ponger, *texter;
+  struct wsrec *rs;
+  int silent_pings, ponger_pings, texts;
+  uint64_t start;
+};
+
+/* A harness_cond_cb: handles the frames that came, and holds once the
+ * silent client is gone and the others have lived for three timeouts. */
+static int ka_step(void *arg) {
+  struct ka *k = arg;
+  struct tframe f;
+  while (tframe_take(k->silent, &f)) {
+    assert_int_equal(f.opcode, WS_OP_PING);
+    assert_string_equal((char *)f.payload, "onair");
+    k->silent_pings++;
+    free(f.payload);
+  }
+  while (tframe_take(k->ponger, &f)) {
+    assert_int_equal(f.opcode, WS_OP_PING);
+    k->ponger_pings++;
+    tclient_send_frame(k->ponger, 0x8A, f.payload, f.len);
+    free(f.payload);
+  }
+  while (tframe_take(k->texter, &f)) {
+    assert_int_equal(f.opcode, WS_OP_PING);
+    tclient_send_text(k->texter, "still typing");
+    k->texts++;
+    free(f.payload);
+  }
+  return k->rs->nclose && uv_now(&srv.loop) - k->start > 3 * KA_TIMEOUT_MS;
 }
 
 /* A silent client is dropped once it has been silent for the timeout (and
@@ -1141,43 +840,12 @@ static void test_keepalive(void **state) {
       .max_message = MAX_MESSAGE, .ping_ms = KA_PING_MS, .timeout_ms = KA_TIMEOUT_MS};
   keepalive_reset(&fast);
   struct wsrec *rs, *rp, *rt;
-  struct client *silent = ws_open(&rs);
-  struct client *ponger = ws_open(&rp);
-  struct client *texter = ws_open(&rt);
-  int silent_pings = 0, ponger_pings = 0, texts = 0;
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  uint64_t start = uv_now(&srv.loop);
-  /* Run until the silent one is gone and the others have lived for three
-   * timeouts; bounded by wall time and rounds. */
-  for (int round = 0; round < 20000; round++) {
-    step_nowait();
-    struct frame f;
-    while (frame_take(silent, &f)) {
-      assert_int_equal(f.opcode, WS_OP_PING);
-      assert_string_equal((char *)f.payload, "onair");
-      silent_pings++;
-      free(f.payload);
-    }
-    while (frame_take(ponger, &f)) {
-      assert_int_equal(f.opcode, WS_OP_PING);
-      ponger_pings++;
-      send_frame(ponger, 0x8A, f.payload, f.len);
-      free(f.payload);
-    }
-    while (frame_take(texter, &f)) {
-      assert_int_equal(f.opcode, WS_OP_PING);
-      send_text(texter, "still typing");
-      texts++;
-      free(f.payload);
-    }
-    if (rs->nclose && uv_now(&srv.loop) - start > 3 * KA_TIMEOUT_MS)
-      break;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (t.tv_sec - t0.tv_sec > 10)
-      fail_msg("keepalive: no verdict after 10 s");
-    wait_event();
-  }
+  struct tclient *silent = ws_open(&rs);
+  struct tclient *ponger = ws_open(&rp);
+  struct tclient *texter = ws_open(&rt);
+  struct ka k = {silent, ponger, texter, rs, 0, 0, 0, uv_now(&srv.loop)};
+  if (!harness_wait_until(ka_step, &k))
+    fail_msg("keepalive: no verdict after %d ms", HARNESS_WAIT_MS);
   /* The silent client: closed after more than the timeout, at the first
    * keepalive tick past it (give a generous margin for slow machines). */
   assert_int_equal(rs->nclose, 1);
@@ -1187,8 +855,8 @@ static void test_keepalive(void **state) {
                 (unsigned long long)silent_for, KA_TIMEOUT_MS);
     fail();
   }
-  assert_true(silent_pings >= 2);
-  wait_until(cond_ended, silent);
+  assert_true(k.silent_pings >= 2);
+  harness_wait_until(tclient_ended, silent);
   assert_true(silent->eof || silent->reset);
   expect_callbacks_done(rs);
   /* The others are alive and well. */
@@ -1196,14 +864,14 @@ static void test_keepalive(void **state) {
   assert_int_equal(rt->nclose, 0);
   assert_false(ponger->eof || ponger->reset);
   assert_false(texter->eof || texter->reset);
-  assert_true(ponger_pings >= 3 * KA_TIMEOUT_MS / KA_PING_MS / 2);
-  assert_true(texts >= 2);
+  assert_true(k.ponger_pings >= 3 * KA_TIMEOUT_MS / KA_PING_MS / 2);
+  assert_true(k.texts >= 2);
   assert_true(rt->nmsg >= 2);
-  send_text(ponger, "alive");
-  assert_true(wait_until(cond_nmsg, rp));
-  client_close(silent);
-  client_close(ponger);
-  client_close(texter);
+  tclient_send_text(ponger, "alive");
+  assert_true(harness_wait_until(cond_nmsg, rp));
+  tclient_close(silent);
+  tclient_close(ponger);
+  tclient_close(texter);
   expect_callbacks_done(rp);
   expect_callbacks_done(rt);
   keepalive_reset(&long_keepalive);
