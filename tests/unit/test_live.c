@@ -8,10 +8,14 @@
  * session cookie and Origin, doing the RFC 6455 handshake and speaking JSON
  * in masked text frames.
  *
- * The focus is what the protocol promises a client at the C level: hello
- * first, every error code with its ref, the connection staying open after
- * an error, room membership and its events, chat rules and rate limit,
- * signaling limits, the room list, and what happens when a broadcaster goes.
+ * The integration suite (tests/integration/websocket.test.js,
+ * tutorial_defects.test.js, api.test.js) runs the real binary and covers
+ * what a client sees end to end; each test below says which part of it is
+ * left to that suite. What stays here is what only a unit test sees, or
+ * what the suite does not send: live.c's own state (its peers, rooms and
+ * watchers, checked after every test), the coalescing of room.viewers and
+ * room lists, the error codes and refs of messages the suite does not try,
+ * and paths no end-to-end client reaches (no media plane).
  *
  * Waiting is the harness's (harness.h): event driven and bounded, no
  * sleeps. */
@@ -23,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -264,11 +267,11 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* ---- tests ----------------------------------------------------------------
- */
+/* ---- tests ---------------------------------------------------------------- */
 
 /* hello is the first message, names the session's user and a peer id of
- * this connection. */
+ * this connection ("p" and the connection's number), and live.c holds one
+ * peer per connection. */
 static void test_hello_first(void **state) {
   (void)state;
   struct tclient *a1 = live_open(ALICE);
@@ -304,38 +307,35 @@ static void test_hello_before_pipelined_reply(void **state) {
   json_decref(expect_msg(cl, "rooms"));
 }
 
-/* The upgrade needs a live session and our Origin; a bad version gets 426
- * with the version we speak. */
+/* Refused upgrades make no client. End to end (websocket.test.js,
+ * "upgrade"): no cookie and an unknown session (401 signed_out), no or a
+ * foreign Origin (403), a bad version (426 naming 13). Here: a session
+ * cookie that is no token, an Origin that is ours with a path, and the
+ * codes of the 403 and the 426 (the suite checks their status only). */
 static void test_upgrade_refusals(void **state) {
   (void)state;
   char good_cookie[64];
   snprintf(good_cookie, sizeof(good_cookie), "Cookie: onair_session=%s\r\n", t.tokens[BOB]);
   static const char base[] = "Host: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+                             "Sec-WebSocket-Key: " HARNESS_WS_KEY "\r\n";
   const struct {
     const char *what;
-    const char *method;
     const char *version;
-    const char *origin; /* a header line or "" */
-    const char *cookie; /* a header line or "" */
+    const char *origin; /* a header line */
+    const char *cookie; /* a header line */
     int status;
     const char *error;
   } cases[] = {
-      {"no cookie", "GET", "13", "Origin: " ORIGIN "\r\n", "", 401, "signed_out"},
-      {"unknown session", "GET", "13", "Origin: " ORIGIN "\r\n",
-       "Cookie: onair_session=AAAAAAAAAAAAAAAAAAAAAA\r\n", 401, "signed_out"},
-      {"malformed session", "GET", "13", "Origin: " ORIGIN "\r\n", "Cookie: onair_session=x\r\n",
-       401, "signed_out"},
-      {"no origin", "GET", "13", "", good_cookie, 403, "bad_origin"},
-      {"other origin", "GET", "13", "Origin: http://evil.test\r\n", good_cookie, 403, "bad_origin"},
-      {"origin with a path", "GET", "13", "Origin: " ORIGIN "/x\r\n", good_cookie, 403,
-       "bad_origin"},
-      {"version 12", "GET", "12", "Origin: " ORIGIN "\r\n", good_cookie, 426, "bad_upgrade"},
+      {"malformed session", "13", "Origin: " ORIGIN "\r\n", "Cookie: onair_session=x\r\n", 401,
+       "signed_out"},
+      {"origin with a path", "13", "Origin: " ORIGIN "/x\r\n", good_cookie, 403, "bad_origin"},
+      {"version 12", "12", "Origin: " ORIGIN "\r\n", good_cookie, 426, "bad_upgrade"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char req[1024];
-    int n = snprintf(req, sizeof(req), "%s /ws HTTP/1.1\r\n%sSec-WebSocket-Version: %s\r\n%s%s\r\n",
-                     cases[i].method, base, cases[i].version, cases[i].origin, cases[i].cookie);
+    int n =
+        snprintf(req, sizeof(req), "GET /ws HTTP/1.1\r\n%sSec-WebSocket-Version: %s\r\n%s%s\r\n",
+                 base, cases[i].version, cases[i].origin, cases[i].cookie);
     struct tclient *cl = tclient_open(t.port);
     tclient_send(cl, req, (size_t)n);
     struct tresp r;
@@ -347,15 +347,15 @@ static void test_upgrade_refusals(void **state) {
                   cases[i].error);
       fail();
     }
-    if (r.status == 426)
-      assert_non_null(strcasestr(r.head, "\r\nSec-WebSocket-Version: 13\r\n"));
-    assert_null(strcasestr(r.head, "Sec-WebSocket-Accept"));
+    assert_false(tresp_has(&r, "Sec-WebSocket-Accept"));
     assert_int_equal(t.app.peers.count, 0); /* no client was made */
     tclient_close(cl);
     harness_settle();
   }
 }
 
+/* live.start opens the broadcaster's room in the registry; again while live
+ * only the title changes (the suite only goes live once per connection). */
 static void test_live_start(void **state) {
   (void)state;
   struct tclient *a = live_open(ALICE);
@@ -378,32 +378,28 @@ static void test_live_start(void **state) {
   expect_nothing(a);
 }
 
-/* Titles: one line of at most 100 characters; blank means none. */
+/* Titles: one line of at most 100 characters; blank means none. End to end
+ * (websocket.test.js, "room titles"): 101 characters, a newline, a control
+ * character and a number refused with nothing live, 100 characters taken.
+ * Here: the refusals the suite does not send, and what a start while live
+ * does to the title (blank or none keeps it). */
 static void test_live_start_title(void **state) {
   (void)state;
-  char t100[401], t101[405];
-  for (int i = 0; i < 100; i++)
-    memcpy(t100 + 2 * i, "\xc3\xa9", 2); /* é: 100 characters in 200 bytes */
-  t100[200] = 0;
-  snprintf(t101, sizeof(t101), "%sx", t100);
   const struct {
     const char *what;
     json_t *title; /* NULL: no title member */
     const char *error;
     const char *want_title; /* the room's title afterwards */
   } cases[] = {
-      {"101 characters", json_string(t101), "too_long", NULL},
-      {"newline", json_string("two\nlines"), "bad_message", NULL},
-      {"control character", json_string("bell\x07"), "bad_message", NULL},
       {"C1 control", json_string("next\xc2\x85line"), "bad_message", NULL},
-      {"not a string", json_integer(42), "bad_message", NULL},
       {"null", json_null(), "bad_message", NULL},
-      {"100 characters", json_string(t100), NULL, t100},
-      {"blank keeps the title", json_string("   "), NULL, t100},
-      {"none keeps the title", NULL, NULL, t100},
+      {"a title", json_string("First title"), NULL, "First title"},
+      {"blank keeps the title", json_string("   "), NULL, "First title"},
+      {"none keeps the title", NULL, NULL, "First title"},
       {"a tab is fine", json_string("a\tb"), NULL, "a\tb"},
   };
   struct tclient *c = live_open(CAROL);
+  int live = 0;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *m = json_pack("{s:s}", "type", "live.start");
     if (cases[i].title)
@@ -423,34 +419,31 @@ static void test_live_start_title(void **state) {
                     json_is_string(json_object_get(j, "code")) ? str(j, "code") : "");
         fail();
       }
+      live = 1;
       struct room *room = rooms_find(&t.app.rooms, "carol", 5);
       assert_non_null(room);
       assert_string_equal(room->title, cases[i].want_title);
     }
     json_decref(j);
-    /* A refused first start opened nothing. */
-    if (i < 6)
+    if (!live) /* a refused first start opened nothing */
       assert_null(rooms_find(&t.app.rooms, "carol", 5));
   }
   expect_nothing(c);
 }
 
-/* room.join: errors leave the connection open; a join tells everyone. */
+/* room.join and room.leave beyond the suite's. End to end (websocket.test.js
+ * "room life" and "message errors", tutorial_defects.test.js): no_such_room,
+ * bad_message (its code), the fields of room.joined and viewer.joined, the
+ * counts, and room.leave outside a room. Here: bad_message's ref, a room
+ * named in another case, room.joined without a media plane, joins refused
+ * while in a room, the broadcaster told of a room.leave, and a broadcaster
+ * that cannot leave its own room. */
 static void test_room_join(void **state) {
   (void)state;
   struct tclient *a = live_open(ALICE);
   struct tclient *b = live_open(BOB);
-  /* Nothing is live yet. */
-  send_json(b, json_pack("{s:s, s:s}", "type", "room.join", "room", "alice"));
-  expect_error(b, "no_such_room", "room.join");
-  send_json(b, json_pack("{s:s, s:s}", "type", "room.join", "room", "nobody"));
-  expect_error(b, "no_such_room", "room.join");
   send_json(b, json_pack("{s:s}", "type", "room.join"));
   expect_error(b, "bad_message", "room.join");
-  send_json(b, json_pack("{s:s, s:i}", "type", "room.join", "room", 7));
-  expect_error(b, "bad_message", "room.join");
-  expect_open(b);
-
   go_live(a, "Live!");
   send_json(a, json_pack("{s:s, s:s}", "type", "room.join", "room", "bob"));
   expect_error(a, "already_in_room", "room.join");
@@ -458,46 +451,31 @@ static void test_room_join(void **state) {
   send_json(b, json_pack("{s:s, s:s}", "type", "room.join", "room", "ALICE"));
   json_t *j = expect_msg(b, "room.joined");
   assert_string_equal(str(j, "room"), "alice");
-  assert_string_equal(str(j, "title"), "Live!");
-  assert_string_equal(str(j, "broadcaster"), "alice");
-  assert_string_equal(str(j, "broadcaster_peer"), a->note);
-  assert_int_equal(num(j, "viewers"), 1);
-  assert_true(json_is_array(json_object_get(j, "history")));
   assert_true(json_is_false(json_object_get(j, "media_ready"))); /* no media plane here */
   json_decref(j);
-  j = expect_msg(b, "room.viewers");
-  assert_int_equal(num(j, "viewers"), 1);
-  json_decref(j);
-  j = expect_msg(a, "viewer.joined");
-  assert_string_equal(str(j, "room"), "alice");
-  assert_string_equal(str(j, "peer"), b->note);
-  assert_string_equal(str(j, "user"), "bob");
-  json_decref(j);
-  j = expect_msg(a, "room.viewers");
-  assert_int_equal(num(j, "viewers"), 1);
-  json_decref(j);
+  json_decref(expect_msg(b, "room.viewers"));
+  json_decref(expect_msg(a, "viewer.joined"));
+  json_decref(expect_msg(a, "room.viewers"));
   send_json(b, json_pack("{s:s, s:s}", "type", "room.join", "room", "alice"));
   expect_error(b, "already_in_room", "room.join");
 
-  /* room.leave, once. */
   send_json(b, json_pack("{s:s}", "type", "room.leave"));
-  j = expect_msg(b, "room.left");
-  assert_string_equal(str(j, "room"), "alice");
-  json_decref(j);
+  json_decref(expect_msg(b, "room.left"));
   j = expect_msg(a, "viewer.left");
   assert_string_equal(str(j, "peer"), b->note);
   json_decref(j);
   j = expect_msg(a, "room.viewers");
   assert_int_equal(num(j, "viewers"), 0);
   json_decref(j);
-  send_json(b, json_pack("{s:s}", "type", "room.leave"));
-  expect_error(b, "not_in_room", "room.leave");
+  assert_int_equal(rooms_find(&t.app.rooms, "alice", 5)->nviewers, 0);
   send_json(a, json_pack("{s:s}", "type", "room.leave"));
   expect_error(a, "not_in_room", "room.leave"); /* a broadcaster does not leave */
   expect_nothing(a);
   expect_nothing(b);
 }
 
+/* Past max_viewers a join is refused (the suite runs with the default cap,
+ * which it never reaches). */
 static void test_room_full(void **state) {
   (void)state;
   struct tclient *a = live_open(ALICE);
@@ -516,30 +494,19 @@ static void test_room_full(void **state) {
   assert_int_equal(rooms_find(&t.app.rooms, "alice", 5)->nviewers, MAX_VIEWERS);
 }
 
-/* chat.send: membership, text rules, and the chat going to everyone. */
+/* chat.send beyond the suite's. End to end (websocket.test.js "chat",
+ * tutorial_defects.test.js): membership, unknown rooms, the 500-character
+ * limit, blank text, control characters refused (its code not pinned),
+ * history. Here: the codes for control characters, DEL, C1 and escapes, a
+ * text that is missing or not a string, tab and newline delivered, one id
+ * for everyone, and a room named in another case. */
 static void test_chat(void **state) {
   (void)state;
-  char emoji500[2001], emoji501[2005], a501[502];
-  for (int i = 0; i < 500; i++)
-    memcpy(emoji500 + 4 * i, "\xf0\x9f\x98\x80", 4); /* U+1F600, 4 bytes */
-  emoji500[2000] = 0;
-  snprintf(emoji501, sizeof(emoji501), "%s\xf0\x9f\x98\x80", emoji500);
-  memset(a501, 'a', 501);
-  a501[501] = 0;
   struct tclient *bc = live_open(DAVE);
   struct tclient *v = live_open(ERIN);
-  struct tclient *out = live_open(FRANK);
   go_live(bc, "chat room");
   join(v, bc, "dave");
-
-  /* Not a member, not a room, not a message. */
-  chat(out, "dave", "hello?");
-  expect_error(out, "not_in_room", "chat.send");
-  chat(out, "ghost", "hello?");
-  expect_error(out, "no_such_room", "chat.send");
   send_json(v, json_pack("{s:s, s:s}", "type", "chat.send", "room", "dave"));
-  expect_error(v, "bad_message", "chat.send");
-  send_json(v, json_pack("{s:s, s:s}", "type", "chat.send", "text", "hi"));
   expect_error(v, "bad_message", "chat.send");
   send_json(v, json_pack("{s:s, s:s, s:b}", "type", "chat.send", "room", "dave", "text", 1));
   expect_error(v, "bad_message", "chat.send");
@@ -550,18 +517,12 @@ static void test_chat(void **state) {
     const char *error; /* NULL: delivered */
   } cases[] = {
       {"plain", "hi there", NULL},
-      {"500 emoji", emoji500, NULL},
-      {"501 emoji", emoji501, "too_long"},
-      {"501 letters", a501, "too_long"},
-      {"empty", "", "empty"},
-      {"white space", "  \n\t ", "empty"},
       {"control character", "a\x01z", "bad_message"},
       {"DEL", "a\x7fz", "bad_message"},
       {"C1 control", "a\xc2\x85z", "bad_message"},
       {"escape", "\x1b[31mred", "bad_message"},
       {"tab and newline", "line one\n\tline two", NULL},
   };
-  int delivered = 0;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     chat(v, "dave", cases[i].text);
     if (cases[i].error) {
@@ -574,7 +535,6 @@ static void test_chat(void **state) {
       json_decref(j);
       continue;
     }
-    delivered++;
     /* Everyone in the room gets the same chat, the sender included. */
     struct tclient *who[2] = {v, bc};
     json_int_t id = -1;
@@ -583,7 +543,6 @@ static void test_chat(void **state) {
       assert_string_equal(str(j, "room"), "dave");
       assert_string_equal(str(j, "user"), "erin");
       assert_string_equal(str(j, "text"), cases[i].text);
-      assert_true(num(j, "ts") > 1600000000000LL);
       if (k == 0)
         id = num(j, "id");
       else
@@ -591,93 +550,56 @@ static void test_chat(void **state) {
       json_decref(j);
     }
   }
-  expect_nothing(out);
   /* A room name in another case is the same room. */
   chat(bc, "DAVE", "from the host");
   json_t *j = expect_msg(bc, "chat");
+  assert_string_equal(str(j, "room"), "dave");
   assert_string_equal(str(j, "user"), "dave");
   json_decref(j);
   json_decref(expect_msg(v, "chat"));
-  delivered++;
-
-  /* What was said is the history of the next viewer, oldest first. */
-  send_json(out, json_pack("{s:s, s:s}", "type", "room.join", "room", "dave"));
-  j = expect_msg(out, "room.joined");
-  json_t *h = json_object_get(j, "history");
-  assert_int_equal(json_array_size(h), delivered);
-  assert_string_equal(str(json_array_get(h, 0), "text"), "hi there");
-  assert_string_equal(str(json_array_get(h, 1), "text"), emoji500);
-  assert_string_equal(str(json_array_get(h, delivered - 1), "text"), "from the host");
-  assert_null(json_object_get(json_array_get(h, 0), "type"));
-  assert_string_equal(str(json_array_get(h, 0), "user"), "erin");
-  json_decref(j);
+  expect_nothing(v);
 }
 
-/* Burst of 5, then refused; a refused message costs nothing; the limit is
- * per user, not per connection. */
+/* The chat burst (5 here). End to end (websocket.test.js, "rate limit"):
+ * the burst, rate_limited, the limit per user across connections, the
+ * refill. Here: a refused message costs nothing, and one user's limit is
+ * not another's. */
 static void test_rate_limit(void **state) {
   (void)state;
   struct tclient *bc = live_open(GRACE);
-  struct tclient *v1 = live_open(HEIDI);
-  struct tclient *v2 = live_open(HEIDI); /* the same user in another tab */
+  struct tclient *v = live_open(HEIDI);
   go_live(bc, NULL);
-  join(v1, bc, "grace");
-  send_json(v2, json_pack("{s:s, s:s}", "type", "room.join", "room", "grace"));
-  json_decref(expect_msg(v2, "room.joined"));
-  json_decref(expect_msg(v2, "room.viewers"));
-  json_decref(expect_msg(v1, "room.viewers"));
-  json_decref(expect_msg(bc, "viewer.joined"));
-  json_decref(expect_msg(bc, "room.viewers"));
-
+  join(v, bc, "grace");
   for (int i = 0; i < 3; i++) { /* refused: not counted */
-    chat(v1, "grace", " ");
-    expect_error(v1, "empty", "chat.send");
+    chat(v, "grace", " ");
+    expect_error(v, "empty", "chat.send");
   }
   for (int i = 0; i < 5; i++) {
     char text[16];
     snprintf(text, sizeof(text), "msg %d", i);
-    chat(i % 2 ? v2 : v1, "grace", text);
-    for (int k = 0; k < 3; k++) {
-      struct tclient *who = k == 0 ? bc : k == 1 ? v1 : v2;
-      json_t *j = expect_msg(who, "chat");
+    chat(v, "grace", text);
+    for (int k = 0; k < 2; k++) {
+      json_t *j = expect_msg(k ? bc : v, "chat");
       assert_string_equal(str(j, "text"), text);
       json_decref(j);
     }
   }
-  chat(v1, "grace", "one too many");
-  expect_error(v1, "rate_limited", "chat.send");
-  chat(v2, "grace", "from the other tab");
-  expect_error(v2, "rate_limited", "chat.send");
+  chat(v, "grace", "one too many");
+  expect_error(v, "rate_limited", "chat.send");
   /* Another user still may. */
   chat(bc, "grace", "host speaking");
-  json_t *j = expect_msg(v1, "chat");
+  json_t *j = expect_msg(v, "chat");
   assert_string_equal(str(j, "user"), "grace");
   json_decref(j);
-  json_decref(expect_msg(v2, "chat"));
   json_decref(expect_msg(bc, "chat"));
-  expect_nothing(v1);
-  expect_nothing(v2);
+  expect_nothing(v);
 }
 
-/* The tutorial's peer-to-peer relay is gone: media goes through the SFU,
- * so no client can send another anything directly. */
-static void test_no_peer_to_peer(void **state) {
-  (void)state;
-  struct tclient *a = live_open(ALICE);
-  struct tclient *b = live_open(BOB);
-  go_live(a, NULL);
-  join(b, a, "alice");
-  send_json(a, json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", "signal", "to", b->note, "data",
-                         "kind", "offer", "sdp", "v=0\r\n"));
-  json_t *j = expect_msg(a, "error");
-  assert_string_equal(str(j, "code"), "unknown_type");
-  assert_string_equal(str(j, "ref"), "signal");
-  json_decref(j);
-  expect_nothing(b);
-}
-
-/* Messages that are not what the protocol says get an error and the
- * connection stays open. */
+/* Messages that are not what the protocol says get an error with the
+ * message's type as ref ("" when it has none) and the connection stays
+ * open. End to end (websocket.test.js, "message errors"): text that is no
+ * JSON, arrays, a bare string, a duplicate type, {}, a numeric type, an
+ * unknown type and its ref. */
 static void test_bad_messages(void **state) {
   (void)state;
   static const struct {
@@ -685,19 +607,12 @@ static void test_bad_messages(void **state) {
     const char *code;
     const char *ref;
   } cases[] = {
-      {"[1,2]", "bad_json", ""},
-      {"\"live.start\"", "bad_json", ""},
       {"42", "bad_json", ""},
       {"null", "bad_json", ""},
-      {"{bad", "bad_json", ""},
       {"", "bad_json", ""},
       {"{\"type\":\"chat.send\"} trailing", "bad_json", ""},
-      {"{\"type\":\"a\",\"type\":\"b\"}", "bad_json", ""},
-      {"{\"type\":\"dance\"}", "unknown_type", "dance"},
       {"{\"type\":\"LIVE.START\"}", "unknown_type", "LIVE.START"},
       {"{\"type\":\"\"}", "unknown_type", ""},
-      {"{}", "bad_message", ""},
-      {"{\"type\":5}", "bad_message", ""},
       {"{\"type\":null}", "bad_message", ""},
       {"{\"kind\":\"live.start\"}", "bad_message", ""},
   };
@@ -712,18 +627,16 @@ static void test_bad_messages(void **state) {
     }
     json_decref(j);
   }
-  /* Still open and served. */
-  send_json(cl, json_pack("{s:s}", "type", "rooms.watch"));
-  json_decref(expect_msg(cl, "rooms"));
+  expect_open(cl);
   expect_nothing(cl);
 }
 
-/* media.offer's errors that need no media plane (app.sfu is NULL here). */
+/* media.offer's errors that need no media plane (app.sfu is NULL here). End
+ * to end (websocket.test.js, "no peer-to-peer relay"): no sdp, and a bad
+ * one from a viewer. */
 static void test_media_offer_errors(void **state) {
   (void)state;
   struct tclient *cl = live_open(IVAN);
-  send_json(cl, json_pack("{s:s}", "type", "media.offer"));
-  expect_error(cl, "bad_message", "media.offer");
   send_json(cl, json_pack("{s:s, s:i}", "type", "media.offer", "sdp", 5));
   expect_error(cl, "bad_message", "media.offer");
   send_json(cl, json_pack("{s:s, s:s}", "type", "media.offer", "sdp", "v=0\r\n"));
@@ -746,58 +659,48 @@ static json_t *expect_rooms(struct tclient *cl, size_t n) {
   return NULL;
 }
 
-/* The broadcaster goes away: viewers get room.ended, the room leaves the
- * list, and the viewers are in no room. */
+/* The broadcaster goes away: the room leaves the registry and its viewers
+ * are in no room (leaving is refused) and can join another. End to end
+ * (tutorial_defects.test.js, "an abrupt disconnect ends exactly that
+ * room"): room.ended, the room list, chat in the ended room refused. */
 static void test_broadcaster_disconnect(void **state) {
   (void)state;
-  struct tclient *w = live_open(JUDY);
-  send_json(w, json_pack("{s:s}", "type", "rooms.watch"));
-  json_decref(expect_rooms(w, 0));
   struct tclient *a = live_open(ALICE);
   struct tclient *b = live_open(BOB);
   struct tclient *c = live_open(CAROL);
-  go_live(a, "Going away soon");
+  go_live(a, NULL);
   join(b, a, "alice");
   join(c, a, "alice");
   json_decref(expect_msg(b, "room.viewers"));
-  json_t *j = expect_rooms(w, 1);
-  json_t *room = json_array_get(json_object_get(j, "rooms"), 0);
-  assert_string_equal(str(room, "name"), "alice");
-  json_decref(j);
 
   tclient_close(a); /* the tab is gone, no close frame */
   for (int k = 0; k < 2; k++) {
-    struct tclient *v = k ? c : b;
-    j = expect_msg(v, "room.ended");
+    json_t *j = expect_msg(k ? c : b, "room.ended");
     assert_string_equal(str(j, "room"), "alice");
     json_decref(j);
   }
-  json_decref(expect_rooms(w, 0));
   assert_int_equal(rooms_count(&t.app.rooms), 0);
   char *list = live_rooms_json(&t.app);
   assert_string_equal(list, "{\"type\":\"rooms\",\"rooms\":[]}");
   free(list);
-  /* The viewers are in no room now, and can watch another. */
   send_json(b, json_pack("{s:s}", "type", "room.leave"));
   expect_error(b, "not_in_room", "room.leave");
-  chat(c, "alice", "anyone?");
-  expect_error(c, "no_such_room", "chat.send");
   go_live(b, NULL);
   join(c, b, "bob");
   expect_nothing(c);
 }
 
+/* live.end: a room named in it is ignored, the broadcaster gets live.ended
+ * (reason "ended") and its viewers room.ended, the room leaves the
+ * registry, and the broadcaster is one no more. End to end
+ * (tutorial_defects.test.js, "only the broadcaster can end a broadcast"):
+ * live.end refused to others. */
 static void test_live_end(void **state) {
   (void)state;
   struct tclient *a = live_open(ALICE);
   struct tclient *b = live_open(BOB);
-  struct tclient *c = live_open(CAROL);
-  send_json(c, json_pack("{s:s}", "type", "live.end"));
-  expect_error(c, "not_broadcaster", "live.end");
   go_live(a, NULL);
   join(b, a, "alice");
-  send_json(b, json_pack("{s:s}", "type", "live.end"));
-  expect_error(b, "not_broadcaster", "live.end");
   assert_non_null(rooms_find(&t.app.rooms, "alice", 5));
   send_json(a, json_pack("{s:s, s:s}", "type", "live.end", "room", "bob")); /* room ignored */
   json_t *j = expect_msg(a, "live.ended");
@@ -811,10 +714,13 @@ static void test_live_end(void **state) {
   send_json(a, json_pack("{s:s}", "type", "live.end"));
   expect_error(a, "not_broadcaster", "live.end");
   expect_nothing(b);
-  expect_nothing(c);
 }
 
-/* Going live from a second tab ends the first tab's broadcast. */
+/* Going live from a second tab ends the first tab's broadcast. End to end
+ * (websocket.test.js, "going live again on another connection replaces the
+ * old one"): live.ended "replaced", room.ended, the new tab's live.started.
+ * Here: the registry's room afterwards (new title, no viewers) and the old
+ * tab no longer a broadcaster. */
 static void test_live_replaced(void **state) {
   (void)state;
   struct tclient *old = live_open(ALICE);
@@ -832,35 +738,29 @@ static void test_live_replaced(void **state) {
   assert_non_null(room);
   assert_string_equal(room->title, "second tab");
   assert_int_equal(room->nviewers, 0);
-  /* The old tab is no broadcaster any more. */
   send_json(old, json_pack("{s:s}", "type", "live.end"));
   expect_error(old, "not_broadcaster", "live.end");
 }
 
-/* rooms.watch: the list at once, then after each change (coalesced). */
+/* rooms.watch: the list at once, then after each change, coalesced. End to
+ * end (websocket.test.js, "dashboard watch"): the first list, its fields,
+ * updates on a join, a new and an ended room, at most one list per 100 ms.
+ * Here: changes made in one turn of the loop (a leave and a new title)
+ * come as one list and one room.viewers, and a second watch does not
+ * subscribe twice. */
 static void test_rooms_watch(void **state) {
   (void)state;
   struct tclient *w = live_open(DAVE);
   struct tclient *a = live_open(ALICE);
   struct tclient *b = live_open(BOB);
   send_json(w, json_pack("{s:s}", "type", "rooms.watch"));
-  json_t *j = expect_msg(w, "rooms");
-  assert_int_equal(json_array_size(json_object_get(j, "rooms")), 0);
-  json_decref(j);
+  json_decref(expect_rooms(w, 0));
   expect_nothing(w);
   go_live(a, "Watch me");
-  j = expect_rooms(w, 1);
-  json_t *r = json_array_get(json_object_get(j, "rooms"), 0);
-  assert_string_equal(str(r, "name"), "alice");
-  assert_string_equal(str(r, "title"), "Watch me");
-  assert_string_equal(str(r, "broadcaster"), "alice");
-  assert_int_equal(num(r, "viewers"), 0);
-  assert_true(num(r, "since") > 1600000000000LL);
-  json_decref(j);
-  /* A viewer count change is published. */
+  json_decref(expect_rooms(w, 1));
   join(b, a, "alice");
-  j = expect_msg(w, "rooms");
-  r = json_array_get(json_object_get(j, "rooms"), 0);
+  json_t *j = expect_msg(w, "rooms");
+  json_t *r = json_array_get(json_object_get(j, "rooms"), 0);
   assert_int_equal(num(r, "viewers"), 1);
   json_decref(j);
   /* Several changes in a row come as one message. */
@@ -881,6 +781,7 @@ static void test_rooms_watch(void **state) {
   assert_string_equal(str(r, "title"), "New title");
   json_decref(j);
   expect_nothing(w);
+  expect_nothing(a);
   /* A second watch is answered, and does not subscribe twice. */
   send_json(w, json_pack("{s:s}", "type", "rooms.watch"));
   json_decref(expect_rooms(w, 1));
@@ -890,7 +791,11 @@ static void test_rooms_watch(void **state) {
   expect_nothing(w);
 }
 
-/* Signing out closes that session's WebSockets with 1008. */
+/* Signing out closes that session's WebSockets with 1008. End to end
+ * (tutorial_defects.test.js, "sign-out is POST with an Origin check"): the
+ * one WebSocket of the session closed 1008 "signed out". Here: every
+ * WebSocket of that session closes, and another session of the same user
+ * stays open. */
 static void test_signout_closes(void **state) {
   (void)state;
   char token[SESSION_TOKEN_LEN + 1];
@@ -916,13 +821,10 @@ static void test_signout_closes(void **state) {
     struct tclient *ws = k ? ws2 : ws1;
     struct tframe f;
     tclient_read_frame(ws, &f);
-    assert_int_equal(f.opcode, WS_OP_CLOSE);
-    assert_true(f.len >= 2);
-    assert_int_equal((uint8_t)f.payload[0] << 8 | (uint8_t)f.payload[1], WS_CLOSE_POLICY);
+    assert_int_equal(tframe_close_code(&f), WS_CLOSE_POLICY);
     assert_memory_equal(f.payload + 2, "signed out", f.len - 2);
     free(f.payload);
-    harness_wait_until(tclient_ended, ws);
-    assert_true(ws->eof || ws->reset);
+    tclient_expect_closed(ws);
   }
   expect_open(other);
 }
@@ -938,7 +840,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_room_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_no_peer_to_peer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_media_offer_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_broadcaster_disconnect, setup, teardown),
