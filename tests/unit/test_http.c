@@ -2,11 +2,14 @@
  * loop and a real TCP socket on 127.0.0.1: request line, headers and body as
  * the application sees them, cookies, keep-alive, pipelining (also with an
  * answer given later), the strict checks (bare LF, TE with CL, duplicate CL,
- * NUL), the caps (431, 413, 414) and Connection: close.
+ * NUL), the caps (431, 413, 414) and Connection: close; and two servers on
+ * one loop, each with its own handler, app and WebSockets, closed one after
+ * the other.
  *
  * The clients and the waiting are the harness's (harness.h): raw sockets in
  * this thread, event-driven bounded waits, no sleeps. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <http_parser.h>
@@ -22,6 +27,8 @@
 #include "harness.h"
 #include "http/http.h"
 #include "net/conn.h"
+#include "util/container_of.h"
+#include "ws/ws_conn.h"
 
 #define MAX_RECS 64
 
@@ -859,6 +866,199 @@ static void test_chunked_one_byte_chunks(void **state) {
   harness_settle();
 }
 
+/* ---- two servers on one loop ------------------------------------------ */
+
+/* One of two HTTP servers sharing a loop, with its own WebSockets. It is
+ * its server's app. */
+struct site {
+  const char *name;
+  struct http_server http;
+  struct ws_server ws;
+  int port;      /* > 0 once listening */
+  int ws_ready;  /* ws_server_init() done */
+  int nreq;      /* requests its handler saw */
+  int closed;    /* the HTTP server's close callback ran */
+  int ws_closed; /* the ws_server's close callback ran */
+  int ws_gone;   /* on_close calls of its WebSockets */
+};
+
+static struct {
+  uv_loop_t loop;
+  struct site a, b;
+} two;
+
+/* Echoes a message prefixed with the name of the site it reached. */
+static void site_ws_message(struct conn *c, const char *text, size_t len) {
+  struct site *s = ws_user(c);
+  char out[128];
+  int n = snprintf(out, sizeof(out), "%s:%.*s", s->name, (int)len, text);
+  assert_int_equal(ws_send_text(c, out, (size_t)n), 0);
+}
+
+static void site_ws_close(struct conn *c) {
+  struct site *s = ws_user(c);
+  s->ws_gone++;
+}
+
+static const struct ws_handlers site_ws = {.on_message = site_ws_message,
+                                           .on_close = site_ws_close};
+
+/* Answers with the handler that ran and the app it was given; /ws
+ * upgrades under the site's own ws_server. */
+static void site_answer(struct conn *c, struct http_req *req, const char *handler) {
+  struct site *s = c->app;
+  s->nreq++;
+  if (strcmp(req->path, "/ws") == 0) {
+    int status = ws_upgrade(&s->ws, c, req, &site_ws, s);
+    if (status != 0)
+      http_respond(c, status, "text/plain", NULL, "refused", 7);
+    return;
+  }
+  char body[128];
+  int n = snprintf(body, sizeof(body), "handler=%s app=%s n=%d", handler, s->name, s->nreq);
+  http_respond(c, 200, "text/plain", NULL, body, (size_t)n);
+}
+
+static void site_a_request(struct conn *c, struct http_req *req) { site_answer(c, req, "a"); }
+static void site_b_request(struct conn *c, struct http_req *req) { site_answer(c, req, "b"); }
+
+static void site_http_closed(struct http_server *h) {
+  container_of(h, struct site, http)->closed = 1;
+}
+
+static void site_ws_closed(struct ws_server *w) { container_of(w, struct site, ws)->ws_closed = 1; }
+
+static int cond_http_closed(void *arg) {
+  const struct site *s = arg;
+  return s->closed;
+}
+
+static int cond_ws_closed(void *arg) {
+  (void)arg;
+  return two.a.ws_closed && two.b.ws_closed;
+}
+
+/* A GET on the kept-alive connection cl is answered with want and the
+ * connection stays open. */
+static void expect_get(struct tclient *cl, const char *path, const char *want) {
+  char req[128];
+  snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+  tclient_send_str(cl, req);
+  struct tresp r;
+  tclient_read_response(cl, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, want);
+  assert_false(tresp_has(&r, "Connection: close"));
+}
+
+/* A message on the WebSocket cl comes back as want. */
+static void expect_echo(struct tclient *cl, const char *text, const char *want) {
+  tclient_send_text(cl, text);
+  struct tframe f;
+  tclient_read_frame(cl, &f);
+  assert_int_equal(f.opcode, 0x1);
+  assert_string_equal((char *)f.payload, want);
+  free(f.payload);
+}
+
+/* Nothing listens on port any more. */
+static int connect_refused(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+  int err = errno;
+  close(fd);
+  return rc < 0 && err == ECONNREFUSED;
+}
+
+static int two_setup(void **state) {
+  (void)state;
+  two.a.name = "alpha";
+  two.b.name = "beta";
+  return harness_init(&two.loop) == 0 ? 0 : -1;
+}
+
+/* After a failure midway: close what the test opened, then the loop. */
+static int two_teardown(void **state) {
+  (void)state;
+  if (harness_loop() == NULL)
+    return 0; /* the test closed everything itself */
+  tclient_close_all();
+  struct site *sites[] = {&two.a, &two.b};
+  for (int i = 0; i < 2; i++) {
+    if (sites[i]->port > 0)
+      http_server_close(&sites[i]->http, NULL);
+    if (sites[i]->ws_ready)
+      ws_server_close(&sites[i]->ws, NULL);
+  }
+  return harness_finish() == 0 ? 0 : -1;
+}
+
+/* Two servers on two ports of one loop at the same time: each request is
+ * answered by its own server's handler with its own app, on kept-alive
+ * connections to both and on a WebSocket to each (each under its own
+ * ws_server). Closing one closes its connections and its port while the
+ * other keeps answering; then the other closes, and nothing of either is
+ * left on the loop. */
+static void test_two_servers(void **state) {
+  (void)state;
+  static const struct ws_config wcfg = {
+      .max_message = 4096, .ping_ms = 600000, .timeout_ms = 1200000};
+  struct site *a = &two.a, *b = &two.b;
+  a->port = harness_http_listen(&a->http, site_a_request, a);
+  b->port = harness_http_listen(&b->http, site_b_request, b);
+  assert_true(a->port > 0 && b->port > 0);
+  assert_int_not_equal(a->port, b->port);
+  assert_int_equal(ws_server_init(&a->ws, harness_loop(), &wcfg), 0);
+  a->ws_ready = 1;
+  assert_int_equal(ws_server_init(&b->ws, harness_loop(), &wcfg), 0);
+  b->ws_ready = 1;
+
+  struct tclient *ka = tclient_open(a->port), *kb = tclient_open(b->port);
+  expect_get(ka, "/x", "handler=a app=alpha n=1");
+  expect_get(kb, "/x", "handler=b app=beta n=1");
+  expect_get(ka, "/y", "handler=a app=alpha n=2");
+  expect_get(kb, "/y", "handler=b app=beta n=2");
+  struct tclient *wa = tclient_open(a->port), *wb = tclient_open(b->port);
+  struct tresp r;
+  assert_int_equal(tclient_ws_upgrade(wa, "x", "", &r), 101);
+  assert_int_equal(tclient_ws_upgrade(wb, "x", "", &r), 101);
+  expect_echo(wa, "hi", "alpha:hi");
+  expect_echo(wb, "hi", "beta:hi");
+
+  /* Closing A closes its connections at once, its WebSocket included. */
+  http_server_close(&a->http, site_http_closed);
+  assert_int_equal(a->ws_gone, 1);
+  assert_null(a->ws.conns);
+  assert_int_equal(b->ws_gone, 0);
+  assert_non_null(b->ws.conns);
+  assert_true(connect_refused(a->port));
+  assert_true(harness_wait_until(cond_http_closed, a));
+  tclient_expect_closed(ka);
+  tclient_expect_closed(wa);
+  /* B answers on, on its kept-alive connection, its WebSocket and a new
+   * connection. */
+  expect_get(kb, "/z", "handler=b app=beta n=4"); /* the upgrade was n=3 */
+  expect_echo(wb, "still there?", "beta:still there?");
+  struct tclient *kb2 = tclient_open(b->port);
+  expect_get(kb2, "/new", "handler=b app=beta n=5");
+  assert_false(b->closed);
+  assert_int_equal(a->nreq, 3);
+
+  http_server_close(&b->http, site_http_closed);
+  assert_int_equal(b->ws_gone, 1);
+  assert_true(harness_wait_until(cond_http_closed, b));
+  tclient_expect_closed(kb);
+  tclient_expect_closed(kb2);
+  tclient_expect_closed(wb);
+  ws_server_close(&a->ws, site_ws_closed);
+  ws_server_close(&b->ws, site_ws_closed);
+  assert_true(harness_wait_until(cond_ws_closed, NULL));
+  assert_int_equal(harness_finish(), 0); /* uv_loop_close(): no handle left */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_simple_get, setup, teardown),
@@ -883,5 +1083,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pipelined_big_bodies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chunked_one_byte_chunks, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  const struct CMUnitTest two_server_tests[] = {
+      cmocka_unit_test(test_two_servers),
+  };
+  int failed = cmocka_run_group_tests_name("http", tests, group_setup, group_teardown);
+  failed += cmocka_run_group_tests_name("two servers", two_server_tests, two_setup, two_teardown);
+  return failed;
 }
