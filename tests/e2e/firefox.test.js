@@ -10,6 +10,7 @@
 'use strict';
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 const {
   PASSWORD, launchFirefox, launchChromium, eventually, signUp, addInitScript, pageRtp, stream,
@@ -68,20 +69,8 @@ describe('Firefox and Chromium through onair', { timeout: 170000 }, () => {
   let firefox;
   let chromium;
   const pageErrors = [];
-  let failed = false;
 
-  function step(name, fn) {
-    test(name, { timeout: 60000 }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-3000));
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv });
 
   // A Firefox user in a browser context of their own (own cookies).
   async function firefoxPage(who) {

@@ -11,6 +11,7 @@
 'use strict';
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 const {
   PASSWORD, launchChromium, launchFirefox, eventually, sleep, signUp, addInitScript, pageRtp, stream,
@@ -40,20 +41,8 @@ describe('H.264 through onair', { timeout: 170000 }, () => {
   let chromium;
   let firefox;
   const pageErrors = [];
-  let failed = false;
 
-  function step(name, fn) {
-    test(name, { timeout: 60000 }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-3000));
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv });
 
   // A Chromium user signed up over the API; onlyVideoCodec restricts what the
   // page's video transceivers may send (see tests/lib/browsers.js).

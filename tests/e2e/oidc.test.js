@@ -15,32 +15,18 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { stepper } = require('../lib/steps.js');
 const { startOnair, freePort } = require('../lib/server.js');
 const { startProvider, CLIENT_ID, CLIENT_SECRET } = require('../lib/oidc-provider.js');
 
 // Debian's chromium and the flags that keep it on the test's own network.
-const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI } = require('../lib/media-e2e.js');
+const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI, eventually } = require('../lib/media-e2e.js');
 const SHOTS = process.env.ONAIR_E2E_SHOTS || '';
 const OP_NAME = 'TestOP';
 
 const STEP_MS = 60000;
 const WAIT_MS = 15000;
 
-async function eventually(fn, what, timeoutMs = WAIT_MS, intervalMs = 100) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ': ' + last.message : ''}`);
-    await new Promise(r => setTimeout(r, intervalMs));
-  }
-}
 
 async function shot(page, name) {
   if (!SHOTS) return;
@@ -63,23 +49,12 @@ async function api(srv, method, p, cookie, body) {
 
 describe('Sign in with an OpenID provider, in the browser', { timeout: 170000 }, () => {
   let op, srv, browser, context, page;
-  let failed = false;
   const pageErrors = [];
 
-  function step(name, fn) {
-    test(name, { timeout: STEP_MS }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-3000));
-        if (page) t.diagnostic('page: ' + page.url());
-        if (SHOTS && page) await page.screenshot({ path: path.join(SHOTS, 'oidc-fail.png') }).catch(() => {});
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv, timeoutMs: STEP_MS, onFail: async t => {
+      if (page) t.diagnostic('page: ' + page.url());
+      if (SHOTS && page) await page.screenshot({ path: path.join(SHOTS, 'oidc-fail.png') });
+    } });
 
   before(async () => {
     const port = await freePort();

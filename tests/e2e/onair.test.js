@@ -12,10 +12,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
+const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 
 // Debian's chromium and the flags that keep it on the test's own network.
-const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI } = require('../lib/media-e2e.js');
+const { CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI, eventually } = require('../lib/media-e2e.js');
 const SHOTS = process.env.ONAIR_E2E_SHOTS || '';
 
 const STEP_MS = 60000;
@@ -23,26 +24,6 @@ const WAIT_MS = 15000;
 
 // ---- helpers ----------------------------------------------------------------
 
-// Polls fn until it returns a truthy value (or stops throwing); fails with the
-// last error or `what` after timeoutMs.
-async function eventually(fn, what, timeoutMs = WAIT_MS, intervalMs = 100) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) {
-      const why = last ? `: ${last.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise(r => setTimeout(r, intervalMs));
-  }
-}
 
 async function shot(page, name) {
   if (!SHOTS) return;
@@ -116,22 +97,14 @@ describe('onair in the browser', { timeout: 170000 }, () => {
   const pages = []; // every page, for the dialog/error checks
   const dialogs = [];
   const pageErrors = [];
-  let failed = false;
 
   // Each step is a test; once one fails, the rest are skipped (they build on it).
-  function step(name, fn) {
-    test(name, { timeout: STEP_MS }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-3000));
-        if (SHOTS) for (const [n, u] of Object.entries(users)) for (const p of u.context.pages()) await p.screenshot({ path: path.join(SHOTS, `fail-${n}-${pages.indexOf(p)}.png`) }).catch(() => {});
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv, timeoutMs: STEP_MS, onFail: async () => {
+      if (!SHOTS) return;
+      for (const [n, u] of Object.entries(users))
+        for (const p of u.context.pages())
+          await p.screenshot({ path: path.join(SHOTS, `fail-${n}-${pages.indexOf(p)}.png`) }).catch(() => {});
+    } });
 
   function watch(page, who) {
     pages.push(page);

@@ -13,6 +13,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
+const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 const {
   CHROMIUM, BROWSER_ARGS, eventually, pageRtp, newUserContext, watchPage, goLive, viewerStats, assertPlays,
@@ -38,25 +39,12 @@ describe('SFU in the browser', { timeout: 150000 }, () => {
   let srv;
   let browser;
   const errors = [];
-  let failed = false;
   let bc;              // the broadcaster: { name, context, page }
   const viewers = [];  // { name, context, page }
   let late;            // the viewer who joins last
   let unblock = null;  // undoes the consent step's routing rule
 
-  function step(name, fn, opts = {}) {
-    test(name, { timeout: STEP_MS, ...opts }, async t => {
-      if (failed) { t.skip('an earlier step failed'); return; }
-      try {
-        await fn(t);
-      } catch (e) {
-        if (opts.todo) throw e; // a known defect: the steps after it still run
-        failed = true;
-        if (srv) t.diagnostic('onair log (tail):\n' + srv.log().slice(-4000));
-        throw e;
-      }
-    });
-  }
+  const step = stepper({ server: () => srv, timeoutMs: STEP_MS });
 
   async function user(name) {
     const u = await newUserContext(browser, srv, name);
