@@ -1,8 +1,8 @@
 // Packet loss between onair and a viewer, in Debian's chromium: a UDP relay
 // in the test (tests/lib/udp-relay.js) drops 5% of the RTP onair sends to the
 // viewers. onair announces the relay's address (127.0.0.2, the same port),
-// the relay passes everything else through. The viewer must keep decoding
-// without a visible freeze, asking onair for the missing packets (NACK), and
+// the relay passes everything else through. The viewer must keep decoding,
+// asking onair for the missing packets (NACK) (its longest freeze is shown), and
 // onair must send them again from its packet store, so that little stays lost.
 //
 // (tc netem would be the usual tool, but the sandbox kernel has no netem
