@@ -108,12 +108,27 @@ static void app_free_memory(struct app *app) {
   static_files_free(&app->files);
 }
 
-static void app_one_closed(struct app *app) {
-  if (--app->handles_open > 0)
+/* Frees the app once it is closing, its handles are closed and no job is
+ * left to come back to it. */
+static void app_maybe_done(struct app *app) {
+  if (!app->closing || app->handles_open > 0 || app->jobs > 0)
     return;
+  app->closing = 0; /* once */
   app_free_memory(app);
   if (app->close_cb)
     app->close_cb(app);
+}
+
+void app_job_begin(struct app *app) { app->jobs++; }
+
+void app_job_end(struct app *app) {
+  app->jobs--;
+  app_maybe_done(app);
+}
+
+static void app_one_closed(struct app *app) {
+  app->handles_open--;
+  app_maybe_done(app);
 }
 
 static void app_on_timer_closed(uv_handle_t *h) { app_one_closed(h->data); }
@@ -123,6 +138,7 @@ static void app_on_ws_closed(struct ws_server *ws) {
 }
 
 void app_close(struct app *app, app_close_cb close_cb) {
+  app->closing = 1;
   app->close_cb = close_cb;
   live_end_all(app);
   sfu_close(app->sfu);

@@ -45,6 +45,8 @@ struct app {
   const char *cookie_name;
   const char *cookie_attrs;
   unsigned handles_open; /* the app's own timers and servers not yet closed */
+  unsigned jobs;         /* async work in flight that will use the app */
+  int closing;
   app_close_cb close_cb;
 };
 
@@ -59,6 +61,12 @@ int app_media_start(struct app *app);
  * app's handles are closed. Close the HTTP servers first, so no request
  * arrives meanwhile and every WebSocket is gone. */
 void app_close(struct app *app, app_close_cb close_cb);
+
+/* Async work that will come back to the app (password hashing on the
+ * thread pool, a sign-in waiting for the provider): app_close() frees the
+ * app only once every job has ended. */
+void app_job_begin(struct app *app);
+void app_job_end(struct app *app);
 
 /* HTTP entry point (web.c); each connection's app is the struct app. */
 void app_on_request(struct conn *c, struct http_req *req);

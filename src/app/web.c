@@ -143,8 +143,10 @@ static int read_credentials(struct conn *c, const struct http_req *req, const ch
 }
 
 static void auth_job_free(struct auth_job *job) {
+  struct app *app = job->app;
   conn_unref(job->conn);
   free(job);
+  app_job_end(app);
 }
 
 static void signup_hashed(void *arg, int rc, const char *hash) {
@@ -186,6 +188,7 @@ static struct auth_job *auth_job_new(struct conn *c, const char *name, size_t nl
   job->ukey[2 + nlen] = 0;
   snprintf(job->ikey, sizeof(job->ikey), "ip:%s", c->peer_ip);
   conn_ref(c);
+  app_job_begin(job->app);
   return job;
 }
 

@@ -202,6 +202,7 @@ static void on_signed_in(void *arg, const struct oidc_result *r) {
 out:
   conn_unref(c);
   free(job);
+  app_job_end(app);
 }
 
 void web_oidc_callback(struct conn *c, struct http_req *req, const struct who *who) {
@@ -223,6 +224,7 @@ void web_oidc_callback(struct conn *c, struct http_req *req, const struct who *w
   job->app = app;
   job->conn = c;
   conn_ref(c);
+  app_job_begin(app);
   oidc_finish(app->oidc, has_state ? state : NULL, has_cookie ? cookie : NULL,
               has_code ? code : NULL, has_error ? error : NULL, on_signed_in, job);
 }

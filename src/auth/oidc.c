@@ -37,6 +37,7 @@ struct oidc {
   struct oidc_key keys[OIDC_MAX_KEYS];
   size_t nkeys;
   uint64_t jwks_fetched_ms; /* uv_now() of the last JWKS request */
+  int closing;              /* inside oidc_free(): requests end, none start */
   uv_timer_t retry;
   struct map pending; /* state -> struct oidc_pending */
 };
@@ -71,6 +72,8 @@ static void random_b64(char out[OIDC_STATE_LEN + 1]) {
 }
 
 static void oidc_fail(struct oidc *o, const char *fmt, const char *detail) {
+  if (o->closing)
+    return;
   o->state = OIDC_FAILED;
   snprintf(o->message, sizeof(o->message), fmt, detail);
   log_warn("oidc: %s unavailable: %s (retrying in %d s)", o->issuer, o->message,
@@ -130,6 +133,8 @@ static const cjose_jwk_t *key_find(const struct oidc *o, const char *kid, const 
 
 static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
   struct oidc *o = arg;
+  if (o->closing)
+    return;
   o->jwks_fetched_ms = uv_now(o->loop);
   if (r->error || r->status != 200) {
     if (r->error)
@@ -153,6 +158,8 @@ static char *json_strdup(json_t *doc, const char *key) {
 
 static void on_discovery(void *arg, const struct http_client_resp *r) {
   struct oidc *o = arg;
+  if (o->closing)
+    return;
   if (r->error) {
     log_warn("oidc: discovery: %s", r->error);
     oidc_fail(o, "%s did not answer.", o->issuer);
@@ -252,6 +259,10 @@ static void oidc_on_closed(uv_handle_t *h) { oidc_free_memory(h->data); }
 void oidc_free(struct oidc *o) {
   if (o == NULL)
     return;
+  /* Requests in flight end first, while everything they use is still here:
+   * a sign-in waiting for the provider is told it is unavailable. */
+  o->closing = 1;
+  http_client_free(o->hc);
   size_t slot;
   for (struct map_entry *e = map_first(&o->pending, &slot); e; e = map_next(&o->pending, e, &slot))
     free(e->value);
@@ -261,7 +272,6 @@ void oidc_free(struct oidc *o) {
   free(o->token_endpoint);
   free(o->jwks_uri);
   free(o->end_session_endpoint);
-  http_client_free(o->hc);
   uv_timer_stop(&o->retry);
   uv_close((uv_handle_t *)&o->retry, oidc_on_closed); /* o goes with its timer */
 }
@@ -383,7 +393,7 @@ static void job_verify(struct oidc_job *job);
 
 static void on_job_jwks(void *arg, const struct http_client_resp *r) {
   struct oidc_job *job = arg;
-  if (r->error == NULL && r->status == 200)
+  if (r->error == NULL && r->status == 200 && !job->o->closing)
     jwks_load(job->o, r->body, r->len);
   job_verify(job);
 }
@@ -392,6 +402,10 @@ static void on_job_jwks(void *arg, const struct http_client_resp *r) {
 static void job_verify(struct oidc_job *job) {
   struct oidc *o = job->o;
   char alg[16], kid[128];
+  if (o->closing) {
+    job_done(job, "provider_unavailable", 503, "onair is shutting down; try again later.", NULL);
+    return;
+  }
   size_t len = strlen(job->id_token);
   int rc = idtoken_header(job->id_token, len, alg, kid);
   if (rc != IDT_OK) {

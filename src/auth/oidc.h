@@ -43,6 +43,9 @@ typedef void (*oidc_done_cb)(void *arg, const struct oidc_result *r);
  * returns 0 with *out NULL when none is configured. The strings are
  * copied. */
 int oidc_new(uv_loop_t *loop, const struct oidc_config *cfg, struct oidc **out);
+/* Every oidc_finish() still waiting for the provider completes now, from
+ * inside this call, with "provider_unavailable"; the memory goes when the
+ * retry timer has closed (run the loop). */
 void oidc_free(struct oidc *o);
 
 /* The button's name; whether sign-in can start now, and if not why. */

@@ -15,6 +15,7 @@ struct http_client {
   CURLM *multi;
   uv_timer_t timer;
   struct hc_req *pending; /* requests in flight, freed by http_client_free() */
+  int closing;            /* inside http_client_free(): no new requests */
 };
 
 struct hc_req {
@@ -176,10 +177,13 @@ static void hc_on_timer_closed(uv_handle_t *h) { free(h->data); }
 void http_client_free(struct http_client *hc) {
   if (hc == NULL)
     return;
+  hc->closing = 1; /* a callback asking for more gets -ECANCELED */
   while (hc->pending) {
     struct hc_req *r = hc->pending;
     hc_unlink(r);
     curl_multi_remove_handle(hc->multi, r->easy);
+    struct http_client_resp resp = {.body = "", .error = "cancelled"};
+    r->cb(r->arg, &resp);
     hc_req_free(r);
   }
   curl_multi_cleanup(hc->multi);
@@ -235,6 +239,8 @@ static int hc_start(struct hc_req *r) {
 }
 
 int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg) {
+  if (hc->closing)
+    return -ECANCELED;
   struct hc_req *r = hc_req_new(hc, url, cb, arg);
   if (r == NULL)
     return -ENOMEM;
@@ -243,6 +249,8 @@ int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, 
 
 int http_client_post_form(struct http_client *hc, const char *url, const char *form,
                           const char *user, const char *pass, http_client_cb cb, void *arg) {
+  if (hc->closing)
+    return -ECANCELED;
   struct hc_req *r = hc_req_new(hc, url, cb, arg);
   if (r == NULL)
     return -ENOMEM;

@@ -23,9 +23,13 @@ typedef void (*http_client_cb)(void *arg, const struct http_client_resp *r);
 
 /* Returns 0 and sets *out, or -ENOMEM. */
 int http_client_new(uv_loop_t *loop, struct http_client **out);
-/* Cancels pending requests (their callbacks are not called) and frees. */
+/* Cancels pending requests and frees: each pending request's callback runs
+ * once, from inside this call, with error "cancelled" (so its owner can
+ * free what it holds). */
 void http_client_free(struct http_client *hc);
 
+/* Starts a GET; cb runs once with the response or the error. -ENOMEM, or
+ * -ECANCELED while the client is being freed. */
 int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg);
 /* POSTs an application/x-www-form-urlencoded body; user/pass (or NULL) go
  * as HTTP Basic authentication. */

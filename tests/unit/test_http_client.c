@@ -407,35 +407,58 @@ static void test_timeout(void **state) {
   result_free(&quick);
 }
 
-static void on_not_called(void *arg, const struct http_client_resp *r) {
-  (void)r;
-  int *called = arg;
-  (*called)++;
+/* What a cancelled request's callback saw, and a request it tried to start
+ * from inside the callback. */
+struct cancelled {
+  int called;
+  int error_is_cancelled;
+  long status;
+  struct http_client *hc; /* asks it for another request from the callback */
+  int again_rc;
+};
+
+static void on_cancelled(void *arg, const struct http_client_resp *r) {
+  struct cancelled *c = arg;
+  c->called++;
+  c->error_is_cancelled = r->error && strcmp(r->error, "cancelled") == 0;
+  c->status = r->status;
+  if (c->hc)
+    c->again_rc = http_client_get(c->hc, "http://127.0.0.1:1/", on_cancelled, c);
 }
 
-/* Freeing a client cancels what it has in flight: no callback, nothing
- * leaked (run under valgrind), and the loop can close. */
+/* Freeing a client ends what it has in flight: each callback runs once,
+ * from inside http_client_free, with the error "cancelled" (so its owner can
+ * free what it holds); a request asked for from there is refused; nothing is
+ * leaked (run under valgrind) and the loop can close. */
 static void test_free_in_flight(void **state) {
   (void)state;
   struct http_client *hc;
-  int called = 0;
+  struct cancelled hung = {0}, early = {0};
   char u[128];
   assert_int_equal(http_client_new(&srv.loop, &hc), 0);
   url(u, sizeof(u), "/hang");
-  assert_int_equal(http_client_get(hc, u, on_not_called, &called), 0);
+  hung.hc = hc;
+  assert_int_equal(http_client_get(hc, u, on_cancelled, &hung), 0);
   assert_true(harness_wait_until(cond_held, NULL));
+  assert_int_equal(hung.called, 0);
   http_client_free(hc);
+  assert_int_equal(hung.called, 1);
+  assert_true(hung.error_is_cancelled);
+  assert_int_equal(hung.status, 0);
+  assert_int_equal(hung.again_rc, -ECANCELED);
   harness_settle();
   release_held();
   harness_settle();
-  assert_int_equal(called, 0);
+  assert_int_equal(hung.called, 1);
   /* A client freed before its request even started. */
   assert_int_equal(http_client_new(&srv.loop, &hc), 0);
   url(u, sizeof(u), "/hello");
-  assert_int_equal(http_client_get(hc, u, on_not_called, &called), 0);
+  assert_int_equal(http_client_get(hc, u, on_cancelled, &early), 0);
   http_client_free(hc);
+  assert_int_equal(early.called, 1);
+  assert_true(early.error_is_cancelled);
   harness_settle();
-  assert_int_equal(called, 0);
+  assert_int_equal(early.called, 1);
 }
 
 static void test_escape(void **state) {

@@ -47,6 +47,7 @@ enum token_mode {
   TOKEN_REFUSED, /* 400 invalid_grant */
   TOKEN_NO_ID,   /* 200 without id_token */
   TOKEN_GARBAGE, /* an id_token that is no JWT */
+  TOKEN_HOLD,    /* no answer: the request is held (srv.held) */
 };
 
 /* ---- the provider ----------------------------------------------------------
@@ -73,6 +74,7 @@ static struct {
   char authorization[256];
   char content_type[128];
   char *last_id_token; /* what it issued last */
+  struct conn *held;   /* TOKEN_HOLD: the request not answered; we hold a ref */
 } srv;
 
 static char *jwks_json(unsigned which) {
@@ -196,6 +198,10 @@ static void serve_token(struct conn *c, struct http_req *req) {
   v = http_req_header(req, "content-type", &len);
   snprintf(srv.content_type, sizeof(srv.content_type), "%.*s", v ? (int)len : 0, v ? v : "");
   switch (srv.mode) {
+  case TOKEN_HOLD:
+    conn_ref(c);
+    srv.held = c;
+    return;
   case TOKEN_REFUSED: respond_json(c, 400, json_pack("{s:s}", "error", "invalid_grant")); return;
   case TOKEN_NO_ID:
     respond_json(c, 200, json_pack("{s:s, s:s}", "access_token", "at", "token_type", "Bearer"));
@@ -387,6 +393,11 @@ static void finish(struct oidc *o, const char *state, const char *cookie, const 
     fail_msg("oidc_finish never answered");
   harness_settle();
   assert_int_equal(out->called, 1);
+}
+
+static int cond_held(void *arg) {
+  (void)arg;
+  return srv.held != NULL;
 }
 
 static void outcome_free(struct outcome *out) {
@@ -623,6 +634,32 @@ static void test_finish_success(void **state) {
   assert_int_equal(srv.ntoken, before);
   free(b.url);
   oidc_destroy(o);
+}
+
+/* oidc_free() while a sign-in waits for the token endpoint: the sign-in
+ * ends at once, from inside oidc_free, as "provider_unavailable" (so its
+ * owner frees what it holds), once; nothing is leaked (valgrind). */
+static void test_free_while_finishing(void **state) {
+  (void)state;
+  struct oidc *o = oidc_open_at(srv.issuer);
+  struct begun b;
+  begin(o, "/", &b);
+  srv.mode = TOKEN_HOLD;
+  struct outcome out = {0};
+  oidc_finish(o, b.state, b.state, "code-held", NULL, on_finished, &out);
+  assert_true(harness_wait_until(cond_held, NULL));
+  assert_int_equal(out.called, 0);
+  oidc_free(o);
+  assert_int_equal(out.called, 1);
+  assert_string_equal(out.error, "provider_unavailable");
+  harness_settle();
+  http_respond(srv.held, 400, "text/plain", NULL, "late", 4);
+  conn_unref(srv.held);
+  srv.held = NULL;
+  harness_settle();
+  assert_int_equal(out.called, 1);
+  outcome_free(&out);
+  free(b.url);
 }
 
 /* Each way the callback can be wrong, with its code and status. */
@@ -885,6 +922,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_endpoints_with_query, setup, teardown),
       cmocka_unit_test_setup_teardown(test_finish_success, setup, teardown),
       cmocka_unit_test_setup_teardown(test_finish_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_free_while_finishing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_kid_refetch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_jwks_min_interval, setup, teardown),
       cmocka_unit_test_setup_teardown(test_logout_url, setup, teardown),
