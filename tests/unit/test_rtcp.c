@@ -11,18 +11,11 @@
 
 #include <cmocka.h>
 
+#include "case_check.h"
 #include "media/rtcp.h"
 
 #define B(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define EMPTY (const uint8_t[]){0}, 0
-
-#define CHECK(c, cond)                                    \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      print_error("case \"%s\": %s\n", (c)->name, #cond); \
-      fail();                                             \
-    }                                                     \
-  } while (0)
 
 #define SSRC_A 0x11, 0x22, 0x33, 0x44
 #define SSRC_B 0x55, 0x66, 0x77, 0x88

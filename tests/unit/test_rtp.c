@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "case_check.h"
 #include "media/rtp.h"
 
 #define B(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
@@ -18,14 +19,6 @@
 /* A parse case that must fail. */
 #define BAD(name, ...) \
   { name, B(__VA_ARGS__), -EINVAL, 0, 0, 0, 0, 0, 0, 0, 0 }
-
-#define CHECK(c, cond)                                    \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      print_error("case \"%s\": %s\n", (c)->name, #cond); \
-      fail();                                             \
-    }                                                     \
-  } while (0)
 
 /* The fixed header used by most cases: PT 96, seq 0x1234, ts 1000, SSRC
  * 0xdeadbeef; b0 and b1 are the first two bytes. */

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "case_check.h"
 #include "ws/utf8.h"
 
 #define VALID (-1)     /* every byte accepted and utf8_finish() is 0 */
@@ -71,14 +72,6 @@ static const struct utf8_case cases[] = {
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
-
-#define CHECK(c, cond)                                    \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      print_error("case \"%s\": %s\n", (c)->name, #cond); \
-      fail();                                             \
-    }                                                     \
-  } while (0)
 
 static void test_table_whole(void **state) {
   size_t i, chars;
