@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "http/http.h"
+#include "net/tls.h"
 #include "store/db.h"
 #include "util/log.h"
 
@@ -22,13 +23,59 @@ struct onair {
   struct config cfg;
   struct db *db;
   struct app app;
-  struct http_server http;
-  uv_signal_t sig_int, sig_term;
+  struct http_server http;     /* the site: HTTPS with a certificate, else HTTP */
+  struct tls_ctx *tls;         /* NULL: plain HTTP */
+  struct http_server redirect; /* plain HTTP to HTTPS, when http-listen is set */
+  int redirecting;
+  uv_signal_t sig_int, sig_term, sig_hup;
 };
 
 static void on_signal(uv_signal_t *s, int signum) {
   log_info("signal %d: stopping", signum);
   uv_stop(s->loop);
+}
+
+/* SIGHUP: the certificate files are read again (a renewed certificate);
+ * open connections keep theirs, new ones get the new one. */
+static void on_hangup(uv_signal_t *s, int signum) {
+  struct onair *o = s->data;
+  char err[TLS_ERROR_MAX];
+  if (o->tls == NULL)
+    return;
+  if (tls_ctx_reload(o->tls, err) < 0)
+    log_error("SIGHUP: keeping the current certificate: %s", err);
+  else
+    log_info("SIGHUP: certificate reloaded from %s", o->cfg.tls_cert);
+}
+
+/* The certificate, and the plain HTTP listener that redirects to it. */
+static int onair_start_tls(struct onair *o) {
+  const struct config *cfg = &o->cfg;
+  char err[TLS_ERROR_MAX];
+  if (cfg->tls_cert[0] == 0) {
+    if (cfg->http_listen.port)
+      log_warn("http-listen is set but tls-cert is not: nothing to redirect to; ignored");
+    return 0;
+  }
+  if (cfg->tls_key[0] == 0) {
+    log_error("tls-cert is set but tls-key is not");
+    return -EINVAL;
+  }
+  if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &o->tls, err) < 0) {
+    log_error("%s", err);
+    return -EINVAL;
+  }
+  http_server_use_tls(&o->http, o->tls);
+  if (cfg->http_listen.port == 0)
+    return 0;
+  int rc = http_server_init(&o->redirect, o->loop, app_redirect_to_https, &o->app);
+  o->redirecting = rc == 0;
+  if (rc == 0)
+    rc = http_server_listen(&o->redirect, cfg->http_listen.host, cfg->http_listen.port);
+  if (rc < 0)
+    log_error("cannot listen on %s:%d: %s", cfg->http_listen.host, cfg->http_listen.port,
+              uv_strerror(rc));
+  return rc;
 }
 
 /* Settings, logging, libsodium, the data directory. Returns 0, or the exit
@@ -65,6 +112,8 @@ static int onair_start(struct onair *o) {
   if (app_init(&o->app, o->loop, cfg, o->db) < 0 || app_media_start(&o->app) < 0)
     return -EIO;
   int rc = http_server_init(&o->http, o->loop, app_on_request, &o->app);
+  if (rc == 0 && (rc = onair_start_tls(o)) < 0)
+    return rc;
   if (rc == 0)
     rc = http_server_listen(&o->http, cfg->listen_host, cfg->listen_port);
   if (rc < 0) {
@@ -75,10 +124,14 @@ static int onair_start(struct onair *o) {
   uv_signal_start(&o->sig_int, on_signal, SIGINT);
   uv_signal_init(o->loop, &o->sig_term);
   uv_signal_start(&o->sig_term, on_signal, SIGTERM);
-  log_info("onair listening on http://%s:%d (data in %s, pages from %s)", cfg->listen_host,
+  uv_signal_init(o->loop, &o->sig_hup);
+  o->sig_hup.data = o;
+  uv_signal_start(&o->sig_hup, on_hangup, SIGHUP);
+  const char *scheme = o->tls ? "https" : "http";
+  log_info("onair listening on %s://%s:%d (data in %s, pages from %s)", scheme, cfg->listen_host,
            cfg->listen_port, cfg->data_dir, cfg->web_dir);
   if (strcmp(cfg->listen_host, "127.0.0.1") == 0)
-    log_info("open http://localhost:%d in a browser", cfg->listen_port);
+    log_info("open %s://localhost:%d in a browser", scheme, cfg->listen_port);
   return 0;
 }
 
@@ -87,12 +140,16 @@ static int onair_start(struct onair *o) {
  * The database is consistent at every commit: nothing to flush. */
 static void onair_stop(struct onair *o) {
   http_server_close(&o->http, NULL);
+  if (o->redirecting)
+    http_server_close(&o->redirect, NULL);
   app_close(&o->app, NULL);
   uv_close((uv_handle_t *)&o->sig_int, NULL);
   uv_close((uv_handle_t *)&o->sig_term, NULL);
+  uv_close((uv_handle_t *)&o->sig_hup, NULL);
   uv_run(o->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(o->loop) != 0)
     log_warn("a handle was still open at exit");
+  tls_ctx_free(o->tls); /* after the connections that used it */
   db_close(o->db);
 }
 

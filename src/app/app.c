@@ -60,8 +60,9 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   if (rc < 0)
     return rc;
   app->handles_open++;
-  /* Behind TLS the cookie is Secure and host-bound (__Host- prefix). */
-  int tls = strncmp(cfg->base_url, "https://", 8) == 0;
+  /* Over TLS (ours, or a proxy's named by base-url) the cookie is Secure
+   * and host-bound (__Host- prefix). */
+  int tls = cfg->tls_cert[0] || strncmp(cfg->base_url, "https://", 8) == 0;
   app->cookie_name = tls ? "__Host-" SESSION_COOKIE : SESSION_COOKIE;
   app->cookie_attrs =
       tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";

@@ -70,6 +70,9 @@ void app_job_end(struct app *app);
 
 /* HTTP entry point (web.c); each connection's app is the struct app. */
 void app_on_request(struct conn *c, struct http_req *req);
+/* The plain HTTP listener's entry point when the site is HTTPS: every
+ * request is sent to the same path on HTTPS (308). */
+void app_redirect_to_https(struct conn *c, struct http_req *req);
 
 /* live.c: takes over c as a WebSocket for the signed-in user. Returns 0 or
  * an HTTP status. */

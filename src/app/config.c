@@ -21,6 +21,8 @@
 #define SIZE(f, lo, hi) NUMBER(CONFIG_SIZE, f, size_t, lo, hi)
 #define U64(f, lo, hi) NUMBER(CONFIG_U64, f, uint64_t, lo, hi)
 #define DOUBLE(f, lo, hi) NUMBER(CONFIG_DOUBLE, f, double, lo, hi)
+#define ADDR(f, lo, hi) \
+  .type = CONFIG_ADDR, CONFIG_FIELD(f, struct config_addr), .min = (lo), .max = (hi)
 /* listen_host and listen_port; the port in [lo, hi]. */
 #define LISTEN(lo, hi) \
   .type = CONFIG_LISTEN, CONFIG_FIELD(listen_host, char *), .min = (lo), .max = (hi)
@@ -125,6 +127,26 @@ const struct config_key config_keys[] = {
      .arg = "MS",
      .help = "drop a media peer silent this long",
      .doc = "a media peer that sends no connectivity checks for this long is dropped (RFC 7675)"},
+    {.key = "tls-cert",
+     STRING(tls_cert),
+     .arg = "FILE",
+     .help = "certificate chain (PEM): serve HTTPS on listen",
+     .doc = "a PEM file with the certificate and its chain, leaf first; with it `listen` serves "
+            "HTTPS (TLS 1.2 and 1.3, HSTS) and the session cookie is `Secure`. Read again on "
+            "SIGHUP",
+     .doc_default = "(none: plain HTTP)"},
+    {.key = "tls-key",
+     STRING(tls_key),
+     .arg = "FILE",
+     .help = "the certificate's private key (PEM)",
+     .doc = "the PEM private key of `tls-cert`; read again on SIGHUP"},
+    {.key = "http-listen",
+     ADDR(http_listen, 1, 65535),
+     .arg = "HOST:PORT",
+     .help = "plain HTTP that redirects to HTTPS (e.g. :80)",
+     .doc = "with `tls-cert`: a plain HTTP listener whose every answer is a redirect to the same "
+            "path on HTTPS (e.g. `:80`)",
+     .doc_default = "(none)"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",
@@ -201,12 +223,15 @@ static int parse_bool(const char *v, int *out) {
 
 /* "host:port", "[v6]:port" or ":port" (every IPv4 address); the port in
  * [k->min, k->max]. */
-static int parse_listen(struct config *cfg, const struct config_key *k, const char *v) {
+/* "host:port", "[v6]:port" or ":port" (all addresses) into host (size
+ * bytes) and *port, the port in the row's range. */
+static int parse_hostport(const struct config_key *k, const char *v, char *host, size_t size,
+                          int *port) {
   const char *colon = strrchr(v, ':');
   if (colon == NULL)
     return -EINVAL;
-  uint64_t port;
-  if (parse_u64(colon + 1, k->min, k->max, &port) < 0)
+  uint64_t n;
+  if (parse_u64(colon + 1, k->min, k->max, &n) < 0)
     return -EINVAL;
   const char *h = v;
   size_t hl = (size_t)(colon - v);
@@ -214,15 +239,33 @@ static int parse_listen(struct config *cfg, const struct config_key *k, const ch
     h++;
     hl -= 2;
   }
-  if (hl >= sizeof(cfg->listen_host))
+  if (hl >= size)
     return -EINVAL;
   if (hl == 0) {
-    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "0.0.0.0");
+    snprintf(host, size, "0.0.0.0");
   } else {
-    memcpy(cfg->listen_host, h, hl);
-    cfg->listen_host[hl] = 0;
+    memcpy(host, h, hl);
+    host[hl] = 0;
   }
-  cfg->listen_port = (int)port;
+  *port = (int)n;
+  return 0;
+}
+
+static int parse_listen(struct config *cfg, const struct config_key *k, const char *v) {
+  char host[sizeof(cfg->listen_host)];
+  int port;
+  if (parse_hostport(k, v, host, sizeof(host), &port) < 0)
+    return -EINVAL;
+  memcpy(cfg->listen_host, host, strlen(host) + 1);
+  cfg->listen_port = port;
+  return 0;
+}
+
+static int parse_addr(struct config_addr *a, const struct config_key *k, const char *v) {
+  struct config_addr parsed = {.port = 0};
+  if (v[0] && parse_hostport(k, v, parsed.host, sizeof(parsed.host), &parsed.port) < 0)
+    return -EINVAL;
+  *a = parsed;
   return 0;
 }
 
@@ -256,6 +299,7 @@ static int config_set_key(struct config *cfg, const struct config_key *k, const 
   case CONFIG_STRING: return copy_str(field, k->size, v);
   case CONFIG_BOOL: return parse_bool(v, field);
   case CONFIG_LISTEN: return parse_listen(cfg, k, v);
+  case CONFIG_ADDR: return parse_addr(field, k, v);
   case CONFIG_FILE: return -ENOENT; /* config_load's; a file does not name another */
   default: break;
   }
@@ -451,7 +495,9 @@ static void config_md_values(FILE *out, const struct config_key *k) {
   switch (k->type) {
   case CONFIG_STRING: fprintf(out, "text, at most %zu bytes", k->size - 1); break;
   case CONFIG_LISTEN:
-    fprintf(out, "`host:port`, `[v6]:port`, `:port`; port %llu to %llu", min, max);
+  case CONFIG_ADDR:
+    fprintf(out, "`host:port`, `[v6]:port`, `:port`%s; port %llu to %llu",
+            k->type == CONFIG_ADDR ? " or empty (none)" : "", min, max);
     break;
   case CONFIG_FILE: fputs("a file name", out); break;
   case CONFIG_BOOL:

@@ -10,6 +10,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A listening address; port 0: none. */
+struct config_addr {
+  char host[64];
+  int port;
+};
+
 struct config {
   char listen_host[64];
   int listen_port;
@@ -37,6 +43,11 @@ struct config {
   char media_bind[64];       /* "": the HTTP listen host */
   char media_announce[64];   /* address put in SDP answers; "": the bind address */
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
+  /* HTTPS: with a certificate, listen serves HTTPS and http_listen (if set)
+   * redirects plain HTTP to it. */
+  char tls_cert[1024]; /* PEM chain, leaf first; "": plain HTTP */
+  char tls_key[1024];  /* PEM private key */
+  struct config_addr http_listen;
 };
 
 /* What a key's text becomes, and the field type it is stored in. */
@@ -49,6 +60,7 @@ enum config_type {
   CONFIG_U64,      /* uint64_t, a whole number in [min, max] */
   CONFIG_DOUBLE,   /* double, but a whole number in [min, max] */
   CONFIG_LISTEN,   /* "host:port", "[v6]:port", ":port" (0.0.0.0): listen_host and _port */
+  CONFIG_ADDR,     /* struct config_addr: as CONFIG_LISTEN, or "" for none */
   CONFIG_FILE,     /* --config FILE: read by config_load; config_set does not take it */
 };
 

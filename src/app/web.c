@@ -340,6 +340,50 @@ static void route_ws(struct conn *c, struct http_req *req, const struct who *who
   }
 }
 
+/* Host without its port: "example.org", "[::1]". */
+static size_t host_name_len(const char *host, size_t len) {
+  const char *end = host[0] == '[' ? memchr(host, ']', len) : NULL;
+  if (end)
+    return (size_t)(end - host) + 1;
+  const char *colon = memchr(host, ':', len);
+  return colon ? (size_t)(colon - host) : len;
+}
+
+/* This site on HTTPS: base-url when it is https, else the Host's name with
+ * the HTTPS port. -EINVAL for a Host that cannot be put in a URL. */
+static int https_site(struct app *app, const struct http_req *req, char *out, size_t size) {
+  if (strncmp(app->cfg->base_url, "https://", 8) == 0)
+    return web_site_url(app, req, out, size);
+  size_t hlen;
+  const char *host = http_req_header(req, "host", &hlen);
+  if (host == NULL || hlen == 0 || hlen > 255)
+    return -EINVAL;
+  for (size_t i = 0; i < hlen; i++) {
+    if (host[i] <= ' ' || host[i] == '/' || host[i] == '\\' || host[i] == '"' || host[i] == '@')
+      return -EINVAL;
+  }
+  int n = (int)host_name_len(host, hlen);
+  int port = app->cfg->listen_port;
+  if (port == 443)
+    snprintf(out, size, "https://%.*s", n, host);
+  else
+    snprintf(out, size, "https://%.*s:%d", n, host, port);
+  return 0;
+}
+
+void app_redirect_to_https(struct conn *c, struct http_req *req) {
+  char site[300], extra[1500];
+  if (https_site(conn_app(c), req, site, sizeof(site)) < 0) {
+    http_respond_error(c, 400, "bad_host", "This site is served over HTTPS.");
+    return;
+  }
+  /* The same path and query; one too long for a header goes to the front page. */
+  int fits = req->path_len + strlen(req->query) < 1024;
+  snprintf(extra, sizeof(extra), "Location: %s%s%s%s\r\nCache-Control: no-store\r\n", site,
+           fits ? req->path : "/", fits && req->query[0] ? "?" : "", fits ? req->query : "");
+  http_respond(c, 308, NULL, extra, NULL, 0);
+}
+
 /* The front page, or the dashboard for a signed-in user. */
 static void route_front(struct conn *c, struct http_req *req, const struct who *who) {
   struct who me;

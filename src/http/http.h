@@ -34,6 +34,7 @@ struct http_req {
   size_t body_len;
   int upgrade; /* the client asked for a protocol switch */
   int keep_alive;
+  int tls; /* it came over TLS (https) */
 };
 
 /* Called for every complete request. The handler must eventually call
@@ -54,6 +55,7 @@ struct http_server {
   struct http_conn *conns; /* every HTTP connection, for the idle sweep */
   uv_timer_t idle_timer;
   uint64_t idle_ms; /* HTTP_IDLE_MS unless a test changes it before listening */
+  int hsts;         /* responses carry Strict-Transport-Security (a TLS server's) */
   int closing;
   unsigned pending; /* the listener and the timer, until each has closed */
   http_server_close_cb close_cb;
@@ -62,6 +64,9 @@ struct http_server {
 /* Prepares s on loop: requests go to on_request, and each connection's app
  * is app. Nothing listens until http_server_listen(). */
 int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_request, void *app);
+/* Serves HTTPS with t's certificate (t must outlive s), with HSTS on every
+ * response. Call before http_server_listen(). */
+void http_server_use_tls(struct http_server *s, struct tls_ctx *t);
 /* Listens on host:port (port 0: any free port, see http_server_port()). */
 int http_server_listen(struct http_server *s, const char *host, int port);
 int http_server_port(const struct http_server *s);

@@ -45,6 +45,7 @@ const char *http_status_text(int status) {
   case 204: return "No Content";
   case 303: return "See Other";
   case 304: return "Not Modified";
+  case 308: return "Permanent Redirect";
   case 400: return "Bad Request";
   case 401: return "Unauthorized";
   case 403: return "Forbidden";
@@ -84,6 +85,7 @@ static void http_drive(struct conn *c) {
     h->busy = 1;
     h->keep_alive = h->parse.req.keep_alive;
     conn_read_stop(c);
+    h->parse.req.tls = c->tls != NULL;
     h->srv->on_request(c, &h->parse.req);
     if (c->proto != h)
       return; /* upgraded: h is gone, the new protocol owns c */
@@ -196,6 +198,11 @@ int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_
   return 0;
 }
 
+void http_server_use_tls(struct http_server *s, struct tls_ctx *t) {
+  conn_listener_use_tls(&s->tcp, t);
+  s->hsts = 1;
+}
+
 int http_server_listen(struct http_server *s, const char *host, int port) {
   int rc = conn_listener_start(&s->tcp, host, port);
   if (rc == 0)
@@ -239,11 +246,13 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
   if (c->closing)
     return;
   char head[2048];
-  int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s%s\r\n",
-                   status, http_status_text(status), security_headers,
-                   content_type ? "Content-Type: " : "", content_type ? content_type : "",
-                   content_type ? "\r\n" : "", len, extra ? extra : "",
-                   h->keep_alive ? "" : "Connection: close\r\n");
+  /* HTTPS only: browsers then refuse plain HTTP to this host for a year. */
+  const char *hsts = h->srv->hsts ? "Strict-Transport-Security: max-age=31536000\r\n" : "";
+  int n = snprintf(
+      head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
+      http_status_text(status), security_headers, hsts, content_type ? "Content-Type: " : "",
+      content_type ? content_type : "", content_type ? "\r\n" : "", len, extra ? extra : "",
+      h->keep_alive ? "" : "Connection: close\r\n");
   if (n < 0 || (size_t)n >= sizeof(head)) {
     conn_close_soon(c);
     return;

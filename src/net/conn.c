@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/tls.h"
 #include "util/log.h"
 
 struct conn_write_req {
@@ -72,6 +73,7 @@ void conn_unref(struct conn *c) {
   if (c->ops && c->ops->on_free)
     c->ops->on_free(c);
   struct conn_listener *l = c->listener;
+  tls_conn_free(c->tls);
   free(c);
   l->nconns--;
   conn_listener_maybe_done(l);
@@ -110,9 +112,15 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status) {
   conn_unref(c);
 }
 
+static int conn_tls_flush(struct conn *c);
+
 void conn_close_after_flush(struct conn *c) {
   if (c->closing || c->close_after_flush)
     return;
+  if (c->tls && !c->doomed) {
+    tls_conn_close_notify(c->tls);
+    conn_tls_flush(c);
+  }
   c->close_after_flush = 1;
   conn_read_stop(c);
   uv_shutdown_t *req = malloc(sizeof(*req));
@@ -136,7 +144,8 @@ static void conn_on_written(uv_write_t *req, int status) {
   free(w);
 }
 
-int conn_write(struct conn *c, struct sbuf *b) {
+/* Writes b to the socket as it is. */
+static int conn_write_raw(struct conn *c, struct sbuf *b) {
   if (c->closing || c->close_after_flush || c->doomed)
     return -EPIPE;
   uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)b->len);
@@ -172,6 +181,36 @@ int conn_write(struct conn *c, struct sbuf *b) {
   return 0;
 }
 
+/* Sends what TLS has for the peer (records, handshake, alerts). */
+static int conn_tls_flush(struct conn *c) {
+  size_t n = tls_conn_pending(c->tls);
+  if (n == 0)
+    return 0;
+  struct sbuf *b = sbuf_new(n);
+  if (b == NULL) {
+    conn_close_soon(c);
+    return -ENOMEM;
+  }
+  b->len = tls_conn_take(c->tls, b->data, n);
+  int rc = conn_write_raw(c, b);
+  sbuf_unref(b);
+  return rc;
+}
+
+int conn_write(struct conn *c, struct sbuf *b) {
+  if (c->tls == NULL)
+    return conn_write_raw(c, b);
+  if (c->closing || c->close_after_flush || c->doomed)
+    return -EPIPE;
+  /* Each connection encrypts its own copy: the shared frame stays shared
+   * up to here. */
+  if (tls_conn_write(c->tls, b->data, b->len) < 0) {
+    conn_close_soon(c);
+    return -EPIPE;
+  }
+  return conn_tls_flush(c);
+}
+
 int conn_write_copy(struct conn *c, const void *data, size_t len) {
   struct sbuf *b = sbuf_new(len);
   if (b == NULL)
@@ -189,13 +228,39 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
   out->len = sizeof(c->listener->read_buf);
 }
 
+static void conn_on_plain(void *arg, const uint8_t *data, size_t len) {
+  struct conn *c = arg;
+  if (!c->closing && !c->doomed)
+    c->ops->on_data(c, data, len);
+}
+
+/* Ciphertext from the peer: plaintext to the protocol, then whatever TLS
+ * answers (handshake, alerts) to the peer. A broken or closed session ends
+ * the connection once its last records are out. */
+static void conn_tls_read(struct conn *c, const uint8_t *data, size_t len) {
+  int rc = tls_conn_feed(c->tls, data, len, conn_on_plain, c);
+  if (c->closing)
+    return;
+  conn_tls_flush(c);
+  if (rc == -ECONNRESET)
+    conn_close_after_flush(c);
+  else if (rc < 0) {
+    log_debug("conn %llu: TLS error from %s", (unsigned long long)c->id, c->peer_ip);
+    conn_close_after_flush(c);
+  }
+}
+
 static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   struct conn *c = s->data;
   if (n < 0) {
     conn_close(c);
     return;
   }
-  if (n > 0 && !c->closing && !c->doomed)
+  if (n == 0 || c->closing || c->doomed)
+    return;
+  if (c->tls)
+    conn_tls_read(c, (const uint8_t *)buf->base, (size_t)n);
+  else
     c->ops->on_data(c, (const uint8_t *)buf->base, (size_t)n);
 }
 
@@ -251,6 +316,10 @@ static void conn_on_accept(uv_stream_t *server, int status) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   conn_peer_name(c);
+  if (l->tls && (c->tls = tls_conn_new(l->tls)) == NULL) {
+    conn_close(c);
+    return;
+  }
   l->accept_cb(c);
   conn_read_start(c);
 }
@@ -268,6 +337,8 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
   l->handles_open = 2;
   return uv_check_start(&l->doom_check, conn_on_doom_check);
 }
+
+void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t) { l->tls = t; }
 
 int conn_listener_start(struct conn_listener *l, const char *host, int port) {
   struct sockaddr_storage ss;

@@ -13,6 +13,8 @@
 
 struct conn;
 struct conn_listener;
+struct tls_ctx;
+struct tls_conn;
 
 /* A write buffer shared by every connection it is queued on. */
 struct sbuf {
@@ -42,6 +44,7 @@ struct conn {
   void *proto;                    /* the protocol's state; ops->on_free frees it */
   void *app;                      /* the listener's application context */
   struct conn_listener *listener; /* the one that accepted it; outlives it */
+  struct tls_conn *tls;           /* NULL: plain TCP */
   uint64_t id;                    /* unique in the process for its lifetime */
   char peer_ip[46];               /* remote address, text */
   size_t max_out;                 /* bytes; unsent data beyond this closes the conn */
@@ -68,6 +71,7 @@ struct conn_listener {
   uv_check_t doom_check;    /* the safe point */
   conn_accept_cb accept_cb; /* binds a protocol to each new connection */
   void *app;                /* copied to each connection's app */
+  struct tls_ctx *tls;      /* borrowed; NULL: plain TCP */
   struct conn *doomed;      /* closed at the next safe point */
   struct conn *conns;       /* open connections, newest first */
   size_t nconns;            /* accepted and not yet freed */
@@ -80,6 +84,9 @@ struct conn_listener {
 /* Prepares l on loop; nothing listens until conn_listener_start(). */
 int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb accept_cb,
                        void *app);
+/* Connections accepted from now on speak TLS with t's certificate (t must
+ * outlive l); their protocols see plaintext. */
+void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t);
 /* Listens on host:port (port 0: any free port, see conn_listener_port()). */
 int conn_listener_start(struct conn_listener *l, const char *host, int port);
 /* The bound port, or a negative errno. */
@@ -107,7 +114,8 @@ void conn_close(struct conn *c);
 /* Closes at the next safe point of the loop (after this callback returns);
  * writes to it are dropped from now on. */
 void conn_close_soon(struct conn *c);
-/* Closes once everything queued so far has been written. */
+/* Closes once everything queued so far has been written (after TLS's
+ * close_notify). */
 void conn_close_after_flush(struct conn *c);
 
 /* Keeps c's memory alive across async work; conn_unref frees it when the

@@ -29,7 +29,8 @@ static const char *const env_names[] = {
     "ONAIR_OIDC_NAME",        "ONAIR_OIDC_SCOPES",    "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS",
     "OKTA_BASE_URL",          "OKTA_CLIENT_ID",       "OKTA_CLIENT_SECRET",
     "ONAIR_MEDIA_PORT",       "ONAIR_MEDIA_BIND",     "ONAIR_MEDIA_ANNOUNCE",
-    "ONAIR_MEDIA_CONSENT_MS",
+    "ONAIR_MEDIA_CONSENT_MS", "ONAIR_TLS_CERT",       "ONAIR_TLS_KEY",
+    "ONAIR_HTTP_LISTEN",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -65,6 +66,10 @@ static const struct key_case {
      "203.0.113.7"},
     {"media-consent-ms", CONFIG_U64, FIELD(media_consent_ms), 1000, 600000,
      "ONAIR_MEDIA_CONSENT_MS", NULL, "30000"},
+    {"tls-cert", CONFIG_STRING, FIELD(tls_cert), 0, 0, "ONAIR_TLS_CERT", NULL,
+     "/etc/onair/fullchain.pem"},
+    {"tls-key", CONFIG_STRING, FIELD(tls_key), 0, 0, "ONAIR_TLS_KEY", NULL, "/etc/onair/key.pem"},
+    {"http-listen", CONFIG_ADDR, FIELD(http_listen), 1, 65535, "ONAIR_HTTP_LISTEN", NULL, ":80"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
@@ -540,6 +545,7 @@ static uint64_t field_number(const struct config *cfg, const struct key_case *c)
   case CONFIG_U64: return *(const uint64_t *)p;
   case CONFIG_DOUBLE: return (uint64_t) * (const double *)p;
   case CONFIG_LISTEN: return (uint64_t)cfg->listen_port;
+  case CONFIG_ADDR: return (uint64_t)((const struct config_addr *)p)->port;
   default: fail_msg("%s is not a number", c->key);
   }
   return 0;
@@ -568,7 +574,8 @@ static void check_set(const struct key_case *c, const char *value, int rc, uint6
 }
 
 static void check_number_key(const struct key_case *c) {
-  const char *prefix = c->type == CONFIG_LISTEN ? "10.1.2.3:" : "";
+  int addr = c->type == CONFIG_LISTEN || c->type == CONFIG_ADDR;
+  const char *prefix = addr ? "10.1.2.3:" : "";
   char v[96];
   const struct {
     uint64_t n;
@@ -587,8 +594,10 @@ static void check_number_key(const struct key_case *c) {
     snprintf(v, sizeof(v), "%s%s", prefix, junk[i]);
     check_set(c, v, -EINVAL, 0);
   }
-  if (c->type != CONFIG_LISTEN)
+  if (!addr)
     check_set(c, c->good, 0, strtoull(c->good, NULL, 10));
+  if (c->type == CONFIG_ADDR)
+    check_set(c, "", 0, 0); /* none */
 }
 
 static void check_string_key(const struct key_case *c) {
