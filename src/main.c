@@ -25,6 +25,7 @@ struct onair {
   struct app app;
   struct http_server http;     /* the site: HTTPS with a certificate, else HTTP */
   struct tls_ctx *tls;         /* NULL: plain HTTP */
+  struct ipset proxies;        /* trusted-proxies */
   struct http_server redirect; /* plain HTTP to HTTPS, when http-listen is set */
   int redirecting;
   uv_signal_t sig_int, sig_term, sig_hup;
@@ -70,6 +71,7 @@ static int onair_start_tls(struct onair *o) {
     return 0;
   int rc = http_server_init(&o->redirect, o->loop, app_redirect_to_https, &o->app);
   o->redirecting = rc == 0;
+  http_server_trust_proxies(&o->redirect, &o->proxies);
   if (rc == 0)
     rc = http_server_listen(&o->redirect, cfg->http_listen.host, cfg->http_listen.port);
   if (rc < 0)
@@ -112,6 +114,9 @@ static int onair_start(struct onair *o) {
   if (app_init(&o->app, o->loop, cfg, o->db) < 0 || app_media_start(&o->app) < 0)
     return -EIO;
   int rc = http_server_init(&o->http, o->loop, app_on_request, &o->app);
+  /* config_set checked the list: it parses. */
+  ipset_parse(&o->proxies, cfg->trusted_proxies, NULL);
+  http_server_trust_proxies(&o->http, &o->proxies);
   if (rc == 0 && (rc = onair_start_tls(o)) < 0)
     return rc;
   if (rc == 0)

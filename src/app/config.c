@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ipset.h"
+
 /* The field f of struct config, checked at compile time to be of type T: a
  * row whose type does not match its field does not build. */
 #define CONFIG_FIELD(f, T)                                                         \
@@ -26,6 +28,11 @@
 /* listen_host and listen_port; the port in [lo, hi]. */
 #define LISTEN(lo, hi) \
   .type = CONFIG_LISTEN, CONFIG_FIELD(listen_host, char *), .min = (lo), .max = (hi)
+
+static int check_ipset(const char *v) {
+  struct ipset s;
+  return ipset_parse(&s, v, NULL) < 0 ? -EINVAL : 0;
+}
 
 const struct config_key config_keys[] = {
     {.key = "config",
@@ -147,6 +154,16 @@ const struct config_key config_keys[] = {
      .doc = "with `tls-cert`: a plain HTTP listener whose every answer is a redirect to the same "
             "path on HTTPS (e.g. `:80`)",
      .doc_default = "(none)"},
+    {.key = "trusted-proxies",
+     STRING(trusted_proxies),
+     .arg = "LIST",
+     .help = "proxies whose X-Forwarded-For/-Proto are believed",
+     .doc = "addresses and networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), separated by commas, of "
+            "reverse proxies in front of onair: from them, `X-Forwarded-For` names the client "
+            "(sign-in limits, logs) and `X-Forwarded-Proto` the scheme; from anyone else both "
+            "are ignored",
+     .doc_default = "(none)",
+     .check = check_ipset},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",
@@ -296,7 +313,10 @@ static int config_set_key(struct config *cfg, const struct config_key *k, const 
   void *field = (char *)cfg + k->offset;
   uint64_t n;
   switch (k->type) {
-  case CONFIG_STRING: return copy_str(field, k->size, v);
+  case CONFIG_STRING:
+    if (k->check && k->check(v) < 0)
+      return -EINVAL;
+    return copy_str(field, k->size, v);
   case CONFIG_BOOL: return parse_bool(v, field);
   case CONFIG_LISTEN: return parse_listen(cfg, k, v);
   case CONFIG_ADDR: return parse_addr(field, k, v);

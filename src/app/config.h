@@ -48,6 +48,7 @@ struct config {
   char tls_cert[1024]; /* PEM chain, leaf first; "": plain HTTP */
   char tls_key[1024];  /* PEM private key */
   struct config_addr http_listen;
+  char trusted_proxies[512]; /* addresses and networks whose X-Forwarded-* count */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */
@@ -72,16 +73,17 @@ enum config_type {
 struct config_key {
   const char *key; /* the flag without "--", the file's key; NULL ends the table */
   enum config_type type;
-  unsigned flags;          /* CONFIG_NO_ONAIR_ENV */
-  size_t offset;           /* of the field in struct config */
-  size_t size;             /* of that field, bytes (a string's buffer) */
-  uint64_t min, max;       /* the numeric types' range, both included */
-  const char *def;         /* the default, as text config_set takes; NULL: 0 or "" */
-  const char *env_alias;   /* the tutorial's variable, read before every ONAIR_ one; or NULL */
-  const char *arg;         /* the value's name in --help: "DIR", "MS" */
-  const char *help;        /* --help's line, and the docs' meaning when doc is NULL */
-  const char *doc;         /* the docs' meaning when it says more than help, or NULL */
-  const char *doc_default; /* the docs' default where def alone would mislead, or NULL */
+  unsigned flags;              /* CONFIG_NO_ONAIR_ENV */
+  size_t offset;               /* of the field in struct config */
+  size_t size;                 /* of that field, bytes (a string's buffer) */
+  uint64_t min, max;           /* the numeric types' range, both included */
+  const char *def;             /* the default, as text config_set takes; NULL: 0 or "" */
+  const char *env_alias;       /* the tutorial's variable, read before every ONAIR_ one; or NULL */
+  const char *arg;             /* the value's name in --help: "DIR", "MS" */
+  const char *help;            /* --help's line, and the docs' meaning when doc is NULL */
+  const char *doc;             /* the docs' meaning when it says more than help, or NULL */
+  const char *doc_default;     /* the docs' default where def alone would mislead, or NULL */
+  int (*check)(const char *v); /* a string's own rule: 0, or -EINVAL (config_set refuses) */
 };
 
 /* Every key, in the order --help and the docs list them. */

@@ -25,6 +25,7 @@ struct auth_job {
   char name[DB_NAME_MAX + 1];
   char ukey[DB_NAME_MAX + 3]; /* throttle key for the name */
   char ikey[64];              /* throttle key for the address */
+  char client_ip[46];         /* for the log */
 };
 
 static struct app *conn_app(struct conn *c) { return c->app; }
@@ -94,7 +95,7 @@ int web_site_url(struct app *app, const struct http_req *req, char *out, size_t 
   const char *host = http_req_header(req, "host", &hlen);
   if (host == NULL || hlen == 0 || hlen > 255 || memchr(host, '/', hlen) || memchr(host, '"', hlen))
     return -EINVAL;
-  snprintf(out, size, "http://%.*s", (int)hlen, host);
+  snprintf(out, size, "%s://%.*s", req->tls ? "https" : "http", (int)hlen, host);
   return 0;
 }
 
@@ -174,7 +175,8 @@ out:
   auth_job_free(job);
 }
 
-static struct auth_job *auth_job_new(struct conn *c, const char *name, size_t nlen) {
+static struct auth_job *auth_job_new(struct conn *c, const struct http_req *req, const char *name,
+                                     size_t nlen) {
   struct auth_job *job = calloc(1, sizeof(*job));
   if (job == NULL)
     return NULL;
@@ -186,7 +188,8 @@ static struct auth_job *auth_job_new(struct conn *c, const char *name, size_t nl
   for (size_t i = 0; i < nlen; i++)
     job->ukey[2 + i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
   job->ukey[2 + nlen] = 0;
-  snprintf(job->ikey, sizeof(job->ikey), "ip:%s", c->peer_ip);
+  snprintf(job->ikey, sizeof(job->ikey), "ip:%s", req->client_ip);
+  snprintf(job->client_ip, sizeof(job->client_ip), "%s", req->client_ip);
   conn_ref(c);
   app_job_begin(job->app);
   return job;
@@ -216,7 +219,7 @@ static void api_signup(struct conn *c, struct http_req *req, const struct who *w
     http_respond_error(c, 409, "username_taken", "That username is taken.");
     goto out;
   }
-  struct auth_job *job = auth_job_new(c, name, nlen);
+  struct auth_job *job = auth_job_new(c, req, name, nlen);
   if (job == NULL || pwhash_hash_async(app->loop, pw, pwlen, signup_hashed, job) < 0) {
     if (job)
       auth_job_free(job);
@@ -234,7 +237,7 @@ static void signin_checked(void *arg, int rc, const char *hash) {
   if (rc < 0) {
     throttle_fail(&app->throttle_user, job->ukey, now);
     throttle_fail(&app->throttle_ip, job->ikey, now);
-    log_info("failed sign-in for %s from %s", job->name, c->peer_ip);
+    log_info("failed sign-in for %s from %s", job->name, job->client_ip);
     if (!c->closing)
       http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
     goto out;
@@ -257,7 +260,7 @@ static void api_signin(struct conn *c, struct http_req *req, const struct who *w
     http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
     goto out;
   }
-  struct auth_job *job = auth_job_new(c, name, nlen);
+  struct auth_job *job = auth_job_new(c, req, name, nlen);
   if (job == NULL) {
     http_respond_error(c, 503, "busy", "Try again.");
     goto out;

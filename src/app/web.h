@@ -20,7 +20,8 @@ int web_origin_ok(struct app *app, const struct http_req *req);
 /* Sends j (consumed) as JSON. */
 void web_respond_json(struct conn *c, int status, const char *extra, json_t *j);
 void web_respond_redirect(struct conn *c, const char *location);
-/* This site's URL: base-url, or http://<Host>. Returns 0 or -EINVAL. */
+/* This site's URL: base-url, or http(s)://<Host> as the request came. Returns 0
+ * or -EINVAL. */
 int web_site_url(struct app *app, const struct http_req *req, char *out, size_t size);
 /* A same-site path from a `next` parameter, or "/dashboard". */
 void web_next_path(const char *next, char *out, size_t size);

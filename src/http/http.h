@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "net/conn.h"
+#include "util/ipset.h"
 
 #define HTTP_MAX_HEADERS 64
 #define HTTP_MAX_HEADER_BYTES (16 * 1024) /* request line + headers */
@@ -34,7 +35,8 @@ struct http_req {
   size_t body_len;
   int upgrade; /* the client asked for a protocol switch */
   int keep_alive;
-  int tls; /* it came over TLS (https) */
+  int tls;            /* it came over TLS (https), ours or a trusted proxy's */
+  char client_ip[46]; /* the client's address: the peer's, or a trusted proxy's word */
 };
 
 /* Called for every complete request. The handler must eventually call
@@ -54,8 +56,9 @@ struct http_server {
   http_request_cb on_request;
   struct http_conn *conns; /* every HTTP connection, for the idle sweep */
   uv_timer_t idle_timer;
-  uint64_t idle_ms; /* HTTP_IDLE_MS unless a test changes it before listening */
-  int hsts;         /* responses carry Strict-Transport-Security (a TLS server's) */
+  uint64_t idle_ms;            /* HTTP_IDLE_MS unless a test changes it before listening */
+  int hsts;                    /* responses carry Strict-Transport-Security (a TLS server's) */
+  const struct ipset *proxies; /* peers whose X-Forwarded-For/-Proto are believed */
   int closing;
   unsigned pending; /* the listener and the timer, until each has closed */
   http_server_close_cb close_cb;
@@ -67,6 +70,10 @@ int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_
 /* Serves HTTPS with t's certificate (t must outlive s), with HSTS on every
  * response. Call before http_server_listen(). */
 void http_server_use_tls(struct http_server *s, struct tls_ctx *t);
+/* Requests from these peers (reverse proxies) are taken to come from the
+ * client their X-Forwarded-For names, over TLS when X-Forwarded-Proto says
+ * https. From any other peer those headers are ignored. set must outlive s. */
+void http_server_trust_proxies(struct http_server *s, const struct ipset *set);
 /* Listens on host:port (port 0: any free port, see http_server_port()). */
 int http_server_listen(struct http_server *s, const char *host, int port);
 int http_server_port(const struct http_server *s);

@@ -65,6 +65,55 @@ const char *http_status_text(int status) {
   }
 }
 
+/* The last header named name (proxies append), or NULL. */
+static const struct http_header *last_header(const struct http_req *req, const char *name) {
+  const struct http_header *found = NULL;
+  size_t nl = strlen(name);
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const struct http_header *hd = &req->headers[i];
+    if (hd->name_len == nl && strncasecmp(hd->name, name, nl) == 0)
+      found = hd;
+  }
+  return found;
+}
+
+/* Who sent req, and over what. From a trusted proxy, X-Forwarded-For is read
+ * from the right: each hop that is itself a trusted proxy is skipped, and the
+ * first that is not is the client (a client can put anything on the left). */
+static void http_req_origin(const struct http_server *s, const struct conn *c,
+                            struct http_req *req) {
+  snprintf(req->client_ip, sizeof(req->client_ip), "%s", c->peer_ip);
+  req->tls = c->tls != NULL;
+  if (s->proxies == NULL || !ipset_contains(s->proxies, c->peer_ip))
+    return;
+  const struct http_header *proto = last_header(req, "x-forwarded-proto");
+  if (proto)
+    req->tls = proto->value_len == 5 && strncasecmp(proto->value, "https", 5) == 0;
+  const struct http_header *xff = last_header(req, "x-forwarded-for");
+  size_t end = xff ? xff->value_len : 0;
+  while (end > 0) {
+    size_t start = end;
+    while (start > 0 && xff->value[start - 1] != ',')
+      start--;
+    char hop[sizeof(req->client_ip)];
+    size_t a = start, b = end;
+    while (a < b && (xff->value[a] == ' ' || xff->value[a] == '\t'))
+      a++;
+    while (b > a && (xff->value[b - 1] == ' ' || xff->value[b - 1] == '\t'))
+      b--;
+    if (b - a == 0 || b - a >= sizeof(hop))
+      return;
+    memcpy(hop, xff->value + a, b - a);
+    hop[b - a] = 0;
+    if (!ipset_valid_ip(hop))
+      return; /* not an address: believe nothing further left */
+    snprintf(req->client_ip, sizeof(req->client_ip), "%s", hop);
+    if (!ipset_contains(s->proxies, hop))
+      return;
+    end = start > 0 ? start - 1 : 0;
+  }
+}
+
 static void http_drive(struct conn *c) {
   struct http_conn *h = c->proto;
   h->driving = 1;
@@ -85,7 +134,7 @@ static void http_drive(struct conn *c) {
     h->busy = 1;
     h->keep_alive = h->parse.req.keep_alive;
     conn_read_stop(c);
-    h->parse.req.tls = c->tls != NULL;
+    http_req_origin(h->srv, c, &h->parse.req);
     h->srv->on_request(c, &h->parse.req);
     if (c->proto != h)
       return; /* upgraded: h is gone, the new protocol owns c */
@@ -197,6 +246,8 @@ int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_
   s->pending = 2;
   return 0;
 }
+
+void http_server_trust_proxies(struct http_server *s, const struct ipset *set) { s->proxies = set; }
 
 void http_server_use_tls(struct http_server *s, struct tls_ctx *t) {
   conn_listener_use_tls(&s->tcp, t);

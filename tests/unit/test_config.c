@@ -20,17 +20,38 @@
 #include "app/config.h"
 
 static const char *const env_names[] = {
-    "ONAIR_CONFIG",           "APP_BASE_PORT",        "APP_BASE_URL",
-    "ONAIR_LISTEN",           "ONAIR_DATA",           "ONAIR_WEB",
-    "ONAIR_BASE_URL",         "ONAIR_SIGNUP",         "ONAIR_LOG_LEVEL",
-    "ONAIR_WS_PING_MS",       "ONAIR_WS_TIMEOUT_MS",  "ONAIR_CHAT_BURST",
-    "ONAIR_CHAT_PER_SEC",     "ONAIR_MAX_VIEWERS",    "ONAIR_PORT",
-    "ONAIR_OIDC_ISSUER",      "ONAIR_OIDC_CLIENT_ID", "ONAIR_OIDC_CLIENT_SECRET",
-    "ONAIR_OIDC_NAME",        "ONAIR_OIDC_SCOPES",    "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS",
-    "OKTA_BASE_URL",          "OKTA_CLIENT_ID",       "OKTA_CLIENT_SECRET",
-    "ONAIR_MEDIA_PORT",       "ONAIR_MEDIA_BIND",     "ONAIR_MEDIA_ANNOUNCE",
-    "ONAIR_MEDIA_CONSENT_MS", "ONAIR_TLS_CERT",       "ONAIR_TLS_KEY",
+    "ONAIR_CONFIG",
+    "APP_BASE_PORT",
+    "APP_BASE_URL",
+    "ONAIR_LISTEN",
+    "ONAIR_DATA",
+    "ONAIR_WEB",
+    "ONAIR_BASE_URL",
+    "ONAIR_SIGNUP",
+    "ONAIR_LOG_LEVEL",
+    "ONAIR_WS_PING_MS",
+    "ONAIR_WS_TIMEOUT_MS",
+    "ONAIR_CHAT_BURST",
+    "ONAIR_CHAT_PER_SEC",
+    "ONAIR_MAX_VIEWERS",
+    "ONAIR_PORT",
+    "ONAIR_OIDC_ISSUER",
+    "ONAIR_OIDC_CLIENT_ID",
+    "ONAIR_OIDC_CLIENT_SECRET",
+    "ONAIR_OIDC_NAME",
+    "ONAIR_OIDC_SCOPES",
+    "ONAIR_OIDC_JWKS_MIN_INTERVAL_MS",
+    "OKTA_BASE_URL",
+    "OKTA_CLIENT_ID",
+    "OKTA_CLIENT_SECRET",
+    "ONAIR_MEDIA_PORT",
+    "ONAIR_MEDIA_BIND",
+    "ONAIR_MEDIA_ANNOUNCE",
+    "ONAIR_MEDIA_CONSENT_MS",
+    "ONAIR_TLS_CERT",
+    "ONAIR_TLS_KEY",
     "ONAIR_HTTP_LISTEN",
+    "ONAIR_TRUSTED_PROXIES",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -70,6 +91,8 @@ static const struct key_case {
      "/etc/onair/fullchain.pem"},
     {"tls-key", CONFIG_STRING, FIELD(tls_key), 0, 0, "ONAIR_TLS_KEY", NULL, "/etc/onair/key.pem"},
     {"http-listen", CONFIG_ADDR, FIELD(http_listen), 1, 65535, "ONAIR_HTTP_LISTEN", NULL, ":80"},
+    {"trusted-proxies", CONFIG_STRING, FIELD(trusted_proxies), 0, 0, "ONAIR_TRUSTED_PROXIES", NULL,
+     "127.0.0.1, 10.0.0.0/8"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
@@ -618,6 +641,33 @@ static void check_string_key(const struct key_case *c) {
   assert_string_equal((const char *)&cfg + c->offset, c->good);
 }
 
+/* Keys that are address lists (their own rule, not just a length). */
+static int is_list(const struct key_case *c) { return strcmp(c->key, "trusted-proxies") == 0; }
+
+/* An address list: what parses is taken as written, the rest refused. */
+static void check_list_key(const struct key_case *c) {
+  static const struct {
+    const char *v;
+    int rc;
+  } lists[] = {
+      {"", 0},
+      {"::1", 0},
+      {"127.0.0.1 192.168.0.0/16", 0},
+      {"localhost", -EINVAL},
+      {"10.0.0.1/8", -EINVAL},
+      {"1.2.3.4,", 0},
+      {"1.2.3.4, x", -EINVAL},
+  };
+  for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+    check_set(c, lists[i].v, lists[i].rc, 0);
+    struct config cfg;
+    config_defaults(&cfg);
+    if (lists[i].rc == 0 && config_set(&cfg, c->key, lists[i].v) == 0)
+      assert_string_equal((const char *)&cfg + c->offset, lists[i].v);
+  }
+  check_set(c, c->good, 0, 0);
+}
+
 static void check_bool_key(const struct key_case *c) {
   static const struct {
     const char *v;
@@ -638,7 +688,7 @@ static void test_every_key_values(void **state) {
   for (size_t i = 0; i < N_KEY_CASES; i++) {
     const struct key_case *c = &key_cases[i];
     switch (c->type) {
-    case CONFIG_STRING: check_string_key(c); break;
+    case CONFIG_STRING: is_list(c) ? check_list_key(c) : check_string_key(c); break;
     case CONFIG_BOOL: check_bool_key(c); break;
     case CONFIG_FILE: check_set(c, "/etc/onair.conf", -ENOENT, 0); break;
     default: check_number_key(c); break;
