@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
             libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
 test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev clang-format-14 openssl sqlite3 iproute2 util-linux
-           nodejs npm ca-certificates valgrind
+           nodejs npm ca-certificates valgrind nginx-light
            python3-aiortc python3-av python3-numpy python3-websockets)
 
 pkgs=("${build_pkgs[@]}")
@@ -32,7 +32,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # Servers the tests start and stop themselves (nginx) must not be started
+  # as system services by their packages: while installing, policy-rc.d
+  # (Debian's switch for that) says no, unless the machine has its own.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ -z "$(trap -p EXIT)" ] || { $sudo rm -f "$policy"; trap - EXIT; }
 fi
 
 if [ "${1:-}" = "--test" ]; then
