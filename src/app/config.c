@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/turn.h"
 #include "util/ipset.h"
 
 /* The field f of struct config, checked at compile time to be of type T: a
@@ -164,6 +165,30 @@ const struct config_key config_keys[] = {
             "are ignored",
      .doc_default = "(none)",
      .check = check_ipset},
+    {.key = "turn-url",
+     STRING(turn_url),
+     .arg = "URLS",
+     .help = "TURN server(s) the pages use (turn:host:3478?transport=udp ...)",
+     .doc = "TURN (and STUN) URLs, separated by spaces or commas, handed to every page for its "
+            "RTCPeerConnection, e.g. `turn:turn.example.org:3478?transport=udp "
+            "turns:turn.example.org:5349?transport=tcp`; a viewer whose UDP to onair is blocked "
+            "then gets the media through that server",
+     .doc_default = "(none)",
+     .check = turn_urls_check},
+    {.key = "turn-secret",
+     STRING(turn_secret),
+     .arg = "SECRET",
+     .help = "the TURN server's shared secret (coturn: static-auth-secret)",
+     .doc = "the secret shared with the TURN server (coturn's `use-auth-secret` and "
+            "`static-auth-secret`): each page gets its own credentials, "
+            "`<expiry>:<user>` and its HMAC-SHA1, valid for `turn-ttl-s`"},
+    {.key = "turn-ttl-s",
+     U64(turn_ttl_s, 60, 7 * 24 * 3600),
+     .def = "86400",
+     .arg = "S",
+     .help = "how long TURN credentials stay valid",
+     .doc = "seconds a page's TURN credentials stay valid (a page gets new ones each time its "
+            "WebSocket connects)"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

@@ -49,6 +49,10 @@ struct config {
   char tls_key[1024];  /* PEM private key */
   struct config_addr http_listen;
   char trusted_proxies[512]; /* addresses and networks whose X-Forwarded-* count */
+  /* TURN for browsers whose UDP to onair is blocked. */
+  char turn_url[1024];   /* turn:, turns: (and stun:) URLs; "": none */
+  char turn_secret[256]; /* the TURN server's static-auth-secret */
+  uint64_t turn_ttl_s;   /* how long handed-out credentials stay valid */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

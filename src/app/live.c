@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "app/chat.h"
 #include "auth/session.h"
+#include "auth/turn.h"
 #include "media/sfu.h"
 #include "util/container_of.h"
 #include "util/log.h"
@@ -502,10 +503,35 @@ static void live_on_close(struct conn *c) {
 static void live_on_free(void *user) { free(user); }
 
 /* hello comes first, before anything the client sent with its upgrade. */
+/* What the page passes to RTCPeerConnection as iceServers: the configured
+ * TURN/STUN URLs with credentials for this user (docs/protocol.md). */
+static json_t *ice_servers(const struct app *app, const char *user) {
+  const struct config *cfg = app->cfg;
+  json_t *list = json_array();
+  if (cfg->turn_url[0] == 0)
+    return list;
+  json_t *urls = json_array();
+  for (const char *p = cfg->turn_url; *(p += strspn(p, ", \t"));) {
+    size_t len = strcspn(p, ", \t");
+    json_array_append_new(urls, json_stringn(p, len));
+    p += len;
+  }
+  json_t *server = json_pack("{s:o}", "urls", urls);
+  char username[TURN_USERNAME_MAX], credential[TURN_CREDENTIAL_MAX];
+  if (cfg->turn_secret[0] &&
+      turn_credentials(cfg->turn_secret, user, (uint64_t)(session_now_ms() / 1000), cfg->turn_ttl_s,
+                       username, credential) == 0) {
+    json_object_set_new(server, "username", json_string(username));
+    json_object_set_new(server, "credential", json_string(credential));
+  }
+  json_array_append_new(list, server);
+  return list;
+}
+
 static void live_on_open(struct conn *c) {
   struct client *cl = ws_user(c);
-  client_send(cl,
-              json_pack("{s:s, s:s, s:s}", "type", "hello", "user", cl->user, "peer", cl->peer));
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:o}", "type", "hello", "user", cl->user, "peer",
+                            cl->peer, "ice_servers", ice_servers(cl->app, cl->user)));
 }
 
 static const struct ws_handlers live_handlers = {

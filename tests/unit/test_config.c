@@ -52,6 +52,9 @@ static const char *const env_names[] = {
     "ONAIR_TLS_KEY",
     "ONAIR_HTTP_LISTEN",
     "ONAIR_TRUSTED_PROXIES",
+    "ONAIR_TURN_URL",
+    "ONAIR_TURN_SECRET",
+    "ONAIR_TURN_TTL_S",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -93,6 +96,10 @@ static const struct key_case {
     {"http-listen", CONFIG_ADDR, FIELD(http_listen), 1, 65535, "ONAIR_HTTP_LISTEN", NULL, ":80"},
     {"trusted-proxies", CONFIG_STRING, FIELD(trusted_proxies), 0, 0, "ONAIR_TRUSTED_PROXIES", NULL,
      "127.0.0.1, 10.0.0.0/8"},
+    {"turn-url", CONFIG_STRING, FIELD(turn_url), 0, 0, "ONAIR_TURN_URL", NULL,
+     "turn:turn.example.org:3478?transport=udp"},
+    {"turn-secret", CONFIG_STRING, FIELD(turn_secret), 0, 0, "ONAIR_TURN_SECRET", NULL, "s3cret"},
+    {"turn-ttl-s", CONFIG_U64, FIELD(turn_ttl_s), 60, 604800, "ONAIR_TURN_TTL_S", NULL, "600"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
@@ -641,24 +648,44 @@ static void check_string_key(const struct key_case *c) {
   assert_string_equal((const char *)&cfg + c->offset, c->good);
 }
 
-/* Keys that are address lists (their own rule, not just a length). */
-static int is_list(const struct key_case *c) { return strcmp(c->key, "trusted-proxies") == 0; }
+/* Values of the keys that are lists with a rule of their own (not just a
+ * length): what follows the rule is taken as written, the rest refused. */
+struct list_value {
+  const char *v;
+  int rc;
+};
+static const struct list_value proxy_values[] = {
+    {"", 0},
+    {"::1", 0},
+    {"127.0.0.1 192.168.0.0/16", 0},
+    {"localhost", -EINVAL},
+    {"10.0.0.1/8", -EINVAL},
+    {"1.2.3.4,", 0},
+    {"1.2.3.4, x", -EINVAL},
+    {NULL, 0},
+};
+static const struct list_value turn_values[] = {
+    {"", 0},
+    {"turn:a:3478 turns:b:5349?transport=tcp", 0},
+    {"stun:s", 0},
+    {"http://x", -EINVAL},
+    {"turn:a bogus", -EINVAL},
+    {NULL, 0},
+};
 
-/* An address list: what parses is taken as written, the rest refused. */
+static const struct list_value *list_values(const struct key_case *c) {
+  if (strcmp(c->key, "trusted-proxies") == 0)
+    return proxy_values;
+  if (strcmp(c->key, "turn-url") == 0)
+    return turn_values;
+  return NULL;
+}
+
+static int is_list(const struct key_case *c) { return list_values(c) != NULL; }
+
 static void check_list_key(const struct key_case *c) {
-  static const struct {
-    const char *v;
-    int rc;
-  } lists[] = {
-      {"", 0},
-      {"::1", 0},
-      {"127.0.0.1 192.168.0.0/16", 0},
-      {"localhost", -EINVAL},
-      {"10.0.0.1/8", -EINVAL},
-      {"1.2.3.4,", 0},
-      {"1.2.3.4, x", -EINVAL},
-  };
-  for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+  const struct list_value *lists = list_values(c);
+  for (size_t i = 0; lists[i].v; i++) {
     check_set(c, lists[i].v, lists[i].rc, 0);
     struct config cfg;
     config_defaults(&cfg);

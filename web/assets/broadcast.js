@@ -4,7 +4,7 @@ import { $, setStatus } from './dom.js';
 import { openSocket } from './ws.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
-import { createPublisher } from './media.js';
+import { createPublisher, setIceServers } from './media.js';
 import { formatElapsed } from './time.js';
 
 const video = $('preview');
@@ -283,6 +283,7 @@ function onMessage(m) {
   switch (m.type) {
     case 'hello':
       me = m.user;
+      setIceServers(m.ice_servers);
       chat.setUser(me);
       setUserName(me);
       updateButtons();

@@ -13,8 +13,17 @@
 // onState(state) reports the connection's state ('connecting', 'connected',
 // 'failed', ...).
 
-// onair is ICE-lite with one host candidate in its answer: no STUN/TURN.
+// onair is ICE-lite with one host candidate in its answer. A TURN server,
+// when the operator runs one (turn-url), comes with short-lived credentials
+// in the WebSocket's hello: setIceServers() before start().
 const RTC_CONFIG = { iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+
+// Takes hello's ice_servers ([{ urls, username, credential }]); anything
+// else leaves the list empty.
+export function setIceServers(list) {
+  const ok = s => s && (typeof s.urls === 'string' || Array.isArray(s.urls));
+  RTC_CONFIG.iceServers = Array.isArray(list) ? list.filter(ok) : [];
+}
 
 function isSdp(sdp) {
   return typeof sdp === 'string' && sdp.length > 0 && sdp.length < 65536;

@@ -5,7 +5,7 @@ import { $ } from './dom.js';
 import { openSocket } from './ws.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
-import { createViewer } from './media.js';
+import { createViewer, setIceServers } from './media.js';
 
 const video = $('video');
 const msg = $('video-msg');
@@ -142,6 +142,7 @@ function onMessage(m) {
   switch (m.type) {
     case 'hello':
       me = m.user;
+      setIceServers(m.ice_servers);
       chat.setUser(me);
       setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
