@@ -119,6 +119,7 @@ static int onair_start(struct onair *o) {
   http_server_trust_proxies(&o->http, &o->proxies);
   if (rc == 0 && (rc = onair_start_tls(o)) < 0)
     return rc;
+  o->app.tls = o->tls;
   if (rc == 0)
     rc = http_server_listen(&o->http, cfg->listen_host, cfg->listen_port);
   if (rc < 0) {
@@ -165,6 +166,7 @@ int main(int argc, char **argv) {
     goto out;
   signal(SIGPIPE, SIG_IGN);
   o->loop = uv_default_loop();
+  uv_loop_configure(o->loop, UV_METRICS_IDLE_TIME); /* the loop's busy time, for /metrics */
   if (onair_start(o) < 0)
     goto out;
   uv_run(o->loop, UV_RUN_DEFAULT);

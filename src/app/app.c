@@ -46,6 +46,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   app->loop = loop;
   app->cfg = cfg;
   app->db = db;
+  app->started_ns = uv_hrtime();
+  ipset_parse(&app->metrics_allow, cfg->metrics_allow, NULL); /* config_set checked it */
   if (static_files_init(&app->files, cfg->web_dir) < 0 ||
       rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
       map_init(&app->users) < 0 || throttle_init(&app->throttle_user, 5, 100000) < 0 ||

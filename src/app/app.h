@@ -14,13 +14,22 @@
 #include "http/http.h"
 #include "http/static.h"
 #include "store/db.h"
+#include "util/ipset.h"
 #include "util/map.h"
 #include "ws/ws_conn.h"
 
 struct client; /* live.c's: one WebSocket of a signed-in user */
 struct oidc;
 struct sfu;
+struct tls_ctx;
 struct app;
+
+/* What the app counts for /metrics (since start). */
+struct app_counters {
+  uint64_t chat_in;         /* chat messages accepted */
+  uint64_t chat_out;        /* chat messages sent to room members */
+  uint64_t signin_failures; /* wrong name or password */
+};
 
 typedef void (*app_close_cb)(struct app *app);
 
@@ -44,8 +53,12 @@ struct app {
   struct sfu *sfu;          /* the media plane; NULL until app_media_start() */
   const char *cookie_name;
   const char *cookie_attrs;
-  unsigned handles_open; /* the app's own timers and servers not yet closed */
-  unsigned jobs;         /* async work in flight that will use the app */
+  struct app_counters counters;
+  const struct tls_ctx *tls;  /* main's, for the certificate's expiry; or NULL */
+  struct ipset metrics_allow; /* who may read /metrics */
+  uint64_t started_ns;        /* uv_hrtime() at app_init */
+  unsigned handles_open;      /* the app's own timers and servers not yet closed */
+  unsigned jobs;              /* async work in flight that will use the app */
   int closing;
   app_close_cb close_cb;
 };
@@ -84,5 +97,10 @@ void live_close_session(struct app *app, const char *token);
 char *live_rooms_json(struct app *app);
 /* Ends every live room (at shutdown). */
 void live_end_all(struct app *app);
+
+/* metrics.c: GET /metrics (Prometheus text format) for metrics-allow
+ * addresses, and GET /healthz for anyone. */
+void metrics_serve(struct conn *c, struct http_req *req);
+void metrics_health(struct conn *c, struct http_req *req);
 
 #endif

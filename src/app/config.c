@@ -189,6 +189,14 @@ const struct config_key config_keys[] = {
      .help = "how long TURN credentials stay valid",
      .doc = "seconds a page's TURN credentials stay valid (a page gets new ones each time its "
             "WebSocket connects)"},
+    {.key = "metrics-allow",
+     STRING(metrics_allow),
+     .def = "127.0.0.1, ::1",
+     .arg = "LIST",
+     .help = "addresses and networks that may read /metrics",
+     .doc = "addresses and networks (as `trusted-proxies`) that may read `/metrics`; others get "
+            "403. Behind a trusted proxy, the client's address is the one checked",
+     .check = check_ipset},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

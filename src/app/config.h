@@ -50,9 +50,10 @@ struct config {
   struct config_addr http_listen;
   char trusted_proxies[512]; /* addresses and networks whose X-Forwarded-* count */
   /* TURN for browsers whose UDP to onair is blocked. */
-  char turn_url[1024];   /* turn:, turns: (and stun:) URLs; "": none */
-  char turn_secret[256]; /* the TURN server's static-auth-secret */
-  uint64_t turn_ttl_s;   /* how long handed-out credentials stay valid */
+  char turn_url[1024];     /* turn:, turns: (and stun:) URLs; "": none */
+  char turn_secret[256];   /* the TURN server's static-auth-secret */
+  uint64_t turn_ttl_s;     /* how long handed-out credentials stay valid */
+  char metrics_allow[512]; /* addresses and networks that may read /metrics */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

@@ -411,6 +411,8 @@ static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
   room_send(room,
             json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name, "id",
                       (json_int_t)id, "user", cl->user, "text", text, "ts", (json_int_t)ts));
+  app->counters.chat_in++;
+  app->counters.chat_out += room->nviewers + 1;
 }
 
 /* WebRTC through the SFU (docs/media.md): the client offers, onair answers. */

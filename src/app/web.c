@@ -237,6 +237,7 @@ static void signin_checked(void *arg, int rc, const char *hash) {
   if (rc < 0) {
     throttle_fail(&app->throttle_user, job->ukey, now);
     throttle_fail(&app->throttle_ip, job->ikey, now);
+    app->counters.signin_failures++;
     log_info("failed sign-in for %s from %s", job->name, job->client_ip);
     if (!c->closing)
       http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
@@ -397,6 +398,14 @@ static void route_front(struct conn *c, struct http_req *req, const struct who *
 
 static int view_name_ok(const char *rest) { return rooms_name_ok(rest, strlen(rest)); }
 
+static void route_metrics(struct conn *c, struct http_req *req, const struct who *who) {
+  metrics_serve(c, req);
+}
+
+static void route_health(struct conn *c, struct http_req *req, const struct who *who) {
+  metrics_health(c, req);
+}
+
 /* Who may use a route. */
 enum route_access {
   ROUTE_PUBLIC,
@@ -435,6 +444,8 @@ static const struct route routes[] = {
     {"/dashboard", HTTP_GET, ROUTE_PAGE, NULL, "dashboard.html", NULL},
     {"/broadcast", HTTP_GET, ROUTE_PAGE, NULL, "broadcast.html", NULL},
     {"/view/", HTTP_GET, ROUTE_PAGE, NULL, "view.html", view_name_ok},
+    {"/metrics", HTTP_GET, ROUTE_PUBLIC, route_metrics, NULL, NULL}, /* metrics-allow only */
+    {"/healthz", HTTP_GET, ROUTE_PUBLIC, route_health, NULL, NULL},
 };
 
 static const struct route *route_find(const char *path) {

@@ -469,7 +469,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
   size_t klen = addr_key(from, key);
   struct sfu_peer *p = klen ? map_get(&s->by_addr, key, klen) : NULL;
   if (p == NULL || p->state == PEER_NEW) {
-    s->stats.dropped++;
+    s->stats.dropped[SFU_DROP_UNKNOWN_PEER]++;
     return;
   }
   if (data[0] >= 20 && data[0] <= 63)
@@ -477,7 +477,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
   else if (data[0] >= 128 && data[0] <= 191 && p->state == PEER_CONNECTED)
     sfu_fwd_srtp(p, data, len);
   else
-    s->stats.dropped++;
+    s->stats.dropped[SFU_DROP_NOT_MEDIA]++;
 }
 
 /* Consent (RFC 7675) and DTLS retransmission for one peer. Returns 1 if
@@ -617,4 +617,18 @@ void sfu_room_free(struct sfu_room *r) {
 
 int sfu_room_ready(const struct sfu_room *r) { return r->ready; }
 
-void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) { *out = s->stats; }
+void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) {
+  *out = s->stats;
+  const struct udp_stats *u = udp_get_stats(s->udp);
+  out->dropped[SFU_DROP_SEND_BUFFER] = u->tx_dropped;
+  out->udp_rx_packets = u->rx_packets;
+  out->udp_rx_bytes = u->rx_bytes;
+  out->udp_tx_packets = u->tx_packets;
+  out->udp_tx_bytes = u->tx_bytes;
+}
+
+const char *sfu_drop_name(enum sfu_drop why) {
+  static const char *const names[SFU_DROPS] = {"unknown_peer", "not_media", "srtp", "unusable",
+                                               "send_buffer"};
+  return why < SFU_DROPS ? names[why] : "?";
+}

@@ -58,9 +58,27 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
 /* The owner left: its peer closes (no peer_closed event). */
 void sfu_drop(struct sfu_room *r, struct sfu_owner *owner);
 
-struct sfu_stats {
-  uint64_t peers, rtp_in, rtp_out, nack_resent, keyframe_requests, dropped;
+/* Why a datagram was not used. */
+enum sfu_drop {
+  SFU_DROP_UNKNOWN_PEER, /* from no checked address, or before its check */
+  SFU_DROP_NOT_MEDIA,    /* not STUN, DTLS, RTP or RTCP; or media before DTLS is done */
+  SFU_DROP_SRTP,         /* failed authentication or replay check */
+  SFU_DROP_UNUSABLE,     /* RTP a viewer sent, an unknown payload type, or too old to keep */
+  SFU_DROP_SEND_BUFFER,  /* the kernel's send buffer was full */
+  SFU_DROPS
 };
+
+struct sfu_stats {
+  uint64_t peers;                  /* now */
+  uint64_t rtp_in, rtp_in_bytes;   /* publishers' packets stored */
+  uint64_t rtp_out, rtp_out_bytes; /* packets forwarded to viewers */
+  uint64_t nack_resent, keyframe_requests;
+  uint64_t dropped[SFU_DROPS];
+  uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;
+};
+/* The media plane's counters since it started. */
 void sfu_get_stats(const struct sfu *s, struct sfu_stats *out);
+/* A name for a drop reason ("unknown_peer", ...). */
+const char *sfu_drop_name(enum sfu_drop why);
 
 #endif

@@ -48,6 +48,7 @@ static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *dat
     return; /* the slot is simply reused */
   udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
   s->stats.rtp_out++;
+  s->stats.rtp_out_bytes += n;
   out->packets++;
   out->octets += (uint32_t)(len - RTP_HDR_MIN);
 }
@@ -121,11 +122,11 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct sfu_room *r = pub->room;
   struct sfu *s = pub->sfu;
   struct rtp_hdr h;
-  if (rtp_parse(data, len, &h) < 0)
+  int k = rtp_parse(data, len, &h) < 0 ? -1 : track_kind(r, h.pt);
+  if (k < 0) {
+    s->stats.dropped[SFU_DROP_UNUSABLE]++;
     return;
-  int k = track_kind(r, h.pt);
-  if (k < 0)
-    return;
+  }
   struct sfu_track *t = &r->tracks[k];
   uint64_t now = uv_now(s->loop);
   if (!t->ssrc_known || t->ssrc != h.ssrc) {
@@ -141,14 +142,17 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   }
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
   if (pktstore_put(t->store, h.seq, data, len,
-                   (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0)
+                   (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0) {
+    s->stats.dropped[SFU_DROP_UNUSABLE]++;
     return; /* older than anything kept, or too large: no use to a viewer */
+  }
   if (t->packets++ == 0) {
     pktstore_highest(t->store, &t->base_ext_seq);
     t->expected_prior = t->received_prior = 0;
     t->lsr_ms = 0;
   }
   s->stats.rtp_in++;
+  s->stats.rtp_in_bytes += len;
   for (size_t i = 0; i < r->nviewers; i++) {
     struct sfu_peer *v = r->viewers[i];
     struct sfu_out *out = &v->out[k];
@@ -278,16 +282,25 @@ static void on_publisher_rtcp(struct sfu_peer *pub, const uint8_t *data, size_t 
 }
 
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
+  uint64_t *drops = p->sfu->stats.dropped;
   if (rtp_is_rtcp(data, len)) {
-    if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0)
+    if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0) {
+      drops[SFU_DROP_SRTP]++;
       return;
+    }
     if (p->publisher)
       on_publisher_rtcp(p, data, len);
     else
       on_viewer_rtcp(p, data, len);
     return;
   }
-  if (!p->publisher || srtpctx_unprotect_rtp(p->srtp, data, &len) < 0)
+  if (!p->publisher) {
+    drops[SFU_DROP_UNUSABLE]++;
     return;
+  }
+  if (srtpctx_unprotect_rtp(p->srtp, data, &len) < 0) {
+    drops[SFU_DROP_SRTP]++;
+    return;
+  }
   on_publisher_rtp(p, data, len);
 }

@@ -20,6 +20,7 @@ struct ws_conn {
 };
 
 static void ws_list_remove(struct ws_conn *w) {
+  w->srv->nconns--;
   if (w->prev)
     w->prev->next = w->next;
   else if (w->srv->conns == w)
@@ -194,6 +195,7 @@ int ws_upgrade(struct ws_server *s, struct conn *c, struct http_req *req,
   if (s->conns)
     s->conns->prev = w;
   s->conns = w;
+  s->nconns++;
   c->proto = w;
   c->ops = &ws_ops;
 

@@ -39,6 +39,7 @@ struct ws_server {
   struct ws_config cfg;
   uv_timer_t keepalive;
   struct ws_conn *conns; /* every open WebSocket */
+  size_t nconns;
   int closing;
   ws_server_close_cb close_cb;
 };

@@ -87,6 +87,25 @@ describe('SFU in the browser', { timeout: 150000 }, () => {
     await eventually(async () => (await bc.page.locator('#viewers').textContent()) === '3', 'the broadcaster to see 3 watching');
   });
 
+  step('/metrics counts the media: packets in from one publisher, out to three viewers', async t => {
+    const read = async () => {
+      const text = await (await fetch(srv.url + '/metrics')).text();
+      const v = name => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(text) || [])[1]);
+      return { peers: v('onair_media_peers'), in: v('onair_rtp_packets_received_total'),
+        out: v('onair_rtp_packets_sent_total'), viewers: v('onair_viewers'), rooms: v('onair_rooms_live') };
+    };
+    const a = await read();
+    const b = await eventually(async () => {
+      const m = await read();
+      return m.in > a.in + 50 && m.out > a.out + 3 * 40 ? m : null;
+    }, 'the RTP counters to rise');
+    t.diagnostic(`metrics: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`);
+    assert.equal(b.rooms, 1);
+    assert.equal(b.viewers, 3);
+    assert.equal(b.peers, 4, 'a publisher and three viewers');
+    assert.ok(b.out - a.out >= 2 * (b.in - a.in), 'each packet in goes out to several viewers');
+  });
+
   step('the broadcaster still sends one video stream with three viewers', async t => {
     const before = await pageRtp(bc.page);
     assert.equal(before.pcs, 1, 'the broadcast page made one RTCPeerConnection in all');

@@ -1,0 +1,109 @@
+/* /metrics in the Prometheus text exposition format (version 0.0.4),
+ * written directly, and /healthz. Every name and what it counts is listed in
+ * docs/operations.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "media/sfu.h"
+#include "net/tls.h"
+#include "util/buf.h"
+
+#define METRICS_MAX (64 * 1024) /* bytes of one scrape */
+
+static void put(struct buf *b, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* One metric with no labels: HELP, TYPE and its value. */
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+                   double value) {
+  put(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+}
+
+static void app_metrics(struct buf *b, struct app *app) {
+  size_t viewers = 0;
+  struct rooms_iter it;
+  for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it))
+    viewers += r->nviewers;
+  metric(b, "onair_rooms_live", "gauge", "Rooms live now.", (double)rooms_count(&app->rooms));
+  metric(b, "onair_viewers", "gauge", "Viewers in live rooms now.", (double)viewers);
+  metric(b, "onair_websockets", "gauge", "Open WebSocket connections.", (double)app->ws.nconns);
+  metric(b, "onair_chat_messages_received_total", "counter", "Chat messages accepted.",
+         (double)app->counters.chat_in);
+  metric(b, "onair_chat_messages_sent_total", "counter",
+         "Chat messages sent to room members (one per recipient).", (double)app->counters.chat_out);
+  metric(b, "onair_signin_failures_total", "counter", "Sign-ins refused for a wrong password.",
+         (double)app->counters.signin_failures);
+}
+
+static void media_metrics(struct buf *b, const struct sfu *sfu) {
+  struct sfu_stats s = {0};
+  if (sfu)
+    sfu_get_stats(sfu, &s);
+  metric(b, "onair_media_peers", "gauge", "WebRTC peers of the media plane.", (double)s.peers);
+  metric(b, "onair_rtp_packets_received_total", "counter", "Publishers' RTP packets stored.",
+         (double)s.rtp_in);
+  metric(b, "onair_rtp_bytes_received_total", "counter", "Bytes of those packets (decrypted).",
+         (double)s.rtp_in_bytes);
+  metric(b, "onair_rtp_packets_sent_total", "counter", "RTP packets forwarded to viewers.",
+         (double)s.rtp_out);
+  metric(b, "onair_rtp_bytes_sent_total", "counter", "Bytes of those packets (encrypted).",
+         (double)s.rtp_out_bytes);
+  metric(b, "onair_nack_retransmits_total", "counter", "Packets sent again for a viewer's NACK.",
+         (double)s.nack_resent);
+  metric(b, "onair_keyframe_requests_total", "counter",
+         "Keyframe requests sent to publishers (PLI/FIR, at most one a second).",
+         (double)s.keyframe_requests);
+  metric(b, "onair_media_datagrams_received_total", "counter", "UDP datagrams received.",
+         (double)s.udp_rx_packets);
+  metric(b, "onair_media_datagrams_sent_total", "counter", "UDP datagrams sent.",
+         (double)s.udp_tx_packets);
+  put(b, "# HELP onair_media_dropped_total Media datagrams not used, by reason.\n"
+         "# TYPE onair_media_dropped_total counter\n");
+  for (int i = 0; i < SFU_DROPS; i++)
+    put(b, "onair_media_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+        sfu_drop_name((enum sfu_drop)i), s.dropped[i]);
+}
+
+static void process_metrics(struct buf *b, struct app *app) {
+  uint64_t now = uv_hrtime();
+  double up = (double)(now - app->started_ns) / 1e9;
+  double idle = (double)uv_metrics_idle_time(app->loop) / 1e9;
+  metric(b, "onair_loop_busy_seconds_total", "counter",
+         "Time the event loop spent working rather than waiting.", up > idle ? up - idle : 0);
+  metric(b, "onair_uptime_seconds", "gauge", "Seconds since onair started.", up);
+  if (app->tls)
+    metric(b, "onair_tls_certificate_expiry_timestamp_seconds", "gauge",
+           "When the served certificate expires (Unix time).", (double)tls_ctx_not_after(app->tls));
+}
+
+void metrics_serve(struct conn *c, struct http_req *req) {
+  struct app *app = c->app;
+  if (!ipset_contains(&app->metrics_allow, req->client_ip)) {
+    http_respond_error(c, 403, "forbidden", "Metrics are not served to this address.");
+    return;
+  }
+  struct buf b;
+  buf_init(&b, METRICS_MAX);
+  app_metrics(&b, app);
+  media_metrics(&b, app->sfu);
+  process_metrics(&b, app);
+  http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",
+               b.data, b.len);
+  buf_free(&b);
+}
+
+void metrics_health(struct conn *c, struct http_req *req) {
+  http_respond(c, 200, "text/plain; charset=utf-8", "Cache-Control: no-store\r\n", "ok\n", 3);
+}
