@@ -96,6 +96,10 @@ int app_media_start(struct app *app) {
     return rc;
   }
   log_info("media on udp %s:%d, announced as %s", bind, sfu_port(app->sfu), announce);
+  if (strchr(announce, ':') && !strchr(bind, ':'))
+    log_warn("media-announce has an IPv6 address but media-bind %s is IPv4: viewers cannot use "
+             "it (set media-bind = ::)",
+             bind);
   return 0;
 }
 

@@ -30,6 +30,14 @@
 #define LISTEN(lo, hi) \
   .type = CONFIG_LISTEN, CONFIG_FIELD(listen_host, char *), .min = (lo), .max = (hi)
 
+/* Up to 8 IPv4 or IPv6 addresses (no networks). */
+static int check_addresses(const char *v) {
+  struct ipset s;
+  if (ipset_parse(&s, v, NULL) < 0 || s.n > 8 || strchr(v, '/'))
+    return -EINVAL;
+  return 0;
+}
+
 static int check_ipset(const char *v) {
   struct ipset s;
   return ipset_parse(&s, v, NULL) < 0 ? -EINVAL : 0;
@@ -124,11 +132,14 @@ const struct config_key config_keys[] = {
      .doc_default = "the HTTP listen host"},
     {.key = "media-announce",
      STRING(media_announce),
-     .arg = "IP",
-     .help = "address put in SDP answers, for servers behind NAT",
-     .doc = "the address put in SDP answers: set it to the public address when onair is behind "
-            "NAT",
-     .doc_default = "`media-bind` (127.0.0.1 when that is `0.0.0.0`)"},
+     .arg = "IPS",
+     .help = "address(es) put in SDP answers, for servers behind NAT",
+     .doc = "the addresses put in SDP answers as host candidates, first preferred (up to 8, "
+            "IPv4 and IPv6, separated by commas or spaces): the public addresses when onair is "
+            "behind 1:1 NAT, e.g. `203.0.113.7, 2001:db8::7` (bind `media-bind = ::` to receive "
+            "both)",
+     .doc_default = "`media-bind` (127.0.0.1 when that is `0.0.0.0` or `::`)",
+     .check = check_addresses},
     {.key = "media-consent-ms",
      U64(media_consent_ms, 1000, 600000),
      .def = "15000",

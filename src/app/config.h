@@ -41,7 +41,7 @@ struct config {
   /* Media plane: one UDP port for every peer. */
   int media_port;            /* 0: the HTTP port's number */
   char media_bind[64];       /* "": the HTTP listen host */
-  char media_announce[64];   /* address put in SDP answers; "": the bind address */
+  char media_announce[512];  /* addresses put in SDP answers; "": the bind address */
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
   /* HTTPS: with a certificate, listen serves HTTPS and http_listen (if set)
    * redirects plain HTTP to it. */

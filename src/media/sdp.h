@@ -189,14 +189,18 @@ struct sdp_send {
   const char *msid;  /* "stream-id track-id" */
 };
 
+#define SDP_MAX_MORE_ADDRS 7 /* host candidates beyond the first */
+
 struct sdp_answer_params {
   enum sdp_role role;
-  uint64_t session_id;     /* o= sess-id, at most 2^63 - 1 */
-  const char *ice_ufrag;   /* ours: 4..256 ice-chars */
-  const char *ice_pwd;     /* ours: 22..256 ice-chars */
-  const char *fingerprint; /* ours: "sha-256 AB:CD:..." */
-  const char *addr;        /* the host candidate: IPv4 or IPv6 text */
-  uint16_t port;           /* the media port, nonzero */
+  uint64_t session_id;           /* o= sess-id, at most 2^63 - 1 */
+  const char *ice_ufrag;         /* ours: 4..256 ice-chars */
+  const char *ice_pwd;           /* ours: 22..256 ice-chars */
+  const char *fingerprint;       /* ours: "sha-256 AB:CD:..." */
+  const char *addr;              /* the host candidate: IPv4 or IPv6 text */
+  const char *const *more_addrs; /* more host candidates, less preferred in order */
+  size_t nmore;                  /* at most SDP_MAX_MORE_ADDRS */
+  uint16_t port;                 /* the media port, nonzero */
   /* Viewer only. */
   const char *cname;
   struct sdp_send audio, video;

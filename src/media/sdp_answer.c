@@ -354,6 +354,11 @@ static int sdp_check_params(const struct sdp_answer_params *p, int *ip6, const c
     *ip6 = 1;
   else
     *why = "our address is neither IPv4 nor IPv6";
+  for (size_t i = 0; *why == NULL && i < p->nmore; i++) {
+    if (p->nmore > SDP_MAX_MORE_ADDRS || (inet_pton(AF_INET, p->more_addrs[i], a) != 1 &&
+                                          inet_pton(AF_INET6, p->more_addrs[i], a) != 1))
+      *why = "one of our other addresses is neither IPv4 nor IPv6";
+  }
   if (*why == NULL && p->session_id > INT64_MAX)
     *why = "session id above 2^63 - 1";
   if (*why == NULL && p->role == SDP_ROLE_VIEWER &&
@@ -419,8 +424,14 @@ static void sdp_put_media(struct sdp_out *o, const struct sdp_media *m,
       sdp_put_ssrc(o, pl->send->rtx_ssrc, p->cname, pl->send->msid);
     sdp_put(o, "a=msid:%s\r\n", pl->send->msid);
   }
-  sdp_put(o, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\na=end-of-candidates\r\n", p->addr,
-          p->port);
+  /* RFC 8445 5.1.2: host type preference 126, the local preference falling
+   * with each address, component 1. */
+  for (size_t i = 0; i <= p->nmore; i++) {
+    unsigned long prio = 126ul << 24 | (65535ul - i) << 8 | 255ul;
+    sdp_put(o, "a=candidate:%zu 1 udp %lu %s %u typ host\r\n", i + 1, prio,
+            i ? p->more_addrs[i - 1] : p->addr, p->port);
+  }
+  sdp_put(o, "a=end-of-candidates\r\n");
 }
 
 int sdp_answer_pick(const struct sdp *offer, const struct sdp_answer_params *p, enum sdp_kind kind,

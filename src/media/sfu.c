@@ -285,13 +285,18 @@ static int peer_answer(struct sfu_peer *p, const struct sdp *o, char *out, const
   char msid_a[64], msid_v[64];
   snprintf(msid_a, sizeof(msid_a), "%s audio", r->stream_id);
   snprintf(msid_v, sizeof(msid_v), "%s video", r->stream_id);
+  const char *more[SDP_MAX_MORE_ADDRS];
+  for (size_t i = 1; i < s->nannounce; i++)
+    more[i - 1] = s->announce[i];
   struct sdp_answer_params ap = {
       .role = p->publisher ? SDP_ROLE_PUBLISHER : SDP_ROLE_VIEWER,
       .session_id = randombytes_random(),
       .ice_ufrag = p->ufrag,
       .ice_pwd = p->pwd,
       .fingerprint = dtls_ctx_fingerprint(s->dtls),
-      .addr = s->announce,
+      .addr = s->announce[0],
+      .more_addrs = more,
+      .nmore = s->nannounce - 1,
       .port = (uint16_t)sfu_port(s),
       .cname = "onair",
       .audio = {.msid = msid_a},
@@ -513,6 +518,26 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
+/* The announced addresses, each IPv4 or IPv6 text. */
+static int announce_parse(struct sfu *s, const char *list) {
+  uint8_t a[16];
+  const char *p = list;
+  s->nannounce = 0;
+  while (*(p += strspn(p, ", \t"))) {
+    size_t len = strcspn(p, ", \t");
+    if (s->nannounce == SDP_MAX_MORE_ADDRS + 1 || len >= sizeof(s->announce[0]))
+      return -EINVAL;
+    char *addr = s->announce[s->nannounce];
+    memcpy(addr, p, len);
+    addr[len] = 0;
+    if (inet_pton(AF_INET, addr, a) != 1 && inet_pton(AF_INET6, addr, a) != 1)
+      return -EINVAL;
+    s->nannounce++;
+    p += len;
+  }
+  return s->nannounce ? 0 : -EINVAL;
+}
+
 static void sfu_free_memory(struct sfu *s) {
   map_free(&s->by_ufrag);
   map_free(&s->by_addr);
@@ -533,7 +558,10 @@ int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
   }
   s->loop = loop;
   s->cfg = *cfg;
-  snprintf(s->announce, sizeof(s->announce), "%s", cfg->announce);
+  if (announce_parse(s, cfg->announce) < 0) {
+    sfu_free_memory(s);
+    return -EINVAL;
+  }
   int rc = udp_open(loop, cfg->bind, cfg->port, on_datagram, s, &s->udp);
   if (rc < 0) {
     sfu_free_memory(s);

@@ -17,7 +17,8 @@ struct sfu_owner;
 struct sfu_config {
   const char *bind;     /* address the UDP socket binds */
   int port;             /* UDP port (0: any, for tests) */
-  const char *announce; /* address in SDP answers */
+  const char *announce; /* addresses in SDP answers, comma- or space-separated, first
+                           preferred (IPv4 and IPv6; up to 8) */
   uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
 };
 

@@ -107,7 +107,8 @@ struct sfu_room {
 struct sfu {
   uv_loop_t *loop;
   struct sfu_config cfg;
-  char announce[64];
+  char announce[SDP_MAX_MORE_ADDRS + 1][64]; /* host candidates, first preferred */
+  size_t nannounce;
   struct dtls_ctx *dtls; /* our certificate, for every peer */
   struct udp_sock *udp;
   struct map by_ufrag; /* our ufrag -> peer */

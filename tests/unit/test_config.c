@@ -55,6 +55,7 @@ static const char *const env_names[] = {
     "ONAIR_TURN_URL",
     "ONAIR_TURN_SECRET",
     "ONAIR_TURN_TTL_S",
+    "ONAIR_METRICS_ALLOW",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -100,6 +101,8 @@ static const struct key_case {
      "turn:turn.example.org:3478?transport=udp"},
     {"turn-secret", CONFIG_STRING, FIELD(turn_secret), 0, 0, "ONAIR_TURN_SECRET", NULL, "s3cret"},
     {"turn-ttl-s", CONFIG_U64, FIELD(turn_ttl_s), 60, 604800, "ONAIR_TURN_TTL_S", NULL, "600"},
+    {"metrics-allow", CONFIG_STRING, FIELD(metrics_allow), 0, 0, "ONAIR_METRICS_ALLOW", NULL,
+     "10.0.0.0/8"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
@@ -673,9 +676,22 @@ static const struct list_value turn_values[] = {
     {NULL, 0},
 };
 
+static const struct list_value announce_values[] = {
+    {"", 0},
+    {"203.0.113.7", 0},
+    {"203.0.113.7, 2001:db8::7", 0},
+    {"1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 5.5.5.5 6.6.6.6 7.7.7.7 8.8.8.8", 0},
+    {"1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 5.5.5.5 6.6.6.6 7.7.7.7 8.8.8.8 9.9.9.9", -EINVAL},
+    {"10.0.0.0/8", -EINVAL},
+    {"media.example.org", -EINVAL},
+    {NULL, 0},
+};
+
 static const struct list_value *list_values(const struct key_case *c) {
-  if (strcmp(c->key, "trusted-proxies") == 0)
+  if (strcmp(c->key, "trusted-proxies") == 0 || strcmp(c->key, "metrics-allow") == 0)
     return proxy_values;
+  if (strcmp(c->key, "media-announce") == 0)
+    return announce_values;
   if (strcmp(c->key, "turn-url") == 0)
     return turn_values;
   return NULL;

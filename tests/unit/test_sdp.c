@@ -510,7 +510,7 @@ static void check_answer(const struct sdp *o, const struct sdp_answer_params *p,
     assert_string_equal(m->transport.fp.value, &OUR_FP[8]); /* after "sha-256 " */
     assert_int_equal(m->transport.setup, SDP_SETUP_PASSIVE);
     assert_int_equal(m->rtcp_mux, 1);
-    assert_int_equal(m->n_candidates, 1);
+    assert_int_equal(m->n_candidates, 1 + p->nmore);
     assert_int_equal(m->end_of_candidates, 1);
     assert_int_equal(m->n_extmaps, 0);
     /* The chosen codec is the offer's, under the offer's number. */
@@ -1221,6 +1221,33 @@ static void test_ipv6(void **state) {
   assert_non_null(strstr(out, "\r\na=candidate:1 1 udp 2130706431 2001:db8::7 40000 typ host\r\n"));
 }
 
+/* Several announced addresses (1:1 NAT, IPv4 and IPv6): one host candidate
+ * each, in order, the priorities falling; c= names the first. A bad one is
+ * refused. */
+static void test_more_addresses(void **state) {
+  struct sdp_answer_params p = params(SDP_ROLE_PUBLISHER);
+  static const char *const more[] = {"2001:db8::7", "198.51.100.9"};
+  const char *why = NULL;
+  p.more_addrs = more;
+  p.nmore = 2;
+  parse_ok("chromium_publisher.sdp", NO_EDITS, &offer);
+  int len = sdp_answer(&offer, &p, out, sizeof(out), &why);
+  check_answer(&offer, &p, len);
+  assert_non_null(strstr(out, "\r\nc=IN IP4 192.0.2.7\r\n"));
+  const char *c1 = strstr(out, "\r\na=candidate:1 1 udp 2130706431 192.0.2.7 40000 typ host\r\n");
+  const char *c2 = strstr(out, "\r\na=candidate:2 1 udp 2130706175 2001:db8::7 40000 typ host\r\n");
+  const char *c3 =
+      strstr(out, "\r\na=candidate:3 1 udp 2130705919 198.51.100.9 40000 typ host\r\n");
+  assert_non_null(c1);
+  assert_non_null(c2);
+  assert_non_null(c3);
+  assert_true(c1 < c2 && c2 < c3);
+  static const char *const bad[] = {"203.0.113.1", "media.example"};
+  p.more_addrs = bad;
+  assert_int_equal(sdp_answer(&offer, &p, out, sizeof(out), &why), -EINVAL);
+  assert_string_equal(why, "one of our other addresses is neither IPv4 nor IPv6");
+}
+
 /* Every buffer too small by any amount gives -ENOBUFS and a terminated
  * prefix; one byte more than the length gives the whole answer. */
 static void test_enobufs(void **state) {
@@ -1329,6 +1356,7 @@ int main(void) {
   add(t, &n, "nul_and_control_bytes", test_nul_and_control_bytes, NULL);
   add(t, &n, "text_limit", test_text_limit, NULL);
   add(t, &n, "ipv6", test_ipv6, NULL);
+  add(t, &n, "more addresses", test_more_addresses, NULL);
   add(t, &n, "enobufs", test_enobufs, NULL);
   add(t, &n, "answer_is_not_an_offer", test_answer_is_not_an_offer, NULL);
   if (n > ROWS(t))
