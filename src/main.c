@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "http/http.h"
+#include "media/sfu.h"
 #include "net/tls.h"
 #include "store/db.h"
 #include "util/log.h"
@@ -126,6 +127,9 @@ static int onair_start(struct onair *o) {
     log_error("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
     return rc;
   }
+  /* ICE-TCP on the same port, for browsers whose UDP is blocked. */
+  conn_listener_set_sniffer(&o->http.tcp, app_media_sniff, &o->app);
+  sfu_set_tcp_port(o->app.sfu, http_server_port(&o->http));
   uv_signal_init(o->loop, &o->sig_int);
   uv_signal_start(&o->sig_int, on_signal, SIGINT);
   uv_signal_init(o->loop, &o->sig_term);

@@ -103,6 +103,14 @@ int app_media_start(struct app *app) {
   return 0;
 }
 
+int app_media_sniff(void *arg, struct conn *c, const uint8_t *data, size_t len) {
+  struct app *app = arg;
+  if (app->sfu == NULL)
+    return 0;
+  int rc = sfu_tcp_sniff(data, len);
+  return rc == 1 ? sfu_tcp_take(app->sfu, c, data, len) : rc;
+}
+
 static void app_free_memory(struct app *app) {
   size_t slot;
   for (struct map_entry *e = map_first(&app->users, &slot); e; e = map_next(&app->users, e, &slot))

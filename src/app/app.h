@@ -69,6 +69,9 @@ struct app {
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct db *db);
 /* Opens the media plane on its UDP port (cfg's media-* settings). */
 int app_media_start(struct app *app);
+/* A conn_sniff_fn for the site's listener: ICE-TCP connections (RFC 6544)
+ * go to the media plane, everything else stays HTTP. */
+int app_media_sniff(void *arg, struct conn *c, const uint8_t *data, size_t len);
 /* The one shutdown path: ends every room, frees the media plane, the OIDC
  * client and what the app holds; close_cb (may be NULL) runs once the
  * app's handles are closed. Close the HTTP servers first, so no request

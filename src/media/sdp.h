@@ -200,6 +200,7 @@ struct sdp_answer_params {
   const char *addr;              /* the host candidate: IPv4 or IPv6 text */
   const char *const *more_addrs; /* more host candidates, less preferred in order */
   size_t nmore;                  /* at most SDP_MAX_MORE_ADDRS */
+  uint16_t tcp_port;             /* nonzero: also a passive TCP candidate (RFC 6544) per address */
   uint16_t port;                 /* the media port, nonzero */
   /* Viewer only. */
   const char *cname;

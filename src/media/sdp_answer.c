@@ -431,6 +431,13 @@ static void sdp_put_media(struct sdp_out *o, const struct sdp_media *m,
     sdp_put(o, "a=candidate:%zu 1 udp %lu %s %u typ host\r\n", i + 1, prio,
             i ? p->more_addrs[i - 1] : p->addr, p->port);
   }
+  /* ICE-TCP, passive, after every UDP candidate (RFC 6544 4.2: TCP less
+   * preferred); port 9 would be an active candidate, ours are not. */
+  for (size_t i = 0; p->tcp_port && i <= p->nmore; i++) {
+    unsigned long prio = 126ul << 24 | (32767ul - i) << 8 | 255ul;
+    sdp_put(o, "a=candidate:%zu 1 tcp %lu %s %u typ host tcptype passive\r\n", i + 10 + 1, prio,
+            i ? p->more_addrs[i - 1] : p->addr, p->tcp_port);
+  }
   sdp_put(o, "a=end-of-candidates\r\n");
 }
 

@@ -54,9 +54,10 @@ static size_t addr_key(const struct sockaddr *sa, char out[20]) {
 }
 
 void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len) {
-  if (p->addr_key_len == 0)
-    return;
-  udp_send(p->sfu->udp, data, len, (const struct sockaddr *)&p->addr, p->addr_len);
+  if (p->tcp)
+    sfu_tcp_send(p->tcp, data, len);
+  else if (p->addr_key_len)
+    udp_send(p->sfu->udp, data, len, (const struct sockaddr *)&p->addr, p->addr_len);
 }
 
 static void dtls_out(void *arg, const uint8_t *data, size_t len) { sfu_peer_send(arg, data, len); }
@@ -64,6 +65,7 @@ static void dtls_out(void *arg, const uint8_t *data, size_t len) { sfu_peer_send
 /* Takes p out of the lookups, so no datagram reaches it any more. */
 static void peer_unmap(struct sfu_peer *p) {
   struct sfu *s = p->sfu;
+  sfu_tcp_forget_peer(p);
   if (map_get(&s->by_ufrag, p->ufrag, strlen(p->ufrag)) == p)
     map_del(&s->by_ufrag, p->ufrag, strlen(p->ufrag));
   for (size_t i = 0; i < p->nchecked; i++) {
@@ -295,6 +297,7 @@ static int peer_answer(struct sfu_peer *p, const struct sdp *o, char *out, const
       .ice_pwd = p->pwd,
       .fingerprint = dtls_ctx_fingerprint(s->dtls),
       .addr = s->announce[0],
+      .tcp_port = (uint16_t)s->tcp_port,
       .more_addrs = more,
       .nmore = s->nannounce - 1,
       .port = (uint16_t)sfu_port(s),
@@ -390,6 +393,7 @@ static void peer_bind(struct sfu_peer *p, const struct sockaddr *from, socklen_t
   if (use_candidate || !p->nominated) {
     if (use_candidate)
       p->nominated = 1;
+    p->tcp = NULL; /* media goes over UDP from now on */
     memcpy(p->addr_key, key, klen);
     p->addr_key_len = klen;
     memcpy(&p->addr, from, from_len);
@@ -400,8 +404,20 @@ static void peer_bind(struct sfu_peer *p, const struct sockaddr *from, socklen_t
 /* A binding request: the USERNAME names the peer, MESSAGE-INTEGRITY proves
  * the sender knows its password, and the source address becomes the
  * peer's (RFC 8445 7.3, ICE-lite). */
-static void on_stun(struct sfu *s, uint8_t *data, size_t len, const struct sockaddr *from,
-                    socklen_t from_len) {
+static void stun_reply(struct sfu *s, struct sfu_tcp *via, const uint8_t *resp, int n,
+                       const struct sockaddr *from, socklen_t from_len) {
+  if (n <= 0)
+    return;
+  if (via)
+    sfu_tcp_send(via, resp, (size_t)n);
+  else
+    udp_send(s->udp, resp, (size_t)n, from, from_len);
+}
+
+/* Checks that came over an ICE-TCP connection (via) bind that connection;
+ * others bind their UDP source address. */
+void sfu_on_stun(struct sfu *s, uint8_t *data, size_t len, const struct sockaddr *from,
+                 socklen_t from_len, struct sfu_tcp *via) {
   struct stun_msg m;
   const char *local, *remote;
   size_t llen, rlen;
@@ -414,24 +430,26 @@ static void on_stun(struct sfu *s, uint8_t *data, size_t len, const struct socka
   if (p == NULL || p->state == PEER_CLOSED) {
     int n =
         stun_build_binding_error(resp, sizeof(s->scratch), m.txid, 401, "Unknown user", NULL, 0);
-    if (n > 0)
-      udp_send(s->udp, resp, (size_t)n, from, from_len);
+    stun_reply(s, via, resp, n, from, from_len);
     return;
   }
   if (stun_check_fingerprint(data, len, &m) < 0 ||
       stun_check_integrity(data, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) < 0)
     return; /* a forged or damaged check: no answer (RFC 8445 7.3.1.1) */
-  peer_bind(p, from, from_len, (m.flags & STUN_F_USE_CANDIDATE) != 0);
+  int use = (m.flags & STUN_F_USE_CANDIDATE) != 0;
+  if (via && sfu_tcp_bind(via, p, use) < 0)
+    return; /* a connection of another peer, or one too many */
+  if (!via)
+    peer_bind(p, from, from_len, use);
   p->last_stun_ms = uv_now(s->loop);
   if (p->state == PEER_NEW)
     peer_set_state(p, PEER_CHECKED);
   int n = stun_build_binding_success(resp, sizeof(s->scratch), m.txid, from,
                                      (const uint8_t *)p->pwd, strlen(p->pwd));
-  if (n > 0)
-    udp_send(s->udp, resp, (size_t)n, from, from_len);
+  stun_reply(s, via, resp, n, from, from_len);
 }
 
-static void on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
+void sfu_on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
   enum dtls_state st = dtls_feed(p->dtls, data, len);
   if (st == DTLS_FAILED) {
     sfu_peer_fail(p, dtls_error(p->dtls));
@@ -467,7 +485,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
   if (len == 0)
     return;
   if (data[0] <= 3) {
-    on_stun(s, data, len, from, from_len);
+    sfu_on_stun(s, data, len, from, from_len, NULL);
     return;
   }
   char key[20];
@@ -478,7 +496,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
     return;
   }
   if (data[0] >= 20 && data[0] <= 63)
-    on_dtls(p, data, len);
+    sfu_on_dtls(p, data, len);
   else if (data[0] >= 128 && data[0] <= 191 && p->state == PEER_CONNECTED)
     sfu_fwd_srtp(p, data, len);
   else
@@ -589,6 +607,7 @@ static void sfu_on_handle_closed(uv_handle_t *h) {
 void sfu_close(struct sfu *s) {
   if (s == NULL)
     return;
+  sfu_tcp_close_all(s);
   while (s->rooms)
     sfu_room_free(s->rooms);
   while (s->closed) {

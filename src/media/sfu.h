@@ -13,6 +13,7 @@
 struct sfu;
 struct sfu_room;
 struct sfu_owner;
+struct conn;
 
 struct sfu_config {
   const char *bind;     /* address the UDP socket binds */
@@ -32,6 +33,17 @@ struct sfu_owner_ops {
    * called once the owner dropped the peer or freed its room. */
   void (*peer_closed)(struct sfu_owner *peer_owner, const char *why);
 };
+
+/* ICE-TCP on the site's own TCP port (beside HTTP): 1 if data (a TCP
+ * connection's first bytes) is RFC 4571 framing of a STUN binding request,
+ * 0 if not, -EAGAIN if more bytes are needed to tell. */
+int sfu_tcp_sniff(const uint8_t *data, size_t len);
+/* Takes over c (see conn_rebind()) as an ICE-TCP connection and feeds it
+ * data. Returns 1 (taken) for conn_sniff_fn. */
+int sfu_tcp_take(struct sfu *s, struct conn *c, const uint8_t *data, size_t len);
+/* Answers offer TCP candidates on port (the listener the connections come
+ * to); 0: none. */
+void sfu_set_tcp_port(struct sfu *s, int port);
 
 /* The application's end of a room or a peer; embed it. */
 struct sfu_owner {

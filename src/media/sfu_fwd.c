@@ -46,7 +46,10 @@ static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *dat
   size_t n = len;
   if (srtpctx_protect_rtp(v->srtp, slot, &n, UDP_SLOT_BYTES) < 0)
     return; /* the slot is simply reused */
-  udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
+  if (v->tcp)
+    sfu_tcp_send(v->tcp, slot, n); /* copied out: the slot is reused */
+  else
+    udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
   s->stats.rtp_out++;
   s->stats.rtp_out_bytes += n;
   out->packets++;

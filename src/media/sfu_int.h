@@ -59,6 +59,24 @@ struct sfu_out {
 };
 
 #define SFU_WHY_MAX 128 /* bytes of a closed peer's reason */
+#define SFU_MAX_TCP 4   /* ICE-TCP connections one peer may have checked */
+
+struct conn;
+
+/* An ICE-TCP connection (RFC 6544, onair passive) on the site's TCP port,
+ * its packets framed by a 2-byte length (RFC 4571). It belongs to the peer
+ * whose check came over it first; until then only a check is accepted. */
+struct sfu_tcp {
+  struct sfu *sfu;
+  struct conn *conn;
+  struct sfu_peer *peer;        /* NULL until a good check */
+  struct sfu_tcp *peer_next;    /* the peer's connections */
+  struct sfu_tcp *prev, *next;  /* the sfu's */
+  struct sockaddr_storage from; /* the remote end, for XOR-MAPPED-ADDRESS */
+  socklen_t from_len;
+  size_t have; /* bytes of the frame being read, its length included */
+  uint8_t frame[2 + UDP_SLOT_BYTES];
+};
 
 struct sfu_peer {
   struct sfu *sfu;
@@ -87,9 +105,12 @@ struct sfu_peer {
   uint64_t last_stun_ms;
   uint64_t created_ms;
   struct sfu_out out[SFU_KINDS]; /* viewer */
-  uint32_t rtcp_ssrc;            /* our SSRC in RTCP we send to this peer */
-  struct sfu_peer *next_closed;  /* the sfu's list of peers to reap */
-  char why[SFU_WHY_MAX];         /* closed: why, for the owner */
+  struct sfu_tcp *tcp;           /* the nominated path when it is TCP; NULL: UDP (addr) */
+  struct sfu_tcp *tcps;          /* every ICE-TCP connection checked for it */
+  size_t ntcp;
+  uint32_t rtcp_ssrc;           /* our SSRC in RTCP we send to this peer */
+  struct sfu_peer *next_closed; /* the sfu's list of peers to reap */
+  char why[SFU_WHY_MAX];        /* closed: why, for the owner */
 };
 
 struct sfu_room {
@@ -117,6 +138,8 @@ struct sfu {
   uv_timer_t timer;
   uv_check_t reaper;       /* the safe point where closed peers are freed */
   struct sfu_peer *closed; /* closed peers: their owners are told, then freed */
+  struct sfu_tcp *tcps;    /* ICE-TCP connections */
+  int tcp_port;            /* the site's TCP port, in answers' TCP candidates; 0: none */
   unsigned handles_open;   /* timer and reaper, until closed */
   unsigned ticks;
   struct sfu_stats stats;
@@ -128,6 +151,22 @@ void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len);
 /* Closes p now (no more media to or from it) and, at the next safe point,
  * tells its owner why and frees it. */
 void sfu_peer_fail(struct sfu_peer *p, const char *why);
+
+void sfu_on_stun(struct sfu *s, uint8_t *data, size_t len, const struct sockaddr *from,
+                 socklen_t from_len, struct sfu_tcp *via);
+void sfu_on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len);
+
+/* sfu_tcp.c */
+/* Sends one packet framed on t (dropped if t is closing). */
+void sfu_tcp_send(struct sfu_tcp *t, const uint8_t *data, size_t len);
+/* A good check for p came over t: t is p's (a nominating check, or p's
+ * first path, makes t where p's media goes). -EPERM if t is another peer's
+ * or p has SFU_MAX_TCP connections already. */
+int sfu_tcp_bind(struct sfu_tcp *t, struct sfu_peer *p, int use_candidate);
+/* p is closing: its connections are closed and forget it. */
+void sfu_tcp_forget_peer(struct sfu_peer *p);
+/* The media plane is closing: every ICE-TCP connection is closed. */
+void sfu_tcp_close_all(struct sfu *s);
 
 /* sfu_fwd.c */
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);

@@ -250,18 +250,57 @@ static void conn_tls_read(struct conn *c, const uint8_t *data, size_t len) {
   }
 }
 
+/* Bytes for the connection's protocol, through TLS when it has it. */
+static void conn_deliver(struct conn *c, const uint8_t *data, size_t len) {
+  if (c->closing || c->doomed || len == 0)
+    return;
+  if (c->tls)
+    conn_tls_read(c, data, len);
+  else
+    c->ops->on_data(c, data, len);
+}
+
+/* The first bytes go to the listener's sniffer until it decides. */
+static void conn_sniff(struct conn *c, const uint8_t *data, size_t len) {
+  struct conn_listener *l = c->listener;
+  uint8_t joined[CONN_SNIFF_MAX + CONN_READ_BUF];
+  if (c->sniff_len) { /* bytes held from before: the sniffer sees them all at once */
+    memcpy(joined, c->sniff_buf, c->sniff_len);
+    memcpy(joined + c->sniff_len, data, len);
+    data = joined;
+    len += c->sniff_len;
+    c->sniff_len = 0;
+  }
+  int rc = l->sniff(l->sniff_arg, c, data, len);
+  if (rc == -EAGAIN && len < CONN_SNIFF_MAX) {
+    memcpy(c->sniff_buf, data, len);
+    c->sniff_len = (uint8_t)len;
+    return;
+  }
+  c->sniffed = 1;
+  if (rc != 1)
+    conn_deliver(c, data, len);
+}
+
 static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   struct conn *c = s->data;
   if (n < 0) {
     conn_close(c);
     return;
   }
-  if (n == 0 || c->closing || c->doomed)
-    return;
-  if (c->tls)
-    conn_tls_read(c, (const uint8_t *)buf->base, (size_t)n);
+  if (!c->sniffed && c->listener->sniff && !c->closing && !c->doomed)
+    conn_sniff(c, (const uint8_t *)buf->base, (size_t)n);
   else
-    c->ops->on_data(c, (const uint8_t *)buf->base, (size_t)n);
+    conn_deliver(c, (const uint8_t *)buf->base, (size_t)n);
+}
+
+void conn_rebind(struct conn *c, const struct conn_ops *ops, void *proto) {
+  if (c->ops && c->ops->on_free)
+    c->ops->on_free(c);
+  tls_conn_free(c->tls);
+  c->tls = NULL;
+  c->ops = ops;
+  c->proto = proto;
 }
 
 void conn_read_start(struct conn *c) {
@@ -339,6 +378,11 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
 }
 
 void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t) { l->tls = t; }
+
+void conn_listener_set_sniffer(struct conn_listener *l, conn_sniff_fn sniff, void *arg) {
+  l->sniff = sniff;
+  l->sniff_arg = arg;
+}
 
 int conn_listener_start(struct conn_listener *l, const char *host, int port) {
   struct sockaddr_storage ss;

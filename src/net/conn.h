@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#define CONN_SNIFF_MAX 16 /* first bytes held while a sniffer decides */
+
 struct conn;
 struct conn_listener;
 struct tls_ctx;
@@ -51,13 +53,21 @@ struct conn {
   unsigned closing : 1;           /* conn_close() was called */
   unsigned reading : 1;
   unsigned close_after_flush : 1;
-  unsigned doomed : 1; /* conn_close_soon() was called */
-  uint32_t refs;       /* the loop's one + async work in flight */
+  unsigned doomed : 1;  /* conn_close_soon() was called */
+  unsigned sniffed : 1; /* the listener's sniffer has seen its first bytes */
+  uint8_t sniff_len;    /* bytes held in sniff_buf */
+  uint8_t sniff_buf[CONN_SNIFF_MAX];
+  uint32_t refs; /* the loop's one + async work in flight */
   struct conn *next_doomed;
   struct conn *prev, *next; /* the listener's open connections */
 };
 
 typedef void (*conn_accept_cb)(struct conn *c);
+/* Looks at a connection's first bytes (before TLS) and may take it over for
+ * another protocol on the same port (ICE-TCP beside HTTP): returns 1 when it
+ * took c (conn_rebind()) and consumed data, 0 when c is not its, -EAGAIN
+ * when it needs more bytes (up to CONN_SNIFF_MAX are held for it). */
+typedef int (*conn_sniff_fn)(void *arg, struct conn *c, const uint8_t *data, size_t len);
 typedef void (*conn_listener_close_cb)(struct conn_listener *l);
 
 #define CONN_READ_BUF (64 * 1024) /* bytes read per callback */
@@ -72,10 +82,12 @@ struct conn_listener {
   conn_accept_cb accept_cb; /* binds a protocol to each new connection */
   void *app;                /* copied to each connection's app */
   struct tls_ctx *tls;      /* borrowed; NULL: plain TCP */
-  struct conn *doomed;      /* closed at the next safe point */
-  struct conn *conns;       /* open connections, newest first */
-  size_t nconns;            /* accepted and not yet freed */
-  unsigned handles_open;    /* the listener's own uv handles not yet closed */
+  conn_sniff_fn sniff;      /* or NULL */
+  void *sniff_arg;
+  struct conn *doomed;   /* closed at the next safe point */
+  struct conn *conns;    /* open connections, newest first */
+  size_t nconns;         /* accepted and not yet freed */
+  unsigned handles_open; /* the listener's own uv handles not yet closed */
   int closing;
   conn_listener_close_cb close_cb;
   uint8_t read_buf[CONN_READ_BUF];
@@ -87,6 +99,8 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
 /* Connections accepted from now on speak TLS with t's certificate (t must
  * outlive l); their protocols see plaintext. */
 void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t);
+/* Every new connection's first bytes go to sniff first. */
+void conn_listener_set_sniffer(struct conn_listener *l, conn_sniff_fn sniff, void *arg);
 /* Listens on host:port (port 0: any free port, see conn_listener_port()). */
 int conn_listener_start(struct conn_listener *l, const char *host, int port);
 /* The bound port, or a negative errno. */
@@ -95,6 +109,11 @@ int conn_listener_port(const struct conn_listener *l);
  * runs once the listener's handles are closed and every connection is freed
  * (async work holding a reference delays that). l stays valid until then. */
 void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_cb);
+
+/* Switches c to another protocol: the current one's state is freed
+ * (ops->on_free), TLS is dropped (a sniffed protocol speaks plain TCP), and
+ * ops and proto take its place. */
+void conn_rebind(struct conn *c, const struct conn_ops *ops, void *proto);
 
 /* Queues b (the connection takes its own reference). Tries to write at once;
  * queues the rest. Returns 0, or -ENOBUFS when the conn is being closed for

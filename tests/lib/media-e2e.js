@@ -251,6 +251,21 @@ function blockUdpFromPort(port) {
   return () => { try { ip('rule', 'del', ...rule); } catch { /* already gone */ } };
 }
 
+// Makes every UDP datagram sent to local port `port` fail, as on a network
+// that blocks UDP to the server: every browser in the test's namespace must
+// then reach it otherwise. Returns a function that undoes it.
+function blockUdpToPort(port) {
+  if (!inOwnNetns()) throw new Error('refusing to change routing outside a test network namespace (run under tests/e2e/in-netns.sh)');
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  if (/^0:\s.*lookup local/m.test(ip('rule', 'show'))) {
+    ip('rule', 'add', 'pref', '100', 'lookup', 'local');
+    ip('rule', 'del', 'pref', '0');
+  }
+  const rule = ['pref', '11', 'ipproto', 'udp', 'dport', String(port), 'prohibit'];
+  ip('rule', 'add', ...rule);
+  return () => { try { ip('rule', 'del', ...rule); } catch { /* already gone */ } };
+}
+
 // The local UDP port of a page's connection's selected ICE candidate pair
 // (the socket its STUN, DTLS and SRTP leave from).
 function selectedLocalPort(page, pcIndex) {
@@ -304,5 +319,6 @@ function inOwnNetns() {
 module.exports = {
   CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI, BROWSER_ARGS, PASSWORD,
   sleep, eventually, initScript, pageRtp, signUp, newUserContext, watchPage,
-  goLive, viewerStats, assertPlays, addVeth, inOwnNetns, blockUdpFromPort, selectedLocalPort, afterNextIceCheck,
+  goLive, viewerStats, assertPlays, addVeth, inOwnNetns, blockUdpFromPort, blockUdpToPort, selectedLocalPort,
+  afterNextIceCheck,
 };
