@@ -30,11 +30,28 @@ struct onair {
   struct http_server redirect; /* plain HTTP to HTTPS, when http-listen is set */
   int redirecting;
   uv_signal_t sig_int, sig_term, sig_hup;
+  uv_timer_t stop_timer; /* from the stop signal to the stop: the goodbyes go out */
+  int stopping;
 };
 
+#define STOP_GRACE_MS 300 /* for the restart notices to reach the pages */
+
+static void on_stop_timer(uv_timer_t *t) { uv_stop(t->loop); }
+
+/* SIGINT, SIGTERM: no new connections; every page is told the server is
+ * restarting (it reconnects and resumes by itself); a moment later the loop
+ * stops and onair_stop() closes the rest. A second signal stops at once. */
 static void on_signal(uv_signal_t *s, int signum) {
+  struct onair *o = s->data;
+  if (o->stopping) {
+    uv_stop(s->loop);
+    return;
+  }
+  o->stopping = 1;
   log_info("signal %d: stopping", signum);
-  uv_stop(s->loop);
+  conn_listener_refuse(&o->http.tcp);
+  live_notify_restart(&o->app);
+  uv_timer_start(&o->stop_timer, on_stop_timer, STOP_GRACE_MS, 0);
 }
 
 /* SIGHUP: the certificate files are read again (a renewed certificate);
@@ -130,9 +147,12 @@ static int onair_start(struct onair *o) {
   /* ICE-TCP on the same port, for browsers whose UDP is blocked. */
   conn_listener_set_sniffer(&o->http.tcp, app_media_sniff, &o->app);
   sfu_set_tcp_port(o->app.sfu, http_server_port(&o->http));
+  uv_timer_init(o->loop, &o->stop_timer);
   uv_signal_init(o->loop, &o->sig_int);
+  o->sig_int.data = o;
   uv_signal_start(&o->sig_int, on_signal, SIGINT);
   uv_signal_init(o->loop, &o->sig_term);
+  o->sig_term.data = o;
   uv_signal_start(&o->sig_term, on_signal, SIGTERM);
   uv_signal_init(o->loop, &o->sig_hup);
   o->sig_hup.data = o;
@@ -155,6 +175,7 @@ static void onair_stop(struct onair *o) {
   app_close(&o->app, NULL);
   uv_close((uv_handle_t *)&o->sig_int, NULL);
   uv_close((uv_handle_t *)&o->sig_term, NULL);
+  uv_close((uv_handle_t *)&o->stop_timer, NULL);
   uv_close((uv_handle_t *)&o->sig_hup, NULL);
   uv_run(o->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(o->loop) != 0)

@@ -100,6 +100,9 @@ void live_close_session(struct app *app, const char *token);
 char *live_rooms_json(struct app *app);
 /* Ends every live room (at shutdown). */
 void live_end_all(struct app *app);
+/* The server is stopping: every page is told {"type":"server.restarting"}
+ * and its WebSocket closed with 1012 (Service Restart). */
+void live_notify_restart(struct app *app);
 
 /* metrics.c: GET /metrics (Prometheus text format) for metrics-allow
  * addresses, and GET /healthz for anyone. */

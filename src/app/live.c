@@ -584,3 +584,17 @@ void live_end_all(struct app *app) {
   while ((r = rooms_first(&app->rooms, &it)) != NULL)
     room_end(app, r, "shutdown");
 }
+
+void live_notify_restart(struct app *app) {
+  struct sbuf *frame = json_frame(json_pack("{s:s}", "type", "server.restarting"));
+  size_t slot;
+  for (struct map_entry *e = map_first(&app->peers, &slot); e;
+       e = map_next(&app->peers, e, &slot)) {
+    struct client *cl = e->value;
+    if (frame)
+      conn_write(cl->conn, frame);
+    ws_close(cl->conn, WS_CLOSE_RESTART, "server restarting");
+  }
+  if (frame)
+    sbuf_unref(frame);
+}

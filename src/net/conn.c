@@ -353,6 +353,10 @@ static void conn_on_accept(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
+  if (l->refusing) {
+    conn_close(c);
+    return;
+  }
   uv_tcp_nodelay(&c->tcp, 1);
   conn_peer_name(c);
   if (l->tls && (c->tls = tls_conn_new(l->tls)) == NULL) {
@@ -378,6 +382,8 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
 }
 
 void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t) { l->tls = t; }
+
+void conn_listener_refuse(struct conn_listener *l) { l->refusing = 1; }
 
 void conn_listener_set_sniffer(struct conn_listener *l, conn_sniff_fn sniff, void *arg) {
   l->sniff = sniff;

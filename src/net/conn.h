@@ -89,6 +89,7 @@ struct conn_listener {
   size_t nconns;         /* accepted and not yet freed */
   unsigned handles_open; /* the listener's own uv handles not yet closed */
   int closing;
+  int refusing; /* new connections are closed at once (the server is stopping) */
   conn_listener_close_cb close_cb;
   uint8_t read_buf[CONN_READ_BUF];
 };
@@ -99,6 +100,9 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
 /* Connections accepted from now on speak TLS with t's certificate (t must
  * outlive l); their protocols see plaintext. */
 void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t);
+/* New connections are closed as soon as they are accepted (the server is
+ * stopping; the kernel would otherwise queue them unanswered). */
+void conn_listener_refuse(struct conn_listener *l);
 /* Every new connection's first bytes go to sniff first. */
 void conn_listener_set_sniffer(struct conn_listener *l, conn_sniff_fn sniff, void *arg);
 /* Listens on host:port (port 0: any free port, see conn_listener_port()). */

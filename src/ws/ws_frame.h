@@ -27,6 +27,7 @@ enum ws_close_code {
   WS_CLOSE_POLICY = 1008,
   WS_CLOSE_TOO_BIG = 1009,
   WS_CLOSE_INTERNAL = 1011,
+  WS_CLOSE_RESTART = 1012, /* Service Restart (IANA registry): come back soon */
 };
 
 /* Results of ws_parser_feed(). Errors are negative: the caller closes the

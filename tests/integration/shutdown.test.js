@@ -66,8 +66,12 @@ describe('SIGTERM with everything open', { timeout: 180000 }, () => {
     assert.match(log, /stopped/);
     assert.doesNotMatch(log, /still open at exit/);
     assert.match(log, /ERROR SUMMARY: 0 errors/);
-    for (const u of [alice, bob])
-      assert.ok(await u.ws.closed, `${u.name}'s WebSocket was closed`);
+    for (const u of [alice, bob]) {
+      const closed = await u.ws.closed;
+      assert.equal(closed.code, 1012, `${u.name}'s WebSocket closed with 1012 (Service Restart)`);
+      assert.ok(u.ws.inbox.all.some(m => m.type === 'server.restarting'),
+        `${u.name}'s page was told the server is restarting`);
+    }
     const s = await signin;
     assert.ok(s.error || s.status === 401, 'the sign-in in flight was answered or its connection closed: ' + JSON.stringify(s));
   });

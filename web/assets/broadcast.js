@@ -21,6 +21,8 @@ let publisher = null;
 let liveSince = 0;
 let elapsedTimer = null;
 let startTimer = null;
+let resume = null;       // { title } while a broadcast cut off by a lost connection waits to resume
+let restarting = false;  // onair said it is restarting (the connection's end is expected)
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -182,10 +184,31 @@ if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
 function updateButtons() {
   const isLive = room !== null;
   goLive.hidden = isLive;
-  endBtn.hidden = !isLive;
-  goLive.disabled = isLive || !stream || !socket.open || me === null || startTimer !== null;
-  $('room-title').disabled = isLive;
-  if (!startTimer) goLive.textContent = 'Go live';
+  endBtn.hidden = !isLive && !resume;
+  goLive.disabled = isLive || !!resume || !stream || !socket.open || me === null || startTimer !== null;
+  $('room-title').disabled = isLive || !!resume;
+  if (resume) {
+    goLive.textContent = 'Resuming…';
+    endBtn.textContent = 'Don\'t resume';
+    endBtn.disabled = false;
+  } else if (!startTimer) {
+    goLive.textContent = 'Go live';
+  }
+}
+
+// A broadcast the connection cut off goes live again, with its title, as
+// soon as onair is back (the viewers' pages rejoin by themselves).
+function resumeLive() {
+  if (!resume || !stream) return;
+  const title = resume.title;
+  if (!socket.send(title ? { type: 'live.start', title } : { type: 'live.start' })) return;
+  setStatus(status, 'onair is back — resuming your broadcast…', 'warn');
+  startTimer = setTimeout(() => {
+    startTimer = null;
+    setStatus(status, 'onair did not answer. Press “Go live” to try again.', 'error');
+    resume = null;
+    updateButtons();
+  }, 10000);
 }
 
 function setViewers(n) {
@@ -198,6 +221,7 @@ function setViewers(n) {
 function startedLive(m) {
   clearTimeout(startTimer);
   startTimer = null;
+  resume = null;
   room = m.room;
   liveSince = Date.now();
   publisher = createPublisher({
@@ -257,6 +281,14 @@ goLive.addEventListener('click', () => {
 });
 
 endBtn.addEventListener('click', () => {
+  if (resume && !room) {
+    resume = null;
+    clearTimeout(startTimer);
+    startTimer = null;
+    setStatus(status, 'Your broadcast will not resume.', 'ok');
+    updateButtons();
+    return;
+  }
   endBtn.disabled = true;
   endBtn.textContent = 'Ending…';
   if (!socket.send({ type: 'live.end' })) stoppedLive('Your broadcast has ended.', 'ok');
@@ -283,10 +315,15 @@ function onMessage(m) {
   switch (m.type) {
     case 'hello':
       me = m.user;
+      restarting = false;
       setIceServers(m.ice_servers);
       chat.setUser(me);
       setUserName(me);
+      resumeLive();
       updateButtons();
+      break;
+    case 'server.restarting':
+      restarting = true;
       break;
     case 'live.started':
       startedLive(m);
@@ -312,7 +349,7 @@ function onMessage(m) {
       if (m.ref === 'chat.send') chat.error(m.message || m.code);
       else if (m.ref === 'media.offer') setStatus(status, `onair could not take the video: ${m.message || m.code}`, 'error');
       else {
-        if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; }
+        if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; resume = null; }
         if (m.ref === 'live.end') { endBtn.disabled = false; endBtn.textContent = 'End broadcast'; }
         setStatus(status, m.message || m.code, 'error');
         updateButtons();
@@ -326,12 +363,20 @@ const socket = openSocket({
   reconnect: true,
   onMessage,
   onOpen() { if (!room) setStatus(status, ''); },
-  onClose({ willRetry }) {
+  onClose({ willRetry, code }) {
     me = null;
     clearTimeout(startTimer);
     startTimer = null;
-    if (room) stoppedLive('The connection to onair was lost, so your broadcast stopped. Reconnecting…', 'error');
-    else if (willRetry) setStatus(status, 'Connection lost — reconnecting…', 'warn');
+    const restart = restarting || code === 1012;
+    if (room) {
+      resume = { title: $('room-title').value.trim() };
+      stoppedLive(restart ? 'onair is restarting — your broadcast goes live again as soon as it is back.'
+        : 'The connection to onair was lost — your broadcast goes live again as soon as it is back. Reconnecting…', 'warn');
+    } else if (resume) {
+      setStatus(status, 'Still reconnecting — your broadcast goes live again as soon as onair is back.', 'warn');
+    } else if (willRetry) {
+      setStatus(status, restart ? 'onair is restarting — reconnecting…' : 'Connection lost — reconnecting…', 'warn');
+    }
     updateButtons();
   },
 });

@@ -17,10 +17,13 @@ function roomFromPath() {
 
 const roomName = roomFromPath();
 let me = null;
-let state = 'connecting'; // connecting | joining | watching | ended | notlive | rejoining
+let state = 'connecting'; // connecting | joining | watching | waiting | reconnecting | rejoining
+let restarting = false;   // onair said it is restarting
+let watchingRooms = false; // rooms.watch sent on this connection
 let broadcasterPeer = null;
 let viewer = null;
 let hadJoined = false;
+let wasLost = false; // the connection dropped while watching: no "ended" until we know
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -99,32 +102,58 @@ $('retry').addEventListener('click', () => {
   socket.send({ type: 'room.leave' });
 });
 
+// Until the room is live (again): the page follows the room list and
+// joins as soon as it appears.
+function waitForRoom() {
+  state = 'waiting';
+  if (!watchingRooms && socket.send({ type: 'rooms.watch' })) watchingRooms = true;
+}
+
 function ended() {
-  if (state === 'ended') return;
-  state = 'ended';
+  if (state === 'ended' || state === 'waiting') return;
+  wasLost = false;
   stopVideo();
   overlay('');
   $('video-box').hidden = true;
   $('live-badge').hidden = true;
   $('viewer-count').hidden = true;
-  banner('This stream has ended', `${$('title').textContent} is no longer live. Thanks for watching!`);
+  banner('This stream has ended', `${$('title').textContent} is no longer live. Thanks for watching! ` +
+    'If they go live again, the stream starts here.');
   chat.close('The stream has ended');
   document.title = 'Stream ended — onair';
+  waitForRoom();
 }
 
 function notLive(text) {
-  state = 'notlive';
   stopVideo();
   $('video-box').hidden = true;
   $('title').textContent = roomName;
-  banner(`${roomName} is not live right now`, text || 'When they go live, the stream shows up on the dashboard.');
+  banner(`${roomName} is not live right now`, text || 'The stream starts here as soon as they go live.');
   chat.close('Chat is closed');
   document.title = `${roomName} is not live — onair`;
+  if (roomName) waitForRoom();
+  else state = 'notlive';
+}
+
+// The connection to onair is gone: the page reconnects and rejoins.
+function lost() {
+  stopVideo();
+  wasLost = true;
+  state = 'reconnecting';
+  $('live-badge').hidden = true;
+  $('video-box').hidden = false;
+  $('banner').hidden = true;
+  overlay(restarting ? 'onair is restarting — the stream comes back by itself.'
+    : 'The connection to onair was lost — reconnecting…');
+  chat.close('Reconnecting…');
 }
 
 function joined(m) {
   state = 'watching';
   hadJoined = true;
+  wasLost = false;
+  $('banner').hidden = true;
+  $('video-box').hidden = false;
   broadcasterPeer = typeof m.broadcaster_peer === 'string' ? m.broadcaster_peer : null;
   const name = typeof m.broadcaster === 'string' ? m.broadcaster : m.room;
   $('title').textContent = name;
@@ -142,12 +171,24 @@ function onMessage(m) {
   switch (m.type) {
     case 'hello':
       me = m.user;
+      restarting = false;
+      watchingRooms = false;
       setIceServers(m.ice_servers);
       chat.setUser(me);
       setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
       state = 'joining';
       socket.send({ type: 'room.join', room: roomName });
+      break;
+    case 'server.restarting':
+      restarting = true;
+      break;
+    case 'rooms':
+      if (state === 'waiting' && Array.isArray(m.rooms) &&
+          m.rooms.some(r => r && typeof r.name === 'string' && r.name.toLowerCase() === roomName.toLowerCase())) {
+        state = 'joining';
+        socket.send({ type: 'room.join', room: roomName });
+      }
       break;
     case 'room.joined':
       joined(m);
@@ -184,8 +225,14 @@ function onMessage(m) {
       break;
     case 'error':
       if (m.ref === 'room.join' && m.code === 'no_such_room') {
-        if (hadJoined) ended(); // gone while we were rejoining
-        else notLive();
+        if (wasLost) { // back, but the broadcaster is not yet: wait for them
+          overlay(`Waiting for ${$('title').textContent} to come back — the stream starts by itself.`);
+          waitForRoom();
+        } else if (hadJoined) {
+          ended();
+        } else {
+          notLive();
+        }
       } else if (m.ref === 'chat.send') {
         chat.error(m.message || m.code);
       } else if (m.ref === 'media.offer') {
@@ -200,17 +247,16 @@ function onMessage(m) {
 setupShell();
 $('title').textContent = roomName || 'No room';
 const socket = openSocket({
-  reconnect: false,
+  reconnect: true,
   onMessage,
-  onClose({ wasOpen }) {
-    if (state === 'watching' || state === 'rejoining') ended();
-    else if (state !== 'ended' && state !== 'notlive') {
-      stopVideo();
-      $('video-box').hidden = true;
-      banner('Could not reach onair', wasOpen ? 'The connection closed. Reload the page to try again.'
-        : 'The server did not answer. Reload the page to try again.');
-      chat.close('Not connected');
+  onClose({ code }) {
+    if (code === 1012) restarting = true;
+    if (state === 'notlive') return; // no room to come back to
+    if (state === 'waiting' || state === 'ended') {
+      watchingRooms = false; // the next connection asks again
+      return;
     }
+    lost();
   },
 });
 
