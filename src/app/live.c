@@ -142,7 +142,7 @@ static void history_add(const struct db_chat *m, void *arg) {
 static json_t *room_history(struct app *app, const struct room *room) {
   json_t *list = json_array();
   if (db_chat_recent(app->db, room->name, CHAT_HISTORY, history_add, list) < 0)
-    log_warn("chat history for %s unavailable", room->name);
+    log_ev(LOG_WARN, "chat history unavailable", LOG_S("room", room->name));
   return list;
 }
 
@@ -175,7 +175,7 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   if (!bc->closed)
     client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name, "reason",
                               reason));
-  log_info("room %s ended (%s)", room->name, reason);
+  log_ev(LOG_INFO, "room ended", LOG_S("room", room->name), LOG_S("reason", reason));
   if (room->media)
     sfu_room_free(room->media);
   rooms_close(&app->rooms, room);
@@ -288,7 +288,7 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
     room->media = sfu_room_new(app->sfu, &cl->media);
   cl->room = room;
   cl->broadcaster = 1;
-  log_info("room %s live (conn %" PRIu64 ")", room->name, cl->conn->id);
+  log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
   client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", room->name,
                             "history", room_history(app, room)));
   rooms_changed(app);

@@ -165,7 +165,7 @@ static int oidc_user(struct app *app, const char *issuer, json_t *claims, int64_
       return rc;
     if (db_identity_add(app->db, issuer, sub, *id) < 0)
       return -EIO;
-    log_info("user %s created from %s", name, issuer);
+    log_ev(LOG_INFO, "user created", LOG_S("user", name), LOG_S("issuer", issuer));
     return 0;
   }
   return -EEXIST;
@@ -197,7 +197,7 @@ static void on_signed_in(void *arg, const struct oidc_result *r) {
            "Cache-Control: no-store\r\n",
            r->next, clear_state, app->cookie_name, token, app->cfg->session_ttl_ms / 1000,
            app->cookie_attrs);
-  log_info("user %s signed in with %s", name, oidc_name(app->oidc));
+  log_ev(LOG_INFO, "signed in", LOG_S("user", name), LOG_S("provider", oidc_name(app->oidc)));
   http_respond(c, 303, NULL, extra, NULL, 0);
 out:
   conn_unref(c);

@@ -76,8 +76,8 @@ static void oidc_fail(struct oidc *o, const char *fmt, const char *detail) {
     return;
   o->state = OIDC_FAILED;
   snprintf(o->message, sizeof(o->message), fmt, detail);
-  log_warn("oidc: %s unavailable: %s (retrying in %d s)", o->issuer, o->message,
-           OIDC_RETRY_MS / 1000);
+  log_ev(LOG_WARN, "oidc provider unavailable", LOG_S("issuer", o->issuer),
+         LOG_S("why", o->message), LOG_U("retry_s", OIDC_RETRY_MS / 1000));
   uv_timer_start(&o->retry, on_retry, OIDC_RETRY_MS, 0);
 }
 
@@ -138,7 +138,7 @@ static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
   o->jwks_fetched_ms = uv_now(o->loop);
   if (r->error || r->status != 200) {
     if (r->error)
-      log_warn("oidc: JWKS: %s", r->error);
+      log_ev(LOG_WARN, "oidc jwks failed", LOG_S("error", r->error));
     oidc_fail(o, "its signing keys (JWKS) could not be fetched%s.", "");
     return;
   }
@@ -148,7 +148,7 @@ static void on_discovery_jwks(void *arg, const struct http_client_resp *r) {
   }
   o->state = OIDC_READY;
   o->message[0] = 0;
-  log_info("oidc: %s ready (%zu signing keys)", o->issuer, o->nkeys);
+  log_ev(LOG_INFO, "oidc ready", LOG_S("issuer", o->issuer), LOG_U("keys", o->nkeys));
 }
 
 static char *json_strdup(json_t *doc, const char *key) {
@@ -161,7 +161,7 @@ static void on_discovery(void *arg, const struct http_client_resp *r) {
   if (o->closing)
     return;
   if (r->error) {
-    log_warn("oidc: discovery: %s", r->error);
+    log_ev(LOG_WARN, "oidc discovery failed", LOG_S("error", r->error));
     oidc_fail(o, "%s did not answer.", o->issuer);
     return;
   }
@@ -249,7 +249,7 @@ int oidc_new(uv_loop_t *loop, const struct oidc_config *cfg, struct oidc **out) 
   o->retry.data = o;
   uv_unref((uv_handle_t *)&o->retry);
   *out = o;
-  log_info("oidc: discovering %s", o->issuer);
+  log_ev(LOG_INFO, "oidc discovering", LOG_S("issuer", o->issuer));
   oidc_discover(o);
   return 0;
 }
@@ -367,7 +367,7 @@ static void job_done(struct oidc_job *job, const char *error, int status, const 
       .next = job->p.next,
   };
   if (error)
-    log_info("oidc: sign-in refused: %s (%s)", error, message);
+    log_ev(LOG_INFO, "oidc sign-in refused", LOG_S("code", error), LOG_S("why", message));
   job->cb(job->arg, &r);
   if (job->id_token)
     sodium_memzero(job->id_token, strlen(job->id_token));
@@ -417,7 +417,7 @@ static void job_verify(struct oidc_job *job) {
   if (key == NULL && !job->refetched && now - o->jwks_fetched_ms >= o->jwks_min_interval_ms) {
     job->refetched = 1;
     o->jwks_fetched_ms = now;
-    log_info("oidc: unknown key id \"%s\": refetching the JWKS", kid);
+    log_ev(LOG_INFO, "oidc unknown key id: refetching the JWKS", LOG_S("kid", kid));
     if (http_client_get(o->hc, o->jwks_uri, on_job_jwks, job) == 0)
       return;
   }
@@ -453,7 +453,8 @@ static void on_token(void *arg, const struct http_client_resp *r) {
   const char *id_token = json_string_value(json_object_get(doc, "id_token"));
   if (r->status != 200 || id_token == NULL) {
     const char *e = json_string_value(json_object_get(doc, "error"));
-    log_info("oidc: token endpoint answered %ld %s", r->status, e ? e : "");
+    log_ev(LOG_INFO, "oidc token endpoint refused", LOG_U("status", r->status),
+           LOG_S("error", e ? e : ""));
     job_done(job, "token_exchange", 400,
              "The provider refused to complete this sign-in (the code was used or has expired). "
              "Start again.",

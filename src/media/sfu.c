@@ -21,8 +21,9 @@ static const char *const state_names[] = {"new", "checked", "connected", "closed
 static void peer_set_state(struct sfu_peer *p, enum peer_state st) {
   if (p->state == st)
     return;
-  log_debug("media: %s peer %s: %s -> %s", p->publisher ? "publisher" : "viewer", p->ufrag,
-            state_names[p->state], state_names[st]);
+  log_ev(LOG_DEBUG, "media peer state", LOG_S("role", p->publisher ? "publisher" : "viewer"),
+         LOG_S("peer", p->ufrag), LOG_S("from", state_names[p->state]),
+         LOG_S("to", state_names[st]));
   p->state = st;
 }
 
@@ -105,7 +106,8 @@ void sfu_peer_fail(struct sfu_peer *p, const char *why) {
   struct sfu *s = p->sfu;
   if (p->state == PEER_CLOSED)
     return;
-  log_info("media: %s peer %s closed: %s", p->publisher ? "publisher" : "viewer", p->ufrag, why);
+  log_ev(LOG_INFO, "media peer closed", LOG_S("role", p->publisher ? "publisher" : "viewer"),
+         LOG_S("peer", p->ufrag), LOG_S("why", why));
   peer_set_state(p, PEER_CLOSED);
   room_remove_peer(p->room, p);
   peer_unmap(p);
@@ -348,7 +350,8 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
     *why = "out of memory";
     goto out_free;
   }
-  log_info("media: %s peer %s answered", publisher ? "publisher" : "viewer", p->ufrag);
+  log_ev(LOG_INFO, "media peer answered", LOG_S("role", publisher ? "publisher" : "viewer"),
+         LOG_S("peer", p->ufrag));
   *answer = out;
   free(o);
   return 0;
@@ -470,7 +473,7 @@ void sfu_on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
   struct sfu_room *r = p->room;
   if (p->publisher) {
     r->ready = 1;
-    log_info("media: publisher %s connected", p->ufrag);
+    log_ev(LOG_INFO, "media publisher connected", LOG_S("peer", p->ufrag));
     if (r->owner && r->owner->ops->media_ready)
       r->owner->ops->media_ready(r->owner);
   } else {

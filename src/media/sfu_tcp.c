@@ -126,8 +126,8 @@ static void tcp_on_data(struct conn *c, const uint8_t *data, size_t len) {
     data += n;
     len -= n;
     if (t->have == 2 && (t->frame[0] << 8 | t->frame[1]) > TCP_FRAME_MAX) {
-      log_debug("ice-tcp: a frame of %d bytes from %s; closing", t->frame[0] << 8 | t->frame[1],
-                c->peer_ip);
+      log_ev(LOG_DEBUG, "ice-tcp frame too large", LOG_U("bytes", t->frame[0] << 8 | t->frame[1]),
+             LOG_S("ip", c->peer_ip));
       conn_close_soon(c);
       return;
     }
@@ -179,7 +179,7 @@ int sfu_tcp_take(struct sfu *s, struct conn *c, const uint8_t *data, size_t len)
     s->tcps->prev = t;
   s->tcps = t;
   conn_rebind(c, &tcp_ops, t);
-  log_debug("ice-tcp: connection from %s", c->peer_ip);
+  log_ev(LOG_DEBUG, "ice-tcp connection", LOG_S("ip", c->peer_ip));
   tcp_on_data(c, data, len);
   return 1;
 }

@@ -160,7 +160,7 @@ static int conn_write_raw(struct conn *c, struct sbuf *b) {
   }
   size_t done = n > 0 ? (size_t)n : 0;
   if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + (b->len - done) > c->max_out) {
-    log_info("conn %llu: %s is not reading; dropping it", (unsigned long long)c->id, c->peer_ip);
+    log_ev(LOG_INFO, "slow reader dropped", LOG_U("conn", c->id), LOG_S("ip", c->peer_ip));
     conn_close_soon(c);
     return -ENOBUFS;
   }
@@ -245,7 +245,7 @@ static void conn_tls_read(struct conn *c, const uint8_t *data, size_t len) {
   if (rc == -ECONNRESET)
     conn_close_after_flush(c);
   else if (rc < 0) {
-    log_debug("conn %llu: TLS error from %s", (unsigned long long)c->id, c->peer_ip);
+    log_ev(LOG_DEBUG, "TLS error", LOG_U("conn", c->id), LOG_S("ip", c->peer_ip));
     conn_close_after_flush(c);
   }
 }
@@ -331,7 +331,7 @@ static void conn_peer_name(struct conn *c) {
 static void conn_on_accept(uv_stream_t *server, int status) {
   struct conn_listener *l = server->data;
   if (status < 0) {
-    log_warn("accept: %s", uv_strerror(status));
+    log_ev(LOG_WARN, "accept failed", LOG_S("error", uv_strerror(status)));
     return;
   }
   struct conn *c = calloc(1, sizeof(*c));

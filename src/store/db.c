@@ -82,7 +82,7 @@ struct db {
 };
 
 static int db_fail(struct db *db, const char *what) {
-  log_error("sqlite: %s: %s", what, sqlite3_errmsg(db->conn));
+  log_ev(LOG_ERROR, "sqlite failed", LOG_S("what", what), LOG_S("error", sqlite3_errmsg(db->conn)));
   return -EIO;
 }
 
@@ -121,7 +121,7 @@ int db_open(struct db **out, const char *path) {
   sqlite3_busy_timeout(db->conn, 2000);
   char *err = NULL;
   if (sqlite3_exec(db->conn, schema, NULL, NULL, &err) != SQLITE_OK) {
-    log_error("sqlite: schema: %s", err ? err : "?");
+    log_ev(LOG_ERROR, "sqlite schema failed", LOG_S("error", err ? err : "?"));
     sqlite3_free(err);
     goto out_close;
   }
@@ -136,7 +136,8 @@ int db_open(struct db **out, const char *path) {
   return 0;
 
 out_fail:
-  log_error("sqlite: open %s: %s", path, db->conn ? sqlite3_errmsg(db->conn) : "no memory");
+  log_ev(LOG_ERROR, "sqlite open failed", LOG_S("path", path),
+         LOG_S("error", db->conn ? sqlite3_errmsg(db->conn) : "no memory"));
 out_close:
   db_close(db);
   return -EIO;

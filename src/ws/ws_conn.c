@@ -101,8 +101,8 @@ static void ws_on_data(struct conn *c, const uint8_t *data, size_t len) {
     if (rc == WS_AGAIN)
       break;
     if (rc < 0) {
-      log_debug("conn %llu: websocket error: %s", (unsigned long long)c->id,
-                ev.error ? ev.error : "?");
+      log_ev(LOG_DEBUG, "websocket error", LOG_U("conn", c->id),
+             LOG_S("error", ev.error ? ev.error : "?"));
       ws_close(c, ev.close_code, ev.error ? ev.error : "protocol error");
       break;
     }
@@ -223,8 +223,8 @@ static void ws_on_keepalive(uv_timer_t *t) {
   while (w) {
     struct ws_conn *next = w->next; /* conn_close() unlinks w */
     if (now - w->last_rx > s->cfg.timeout_ms) {
-      log_info("conn %llu: no answer for %llu ms; closing", (unsigned long long)w->conn->id,
-               (unsigned long long)(now - w->last_rx));
+      log_ev(LOG_INFO, "websocket silent: closing", LOG_U("conn", w->conn->id),
+             LOG_U("silent_ms", now - w->last_rx));
       conn_close(w->conn);
     } else if (ping && !w->conn->close_after_flush) {
       conn_write(w->conn, ping);

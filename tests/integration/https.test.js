@@ -159,7 +159,7 @@ describe('HTTPS with a certificate of the operator\'s', { timeout: 120000 }, () 
     // Broken files: refused, said why, b stays.
     fs.writeFileSync(live.cert, 'not a certificate\n');
     srv.proc.kill('SIGHUP');
-    await waitForLog(srv, /keeping the current certificate: .*live\.pem/, 'the refusal');
+    await waitForLog(srv, /keeping the current certificate.*live\.pem/, 'the refusal');
     assert.equal(await servedFingerprint(port, b.pem), fingerprintOf(b.pem), 'b is still served');
     assert.ok(srv.alive());
   });

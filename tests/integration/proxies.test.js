@@ -23,7 +23,7 @@ describe('X-Forwarded-For from a trusted proxy', { timeout: 120000 }, () => {
     servers.push(srv);
     const res = await failedSignin(srv, uname('who'), 'evil.example, 198.51.100.7');
     assert.equal(res.status, 401);
-    assert.match(srv.log(), /failed sign-in for who\S* from 198\.51\.100\.7/);
+    assert.match(srv.log(), /msg="sign-in failed" user=who\S* ip=198\.51\.100\.7/);
     // 20 failures from one forwarded address (each on a new name, so the
     // per-name limit stays out of it) throttle that address only.
     for (let i = 0; i < 20; i++)
@@ -44,7 +44,7 @@ describe('X-Forwarded-For from a trusted proxy', { timeout: 120000 }, () => {
     const srv = await startOnair(['--trusted-proxies', '10.0.0.0/8']);
     servers.push(srv);
     await failedSignin(srv, uname('who'), '198.51.100.7');
-    assert.match(srv.log(), /failed sign-in for who\S* from 127\.0\.0\.1/);
+    assert.match(srv.log(), /msg="sign-in failed" user=who\S* ip=127\.0\.0\.1/);
     assert.doesNotMatch(srv.log(), /198\.51\.100\.7/);
   });
 });
