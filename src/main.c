@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "acme/acme.h"
 #include "app/app.h"
 #include "app/config.h"
 #include "http/http.h"
@@ -26,6 +28,7 @@ struct onair {
   struct app app;
   struct http_server http;     /* the site: HTTPS with a certificate, else HTTP */
   struct tls_ctx *tls;         /* NULL: plain HTTP */
+  struct acme *acme;           /* with tls-domain: gets and renews tls's certificate */
   struct ipset proxies;        /* trusted-proxies */
   struct http_server redirect; /* plain HTTP to HTTPS, when http-listen is set */
   int redirecting;
@@ -61,26 +64,71 @@ static void on_hangup(uv_signal_t *s, int signum) {
   char err[TLS_ERROR_MAX];
   if (o->tls == NULL)
     return;
+  if (o->acme) {
+    /* The ACME client's files are its own: it looks whether renewal is due. */
+    acme_check(o->acme);
+    return;
+  }
   if (tls_ctx_reload(o->tls, err) < 0)
     log_error("SIGHUP: keeping the current certificate: %s", err);
   else
     log_info("SIGHUP: certificate reloaded from %s", o->cfg.tls_cert);
 }
 
-/* The certificate, and the plain HTTP listener that redirects to it. */
+/* tls-domain: the ACME client, and the context it fills: the stored
+ * certificate, or none yet (connections refused until the first one is
+ * here). http-listen defaults to :80, where HTTP-01 challenges come. */
+static int onair_start_acme(struct onair *o) {
+  struct config *cfg = &o->cfg;
+  char err[TLS_ERROR_MAX];
+  if (cfg->tls_cert[0] || cfg->tls_key[0]) {
+    log_msg(LOG_ERROR, "tls-domain gets its certificate itself: set tls-domain, or tls-cert and "
+                       "tls-key, not both");
+    return -EINVAL;
+  }
+  struct acme_config ac = {
+      .domains = cfg->tls_domain,
+      .email = cfg->tls_email,
+      .directory = cfg->acme_directory,
+      .ca_file = cfg->acme_ca_file,
+      .data_dir = cfg->data_dir,
+      .renew_days = cfg->acme_renew_days,
+  };
+  if (acme_new(o->loop, &ac, &o->acme) < 0)
+    return -EINVAL;
+  const char *cert = acme_cert_path(o->acme), *key = acme_key_path(o->acme);
+  if (tls_ctx_new(cert, key, &o->tls, err) < 0) {
+    if (access(cert, F_OK) == 0)
+      log_ev(LOG_WARN, "acme: cannot use the stored certificate: ordering a new one",
+             LOG_S("error", err));
+    if (tls_ctx_new_empty(cert, key, &o->tls) < 0)
+      return -ENOMEM;
+  }
+  if (cfg->http_listen.port == 0) {
+    snprintf(cfg->http_listen.host, sizeof(cfg->http_listen.host), "0.0.0.0");
+    cfg->http_listen.port = 80;
+  }
+  return 0;
+}
+
+/* The certificate (tls-cert and tls-key, or tls-domain's), and the plain
+ * HTTP listener that redirects to it. */
 static int onair_start_tls(struct onair *o) {
   const struct config *cfg = &o->cfg;
   char err[TLS_ERROR_MAX];
-  if (cfg->tls_cert[0] == 0) {
+  if (cfg->tls_domain[0]) {
+    if (onair_start_acme(o) < 0)
+      return -EINVAL;
+  } else if (cfg->tls_cert[0] == 0) {
     if (cfg->http_listen.port)
       log_warn("http-listen is set but tls-cert is not: nothing to redirect to; ignored");
     return 0;
   }
-  if (cfg->tls_key[0] == 0) {
+  if (o->acme == NULL && cfg->tls_key[0] == 0) {
     log_error("tls-cert is set but tls-key is not");
     return -EINVAL;
   }
-  if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &o->tls, err) < 0) {
+  if (o->acme == NULL && tls_ctx_new(cfg->tls_cert, cfg->tls_key, &o->tls, err) < 0) {
     log_error("%s", err);
     return -EINVAL;
   }
@@ -138,6 +186,7 @@ static int onair_start(struct onair *o) {
   if (rc == 0 && (rc = onair_start_tls(o)) < 0)
     return rc;
   o->app.tls = o->tls;
+  o->app.acme = o->acme;
   if (rc == 0)
     rc = http_server_listen(&o->http, cfg->listen_host, cfg->listen_port);
   if (rc < 0) {
@@ -157,6 +206,8 @@ static int onair_start(struct onair *o) {
   uv_signal_init(o->loop, &o->sig_hup);
   o->sig_hup.data = o;
   uv_signal_start(&o->sig_hup, on_hangup, SIGHUP);
+  if (o->acme)
+    acme_start(o->acme, o->tls); /* the listeners answer its challenges from now on */
   const char *scheme = o->tls ? "https" : "http";
   log_info("onair listening on %s://%s:%d (data in %s, pages from %s)", scheme, cfg->listen_host,
            cfg->listen_port, cfg->data_dir, cfg->web_dir);
@@ -172,6 +223,8 @@ static void onair_stop(struct onair *o) {
   http_server_close(&o->http, NULL);
   if (o->redirecting)
     http_server_close(&o->redirect, NULL);
+  acme_free(o->acme); /* its requests end; nothing half-written */
+  o->app.acme = NULL;
   app_close(&o->app, NULL);
   uv_close((uv_handle_t *)&o->sig_int, NULL);
   uv_close((uv_handle_t *)&o->sig_term, NULL);

@@ -64,7 +64,7 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   app->handles_open++;
   /* Over TLS (ours, or a proxy's named by base-url) the cookie is Secure
    * and host-bound (__Host- prefix). */
-  int tls = cfg->tls_cert[0] || strncmp(cfg->base_url, "https://", 8) == 0;
+  int tls = cfg->tls_cert[0] || cfg->tls_domain[0] || strncmp(cfg->base_url, "https://", 8) == 0;
   app->cookie_name = tls ? "__Host-" SESSION_COOKIE : SESSION_COOKIE;
   app->cookie_attrs =
       tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";

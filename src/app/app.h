@@ -22,6 +22,7 @@ struct client; /* live.c's: one WebSocket of a signed-in user */
 struct oidc;
 struct sfu;
 struct tls_ctx;
+struct acme;
 struct app;
 
 /* What the app counts for /metrics (since start). */
@@ -55,6 +56,7 @@ struct app {
   const char *cookie_attrs;
   struct app_counters counters;
   const struct tls_ctx *tls;  /* main's, for the certificate's expiry; or NULL */
+  struct acme *acme;          /* main's, with tls-domain: challenges, metrics; or NULL */
   struct ipset metrics_allow; /* who may read /metrics */
   uint64_t started_ns;        /* uv_hrtime() at app_init */
   unsigned handles_open;      /* the app's own timers and servers not yet closed */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/msg.h"
 #include "auth/turn.h"
 #include "util/ipset.h"
 
@@ -42,6 +43,15 @@ static int check_ipset(const char *v) {
   struct ipset s;
   return ipset_parse(&s, v, NULL) < 0 ? -EINVAL : 0;
 }
+
+static int check_domains(const char *v) {
+  struct acme_names n;
+  return acme_names_parse(v, &n) < 0 ? -EINVAL : 0;
+}
+
+static int check_email(const char *v) { return v[0] && !acme_email_ok(v) ? -EINVAL : 0; }
+
+static int check_https_url(const char *v) { return acme_url_ok(v) ? 0 : -EINVAL; }
 
 const struct config_key config_keys[] = {
     {.key = "config",
@@ -163,9 +173,51 @@ const struct config_key config_keys[] = {
      ADDR(http_listen, 1, 65535),
      .arg = "HOST:PORT",
      .help = "plain HTTP that redirects to HTTPS (e.g. :80)",
-     .doc = "with `tls-cert`: a plain HTTP listener whose every answer is a redirect to the same "
-            "path on HTTPS (e.g. `:80`)",
-     .doc_default = "(none)"},
+     .doc = "with `tls-cert` or `tls-domain`: a plain HTTP listener whose every answer is a "
+            "redirect to the same path on HTTPS (e.g. `:80`), except ACME's HTTP-01 challenges, "
+            "which it answers",
+     .doc_default = "(none); `:80` with `tls-domain`"},
+    {.key = "tls-domain",
+     STRING(tls_domain),
+     .arg = "NAMES",
+     .help = "get and renew a certificate for these names (ACME, HTTP-01 on port 80)",
+     .doc = "the names, separated by commas or spaces (up to 8, no wildcards), of one "
+            "certificate that onair obtains from `acme-directory` and renews by itself, answering "
+            "the HTTP-01 challenge on `http-listen`; `listen` then serves HTTPS with it. Account "
+            "and certificates are kept in `<data>/acme/`. Not with `tls-cert`",
+     .doc_default = "(none)",
+     .check = check_domains},
+    {.key = "tls-email",
+     STRING(tls_email),
+     .arg = "EMAIL",
+     .help = "contact address given to the certificate authority",
+     .doc = "the contact address of the ACME account (the CA's notices about the certificates "
+            "go there), e.g. `ops@example.org`",
+     .doc_default = "(none)",
+     .check = check_email},
+    {.key = "acme-directory",
+     STRING(acme_directory),
+     .def = "https://acme-v02.api.letsencrypt.org/directory",
+     .arg = "URL",
+     .help = "the ACME server's directory URL (https)",
+     .doc = "the ACME server's directory, an `https` URL: Let's Encrypt's by default; its staging "
+            "server is `https://acme-staging-v02.api.letsencrypt.org/directory`",
+     .check = check_https_url},
+    {.key = "acme-ca-file",
+     STRING(acme_ca_file),
+     .arg = "FILE",
+     .help = "CA certificates (PEM) to trust for the ACME server's HTTPS",
+     .doc = "a PEM file of the CA certificates to trust for the ACME server's own HTTPS instead "
+            "of the system's (a private CA, or a test server such as pebble)",
+     .doc_default = "(the system's)"},
+    {.key = "acme-renew-days",
+     U64(acme_renew_days, 1, 365),
+     .def = "30",
+     .arg = "DAYS",
+     .help = "renew when fewer days of validity remain",
+     .doc = "renew the certificate when fewer than this many days of its validity remain; one "
+            "valid for no longer than that in all is renewed when a third of its validity "
+            "remains"},
     {.key = "trusted-proxies",
      STRING(trusted_proxies),
      .arg = "LIST",

@@ -48,6 +48,13 @@ struct config {
   char tls_cert[1024]; /* PEM chain, leaf first; "": plain HTTP */
   char tls_key[1024];  /* PEM private key */
   struct config_addr http_listen;
+  /* Automatic certificates (ACME, RFC 8555): with tls_domain, onair obtains
+   * and renews the certificate of listen itself (docs/operations.md). */
+  char tls_domain[256];      /* names, separated by commas or spaces; "": none */
+  char tls_email[256];       /* the account's contact; "": none */
+  char acme_directory[512];  /* the CA's directory URL */
+  char acme_ca_file[1024];   /* PEM CAs trusted for the CA's own HTTPS; "": the system's */
+  uint64_t acme_renew_days;  /* renew when fewer days of validity remain */
   char trusted_proxies[512]; /* addresses and networks whose X-Forwarded-* count */
   /* TURN for browsers whose UDP to onair is blocked. */
   char turn_url[1024];     /* turn:, turns: (and stun:) URLs; "": none */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/acme.h"
 #include "app/app.h"
 #include "media/sfu.h"
 #include "net/tls.h"
@@ -83,9 +84,25 @@ static void process_metrics(struct buf *b, struct app *app) {
   metric(b, "onair_loop_busy_seconds_total", "counter",
          "Time the event loop spent working rather than waiting.", up > idle ? up - idle : 0);
   metric(b, "onair_uptime_seconds", "gauge", "Seconds since onair started.", up);
-  if (app->tls)
+  if (app->tls && tls_ctx_ready(app->tls))
     metric(b, "onair_tls_certificate_expiry_timestamp_seconds", "gauge",
            "When the served certificate expires (Unix time).", (double)tls_ctx_not_after(app->tls));
+}
+
+/* tls-domain's ACME client. */
+static void acme_metrics(struct buf *b, const struct acme *acme) {
+  struct acme_stats st;
+  acme_get_stats(acme, &st);
+  metric(b, "onair_acme_renewal_failures_total", "counter",
+         "Attempts to obtain or renew the certificate that failed.", (double)st.failures);
+  metric(b, "onair_acme_certificates_obtained_total", "counter",
+         "Certificates obtained from the ACME server since start.", (double)st.obtained);
+  metric(b, "onair_acme_last_success_timestamp_seconds", "gauge",
+         "When the served certificate was obtained (Unix time; 0: none yet).",
+         (double)st.last_success);
+  metric(b, "onair_acme_next_check_timestamp_seconds", "gauge",
+         "When the ACME client next looks at the certificate or retries (Unix time; 0: now).",
+         (double)st.next_check);
 }
 
 void metrics_serve(struct conn *c, struct http_req *req) {
@@ -99,6 +116,8 @@ void metrics_serve(struct conn *c, struct http_req *req) {
   app_metrics(&b, app);
   media_metrics(&b, app->sfu);
   process_metrics(&b, app);
+  if (app->acme)
+    acme_metrics(&b, app->acme);
   http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",
                b.data, b.len);
   buf_free(&b);

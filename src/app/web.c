@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/acme.h"
+#include "acme/msg.h"
 #include "app/app.h"
 #include "app/web.h"
 #include "auth/pwhash.h"
 #include "auth/session.h"
 #include "http/static.h"
+#include "net/tls.h"
 #include "util/log.h"
 
 #define PASSWORD_MIN 8
@@ -375,8 +378,33 @@ static int https_site(struct app *app, const struct http_req *req, char *out, si
   return 0;
 }
 
+/* GET /.well-known/acme-challenge/<token>, on both listeners: the key
+ * authorization of an HTTP-01 challenge the ACME client is answering now
+ * (RFC 8555 8.3); any other token is not found. */
+static void route_acme_challenge(struct conn *c, struct http_req *req, const struct who *who) {
+  const char *token = req->path + strlen(ACME_CHALLENGE_PATH);
+  const char *answer =
+      acme_token_ok(token, strlen(token)) ? acme_challenge_answer(conn_app(c)->acme, token) : NULL;
+  if (answer == NULL)
+    return http_respond_error(c, 404, "not_found", "No such challenge.");
+  http_respond(c, 200, "application/octet-stream", "Cache-Control: no-store\r\n", answer,
+               strlen(answer));
+}
+
 void app_redirect_to_https(struct conn *c, struct http_req *req) {
   char site[300], extra[1500];
+  struct app *app = conn_app(c);
+  if (req->method == HTTP_GET &&
+      strncmp(req->path, ACME_CHALLENGE_PATH, strlen(ACME_CHALLENGE_PATH)) == 0)
+    return route_acme_challenge(c, req, NULL);
+  if (app->acme && !tls_ctx_ready(app->tls)) {
+    /* tls-domain before its first certificate: HTTPS refuses connections. */
+    static const char body[] = "{\"error\":\"no_certificate\",\"message\":\"This site is "
+                               "getting its HTTPS certificate. Try again in a minute.\"}";
+    http_respond(c, 503, "application/json", "Retry-After: 30\r\nCache-Control: no-store\r\n", body,
+                 sizeof(body) - 1);
+    return;
+  }
   if (https_site(conn_app(c), req, site, sizeof(site)) < 0) {
     http_respond_error(c, 400, "bad_host", "This site is served over HTTPS.");
     return;
@@ -446,6 +474,7 @@ static const struct route routes[] = {
     {"/view/", HTTP_GET, ROUTE_PAGE, NULL, "view.html", view_name_ok},
     {"/metrics", HTTP_GET, ROUTE_PUBLIC, route_metrics, NULL, NULL}, /* metrics-allow only */
     {"/healthz", HTTP_GET, ROUTE_PUBLIC, route_health, NULL, NULL},
+    {ACME_CHALLENGE_PATH, HTTP_GET, ROUTE_PUBLIC, route_acme_challenge, NULL, NULL},
 };
 
 static const struct route *route_find(const char *path) {

@@ -22,7 +22,8 @@ struct hc_req {
   struct http_client *hc;
   CURL *easy;
   struct buf body;
-  char *form; /* owned copy of the POST body */
+  char *post;                 /* owned copy of the POST body */
+  struct curl_slist *headers; /* request headers curl sends; owned */
   http_client_cb cb;
   void *arg;
   char error[CURL_ERROR_SIZE];
@@ -41,7 +42,8 @@ static void hc_unlink(struct hc_req *r) {
 static void hc_req_free(struct hc_req *r) {
   curl_easy_cleanup(r->easy);
   buf_free(&r->body);
-  free(r->form);
+  free(r->post);
+  curl_slist_free_all(r->headers);
   free(r);
 }
 
@@ -66,6 +68,7 @@ static void hc_check_done(struct http_client *hc) {
       buf_terminate(&r->body);
       resp.body = r->body.data ? (const char *)r->body.data : "";
       resp.len = r->body.len;
+      resp.handle = r->easy;
     } else {
       resp.error = r->error[0] ? r->error : curl_easy_strerror(msg->data.result);
       resp.body = "";
@@ -198,8 +201,8 @@ static size_t hc_on_body(char *data, size_t size, size_t n, void *userp) {
   return size * n;
 }
 
-static struct hc_req *hc_req_new(struct http_client *hc, const char *url, http_client_cb cb,
-                                 void *arg) {
+static struct hc_req *hc_req_new(struct http_client *hc, const char *url, size_t max_body,
+                                 http_client_cb cb, void *arg) {
   struct hc_req *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return NULL;
@@ -211,7 +214,7 @@ static struct hc_req *hc_req_new(struct http_client *hc, const char *url, http_c
   r->hc = hc;
   r->cb = cb;
   r->arg = arg;
-  buf_init(&r->body, HTTP_CLIENT_MAX_BODY);
+  buf_init(&r->body, max_body ? max_body : HTTP_CLIENT_MAX_BODY);
   curl_easy_setopt(r->easy, CURLOPT_URL, url);
   curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
   curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, hc_on_body);
@@ -238,35 +241,94 @@ static int hc_start(struct hc_req *r) {
   return 0;
 }
 
-int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg) {
+/* Adds "name: value" to the request's headers; -ENOMEM. */
+static int hc_add_header(struct hc_req *r, const char *name, const char *value) {
+  char line[256];
+  if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >= sizeof(line))
+    return -EINVAL;
+  struct curl_slist *l = curl_slist_append(r->headers, line);
+  if (l == NULL)
+    return -ENOMEM;
+  r->headers = l;
+  return 0;
+}
+
+/* The method, body and headers of rq on r's transfer. */
+static int hc_req_setup(struct hc_req *r, const struct http_client_req *rq) {
+  const char *m = rq->method ? rq->method : "GET";
+  int rc = 0;
+  if (strcmp(m, "HEAD") == 0) {
+    curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(m, "POST") == 0) {
+    if ((r->post = malloc(rq->body_len + 1)) == NULL)
+      return -ENOMEM;
+    if (rq->body_len)
+      memcpy(r->post, rq->body, rq->body_len);
+    r->post[rq->body_len] = 0;
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+    if (rq->content_type)
+      rc = hc_add_header(r, "Content-Type", rq->content_type);
+  } else if (strcmp(m, "GET") != 0) {
+    return -EINVAL;
+  }
+  if (rc == 0 && rq->accept)
+    rc = hc_add_header(r, "Accept", rq->accept);
+  if (rq->user) {
+    curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(r->easy, CURLOPT_USERNAME, rq->user);
+    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, rq->pass ? rq->pass : "");
+  }
+  if (rq->ca_file) {
+    curl_easy_setopt(r->easy, CURLOPT_CAINFO, rq->ca_file);
+    curl_easy_setopt(r->easy, CURLOPT_CAPATH, NULL); /* that file alone */
+  }
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  return rc;
+}
+
+int http_client_request(struct http_client *hc, const struct http_client_req *rq, http_client_cb cb,
+                        void *arg) {
   if (hc->closing)
     return -ECANCELED;
-  struct hc_req *r = hc_req_new(hc, url, cb, arg);
+  if (rq->url == NULL)
+    return -EINVAL;
+  struct hc_req *r = hc_req_new(hc, rq->url, rq->max_body, cb, arg);
   if (r == NULL)
     return -ENOMEM;
+  int rc = hc_req_setup(r, rq);
+  if (rc < 0) {
+    hc_req_free(r);
+    return rc;
+  }
   return hc_start(r);
+}
+
+int http_client_get(struct http_client *hc, const char *url, http_client_cb cb, void *arg) {
+  struct http_client_req rq = {.method = "GET", .url = url};
+  return http_client_request(hc, &rq, cb, arg);
 }
 
 int http_client_post_form(struct http_client *hc, const char *url, const char *form,
                           const char *user, const char *pass, http_client_cb cb, void *arg) {
-  if (hc->closing)
-    return -ECANCELED;
-  struct hc_req *r = hc_req_new(hc, url, cb, arg);
-  if (r == NULL)
-    return -ENOMEM;
-  r->form = strdup(form);
-  if (r->form == NULL) {
-    curl_easy_cleanup(r->easy);
-    free(r);
-    return -ENOMEM;
-  }
-  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->form);
-  if (user) {
-    curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(r->easy, CURLOPT_USERNAME, user);
-    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, pass ? pass : "");
-  }
-  return hc_start(r);
+  struct http_client_req rq = {.method = "POST",
+                               .url = url,
+                               .body = form,
+                               .body_len = strlen(form),
+                               .user = user,
+                               .pass = pass};
+  return http_client_request(hc, &rq, cb, arg);
+}
+
+const char *http_client_resp_header(const struct http_client_resp *r, const char *name) {
+  struct curl_header *h;
+  if (r->handle == NULL || curl_easy_header(r->handle, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return NULL;
+  /* The last of that name: index amount - 1. */
+  if (h->amount > 1 &&
+      curl_easy_header(r->handle, name, h->amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return NULL;
+  return h->value;
 }
 
 char *http_client_escape(const char *s) {

@@ -85,19 +85,32 @@ out_free:
   return NULL;
 }
 
-int tls_ctx_new(const char *cert_path, const char *key_path, struct tls_ctx **out,
-                char err[TLS_ERROR_MAX]) {
+int tls_ctx_new_empty(const char *cert_path, const char *key_path, struct tls_ctx **out) {
   struct tls_ctx *t = calloc(1, sizeof(*t));
   *out = NULL;
   if (t == NULL || (t->cert_path = strdup(cert_path)) == NULL ||
       (t->key_path = strdup(key_path)) == NULL) {
-    snprintf(err, TLS_ERROR_MAX, "out of memory");
     tls_ctx_free(t);
+    return -ENOMEM;
+  }
+  *out = t;
+  return 0;
+}
+
+int tls_ctx_ready(const struct tls_ctx *t) { return t->ssl_ctx != NULL; }
+
+int tls_ctx_new(const char *cert_path, const char *key_path, struct tls_ctx **out,
+                char err[TLS_ERROR_MAX]) {
+  struct tls_ctx *t;
+  if (tls_ctx_new_empty(cert_path, key_path, &t) < 0) {
+    snprintf(err, TLS_ERROR_MAX, "out of memory");
+    *out = NULL;
     return -ENOMEM;
   }
   int rc = tls_ctx_reload(t, err);
   if (rc < 0) {
     tls_ctx_free(t);
+    *out = NULL;
     return rc;
   }
   *out = t;
@@ -126,6 +139,8 @@ void tls_ctx_free(struct tls_ctx *t) {
 time_t tls_ctx_not_after(const struct tls_ctx *t) { return t->not_after; }
 
 struct tls_conn *tls_conn_new(struct tls_ctx *t) {
+  if (t->ssl_ctx == NULL)
+    return NULL; /* no certificate yet */
   struct tls_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return NULL;

@@ -22,17 +22,24 @@ struct tls_conn;
  * only, with OpenSSL's default ciphers for those. */
 int tls_ctx_new(const char *cert_path, const char *key_path, struct tls_ctx **out,
                 char err[TLS_ERROR_MAX]);
+/* A context for cert_path and key_path that has no certificate yet (they do
+ * not exist or cannot be used): new connections are refused (tls_conn_new()
+ * returns NULL) until a tls_ctx_reload() succeeds. -ENOMEM. */
+int tls_ctx_new_empty(const char *cert_path, const char *key_path, struct tls_ctx **out);
+/* 1 once t has a certificate to serve. */
+int tls_ctx_ready(const struct tls_ctx *t);
 /* Reads the files again. On failure the old certificate stays in use and
  * err says why. */
 int tls_ctx_reload(struct tls_ctx *t, char err[TLS_ERROR_MAX]);
 /* Frees t; connections made from it stay valid (they hold their own
  * reference to OpenSSL's context). */
 void tls_ctx_free(struct tls_ctx *t);
-/* The current certificate's notAfter (seconds since the epoch), and its
- * subject's common name or first DNS name. */
+/* The current certificate's notAfter (seconds since the epoch); 0 without
+ * one. */
 time_t tls_ctx_not_after(const struct tls_ctx *t);
 
-/* A server session on t's current certificate; NULL when out of memory. */
+/* A server session on t's current certificate; NULL when out of memory or
+ * t has none. */
 struct tls_conn *tls_conn_new(struct tls_ctx *t);
 void tls_conn_free(struct tls_conn *c);
 

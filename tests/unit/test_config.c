@@ -51,6 +51,11 @@ static const char *const env_names[] = {
     "ONAIR_TLS_CERT",
     "ONAIR_TLS_KEY",
     "ONAIR_HTTP_LISTEN",
+    "ONAIR_TLS_DOMAIN", /* automatic certificates */
+    "ONAIR_TLS_EMAIL",
+    "ONAIR_ACME_DIRECTORY",
+    "ONAIR_ACME_CA_FILE",
+    "ONAIR_ACME_RENEW_DAYS",
     "ONAIR_TRUSTED_PROXIES",
     "ONAIR_TURN_URL",
     "ONAIR_TURN_SECRET",
@@ -95,6 +100,16 @@ static const struct key_case {
      "/etc/onair/fullchain.pem"},
     {"tls-key", CONFIG_STRING, FIELD(tls_key), 0, 0, "ONAIR_TLS_KEY", NULL, "/etc/onair/key.pem"},
     {"http-listen", CONFIG_ADDR, FIELD(http_listen), 1, 65535, "ONAIR_HTTP_LISTEN", NULL, ":80"},
+    {"tls-domain", CONFIG_STRING, FIELD(tls_domain), 0, 0, "ONAIR_TLS_DOMAIN", NULL,
+     "live.example.org, www.example.org"},
+    {"tls-email", CONFIG_STRING, FIELD(tls_email), 0, 0, "ONAIR_TLS_EMAIL", NULL,
+     "ops@example.org"},
+    {"acme-directory", CONFIG_STRING, FIELD(acme_directory), 0, 0, "ONAIR_ACME_DIRECTORY", NULL,
+     "https://acme-staging-v02.api.letsencrypt.org/directory"},
+    {"acme-ca-file", CONFIG_STRING, FIELD(acme_ca_file), 0, 0, "ONAIR_ACME_CA_FILE", NULL,
+     "/etc/onair/acme-ca.pem"},
+    {"acme-renew-days", CONFIG_U64, FIELD(acme_renew_days), 1, 365, "ONAIR_ACME_RENEW_DAYS", NULL,
+     "20"},
     {"trusted-proxies", CONFIG_STRING, FIELD(trusted_proxies), 0, 0, "ONAIR_TRUSTED_PROXIES", NULL,
      "127.0.0.1, 10.0.0.0/8"},
     {"turn-url", CONFIG_STRING, FIELD(turn_url), 0, 0, "ONAIR_TURN_URL", NULL,
@@ -209,6 +224,9 @@ static void test_defaults(void **state) {
   assert_string_equal(cfg.media_bind, "");
   assert_string_equal(cfg.media_announce, "");
   assert_int_equal(cfg.media_consent_ms, 15000);
+  assert_string_equal(cfg.tls_domain, ""); /* no ACME unless asked for */
+  assert_string_equal(cfg.acme_directory, "https://acme-v02.api.letsencrypt.org/directory");
+  assert_int_equal(cfg.acme_renew_days, 30);
   /* No flags, no environment, no file: the defaults stand. */
   const char *none[] = {NULL};
   assert_int_equal(load(&cfg, none), 0);
@@ -687,6 +705,33 @@ static const struct list_value announce_values[] = {
     {NULL, 0},
 };
 
+static const struct list_value domain_values[] = {
+    {"", 0},
+    {"live.example.org", 0},
+    {"example.org, www.example.org", 0},
+    {"*.example.org", -EINVAL},
+    {"192.0.2.1", -EINVAL},
+    {"a..example.org", -EINVAL},
+    {"https://example.org", -EINVAL},
+    {NULL, 0},
+};
+static const struct list_value email_values[] = {
+    {"", 0},
+    {"ops@example.org", 0},
+    {"ops", -EINVAL},
+    {"ops@localhost", -EINVAL},
+    {"mailto:ops@example.org", -EINVAL},
+    {NULL, 0},
+};
+static const struct list_value directory_values[] = {
+    {"https://acme-v02.api.letsencrypt.org/directory", 0},
+    {"https://127.0.0.1:14000/dir", 0},
+    {"", -EINVAL},
+    {"http://ca.example/directory", -EINVAL},
+    {"ca.example/directory", -EINVAL},
+    {NULL, 0},
+};
+
 static const struct list_value *list_values(const struct key_case *c) {
   if (strcmp(c->key, "trusted-proxies") == 0 || strcmp(c->key, "metrics-allow") == 0)
     return proxy_values;
@@ -694,6 +739,12 @@ static const struct list_value *list_values(const struct key_case *c) {
     return announce_values;
   if (strcmp(c->key, "turn-url") == 0)
     return turn_values;
+  if (strcmp(c->key, "tls-domain") == 0)
+    return domain_values;
+  if (strcmp(c->key, "tls-email") == 0)
+    return email_values;
+  if (strcmp(c->key, "acme-directory") == 0)
+    return directory_values;
   return NULL;
 }
 

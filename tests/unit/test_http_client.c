@@ -11,7 +11,10 @@
  * fails); redirects are reported, not followed; a server that never answers
  * times out after HTTP_CLIENT_TIMEOUT_MS (10 s: this case makes the program
  * take about that long); http_client_free with a request in flight;
- * http_client_escape.
+ * http_client_escape; http_client_request (what ACME uses): a POST of a
+ * JSON body with its content type and an Accept header, HEAD, response
+ * headers (Replay-Nonce, Location, the last of a repeated one), a cap of
+ * the request's own, and bad requests refused.
  *
  * Waiting is the harness's (harness.h): the loop runs until the request has
  * finished, each run bounded, the whole wait too. No sleeps. */
@@ -44,6 +47,7 @@ struct seen {
   char query[256];
   char authorization[256]; /* "" if absent */
   char content_type[128];
+  char accept[128];
   char user_agent[128];
   char body[1024];
   size_t body_len;
@@ -74,6 +78,7 @@ static void on_request(struct conn *c, struct http_req *req) {
   snprintf(s->query, sizeof(s->query), "%s", req->query);
   copy_header(req, "authorization", s->authorization, sizeof(s->authorization));
   copy_header(req, "content-type", s->content_type, sizeof(s->content_type));
+  copy_header(req, "accept", s->accept, sizeof(s->accept));
   copy_header(req, "user-agent", s->user_agent, sizeof(s->user_agent));
   assert_true(req->body_len < sizeof(s->body));
   memcpy(s->body, req->body, req->body_len);
@@ -83,6 +88,14 @@ static void on_request(struct conn *c, struct http_req *req) {
     http_respond(c, 200, "text/plain", NULL, "hello, world", 12);
   } else if (strcmp(req->path, "/form") == 0) {
     http_respond(c, 200, "application/json", NULL, "{\"ok\":true}", 11);
+  } else if (strcmp(req->path, "/acme") == 0) {
+    static const char extra[] = "Replay-Nonce: nonce-2\r\nLocation: https://ca.example/order/1\r\n"
+                                "Link: <https://ca.example/dir>;rel=\"index\"\r\n"
+                                "Link: <https://ca.example/alt>;rel=\"alternate\"\r\n";
+    if (req->method == HTTP_HEAD)
+      http_respond(c, 200, NULL, extra, NULL, 0);
+    else
+      http_respond(c, 201, "application/json", extra, "{\"status\":\"pending\"}", 20);
   } else if (strcmp(req->path, "/redirect") == 0) {
     http_respond(c, 302, "text/plain", "Location: /hello\r\n", "moved", 5);
   } else if (strcmp(req->path, "/empty") == 0) {
@@ -143,7 +156,15 @@ struct result {
   char *body; /* copy */
   size_t len;
   char *error; /* copy, or NULL */
+  /* Response headers, "(none)" if absent (only readable in the callback). */
+  char nonce[64], location[128], link[128], missing[16];
 };
+
+static void header_copy(const struct http_client_resp *r, const char *name, char *out,
+                        size_t size) {
+  const char *v = http_client_resp_header(r, name);
+  snprintf(out, size, "%s", v ? v : "(none)");
+}
 
 static void on_done(void *arg, const struct http_client_resp *r) {
   struct result *res = arg;
@@ -156,6 +177,10 @@ static void on_done(void *arg, const struct http_client_resp *r) {
   memcpy(res->body, r->body, r->len + 1);
   res->len = r->len;
   res->error = r->error ? strdup(r->error) : NULL;
+  header_copy(r, "Replay-Nonce", res->nonce, sizeof(res->nonce));
+  header_copy(r, "location", res->location, sizeof(res->location));
+  header_copy(r, "Link", res->link, sizeof(res->link));
+  header_copy(r, "X-Not-There", res->missing, sizeof(res->missing));
 }
 
 static void result_free(struct result *r) {
@@ -298,6 +323,88 @@ static void test_post_form(void **state) {
       fail();
     }
     result_free(&r);
+  }
+}
+
+/* What ACME sends: a signed JSON body with its own content type, HEAD for
+ * a nonce; and what it reads: response headers. */
+static void test_request_json_head_headers(void **state) {
+  (void)state;
+  char u[128];
+  url(u, sizeof(u), "/acme");
+  static const char body[] = "{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"x\"}";
+  struct http_client_req post = {.method = "POST",
+                                 .url = u,
+                                 .body = body,
+                                 .body_len = sizeof(body) - 1,
+                                 .content_type = "application/jose+json",
+                                 .accept = "application/pem-certificate-chain"};
+  struct result r = {0};
+  srv.nreq = 0;
+  assert_int_equal(http_client_request(srv.hc, &post, on_done, &r), 0);
+  wait_done(&r);
+  assert_null(r.error);
+  assert_int_equal(r.status, 201);
+  assert_string_equal(r.body, "{\"status\":\"pending\"}");
+  assert_string_equal(r.nonce, "nonce-2");
+  assert_string_equal(r.location, "https://ca.example/order/1"); /* any case of the name */
+  assert_string_equal(r.link, "<https://ca.example/alt>;rel=\"alternate\""); /* the last */
+  assert_string_equal(r.missing, "(none)");
+  struct seen *s = &srv.reqs[0];
+  assert_int_equal(s->method, HTTP_POST);
+  assert_string_equal(s->content_type, "application/jose+json");
+  assert_string_equal(s->accept, "application/pem-certificate-chain");
+  assert_int_equal(s->body_len, sizeof(body) - 1);
+  assert_memory_equal(s->body, body, s->body_len);
+  result_free(&r);
+
+  struct http_client_req head = {.method = "HEAD", .url = u};
+  srv.nreq = 0;
+  assert_int_equal(http_client_request(srv.hc, &head, on_done, &r), 0);
+  wait_done(&r);
+  assert_null(r.error);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.len, 0);
+  assert_string_equal(r.nonce, "nonce-2");
+  assert_int_equal(srv.reqs[0].method, HTTP_HEAD);
+  assert_string_equal(srv.reqs[0].accept, "*/*"); /* none asked for: curl's default */
+  result_free(&r);
+
+  /* A failed request has no headers. */
+  char refused[64];
+  snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/acme", harness_dead_port());
+  struct http_client_req dead = {.method = "HEAD", .url = refused};
+  assert_int_equal(http_client_request(srv.hc, &dead, on_done, &r), 0);
+  wait_done(&r);
+  assert_non_null(r.error);
+  assert_string_equal(r.nonce, "(none)");
+  result_free(&r);
+
+  struct http_client_req bad[] = {{.method = "PUT", .url = u}, {.method = "GET", .url = NULL}};
+  for (size_t i = 0; i < 2; i++)
+    assert_int_equal(http_client_request(srv.hc, &bad[i], on_done, &r), -EINVAL);
+  assert_int_equal(r.called, 0);
+}
+
+/* A request's own cap on the body. */
+static void test_request_cap(void **state) {
+  (void)state;
+  static const struct {
+    size_t cap, n;
+    int ok;
+  } cases[] = {{100, 100, 1}, {100, 101, 0}, {64 * 1024, 64 * 1024 + 1, 0}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char path[64], u[128];
+    snprintf(path, sizeof(path), "/big?n=%zu", cases[i].n);
+    url(u, sizeof(u), path);
+    struct http_client_req rq = {.url = u, .max_body = cases[i].cap};
+    struct result r = {0};
+    assert_int_equal(http_client_request(srv.hc, &rq, on_done, &r), 0);
+    wait_done(&r);
+    assert_int_equal(r.error == NULL, cases[i].ok);
+    assert_int_equal(r.len, cases[i].ok ? cases[i].n : 0);
+    result_free(&r);
+    harness_settle();
   }
 }
 
@@ -494,6 +601,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_get_responses, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_post_form, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_request_json_head_headers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_request_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),

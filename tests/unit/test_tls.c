@@ -344,6 +344,37 @@ static void test_reload(void **state) {
 }
 
 /* Missing or unreadable files: an error naming the file, no context. */
+/* A context made before its certificate exists (tls-domain before the
+ * first one): it refuses sessions until a reload finds the files. */
+static void test_empty_until_reload(void **state) {
+  (void)state;
+  unlink(live_cert);
+  unlink(live_key);
+  struct tls_ctx *t;
+  char err[TLS_ERROR_MAX];
+  assert_int_equal(tls_ctx_new_empty(live_cert, live_key, &t), 0);
+  assert_false(tls_ctx_ready(t));
+  assert_int_equal(tls_ctx_not_after(t), 0);
+  assert_null(tls_conn_new(t));
+  assert_int_equal(tls_ctx_reload(t, err), -EINVAL); /* still no files */
+  assert_false(tls_ctx_ready(t));
+  copy_file(cert_b, live_cert);
+  copy_file(key_b, live_key);
+  assert_int_equal(tls_ctx_reload(t, err), 0);
+  assert_true(tls_ctx_ready(t));
+  struct client cl;
+  struct plain *p = calloc(1, sizeof(*p));
+  client_init(&cl, cert_b, TLS1_2_VERSION, TLS1_3_VERSION);
+  struct tls_conn *s = tls_conn_new(t);
+  assert_non_null(s);
+  assert_int_equal(pump(&cl, s, p), 0);
+  assert_int_equal(peer_serial(&cl), 2002);
+  tls_conn_free(s);
+  client_free(&cl);
+  tls_ctx_free(t);
+  free(p);
+}
+
 static void test_load_errors(void **state) {
   (void)state;
   char missing[160], err[TLS_ERROR_MAX];
@@ -363,7 +394,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_and_data), cmocka_unit_test(test_old_version_refused),
       cmocka_unit_test(test_close_and_garbage),  cmocka_unit_test(test_reload),
-      cmocka_unit_test(test_load_errors),
+      cmocka_unit_test(test_empty_until_reload), cmocka_unit_test(test_load_errors),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
