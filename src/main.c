@@ -51,7 +51,7 @@ static void on_signal(uv_signal_t *s, int signum) {
     return;
   }
   o->stopping = 1;
-  log_info("signal %d: stopping", signum);
+  log_ev(LOG_INFO, "stopping", LOG_U("signal", signum));
   conn_listener_refuse(&o->http.tcp);
   live_notify_restart(&o->app);
   uv_timer_start(&o->stop_timer, on_stop_timer, STOP_GRACE_MS, 0);
@@ -70,9 +70,9 @@ static void on_hangup(uv_signal_t *s, int signum) {
     return;
   }
   if (tls_ctx_reload(o->tls, err) < 0)
-    log_error("SIGHUP: keeping the current certificate: %s", err);
+    log_ev(LOG_ERROR, "SIGHUP: keeping the current certificate", LOG_S("error", err));
   else
-    log_info("SIGHUP: certificate reloaded from %s", o->cfg.tls_cert);
+    log_ev(LOG_INFO, "SIGHUP: certificate reloaded", LOG_S("file", o->cfg.tls_cert));
 }
 
 /* tls-domain: the ACME client, and the context it fills: the stored
@@ -121,15 +121,15 @@ static int onair_start_tls(struct onair *o) {
       return -EINVAL;
   } else if (cfg->tls_cert[0] == 0) {
     if (cfg->http_listen.port)
-      log_warn("http-listen is set but tls-cert is not: nothing to redirect to; ignored");
+      log_msg(LOG_WARN, "http-listen is set but tls-cert is not: nothing to redirect to; ignored");
     return 0;
   }
   if (o->acme == NULL && cfg->tls_key[0] == 0) {
-    log_error("tls-cert is set but tls-key is not");
+    log_msg(LOG_ERROR, "tls-cert is set but tls-key is not");
     return -EINVAL;
   }
   if (o->acme == NULL && tls_ctx_new(cfg->tls_cert, cfg->tls_key, &o->tls, err) < 0) {
-    log_error("%s", err);
+    log_ev(LOG_ERROR, "cannot use the certificate", LOG_S("error", err));
     return -EINVAL;
   }
   http_server_use_tls(&o->http, o->tls);
@@ -141,8 +141,8 @@ static int onair_start_tls(struct onair *o) {
   if (rc == 0)
     rc = http_server_listen(&o->redirect, cfg->http_listen.host, cfg->http_listen.port);
   if (rc < 0)
-    log_error("cannot listen on %s:%d: %s", cfg->http_listen.host, cfg->http_listen.port,
-              uv_strerror(rc));
+    log_ev(LOG_ERROR, "cannot listen", LOG_S("host", cfg->http_listen.host),
+           LOG_U("port", cfg->http_listen.port), LOG_S("error", uv_strerror(rc)));
   return rc;
 }
 
@@ -161,12 +161,14 @@ static int onair_prepare(struct onair *o, int argc, char **argv, int *exit_code)
     *exit_code = 2;
     return -EINVAL;
   }
+  log_format_parse(o->cfg.log_format); /* config_set checked it */
   if (sodium_init() < 0) {
-    log_error("libsodium failed to initialise");
+    log_msg(LOG_ERROR, "libsodium failed to initialise");
     return -EIO;
   }
   if (mkdir(o->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
-    log_error("cannot create data directory %s: %s", o->cfg.data_dir, strerror(errno));
+    log_ev(LOG_ERROR, "cannot create the data directory", LOG_S("dir", o->cfg.data_dir),
+           LOG_S("error", strerror(errno)));
     return -errno;
   }
   char db_path[1100];
@@ -190,7 +192,8 @@ static int onair_start(struct onair *o) {
   if (rc == 0)
     rc = http_server_listen(&o->http, cfg->listen_host, cfg->listen_port);
   if (rc < 0) {
-    log_error("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
+    log_ev(LOG_ERROR, "cannot listen", LOG_S("host", cfg->listen_host),
+           LOG_U("port", cfg->listen_port), LOG_S("error", uv_strerror(rc)));
     return rc;
   }
   /* ICE-TCP on the same port, for browsers whose UDP is blocked. */
@@ -209,10 +212,13 @@ static int onair_start(struct onair *o) {
   if (o->acme)
     acme_start(o->acme, o->tls); /* the listeners answer its challenges from now on */
   const char *scheme = o->tls ? "https" : "http";
-  log_info("onair listening on %s://%s:%d (data in %s, pages from %s)", scheme, cfg->listen_host,
-           cfg->listen_port, cfg->data_dir, cfg->web_dir);
-  if (strcmp(cfg->listen_host, "127.0.0.1") == 0)
-    log_info("open %s://localhost:%d in a browser", scheme, cfg->listen_port);
+  log_ev(LOG_INFO, "listening", LOG_S("scheme", scheme), LOG_S("host", cfg->listen_host),
+         LOG_U("port", cfg->listen_port), LOG_S("data", cfg->data_dir), LOG_S("web", cfg->web_dir));
+  if (strcmp(cfg->listen_host, "127.0.0.1") == 0) {
+    char url[128];
+    snprintf(url, sizeof(url), "%s://localhost:%d", scheme, cfg->listen_port);
+    log_ev(LOG_INFO, "open this in a browser", LOG_S("url", url));
+  }
   return 0;
 }
 
@@ -232,12 +238,40 @@ static void onair_stop(struct onair *o) {
   uv_close((uv_handle_t *)&o->sig_hup, NULL);
   uv_run(o->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(o->loop) != 0)
-    log_warn("a handle was still open at exit");
+    log_msg(LOG_WARN, "a handle was still open at exit");
   tls_ctx_free(o->tls); /* after the connections that used it */
   db_close(o->db);
 }
 
+/* `onair admin NAME [--data DIR ...]`: makes the user NAME an admin (of
+ * the data directory the settings name) and exits; for an operator who has
+ * no admin yet or lost the only one. */
+static int onair_admin_command(int argc, char **argv) {
+  if (argc < 3 || argv[2][0] == '-') {
+    fprintf(stderr, "usage: onair admin NAME [--data DIR] [--config FILE]\n");
+    return 2;
+  }
+  const char *name = argv[2];
+  struct onair *o = calloc(1, sizeof(*o));
+  int exit_code = 1;
+  argv[2] = argv[0]; /* the settings after NAME, read as onair's own */
+  if (o == NULL || onair_prepare(o, argc - 2, argv + 2, &exit_code) < 0)
+    goto out;
+  int rc = db_user_set_admin(o->db, name, 1);
+  if (rc == 0)
+    printf("%s is an admin now.\n", name);
+  else
+    fprintf(stderr, "onair: %s\n", rc == -ENOENT ? "no user of that name" : "the database failed");
+  exit_code = rc == 0 ? 0 : 1;
+  db_close(o->db);
+out:
+  free(o);
+  return exit_code;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "admin") == 0)
+    return onair_admin_command(argc, argv);
   struct onair *o = calloc(1, sizeof(*o)); /* large (read buffers): not on the stack */
   int exit_code = 1;
   if (o == NULL || onair_prepare(o, argc, argv, &exit_code) < 0)
@@ -249,7 +283,7 @@ int main(int argc, char **argv) {
     goto out;
   uv_run(o->loop, UV_RUN_DEFAULT);
   onair_stop(o);
-  log_info("stopped");
+  log_msg(LOG_INFO, "stopped");
   exit_code = 0;
 out:
   free(o);

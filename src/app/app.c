@@ -16,7 +16,7 @@ static void app_on_sweep(uv_timer_t *t) {
   struct app *app = t->data;
   int n = db_session_expire(app->db, session_now_ms());
   if (n > 0)
-    log_info("expired %d sessions", n);
+    log_ev(LOG_INFO, "sessions expired", LOG_U("count", n));
 }
 
 static void app_timer_init(struct app *app, uv_timer_t *t) {
@@ -37,7 +37,7 @@ static int app_oidc_start(struct app *app) {
   };
   int rc = oidc_new(app->loop, &oc, &app->oidc);
   if (rc < 0)
-    log_error("cannot start the OpenID Connect client: %s", strerror(-rc));
+    log_ev(LOG_ERROR, "cannot start the OpenID Connect client", LOG_S("error", strerror(-rc)));
   return rc;
 }
 
@@ -92,14 +92,16 @@ int app_media_start(struct app *app) {
   };
   int rc = sfu_new(app->loop, &mc, &app->sfu);
   if (rc < 0) {
-    log_error("cannot open the media port udp %s:%d: %s", bind, mc.port, uv_strerror(rc));
+    log_ev(LOG_ERROR, "cannot open the media port", LOG_S("bind", bind), LOG_U("port", mc.port),
+           LOG_S("error", uv_strerror(rc)));
     return rc;
   }
-  log_info("media on udp %s:%d, announced as %s", bind, sfu_port(app->sfu), announce);
+  log_ev(LOG_INFO, "media on udp", LOG_S("bind", bind), LOG_U("port", sfu_port(app->sfu)),
+         LOG_S("announce", announce));
   if (strchr(announce, ':') && !strchr(bind, ':'))
-    log_warn("media-announce has an IPv6 address but media-bind %s is IPv4: viewers cannot use "
-             "it (set media-bind = ::)",
-             bind);
+    log_ev(LOG_WARN,
+           "media-announce has an IPv6 address but media-bind is IPv4: set media-bind = ::",
+           LOG_S("bind", bind));
   return 0;
 }
 

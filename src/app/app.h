@@ -102,6 +102,15 @@ void live_close_session(struct app *app, const char *token);
 char *live_rooms_json(struct app *app);
 /* Ends every live room (at shutdown). */
 void live_end_all(struct app *app);
+/* The admin's view of the live rooms, with who watches:
+ * {"rooms":[{"name","title","broadcaster","since","viewers","viewer_names":[...]}]}
+ * (caller frees). */
+char *live_admin_rooms_json(struct app *app);
+/* Ends a room for an admin (reason "admin"): 0 or -ENOENT. */
+int live_admin_end_room(struct app *app, const char *name);
+/* Closes every WebSocket of a user (1008, reason), e.g. a disabled one;
+ * their rooms end. */
+void live_close_user(struct app *app, int64_t user_id, const char *reason);
 /* The server is stopping: every page is told {"type":"server.restarting"}
  * and its WebSocket closed with 1012 (Service Restart). */
 void live_notify_restart(struct app *app);

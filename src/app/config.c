@@ -11,6 +11,7 @@
 #include "acme/msg.h"
 #include "auth/turn.h"
 #include "util/ipset.h"
+#include "util/log.h"
 
 /* The field f of struct config, checked at compile time to be of type T: a
  * row whose type does not match its field does not build. */
@@ -37,6 +38,15 @@ static int check_addresses(const char *v) {
   if (ipset_parse(&s, v, NULL) < 0 || s.n > 8 || strchr(v, '/'))
     return -EINVAL;
   return 0;
+}
+
+static int check_log_level(const char *v) {
+  enum log_level level;
+  return log_level_parse(v, &level);
+}
+
+static int check_log_format(const char *v) {
+  return strcmp(v, "text") == 0 || strcmp(v, "json") == 0 ? 0 : -EINVAL;
 }
 
 static int check_ipset(const char *v) {
@@ -101,7 +111,17 @@ const struct config_key config_keys[] = {
      .def = "info",
      .arg = "LEVEL",
      .help = "debug, info, warn, error",
-     .doc = "`debug`, `info`, `warn`, `error`"},
+     .doc = "`debug`, `info`, `warn`, `error`",
+     .check = check_log_level},
+    {.key = "log-format",
+     STRING(log_format),
+     .def = "text",
+     .arg = "FORMAT",
+     .help = "text (key=value fields) or json (one object per line)",
+     .doc = "`text`: one line per event, `time=... level=... msg=\"...\"` and its fields as "
+            "`key=value` (logfmt); `json`: one JSON object per line with the same keys, for log "
+            "shippers",
+     .check = check_log_format},
     {.key = "ws-ping-ms",
      U64(ws_ping_ms, 100, 3600 * 1000),
      .def = "2000",

@@ -31,6 +31,7 @@ struct config {
   size_t max_viewers;    /* per room */
   int64_t session_ttl_ms;
   char log_level[16];
+  char log_format[8]; /* "text" or "json" */
   /* OpenID Connect; the provider is configured when oidc_issuer is set. */
   char oidc_issuer[512];
   char oidc_client_id[256];

@@ -598,3 +598,38 @@ void live_notify_restart(struct app *app) {
   if (frame)
     sbuf_unref(frame);
 }
+
+char *live_admin_rooms_json(struct app *app) {
+  json_t *list = json_array();
+  struct rooms_iter it;
+  for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
+    json_t *room = room_json(r);
+    json_t *names = json_array();
+    for (size_t i = 0; i < r->nviewers; i++)
+      json_array_append_new(names, json_string(r->viewers[i]->user));
+    json_object_set_new(room, "viewer_names", names);
+    json_array_append_new(list, room);
+  }
+  json_t *j = json_pack("{s:o}", "rooms", list);
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  return s;
+}
+
+int live_admin_end_room(struct app *app, const char *name) {
+  struct room *room = rooms_find(&app->rooms, name, strlen(name));
+  if (room == NULL)
+    return -ENOENT;
+  room_end(app, room, "admin");
+  return 0;
+}
+
+void live_close_user(struct app *app, int64_t user_id, const char *reason) {
+  size_t slot;
+  for (struct map_entry *e = map_first(&app->peers, &slot); e;
+       e = map_next(&app->peers, e, &slot)) {
+    struct client *cl = e->value;
+    if (cl->user_id == user_id)
+      ws_close(cl->conn, WS_CLOSE_POLICY, reason);
+  }
+}

@@ -29,6 +29,7 @@ struct auth_job {
   char ukey[DB_NAME_MAX + 3]; /* throttle key for the name */
   char ikey[64];              /* throttle key for the address */
   char client_ip[46];         /* for the log */
+  int disabled;               /* the account is disabled: refused even with the password */
 };
 
 static struct app *conn_app(struct conn *c) { return c->app; }
@@ -37,9 +38,11 @@ int web_request_user(struct app *app, const struct http_req *req, struct who *wh
   if (http_req_cookie(req, app->cookie_name, who->token, sizeof(who->token)) < 0)
     return -ENOENT;
   struct db_user u;
-  if (session_lookup(app->db, who->token, &who->id) < 0 || db_user_get(app->db, who->id, &u) < 0)
+  if (session_lookup(app->db, who->token, &who->id) < 0 || db_user_get(app->db, who->id, &u) < 0 ||
+      u.disabled)
     return -ENOENT;
   snprintf(who->name, sizeof(who->name), "%s", u.name);
+  who->admin = u.admin;
   return 0;
 }
 
@@ -172,7 +175,7 @@ static void signup_hashed(void *arg, int rc, const char *hash) {
     http_respond_error(c, 500, "internal", "Could not create the account; try again.");
     goto out;
   }
-  log_info("user %s signed up", job->name);
+  log_ev(LOG_INFO, "signed up", LOG_S("user", job->name), LOG_S("ip", job->client_ip));
   respond_with_session(c, 201, id, job->name);
 out:
   auth_job_free(job);
@@ -241,12 +244,19 @@ static void signin_checked(void *arg, int rc, const char *hash) {
     throttle_fail(&app->throttle_user, job->ukey, now);
     throttle_fail(&app->throttle_ip, job->ikey, now);
     app->counters.signin_failures++;
-    log_info("failed sign-in for %s from %s", job->name, job->client_ip);
+    log_ev(LOG_INFO, "sign-in failed", LOG_S("user", job->name), LOG_S("ip", job->client_ip));
     if (!c->closing)
       http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
     goto out;
   }
   throttle_success(&app->throttle_user, job->ukey);
+  if (job->disabled) {
+    log_ev(LOG_INFO, "sign-in of a disabled account", LOG_S("user", job->name),
+           LOG_S("ip", job->client_ip));
+    if (!c->closing)
+      http_respond_error(c, 403, "account_disabled", "This account is disabled.");
+    goto out;
+  }
   if (!c->closing)
     respond_with_session(c, 200, job->user_id, job->name);
 out:
@@ -289,6 +299,7 @@ static void api_signin(struct conn *c, struct http_req *req, const struct who *w
   int found = db_user_find(app->db, name, &u) == 0;
   if (found) {
     job->user_id = u.id;
+    job->disabled = u.disabled;
     snprintf(job->name, sizeof(job->name), "%s", u.name);
   }
   if (pwhash_verify_async(app->loop, found ? u.pwhash : NULL, pw, pwlen, signin_checked, job) < 0) {
@@ -332,7 +343,7 @@ static void api_rooms(struct conn *c, struct http_req *req, const struct who *wh
 
 static void api_me(struct conn *c, struct http_req *req, const struct who *who) {
   web_respond_json(c, 200, "Cache-Control: no-store\r\n",
-                   json_pack("{s:{s:s}}", "user", "name", who->name));
+                   json_pack("{s:{s:s, s:b}}", "user", "name", who->name, "admin", who->admin));
 }
 
 static void route_ws(struct conn *c, struct http_req *req, const struct who *who) {
@@ -437,9 +448,11 @@ static void route_health(struct conn *c, struct http_req *req, const struct who 
 /* Who may use a route. */
 enum route_access {
   ROUTE_PUBLIC,
-  ROUTE_API_USER, /* signed in, else 401 */
-  ROUTE_PAGE,     /* signed in, else 303 to the sign-in page */
-  ROUTE_SOCKET,   /* signed in (401) and from this site (403) */
+  ROUTE_API_USER,   /* signed in, else 401 */
+  ROUTE_PAGE,       /* signed in, else 303 to the sign-in page */
+  ROUTE_SOCKET,     /* signed in (401) and from this site (403) */
+  ROUTE_ADMIN,      /* signed in (401) as an admin (403) */
+  ROUTE_ADMIN_PAGE, /* signed in (303 to sign in) as an admin (403) */
 };
 
 typedef void (*route_fn)(struct conn *c, struct http_req *req, const struct who *who);
@@ -463,6 +476,13 @@ static const struct route routes[] = {
     {"/api/auth", HTTP_GET, ROUTE_PUBLIC, web_auth_info, NULL, NULL},
     {"/api/me", HTTP_GET, ROUTE_API_USER, api_me, NULL, NULL},
     {"/api/rooms", HTTP_GET, ROUTE_API_USER, api_rooms, NULL, NULL},
+    {"/api/admin/rooms", HTTP_GET, ROUTE_ADMIN, admin_api_rooms, NULL, NULL},
+    {"/api/admin/rooms/end", HTTP_POST, ROUTE_ADMIN, admin_api_end_room, NULL, NULL},
+    {"/api/admin/users", HTTP_GET, ROUTE_ADMIN, admin_api_users, NULL, NULL},
+    {"/api/admin/users/disable", HTTP_POST, ROUTE_ADMIN, admin_api_disable, NULL, NULL},
+    {"/api/admin/users/enable", HTTP_POST, ROUTE_ADMIN, admin_api_enable, NULL, NULL},
+    {"/api/admin/users/admin", HTTP_POST, ROUTE_ADMIN, admin_api_set_admin, NULL, NULL},
+    {"/admin", HTTP_GET, ROUTE_ADMIN_PAGE, NULL, "admin.html", NULL},
     {"/ws", HTTP_GET, ROUTE_SOCKET, route_ws, NULL, NULL},
     {"/assets/", HTTP_GET, ROUTE_PUBLIC, NULL, NULL, NULL},
     {"/auth/oidc/start", HTTP_GET, ROUTE_PUBLIC, web_oidc_start, NULL, NULL},
@@ -499,9 +519,16 @@ static int route_admit(struct conn *c, struct http_req *req, const struct route 
                                                   : "Cross-site requests are refused.");
     return -EPERM;
   }
-  if (rt->access == ROUTE_PUBLIC || web_request_user(app, req, who) == 0)
+  if (rt->access == ROUTE_PUBLIC)
     return 0;
-  if (rt->access == ROUTE_PAGE) {
+  if (web_request_user(app, req, who) == 0) {
+    int admin_only = rt->access == ROUTE_ADMIN || rt->access == ROUTE_ADMIN_PAGE;
+    if (!admin_only || who->admin)
+      return 0;
+    http_respond_error(c, 403, "not_admin", "Only an admin may do that.");
+    return -EPERM;
+  }
+  if (rt->access == ROUTE_PAGE || rt->access == ROUTE_ADMIN_PAGE) {
     char loc[1100];
     snprintf(loc, sizeof(loc), "/?next=%s", req->path);
     web_respond_redirect(c, loc);

@@ -12,6 +12,7 @@ struct who {
   int64_t id;
   char name[DB_NAME_MAX + 1];
   char token[SESSION_TOKEN_LEN + 1];
+  int admin;
 };
 
 int web_request_user(struct app *app, const struct http_req *req, struct who *who);
@@ -25,6 +26,15 @@ void web_respond_redirect(struct conn *c, const char *location);
 int web_site_url(struct app *app, const struct http_req *req, char *out, size_t size);
 /* A same-site path from a `next` parameter, or "/dashboard". */
 void web_next_path(const char *next, char *out, size_t size);
+
+/* web_admin.c: the admin's JSON API (docs/protocol.md, "Admin"); who is an
+ * admin (the route table checked it). */
+void admin_api_rooms(struct conn *c, struct http_req *req, const struct who *who);
+void admin_api_end_room(struct conn *c, struct http_req *req, const struct who *who);
+void admin_api_users(struct conn *c, struct http_req *req, const struct who *who);
+void admin_api_disable(struct conn *c, struct http_req *req, const struct who *who);
+void admin_api_enable(struct conn *c, struct http_req *req, const struct who *who);
+void admin_api_set_admin(struct conn *c, struct http_req *req, const struct who *who);
 
 /* web_oidc.c's routes (who is NULL or the signed-in user: unused). */
 void web_auth_info(struct conn *c, struct http_req *req, const struct who *who);

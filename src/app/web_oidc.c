@@ -185,7 +185,13 @@ static void on_signed_in(void *arg, const struct oidc_result *r) {
   }
   int64_t id;
   char name[DB_NAME_MAX + 1], token[SESSION_TOKEN_LEN + 1];
-  if (oidc_user(app, r->issuer, r->claims, &id, name) < 0 ||
+  struct db_user u;
+  int found = oidc_user(app, r->issuer, r->claims, &id, name) == 0;
+  if (found && db_user_get(app->db, id, &u) == 0 && u.disabled) {
+    respond_failure(c, 403, "account_disabled", "This account is disabled.", clear_state);
+    goto out;
+  }
+  if (!found ||
       session_create_oidc(app->db, id, app->cfg->session_ttl_ms, r->id_token, token) < 0) {
     respond_failure(c, 500, "internal", "onair could not record the sign-in; try again.",
                     clear_state);

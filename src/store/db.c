@@ -22,14 +22,20 @@ enum db_stmt {
   ST_IDENTITY_ADD,
   ST_SESSION_PUT_OIDC,
   ST_SESSION_ID_TOKEN,
+  ST_USER_SET_ADMIN,
+  ST_USER_SET_DISABLED,
+  ST_USER_LIST,
+  ST_SESSION_DELETE_USER,
   ST_COUNT,
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_USER_CREATE] = "INSERT INTO users(name, pwhash, created) VALUES(?1, ?2, "
-                       "CAST(strftime('%s','now') AS INTEGER) * 1000)",
-    [ST_USER_FIND] = "SELECT id, name, pwhash FROM users WHERE name = ?1",
-    [ST_USER_GET] = "SELECT id, name, pwhash FROM users WHERE id = ?1",
+    /* The first user is the admin. */
+    [ST_USER_CREATE] = "INSERT INTO users(name, pwhash, created, admin) VALUES(?1, ?2, "
+                       "CAST(strftime('%s','now') AS INTEGER) * 1000, "
+                       "(SELECT COUNT(*) = 0 FROM users))",
+    [ST_USER_FIND] = "SELECT id, name, pwhash, admin, disabled, created FROM users WHERE name = ?1",
+    [ST_USER_GET] = "SELECT id, name, pwhash, admin, disabled, created FROM users WHERE id = ?1",
     [ST_SESSION_PUT] = "INSERT INTO sessions(hash, user_id, expires) VALUES(?1, ?2, ?3)",
     [ST_SESSION_GET] = "SELECT user_id FROM sessions WHERE hash = ?1 AND expires > ?2",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
@@ -43,6 +49,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                             "VALUES(?1, ?2, ?3, ?4)",
     [ST_SESSION_ID_TOKEN] =
         "SELECT id_token FROM sessions WHERE hash = ?1 AND id_token IS NOT NULL",
+    [ST_USER_SET_ADMIN] = "UPDATE users SET admin = ?2 WHERE name = ?1",
+    [ST_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
+    [ST_USER_LIST] = "SELECT id, name, '', admin, disabled, created FROM users ORDER BY name "
+                     "COLLATE NOCASE LIMIT ?1",
+    [ST_SESSION_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
 };
 
 static const char schema[] =
@@ -74,6 +85,10 @@ static const char schema[] =
 /* Columns added after the first schema, for databases that predate them. */
 static const char *const migrations[] = {
     "ALTER TABLE sessions ADD COLUMN id_token TEXT",
+    /* An existing database's first user becomes its admin. */
+    "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0; "
+    "UPDATE users SET admin = 1 WHERE id = (SELECT MIN(id) FROM users)",
+    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
 };
 
 struct db {
@@ -174,12 +189,19 @@ int db_user_create(struct db *db, const char *name, const char *pwhash, int64_t 
   return rc;
 }
 
+static void db_user_columns(sqlite3_stmt *st, struct db_user *out) {
+  out->id = sqlite3_column_int64(st, 0);
+  snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
+  snprintf(out->pwhash, sizeof(out->pwhash), "%s", (const char *)sqlite3_column_text(st, 2));
+  out->admin = sqlite3_column_int(st, 3) != 0;
+  out->disabled = sqlite3_column_int(st, 4) != 0;
+  out->created_ms = sqlite3_column_int64(st, 5);
+}
+
 static int db_user_row(struct db *db, sqlite3_stmt *st, struct db_user *out) {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    out->id = sqlite3_column_int64(st, 0);
-    snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(out->pwhash, sizeof(out->pwhash), "%s", (const char *)sqlite3_column_text(st, 2));
+    db_user_columns(st, out);
     rc = 0;
   } else if (rc == SQLITE_DONE) {
     rc = -ENOENT;
@@ -324,4 +346,43 @@ int db_session_id_token(struct db *db, const uint8_t hash[32], char *out, size_t
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc;
+}
+
+/* An UPDATE of one user by name: 0, -ENOENT when no such user, -EIO. */
+static int db_user_update(struct db *db, enum db_stmt which, const char *name, int value) {
+  sqlite3_stmt *st = db->st[which];
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, value);
+  int rc = db_exec(db, st, "user update");
+  if (rc == 0 && sqlite3_changes(db->conn) == 0)
+    rc = -ENOENT;
+  return rc;
+}
+
+int db_user_set_admin(struct db *db, const char *name, int admin) {
+  return db_user_update(db, ST_USER_SET_ADMIN, name, admin != 0);
+}
+
+int db_user_set_disabled(struct db *db, const char *name, int disabled) {
+  return db_user_update(db, ST_USER_SET_DISABLED, name, disabled != 0);
+}
+
+int db_user_list(struct db *db, int limit, db_user_cb cb, void *arg) {
+  sqlite3_stmt *st = db->st[ST_USER_LIST];
+  sqlite3_bind_int(st, 1, limit);
+  int rc;
+  struct db_user u;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    db_user_columns(st, &u);
+    cb(&u, arg);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_fail(db, "user list");
+}
+
+int db_session_delete_user(struct db *db, int64_t user_id) {
+  sqlite3_stmt *st = db->st[ST_SESSION_DELETE_USER];
+  sqlite3_bind_int64(st, 1, user_id);
+  return db_exec(db, st, "session delete user");
 }

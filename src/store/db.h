@@ -15,8 +15,13 @@ struct db;
 struct db_user {
   int64_t id;
   char name[DB_NAME_MAX + 1];
-  char pwhash[DB_HASH_MAX + 1]; /* empty for users without a password */
+  char pwhash[DB_HASH_MAX + 1]; /* empty for users without a password; not in lists */
+  int admin;                    /* may use /admin; the first user is */
+  int disabled;                 /* may not sign in; sessions gone */
+  int64_t created_ms;
 };
+
+typedef void (*db_user_cb)(const struct db_user *u, void *arg);
 
 struct db_chat {
   int64_t id;
@@ -39,6 +44,13 @@ int db_user_create(struct db *db, const char *name, const char *pwhash, int64_t 
 /* Finds a user by name (case-insensitively). Returns 0, -ENOENT or -EIO. */
 int db_user_find(struct db *db, const char *name, struct db_user *out);
 int db_user_get(struct db *db, int64_t id, struct db_user *out);
+/* Sets a user's flag by name: 0, -ENOENT, or -EIO. */
+int db_user_set_admin(struct db *db, const char *name, int admin);
+int db_user_set_disabled(struct db *db, const char *name, int disabled);
+/* Calls cb for the first `limit` users by name. */
+int db_user_list(struct db *db, int limit, db_user_cb cb, void *arg);
+/* Ends every session of a user. */
+int db_session_delete_user(struct db *db, int64_t user_id);
 
 /* Sessions are keyed by the SHA-256 of the cookie value, never the value. */
 int db_session_put(struct db *db, const uint8_t hash[32], int64_t user_id, int64_t expires_ms);

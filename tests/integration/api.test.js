@@ -51,7 +51,9 @@ describe('sign-up', () => {
     // The cookie is a working session.
     const m = await me(srv, cookieFrom(res));
     assert.equal(m.status, 200);
-    assert.deepEqual(m.json, { user: { name } });
+    assert.deepEqual(Object.keys(m.json.user).sort(), ['admin', 'name']);
+    assert.equal(m.json.user.name, name);
+    assert.equal(typeof m.json.user.admin, 'boolean');
   });
 
   test('a taken username is 409, whatever its case', async () => {

@@ -61,6 +61,7 @@ static const char *const env_names[] = {
     "ONAIR_TURN_SECRET",
     "ONAIR_TURN_TTL_S",
     "ONAIR_METRICS_ALLOW",
+    "ONAIR_LOG_FORMAT",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -84,6 +85,7 @@ static const struct key_case {
      "https://live.example.org"},
     {"signup", CONFIG_BOOL, FIELD(signup), 0, 1, "ONAIR_SIGNUP", NULL, "off"},
     {"log-level", CONFIG_STRING, FIELD(log_level), 0, 0, "ONAIR_LOG_LEVEL", NULL, "debug"},
+    {"log-format", CONFIG_STRING, FIELD(log_format), 0, 0, "ONAIR_LOG_FORMAT", NULL, "json"},
     {"ws-ping-ms", CONFIG_U64, FIELD(ws_ping_ms), 100, 3600000, "ONAIR_WS_PING_MS", NULL, "500"},
     {"ws-timeout-ms", CONFIG_U64, FIELD(ws_timeout_ms), 100, 3600000, "ONAIR_WS_TIMEOUT_MS", NULL,
      "9000"},
@@ -705,6 +707,14 @@ static const struct list_value announce_values[] = {
     {NULL, 0},
 };
 
+static const struct list_value level_values[] = {
+    {"debug", 0},         {"info", 0},   {"warn", 0},       {"error", 0},
+    {"verbose", -EINVAL}, {"", -EINVAL}, {"INFO", -EINVAL}, {NULL, 0},
+};
+static const struct list_value format_values[] = {
+    {"text", 0}, {"json", 0}, {"JSON", -EINVAL}, {"", -EINVAL}, {"logfmt", -EINVAL}, {NULL, 0},
+};
+
 static const struct list_value domain_values[] = {
     {"", 0},
     {"live.example.org", 0},
@@ -733,6 +743,10 @@ static const struct list_value directory_values[] = {
 };
 
 static const struct list_value *list_values(const struct key_case *c) {
+  if (strcmp(c->key, "log-level") == 0)
+    return level_values;
+  if (strcmp(c->key, "log-format") == 0)
+    return format_values;
   if (strcmp(c->key, "trusted-proxies") == 0 || strcmp(c->key, "metrics-allow") == 0)
     return proxy_values;
   if (strcmp(c->key, "media-announce") == 0)

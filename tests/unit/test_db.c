@@ -449,6 +449,8 @@ static void test_migrates_old_database(void **state) {
     assert_int_equal(db_open(&db, p), 0);
     assert_int_equal(db_user_find(db, "old", &u), 0);
     assert_int_equal(u.id, 7);
+    assert_int_equal(u.admin, 1); /* the old database's first user is its admin */
+    assert_int_equal(u.disabled, 0);
     assert_int_equal(db_session_get(db, zero, 0, &got), 0);
     assert_int_equal(got, 7);
     hash_of(h, (uint8_t)(70 + round));
@@ -458,6 +460,63 @@ static void test_migrates_old_database(void **state) {
     assert_string_equal(out, "tok");
     db_close(db);
   }
+}
+
+struct listed {
+  char names[8][DB_NAME_MAX + 1];
+  int admin[8], disabled[8];
+  int n;
+};
+
+static void on_user(const struct db_user *u, void *arg) {
+  struct listed *l = arg;
+  assert_true(l->n < 8);
+  snprintf(l->names[l->n], sizeof(l->names[0]), "%s", u->name);
+  l->admin[l->n] = u->admin;
+  l->disabled[l->n] = u->disabled;
+  assert_string_equal(u->pwhash, ""); /* lists carry no hashes */
+  l->n++;
+}
+
+/* The first user is the admin, the next ones are not; flags are set by
+ * name; a list is sorted by name and capped; a user's sessions all end. */
+static void test_admin_and_disabled(void **state) {
+  struct fixture *f = *state;
+  int64_t ids[3];
+  const char *names[] = {"zoe", "Adam", "mia"};
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(db_user_create(f->db, names[i], "h", &ids[i]), 0);
+  struct db_user u;
+  assert_int_equal(db_user_get(f->db, ids[0], &u), 0);
+  assert_int_equal(u.admin, 1);
+  assert_true(u.created_ms > 0);
+  assert_int_equal(db_user_get(f->db, ids[1], &u), 0);
+  assert_int_equal(u.admin, 0);
+  assert_int_equal(db_user_set_admin(f->db, "ADAM", 1), 0);
+  assert_int_equal(db_user_set_disabled(f->db, "mia", 1), 0);
+  assert_int_equal(db_user_set_disabled(f->db, "nobody", 1), -ENOENT);
+  assert_int_equal(db_user_set_admin(f->db, "nobody", 1), -ENOENT);
+  struct listed l = {.n = 0};
+  assert_int_equal(db_user_list(f->db, 10, on_user, &l), 0);
+  assert_int_equal(l.n, 3);
+  assert_string_equal(l.names[0], "Adam");
+  assert_int_equal(l.admin[0], 1);
+  assert_string_equal(l.names[1], "mia");
+  assert_int_equal(l.disabled[1], 1);
+  assert_string_equal(l.names[2], "zoe");
+  struct listed two = {.n = 0};
+  assert_int_equal(db_user_list(f->db, 2, on_user, &two), 0);
+  assert_int_equal(two.n, 2);
+
+  uint8_t h1[32], h2[32];
+  int64_t got;
+  hash_of(h1, 1);
+  hash_of(h2, 2);
+  assert_int_equal(db_session_put(f->db, h1, ids[2], INT64_MAX), 0);
+  assert_int_equal(db_session_put(f->db, h2, ids[2], INT64_MAX), 0);
+  assert_int_equal(db_session_delete_user(f->db, ids[2]), 0);
+  assert_int_equal(db_session_get(f->db, h1, 0, &got), -ENOENT);
+  assert_int_equal(db_session_get(f->db, h2, 0, &got), -ENOENT);
 }
 
 static void test_open_bad_paths(void **state) {
@@ -506,6 +565,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_session_id_token, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrates_old_database, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_bad_paths, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_admin_and_disabled, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

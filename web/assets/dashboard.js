@@ -3,6 +3,7 @@ import { $, el, setStatus } from './dom.js';
 import { openSocket } from './ws.js';
 import { setupShell, setUserName } from './shell.js';
 import { formatSince } from './time.js';
+import { api } from './api.js';
 
 let me = null;
 let rooms = null; // the last list from the server
@@ -63,6 +64,8 @@ setInterval(() => {
 }, 30000);
 
 setupShell();
+// Admins get a way to the admin page.
+api('GET', '/api/me').then(r => { if (r.ok && r.data && r.data.user && r.data.user.admin) $('admin-link').hidden = false; });
 const socket = openSocket({
   reconnect: true,
   onOpen() {
