@@ -18,7 +18,7 @@
 'use strict';
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -134,6 +134,8 @@ describe('automatic HTTPS from an ACME server (pebble)', { timeout: 280000 }, ()
     assert.equal(fs.readdirSync(path.join(acme, DOMAIN)).sort().join(','), 'cert.pem,key.pem');
     // /metrics.
     const m = (await get(port, '/metrics', root)).body;
+    const promtool = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: m, encoding: 'utf8' });
+    assert.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
     assert.equal(metric(m, 'onair_acme_certificates_obtained_total'), 1);
     assert.equal(metric(m, 'onair_acme_renewal_failures_total'), 0);
     assert.equal(metric(m, 'onair_tls_certificate_expiry_timestamp_seconds'), served.validTo.getTime() / 1000);
