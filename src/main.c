@@ -162,6 +162,7 @@ static int onair_prepare(struct onair *o, int argc, char **argv, int *exit_code)
     return -EINVAL;
   }
   log_format_parse(o->cfg.log_format); /* config_set checked it */
+  config_log(&o->cfg);
   if (sodium_init() < 0) {
     log_msg(LOG_ERROR, "libsodium failed to initialise");
     return -EIO;

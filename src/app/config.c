@@ -260,6 +260,7 @@ const struct config_key config_keys[] = {
      .check = turn_urls_check},
     {.key = "turn-secret",
      STRING(turn_secret),
+     .flags = CONFIG_SECRET,
      .arg = "SECRET",
      .help = "the TURN server's shared secret (coturn: static-auth-secret)",
      .doc = "the secret shared with the TURN server (coturn's `use-auth-secret` and "
@@ -293,6 +294,7 @@ const struct config_key config_keys[] = {
      .help = "the client registered at the provider"},
     {.key = "oidc-client-secret",
      STRING(oidc_client_secret),
+     .flags = CONFIG_SECRET,
      .env_alias = "OKTA_CLIENT_SECRET",
      .arg = "SECRET",
      .help = "the client's secret",
@@ -475,6 +477,7 @@ static int config_file(struct config *cfg, const char *path) {
     return -EINVAL;
   }
   char line[2048];
+  const char *why = "not key = value";
   int lineno = 0, rc = 0;
   while (fgets(line, sizeof(line), f)) {
     lineno++;
@@ -496,14 +499,17 @@ static int config_file(struct config *cfg, const char *path) {
     char *v = eq + 1;
     while (*v == ' ' || *v == '\t')
       v++;
-    if (config_set(cfg, p, v) < 0) {
-      rc = -EINVAL;
-      break;
+    int set = config_set(cfg, p, v);
+    if (set < 0) {
+      fprintf(stderr, "onair: %s:%d: %s: %s\n", path, lineno, p,
+              set == -ENOENT ? "unknown key" : "bad value");
+      fclose(f);
+      return -EINVAL;
     }
   }
   fclose(f);
   if (rc < 0)
-    fprintf(stderr, "onair: %s:%d: bad setting\n", path, lineno);
+    fprintf(stderr, "onair: %s:%d: %s\n", path, lineno, why);
   return rc;
 }
 
@@ -649,6 +655,48 @@ static void config_md_values(FILE *out, const struct config_key *k) {
     break;
   default: fprintf(out, "%llu to %llu", min, max); break;
   }
+}
+
+/* The value of row k in cfg as text (a secret: "(set)" or ""). */
+static void config_value_text(const struct config *cfg, const struct config_key *k, char *out,
+                              size_t size) {
+  const void *field = (const char *)cfg + k->offset;
+  switch (k->type) {
+  case CONFIG_STRING:
+    snprintf(out, size, "%s",
+             k->flags & CONFIG_SECRET && *(const char *)field ? "(set)" : (const char *)field);
+    break;
+  case CONFIG_BOOL: snprintf(out, size, "%s", *(const int *)field ? "true" : "false"); break;
+  case CONFIG_LISTEN: snprintf(out, size, "%s:%d", cfg->listen_host, cfg->listen_port); break;
+  case CONFIG_ADDR: {
+    const struct config_addr *a = field;
+    if (a->port)
+      snprintf(out, size, "%s:%d", a->host, a->port);
+    else
+      out[0] = 0;
+    break;
+  }
+  case CONFIG_INT: snprintf(out, size, "%d", *(const int *)field); break;
+  case CONFIG_UNSIGNED: snprintf(out, size, "%u", *(const unsigned *)field); break;
+  case CONFIG_SIZE: snprintf(out, size, "%zu", *(const size_t *)field); break;
+  case CONFIG_U64: snprintf(out, size, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+  case CONFIG_DOUBLE: snprintf(out, size, "%.0f", *(const double *)field); break;
+  default: snprintf(out, size, "%s", ""); break;
+  }
+}
+
+void config_log(const struct config *cfg) {
+  struct log_field fields[64];
+  static char values[64][1100];
+  size_t n = 0;
+  for (const struct config_key *k = config_keys; k->key && n < 64; k++) {
+    if (k->type == CONFIG_FILE || !strcmp(k->key, "port"))
+      continue; /* the file was read; the port is listen's */
+    config_value_text(cfg, k, values[n], sizeof(values[n]));
+    fields[n] = LOG_S(k->key, values[n]);
+    n++;
+  }
+  log_fields(LOG_INFO, "settings", fields, n);
 }
 
 void config_write_markdown(FILE *out) {

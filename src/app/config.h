@@ -80,6 +80,7 @@ enum config_type {
 
 /* config_key.flags */
 #define CONFIG_NO_ONAIR_ENV 1u /* no ONAIR_<KEY> variable (port: APP_BASE_PORT only) */
+#define CONFIG_SECRET 2u       /* never printed: config_log() says only whether it is set */
 
 /* One row of config_keys[]. Every text is one line without '|'; help is
  * plain text, doc and doc_default are Markdown. */
@@ -115,5 +116,7 @@ int config_set(struct config *cfg, const char *key, const char *value);
 void config_write_help(FILE *out);
 /* The key table of docs/configuration.md, in Markdown. */
 void config_write_markdown(FILE *out);
+/* Logs the effective settings as one event (secrets only as "(set)"). */
+void config_log(const struct config *cfg);
 
 #endif

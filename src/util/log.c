@@ -12,7 +12,7 @@
 enum log_level log_min_level = LOG_INFO;
 int log_format_json = 0;
 
-#define LOG_LINE_MAX 2048 /* bytes; a longer event is cut (and still ends its line) */
+#define LOG_LINE_MAX 8192 /* bytes; a longer event is cut (and still ends its line) */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

@@ -58,6 +58,12 @@ describe('logs', { timeout: 90000 }, () => {
       assert.equal(typeof j.msg, 'string');
       msgs.push(j);
     }
+    const settings = msgs.find(j => j.msg === 'settings');
+    assert.ok(settings, 'the effective settings are logged at start');
+    assert.equal(settings.listen, `127.0.0.1:${port}`);
+    assert.equal(settings['turn-secret'], '(set)');
+    assert.equal(settings['oidc-client-secret'], '(set)');
+    assert.equal(settings['log-format'], 'json');
     const failed = msgs.find(j => j.msg === 'sign-in failed');
     assert.ok(failed, 'the failed sign-in is an event');
     assert.equal(failed.ip, '127.0.0.1');
@@ -67,6 +73,35 @@ describe('logs', { timeout: 90000 }, () => {
       assert.ok(!log.includes(secret), `a secret is in the log: ${secret.slice(0, 6)}…`);
   });
 
+  test('a bad setting stops the start before anything runs, naming it', () => {
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const { BIN } = require('../lib/server.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-conf-'));
+    const conf = path.join(dir, 'onair.conf');
+    const cases = [
+      ['listen = 127.0.0.1:8080\nchat-burst = lots\n', /onair\.conf:2: chat-burst: bad value/],
+      ['# ok\ncolour = blue\n', /onair\.conf:2: colour: unknown key/],
+      ['listen 127.0.0.1:8080\n', /onair\.conf:1: not key = value/],
+    ];
+    try {
+      for (const [text, re] of cases) {
+        fs.writeFileSync(conf, text);
+        const r = spawnSync(BIN, ['--config', conf, '--data', path.join(dir, 'data')], { encoding: 'utf8', timeout: 10000 });
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, re);
+        assert.ok(!fs.existsSync(path.join(dir, 'data')), 'nothing was started or created');
+      }
+      const flag = spawnSync(BIN, ['--media-consent-ms', '5', '--data', path.join(dir, 'data')], { encoding: 'utf8' });
+      assert.equal(flag.status, 2);
+      assert.match(flag.stderr, /--media-consent-ms 5: bad value/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the default text format: time, level, msg and key=value fields', async () => {
     const srv = await startOnair();
     servers.push(srv);
@@ -74,7 +109,7 @@ describe('logs', { timeout: 90000 }, () => {
     await srv.stop();
     const lines = srv.log().split('\n').filter(l => l.length);
     for (const line of lines)
-      assert.match(line, /^time=\S+ level=(debug|info|warn|error) msg=("[^"]*"|\S+)( [a-z_]+=("([^"\\]|\\.)*"|\S+))*$/, line);
+      assert.match(line, /^time=\S+ level=(debug|info|warn|error) msg=("[^"]*"|\S+)( [a-z_-]+=("([^"\\]|\\.)*"|\S+))*$/, line);
     assert.ok(lines.some(l => /msg="sign-in failed" user=nobody_here ip=127\.0\.0\.1$/.test(l)), lines.join('\n'));
     assert.ok(!srv.log().includes(WRONG_PASSWORD));
   });
