@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
             libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
 test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev clang-format-14 openssl sqlite3 iproute2 util-linux
-           nodejs npm ca-certificates valgrind nginx-light coturn prometheus systemd pebble
+           nodejs npm ca-certificates curl valgrind nginx-light coturn prometheus systemd pebble
            python3-aiortc python3-av python3-numpy python3-websockets)
 
 pkgs=("${build_pkgs[@]}")
