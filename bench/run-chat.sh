@@ -138,7 +138,7 @@ start_onair() {
   PORT=$(free_port); local media; media=$(free_port)
   local data=$TMP/onair-data-$RANDOM
   (exec "$ONAIR" --listen "127.0.0.1:$PORT" --media-port "$media" --data "$data" --web "$ROOT/web" \
-     --chat-burst "$BURST" --chat-per-sec 1000 --max-viewers 100000 --log-level warn) 2>>"$TMP/onair.log" &
+     --chat-burst "$BURST" --chat-per-sec 1000 --max-viewers 100000 --max-conns-per-ip 0 --max-ws-per-ip 0 --log-level warn) 2>>"$TMP/onair.log" &
   SERVER_PID=$!
   wait_listening "$PORT" || { tail -20 "$TMP/onair.log" >&2; die "onair did not start"; }
 }

@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "http/http.h"
 #include "media/sfu.h"
+#include "net/conn.h"
 #include "net/tls.h"
 #include "store/db.h"
 #include "util/log.h"
@@ -30,6 +31,7 @@ struct onair {
   struct tls_ctx *tls;         /* NULL: plain HTTP */
   struct acme *acme;           /* with tls-domain: gets and renews tls's certificate */
   struct ipset proxies;        /* trusted-proxies */
+  struct conn_limits limits;   /* max-conns, max-conns-per-ip: every listener's */
   struct http_server redirect; /* plain HTTP to HTTPS, when http-listen is set */
   int redirecting;
   uv_signal_t sig_int, sig_term, sig_hup;
@@ -38,6 +40,7 @@ struct onair {
 };
 
 #define STOP_GRACE_MS 300 /* for the restart notices to reach the pages */
+#define FD_RESERVE 64     /* descriptors kept from max-conns: files, database, sockets */
 
 static void on_stop_timer(uv_timer_t *t) { uv_stop(t->loop); }
 
@@ -138,6 +141,8 @@ static int onair_start_tls(struct onair *o) {
   int rc = http_server_init(&o->redirect, o->loop, app_redirect_to_https, &o->app);
   o->redirecting = rc == 0;
   http_server_trust_proxies(&o->redirect, &o->proxies);
+  http_server_limit(&o->redirect, &o->limits);
+  o->redirect.request_ms = cfg->http_request_ms;
   if (rc == 0)
     rc = http_server_listen(&o->redirect, cfg->http_listen.host, cfg->http_listen.port);
   if (rc < 0)
@@ -177,15 +182,37 @@ static int onair_prepare(struct onair *o, int argc, char **argv, int *exit_code)
   return db_open(&o->db, db_path) < 0 ? -EIO : 0;
 }
 
+/* max-conns below the descriptor limit (raised to its hard limit first),
+ * max-conns-per-ip with the trusted proxies exempt. */
+static int onair_limits(struct onair *o) {
+  const struct config *cfg = &o->cfg;
+  size_t fds = conn_fd_limit();
+  size_t total = cfg->max_conns;
+  if (total == 0)
+    total = fds > 2 * FD_RESERVE ? fds - FD_RESERVE : fds / 2;
+  else if (fds && total > fds - fds / 8)
+    log_ev(LOG_WARN, "max-conns is close to the descriptor limit: accepting may fail",
+           LOG_U("max_conns", total), LOG_U("descriptors", fds));
+  log_ev(LOG_INFO, "connection limits", LOG_U("descriptors", fds), LOG_U("max_conns", total),
+         LOG_U("max_conns_per_ip", cfg->max_conns_per_ip),
+         LOG_U("max_ws_per_ip", cfg->max_ws_per_ip));
+  /* config_set checked the list: it parses. */
+  ipset_parse(&o->proxies, cfg->trusted_proxies, NULL);
+  return conn_limits_init(&o->limits, total, cfg->max_conns_per_ip, &o->proxies);
+}
+
 /* The app, the media plane, the HTTP listener and the signals. */
 static int onair_start(struct onair *o) {
   const struct config *cfg = &o->cfg;
-  if (app_init(&o->app, o->loop, cfg, o->db) < 0 || app_media_start(&o->app) < 0)
+  if (onair_limits(o) < 0 || app_init(&o->app, o->loop, cfg, o->db) < 0 ||
+      app_media_start(&o->app) < 0)
     return -EIO;
   int rc = http_server_init(&o->http, o->loop, app_on_request, &o->app);
-  /* config_set checked the list: it parses. */
-  ipset_parse(&o->proxies, cfg->trusted_proxies, NULL);
   http_server_trust_proxies(&o->http, &o->proxies);
+  http_server_limit(&o->http, &o->limits);
+  o->http.request_ms = cfg->http_request_ms;
+  o->app.limits = &o->limits;
+  o->app.site = &o->http;
   if (rc == 0 && (rc = onair_start_tls(o)) < 0)
     return rc;
   o->app.tls = o->tls;
@@ -241,6 +268,7 @@ static void onair_stop(struct onair *o) {
   if (uv_loop_close(o->loop) != 0)
     log_msg(LOG_WARN, "a handle was still open at exit");
   tls_ctx_free(o->tls); /* after the connections that used it */
+  conn_limits_free(&o->limits);
   db_close(o->db);
 }
 

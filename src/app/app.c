@@ -50,7 +50,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   ipset_parse(&app->metrics_allow, cfg->metrics_allow, NULL); /* config_set checked it */
   if (static_files_init(&app->files, cfg->web_dir) < 0 ||
       rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
-      map_init(&app->users) < 0 || throttle_init(&app->throttle_user, 5, 100000) < 0 ||
+      map_init(&app->ws_by_ip) < 0 || map_init(&app->users) < 0 ||
+      throttle_init(&app->throttle_user, 5, 100000) < 0 ||
       throttle_init(&app->throttle_ip, 20, 100000) < 0)
     return -ENOMEM;
   struct ws_config wcfg = {
@@ -119,6 +120,7 @@ static void app_free_memory(struct app *app) {
     free(e->value);
   map_free(&app->users);
   map_free(&app->peers);
+  map_free(&app->ws_by_ip);
   rooms_free(&app->rooms);
   throttle_free(&app->throttle_user);
   throttle_free(&app->throttle_ip);

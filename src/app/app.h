@@ -27,9 +27,10 @@ struct app;
 
 /* What the app counts for /metrics (since start). */
 struct app_counters {
-  uint64_t chat_in;         /* chat messages accepted */
-  uint64_t chat_out;        /* chat messages sent to room members */
-  uint64_t signin_failures; /* wrong name or password */
+  uint64_t chat_in;           /* chat messages accepted */
+  uint64_t chat_out;          /* chat messages sent to room members */
+  uint64_t signin_failures;   /* wrong name or password */
+  uint64_t ws_refused_per_ip; /* WebSockets refused at max-ws-per-ip */
 };
 
 typedef void (*app_close_cb)(struct app *app);
@@ -42,6 +43,7 @@ struct app {
   struct ws_server ws;       /* every WebSocket and its keepalive */
   struct rooms rooms;
   struct map peers;        /* peer id -> struct client */
+  struct map ws_by_ip;     /* client address -> its WebSockets (as uintptr_t) */
   struct map users;        /* user id (decimal) -> struct user_state */
   struct client *watchers; /* connections subscribed to the room list */
   struct throttle throttle_user;
@@ -55,12 +57,14 @@ struct app {
   const char *cookie_name;
   const char *cookie_attrs;
   struct app_counters counters;
-  const struct tls_ctx *tls;  /* main's, for the certificate's expiry; or NULL */
-  struct acme *acme;          /* main's, with tls-domain: challenges, metrics; or NULL */
-  struct ipset metrics_allow; /* who may read /metrics */
-  uint64_t started_ns;        /* uv_hrtime() at app_init */
-  unsigned handles_open;      /* the app's own timers and servers not yet closed */
-  unsigned jobs;              /* async work in flight that will use the app */
+  const struct tls_ctx *tls;        /* main's, for the certificate's expiry; or NULL */
+  struct acme *acme;                /* main's, with tls-domain: challenges, metrics; or NULL */
+  const struct conn_limits *limits; /* main's connection caps, for /metrics; or NULL */
+  const struct http_server *site;   /* main's listener, for /metrics; or NULL */
+  struct ipset metrics_allow;       /* who may read /metrics */
+  uint64_t started_ns;              /* uv_hrtime() at app_init */
+  unsigned handles_open;            /* the app's own timers and servers not yet closed */
+  unsigned jobs;                    /* async work in flight that will use the app */
   int closing;
   app_close_cb close_cb;
 };

@@ -281,6 +281,38 @@ const struct config_key config_keys[] = {
      .doc = "addresses and networks (as `trusted-proxies`) that may read `/metrics`; others get "
             "403. Behind a trusted proxy, the client's address is the one checked",
      .check = check_ipset},
+    {.key = "http-request-timeout-ms",
+     U64(http_request_ms, 1000, 600000),
+     .def = "10000",
+     .arg = "MS",
+     .help = "a request's head must arrive within this",
+     .doc = "a request's head (its line and headers) must arrive within this from its first "
+            "byte, and its body at 1 KiB/s or faster on top; a slower one gets 408 and is closed "
+            "(slowloris)"},
+    {.key = "max-conns",
+     SIZE(max_conns, 0, 10000000),
+     .def = "0",
+     .arg = "N",
+     .help = "TCP connections in all (0: from the descriptor limit)",
+     .doc = "TCP connections onair keeps open in all (HTTP, WebSocket, ICE-TCP); at the cap the "
+            "oldest idle keep-alive connection is closed for a new one, and when none is idle "
+            "accepting waits. 0: the descriptor limit (RLIMIT_NOFILE, raised to its hard limit at "
+            "start) less 64 kept for files, the database and the media sockets",
+     .doc_default = "0 (the descriptor limit less 64)"},
+    {.key = "max-conns-per-ip",
+     UNSIGNED(max_conns_per_ip, 0, 1000000),
+     .def = "256",
+     .arg = "N",
+     .help = "TCP connections per client address (0: no cap)",
+     .doc = "TCP connections one client address may hold; more are answered 429 (plain HTTP) and "
+            "closed. `trusted-proxies` are exempt (behind a proxy, set its own limits). 0: no cap"},
+    {.key = "max-ws-per-ip",
+     UNSIGNED(max_ws_per_ip, 0, 1000000),
+     .def = "64",
+     .arg = "N",
+     .help = "WebSockets per client address (0: no cap)",
+     .doc = "WebSockets (open pages) one client address may hold, counted by the client's "
+            "address behind a trusted proxy; more are answered 429. 0: no cap"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

@@ -62,6 +62,11 @@ struct config {
   char turn_secret[256];   /* the TURN server's static-auth-secret */
   uint64_t turn_ttl_s;     /* how long handed-out credentials stay valid */
   char metrics_allow[512]; /* addresses and networks that may read /metrics */
+  /* Limits against abuse (docs/operations.md, "Limits"). */
+  uint64_t http_request_ms;  /* a request's head must come within this */
+  size_t max_conns;          /* TCP connections in all; 0: from the descriptor limit */
+  unsigned max_conns_per_ip; /* TCP connections per client address; 0: no cap */
+  unsigned max_ws_per_ip;    /* WebSockets per client address; 0: no cap */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

@@ -32,6 +32,7 @@ struct client {
   int watching;                      /* subscribed to the room list */
   struct client *wprev, *wnext;
   int closed;
+  char ip[46]; /* the client's address, counted in app->ws_by_ip ("": not counted) */
   /* Names its media peer, and as the broadcaster its room's media, to the
    * media plane, which calls back through it. */
   struct sfu_owner media;
@@ -490,10 +491,39 @@ static void live_on_message(struct conn *c, const char *text, size_t len) {
   json_decref(msg);
 }
 
+/* max-ws-per-ip: counts cl against its address; -EBUSY at the cap. */
+static int client_ip_take(struct app *app, struct client *cl, const char *ip) {
+  unsigned cap = app->cfg->max_ws_per_ip;
+  if (cap == 0 || ip[0] == 0)
+    return 0;
+  size_t len = strlen(ip);
+  uintptr_t n = (uintptr_t)map_get(&app->ws_by_ip, ip, len);
+  if (n >= cap) {
+    app->counters.ws_refused_per_ip++;
+    return -EBUSY;
+  }
+  if (map_put(&app->ws_by_ip, ip, len, (void *)(n + 1)) == 0)
+    snprintf(cl->ip, sizeof(cl->ip), "%s", ip);
+  return 0;
+}
+
+static void client_ip_release(struct app *app, struct client *cl) {
+  size_t len = strlen(cl->ip);
+  if (len == 0)
+    return;
+  uintptr_t n = (uintptr_t)map_get(&app->ws_by_ip, cl->ip, len);
+  if (n <= 1)
+    map_del(&app->ws_by_ip, cl->ip, len);
+  else
+    map_put(&app->ws_by_ip, cl->ip, len, (void *)(n - 1));
+  cl->ip[0] = 0;
+}
+
 static void live_on_close(struct conn *c) {
   struct client *cl = ws_user(c);
   struct app *app = cl->app;
   cl->closed = 1;
+  client_ip_release(app, cl);
   if (cl->broadcaster && cl->room)
     room_end(app, cl->room, "disconnected");
   else
@@ -555,13 +585,19 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
   snprintf(cl->user, sizeof(cl->user), "%s", user);
   snprintf(cl->peer, sizeof(cl->peer), "p%" PRIu64, c->id);
   snprintf(cl->token, sizeof(cl->token), "%s", token);
+  if (client_ip_take(app, cl, req->client_ip) < 0) {
+    free(cl);
+    return 429;
+  }
   if (map_put(&app->peers, cl->peer, strlen(cl->peer), cl) < 0) {
+    client_ip_release(app, cl);
     free(cl);
     return 503;
   }
   int status = ws_upgrade(&app->ws, c, req, &live_handlers, cl);
   if (status) {
     map_del(&app->peers, cl->peer, strlen(cl->peer));
+    client_ip_release(app, cl);
     free(cl);
     return status;
   }

@@ -10,7 +10,9 @@
 
 #include "acme/acme.h"
 #include "app/app.h"
+#include "http/http.h"
 #include "media/sfu.h"
+#include "net/conn.h"
 #include "net/tls.h"
 #include "util/buf.h"
 
@@ -89,6 +91,31 @@ static void process_metrics(struct buf *b, struct app *app) {
            "When the served certificate expires (Unix time).", (double)tls_ctx_not_after(app->tls));
 }
 
+/* The caps of docs/operations.md's "Limits" and what they refused. */
+static void limit_metrics(struct buf *b, const struct app *app) {
+  const struct conn_limits *lim = app->limits;
+  if (lim) {
+    metric(b, "onair_connections", "gauge", "TCP connections open (HTTP, WebSocket, ICE-TCP).",
+           (double)lim->total);
+    metric(b, "onair_connections_max", "gauge", "The cap on open TCP connections (max-conns).",
+           (double)lim->max_total);
+    metric(b, "onair_connections_evicted_total", "counter",
+           "Idle keep-alive connections closed to make room at the cap.", (double)lim->evicted);
+    metric(b, "onair_accept_pauses_total", "counter",
+           "Times accepting paused with every connection busy at the cap.", (double)lim->pauses);
+  }
+  put(b, "# HELP onair_connections_refused_total Connections refused at a per-address cap.\n"
+         "# TYPE onair_connections_refused_total counter\n");
+  put(b, "onair_connections_refused_total{reason=\"max_conns_per_ip\"} %" PRIu64 "\n",
+      lim ? lim->refused_per_ip : 0);
+  put(b, "onair_connections_refused_total{reason=\"max_ws_per_ip\"} %" PRIu64 "\n",
+      app->counters.ws_refused_per_ip);
+  if (app->site)
+    metric(b, "onair_http_requests_timed_out_total", "counter",
+           "Requests closed with 408 for coming too slowly (http-request-timeout-ms).",
+           (double)app->site->slow_closed);
+}
+
 /* tls-domain's ACME client. */
 static void acme_metrics(struct buf *b, const struct acme *acme) {
   struct acme_stats st;
@@ -116,6 +143,7 @@ void metrics_serve(struct conn *c, struct http_req *req) {
   app_metrics(&b, app);
   media_metrics(&b, app->sfu);
   process_metrics(&b, app);
+  limit_metrics(&b, app);
   if (app->acme)
     acme_metrics(&b, app->acme);
   http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",

@@ -353,6 +353,9 @@ static void route_ws(struct conn *c, struct http_req *req, const struct who *who
         "{\"error\":\"bad_upgrade\",\"message\":\"WebSocket version 13 is required.\"}";
     http_respond(c, 426, "application/json", "Sec-WebSocket-Version: 13\r\n", body,
                  sizeof(body) - 1);
+  } else if (status == 429) {
+    http_respond_error(c, 429, "too_many_connections",
+                       "Too many pages are open from your address; close one and retry.");
   } else if (status) {
     http_respond_error(c, status, "bad_upgrade", "A WebSocket upgrade was expected.");
   }

@@ -47,7 +47,8 @@ struct http_conn;
 struct http_server;
 typedef void (*http_server_close_cb)(struct http_server *s);
 
-#define HTTP_IDLE_MS 30000 /* a connection with no request done for this long is closed */
+#define HTTP_IDLE_MS 30000    /* a connection with no request done for this long is closed */
+#define HTTP_REQUEST_MS 10000 /* default head deadline (http-request-timeout-ms) */
 
 /* An HTTP/1.1 server on one TCP listener. The caller owns the memory and
  * keeps it until the close callback; several servers may share a loop. */
@@ -56,7 +57,9 @@ struct http_server {
   http_request_cb on_request;
   struct http_conn *conns; /* every HTTP connection, for the idle sweep */
   uv_timer_t idle_timer;
-  uint64_t idle_ms;            /* HTTP_IDLE_MS unless a test changes it before listening */
+  uint64_t idle_ms;            /* HTTP_IDLE_MS unless changed before listening */
+  uint64_t request_ms;         /* a request's head must come within this from its first byte */
+  uint64_t slow_closed;        /* requests closed for coming too slowly, since start */
   int hsts;                    /* responses carry Strict-Transport-Security (a TLS server's) */
   const struct ipset *proxies; /* peers whose X-Forwarded-For/-Proto are believed */
   int closing;
@@ -77,6 +80,8 @@ void http_server_trust_proxies(struct http_server *s, const struct ipset *set);
 /* Listens on host:port (port 0: any free port, see http_server_port()). */
 int http_server_listen(struct http_server *s, const char *host, int port);
 int http_server_port(const struct http_server *s);
+/* Its connections count against lim (before listening). */
+void http_server_limit(struct http_server *s, struct conn_limits *lim);
 /* Closes every connection and the listener; close_cb (may be NULL) runs
  * when all of it is gone. */
 void http_server_close(struct http_server *s, http_server_close_cb close_cb);

@@ -13,7 +13,8 @@
 /* Backlog of unparsed bytes: one header block plus one read (reading stops
  * while a request is with the application). */
 #define HTTP_IN_MAX (HTTP_MAX_HEADER_BYTES + CONN_READ_BUF + 1024)
-#define HTTP_SWEEP_MS 5000 /* how often idle connections are looked for */
+#define HTTP_SWEEP_MS 1000      /* how often slow and idle connections are looked for */
+#define HTTP_MIN_BODY_RATE 1024 /* bytes per second a body must at least come at */
 
 struct http_conn {
   struct http_parse parse;
@@ -23,7 +24,8 @@ struct http_conn {
   int busy;      /* a request is with the application */
   int driving;   /* inside http_drive() */
   int keep_alive;
-  uint64_t idle_since;           /* uv_now() of the last byte or response */
+  uint64_t idle_since;           /* uv_now() of the connection's start or its last response */
+  uint64_t req_started;          /* uv_now() of the first byte of the request being read; 0: none */
   struct http_conn *prev, *next; /* every HTTP connection, for the idle sweep */
 };
 
@@ -51,6 +53,7 @@ const char *http_status_text(int status) {
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
   case 409: return "Conflict";
   case 413: return "Payload Too Large";
   case 414: return "URI Too Long";
@@ -132,6 +135,7 @@ static void http_drive(struct conn *c) {
     if (rc == HTTP_PARSE_AGAIN)
       break;
     h->busy = 1;
+    h->req_started = 0;
     h->keep_alive = h->parse.req.keep_alive;
     conn_read_stop(c);
     http_req_origin(h->srv, c, &h->parse.req);
@@ -146,7 +150,8 @@ static void http_drive(struct conn *c) {
 
 static void http_on_data(struct conn *c, const uint8_t *data, size_t len) {
   struct http_conn *h = c->proto;
-  h->idle_since = uv_now(c->tcp.loop);
+  if (h->req_started == 0 && !h->busy)
+    h->req_started = uv_now(c->tcp.loop); /* the clock runs from a request's first byte */
   /* Parse as the bytes come, so however TCP cuts a stream of pipelined
    * requests, only one request at a time must fit the backlog. */
   while (len > 0) {
@@ -182,15 +187,31 @@ static void http_unlink(struct http_conn *h) {
   h->prev = h->next = NULL;
 }
 
-/* Slow or silent clients (half a header, an idle keep-alive) are closed, so
- * they cannot hold connections open forever. Requests with the application
- * are not timed here. */
+/* How long the request being read may take, from its first byte: its head
+ * within request_ms, its body at HTTP_MIN_BODY_RATE at least on top. */
+static uint64_t http_request_deadline(const struct http_conn *h) {
+  uint64_t ms = h->srv->request_ms;
+  if (h->parse.head_done)
+    ms += (uint64_t)h->parse.body_expected * 1000 / HTTP_MIN_BODY_RATE;
+  return h->req_started + ms;
+}
+
+/* Slow or silent clients are closed, so they cannot hold connections open:
+ * a request that trickles in (slowloris) past its deadline gets 408, an
+ * idle keep-alive is closed. Requests with the application are not timed
+ * here. */
 static void http_on_idle_timer(uv_timer_t *t) {
   struct http_server *s = t->data;
   uint64_t now = uv_now(t->loop);
   for (struct http_conn *h = s->conns; h; h = h->next) {
-    if (!h->busy && now - h->idle_since > s->idle_ms)
+    if (h->busy || h->conn->closing || h->conn->doomed || h->conn->close_after_flush)
+      continue;
+    if (h->req_started && now > http_request_deadline(h)) {
+      s->slow_closed++;
+      http_fail(h->conn, 408, "the request came too slowly");
+    } else if (!h->req_started && now - h->idle_since > s->idle_ms) {
       conn_close_soon(h->conn);
+    }
   }
 }
 
@@ -205,10 +226,17 @@ static void http_on_free(struct conn *c) {
   c->proto = NULL;
 }
 
+/* Between requests (or before the first byte): may make room at the cap. */
+static int http_idle(struct conn *c) {
+  const struct http_conn *h = c->proto;
+  return h && !h->busy && h->req_started == 0;
+}
+
 static const struct conn_ops http_ops = {
     .on_data = http_on_data,
     .on_close = NULL,
     .on_free = http_on_free,
+    .idle = http_idle,
 };
 
 /* Binds the HTTP protocol to a freshly accepted connection. */
@@ -237,6 +265,7 @@ int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_
   memset(s, 0, sizeof(*s));
   s->on_request = on_request;
   s->idle_ms = HTTP_IDLE_MS;
+  s->request_ms = HTTP_REQUEST_MS;
   int rc = conn_listener_init(&s->tcp, loop, http_on_accept, app);
   if (rc < 0)
     return rc;
@@ -262,6 +291,10 @@ int http_server_listen(struct http_server *s, const char *host, int port) {
 }
 
 int http_server_port(const struct http_server *s) { return conn_listener_port(&s->tcp); }
+
+void http_server_limit(struct http_server *s, struct conn_limits *lim) {
+  conn_listener_limit(&s->tcp, lim);
+}
 
 static void http_server_one_closed(struct http_server *s) {
   if (--s->pending == 0 && s->close_cb)
@@ -324,6 +357,8 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
   }
   h->busy = 0;
   h->idle_since = uv_now(c->tcp.loop);
+  if (h->in.len)
+    h->req_started = h->idle_since; /* the next request, pipelined, is already coming */
   if (!h->driving)
     http_drive(c);
 }

@@ -15,6 +15,8 @@ static int on_message_begin(http_parser *p) {
   h->too_many_headers = 0;
   h->body_too_large = 0;
   h->bad_version = 0;
+  h->head_done = 0;
+  h->body_expected = 0;
   return 0;
 }
 
@@ -102,6 +104,10 @@ static int on_headers_complete(http_parser *p) {
     h->body_too_large = 1;
     return -1;
   }
+  h->head_done = 1;
+  h->body_expected = content_lengths     ? (size_t)p->content_length
+                     : transfer_encoding ? HTTP_MAX_BODY
+                                         : 0;
   return 0;
 }
 

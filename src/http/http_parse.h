@@ -35,8 +35,10 @@ struct http_parse {
   int last_was_value;
   int too_many_headers;
   int body_too_large;
-  int bad_version;  /* not HTTP/1.0 or 1.1: 505 */
-  int head_checked; /* the current header block passed the byte checks */
+  int bad_version;      /* not HTTP/1.0 or 1.1: 505 */
+  int head_checked;     /* the current header block passed the byte checks */
+  int head_done;        /* the current request's head is complete */
+  size_t body_expected; /* bytes of its body (chunked: the cap), once head_done */
   struct http_req req;
   char path[1024];
   char query[1024];

@@ -3,10 +3,14 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "net/tls.h"
+#include "util/ipset.h"
 #include "util/log.h"
 
 struct conn_write_req {
@@ -79,13 +83,36 @@ void conn_unref(struct conn *c) {
   conn_listener_maybe_done(l);
 }
 
+static void conn_limits_resume(struct conn_limits *lim);
+
+/* The socket is closed: its descriptor counts no more. */
 static void conn_on_closed(uv_handle_t *h) {
   struct conn *c = h->data;
+  struct conn_limits *lim = c->listener->limits;
+  if (lim)
+    lim->total--;
   conn_unref(c);
+  if (lim)
+    conn_limits_resume(lim);
+}
+
+static void conn_ip_release(struct conn *c) {
+  struct conn_limits *lim = c->listener->limits;
+  if (!c->ip_counted)
+    return;
+  c->ip_counted = 0;
+  size_t len = strlen(c->peer_ip);
+  uintptr_t n = (uintptr_t)map_get(&lim->by_ip, c->peer_ip, len);
+  if (n <= 1)
+    map_del(&lim->by_ip, c->peer_ip, len);
+  else
+    map_put(&lim->by_ip, c->peer_ip, len, (void *)(n - 1));
 }
 
 static void conn_unlink(struct conn *c) {
   struct conn_listener *l = c->listener;
+  if (l->oldest == c)
+    l->oldest = c->prev;
   if (c->prev)
     c->prev->next = c->next;
   else if (l->conns == c)
@@ -100,6 +127,7 @@ void conn_close(struct conn *c) {
     return;
   c->closing = 1;
   conn_unlink(c);
+  conn_ip_release(c);
   if (c->ops && c->ops->on_close)
     c->ops->on_close(c);
   uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
@@ -328,16 +356,48 @@ static void conn_peer_name(struct conn *c) {
     uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof(c->peer_ip));
 }
 
-static void conn_on_accept(uv_stream_t *server, int status) {
-  struct conn_listener *l = server->data;
-  if (status < 0) {
-    log_ev(LOG_WARN, "accept failed", LOG_S("error", uv_strerror(status)));
-    return;
+/* Counts c against its address's cap; -EBUSY when the address is at it. */
+static int conn_ip_admit(struct conn *c) {
+  struct conn_limits *lim = c->listener->limits;
+  if (lim == NULL || lim->max_per_ip == 0 || c->peer_ip[0] == 0 ||
+      (lim->exempt && ipset_contains(lim->exempt, c->peer_ip)))
+    return 0;
+  size_t len = strlen(c->peer_ip);
+  uintptr_t n = (uintptr_t)map_get(&lim->by_ip, c->peer_ip, len);
+  if (n >= lim->max_per_ip) {
+    lim->refused_per_ip++;
+    return -EBUSY;
   }
+  if (map_put(&lim->by_ip, c->peer_ip, len, (void *)(n + 1)) == 0)
+    c->ip_counted = 1;
+  return 0;
+}
+
+/* Over its address's cap: a plain connection hears why (HTTPS and ICE-TCP
+ * peers cannot read it and just see the close). */
+static void conn_refuse_busy(struct conn *c) {
+  static const char busy[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                             "Content-Type: text/plain; charset=utf-8\r\n"
+                             "Content-Length: 41\r\nConnection: close\r\n\r\n"
+                             "Too many connections from your address.\n";
+  uv_os_fd_t fd;
+  if (c->listener->tls == NULL && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+    /* What the client sent already is read first: closing a socket with
+     * unread bytes resets it, and the client would not see the answer. */
+    for (int i = 0; i < 4 && recv(fd, c->listener->read_buf, CONN_READ_BUF, MSG_DONTWAIT) > 0; i++)
+      ;
+    uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  }
+  conn_close(c);
+}
+
+/* Takes the connection libuv holds for l and binds its protocol. */
+static void conn_accept_one(struct conn_listener *l) {
   struct conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return;
-  uv_tcp_init(server->loop, &c->tcp);
+  uv_tcp_init(l->tcp.loop, &c->tcp);
   c->tcp.data = c;
   c->refs = 1;
   c->id = next_conn_id++;
@@ -347,24 +407,108 @@ static void conn_on_accept(uv_stream_t *server, int status) {
   c->next = l->conns;
   if (l->conns)
     l->conns->prev = c;
+  else
+    l->oldest = c;
   l->conns = c;
   l->nconns++;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-    conn_close(c);
-    return;
-  }
-  if (l->refusing) {
+  if (l->limits)
+    l->limits->total++;
+  if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) < 0 || l->refusing) {
     conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   conn_peer_name(c);
+  if (conn_ip_admit(c) < 0) {
+    conn_refuse_busy(c);
+    return;
+  }
   if (l->tls && (c->tls = tls_conn_new(l->tls)) == NULL) {
     conn_close(c);
     return;
   }
   l->accept_cb(c);
   conn_read_start(c);
+}
+
+/* Closes the oldest connection of l's limits that waits for nothing;
+ * returns 1 if there was one. */
+static int conn_evict_idle(struct conn_limits *lim) {
+  for (struct conn_listener *l = lim->listeners; l; l = l->next_limited) {
+    for (struct conn *c = l->oldest; c; c = c->prev) {
+      if (!c->closing && !c->doomed && !c->close_after_flush && c->ops && c->ops->idle &&
+          c->ops->idle(c)) {
+        lim->evicted++;
+        log_ev(LOG_DEBUG, "idle connection closed for a new one", LOG_U("conn", c->id),
+               LOG_S("ip", c->peer_ip));
+        conn_close_soon(c);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+static int conn_limits_full(const struct conn_limits *lim) {
+  return lim && lim->max_total && lim->total >= lim->max_total;
+}
+
+/* A connection went: paused listeners take theirs while there is room. */
+static void conn_limits_resume(struct conn_limits *lim) {
+  for (struct conn_listener *l = lim->listeners; l && !conn_limits_full(lim); l = l->next_limited) {
+    if (l->paused && !l->closing) {
+      l->paused = 0;
+      conn_accept_one(l); /* libuv watches the socket again from here */
+    }
+  }
+}
+
+/* At the total cap the connection is left with libuv, which stops
+ * watching the socket until it is taken: accepting pauses (new ones wait
+ * in the kernel's backlog) while the oldest idle connection closes. */
+static void conn_on_accept(uv_stream_t *server, int status) {
+  struct conn_listener *l = server->data;
+  if (status < 0) {
+    log_ev(LOG_WARN, "accept failed", LOG_S("error", uv_strerror(status)));
+    return;
+  }
+  if (conn_limits_full(l->limits)) {
+    if (!l->paused)
+      l->limits->pauses++;
+    l->paused = 1;
+    conn_evict_idle(l->limits);
+    return;
+  }
+  conn_accept_one(l);
+}
+
+int conn_limits_init(struct conn_limits *lim, size_t max_total, unsigned max_per_ip,
+                     const struct ipset *exempt) {
+  memset(lim, 0, sizeof(*lim));
+  lim->max_total = max_total;
+  lim->max_per_ip = max_per_ip;
+  lim->exempt = exempt;
+  return map_init(&lim->by_ip);
+}
+
+void conn_limits_free(struct conn_limits *lim) { map_free(&lim->by_ip); }
+
+size_t conn_fd_limit(void) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+    return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    struct rlimit raised = {r.rlim_max, r.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      r.rlim_cur = r.rlim_max;
+  }
+  return r.rlim_cur == RLIM_INFINITY || r.rlim_cur > SIZE_MAX ? SIZE_MAX : (size_t)r.rlim_cur;
+}
+
+void conn_listener_limit(struct conn_listener *l, struct conn_limits *lim) {
+  l->limits = lim;
+  l->next_limited = lim->listeners;
+  lim->listeners = l;
 }
 
 int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb accept_cb,
@@ -425,6 +569,12 @@ void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_c
     return;
   l->closing = 1;
   l->close_cb = close_cb;
+  if (l->limits) { /* the limits outlive l, not their list of it */
+    struct conn_listener **pp = &l->limits->listeners;
+    while (*pp != l)
+      pp = &(*pp)->next_limited;
+    *pp = l->next_limited;
+  }
   /* conn_close() unlinks each connection: take them from the head. */
   while (l->conns)
     conn_close(l->conns);

@@ -11,12 +11,15 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "util/map.h"
+
 #define CONN_SNIFF_MAX 16 /* first bytes held while a sniffer decides */
 
 struct conn;
 struct conn_listener;
 struct tls_ctx;
 struct tls_conn;
+struct ipset;
 
 /* A write buffer shared by every connection it is queued on. */
 struct sbuf {
@@ -38,6 +41,9 @@ struct conn_ops {
   void (*on_close)(struct conn *c);
   /* The last reference is gone: free proto state. */
   void (*on_free)(struct conn *c);
+  /* Optional: 1 when c waits for nothing (a keep-alive between requests)
+   * and may be closed to make room for a new connection at the cap. */
+  int (*idle)(struct conn *c);
 };
 
 struct conn {
@@ -53,14 +59,40 @@ struct conn {
   unsigned closing : 1;           /* conn_close() was called */
   unsigned reading : 1;
   unsigned close_after_flush : 1;
-  unsigned doomed : 1;  /* conn_close_soon() was called */
-  unsigned sniffed : 1; /* the listener's sniffer has seen its first bytes */
-  uint8_t sniff_len;    /* bytes held in sniff_buf */
+  unsigned doomed : 1;     /* conn_close_soon() was called */
+  unsigned sniffed : 1;    /* the listener's sniffer has seen its first bytes */
+  unsigned ip_counted : 1; /* counted in its listener's limits' by_ip */
+  uint8_t sniff_len;       /* bytes held in sniff_buf */
   uint8_t sniff_buf[CONN_SNIFF_MAX];
   uint32_t refs; /* the loop's one + async work in flight */
   struct conn *next_doomed;
   struct conn *prev, *next; /* the listener's open connections */
 };
+
+/* Caps on the TCP connections of every listener sharing it (one loop):
+ * in all (below the descriptor limit) and per client address. At the total
+ * cap a listener closes its oldest idle connection and stops accepting
+ * until one is gone (the kernel holds new ones in its backlog); over the
+ * per-address cap a new connection is answered 429 (plain HTTP) and closed.
+ * The caller owns the memory and keeps it while listeners use it. */
+struct conn_limits {
+  size_t max_total;           /* 0: no cap */
+  unsigned max_per_ip;        /* 0: no cap */
+  const struct ipset *exempt; /* addresses without a per-address cap, or NULL */
+  size_t total;               /* sockets open (accepted, not yet closed) */
+  struct map by_ip;           /* peer address -> connections (as uintptr_t) */
+  struct conn_listener *listeners;
+  uint64_t refused_per_ip; /* connections refused for their address's cap */
+  uint64_t evicted;        /* idle connections closed to make room */
+  uint64_t pauses;         /* times accepting stopped at the total cap */
+};
+
+int conn_limits_init(struct conn_limits *lim, size_t max_total, unsigned max_per_ip,
+                     const struct ipset *exempt);
+void conn_limits_free(struct conn_limits *lim);
+/* Raises the soft descriptor limit to the hard one; returns the limit in
+ * force (RLIMIT_NOFILE), or 0 when it cannot be read. */
+size_t conn_fd_limit(void);
 
 typedef void (*conn_accept_cb)(struct conn *c);
 /* Looks at a connection's first bytes (before TLS) and may take it over for
@@ -84,10 +116,14 @@ struct conn_listener {
   struct tls_ctx *tls;      /* borrowed; NULL: plain TCP */
   conn_sniff_fn sniff;      /* or NULL */
   void *sniff_arg;
-  struct conn *doomed;   /* closed at the next safe point */
-  struct conn *conns;    /* open connections, newest first */
-  size_t nconns;         /* accepted and not yet freed */
-  unsigned handles_open; /* the listener's own uv handles not yet closed */
+  struct conn *doomed;                /* closed at the next safe point */
+  struct conn *conns;                 /* open connections, newest first */
+  struct conn *oldest;                /* the last of conns */
+  struct conn_limits *limits;         /* or NULL */
+  struct conn_listener *next_limited; /* the limits' other listeners */
+  int paused;                         /* a connection waits in libuv to be accepted */
+  size_t nconns;                      /* accepted and not yet freed */
+  unsigned handles_open;              /* the listener's own uv handles not yet closed */
   int closing;
   int refusing; /* new connections are closed at once (the server is stopping) */
   conn_listener_close_cb close_cb;
@@ -103,6 +139,8 @@ void conn_listener_use_tls(struct conn_listener *l, struct tls_ctx *t);
 /* New connections are closed as soon as they are accepted (the server is
  * stopping; the kernel would otherwise queue them unanswered). */
 void conn_listener_refuse(struct conn_listener *l);
+/* Connections of l count against lim (before conn_listener_start). */
+void conn_listener_limit(struct conn_listener *l, struct conn_limits *lim);
 /* Every new connection's first bytes go to sniff first. */
 void conn_listener_set_sniffer(struct conn_listener *l, conn_sniff_fn sniff, void *arg);
 /* Listens on host:port (port 0: any free port, see conn_listener_port()). */

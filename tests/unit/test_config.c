@@ -62,6 +62,10 @@ static const char *const env_names[] = {
     "ONAIR_TURN_TTL_S",
     "ONAIR_METRICS_ALLOW",
     "ONAIR_LOG_FORMAT",
+    "ONAIR_HTTP_REQUEST_TIMEOUT_MS",
+    "ONAIR_MAX_CONNS",
+    "ONAIR_MAX_CONNS_PER_IP",
+    "ONAIR_MAX_WS_PER_IP",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -120,6 +124,13 @@ static const struct key_case {
     {"turn-ttl-s", CONFIG_U64, FIELD(turn_ttl_s), 60, 604800, "ONAIR_TURN_TTL_S", NULL, "600"},
     {"metrics-allow", CONFIG_STRING, FIELD(metrics_allow), 0, 0, "ONAIR_METRICS_ALLOW", NULL,
      "10.0.0.0/8"},
+    {"http-request-timeout-ms", CONFIG_U64, FIELD(http_request_ms), 1000, 600000,
+     "ONAIR_HTTP_REQUEST_TIMEOUT_MS", NULL, "5000"},
+    {"max-conns", CONFIG_SIZE, FIELD(max_conns), 0, 10000000, "ONAIR_MAX_CONNS", NULL, "1000"},
+    {"max-conns-per-ip", CONFIG_UNSIGNED, FIELD(max_conns_per_ip), 0, 1000000,
+     "ONAIR_MAX_CONNS_PER_IP", NULL, "20"},
+    {"max-ws-per-ip", CONFIG_UNSIGNED, FIELD(max_ws_per_ip), 0, 1000000, "ONAIR_MAX_WS_PER_IP",
+     NULL, "8"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
