@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,9 +52,18 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   if (static_files_init(&app->files, cfg->web_dir) < 0 ||
       rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
       map_init(&app->ws_by_ip) < 0 || map_init(&app->users) < 0 ||
-      throttle_init(&app->throttle_user, 5, 100000) < 0 ||
-      throttle_init(&app->throttle_ip, 20, 100000) < 0)
+      throttle_init(&app->throttle_user, SIGNIN_FREE_PER_NAME, 100000) < 0 ||
+      throttle_init(&app->throttle_user_at, SIGNIN_FREE_PER_NAME_AT, 100000) < 0 ||
+      throttle_init(&app->throttle_ip, SIGNIN_FREE_PER_IP, 100000) < 0)
     return -ENOMEM;
+  char key_path[1100];
+  snprintf(key_path, sizeof(key_path), "%s/device.key", cfg->data_dir);
+  int krc = device_key_load(key_path, app->device_key);
+  if (krc < 0) {
+    log_ev(LOG_ERROR, "cannot read or make the device key", LOG_S("file", key_path),
+           LOG_S("error", strerror(-krc)));
+    return krc;
+  }
   struct ws_config wcfg = {
       .max_message = cfg->ws_max_message,
       .ping_ms = cfg->ws_ping_ms,
@@ -67,6 +77,7 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
    * and host-bound (__Host- prefix). */
   int tls = cfg->tls_cert[0] || cfg->tls_domain[0] || strncmp(cfg->base_url, "https://", 8) == 0;
   app->cookie_name = tls ? "__Host-" SESSION_COOKIE : SESSION_COOKIE;
+  app->device_cookie_name = tls ? "__Host-onair_device" : "onair_device";
   app->cookie_attrs =
       tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
   app_timer_init(app, &app->rooms_timer);
@@ -123,6 +134,8 @@ static void app_free_memory(struct app *app) {
   map_free(&app->ws_by_ip);
   rooms_free(&app->rooms);
   throttle_free(&app->throttle_user);
+  throttle_free(&app->throttle_user_at);
+  sodium_memzero(app->device_key, sizeof(app->device_key));
   throttle_free(&app->throttle_ip);
   static_files_free(&app->files);
 }

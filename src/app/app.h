@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/rooms.h"
+#include "auth/device.h"
 #include "auth/throttle.h"
 #include "http/http.h"
 #include "http/static.h"
@@ -26,6 +27,11 @@ struct acme;
 struct app;
 
 /* What the app counts for /metrics (since start). */
+/* Failed sign-ins allowed before waits begin (then doubling from 1 s). */
+#define SIGNIN_FREE_PER_IP 20     /* from one address, any names */
+#define SIGNIN_FREE_PER_NAME_AT 5 /* on one name from one address (or one device) */
+#define SIGNIN_FREE_PER_NAME 10   /* on one name from browsers without its device cookie */
+
 struct app_counters {
   uint64_t chat_in;           /* chat messages accepted */
   uint64_t chat_out;          /* chat messages sent to room members */
@@ -46,8 +52,14 @@ struct app {
   struct map ws_by_ip;     /* client address -> its WebSockets (as uintptr_t) */
   struct map users;        /* user id (decimal) -> struct user_state */
   struct client *watchers; /* connections subscribed to the room list */
+  /* Failed sign-ins (docs/operations.md, "Limits"): per address, per name
+   * and address (or name and device), and per name for browsers without
+   * the name's device cookie. */
   struct throttle throttle_user;
+  struct throttle throttle_user_at;
   struct throttle throttle_ip;
+  uint8_t device_key[DEVICE_KEY_BYTES]; /* signs device cookies; <data>/device.key */
+  const char *device_cookie_name;
   uv_timer_t rooms_timer; /* coalesces room list updates */
   int rooms_dirty;
   uv_timer_t sweep_timer;   /* expires sessions */

@@ -12,6 +12,7 @@
 #include "acme/msg.h"
 #include "app/app.h"
 #include "app/web.h"
+#include "auth/device.h"
 #include "auth/pwhash.h"
 #include "auth/session.h"
 #include "http/static.h"
@@ -26,10 +27,12 @@ struct auth_job {
   struct conn *conn;
   int64_t user_id;
   char name[DB_NAME_MAX + 1];
-  char ukey[DB_NAME_MAX + 3]; /* throttle key for the name */
-  char ikey[64];              /* throttle key for the address */
-  char client_ip[46];         /* for the log */
-  int disabled;               /* the account is disabled: refused even with the password */
+  char ukey[DB_NAME_MAX + 3];          /* throttle key for the name */
+  char akey[DB_NAME_MAX + 3 + 64 + 2]; /* the name at the address, or on the device */
+  char ikey[64];                       /* throttle key for the address */
+  int trusted_device;                  /* the browser has the name's device cookie */
+  char client_ip[46];                  /* for the log */
+  int disabled;                        /* the account is disabled: refused even with the password */
 };
 
 static struct app *conn_app(struct conn *c) { return c->app; }
@@ -119,16 +122,21 @@ void web_respond_redirect(struct conn *c, const char *location) {
   http_respond(c, 303, NULL, extra, NULL, 0);
 }
 
+/* A session for a password sign-in or sign-up, and a new device cookie
+ * for the name: this browser is the owner's from now on. */
 static void respond_with_session(struct conn *c, int status, int64_t user_id, const char *name) {
   struct app *app = conn_app(c);
-  char token[SESSION_TOKEN_LEN + 1], extra[256];
+  char token[SESSION_TOKEN_LEN + 1], device[DEVICE_COOKIE_LEN + 1], extra[512];
   if (session_create(app->db, user_id, app->cfg->session_ttl_ms, token) < 0) {
     http_respond_error(c, 500, "internal", "Could not start a session; try again.");
     return;
   }
+  device_cookie_make(app->device_key, name, strlen(name), device);
   snprintf(extra, sizeof(extra),
-           "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\nCache-Control: no-store\r\n",
-           app->cookie_name, token, app->cfg->session_ttl_ms / 1000, app->cookie_attrs);
+           "Set-Cookie: %s=%s; Max-Age=%" PRId64 "%s\r\n"
+           "Set-Cookie: %s=%s; Max-Age=%d%s\r\nCache-Control: no-store\r\n",
+           app->cookie_name, token, app->cfg->session_ttl_ms / 1000, app->cookie_attrs,
+           app->device_cookie_name, device, DEVICE_COOKIE_MAX_AGE_S, app->cookie_attrs);
   web_respond_json(c, status, extra, json_pack("{s:{s:s}}", "user", "name", name));
 }
 
@@ -195,6 +203,16 @@ static struct auth_job *auth_job_new(struct conn *c, const struct http_req *req,
     job->ukey[2 + i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
   job->ukey[2 + nlen] = 0;
   snprintf(job->ikey, sizeof(job->ikey), "ip:%s", req->client_ip);
+  /* The name on this device (a valid device cookie for it), else at this
+   * address: one guesser is slowed on one name wherever it comes from. */
+  char cookie[DEVICE_COOKIE_LEN + 2], nonce[DEVICE_NONCE_LEN + 1];
+  if (http_req_cookie(req, job->app->device_cookie_name, cookie, sizeof(cookie)) >= 0 &&
+      device_cookie_check(job->app->device_key, name, nlen, cookie, nonce) == 0) {
+    job->trusted_device = 1;
+    snprintf(job->akey, sizeof(job->akey), "%s|d:%s", job->ukey, nonce);
+  } else {
+    snprintf(job->akey, sizeof(job->akey), "%s|%s", job->ukey, job->ikey);
+  }
   snprintf(job->client_ip, sizeof(job->client_ip), "%s", req->client_ip);
   conn_ref(c);
   app_job_begin(job->app);
@@ -242,6 +260,7 @@ static void signin_checked(void *arg, int rc, const char *hash) {
   uint64_t now = uv_now(app->loop);
   if (rc < 0) {
     throttle_fail(&app->throttle_user, job->ukey, now);
+    throttle_fail(&app->throttle_user_at, job->akey, now);
     throttle_fail(&app->throttle_ip, job->ikey, now);
     app->counters.signin_failures++;
     log_ev(LOG_INFO, "sign-in failed", LOG_S("user", job->name), LOG_S("ip", job->client_ip));
@@ -249,7 +268,9 @@ static void signin_checked(void *arg, int rc, const char *hash) {
       http_respond_error(c, 401, "bad_credentials", "Wrong username or password.");
     goto out;
   }
-  throttle_success(&app->throttle_user, job->ukey);
+  /* The per-name count stays: an attacker's guesses are not forgiven when
+   * the owner signs in (it forgets them after 15 quiet minutes). */
+  throttle_success(&app->throttle_user_at, job->akey);
   if (job->disabled) {
     log_ev(LOG_INFO, "sign-in of a disabled account", LOG_S("user", job->name),
            LOG_S("ip", job->client_ip));
@@ -261,6 +282,28 @@ static void signin_checked(void *arg, int rc, const char *hash) {
     respond_with_session(c, 200, job->user_id, job->name);
 out:
   auth_job_free(job);
+}
+
+/* 429 with Retry-After: "<why>; try again in N seconds." */
+static void respond_throttled(struct conn *c, uint64_t wait_ms, const char *why) {
+  char extra[64], msg[128];
+  uint64_t secs = (wait_ms + 999) / 1000;
+  snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", secs);
+  snprintf(msg, sizeof(msg), "%s; try again in %" PRIu64 " second%s.", why, secs,
+           secs == 1 ? "" : "s");
+  web_respond_json(c, 429, extra, json_pack("{s:s, s:s}", "error", "throttled", "message", msg));
+}
+
+/* How long job's sign-in must wait: the longest of its address's, its
+ * name's at that address (or on that device), and, unless the browser holds
+ * the name's device cookie, its name's from anywhere. */
+static uint64_t signin_wait_ms(struct app *app, const struct auth_job *job, uint64_t now) {
+  uint64_t wait = throttle_wait_ms(&app->throttle_ip, job->ikey, now);
+  uint64_t at = throttle_wait_ms(&app->throttle_user_at, job->akey, now);
+  uint64_t name = job->trusted_device ? 0 : throttle_wait_ms(&app->throttle_user, job->ukey, now);
+  if (at > wait)
+    wait = at;
+  return name > wait ? name : wait;
 }
 
 static void api_signin(struct conn *c, struct http_req *req, const struct who *who) {
@@ -279,19 +322,9 @@ static void api_signin(struct conn *c, struct http_req *req, const struct who *w
     http_respond_error(c, 503, "busy", "Try again.");
     goto out;
   }
-  uint64_t now = uv_now(app->loop);
-  uint64_t wait = throttle_wait_ms(&app->throttle_user, job->ukey, now);
-  uint64_t wait_ip = throttle_wait_ms(&app->throttle_ip, job->ikey, now);
-  if (wait_ip > wait)
-    wait = wait_ip;
+  uint64_t wait = signin_wait_ms(app, job, uv_now(app->loop));
   if (wait) {
-    char extra[64], msg[128];
-    snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
-    uint64_t secs = (wait + 999) / 1000;
-    snprintf(msg, sizeof(msg), "Too many failed sign-ins; try again in %" PRIu64 " second%s.", secs,
-             secs == 1 ? "" : "s");
-    json_t *j = json_pack("{s:s, s:s}", "error", "throttled", "message", msg);
-    web_respond_json(c, 429, extra, j);
+    respond_throttled(c, wait, "Too many failed sign-ins");
     auth_job_free(job);
     goto out;
   }

@@ -39,7 +39,9 @@ describe('sign-up', () => {
     assert.match(res.headers['content-type'], /^application\/json/);
     assert.deepEqual(res.json, { user: { name } });
     const sc = res.headers['set-cookie'];
-    assert.equal(sc.length, 1);
+    // The session, and the device cookie (signin_throttle.test.js).
+    assert.equal(sc.length, 2);
+    assert.match(sc[1], /^onair_device=/);
     const parts = sc[0].split(';').map(s => s.trim());
     assert.match(parts[0], /^onair_session=[A-Za-z0-9_-]{22}$/);
     const attrs = parts.slice(1).map(s => s.toLowerCase());
@@ -137,6 +139,8 @@ describe('sign-in', () => {
     assert.equal((await signin(srv, u.name)).status, 200, 'one failure does not lock the account');
   });
 
+  // From one address without the name's device cookie (an attacker's
+  // situation); signin_throttle.test.js has the owner's.
   test('after 5 wrong passwords the 6th attempt is 429 with Retry-After, even with the right password', async () => {
     const u = await signup(srv, uname('Thr'));
     for (let i = 0; i < 5; i++) {
