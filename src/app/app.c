@@ -51,7 +51,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   ipset_parse(&app->metrics_allow, cfg->metrics_allow, NULL); /* config_set checked it */
   if (static_files_init(&app->files, cfg->web_dir) < 0 ||
       rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
-      map_init(&app->ws_by_ip) < 0 || map_init(&app->users) < 0 ||
+      map_init(&app->ws_by_ip) < 0 || map_init(&app->signup_by_ip) < 0 ||
+      map_init(&app->users) < 0 ||
       throttle_init(&app->throttle_user, SIGNIN_FREE_PER_NAME, 100000) < 0 ||
       throttle_init(&app->throttle_user_at, SIGNIN_FREE_PER_NAME_AT, 100000) < 0 ||
       throttle_init(&app->throttle_ip, SIGNIN_FREE_PER_IP, 100000) < 0)
@@ -130,6 +131,10 @@ static void app_free_memory(struct app *app) {
   for (struct map_entry *e = map_first(&app->users, &slot); e; e = map_next(&app->users, e, &slot))
     free(e->value);
   map_free(&app->users);
+  for (struct map_entry *e = map_first(&app->signup_by_ip, &slot); e;
+       e = map_next(&app->signup_by_ip, e, &slot))
+    free(e->value);
+  map_free(&app->signup_by_ip);
   map_free(&app->peers);
   map_free(&app->ws_by_ip);
   rooms_free(&app->rooms);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "app/chat.h"
 #include "app/config.h"
 #include "app/rooms.h"
 #include "auth/device.h"
@@ -31,6 +32,12 @@ struct app;
 #define SIGNIN_FREE_PER_IP 20     /* from one address, any names */
 #define SIGNIN_FREE_PER_NAME_AT 5 /* on one name from one address (or one device) */
 #define SIGNIN_FREE_PER_NAME 10   /* on one name from browsers without its device cookie */
+
+/* New accounts: per address signup-per-ip at once then one every 2
+ * minutes; in all signup-per-sec with a burst of 15 seconds' worth. */
+#define SIGNUP_PER_IP_PER_S (1.0 / 120)
+#define SIGNUP_ALL_BURST_S 15
+#define SIGNUP_MAX_ADDRESSES 100000 /* addresses tracked; beyond, only the total counts */
 
 struct app_counters {
   uint64_t chat_in;           /* chat messages accepted */
@@ -59,6 +66,8 @@ struct app {
   struct throttle throttle_user_at;
   struct throttle throttle_ip;
   uint8_t device_key[DEVICE_KEY_BYTES]; /* signs device cookies; <data>/device.key */
+  struct map signup_by_ip;              /* address -> struct chat_bucket of its sign-ups */
+  struct chat_bucket signup_all;        /* every sign-up */
   const char *device_cookie_name;
   uv_timer_t rooms_timer; /* coalesces room list updates */
   int rooms_dirty;

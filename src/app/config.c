@@ -313,6 +313,21 @@ const struct config_key config_keys[] = {
      .help = "WebSockets per client address (0: no cap)",
      .doc = "WebSockets (open pages) one client address may hold, counted by the client's "
             "address behind a trusted proxy; more are answered 429. 0: no cap"},
+    {.key = "signup-per-ip",
+     UNSIGNED(signup_per_ip, 0, 1000000),
+     .def = "5",
+     .arg = "N",
+     .help = "accounts one address may make at once (0: no limit)",
+     .doc = "accounts one client address may make at once, then one every 2 minutes; more are "
+            "answered 429 with `Retry-After`. 0: no limit"},
+    {.key = "signup-per-sec",
+     DOUBLE(signup_per_sec, 0, 1000),
+     .def = "2",
+     .arg = "N",
+     .help = "new accounts per second in all (0: no limit)",
+     .doc = "new accounts per second from everyone together, after a burst of 15 times as many; "
+            "more are answered 429 with `Retry-After`. Password sign-ins are checked ahead of "
+            "sign-ups in any case. 0: no limit"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

@@ -67,6 +67,8 @@ struct config {
   size_t max_conns;          /* TCP connections in all; 0: from the descriptor limit */
   unsigned max_conns_per_ip; /* TCP connections per client address; 0: no cap */
   unsigned max_ws_per_ip;    /* WebSockets per client address; 0: no cap */
+  unsigned signup_per_ip;    /* accounts an address makes at once; 0: no limit */
+  double signup_per_sec;     /* new accounts per second in all; 0: no limit */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

@@ -10,6 +10,7 @@
 
 #include "acme/acme.h"
 #include "app/app.h"
+#include "auth/pwhash.h"
 #include "http/http.h"
 #include "media/sfu.h"
 #include "net/conn.h"
@@ -116,6 +117,21 @@ static void limit_metrics(struct buf *b, const struct app *app) {
            (double)app->site->slow_closed);
 }
 
+/* Password hashing (pwhash.h's queues). */
+static void auth_metrics(struct buf *b) {
+  unsigned running;
+  size_t checks, hashes;
+  pwhash_load(&running, &checks, &hashes);
+  metric(b, "onair_password_hashes_running", "gauge", "Argon2id hashes being computed now.",
+         (double)running);
+  put(b,
+      "# HELP onair_password_hashes_waiting Argon2id work waiting, by kind.\n"
+      "# TYPE onair_password_hashes_waiting gauge\n"
+      "onair_password_hashes_waiting{kind=\"signin\"} %zu\n"
+      "onair_password_hashes_waiting{kind=\"signup\"} %zu\n",
+      checks, hashes);
+}
+
 /* tls-domain's ACME client. */
 static void acme_metrics(struct buf *b, const struct acme *acme) {
   struct acme_stats st;
@@ -144,6 +160,7 @@ void metrics_serve(struct conn *c, struct http_req *req) {
   media_metrics(&b, app->sfu);
   process_metrics(&b, app);
   limit_metrics(&b, app);
+  auth_metrics(&b);
   if (app->acme)
     acme_metrics(&b, app->acme);
   http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",

@@ -219,6 +219,75 @@ static struct auth_job *auth_job_new(struct conn *c, const struct http_req *req,
   return job;
 }
 
+/* 429 with Retry-After: "<why>; try again in N seconds." */
+static void respond_throttled(struct conn *c, uint64_t wait_ms, const char *why) {
+  char extra[64], msg[128];
+  uint64_t secs = (wait_ms + 999) / 1000;
+  snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", secs);
+  snprintf(msg, sizeof(msg), "%s; try again in %" PRIu64 " second%s.", why, secs,
+           secs == 1 ? "" : "s");
+  web_respond_json(c, 429, extra, json_pack("{s:s, s:s}", "error", "throttled", "message", msg));
+}
+
+/* Takes one token of b (burst, then per_sec); returns 0 or the ms until
+ * there is one. */
+static uint64_t bucket_wait_ms(struct chat_bucket *b, unsigned burst, double per_sec,
+                               uint64_t now) {
+  if (chat_bucket_take(b, burst, per_sec, now) == 0)
+    return 0;
+  return (uint64_t)((1.0 - b->tokens) * 1000.0 / per_sec) + 1;
+}
+
+/* New accounts per address and in all (docs/operations.md, "Limits"): a
+ * script cannot fill the database, nor the hashing queue sign-ins use. */
+static int signup_allowed(struct conn *c, const struct http_req *req) {
+  struct app *app = conn_app(c);
+  uint64_t now = uv_now(app->loop);
+  size_t len = strlen(req->client_ip);
+  const struct config *cfg = app->cfg;
+  struct chat_bucket *b =
+      cfg->signup_per_ip ? map_get(&app->signup_by_ip, req->client_ip, len) : NULL;
+  if (b == NULL && cfg->signup_per_ip && app->signup_by_ip.count < SIGNUP_MAX_ADDRESSES &&
+      (b = calloc(1, sizeof(*b))) != NULL &&
+      map_put(&app->signup_by_ip, req->client_ip, len, b) < 0) {
+    free(b);
+    b = NULL;
+  }
+  uint64_t wait = b ? bucket_wait_ms(b, cfg->signup_per_ip, SIGNUP_PER_IP_PER_S, now) : 0;
+  if (wait) {
+    respond_throttled(c, wait, "Too many new accounts from your address");
+    return 0;
+  }
+  unsigned burst = (unsigned)(cfg->signup_per_sec * SIGNUP_ALL_BURST_S);
+  wait = cfg->signup_per_sec > 0
+             ? bucket_wait_ms(&app->signup_all, burst ? burst : 1, cfg->signup_per_sec, now)
+             : 0;
+  if (wait) {
+    respond_throttled(c, wait, "Too many new accounts at the moment");
+    return 0;
+  }
+  return 1;
+}
+
+/* The hashing queue is full: 503, and when to come back. */
+static void respond_busy(struct conn *c) {
+  web_respond_json(c, 503, "Retry-After: 1\r\n",
+                   json_pack("{s:s, s:s}", "error", "busy", "message",
+                             "The server is busy; try again in a moment."));
+}
+
+static void signup_start(struct conn *c, const struct http_req *req, const char *name, size_t nlen,
+                         const char *pw, size_t pwlen) {
+  struct app *app = conn_app(c);
+  struct auth_job *job = auth_job_new(c, req, name, nlen);
+  int rc = job ? pwhash_hash_async(app->loop, pw, pwlen, signup_hashed, job) : -ENOMEM;
+  if (rc < 0) {
+    if (job)
+      auth_job_free(job);
+    respond_busy(c);
+  }
+}
+
 static void api_signup(struct conn *c, struct http_req *req, const struct who *who) {
   struct app *app = conn_app(c);
   const char *name, *pw;
@@ -243,12 +312,8 @@ static void api_signup(struct conn *c, struct http_req *req, const struct who *w
     http_respond_error(c, 409, "username_taken", "That username is taken.");
     goto out;
   }
-  struct auth_job *job = auth_job_new(c, req, name, nlen);
-  if (job == NULL || pwhash_hash_async(app->loop, pw, pwlen, signup_hashed, job) < 0) {
-    if (job)
-      auth_job_free(job);
-    http_respond_error(c, 503, "busy", "Could not create the account; try again.");
-  }
+  if (signup_allowed(c, req))
+    signup_start(c, req, name, nlen, pw, pwlen);
 out:
   json_decref(root);
 }
@@ -282,16 +347,6 @@ static void signin_checked(void *arg, int rc, const char *hash) {
     respond_with_session(c, 200, job->user_id, job->name);
 out:
   auth_job_free(job);
-}
-
-/* 429 with Retry-After: "<why>; try again in N seconds." */
-static void respond_throttled(struct conn *c, uint64_t wait_ms, const char *why) {
-  char extra[64], msg[128];
-  uint64_t secs = (wait_ms + 999) / 1000;
-  snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", secs);
-  snprintf(msg, sizeof(msg), "%s; try again in %" PRIu64 " second%s.", why, secs,
-           secs == 1 ? "" : "s");
-  web_respond_json(c, 429, extra, json_pack("{s:s, s:s}", "error", "throttled", "message", msg));
 }
 
 /* How long job's sign-in must wait: the longest of its address's, its
@@ -337,7 +392,7 @@ static void api_signin(struct conn *c, struct http_req *req, const struct who *w
   }
   if (pwhash_verify_async(app->loop, found ? u.pwhash : NULL, pw, pwlen, signin_checked, job) < 0) {
     auth_job_free(job);
-    http_respond_error(c, 503, "busy", "Try again.");
+    respond_busy(c);
   }
 out:
   json_decref(root);

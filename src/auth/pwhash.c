@@ -8,6 +8,8 @@
 
 struct pwhash_work {
   uv_work_t req;
+  uv_loop_t *loop;
+  struct pwhash_work *next; /* in its queue */
   int verify;
   char password[PWHASH_MAX_PASSWORD];
   size_t len;
@@ -55,22 +57,66 @@ static void pwhash_run(uv_work_t *req) {
   w->rc = ok && !w->dummy ? 0 : -EACCES;
 }
 
-static void pwhash_done(uv_work_t *req, int status) {
-  struct pwhash_work *w = req->data;
+/* The waiting work: [0] checks (sign-ins), [1] new hashes (sign-ups). */
+static struct {
+  struct pwhash_work *head[2], *tail[2];
+  size_t len[2];
+  unsigned running;
+} sched;
+
+static void pwhash_finish(struct pwhash_work *w, int rc) {
   sodium_memzero(w->password, sizeof(w->password));
-  w->cb(w->arg, status < 0 ? -ECANCELED : w->rc, w->hash);
+  w->cb(w->arg, rc, w->hash);
   sodium_memzero(w->hash, sizeof(w->hash));
   free(w);
 }
 
+static void pwhash_done(uv_work_t *req, int status);
+
+/* Starts waiting work while fewer than PWHASH_IN_FLIGHT run, checks first. */
+static void pwhash_pump(void) {
+  while (sched.running < PWHASH_IN_FLIGHT) {
+    int k = sched.head[0] ? 0 : 1;
+    struct pwhash_work *w = sched.head[k];
+    if (w == NULL)
+      return;
+    sched.head[k] = w->next;
+    if (sched.head[k] == NULL)
+      sched.tail[k] = NULL;
+    sched.len[k]--;
+    sched.running++;
+    if (uv_queue_work(w->loop, &w->req, pwhash_run, pwhash_done) < 0) {
+      sched.running--;
+      pwhash_finish(w, -ENOMEM);
+    }
+  }
+}
+
+static void pwhash_done(uv_work_t *req, int status) {
+  struct pwhash_work *w = req->data;
+  sched.running--;
+  pwhash_finish(w, status < 0 ? -ECANCELED : w->rc);
+  pwhash_pump();
+}
+
+void pwhash_load(unsigned *running, size_t *waiting_checks, size_t *waiting_hashes) {
+  *running = sched.running;
+  *waiting_checks = sched.len[0];
+  *waiting_hashes = sched.len[1];
+}
+
 static int pwhash_queue(uv_loop_t *loop, int verify, int dummy, const char *hash,
                         const char *password, size_t len, pwhash_cb cb, void *arg) {
+  int k = verify ? 0 : 1;
   if (len > PWHASH_MAX_PASSWORD)
     return -EINVAL;
+  if (sched.len[k] >= PWHASH_QUEUE_MAX)
+    return -EBUSY;
   struct pwhash_work *w = calloc(1, sizeof(*w));
   if (w == NULL)
     return -ENOMEM;
   w->req.data = w;
+  w->loop = loop;
   w->verify = verify;
   w->dummy = dummy;
   memcpy(w->password, password, len);
@@ -79,12 +125,16 @@ static int pwhash_queue(uv_loop_t *loop, int verify, int dummy, const char *hash
     snprintf(w->hash, sizeof(w->hash), "%s", hash);
   w->cb = cb;
   w->arg = arg;
-  int rc = uv_queue_work(loop, &w->req, pwhash_run, pwhash_done);
-  if (rc < 0) {
-    sodium_memzero(w->password, sizeof(w->password));
-    free(w);
-  }
-  return rc;
+  if (sched.tail[k])
+    sched.tail[k]->next = w;
+  else
+    sched.head[k] = w;
+  sched.tail[k] = w;
+  sched.len[k]++;
+  /* The callback never runs inside this call: work started here completes
+   * on a later loop turn. */
+  pwhash_pump();
+  return 0;
 }
 
 int pwhash_hash_async(uv_loop_t *loop, const char *password, size_t len, pwhash_cb cb, void *arg) {

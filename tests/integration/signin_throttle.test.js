@@ -145,3 +145,59 @@ test('a device cookie is no session', async () => {
     assert.equal(both.status, 401);
   } finally { await srv.stop(); }
 });
+
+// A flood of sign-ups (each a 64 MiB Argon2id hash) must not hold up the
+// owner's sign-in: checks are taken before new hashes, so the sign-in waits
+// for at most the hashes already running (2), never for the queue. The
+// bound is counted in hashes, not in seconds.
+describe('a sign-up flood', { timeout: 180000 }, () => {
+  let srv;
+  before(async () => { srv = await startOnair(['--trusted-proxies', '127.0.0.1'], { signupLimits: true }); });
+  after(async () => { if (srv) await srv.stop(); });
+
+  async function waiting(kind) {
+    const res = await request(srv, 'GET', '/metrics');
+    const m = new RegExp(`^onair_password_hashes_waiting\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(res.body);
+    return m ? Number(m[1]) : -1;
+  }
+
+  test('sign-ups are limited per address and in all; a sign-in overtakes the queued ones', async () => {
+    const owner = uname('busy');
+    assert.equal((await request(srv, 'POST', '/api/signup',
+      { body: { username: owner, password: PASSWORD }, headers: { 'X-Forwarded-For': '192.0.2.1' } })).status, 201);
+    // One address: 5 accounts, then 429 (the owner's sign-up was one).
+    const one = [];
+    for (let i = 0; i < 5; i++) {
+      one.push((await request(srv, 'POST', '/api/signup',
+        { body: { username: uname('same'), password: PASSWORD }, headers: { 'X-Forwarded-For': '192.0.2.1' } })));
+    }
+    assert.deepEqual(one.map(r => r.status), [201, 201, 201, 201, 429]);
+    assert.equal(one[4].json.error, 'throttled');
+    assert.match(one[4].json.message, /from your address/);
+    assert.ok(Number(one[4].headers['retry-after']) > 60, one[4].headers['retry-after']);
+
+    // Many addresses at once: 30 in all are let through at once (the
+    // default signup-per-sec 2, a burst of 15 s), then 429.
+    const done = [];
+    const flood = Array.from({ length: 60 }, (_, i) => request(srv, 'POST', '/api/signup', {
+      body: { username: uname('flood'), password: PASSWORD }, headers: { 'X-Forwarded-For': `198.18.0.${i + 1}` },
+    }).then(r => { done.push(r.status === 201 ? 'signup' : `signup-${r.status}`); return r; }));
+    while (await waiting('signup') < 10) await sleep(20);
+    const signin = request(srv, 'POST', '/api/signin', {
+      body: { username: owner, password: PASSWORD }, headers: { 'X-Forwarded-For': '192.0.2.1' },
+    }).then(r => { done.push('signin'); return r; });
+    const [res, ...floodRes] = await Promise.all([signin, ...flood]);
+    assert.equal(res.status, 200, res.body);
+    const statuses = floodRes.map(r => r.status);
+    const created = statuses.filter(s => s === 201).length;
+    const limited = floodRes.filter(r => r.status === 429);
+    assert.ok(created >= 20 && created <= 30, `accounts made in the flood: ${created}`);
+    assert.ok(limited.length >= 30, `refused: ${limited.length}`);
+    assert.match(limited[0].json.message, /at the moment/);
+    const before = done.indexOf('signin');
+    const createdBefore = done.slice(0, before).filter(d => d === 'signup').length;
+    const createdAfter = done.slice(before + 1).filter(d => d === 'signup').length;
+    assert.ok(createdBefore <= 4, `sign-ups finished before the sign-in: ${createdBefore} (${done.join(' ')})`);
+    assert.ok(createdAfter >= 10, `the sign-in did overtake a queue: ${createdAfter} after it`);
+  });
+});

@@ -46,12 +46,16 @@ function madeDir() {
 
 // Starts onair. extraArgs are appended to the command line; opts.dataDir
 // reuses a directory (to test restarts); opts.wrapper is a command line that
-// runs onair (valgrind ...), opts.startMs how long it may take to listen.
+// runs onair (valgrind ...), opts.startMs how long it may take to listen,
+// opts.signupLimits keeps the sign-up limits on (tests turn them off).
 // Returns { url, port, dataDir, proc, log(), exited, stop(), kill9() }.
 async function startOnair(extraArgs = [], opts = {}) {
   const port = opts.port || await freePort();
   const dataDir = opts.dataDir || madeDir();
-  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...extraArgs];
+  // Every test's users come from this machine: the per-address and total
+  // sign-up limits are off unless a test sets them (later flags win).
+  const limits = opts.signupLimits ? [] : ['--signup-per-ip', '0', '--signup-per-sec', '0'];
+  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...limits, ...extraArgs];
   const argv = [...(opts.wrapper || []), BIN, ...args];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   let out = '';

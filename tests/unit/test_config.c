@@ -66,6 +66,8 @@ static const char *const env_names[] = {
     "ONAIR_MAX_CONNS",
     "ONAIR_MAX_CONNS_PER_IP",
     "ONAIR_MAX_WS_PER_IP",
+    "ONAIR_SIGNUP_PER_IP",
+    "ONAIR_SIGNUP_PER_SEC",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -131,6 +133,10 @@ static const struct key_case {
      "ONAIR_MAX_CONNS_PER_IP", NULL, "20"},
     {"max-ws-per-ip", CONFIG_UNSIGNED, FIELD(max_ws_per_ip), 0, 1000000, "ONAIR_MAX_WS_PER_IP",
      NULL, "8"},
+    {"signup-per-ip", CONFIG_UNSIGNED, FIELD(signup_per_ip), 0, 1000000, "ONAIR_SIGNUP_PER_IP",
+     NULL, "0"},
+    {"signup-per-sec", CONFIG_DOUBLE, FIELD(signup_per_sec), 0, 1000, "ONAIR_SIGNUP_PER_SEC", NULL,
+     "10"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
