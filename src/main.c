@@ -211,6 +211,9 @@ static int onair_start(struct onair *o) {
   http_server_trust_proxies(&o->http, &o->proxies);
   http_server_limit(&o->http, &o->limits);
   o->http.request_ms = cfg->http_request_ms;
+  /* Behind a proxy that terminates TLS (base-url https), browsers get HSTS
+   * through it as from onair's own TLS. */
+  o->http.hsts = strncmp(cfg->base_url, "https://", 8) == 0;
   o->app.limits = &o->limits;
   o->app.site = &o->http;
   if (rc == 0 && (rc = onair_start_tls(o)) < 0)

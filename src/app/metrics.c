@@ -66,6 +66,12 @@ static void media_metrics(struct buf *b, const struct sfu *sfu) {
          (double)s.rtp_out_bytes);
   metric(b, "onair_nack_retransmits_total", "counter", "Packets sent again for a viewer's NACK.",
          (double)s.nack_resent);
+  metric(b, "onair_nack_duplicates_total", "counter",
+         "Packets a viewer asked for again soon after they were resent: not resent.",
+         (double)s.nack_duplicates);
+  metric(b, "onair_nack_over_budget_total", "counter",
+         "Packets not resent: the viewer's retransmission budget was spent.",
+         (double)s.nack_over_budget);
   metric(b, "onair_keyframe_requests_total", "counter",
          "Keyframe requests sent to publishers (PLI/FIR, at most one a second).",
          (double)s.keyframe_requests);

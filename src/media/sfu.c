@@ -2,6 +2,7 @@
  * port (STUN checks answered, addresses bound), DTLS-SRTP, consent. The
  * packets themselves are sfu_fwd.c's. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -21,6 +22,7 @@ static const char *const state_names[] = {"new", "checked", "connected", "closed
 static void peer_set_state(struct sfu_peer *p, enum peer_state st) {
   if (p->state == st)
     return;
+  assert(st > p->state); /* new -> checked -> connected -> closed, never back */
   log_ev(LOG_DEBUG, "media peer state", LOG_S("role", p->publisher ? "publisher" : "viewer"),
          LOG_S("peer", p->ufrag), LOG_S("from", state_names[p->state]),
          LOG_S("to", state_names[st]));
@@ -79,13 +81,18 @@ static void peer_unmap(struct sfu_peer *p) {
 static void peer_free(struct sfu_peer *p) {
   struct sfu *s = p->sfu;
   peer_unmap(p);
+  assert(p->tcps == NULL && p->ntcp == 0 && p->tcp == NULL);
+  assert(s->stats.peers > 0);
   dtls_free(p->dtls);
   srtpctx_free(p->srtp);
   s->stats.peers--;
   free(p);
 }
 
+/* p is r's publisher or one of its viewers (a peer is in its room from its
+ * answer until it closes or is dropped). */
 static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
+  assert(p->room == r);
   if (r->publisher == p) {
     r->publisher = NULL;
     r->ready = 0;
@@ -97,6 +104,7 @@ static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
       return;
     }
   }
+  assert(!"the peer is not in its room");
 }
 
 /* The callers up the stack may still hold p (a batch of datagrams, the
@@ -106,6 +114,7 @@ void sfu_peer_fail(struct sfu_peer *p, const char *why) {
   struct sfu *s = p->sfu;
   if (p->state == PEER_CLOSED)
     return;
+  assert(p->next_closed == NULL && s->closed != p);
   log_ev(LOG_INFO, "media peer closed", LOG_S("role", p->publisher ? "publisher" : "viewer"),
          LOG_S("peer", p->ufrag), LOG_S("why", why));
   peer_set_state(p, PEER_CLOSED);
@@ -122,6 +131,7 @@ static void on_reap(uv_check_t *h) {
   while (s->closed) {
     struct sfu_peer *p = s->closed;
     s->closed = p->next_closed;
+    assert(p->state == PEER_CLOSED); /* and out of its room and the lookups */
     struct sfu_owner *owner = p->owner;
     char why[SFU_WHY_MAX];
     memcpy(why, p->why, sizeof(why));
@@ -189,6 +199,7 @@ void sfu_drop(struct sfu_room *r, struct sfu_owner *owner) {
 }
 
 static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
+  assert(p->room == r && !p->publisher && p->state == PEER_NEW);
   if (r->nviewers == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 8;
     struct sfu_peer **v = realloc(r->viewers, cap * sizeof(*v));
@@ -336,6 +347,7 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
   sfu_drop(r, owner);
   if (publisher && r->publisher)
     sfu_drop(r, r->publisher->owner);
+  assert(room_find(r, owner) == NULL && (!publisher || r->publisher == NULL));
   *why = "out of memory";
   if ((p = peer_new(r, owner, publisher, fp)) == NULL) {
     rc = -ENOMEM;
@@ -439,6 +451,16 @@ void sfu_on_stun(struct sfu *s, uint8_t *data, size_t len, const struct sockaddr
   if (stun_check_fingerprint(data, len, &m) < 0 ||
       stun_check_integrity(data, len, &m, (const uint8_t *)p->pwd, strlen(p->pwd)) < 0)
     return; /* a forged or damaged check: no answer (RFC 8445 7.3.1.1) */
+  /* A check must carry PRIORITY (RFC 8445 7.1.1), and onair, ICE-lite, is
+   * always controlled: a peer claiming that role too is in conflict
+   * (7.3.1.1). Neither binds an address or refreshes consent. */
+  int code = !(m.flags & STUN_F_PRIORITY) ? 400 : (m.flags & STUN_F_ICE_CONTROLLED) ? 487 : 0;
+  if (code) {
+    int n = stun_build_binding_error(resp, sizeof(s->scratch), m.txid, code, NULL,
+                                     (const uint8_t *)p->pwd, strlen(p->pwd));
+    stun_reply(s, via, resp, n, from, from_len);
+    return;
+  }
   int use = (m.flags & STUN_F_USE_CANDIDATE) != 0;
   if (via && sfu_tcp_bind(via, p, use) < 0)
     return; /* a connection of another peer, or one too many */
@@ -494,6 +516,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
   char key[20];
   size_t klen = addr_key(from, key);
   struct sfu_peer *p = klen ? map_get(&s->by_addr, key, klen) : NULL;
+  assert(p == NULL || p->state != PEER_CLOSED); /* a closed peer left the lookups */
   if (p == NULL || p->state == PEER_NEW) {
     s->stats.dropped[SFU_DROP_UNKNOWN_PEER]++;
     return;
@@ -509,6 +532,7 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
 /* Consent (RFC 7675) and DTLS retransmission for one peer. Returns 1 if
  * the peer was closed (and freed). */
 static int peer_tick(struct sfu_peer *p, uint64_t now) {
+  assert(p->state != PEER_CLOSED); /* a closed peer left its room */
   if (now - p->last_stun_ms > p->sfu->cfg.consent_ms) {
     sfu_peer_fail(p, "no connectivity checks (consent expired)");
     return 1;
@@ -618,6 +642,7 @@ void sfu_close(struct sfu *s) {
     s->closed = p->next_closed;
     peer_free(p);
   }
+  assert(s->stats.peers == 0 && s->tcps == NULL);
   udp_close(s->udp);
   uv_timer_stop(&s->timer);
   uv_check_stop(&s->reaper);
@@ -648,6 +673,7 @@ struct sfu_room *sfu_room_new(struct sfu *s, struct sfu_owner *owner) {
 
 void sfu_room_free(struct sfu_room *r) {
   struct sfu *s = r->sfu;
+  assert(r->prev ? r->prev->next == r : s->rooms == r); /* one of s's rooms, linked */
   closed_forget(s, NULL, r);
   if (r->publisher)
     peer_free(r->publisher);
@@ -678,7 +704,7 @@ void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) {
 }
 
 const char *sfu_drop_name(enum sfu_drop why) {
-  static const char *const names[SFU_DROPS] = {"unknown_peer", "not_media", "srtp", "unusable",
-                                               "send_buffer"};
+  static const char *const names[SFU_DROPS] = {"unknown_peer", "not_media",   "srtp",
+                                               "unusable",     "send_buffer", "seq_jump"};
   return why < SFU_DROPS ? names[why] : "?";
 }

@@ -3,6 +3,7 @@
  * rewritten (SSRC, sequence, timestamp, payload type), encrypted there and
  * queued for the loop turn's sendmmsg. Viewers' NACKs are answered from the
  * ring; their keyframe requests reach the publisher at most once a second. */
+#include <assert.h>
 #include <string.h>
 
 #include "media/rtcp.h"
@@ -12,6 +13,12 @@
 
 #define SFU_REPLAY_MAX_AGE_MS 1500 /* a cached keyframe newer than this starts a viewer */
 #define SFU_NACK_MAX 64            /* sequence numbers answered per NACK packet */
+#define SFU_MAX_DROPOUT 3000       /* RFC 3550 A.1: the largest jump ahead taken at once */
+#define SFU_MAX_MISORDER 100       /* and the largest step back */
+#define SFU_RATE_WINDOW_MS 1000
+#define SFU_NACK_REPEAT_MS 50    /* a packet is resent to a viewer once in this */
+#define SFU_NACK_SHARE 0.5       /* of the publisher's rate a viewer may get again */
+#define SFU_NACK_MIN_BPS 16000.0 /* bytes a second, whatever the publisher's rate */
 
 static int track_kind(const struct sfu_room *r, uint8_t pt) {
   for (int k = 0; k < SFU_KINDS; k++) {
@@ -35,6 +42,7 @@ static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *dat
   struct sfu *s = v->sfu;
   uint16_t oseq;
   uint32_t ots;
+  assert(!v->publisher && v->state == PEER_CONNECTED && v->srtp); /* a keyed viewer */
   if (len + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES || seqmap_out(&out->map, seq, ts, &oseq, &ots) < 0)
     return;
   uint8_t *slot = udp_slot(s->udp);
@@ -121,10 +129,60 @@ void sfu_fwd_viewer_start(struct sfu_peer *v) {
     sfu_fwd_request_keyframe(r, now);
 }
 
+/* A new source, or the stream jumped: what is stored is of no use, and
+ * viewers' video starts again at its next keyframe, their numbering
+ * continuous. */
+static void track_restart(struct sfu_room *r, int k, uint64_t now) {
+  struct sfu_track *t = &r->tracks[k];
+  pktstore_reset(t->store);
+  t->seq_known = t->bad_seq_set = 0;
+  for (size_t i = 0; i < r->nviewers; i++)
+    r->viewers[i]->out[k].started = 0;
+  if (k == SFU_VIDEO && r->nviewers)
+    sfu_fwd_request_keyframe(r, now);
+}
+
+/* RFC 3550 A.1: a packet far from the stream's sequence numbers (3000
+ * ahead, 100 behind) is dropped and believed only when the next one
+ * follows it; then the stream restarts there. Returns 0 to take seq. */
+static int seq_check(struct sfu_room *r, int k, uint16_t seq, uint64_t now) {
+  struct sfu_track *t = &r->tracks[k];
+  uint16_t delta = (uint16_t)(seq - t->max_seq);
+  if (!t->seq_known || delta < SFU_MAX_DROPOUT || delta > (uint16_t)(0 - SFU_MAX_MISORDER)) {
+    if (!t->seq_known || (delta < SFU_MAX_DROPOUT && delta != 0))
+      t->max_seq = seq;
+    t->seq_known = 1;
+    t->bad_seq_set = 0;
+    return 0;
+  }
+  if (t->bad_seq_set && seq == t->bad_seq) {
+    track_restart(r, k, now); /* two in a row: the source really moved */
+    t->max_seq = seq;
+    t->seq_known = 1;
+    return 0;
+  }
+  t->bad_seq = (uint16_t)(seq + 1);
+  t->bad_seq_set = 1;
+  return -1;
+}
+
+/* The publisher's bytes a second, over windows of SFU_RATE_WINDOW_MS. */
+static void track_rate(struct sfu_track *t, size_t len, uint64_t now) {
+  if (t->rate_since_ms == 0)
+    t->rate_since_ms = now;
+  t->rate_bytes += len;
+  if (now - t->rate_since_ms >= SFU_RATE_WINDOW_MS) {
+    t->rate_Bps = (uint32_t)(t->rate_bytes * 1000 / (now - t->rate_since_ms));
+    t->rate_bytes = 0;
+    t->rate_since_ms = now;
+  }
+}
+
 static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct sfu_room *r = pub->room;
   struct sfu *s = pub->sfu;
   struct rtp_hdr h;
+  assert(r->publisher == pub); /* a closed publisher is out of the lookups */
   int k = rtp_parse(data, len, &h) < 0 ? -1 : track_kind(r, h.pt);
   if (k < 0) {
     s->stats.dropped[SFU_DROP_UNUSABLE]++;
@@ -132,17 +190,17 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   }
   struct sfu_track *t = &r->tracks[k];
   uint64_t now = uv_now(s->loop);
+  assert(t->store); /* made when the track became active */
   if (!t->ssrc_known || t->ssrc != h.ssrc) {
-    /* A new source (first packet, or the encoder restarted): viewers' video
-     * starts again at its next keyframe, their numbering continuous. */
-    t->ssrc = h.ssrc;
+    t->ssrc = h.ssrc; /* a new source (first packet, or the encoder restarted) */
     t->ssrc_known = 1;
-    pktstore_reset(t->store);
-    for (size_t i = 0; i < r->nviewers; i++)
-      r->viewers[i]->out[k].started = 0;
-    if (k == SFU_VIDEO && r->nviewers)
-      sfu_fwd_request_keyframe(r, now);
+    track_restart(r, k, now);
   }
+  if (seq_check(r, k, h.seq, now) < 0) {
+    s->stats.dropped[SFU_DROP_SEQ_JUMP]++;
+    return;
+  }
+  track_rate(t, len, now);
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
   if (pktstore_put(t->store, h.seq, data, len,
                    (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0) {
@@ -159,6 +217,7 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   for (size_t i = 0; i < r->nviewers; i++) {
     struct sfu_peer *v = r->viewers[i];
     struct sfu_out *out = &v->out[k];
+    assert(v->room == r && v->state != PEER_CLOSED);
     if (v->state != PEER_CONNECTED || !out->active)
       continue;
     if (!out->started) {
@@ -171,10 +230,54 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   }
 }
 
-/* A viewer lost packets: resend them from the ring. */
+/* 1 when v was sent seq (of kind k, its numbering) again lately. */
+static int nack_repeated(const struct sfu_peer *v, int k, uint16_t seq, uint64_t now) {
+  for (unsigned i = 0; i < SFU_NACK_RECENT; i++) {
+    const struct sfu_resent *e = &v->resent[i];
+    if (e->ms && e->seq == seq && e->kind == k && now - e->ms < SFU_NACK_REPEAT_MS)
+      return 1;
+  }
+  return 0;
+}
+
+static void nack_remember(struct sfu_peer *v, int k, uint16_t seq, uint64_t now) {
+  struct sfu_resent *e = &v->resent[v->resent_next++ % SFU_NACK_RECENT];
+  e->seq = seq;
+  e->kind = (uint8_t)k;
+  e->ms = now ? now : 1;
+}
+
+/* Takes len bytes from v's retransmission budget: SFU_NACK_SHARE of the
+ * publisher's rate (at least SFU_NACK_MIN_BPS), up to a second of it at
+ * once. 0: resend; -1: spent. */
+static int nack_budget_take(struct sfu_peer *v, size_t len, uint64_t now) {
+  const struct sfu_room *r = v->room;
+  double stream = (double)r->tracks[SFU_AUDIO].rate_Bps + (double)r->tracks[SFU_VIDEO].rate_Bps;
+  double rate = stream * SFU_NACK_SHARE;
+  if (rate < SFU_NACK_MIN_BPS)
+    rate = SFU_NACK_MIN_BPS;
+  if (v->nack_tokens_ms == 0) {
+    v->nack_tokens = rate;
+    v->nack_tokens_ms = now ? now : 1;
+  } else if (now > v->nack_tokens_ms) {
+    v->nack_tokens += (double)(now - v->nack_tokens_ms) * rate / 1000.0;
+    v->nack_tokens_ms = now;
+  }
+  if (v->nack_tokens > rate)
+    v->nack_tokens = rate;
+  if (v->nack_tokens < (double)len)
+    return -1;
+  v->nack_tokens -= (double)len;
+  return 0;
+}
+
+/* A viewer lost packets: resend them from the ring, each once in
+ * SFU_NACK_REPEAT_MS and within the viewer's budget. */
 static void on_nack(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
   struct rtcp_nack nack;
   uint16_t lost[SFU_NACK_MAX];
+  struct sfu_stats *st = &v->sfu->stats;
+  uint64_t now = uv_now(v->sfu->loop);
   if (rtcp_parse_nack(pkt, &nack) < 0)
     return;
   for (int k = 0; k < SFU_KINDS; k++) {
@@ -190,8 +293,17 @@ static void on_nack(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
       if (seqmap_in_seq(&out->map, lost[i], &in) < 0 || (p = pktstore_get(t->store, in)) == NULL ||
           rtp_parse(p->data, p->len, &h) < 0)
         continue;
+      if (nack_repeated(v, k, lost[i], now)) {
+        st->nack_duplicates++;
+        continue;
+      }
+      if (nack_budget_take(v, p->len, now) < 0) {
+        st->nack_over_budget++;
+        continue;
+      }
+      nack_remember(v, k, lost[i], now);
       send_rtp(v, out, p->data, p->len, in, h.ts);
-      v->sfu->stats.nack_resent++;
+      st->nack_resent++;
     }
   }
 }
@@ -245,6 +357,7 @@ void sfu_fwd_report(struct sfu_room *r, uint64_t now) {
   struct sfu_peer *pub = r->publisher;
   if (pub == NULL || pub->state != PEER_CONNECTED)
     return;
+  assert(pub->room == r && pub->publisher);
   for (int k = 0; k < SFU_KINDS; k++) {
     struct sfu_track *t = &r->tracks[k];
     uint32_t high;
@@ -286,6 +399,7 @@ static void on_publisher_rtcp(struct sfu_peer *pub, const uint8_t *data, size_t 
 
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
   uint64_t *drops = p->sfu->stats.dropped;
+  assert(p->state == PEER_CONNECTED && p->srtp); /* keyed, and not closed */
   if (rtp_is_rtcp(data, len)) {
     if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0) {
       drops[SFU_DROP_SRTP]++;

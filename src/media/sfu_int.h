@@ -46,6 +46,14 @@ struct sfu_track {
   uint64_t received_prior;
   uint32_t lsr;    /* middle 32 bits of the last SR's NTP time */
   uint64_t lsr_ms; /* when it arrived; 0: none yet */
+  /* RFC 3550 A.1: the highest sequence number taken, and the one that
+   * would confirm a jump away from it (seen once, not yet believed). */
+  uint16_t max_seq;
+  uint16_t bad_seq;
+  int seq_known, bad_seq_set;
+  /* The publisher's rate, for the viewers' retransmission budget. */
+  uint64_t rate_since_ms, rate_bytes;
+  uint32_t rate_Bps; /* bytes a second over the last full window */
 };
 
 /* A viewer's outgoing stream of one kind. */
@@ -58,8 +66,9 @@ struct sfu_out {
   uint32_t packets, octets; /* sent, for our sender reports */
 };
 
-#define SFU_WHY_MAX 128 /* bytes of a closed peer's reason */
-#define SFU_MAX_TCP 4   /* ICE-TCP connections one peer may have checked */
+#define SFU_WHY_MAX 128    /* bytes of a closed peer's reason */
+#define SFU_NACK_RECENT 64 /* resent packets remembered per viewer */
+#define SFU_MAX_TCP 4      /* ICE-TCP connections one peer may have checked */
 
 struct conn;
 
@@ -105,8 +114,18 @@ struct sfu_peer {
   uint64_t last_stun_ms;
   uint64_t created_ms;
   struct sfu_out out[SFU_KINDS]; /* viewer */
-  struct sfu_tcp *tcp;           /* the nominated path when it is TCP; NULL: UDP (addr) */
-  struct sfu_tcp *tcps;          /* every ICE-TCP connection checked for it */
+  /* Viewer: its retransmission budget, in bytes (a token bucket), and the
+   * packets resent lately (a NACK for one of them again is a duplicate). */
+  double nack_tokens;
+  uint64_t nack_tokens_ms; /* 0: not started */
+  struct sfu_resent {
+    uint16_t seq; /* the viewer's numbering */
+    uint8_t kind;
+    uint64_t ms;
+  } resent[SFU_NACK_RECENT];
+  unsigned resent_next;
+  struct sfu_tcp *tcp;  /* the nominated path when it is TCP; NULL: UDP (addr) */
+  struct sfu_tcp *tcps; /* every ICE-TCP connection checked for it */
   size_t ntcp;
   uint32_t rtcp_ssrc;           /* our SSRC in RTCP we send to this peer */
   struct sfu_peer *next_closed; /* the sfu's list of peers to reap */

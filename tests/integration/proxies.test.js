@@ -48,3 +48,20 @@ describe('X-Forwarded-For from a trusted proxy', { timeout: 120000 }, () => {
     assert.doesNotMatch(srv.log(), /198\.51\.100\.7/);
   });
 });
+
+describe('behind a proxy that terminates TLS', { timeout: 60000 }, () => {
+  test('an https base-url gives HSTS on every response; without it there is none', async () => {
+    const tls = await startOnair(['--trusted-proxies', '127.0.0.1', '--base-url', 'https://live.example.org']);
+    const plain = await startOnair(['--trusted-proxies', '127.0.0.1']);
+    try {
+      for (const path of ['/', '/api/me', '/nope']) {
+        const res = await request(tls, 'GET', path);
+        assert.equal(res.headers['strict-transport-security'], 'max-age=31536000', path);
+        assert.equal((await request(plain, 'GET', path)).headers['strict-transport-security'], undefined, path);
+      }
+    } finally {
+      await tls.stop();
+      await plain.stop();
+    }
+  });
+});

@@ -76,6 +76,7 @@ static int group_setup(void **state) {
   if (db_open(&t.db, t.db_path) < 0)
     return -1;
   config_defaults(&t.cfg);
+  snprintf(t.cfg.data_dir, sizeof(t.cfg.data_dir), "%s", t.dir); /* device.key goes here */
   t.cfg.chat_burst = 5;
   t.cfg.chat_per_sec = 0.001; /* no refill within a test */
   t.cfg.max_viewers = MAX_VIEWERS;
@@ -101,8 +102,8 @@ static int group_teardown(void **state) {
   app_close(&t.app, NULL);
   int rc = harness_finish();
   db_close(t.db);
-  static const char *const files[] = {"onair.db", "onair.db-wal", "onair.db-shm"};
-  for (size_t i = 0; i < 3; i++) {
+  static const char *const files[] = {"onair.db", "onair.db-wal", "onair.db-shm", "device.key"};
+  for (size_t i = 0; i < 4; i++) {
     char p[160];
     snprintf(p, sizeof(p), "%s/%s", t.dir, files[i]);
     unlink(p);
