@@ -135,35 +135,62 @@ void sfu_fwd_viewer_start(struct sfu_peer *v) {
 static void track_restart(struct sfu_room *r, int k, uint64_t now) {
   struct sfu_track *t = &r->tracks[k];
   pktstore_reset(t->store);
-  t->seq_known = t->bad_seq_set = 0;
   for (size_t i = 0; i < r->nviewers; i++)
     r->viewers[i]->out[k].started = 0;
   if (k == SFU_VIDEO && r->nviewers)
     sfu_fwd_request_keyframe(r, now);
 }
 
-/* RFC 3550 A.1: a packet far from the stream's sequence numbers (3000
- * ahead, 100 behind) is dropped and believed only when the next one
- * follows it; then the stream restarts there. Returns 0 to take seq. */
-static int seq_check(struct sfu_room *r, int k, uint16_t seq, uint64_t now) {
-  struct sfu_track *t = &r->tracks[k];
-  uint16_t delta = (uint16_t)(seq - t->max_seq);
-  if (!t->seq_known || delta < SFU_MAX_DROPOUT || delta > (uint16_t)(0 - SFU_MAX_MISORDER)) {
-    if (!t->seq_known || (delta < SFU_MAX_DROPOUT && delta != 0))
-      t->max_seq = seq;
-    t->seq_known = 1;
-    t->bad_seq_set = 0;
-    return 0;
+/* RFC 3550 A.1, on the clear header before SRTP (whose replay window
+ * would otherwise move to a lone packet far ahead and refuse the stream
+ * after it): a packet far from its source's numbers (SFU_MAX_DROPOUT ahead,
+ * SFU_MAX_MISORDER back) is dropped unless it is the one that follows such
+ * a packet. Returns 0 to let SRTP check it. */
+static struct sfu_seq *seq_source(struct sfu_peer *p, uint32_t ssrc) {
+  for (unsigned i = 0; i < SFU_SEQ_SOURCES; i++) {
+    if (p->seqs[i].used && p->seqs[i].ssrc == ssrc)
+      return &p->seqs[i];
   }
-  if (t->bad_seq_set && seq == t->bad_seq) {
-    track_restart(r, k, now); /* two in a row: the source really moved */
-    t->max_seq = seq;
-    t->seq_known = 1;
+  return NULL;
+}
+
+static int seq_far(const struct sfu_seq *q, uint16_t seq) {
+  uint16_t delta = (uint16_t)(seq - q->max_seq);
+  return delta >= SFU_MAX_DROPOUT && delta <= (uint16_t)(0 - SFU_MAX_MISORDER);
+}
+
+static int seq_admit(struct sfu_peer *p, const uint8_t *data, size_t len) {
+  if (len < RTP_HDR_MIN)
+    return 0; /* SRTP refuses it */
+  uint16_t seq = (uint16_t)(data[2] << 8 | data[3]);
+  uint32_t ssrc =
+      (uint32_t)data[8] << 24 | (uint32_t)data[9] << 16 | (uint32_t)data[10] << 8 | data[11];
+  struct sfu_seq *q = seq_source(p, ssrc);
+  if (q == NULL || !seq_far(q, seq) || (q->bad_set && seq == q->bad_seq))
     return 0;
-  }
-  t->bad_seq = (uint16_t)(seq + 1);
-  t->bad_seq_set = 1;
+  q->bad_seq = (uint16_t)(seq + 1);
+  q->bad_set = 1;
   return -1;
+}
+
+/* An authenticated packet: its source's numbers move on. Returns 1 when
+ * they jumped (a confirmed jump: the stream restarts there). */
+static int seq_taken(struct sfu_peer *p, uint32_t ssrc, uint16_t seq) {
+  struct sfu_seq *q = seq_source(p, ssrc);
+  int jumped = 0;
+  if (q == NULL) {
+    q = &p->seqs[p->seqs_next++ % SFU_SEQ_SOURCES];
+    q->used = 1;
+    q->ssrc = ssrc;
+    q->max_seq = seq;
+  } else if (seq_far(q, seq)) {
+    jumped = 1;
+    q->max_seq = seq;
+  } else if ((uint16_t)(seq - q->max_seq) < SFU_MAX_DROPOUT) {
+    q->max_seq = seq;
+  }
+  q->bad_set = 0;
+  return jumped;
 }
 
 /* The publisher's bytes a second, over windows of SFU_RATE_WINDOW_MS. */
@@ -179,11 +206,16 @@ static void track_rate(struct sfu_track *t, size_t len, uint64_t now) {
 }
 
 static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
+  struct rtp_hdr h;
+  if (rtp_parse(data, len, &h) < 0) {
+    pub->sfu->stats.dropped[SFU_DROP_UNUSABLE]++;
+    return;
+  }
+  int jumped = seq_taken(pub, h.ssrc, h.seq);
   struct sfu_room *r = pub->room;
   struct sfu *s = pub->sfu;
-  struct rtp_hdr h;
   assert(r->publisher == pub); /* a closed publisher is out of the lookups */
-  int k = rtp_parse(data, len, &h) < 0 ? -1 : track_kind(r, h.pt);
+  int k = track_kind(r, h.pt);
   if (k < 0) {
     s->stats.dropped[SFU_DROP_UNUSABLE]++;
     return;
@@ -191,14 +223,10 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct sfu_track *t = &r->tracks[k];
   uint64_t now = uv_now(s->loop);
   assert(t->store); /* made when the track became active */
-  if (!t->ssrc_known || t->ssrc != h.ssrc) {
-    t->ssrc = h.ssrc; /* a new source (first packet, or the encoder restarted) */
+  if (!t->ssrc_known || t->ssrc != h.ssrc || jumped) {
+    t->ssrc = h.ssrc; /* a new source (first packet, the encoder restarted or renumbered) */
     t->ssrc_known = 1;
     track_restart(r, k, now);
-  }
-  if (seq_check(r, k, h.seq, now) < 0) {
-    s->stats.dropped[SFU_DROP_SEQ_JUMP]++;
-    return;
   }
   track_rate(t, len, now);
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
@@ -413,6 +441,10 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
   }
   if (!p->publisher) {
     drops[SFU_DROP_UNUSABLE]++;
+    return;
+  }
+  if (seq_admit(p, data, len) < 0) {
+    drops[SFU_DROP_SEQ_JUMP]++;
     return;
   }
   if (srtpctx_unprotect_rtp(p->srtp, data, &len) < 0) {

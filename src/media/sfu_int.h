@@ -46,11 +46,6 @@ struct sfu_track {
   uint64_t received_prior;
   uint32_t lsr;    /* middle 32 bits of the last SR's NTP time */
   uint64_t lsr_ms; /* when it arrived; 0: none yet */
-  /* RFC 3550 A.1: the highest sequence number taken, and the one that
-   * would confirm a jump away from it (seen once, not yet believed). */
-  uint16_t max_seq;
-  uint16_t bad_seq;
-  int seq_known, bad_seq_set;
   /* The publisher's rate, for the viewers' retransmission budget. */
   uint64_t rate_since_ms, rate_bytes;
   uint32_t rate_Bps; /* bytes a second over the last full window */
@@ -68,6 +63,7 @@ struct sfu_out {
 
 #define SFU_WHY_MAX 128    /* bytes of a closed peer's reason */
 #define SFU_NACK_RECENT 64 /* resent packets remembered per viewer */
+#define SFU_SEQ_SOURCES 4  /* SSRCs a publisher's numbering is followed for */
 #define SFU_MAX_TCP 4      /* ICE-TCP connections one peer may have checked */
 
 struct conn;
@@ -114,6 +110,14 @@ struct sfu_peer {
   uint64_t last_stun_ms;
   uint64_t created_ms;
   struct sfu_out out[SFU_KINDS]; /* viewer */
+  /* Publisher, RFC 3550 A.1 per source: the highest sequence number taken
+   * (decrypted), and the one that would confirm a jump away from it. */
+  struct sfu_seq {
+    uint32_t ssrc;
+    uint16_t max_seq, bad_seq;
+    uint8_t used, bad_set;
+  } seqs[SFU_SEQ_SOURCES];
+  unsigned seqs_next;
   /* Viewer: its retransmission budget, in bytes (a token bucket), and the
    * packets resent lately (a NACK for one of them again is a duplicate). */
   double nack_tokens;
