@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
             libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
-test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev clang-format-14 openssl sqlite3 iproute2 util-linux
+# clang-14 and its runtimes build the fuzz targets and build-asan (the
+# sanitizer build); llvm-14's llvm-symbolizer puts names in their reports.
+test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev llvm-14 clang-format-14 openssl sqlite3 iproute2 util-linux
            nodejs npm ca-certificates curl valgrind nginx-light coturn prometheus systemd pebble
            python3-aiortc python3-av python3-numpy python3-websockets)
 
