@@ -485,7 +485,7 @@ static void test_bodies(void **state) {
       {"binary with NUL", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n", "a\0\nb", 4,
        "a\0\nb", 4},
       {"chunked", "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-       "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", 24, "abcdefg", 7},
+       "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", 22, "abcdefg", 7},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct tresp r;

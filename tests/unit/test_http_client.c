@@ -81,7 +81,8 @@ static void on_request(struct conn *c, struct http_req *req) {
   copy_header(req, "accept", s->accept, sizeof(s->accept));
   copy_header(req, "user-agent", s->user_agent, sizeof(s->user_agent));
   assert_true(req->body_len < sizeof(s->body));
-  memcpy(s->body, req->body, req->body_len);
+  if (req->body_len) /* req->body is NULL without a body */
+    memcpy(s->body, req->body, req->body_len);
   s->body_len = req->body_len;
 
   if (strcmp(req->path, "/hello") == 0) {
