@@ -1,5 +1,6 @@
 #include "app/rooms.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,16 +89,21 @@ static void room_mark_changed(struct rooms *r, struct room *room) {
 struct room *rooms_take_changed(struct rooms *r) {
   struct room *list = r->changed;
   r->changed = NULL;
-  for (struct room *room = list; room; room = room->next_changed)
+  for (struct room *room = list; room; room = room->next_changed) {
+    assert(room->count_changed); /* on the list exactly while marked */
     room->count_changed = 0;
+  }
   return list;
 }
 
 void rooms_close(struct rooms *r, struct room *room) {
+  assert(map_get(&r->by_key, room->key, strlen(room->key)) == room); /* open, closed once */
   if (room->count_changed) {
     struct room **pp = &r->changed;
-    while (*pp != room)
+    while (*pp != room) {
+      assert(*pp != NULL); /* a marked room is on the changed list */
       pp = &(*pp)->next_changed;
+    }
     *pp = room->next_changed;
   }
   map_del(&r->by_key, room->key, strlen(room->key));
@@ -113,6 +119,8 @@ int room_has_viewer(const struct room *room, const struct client *viewer) {
 }
 
 int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer) {
+  assert(viewer != NULL && viewer != room->broadcaster); /* a broadcaster never watches its room */
+  assert(room->nviewers <= room->cap && map_get(&r->by_key, room->key, strlen(room->key)) == room);
   if (room_has_viewer(room, viewer))
     return -EEXIST;
   if (room->nviewers >= r->max_viewers)
@@ -135,6 +143,7 @@ int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer
     if (room->viewers[i] == viewer) {
       room->viewers[i] = room->viewers[--room->nviewers];
       room_mark_changed(r, room);
+      assert(!room_has_viewer(room, viewer)); /* a client is in a room's list once */
       return 0;
     }
   }

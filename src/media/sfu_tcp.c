@@ -3,6 +3,7 @@
  * and sends its checks, DTLS and SRTP as packets framed by a 2-byte length
  * (RFC 4571). onair's side is passive: it answers checks on the connection
  * they came over, and a peer's media goes over its nominated connection. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,13 @@ static void tcp_unlink_from_peer(struct sfu_tcp *t) {
   struct sfu_peer *p = t->peer;
   if (p == NULL)
     return;
-  for (struct sfu_tcp **pp = &p->tcps; *pp; pp = &(*pp)->peer_next) {
-    if (*pp == t) {
-      *pp = t->peer_next;
-      p->ntcp--;
-      break;
-    }
+  struct sfu_tcp **pp = &p->tcps;
+  while (*pp && *pp != t)
+    pp = &(*pp)->peer_next;
+  assert(*pp == t && p->ntcp > 0); /* t is on its peer's list */
+  if (*pp) {
+    *pp = t->peer_next;
+    p->ntcp--;
   }
   if (p->tcp == t)
     p->tcp = NULL; /* no path until another check, or consent runs out */
@@ -65,6 +67,7 @@ static void tcp_unlink_from_peer(struct sfu_tcp *t) {
 }
 
 int sfu_tcp_bind(struct sfu_tcp *t, struct sfu_peer *p, int use_candidate) {
+  assert(p->state != PEER_CLOSED && t->conn); /* checks of closed peers are refused first */
   if (t->peer && t->peer != p)
     return -EPERM;
   if (t->peer == NULL) {
@@ -90,6 +93,7 @@ void sfu_tcp_forget_peer(struct sfu_peer *p) {
     if (t->conn)
       conn_close_soon(t->conn); /* a connection with no peer is of no use */
   }
+  assert(p->ntcp == 0 && p->tcp == NULL);
 }
 
 /* One whole packet from the connection. */
@@ -104,6 +108,7 @@ static void tcp_packet(struct sfu_tcp *t, uint8_t *data, size_t len) {
     return;
   }
   struct sfu_peer *p = t->peer;
+  assert(p == NULL || p->state != PEER_CLOSED); /* a closing peer's connections forgot it */
   if (p == NULL || p->state == PEER_NEW) {
     s->stats.dropped[SFU_DROP_UNKNOWN_PEER]++;
     return;
@@ -141,6 +146,7 @@ static void tcp_on_data(struct conn *c, const uint8_t *data, size_t len) {
 
 static void tcp_on_close(struct conn *c) {
   struct sfu_tcp *t = c->proto;
+  assert(t->conn == c);
   tcp_unlink_from_peer(t);
   if (t->prev)
     t->prev->next = t->next;

@@ -1,6 +1,7 @@
 #include "media/udp.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ void udp_flush(struct udp_sock *u) {
       done++;
       continue;
     }
+    assert((size_t)n <= u->tx_count - done);
     for (int i = 0; i < n; i++)
       u->stats.tx_bytes += u->tx_msg[done + (size_t)i].msg_len;
     u->stats.tx_packets += (uint64_t)n;
@@ -92,13 +94,17 @@ static void udp_on_check(uv_check_t *c) {
 }
 
 uint8_t *udp_slot(struct udp_sock *u) {
+  assert(!u->closing); /* a closed socket's ring is never flushed again */
   if (u->tx_count == UDP_SEND_SLOTS)
     udp_flush(u);
+  assert(u->tx_count < UDP_SEND_SLOTS);
   return u->tx[u->tx_count];
 }
 
 void udp_commit(struct udp_sock *u, size_t len, const struct sockaddr *to, socklen_t to_len) {
   size_t i = u->tx_count;
+  /* The slot is the one udp_slot() handed out: nothing was queued between. */
+  assert(i < UDP_SEND_SLOTS && !u->closing);
   if (len > UDP_SLOT_BYTES || to_len > sizeof(u->tx_to[i]))
     return;
   memcpy(&u->tx_to[i], to, to_len);
