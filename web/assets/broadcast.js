@@ -373,7 +373,9 @@ const socket = openSocket({
       stoppedLive(restart ? 'onair is restarting — your broadcast goes live again as soon as it is back.'
         : 'The connection to onair was lost — your broadcast goes live again as soon as it is back. Reconnecting…', 'warn');
     } else if (resume) {
-      setStatus(status, 'Still reconnecting — your broadcast goes live again as soon as onair is back.', 'warn');
+      // Retries that fail while onair restarts keep saying so.
+      setStatus(status, restart ? 'onair is restarting — still reconnecting; your broadcast goes live again as soon as it is back.'
+        : 'Still reconnecting — your broadcast goes live again as soon as onair is back.', 'warn');
     } else if (willRetry) {
       setStatus(status, restart ? 'onair is restarting — reconnecting…' : 'Connection lost — reconnecting…', 'warn');
     }
