@@ -402,9 +402,11 @@ static void peer_bind(struct sfu_peer *p, const struct sockaddr *from, socklen_t
     }
     memcpy(p->checked[i].key, key, klen);
     p->checked[i].len = klen;
-    /* The address may have belonged to another peer (a reused port). */
-    map_put(&s->by_addr, key, klen, p);
   }
+  /* The address is p's now, also when another peer's check from it came
+   * since p's last one (a reused port, or a spoofed source): else p's
+   * checks would keep passing while its media went to the other peer. */
+  map_put(&s->by_addr, key, klen, p);
   if (use_candidate || !p->nominated) {
     if (use_candidate)
       p->nominated = 1;
