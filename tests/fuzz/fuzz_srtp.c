@@ -1,0 +1,292 @@
+/* libFuzzer target for SRTP and SRTCP (src/media/srtpctx.c) as onair meets
+ * them: a publisher's stream coming in, unprotected in place.
+ *
+ * Two contexts are keyed from one fixed struct dtls_srtp_keys, as both ends
+ * of a DTLS-SRTP association are: onair's (srtpctx_new(keys)) and the
+ * browser's (the same keys with local and remote swapped). The input is a
+ * profile byte and then a script of operations (README.md, "fuzz_srtp input
+ * format") on packets whose plaintext the input gives:
+ *
+ *   - a packet the browser protects reaches onair: unprotected in a heap
+ *     buffer of exactly its size, it must give back the plaintext byte for
+ *     byte; a packet one ahead of the last one onair took from its SSRC (or
+ *     any SRTCP packet) must be taken;
+ *   - the same packet again (a replay) must be refused with -EACCES;
+ *   - a copy with one byte changed, or cut short, must be refused, and must
+ *     not stop the genuine packet from being taken after it;
+ *   - the input's bytes as they are (neither SRTP nor anything) must be
+ *     refused or taken without growing, never read or written past;
+ *   - onair protects a packet (into exactly len + SRTPCTX_MAX_TRAILER
+ *     bytes; one byte less is -ENOBUFS) and the browser takes it back.
+ *
+ * Any broken check traps. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/dtls.h"
+#include "media/rtp.h"
+#include "media/srtpctx.h"
+
+#define FUZZ_CHECK(cond) \
+  do {                   \
+    if (!(cond))         \
+      __builtin_trap();  \
+  } while (0)
+
+#define FUZZ_PKT_MAX 1500 /* bytes of plaintext */
+#define FUZZ_NSSRC 4
+
+enum fuzz_op {
+  FUZZ_OP_RTP,      /* the browser protects, onair unprotects */
+  FUZZ_OP_RTCP,     /* the same for SRTCP */
+  FUZZ_OP_REPLAY,   /* the last packet taken, again */
+  FUZZ_OP_TAMPER,   /* a new packet with one byte changed, then the genuine one */
+  FUZZ_OP_TRUNCATE, /* a new packet cut short, then the genuine one */
+  FUZZ_OP_RAW,      /* the input's bytes as they are */
+  FUZZ_OP_SEND,     /* onair protects, the browser unprotects */
+  FUZZ_OPS
+};
+
+struct fuzz_in {
+  const uint8_t *d;
+  size_t n;
+};
+
+/* The script's state: both ends, and what onair took. */
+static struct {
+  struct srtpctx *onair, *browser;
+  uint8_t last[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER]; /* the last packet taken, protected */
+  size_t last_len;
+  int last_rtcp;
+  uint16_t high[FUZZ_NSSRC]; /* per SSRC: the highest sequence number taken */
+  int have[FUZZ_NSSRC];
+} st;
+
+static const uint32_t fuzz_ssrcs[FUZZ_NSSRC] = {0x11223344, 0xCAFEBABE, 1, 0xFFFFFFFF};
+
+static uint8_t fuzz_byte(struct fuzz_in *in) {
+  uint8_t b = 0;
+
+  if (in->n) {
+    b = in->d[0];
+    in->d++;
+    in->n--;
+  }
+  return b;
+}
+
+/* Two bytes, big-endian (read in order: the operands of | are not). */
+static size_t fuzz_u16(struct fuzz_in *in) {
+  size_t hi = fuzz_byte(in);
+
+  return hi << 8 | fuzz_byte(in);
+}
+
+/* The next plaintext: a 2-byte length (up to FUZZ_PKT_MAX) and that many
+ * bytes from the input (zeros past its end). RTP gets version 2, one of
+ * FUZZ_NSSRC SSRCs (by byte 8's low bits) and no RTCP-like second byte;
+ * RTCP gets version 2 and an RTCP packet type. */
+static size_t fuzz_plaintext(struct fuzz_in *in, uint8_t *p, int rtcp, int *ssrc_idx) {
+  size_t len = fuzz_u16(in) % (FUZZ_PKT_MAX + 1);
+  size_t take = len < in->n ? len : in->n;
+
+  memset(p, 0, FUZZ_PKT_MAX);
+  memcpy(p, in->d, take);
+  in->d += take;
+  in->n -= take;
+  if (len < (rtcp ? 8 : RTP_HDR_MIN))
+    len = rtcp ? 8 : RTP_HDR_MIN;
+  p[0] = (uint8_t)(0x80 | (p[0] & 0x3F));
+  if (rtcp) {
+    p[1] = (uint8_t)(200 + p[1] % 7);
+    return len;
+  }
+  p[1] &= 0x7F; /* never RTCP-like (72..95 with the marker) */
+  *ssrc_idx = p[8] % FUZZ_NSSRC;
+  memcpy(p + 8, &(uint32_t){__builtin_bswap32(fuzz_ssrcs[*ssrc_idx])}, 4);
+  return len;
+}
+
+/* Protects p (len bytes) with ctx into a buffer of exactly len +
+ * SRTPCTX_MAX_TRAILER bytes, after checking one byte less is refused.
+ * Returns the protected length, or 0 if libsrtp refused the plaintext. */
+static size_t fuzz_protect(struct srtpctx *ctx, const uint8_t *p, size_t len, int rtcp,
+                           uint8_t *out) {
+  size_t cap = len + SRTPCTX_MAX_TRAILER, n = len;
+  uint8_t *buf = malloc(cap);
+  int rc;
+
+  FUZZ_CHECK(buf != NULL);
+  memcpy(buf, p, len);
+  rc = rtcp ? srtpctx_protect_rtcp(ctx, buf, &n, cap - 1)
+            : srtpctx_protect_rtp(ctx, buf, &n, cap - 1);
+  FUZZ_CHECK(rc == -ENOBUFS && n == len);
+  rc = rtcp ? srtpctx_protect_rtcp(ctx, buf, &n, cap) : srtpctx_protect_rtp(ctx, buf, &n, cap);
+  /* -EACCES: a sequence number the sender's own window is past. */
+  FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -EACCES);
+  if (rc == 0) {
+    FUZZ_CHECK(n > len && n <= cap);
+    memcpy(out, buf, n);
+  }
+  free(buf);
+  return rc == 0 ? n : 0;
+}
+
+/* Unprotects len bytes of p with ctx in a heap buffer of exactly len bytes;
+ * the plaintext goes to out (if not NULL) and its length to *out_len. */
+static int fuzz_unprotect(struct srtpctx *ctx, const uint8_t *p, size_t len, int rtcp, uint8_t *out,
+                          size_t *out_len) {
+  uint8_t *buf = malloc(len ? len : 1);
+  size_t n = len;
+  int rc;
+
+  FUZZ_CHECK(buf != NULL);
+  memcpy(buf, p, len);
+  rc = rtcp ? srtpctx_unprotect_rtcp(ctx, buf, &n) : srtpctx_unprotect_rtp(ctx, buf, &n);
+  FUZZ_CHECK(rc == 0 || rc == -EACCES || rc == -EINVAL);
+  FUZZ_CHECK(rc < 0 || n <= len);
+  if (rc == 0 && out)
+    memcpy(out, buf, n);
+  *out_len = n;
+  free(buf);
+  return rc;
+}
+
+/* A genuine packet reaches onair: taken (when it must be) with the same
+ * plaintext. */
+static void fuzz_deliver(const uint8_t *plain, size_t len, const uint8_t *prot, size_t plen,
+                         int rtcp, int ssrc_idx) {
+  static uint8_t back[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER];
+  uint16_t seq = (uint16_t)(plain[2] << 8 | plain[3]);
+  size_t n;
+  int rc = fuzz_unprotect(st.onair, prot, plen, rtcp, back, &n);
+
+  /* Newer than anything taken from its SSRC: no replay, never too old. */
+  if (rtcp || !st.have[ssrc_idx] || seq == (uint16_t)(st.high[ssrc_idx] + 1))
+    FUZZ_CHECK(rc == 0);
+  if (rc < 0) {
+    FUZZ_CHECK(rc == -EACCES);
+    return;
+  }
+  FUZZ_CHECK(n == len && memcmp(back, plain, len) == 0);
+  if (!rtcp && (!st.have[ssrc_idx] || (int16_t)(seq - st.high[ssrc_idx]) > 0)) {
+    st.high[ssrc_idx] = seq;
+    st.have[ssrc_idx] = 1;
+  }
+  memcpy(st.last, prot, plen);
+  st.last_len = plen;
+  st.last_rtcp = rtcp;
+}
+
+/* A new packet: forged (one byte changed, or cut short) first, then
+ * genuine. */
+static void fuzz_packet(struct fuzz_in *in, enum fuzz_op op, int rtcp) {
+  static uint8_t plain[FUZZ_PKT_MAX], prot[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER];
+  int ssrc_idx = 0;
+  size_t len = fuzz_plaintext(in, plain, rtcp, &ssrc_idx), plen, n;
+  size_t pos = fuzz_u16(in);
+  uint8_t flip = fuzz_byte(in);
+
+  plen = fuzz_protect(st.browser, plain, len, rtcp, prot);
+  if (plen == 0)
+    return;
+  if (op == FUZZ_OP_TAMPER) {
+    prot[pos % plen] ^= flip ? flip : 1;
+    FUZZ_CHECK(fuzz_unprotect(st.onair, prot, plen, rtcp, NULL, &n) < 0);
+    prot[pos % plen] ^= flip ? flip : 1;
+  } else if (op == FUZZ_OP_TRUNCATE) {
+    FUZZ_CHECK(fuzz_unprotect(st.onair, prot, pos % plen, rtcp, NULL, &n) < 0);
+  }
+  fuzz_deliver(plain, len, prot, plen, rtcp, ssrc_idx);
+}
+
+/* onair protects what it sends a viewer; the browser takes it back. */
+static void fuzz_send(struct fuzz_in *in, int rtcp) {
+  static uint8_t plain[FUZZ_PKT_MAX], prot[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER], back[sizeof(prot)];
+  int ssrc_idx = 0;
+  size_t len = fuzz_plaintext(in, plain, rtcp, &ssrc_idx), plen, n;
+
+  plen = fuzz_protect(st.onair, plain, len, rtcp, prot);
+  if (plen == 0)
+    return;
+  if (fuzz_unprotect(st.browser, prot, plen, rtcp, back, &n) == 0)
+    FUZZ_CHECK(n == len && memcmp(back, plain, len) == 0);
+  else
+    FUZZ_CHECK(!rtcp); /* SRTP may refuse an old sequence number; SRTCP never */
+}
+
+static void fuzz_raw(struct fuzz_in *in, int rtcp) {
+  size_t len = fuzz_byte(in), n;
+
+  len = len < in->n ? len : in->n;
+  fuzz_unprotect(st.onair, in->d, len, rtcp, NULL, &n);
+  in->d += len;
+  in->n -= len;
+}
+
+static void fuzz_keys(uint8_t b, struct dtls_srtp_keys *onair, struct dtls_srtp_keys *browser) {
+  memset(onair, 0, sizeof(*onair));
+  onair->profile = b & 1 ? DTLS_SRTP_AEAD_AES_128_GCM : DTLS_SRTP_AES128_CM_SHA1_80;
+  onair->key_len = DTLS_SRTP_KEY_MAX;
+  onair->salt_len = b & 1 ? 12 : DTLS_SRTP_SALT_MAX;
+  for (size_t i = 0; i < DTLS_SRTP_KEY_MAX; i++) {
+    onair->local_key[i] = (uint8_t)(0x10 + i);
+    onair->remote_key[i] = (uint8_t)(0xA0 + i);
+  }
+  for (size_t i = 0; i < DTLS_SRTP_SALT_MAX; i++) {
+    onair->local_salt[i] = (uint8_t)(0x30 + i);
+    onair->remote_salt[i] = (uint8_t)(0xC0 + i);
+  }
+  *browser = *onair;
+  memcpy(browser->local_key, onair->remote_key, DTLS_SRTP_KEY_MAX);
+  memcpy(browser->remote_key, onair->local_key, DTLS_SRTP_KEY_MAX);
+  memcpy(browser->local_salt, onair->remote_salt, DTLS_SRTP_SALT_MAX);
+  memcpy(browser->remote_salt, onair->local_salt, DTLS_SRTP_SALT_MAX);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  FUZZ_CHECK(srtpctx_global_init() == 0);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  struct fuzz_in in = {data, size};
+  struct dtls_srtp_keys ko, kb;
+
+  if (size < 1)
+    return 0;
+  memset(&st, 0, sizeof(st));
+  fuzz_keys(fuzz_byte(&in), &ko, &kb);
+  st.onair = srtpctx_new(&ko);
+  st.browser = srtpctx_new(&kb);
+  FUZZ_CHECK(st.onair != NULL && st.browser != NULL);
+  while (in.n > 0) {
+    uint8_t op = fuzz_byte(&in);
+    size_t n;
+
+    switch (op % FUZZ_OPS) {
+    case FUZZ_OP_RTP:
+    case FUZZ_OP_RTCP:
+    case FUZZ_OP_TAMPER:
+    case FUZZ_OP_TRUNCATE:
+      fuzz_packet(&in, (enum fuzz_op)(op % FUZZ_OPS),
+                  op % FUZZ_OPS == FUZZ_OP_RTCP || (op % FUZZ_OPS != FUZZ_OP_RTP && (op & 0x80)));
+      break;
+    case FUZZ_OP_REPLAY:
+      if (st.last_len)
+        FUZZ_CHECK(fuzz_unprotect(st.onair, st.last, st.last_len, st.last_rtcp, NULL, &n) ==
+                   -EACCES);
+      break;
+    case FUZZ_OP_RAW: fuzz_raw(&in, op & 0x80); break;
+    default: fuzz_send(&in, op & 0x80); break;
+    }
+  }
+  srtpctx_free(st.onair);
+  srtpctx_free(st.browser);
+  return 0;
+}
