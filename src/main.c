@@ -37,6 +37,8 @@ struct onair {
   uv_signal_t sig_int, sig_term, sig_hup;
   uv_timer_t stop_timer; /* from the stop signal to the stop: the goodbyes go out */
   int stopping;
+  /* How far onair_start() got: onair_stop() undoes that much. */
+  int app_up, http_up, signals_up;
 };
 
 #define STOP_GRACE_MS 300 /* for the restart notices to reach the pages */
@@ -204,10 +206,13 @@ static int onair_limits(struct onair *o) {
 /* The app, the media plane, the HTTP listener and the signals. */
 static int onair_start(struct onair *o) {
   const struct config *cfg = &o->cfg;
-  if (onair_limits(o) < 0 || app_init(&o->app, o->loop, cfg, o->db) < 0 ||
-      app_media_start(&o->app) < 0)
+  if (onair_limits(o) < 0 || app_init(&o->app, o->loop, cfg, o->db) < 0)
+    return -EIO;
+  o->app_up = 1;
+  if (app_media_start(&o->app) < 0)
     return -EIO;
   int rc = http_server_init(&o->http, o->loop, app_on_request, &o->app);
+  o->http_up = rc == 0;
   http_server_trust_proxies(&o->http, &o->proxies);
   http_server_limit(&o->http, &o->limits);
   o->http.request_ms = cfg->http_request_ms;
@@ -240,6 +245,7 @@ static int onair_start(struct onair *o) {
   uv_signal_init(o->loop, &o->sig_hup);
   o->sig_hup.data = o;
   uv_signal_start(&o->sig_hup, on_hangup, SIGHUP);
+  o->signals_up = 1;
   if (o->acme)
     acme_start(o->acme, o->tls); /* the listeners answer its challenges from now on */
   const char *scheme = o->tls ? "https" : "http";
@@ -255,18 +261,23 @@ static int onair_start(struct onair *o) {
 
 /* The one shutdown path: connections first (their rooms end), then the app
  * (media, OIDC, timers), then the loop runs until every handle has closed.
- * The database is consistent at every commit: nothing to flush. */
+ * The database is consistent at every commit: nothing to flush. Also after
+ * a failed start: only what was set up is closed. */
 static void onair_stop(struct onair *o) {
-  http_server_close(&o->http, NULL);
+  if (o->http_up)
+    http_server_close(&o->http, NULL);
   if (o->redirecting)
     http_server_close(&o->redirect, NULL);
   acme_free(o->acme); /* its requests end; nothing half-written */
   o->app.acme = NULL;
-  app_close(&o->app, NULL);
-  uv_close((uv_handle_t *)&o->sig_int, NULL);
-  uv_close((uv_handle_t *)&o->sig_term, NULL);
-  uv_close((uv_handle_t *)&o->stop_timer, NULL);
-  uv_close((uv_handle_t *)&o->sig_hup, NULL);
+  if (o->app_up)
+    app_close(&o->app, NULL);
+  if (o->signals_up) {
+    uv_close((uv_handle_t *)&o->sig_int, NULL);
+    uv_close((uv_handle_t *)&o->sig_term, NULL);
+    uv_close((uv_handle_t *)&o->stop_timer, NULL);
+    uv_close((uv_handle_t *)&o->sig_hup, NULL);
+  }
   uv_run(o->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(o->loop) != 0)
     log_msg(LOG_WARN, "a handle was still open at exit");
@@ -311,8 +322,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   o->loop = uv_default_loop();
   uv_loop_configure(o->loop, UV_METRICS_IDLE_TIME); /* the loop's busy time, for /metrics */
-  if (onair_start(o) < 0)
+  if (onair_start(o) < 0) {
+    onair_stop(o);
     goto out;
+  }
   uv_run(o->loop, UV_RUN_DEFAULT);
   onair_stop(o);
   log_msg(LOG_INFO, "stopped");
