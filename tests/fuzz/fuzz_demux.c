@@ -29,6 +29,7 @@
  * offered again. At the end the room is freed and nothing of it may stay.
  * Any broken check traps. */
 #include "sfu_fixture.h"
+#include "fuzz_input.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -45,11 +46,6 @@ enum fuzz_op {
   FUZZ_OPS
 };
 
-struct fuzz_in {
-  const uint8_t *d;
-  size_t n;
-};
-
 static struct {
   int gcm, h264;
   int gone[FX_PEERS];              /* the peer closed or was dropped */
@@ -57,17 +53,6 @@ static struct {
   uint8_t echo[UDP_SLOT_BYTES];    /* the SFU's last datagram */
   size_t echo_len;
 } st;
-
-static uint8_t fuzz_byte(struct fuzz_in *in) {
-  uint8_t b = 0;
-
-  if (in->n) {
-    b = in->d[0];
-    in->d++;
-    in->n--;
-  }
-  return b;
-}
 
 /* The live peer of the room whose ufrag is u, found by walking the room. */
 static struct sfu_peer *fuzz_peer_by_ufrag(const char *u, size_t len) {

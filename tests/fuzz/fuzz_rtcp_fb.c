@@ -39,6 +39,7 @@
  *     nothing goes anywhere but the three browsers' addresses.
  * Any broken check traps. */
 #include "sfu_fixture.h"
+#include "fuzz_input.h"
 
 #define FB_RING 4096      /* per viewer and kind: what it was sent, by number */
 #define FB_PUB_RING 1024  /* per kind: what the publisher sent, by number */
@@ -56,11 +57,6 @@ enum fb_op {
   FB_OP_TICK,     /* consent checks, then time passes */
   FB_OP_NACK_ABS, /* a viewer NACKs numbers the input gives */
   FB_OPS
-};
-
-struct fuzz_in {
-  const uint8_t *d;
-  size_t n;
 };
 
 struct fb_hist {
@@ -132,29 +128,12 @@ struct fb_step {
   unsigned nsr;
 };
 
-static uint8_t fuzz_byte(struct fuzz_in *in) {
-  uint8_t b = 0;
-
-  if (in->n) {
-    b = in->d[0];
-    in->d++;
-    in->n--;
-  }
-  return b;
-}
-
 static uint64_t fb_hash(const uint8_t *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
 
   for (size_t i = 0; i < n; i++)
     h = (h ^ p[i]) * 0x100000001b3ull;
   return h;
-}
-
-static uint16_t fuzz_u16(struct fuzz_in *in) {
-  uint16_t hi = fuzz_byte(in);
-
-  return (uint16_t)(hi << 8 | fuzz_byte(in));
 }
 
 static uint16_t fb_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }

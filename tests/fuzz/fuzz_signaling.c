@@ -158,6 +158,7 @@ static void *sg_ws_user(struct conn *c) { return sg_of(c)->user; }
 #define ws_close sg_ws_close
 #define conn_write sg_conn_write
 #include "app/live.c"
+#include "fuzz_input.h"
 #undef ws_upgrade
 #undef ws_user
 #undef ws_send_text
@@ -393,22 +394,6 @@ static void sg_check_state(void) {
 }
 
 /* ---- messages in ---- */
-
-struct fuzz_in {
-  const uint8_t *d;
-  size_t n;
-};
-
-static uint8_t fuzz_byte(struct fuzz_in *in) {
-  uint8_t b = 0;
-
-  if (in->n) {
-    b = in->d[0];
-    in->d++;
-    in->n--;
-  }
-  return b;
-}
 
 /* A string member of msg (NULL: missing or not a string). */
 static const char *sg_str(json_t *msg, const char *key, size_t *len) {

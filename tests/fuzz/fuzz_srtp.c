@@ -29,6 +29,7 @@
 #include "media/dtls.h"
 #include "media/rtp.h"
 #include "media/srtpctx.h"
+#include "fuzz_input.h"
 
 #define FUZZ_CHECK(cond) \
   do {                   \
@@ -50,11 +51,6 @@ enum fuzz_op {
   FUZZ_OPS
 };
 
-struct fuzz_in {
-  const uint8_t *d;
-  size_t n;
-};
-
 /* The script's state: both ends, and what onair took. */
 static struct {
   struct srtpctx *onair, *browser;
@@ -66,24 +62,6 @@ static struct {
 } st;
 
 static const uint32_t fuzz_ssrcs[FUZZ_NSSRC] = {0x11223344, 0xCAFEBABE, 1, 0xFFFFFFFF};
-
-static uint8_t fuzz_byte(struct fuzz_in *in) {
-  uint8_t b = 0;
-
-  if (in->n) {
-    b = in->d[0];
-    in->d++;
-    in->n--;
-  }
-  return b;
-}
-
-/* Two bytes, big-endian (read in order: the operands of | are not). */
-static size_t fuzz_u16(struct fuzz_in *in) {
-  size_t hi = fuzz_byte(in);
-
-  return hi << 8 | fuzz_byte(in);
-}
 
 /* The next plaintext: a 2-byte length (up to FUZZ_PKT_MAX) and that many
  * bytes from the input (zeros past its end). RTP gets version 2, one of
