@@ -258,6 +258,25 @@ describe('onair in the browser', { timeout: 170000 }, () => {
     await shot(cView, 'view-chat');
   });
 
+  step('6b. A changes the title while live: B and C see it and keep watching; a too-long chat message is explained', async () => {
+    await aBroadcast.locator('#title-save').waitFor({ state: 'visible', timeout: WAIT_MS });
+    await aBroadcast.locator('#room-title').fill('Afternoon tea');
+    await aBroadcast.locator('#title-save').click();
+    for (const [p, who] of [[bView, 'bob'], [cView, 'carol']])
+      await eventually(async () => (await p.locator('#room-title').textContent()) === 'Afternoon tea', `${who} to see the new title`);
+    await eventually(async () => /Afternoon tea/.test(await aBroadcast.locator('#status').textContent()), 'alice to be told');
+    assert.equal(await aBroadcast.locator('#end').isVisible(), true, 'still live');
+    const room = bDash.locator('li[data-room="alice"] .room-title');
+    await eventually(async () => (await room.textContent()) === 'Afternoon tea', 'the dashboard to show the new title');
+    await assertVideoPlays(bView, 'bob');
+    await bView.locator('.chat-input').fill('x'.repeat(600));
+    await eventually(async () => /at most 500 characters: remove 100 characters/.test(
+      await bView.locator('.chat-status').textContent()), 'the reason Send is off, in words');
+    assert.equal(await bView.locator('.chat-send').isDisabled(), true);
+    await bView.locator('.chat-input').fill('');
+    await eventually(async () => !(await bView.locator('.chat-status').isVisible()), 'the explanation to go');
+  });
+
   step('7. a viewer who joins later sees the earlier messages', async () => {
     dView = users.dave.page;
     await dView.goto(srv.url + '/view/alice');

@@ -186,7 +186,9 @@ function updateButtons() {
   goLive.hidden = isLive;
   endBtn.hidden = !isLive && !resume;
   goLive.disabled = isLive || !!resume || !stream || !socket.open || me === null || startTimer !== null;
-  $('room-title').disabled = isLive || !!resume;
+  $('room-title').disabled = !!resume;
+  $('title-save').hidden = !isLive;
+  $('title-save').disabled = !socket.open;
   if (resume) {
     goLive.textContent = 'Resuming…';
     endBtn.textContent = 'Don\'t resume';
@@ -280,6 +282,16 @@ goLive.addEventListener('click', () => {
   updateButtons();
 });
 
+// While live, the title can change: everyone watching sees the new one.
+$('title-save').addEventListener('click', () => {
+  const title = $('room-title').value.trim();
+  if (!room || !title) {
+    setStatus(status, 'Type the new title first.', 'warn');
+    return;
+  }
+  if (!socket.send({ type: 'live.start', title })) setStatus(status, 'Not connected to onair right now.', 'error');
+});
+
 endBtn.addEventListener('click', () => {
   if (resume && !room) {
     resume = null;
@@ -326,7 +338,11 @@ function onMessage(m) {
       restarting = true;
       break;
     case 'live.started':
-      startedLive(m);
+      // While live, the answer to a title change: the broadcast goes on.
+      if (room === null || m.room !== room) startedLive(m);
+      break;
+    case 'room.title':
+      if (m.room === room) setStatus(status, m.title ? `Title changed to “${m.title}”.` : 'Title changed.', 'ok');
       break;
     case 'live.ended':
       if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');

@@ -24,6 +24,7 @@ export function createChat(root, { send }) {
   let broadcaster = null;
   let lastSent = '';
   let statusTimer = null;
+  let tooLongShown = false; // the status says the message is too long
   const seen = new Set();
 
   function setStatusText(text, kind, ms) {
@@ -41,6 +42,16 @@ export function createChat(root, { send }) {
     count.hidden = n < MAX_CHARS - 100;
     count.dataset.kind = over ? 'error' : '';
     button.disabled = !room || over || input.value.trim() === '';
+    // The red counter alone does not say why Send is off: say it in words.
+    if (over) {
+      const extra = n - MAX_CHARS;
+      setStatusText(`A message can be at most ${MAX_CHARS} characters: remove ${extra} ` +
+        `character${extra === 1 ? '' : 's'} to send it.`, 'error');
+      tooLongShown = true;
+    } else if (tooLongShown) {
+      tooLongShown = false;
+      setStatusText('');
+    }
   }
 
   function nearBottom() {

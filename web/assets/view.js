@@ -203,6 +203,13 @@ function onMessage(m) {
     case 'room.viewers':
       if (state === 'watching') setViewers(m.viewers);
       break;
+    case 'room.title':
+      // The broadcaster changed the title while live.
+      if (state === 'watching' && typeof m.title === 'string') {
+        $('room-title').textContent = m.title;
+        $('room-title').hidden = !m.title;
+      }
+      break;
     case 'room.ended':
       ended();
       break;
