@@ -261,8 +261,11 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
     if (title && strcmp(cl->room->title, title) != 0) {
       snprintf(cl->room->title, sizeof(cl->room->title), "%s", title);
       rooms_changed(app);
-      room_send(cl->room, json_pack("{s:s, s:s, s:s}", "type", "room.title", "room", cl->room->name,
-                                    "title", cl->room->title));
+      /* The viewers are told; the broadcaster has its live.started. */
+      room_send_to(cl->room,
+                   json_pack("{s:s, s:s, s:s}", "type", "room.title", "room", cl->room->name,
+                             "title", cl->room->title),
+                   0);
     }
     client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", cl->room->name,
                               "history", room_history(app, cl->room)));

@@ -338,11 +338,13 @@ function onMessage(m) {
       restarting = true;
       break;
     case 'live.started':
-      // While live, the answer to a title change: the broadcast goes on.
-      if (room === null || m.room !== room) startedLive(m);
-      break;
-    case 'room.title':
-      if (m.room === room) setStatus(status, m.title ? `Title changed to “${m.title}”.` : 'Title changed.', 'ok');
+      if (room === null || m.room !== room) {
+        startedLive(m);
+      } else {
+        // While live, the answer to a title change: the broadcast goes on.
+        const title = $('room-title').value.trim();
+        setStatus(status, title ? `Title changed to “${title}”.` : 'Title unchanged.', 'ok');
+      }
       break;
     case 'live.ended':
       if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');
