@@ -501,26 +501,20 @@ static int client_ip_take(struct app *app, struct client *cl, const char *ip) {
   unsigned cap = app->cfg->max_ws_per_ip;
   if (cap == 0 || ip[0] == 0)
     return 0;
-  size_t len = strlen(ip);
-  uintptr_t n = (uintptr_t)map_get(&app->ws_by_ip, ip, len);
-  if (n >= cap) {
+  int rc = map_count_take(&app->ws_by_ip, ip, strlen(ip), cap);
+  if (rc == -EBUSY) {
     app->counters.ws_refused_per_ip++;
-    return -EBUSY;
+    return rc;
   }
-  if (map_put(&app->ws_by_ip, ip, len, (void *)(n + 1)) == 0)
+  if (rc == 0)
     snprintf(cl->ip, sizeof(cl->ip), "%s", ip);
-  return 0;
+  return 0; /* out of memory: let it in, uncounted */
 }
 
 static void client_ip_release(struct app *app, struct client *cl) {
-  size_t len = strlen(cl->ip);
-  if (len == 0)
+  if (cl->ip[0] == 0)
     return;
-  uintptr_t n = (uintptr_t)map_get(&app->ws_by_ip, cl->ip, len);
-  if (n <= 1)
-    map_del(&app->ws_by_ip, cl->ip, len);
-  else
-    map_put(&app->ws_by_ip, cl->ip, len, (void *)(n - 1));
+  map_count_drop(&app->ws_by_ip, cl->ip, strlen(cl->ip));
   cl->ip[0] = 0;
 }
 

@@ -101,12 +101,7 @@ static void conn_ip_release(struct conn *c) {
   if (!c->ip_counted)
     return;
   c->ip_counted = 0;
-  size_t len = strlen(c->peer_ip);
-  uintptr_t n = (uintptr_t)map_get(&lim->by_ip, c->peer_ip, len);
-  if (n <= 1)
-    map_del(&lim->by_ip, c->peer_ip, len);
-  else
-    map_put(&lim->by_ip, c->peer_ip, len, (void *)(n - 1));
+  map_count_drop(&lim->by_ip, c->peer_ip, strlen(c->peer_ip));
 }
 
 static void conn_unlink(struct conn *c) {
@@ -362,14 +357,12 @@ static int conn_ip_admit(struct conn *c) {
   if (lim == NULL || lim->max_per_ip == 0 || c->peer_ip[0] == 0 ||
       (lim->exempt && ipset_contains(lim->exempt, c->peer_ip)))
     return 0;
-  size_t len = strlen(c->peer_ip);
-  uintptr_t n = (uintptr_t)map_get(&lim->by_ip, c->peer_ip, len);
-  if (n >= lim->max_per_ip) {
+  int rc = map_count_take(&lim->by_ip, c->peer_ip, strlen(c->peer_ip), lim->max_per_ip);
+  if (rc == -EBUSY) {
     lim->refused_per_ip++;
-    return -EBUSY;
+    return rc;
   }
-  if (map_put(&lim->by_ip, c->peer_ip, len, (void *)(n + 1)) == 0)
-    c->ip_counted = 1;
+  c->ip_counted = rc == 0; /* out of memory: let in, uncounted */
   return 0;
 }
 

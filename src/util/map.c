@@ -131,3 +131,18 @@ struct map_entry *map_next(const struct map *m, struct map_entry *e, size_t *slo
   }
   return NULL;
 }
+
+int map_count_take(struct map *m, const char *key, size_t key_len, uintptr_t cap) {
+  uintptr_t n = (uintptr_t)map_get(m, key, key_len);
+  if (cap && n >= cap)
+    return -EBUSY;
+  return map_put(m, key, key_len, (void *)(n + 1));
+}
+
+void map_count_drop(struct map *m, const char *key, size_t key_len) {
+  uintptr_t n = (uintptr_t)map_get(m, key, key_len);
+  if (n <= 1)
+    map_del(m, key, key_len);
+  else
+    map_put(m, key, key_len, (void *)(n - 1)); /* the key is there: no allocation */
+}

@@ -5,6 +5,7 @@
 #define ONAIR_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct map_entry {
   struct map_entry *next;
@@ -27,6 +28,13 @@ void *map_get(const struct map *m, const char *key, size_t key_len);
 int map_put(struct map *m, const char *key, size_t key_len, void *value);
 /* Removes key; returns the value it had, or NULL. */
 void *map_del(struct map *m, const char *key, size_t key_len);
+
+/* A map as counters per key (values are counts, as uintptr_t; a key at 0
+ * is removed). map_count_take adds one unless the key is already at cap
+ * (0: no cap): 0, -EBUSY at the cap, or -ENOMEM (nothing counted).
+ * map_count_drop takes one away. */
+int map_count_take(struct map *m, const char *key, size_t key_len, uintptr_t cap);
+void map_count_drop(struct map *m, const char *key, size_t key_len);
 
 /* Iteration: for (e = map_first(m, &i); e; e = map_next(m, e, &i)). Do not
  * insert while iterating; deleting the current entry is not allowed either. */

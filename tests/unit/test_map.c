@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,27 @@ static void test_empty_iteration_and_reinit(void **state) {
   map_free(&m);
 }
 
+/* Counters: taken up to the cap, the key gone at zero. */
+static void test_counts(void **state) {
+  struct map m;
+  assert_int_equal(map_init(&m), 0);
+  assert_int_equal(map_count_take(&m, K("1.2.3.4"), 2), 0);
+  assert_int_equal(map_count_take(&m, K("1.2.3.4"), 2), 0);
+  assert_int_equal(map_count_take(&m, K("1.2.3.4"), 2), -EBUSY);
+  assert_int_equal(map_count_take(&m, K("5.6.7.8"), 2), 0);
+  assert_int_equal((uintptr_t)map_get(&m, K("1.2.3.4")), 2);
+  map_count_drop(&m, K("1.2.3.4"));
+  assert_int_equal(map_count_take(&m, K("1.2.3.4"), 2), 0);
+  map_count_drop(&m, K("1.2.3.4"));
+  map_count_drop(&m, K("1.2.3.4"));
+  assert_null(map_get(&m, K("1.2.3.4")));
+  assert_int_equal(m.count, 1);
+  for (int i = 0; i < 1000; i++) /* cap 0: none */
+    assert_int_equal(map_count_take(&m, K("5.6.7.8"), 0), 0);
+  assert_int_equal((uintptr_t)map_get(&m, K("5.6.7.8")), 1001);
+  map_free(&m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_put_get_tricky_keys),
@@ -329,6 +351,7 @@ int main(void) {
       cmocka_unit_test(test_key_families),
       cmocka_unit_test(test_iteration_every_size),
       cmocka_unit_test(test_empty_iteration_and_reinit),
+      cmocka_unit_test(test_counts),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
