@@ -250,7 +250,8 @@ static int onair_start(struct onair *o) {
     acme_start(o->acme, o->tls); /* the listeners answer its challenges from now on */
   const char *scheme = o->tls ? "https" : "http";
   log_ev(LOG_INFO, "listening", LOG_S("scheme", scheme), LOG_S("host", cfg->listen_host),
-         LOG_U("port", cfg->listen_port), LOG_S("data", cfg->data_dir), LOG_S("web", cfg->web_dir));
+         LOG_U("port", cfg->listen_port), LOG_S("data", cfg->data_dir),
+         LOG_S("web", cfg->web_dir[0] ? cfg->web_dir : "(built in)"));
   if (strcmp(cfg->listen_host, "127.0.0.1") == 0) {
     char url[128];
     snprintf(url, sizeof(url), "%s://localhost:%d", scheme, cfg->listen_port);

@@ -42,6 +42,19 @@ static int app_oidc_start(struct app *app) {
   return rc;
 }
 
+/* The pages: built in, or with `web` set the files of that directory (for
+ * development), which must be there at start. */
+static int app_web_init(struct app *app, const char *web_dir) {
+  const char *why = "out of memory";
+  int rc = static_files_init(&app->files, web_dir, &why);
+  if (rc < 0)
+    log_ev(LOG_ERROR,
+           "cannot serve the pages from the web directory (leave web unset for the "
+           "built-in pages)",
+           LOG_S("dir", web_dir), LOG_S("error", why));
+  return rc;
+}
+
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct db *db) {
   memset(app, 0, sizeof(*app));
   app->loop = loop;
@@ -49,8 +62,10 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   app->db = db;
   app->started_ns = uv_hrtime();
   ipset_parse(&app->metrics_allow, cfg->metrics_allow, NULL); /* config_set checked it */
-  if (static_files_init(&app->files, cfg->web_dir) < 0 ||
-      rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
+  int wrc = app_web_init(app, cfg->web_dir);
+  if (wrc < 0)
+    return wrc;
+  if (rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
       map_init(&app->ws_by_ip) < 0 || map_init(&app->signup_by_ip) < 0 ||
       map_init(&app->users) < 0 ||
       throttle_init(&app->throttle_user, SIGNIN_FREE_PER_NAME, 100000) < 0 ||

@@ -90,9 +90,9 @@ struct app {
   app_close_cb close_cb;
 };
 
-/* Sets the app up on loop: pages from cfg->web_dir, the WebSocket server,
- * the OIDC client when cfg names a provider. cfg and db must outlive it.
- * Returns 0 or a negative errno (logged). */
+/* Sets the app up on loop: the pages (built in, or cfg->web_dir's), the
+ * WebSocket server, the OIDC client when cfg names a provider. cfg and db
+ * must outlive it. Returns 0 or a negative errno (logged). */
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct db *db);
 /* Opens the media plane on its UDP port (cfg's media-* settings). */
 int app_media_start(struct app *app);

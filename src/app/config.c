@@ -90,9 +90,13 @@ const struct config_key config_keys[] = {
      .doc = "directory for `onair.db` (created, mode 0700)"},
     {.key = "web",
      STRING(web_dir),
-     .def = "web",
      .arg = "DIR",
-     .help = "directory of pages and assets"},
+     .help = "serve the pages from DIR, for development (default: built in)",
+     .doc = "a directory (web/ of the source tree) to serve the pages and assets from instead "
+            "of the copies built into onair, for developing them: an edited file shows on the "
+            "next reload, without a rebuild. It must hold a readable `index.html`, else onair "
+            "does not start",
+     .doc_default = "(built in)"},
     {.key = "base-url",
      STRING(base_url),
      .env_alias = "APP_BASE_URL",

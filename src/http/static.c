@@ -17,11 +17,39 @@ struct static_file {
   off_t size;
   struct timespec mtime;
   char etag[64];
-  const char *type;
-  uint8_t *data;
+  uint8_t *data; /* size bytes, then a 0 byte */
 };
 
-int static_files_init(struct static_files *sf, const char *root) {
+/* Why root cannot serve the pages, or NULL when it can: a directory with a
+ * readable index.html. */
+static const char *static_root_problem(const char *root) {
+  struct stat st;
+  if (stat(root, &st) < 0)
+    return errno == ENOENT ? "no such directory" : strerror(errno);
+  if (!S_ISDIR(st.st_mode))
+    return "not a directory";
+  char index[4096];
+  if ((size_t)snprintf(index, sizeof(index), "%s/index.html", root) >= sizeof(index))
+    return "path too long";
+  if (stat(index, &st) < 0 || !S_ISREG(st.st_mode))
+    return "no readable index.html";
+  int fd = open(index, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return "no readable index.html";
+  close(fd);
+  return NULL;
+}
+
+int static_files_init(struct static_files *sf, const char *root, const char **why) {
+  memset(sf, 0, sizeof(*sf));
+  if (root == NULL || root[0] == 0)
+    return 0; /* the built-in copies: nothing to set up */
+  const char *problem = static_root_problem(root);
+  if (problem) {
+    if (why)
+      *why = problem;
+    return -ENOENT;
+  }
   sf->root = strdup(root);
   if (sf->root == NULL)
     return -ENOMEM;
@@ -111,6 +139,7 @@ static struct static_file *static_load(struct static_files *sf, const char *relp
     free(data);
     return NULL;
   }
+  data[got] = 0; /* static_lookup's callers may read a page as a string */
   if (f == NULL) {
     f = calloc(1, sizeof(*f));
     if (f == NULL || map_put(&sf->cache, relpath, strlen(relpath), f) < 0) {
@@ -123,33 +152,71 @@ static struct static_file *static_load(struct static_files *sf, const char *relp
   f->data = data;
   f->size = st.st_size;
   f->mtime = st.st_mtim;
-  f->type = static_mime_type(relpath);
   snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
            (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
   return f;
 }
 
+/* The built-in copy of relpath, or NULL. */
+static const struct static_embedded *static_embedded_find(const char *relpath) {
+  for (const struct static_embedded *e = static_embedded; e->path; e++) {
+    if (strcmp(e->path, relpath) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+/* What to answer for relpath, from whichever source is active. */
+struct static_hit {
+  const uint8_t *data;
+  size_t len; /* bytes */
+  const char *etag;
+};
+
+static int static_find(struct static_files *sf, const char *relpath, struct static_hit *hit) {
+  if (!static_path_ok(relpath))
+    return -ENOENT;
+  if (sf->root == NULL) {
+    const struct static_embedded *e = static_embedded_find(relpath);
+    if (e == NULL)
+      return -ENOENT;
+    *hit = (struct static_hit){.data = e->data, .len = e->len, .etag = e->etag};
+    return 0;
+  }
+  char full[4096];
+  if ((size_t)snprintf(full, sizeof(full), "%s/%s", sf->root, relpath) >= sizeof(full))
+    return -ENOENT;
+  struct static_file *f = static_load(sf, relpath, full);
+  if (f == NULL)
+    return -ENOENT;
+  *hit = (struct static_hit){.data = f->data, .len = (size_t)f->size, .etag = f->etag};
+  return 0;
+}
+
+int static_lookup(struct static_files *sf, const char *relpath, const char **data, size_t *len) {
+  struct static_hit hit;
+  if (static_find(sf, relpath, &hit) < 0)
+    return -ENOENT;
+  *data = (const char *)hit.data;
+  *len = hit.len;
+  return 0;
+}
+
 void static_serve(struct static_files *sf, struct conn *c, const struct http_req *req,
                   const char *relpath) {
-  char full[4096];
-  if (!static_path_ok(relpath) ||
-      (size_t)snprintf(full, sizeof(full), "%s/%s", sf->root, relpath) >= sizeof(full)) {
-    http_respond_error(c, 404, "not_found", "no such page");
-    return;
-  }
-  struct static_file *f = static_load(sf, relpath, full);
-  if (f == NULL) {
+  struct static_hit hit;
+  if (static_find(sf, relpath, &hit) < 0) {
     http_respond_error(c, 404, "not_found", "no such page");
     return;
   }
   char extra[160];
   /* Revalidate every time: a deploy shows at once, and a 304 is cheap. */
-  snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: no-cache\r\n", f->etag);
+  snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: no-cache\r\n", hit.etag);
   size_t inm_len;
   const char *inm = http_req_header(req, "if-none-match", &inm_len);
-  if (inm && inm_len == strlen(f->etag) && memcmp(inm, f->etag, inm_len) == 0) {
+  if (inm && inm_len == strlen(hit.etag) && memcmp(inm, hit.etag, inm_len) == 0) {
     http_respond(c, 304, NULL, extra, NULL, 0);
     return;
   }
-  http_respond(c, 200, f->type, extra, f->data, (size_t)f->size);
+  http_respond(c, 200, static_mime_type(relpath), extra, hit.data, hit.len);
 }

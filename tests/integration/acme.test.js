@@ -26,7 +26,7 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
-const { startOnair, freePort, BIN, WEB } = require('../lib/server.js');
+const { startOnair, freePort, BIN } = require('../lib/server.js');
 const { startPebble } = require('../lib/pebble.js');
 const { eventually, sleep } = require('../lib/media-e2e.js');
 
@@ -243,7 +243,7 @@ describe('ACME settings that cannot work stop the start with the reason', { time
     test(what, async () => {
       const port = await freePort();
       const r = spawnSync(BIN, ['--listen', `127.0.0.1:${port}`, '--data', path.join(tmp, 'data-' + port),
-        '--web', WEB, '--http-listen', `127.0.0.1:${await freePort()}`, ...extra], { encoding: 'utf8', timeout: 20000 });
+        '--http-listen', `127.0.0.1:${await freePort()}`, ...extra], { encoding: 'utf8', timeout: 20000 });
       assert.equal(r.status, code, r.stderr);
       assert.match(r.stderr, re);
     });

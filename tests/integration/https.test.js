@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
 const WebSocket = require('ws');
-const { startOnair, freePort, BIN, WEB } = require('../lib/server.js');
+const { startOnair, freePort, BIN } = require('../lib/server.js');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-https-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -175,7 +175,7 @@ describe('bad TLS settings stop the start with the reason', { timeout: 60000 }, 
     test(what, async () => {
       const port = await freePort();
       const r = spawnSync(BIN, ['--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data-' + port),
-        '--web', WEB, ...(typeof args === 'function' ? args() : args)], { encoding: 'utf8', timeout: 20000 });
+        ...(typeof args === 'function' ? args() : args)], { encoding: 'utf8', timeout: 20000 });
       assert.equal(r.status, 1, `exit code 1: ${r.stderr}`);
       assert.match(r.stderr, re);
     });

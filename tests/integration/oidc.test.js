@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
-const { startOnair, freePort, BIN, WEB } = require('../lib/server.js');
+const { startOnair, freePort, BIN } = require('../lib/server.js');
 const { startProvider, CLIENT_ID, CLIENT_SECRET } = require('../lib/oidc-provider.js');
 const forge = require('../lib/jwt-forge.js');
 const { PASSWORD, sleep, uname, request, signup, signin, me, openWs, goLive } = require('./util.js');
@@ -796,7 +796,7 @@ describe('the tutorial\'s .env works unchanged', { timeout: 60000 }, () => {
       APP_BASE_PORT: String(port),
       APP_BASE_URL: url,
     });
-    proc = spawn(BIN, ['--data', dataDir, '--web', WEB], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    proc = spawn(BIN, ['--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     proc.stdout.on('data', d => { out += d; });
     proc.stderr.on('data', d => { out += d; });

@@ -8,6 +8,11 @@ const path = require('node:path');
 const net = require('node:net');
 
 const BIN = process.env.ONAIR_BIN || path.join(__dirname, '../../build/onair');
+// The source tree's pages. onair serves the copies built into it (what users
+// get), so a test sees an edit of web/ only after the build: `make` embeds
+// web/ again whenever a file there changes. WEB is for tests of `--web DIR`;
+// ONAIR_WEB, when set, is also onair's own `web` setting (every onair then
+// serves that directory): ctest leaves it unset.
 const WEB = process.env.ONAIR_WEB || path.join(__dirname, '../../web');
 
 function freePort() {
@@ -47,7 +52,8 @@ function madeDir() {
 // Starts onair. extraArgs are appended to the command line; opts.dataDir
 // reuses a directory (to test restarts); opts.wrapper is a command line that
 // runs onair (valgrind ...), opts.startMs how long it may take to listen,
-// opts.signupLimits keeps the sign-up limits on (tests turn them off).
+// opts.signupLimits keeps the sign-up limits on (tests turn them off),
+// opts.cwd the directory it runs in (default: the test's).
 // Returns { url, port, dataDir, proc, log(), exited, stop(), kill9() }.
 async function startOnair(extraArgs = [], opts = {}) {
   const port = opts.port || await freePort();
@@ -55,9 +61,11 @@ async function startOnair(extraArgs = [], opts = {}) {
   // Every test's users come from this machine: the per-address and total
   // sign-up limits are off unless a test sets them (later flags win).
   const limits = opts.signupLimits ? [] : ['--signup-per-ip', '0', '--signup-per-sec', '0'];
-  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, '--web', WEB, ...limits, ...extraArgs];
+  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, ...limits, ...extraArgs];
   const argv = [...(opts.wrapper || []), BIN, ...args];
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const proc = spawn(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...(opts.env || {}) },
+  });
   let out = '';
   proc.stdout.on('data', d => { out += d; });
   proc.stderr.on('data', d => { out += d; });

@@ -222,7 +222,7 @@ static void test_defaults(void **state) {
   assert_string_equal(cfg.listen_host, "127.0.0.1"); /* not every interface */
   assert_int_equal(cfg.listen_port, 8080);
   assert_string_equal(cfg.data_dir, "data");
-  assert_string_equal(cfg.web_dir, "web");
+  assert_string_equal(cfg.web_dir, ""); /* the built-in pages */
   assert_string_equal(cfg.base_url, "");
   assert_int_equal(cfg.signup, 1);
   assert_int_equal(cfg.ws_ping_ms, 2000);
