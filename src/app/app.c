@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "auth/oidc.h"
 #include "auth/session.h"
 #include "media/sfu.h"
+#include "net/ifaddr.h"
 #include "util/container_of.h"
 #include "util/log.h"
 
@@ -98,20 +100,43 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
       tls ? "; Path=/; HttpOnly; SameSite=Lax; Secure" : "; Path=/; HttpOnly; SameSite=Lax";
   app_timer_init(app, &app->rooms_timer);
   app_timer_init(app, &app->viewers_timer);
+  app_timer_init(app, &app->grace_timer);
   app_timer_init(app, &app->sweep_timer);
   uv_unref((uv_handle_t *)&app->sweep_timer);
   uv_timer_start(&app->sweep_timer, app_on_sweep, 1000, SESSION_SWEEP_MS);
   return app_oidc_start(app);
 }
 
+/* What the media plane announces when media-announce is unset: bound to
+ * every interface, the machine's own addresses (loopback only when it has
+ * no other); else the bound address. */
+static const char *media_announce_default(const char *bind, char *buf, size_t size) {
+  int any4 = strcmp(bind, "0.0.0.0") == 0, any6 = strcmp(bind, "::") == 0;
+  if (!any4 && !any6)
+    return bind;
+  int n = ifaddr_list(any6, buf, size);
+  if (n > 0) {
+    log_ev(LOG_INFO, "media-announce not set: announcing this machine's addresses",
+           LOG_S("addresses", buf));
+    return buf;
+  }
+  log_ev(LOG_WARN,
+         "media-announce not set and this machine has no address but loopback: only browsers on "
+         "this machine get video; set media-announce to the address viewers reach",
+         LOG_S("announce", "127.0.0.1"));
+  return "127.0.0.1";
+}
+
 /* The media plane on its one UDP port: by default the HTTP port's number on
- * the HTTP host, announcing that host (127.0.0.1 when bound to all). */
+ * the HTTP host, announcing that host (the machine's addresses when bound
+ * to all). */
 int app_media_start(struct app *app) {
   const struct config *cfg = app->cfg;
   const char *bind = cfg->media_bind[0] ? cfg->media_bind : cfg->listen_host;
+  char found[IFADDR_MAX * (INET6_ADDRSTRLEN + 2)];
   const char *announce = cfg->media_announce;
   if (announce[0] == 0)
-    announce = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ? "127.0.0.1" : bind;
+    announce = media_announce_default(bind, found, sizeof(found));
   struct sfu_config mc = {
       .bind = bind,
       .port = cfg->media_port ? cfg->media_port : cfg->listen_port,
@@ -197,7 +222,8 @@ void app_close(struct app *app, app_close_cb close_cb) {
   app->sfu = NULL;
   oidc_free(app->oidc);
   app->oidc = NULL;
-  uv_timer_t *timers[] = {&app->rooms_timer, &app->viewers_timer, &app->sweep_timer};
+  uv_timer_t *timers[] = {&app->rooms_timer, &app->viewers_timer, &app->sweep_timer,
+                          &app->grace_timer};
   for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
     uv_timer_stop(timers[i]);
     uv_close((uv_handle_t *)timers[i], app_on_timer_closed);

@@ -73,6 +73,7 @@ struct app {
   int rooms_dirty;
   uv_timer_t sweep_timer;   /* expires sessions */
   uv_timer_t viewers_timer; /* coalesces room.viewers: a room of N joins sends N, not N^2 */
+  uv_timer_t grace_timer;   /* ends rooms whose broadcaster did not come back in time */
   struct oidc *oidc;        /* NULL without a provider */
   struct sfu *sfu;          /* the media plane; NULL until app_media_start() */
   const char *cookie_name;

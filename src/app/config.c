@@ -71,10 +71,11 @@ const struct config_key config_keys[] = {
      .doc = "a file of `key = value` lines, read before the environment and the flags"},
     {.key = "listen",
      LISTEN(1, 65535),
-     .def = "127.0.0.1:8080",
+     .def = "0.0.0.0:8080",
      .arg = "HOST:PORT",
-     .help = "where to serve HTTP and WebSocket",
-     .doc = "address and port for HTTP and WebSocket (`:port` for all addresses)"},
+     .help = "where to serve HTTP and WebSocket (127.0.0.1:PORT: this machine only)",
+     .doc = "address and port for HTTP and WebSocket (`:port` for all addresses); every IPv4 "
+            "interface by default, `127.0.0.1:8080` keeps onair to this machine"},
     {.key = "port",
      INT(listen_port, 1, 65535),
      .flags = CONFIG_NO_ONAIR_ENV,
@@ -136,7 +137,16 @@ const struct config_key config_keys[] = {
      .def = "6000",
      .arg = "MS",
      .help = "a WebSocket silent this long is closed",
-     .doc = "a WebSocket silent this long is closed (its room ends)"},
+     .doc = "a WebSocket silent this long is closed (a broadcaster's room then waits "
+            "`reconnect-grace-ms` for them)"},
+    {.key = "reconnect-grace-ms",
+     U64(reconnect_grace_ms, 0, 3600 * 1000),
+     .def = "30000",
+     .arg = "MS",
+     .help = "a dropped broadcaster's room waits this long for them",
+     .doc = "when a broadcaster's connection drops, their room stays, marked reconnecting, this "
+            "long: viewers wait and chat, and the broadcaster's page resumes the same broadcast. "
+            "0 ends the room at once"},
     {.key = "chat-burst",
      UNSIGNED(chat_burst, 1, 1000),
      .def = "5",
@@ -172,7 +182,9 @@ const struct config_key config_keys[] = {
             "IPv4 and IPv6, separated by commas or spaces): the public addresses when onair is "
             "behind 1:1 NAT, e.g. `203.0.113.7, 2001:db8::7` (bind `media-bind = ::` to receive "
             "both)",
-     .doc_default = "`media-bind` (127.0.0.1 when that is `0.0.0.0` or `::`)",
+     .doc_default = "`media-bind`; when that is `0.0.0.0` or `::`, this machine's own addresses "
+                    "(not loopback, not link-local; 127.0.0.1 when it has no other), logged at "
+                    "start",
      .check = check_addresses},
     {.key = "media-consent-ms",
      U64(media_consent_ms, 1000, 600000),

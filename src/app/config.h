@@ -25,10 +25,11 @@ struct config {
   int signup;         /* local sign-up allowed */
   uint64_t ws_ping_ms;
   uint64_t ws_timeout_ms;
-  size_t ws_max_message; /* bytes */
-  unsigned chat_burst;   /* messages */
-  double chat_per_sec;   /* messages per second after the burst */
-  size_t max_viewers;    /* per room */
+  uint64_t reconnect_grace_ms; /* a dropped broadcaster's room waits this long; 0: ends */
+  size_t ws_max_message;       /* bytes */
+  unsigned chat_burst;         /* messages */
+  double chat_per_sec;         /* messages per second after the burst */
+  size_t max_viewers;          /* per room */
   int64_t session_ttl_ms;
   char log_level[16];
   char log_format[8]; /* "text" or "json" */

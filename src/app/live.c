@@ -32,7 +32,8 @@ struct client {
   int watching;                      /* subscribed to the room list */
   struct client *wprev, *wnext;
   int closed;
-  char ip[46]; /* the client's address, counted in app->ws_by_ip ("": not counted) */
+  int end_on_close; /* closed by the server (sign-out, disabled): its room ends, no grace */
+  char ip[46];      /* the client's address, counted in app->ws_by_ip ("": not counted) */
   /* Names its media peer, and as the broadcaster its room's media, to the
    * media plane, which calls back through it. */
   struct sfu_owner media;
@@ -78,10 +79,8 @@ static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
   struct sbuf *frame = json_frame(j);
   if (frame == NULL)
     return;
-  if (with_broadcaster) {
-    struct client *bc = room->broadcaster;
-    conn_write(bc->conn, frame);
-  }
+  if (with_broadcaster && room->broadcaster)
+    conn_write(room->broadcaster->conn, frame);
   for (size_t i = 0; i < room->nviewers; i++) {
     struct client *v = room->viewers[i];
     conn_write(v->conn, frame);
@@ -91,11 +90,16 @@ static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
 
 static void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); }
 
+/* "live", or "reconnecting" while its broadcaster's connection is gone. */
+static const char *room_state(const struct room *room) {
+  return room->broadcaster ? "live" : "reconnecting";
+}
+
+/* The room is named after its broadcaster, as they spell their name. */
 static json_t *room_json(const struct room *room) {
-  const struct client *bc = room->broadcaster;
-  return json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", room->name, "title", room->title,
-                   "broadcaster", bc->user, "viewers", (json_int_t)room->nviewers, "since",
-                   (json_int_t)room->since_ms);
+  return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "name", room->name, "title", room->title,
+                   "broadcaster", room->name, "viewers", (json_int_t)room->nviewers, "since",
+                   (json_int_t)room->since_ms, "state", room_state(room));
 }
 
 char *live_rooms_json(struct app *app) {
@@ -171,9 +175,11 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
     v->room = NULL;
   }
   struct client *bc = room->broadcaster;
-  bc->room = NULL;
-  bc->broadcaster = 0;
-  if (!bc->closed)
+  if (bc) {
+    bc->room = NULL;
+    bc->broadcaster = 0;
+  }
+  if (bc && !bc->closed)
     client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name, "reason",
                               reason));
   log_ev(LOG_INFO, "room ended", LOG_S("room", room->name), LOG_S("reason", reason));
@@ -181,6 +187,30 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
     sfu_room_free(room->media);
   rooms_close(&app->rooms, room);
   rooms_changed(app);
+}
+
+/* Ends the reconnecting rooms whose broadcaster did not come back in time;
+ * stops when no room waits any more. */
+static void grace_sweep(uv_timer_t *t) {
+  struct app *app = t->data;
+  uint64_t now = uv_now(app->loop);
+  int waiting, ended;
+  do {
+    waiting = ended = 0;
+    struct rooms_iter it;
+    for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
+      if (r->broadcaster)
+        continue;
+      if (r->grace_until <= now) {
+        room_end(app, r, "gone");
+        ended = 1; /* the registry changed: look again */
+        break;
+      }
+      waiting = 1;
+    }
+  } while (ended);
+  if (!waiting)
+    uv_timer_stop(t);
 }
 
 /* Takes a viewer out of its room and tells the room. */
@@ -192,9 +222,9 @@ static void viewer_leave(struct app *app, struct client *cl) {
   if (room->media)
     sfu_drop(room->media, &cl->media);
   cl->room = NULL;
-  struct client *bc = room->broadcaster;
-  client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room", room->name, "peer",
-                            cl->peer));
+  if (room->broadcaster)
+    client_send(room->broadcaster, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room",
+                                             room->name, "peer", cl->peer));
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -240,48 +270,68 @@ static void on_rooms_watch(struct client *cl, json_t *msg, size_t len) {
   }
 }
 
-static void on_live_start(struct client *cl, json_t *msg, size_t len) {
-  struct app *app = cl->app;
+/* live.start's optional title: 0 with *title (NULL for none), or -1 after
+ * telling the client what is wrong with it. */
+static int live_title(struct client *cl, json_t *msg, const char **title) {
   size_t tlen = 0;
-  const char *title = msg_str(msg, "title", &tlen);
-  int trc = title && tlen ? chat_text_check(title, tlen, ROOM_TITLE_MAX) : -ENODATA;
-  if ((json_object_get(msg, "title") && title == NULL) || trc == -EINVAL ||
-      (trc == 0 && memchr(title, '\n', tlen))) {
+  *title = msg_str(msg, "title", &tlen);
+  int trc = *title && tlen ? chat_text_check(*title, tlen, ROOM_TITLE_MAX) : -ENODATA;
+  if ((json_object_get(msg, "title") && *title == NULL) || trc == -EINVAL ||
+      (trc == 0 && memchr(*title, '\n', tlen))) {
     client_error(cl, "bad_message", "The title must be one line of text.", "live.start");
-    return;
+    return -1;
   }
   if (trc == -E2BIG) {
     client_error(cl, "too_long", "Titles are at most 100 characters.", "live.start");
-    return;
+    return -1;
   }
   if (trc < 0)
-    title = NULL; /* absent or blank: no title */
-  if (cl->broadcaster) {
-    /* Already live here: a repeated start only updates the title. */
-    if (title && strcmp(cl->room->title, title) != 0) {
-      snprintf(cl->room->title, sizeof(cl->room->title), "%s", title);
-      rooms_changed(app);
-      /* The viewers are told; the broadcaster has its live.started. */
-      room_send_to(cl->room,
-                   json_pack("{s:s, s:s, s:s}", "type", "room.title", "room", cl->room->name,
-                             "title", cl->room->title),
-                   0);
-    }
-    client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", cl->room->name,
-                              "history", room_history(app, cl->room)));
+    *title = NULL; /* absent or blank: no title */
+  return 0;
+}
+
+/* A new title for a live room: the viewers are told (the broadcaster gets
+ * its live.started). */
+static void room_set_title(struct app *app, struct room *room, const char *title) {
+  if (title == NULL || strcmp(room->title, title) == 0)
     return;
-  }
-  viewer_leave(app, cl);
-  /* The room is the user's own, whatever the message says. A live room of
-   * the same user on another connection (an old tab) is replaced. */
-  struct room *old = rooms_find(&app->rooms, cl->user, strlen(cl->user));
-  if (old) {
-    if (old->owner_id != cl->user_id) {
-      client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
-      return;
-    }
-    room_end(app, old, "replaced");
-  }
+  snprintf(room->title, sizeof(room->title), "%s", title);
+  rooms_changed(app);
+  room_send_to(
+      room,
+      json_pack("{s:s, s:s, s:s}", "type", "room.title", "room", room->name, "title", room->title),
+      0);
+}
+
+/* live.started to cl, its room's broadcaster. */
+static void send_live_started(struct client *cl, int resumed) {
+  struct room *room = cl->room;
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "type", "live.started", "room",
+                            room->name, "title", room->title, "since", (json_int_t)room->since_ms,
+                            "viewers", (json_int_t)room->nviewers, "resumed", resumed, "history",
+                            room_history(cl->app, room)));
+}
+
+/* The broadcaster of a reconnecting room is back (on cl): the same room
+ * goes on, its viewers offer again once the new media is ready. */
+static void room_resume(struct app *app, struct room *room, struct client *cl, const char *title) {
+  room->broadcaster = cl;
+  cl->room = room;
+  cl->broadcaster = 1;
+  if (app->sfu)
+    room->media = sfu_room_new(app->sfu, &cl->media);
+  room_send_to(room,
+               json_pack("{s:s, s:s, s:s}", "type", "room.resumed", "room", room->name,
+                         "broadcaster_peer", cl->peer),
+               0);
+  room_set_title(app, room, title);
+  log_ev(LOG_INFO, "room resumed", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
+  send_live_started(cl, 1);
+  rooms_changed(app);
+}
+
+/* Opens the user's own room with cl as its broadcaster. */
+static void room_start(struct app *app, struct client *cl, const char *title) {
   struct room *room;
   int rc = rooms_open(&app->rooms, cl->user, cl->user_id, cl, session_now_ms(), &room);
   if (rc < 0) {
@@ -295,8 +345,74 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   cl->room = room;
   cl->broadcaster = 1;
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
-  client_send(cl, json_pack("{s:s, s:s, s:o}", "type", "live.started", "room", room->name,
-                            "history", room_history(app, room)));
+  send_live_started(cl, 0);
+  rooms_changed(app);
+}
+
+static void on_live_start(struct client *cl, json_t *msg, size_t len) {
+  struct app *app = cl->app;
+  const char *title;
+  if (live_title(cl, msg, &title) < 0)
+    return;
+  if (cl->broadcaster) {
+    /* Already live here: a repeated start only updates the title. */
+    room_set_title(app, cl->room, title);
+    send_live_started(cl, 0);
+    return;
+  }
+  viewer_leave(app, cl);
+  /* The room is the user's own, whatever the message says. A reconnecting
+   * one resumes; a live one on another connection (an old tab) is replaced. */
+  struct room *old = rooms_find(&app->rooms, cl->user, strlen(cl->user));
+  if (old) {
+    if (old->owner_id != cl->user_id) {
+      client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
+      return;
+    }
+    if (old->broadcaster == NULL) {
+      room_resume(app, old, cl, title);
+      return;
+    }
+    room_end(app, old, "replaced");
+  }
+  room_start(app, cl, title);
+}
+
+/* live.resume: the page of a broadcaster whose connection dropped takes its
+ * room back; no_such_room when it has ended meanwhile (the grace period
+ * ran out, onair restarted). */
+static void on_live_resume(struct client *cl, json_t *msg, size_t len) {
+  struct app *app = cl->app;
+  if (cl->broadcaster) {
+    send_live_started(cl, 0);
+    return;
+  }
+  struct room *room = rooms_find(&app->rooms, cl->user, strlen(cl->user));
+  if (room == NULL || room->owner_id != cl->user_id || room->broadcaster != NULL) {
+    client_error(cl, "no_such_room", "Your broadcast ended while you were disconnected.",
+                 "live.resume");
+    return;
+  }
+  viewer_leave(app, cl);
+  room_resume(app, room, cl, NULL);
+}
+
+/* The broadcaster's connection dropped: the room waits reconnect-grace-ms
+ * for them, its media gone, its viewers told. */
+static void room_hold(struct app *app, struct room *room) {
+  uint64_t grace = app->cfg->reconnect_grace_ms;
+  if (room->media)
+    sfu_room_free(room->media);
+  room->media = NULL;
+  room->broadcaster = NULL;
+  room->grace_until = uv_now(app->loop) + grace;
+  room_send_to(room,
+               json_pack("{s:s, s:s, s:I}", "type", "room.reconnecting", "room", room->name,
+                         "grace_ms", (json_int_t)grace),
+               0);
+  log_ev(LOG_INFO, "room reconnecting", LOG_S("room", room->name), LOG_U("grace_ms", grace));
+  if (!uv_is_active((uv_handle_t *)&app->grace_timer))
+    uv_timer_start(&app->grace_timer, grace_sweep, 250, 250);
   rooms_changed(app);
 }
 
@@ -338,13 +454,15 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   }
   cl->room = room;
   struct client *bc = room->broadcaster;
-  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "type", "room.joined",
-                            "room", room->name, "title", room->title, "broadcaster", bc->user,
-                            "broadcaster_peer", bc->peer, "viewers", (json_int_t)room->nviewers,
-                            "media_ready", room->media && sfu_room_ready(room->media), "history",
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "type", "room.joined",
+                            "room", room->name, "title", room->title, "broadcaster", room->name,
+                            "state", room_state(room), "broadcaster_peer", bc ? bc->peer : "",
+                            "viewers", (json_int_t)room->nviewers, "media_ready",
+                            room->media && sfu_room_ready(room->media), "history",
                             room_history(app, room)));
-  client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
-                            "peer", cl->peer, "user", cl->user));
+  if (bc)
+    client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
+                              "peer", cl->peer, "user", cl->user));
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -429,8 +547,13 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
     client_error(cl, "bad_message", "media.offer needs an sdp.", "media.offer");
     return;
   }
-  if (cl->room == NULL || cl->room->media == NULL) {
+  if (cl->room == NULL) {
     client_error(cl, "not_in_room", "Go live or join a room first.", "media.offer");
+    return;
+  }
+  if (cl->room->media == NULL) {
+    client_error(cl, "not_ready", "The broadcaster is reconnecting; wait for media.ready.",
+                 "media.offer");
     return;
   }
   char *answer;
@@ -460,6 +583,12 @@ static const struct sfu_owner_ops client_media_ops = {
     .peer_closed = on_media_closed,
 };
 
+/* The page's own keepalive: it hears from onair at least this often, so a
+ * connection the network silently lost shows (browsers hide WebSocket pings). */
+static void on_ping(struct client *cl, json_t *msg, size_t len) {
+  client_send(cl, json_pack("{s:s}", "type", "pong"));
+}
+
 /* Client messages of docs/protocol.md and their handlers. */
 typedef void (*live_handler_fn)(struct client *cl, json_t *msg, size_t len);
 struct live_handler {
@@ -467,9 +596,15 @@ struct live_handler {
   live_handler_fn fn;
 };
 static const struct live_handler handlers[] = {
-    {"rooms.watch", on_rooms_watch}, {"live.start", on_live_start}, {"live.end", on_live_end},
-    {"room.join", on_room_join},     {"room.leave", on_room_leave}, {"chat.send", on_chat_send},
+    {"rooms.watch", on_rooms_watch},
+    {"live.start", on_live_start},
+    {"live.resume", on_live_resume},
+    {"live.end", on_live_end},
+    {"room.join", on_room_join},
+    {"room.leave", on_room_leave},
+    {"chat.send", on_chat_send},
     {"media.offer", on_media_offer},
+    {"ping", on_ping},
 };
 
 static void live_on_message(struct conn *c, const char *text, size_t len) {
@@ -523,7 +658,10 @@ static void live_on_close(struct conn *c) {
   struct app *app = cl->app;
   cl->closed = 1;
   client_ip_release(app, cl);
-  if (cl->broadcaster && cl->room)
+  if (cl->broadcaster && cl->room && !cl->end_on_close && app->cfg->reconnect_grace_ms > 0 &&
+      !app->closing)
+    room_hold(app, cl->room);
+  else if (cl->broadcaster && cl->room)
     room_end(app, cl->room, "disconnected");
   else
     viewer_leave(app, cl);
@@ -561,8 +699,14 @@ static json_t *ice_servers(const struct app *app, const char *user) {
 
 static void live_on_open(struct conn *c) {
   struct client *cl = ws_user(c);
-  client_send(cl, json_pack("{s:s, s:s, s:s, s:o}", "type", "hello", "user", cl->user, "peer",
-                            cl->peer, "ice_servers", ice_servers(cl->app, cl->user)));
+  const struct config *cfg = cl->app->cfg;
+  json_t *hello = json_pack("{s:s, s:s, s:s, s:o, s:I}", "type", "hello", "user", cl->user, "peer",
+                            cl->peer, "ice_servers", ice_servers(cl->app, cl->user),
+                            "reconnect_grace_ms", (json_int_t)cfg->reconnect_grace_ms);
+  /* The public address, for links to share (else the page's own). */
+  if (hello && cfg->base_url[0])
+    json_object_set_new(hello, "base_url", json_string(cfg->base_url));
+  client_send(cl, hello);
 }
 
 static const struct ws_handlers live_handlers = {
@@ -608,8 +752,10 @@ void live_close_session(struct app *app, const char *token) {
   for (struct map_entry *e = map_first(&app->peers, &slot); e;
        e = map_next(&app->peers, e, &slot)) {
     struct client *cl = e->value;
-    if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0)
+    if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0) {
+      cl->end_on_close = 1; /* signed out: the room ends, nobody comes back to it */
       ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");
+    }
   }
 }
 
@@ -664,7 +810,17 @@ void live_close_user(struct app *app, int64_t user_id, const char *reason) {
   for (struct map_entry *e = map_first(&app->peers, &slot); e;
        e = map_next(&app->peers, e, &slot)) {
     struct client *cl = e->value;
-    if (cl->user_id == user_id)
+    if (cl->user_id == user_id) {
+      cl->end_on_close = 1;
       ws_close(cl->conn, WS_CLOSE_POLICY, reason);
+    }
+  }
+  /* A room of theirs waiting for a reconnect ends too. */
+  struct rooms_iter it;
+  for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
+    if (r->owner_id == user_id && r->broadcaster == NULL) {
+      room_end(app, r, reason);
+      break; /* one room per user */
+    }
   }
 }

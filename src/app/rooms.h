@@ -20,8 +20,9 @@ struct room {
   char name[ROOM_NAME_MAX + 1]; /* as the broadcaster spells it */
   char key[ROOM_NAME_MAX + 1];  /* lower case; the registry's key */
   int64_t owner_id;             /* the broadcaster's user id */
-  struct client *broadcaster;
-  struct client **viewers; /* unordered */
+  struct client *broadcaster;   /* NULL while reconnecting */
+  uint64_t grace_until;         /* while reconnecting: when it ends (loop time, ms) */
+  struct client **viewers;      /* unordered */
   size_t nviewers, cap;
   int64_t since_ms;       /* when it went live, ms since the epoch */
   struct sfu_room *media; /* or NULL; live.c creates and frees it */

@@ -1,7 +1,8 @@
 // A restart during a broadcast (SIGTERM, then onair again on the same port
-// and data): both pages are told onair is restarting, reconnect by
-// themselves, the broadcaster's page goes live again with its title, and the
-// viewer's page plays again, without anyone touching them.
+// and data): both pages are told onair is restarting and reconnect by
+// themselves; the broadcaster's page says the restart stopped the broadcast
+// and goes live again with its title in one click, and the viewer's page
+// plays again without anyone touching it (no reload).
 //
 // Run inside a network namespace so WebRTC stays on loopback:
 //   tests/e2e/in-netns.sh node --test tests/e2e/restart.test.js
@@ -56,10 +57,15 @@ describe('onair restarts during a broadcast', { timeout: 170000 }, () => {
     assert.equal(await viewer.page.locator('#banner').isVisible(), false, 'no "stream has ended"');
   });
 
-  step('onair is back: the broadcast resumes and the viewer plays again', async () => {
+  step('onair is back: one click goes live again and the viewer plays again', async () => {
     srv = await startOnair([], { port, dataDir });
-    await bc.page.locator('#live-badge').waitFor({ state: 'visible', timeout: 30000 });
+    await eventually(async () => /onair restarted while you were live/.test(await bc.page.locator('#status').textContent()),
+      'the broadcaster\'s page saying the restart stopped the broadcast', 30000);
+    assert.equal(await bc.page.locator('#golive').textContent(), 'Go live again');
+    await eventually(() => bc.page.locator('#golive').isEnabled(), '"Go live again" enabled');
     assert.equal(await bc.page.locator('#room-title').inputValue(), 'Restart test');
+    await bc.page.locator('#golive').click();
+    await bc.page.locator('#live-badge').waitFor({ state: 'visible', timeout: 30000 });
     await assertPlays(viewer.page, 'after the restart', { timeoutMs: 45000 });
     assert.equal(await viewer.page.locator('#room-title').textContent(), 'Restart test');
   });

@@ -239,8 +239,9 @@ static int sg_member(unsigned s, unsigned u) {
 }
 
 static json_t *sg_room_json(unsigned u) {
-  return json_pack("{s:s, s:s, s:s, s:I, s:n}", "name", sg_name(u), "title", sg.room[u].title,
-                   "broadcaster", sg_name(u), "viewers", (json_int_t)sg_viewers(u), "since");
+  return json_pack("{s:s, s:s, s:s, s:I, s:n, s:s}", "name", sg_name(u), "title", sg.room[u].title,
+                   "broadcaster", sg_name(u), "viewers", (json_int_t)sg_viewers(u), "since",
+                   "state", "live");
 }
 
 static json_t *sg_rooms_json(void) {
@@ -424,6 +425,14 @@ static const char *sg_title(json_t *msg, const char **title) {
   return NULL;
 }
 
+/* live.started to slot s, broadcaster of its user's room. */
+static void sg_want_started(unsigned s) {
+  unsigned u = sg.m[s].user;
+  sg_want(s, json_pack("{s:s, s:s, s:s, s:n, s:I, s:b, s:O}", "type", "live.started", "room",
+                       sg_name(u), "title", sg.room[u].title, "since", "viewers",
+                       (json_int_t)sg_viewers(u), "resumed", 0, "history", sg.room[u].hist));
+}
+
 static void sg_live_start(unsigned s, json_t *msg) {
   unsigned u = sg.m[s].user;
   const char *title, *code = sg_title(msg, &title);
@@ -449,8 +458,16 @@ static void sg_live_start(unsigned s, json_t *msg) {
     sg.m[s].room = u;
     sg.rooms_dirty = 1;
   }
-  sg_want(s, json_pack("{s:s, s:s, s:O}", "type", "live.started", "room", sg_name(u), "history",
-                       sg.room[u].hist));
+  sg_want_started(s);
+}
+
+/* live.resume: with no grace period (the fuzz configuration) no room ever
+ * waits for its broadcaster, so only a live one answers. */
+static void sg_live_resume(unsigned s) {
+  if (sg.m[s].role == SG_BROADCASTER)
+    sg_want_started(s);
+  else
+    sg_want_error(s, "no_such_room", "live.resume");
 }
 
 static void sg_room_join(unsigned s, json_t *msg) {
@@ -479,11 +496,11 @@ static void sg_room_join(unsigned s, json_t *msg) {
   sg.rooms_dirty = 1;
   sg_peer_id(s, peer);
   sg_peer_id(sg.room[u].bc, bc_peer);
-  sg_want(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:O}", "type", "room.joined", "room",
-                       sg_name((unsigned)u), "title", sg.room[u].title, "broadcaster",
-                       sg_name((unsigned)u), "broadcaster_peer", bc_peer, "viewers",
-                       (json_int_t)sg_viewers((unsigned)u), "media_ready", sg.room[u].ready,
-                       "history", sg.room[u].hist));
+  sg_want(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:O}", "type", "room.joined",
+                       "room", sg_name((unsigned)u), "title", sg.room[u].title, "broadcaster",
+                       sg_name((unsigned)u), "state", "live", "broadcaster_peer", bc_peer,
+                       "viewers", (json_int_t)sg_viewers((unsigned)u), "media_ready",
+                       sg.room[u].ready, "history", sg.room[u].hist));
   sg_want(sg.room[u].bc,
           json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", sg_name((unsigned)u),
                     "peer", peer, "user", sg_name(sg.m[s].user)));
@@ -638,6 +655,10 @@ static enum sg_after sg_expect(unsigned s, json_t *msg) {
     sg_rooms_watch(s);
   else if (strcmp(type, "live.start") == 0)
     sg_live_start(s, msg);
+  else if (strcmp(type, "live.resume") == 0)
+    sg_live_resume(s);
+  else if (strcmp(type, "ping") == 0)
+    sg_want(s, json_pack("{s:s}", "type", "pong"));
   else if (strcmp(type, "live.end") == 0)
     sg_live_end(s);
   else if (strcmp(type, "room.join") == 0)
@@ -690,10 +711,10 @@ static void sg_want_hello(unsigned s) {
   char peer[24];
 
   sg_peer_id(s, peer);
-  sg_want(s, json_pack("{s:s, s:s, s:s, s:[{s:[s, s], s:n, s:n}]}", "type", "hello", "user",
+  sg_want(s, json_pack("{s:s, s:s, s:s, s:[{s:[s, s], s:n, s:n}], s:i}", "type", "hello", "user",
                        sg_name(sg.m[s].user), "peer", peer, "ice_servers", "urls",
                        "turn:turn.example.org:3478", "turns:turn.example.org:5349", "username",
-                       "credential"));
+                       "credential", "reconnect_grace_ms", 0));
 }
 
 static void sg_check_hello(unsigned s) {
@@ -1094,6 +1115,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   fx_init();
   config_defaults(&sg.cfg);
+  sg.cfg.reconnect_grace_ms = 0; /* a dropped broadcaster's room ends at once, as modelled */
   sg.cfg.max_viewers = SG_MAX_VIEWERS;
   sg.cfg.chat_burst = 5;
   sg.cfg.chat_per_sec = 1;

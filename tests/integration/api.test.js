@@ -195,7 +195,7 @@ describe('/api/me and /api/rooms', () => {
     list = await rooms(srv, v.cookie);
     const r = list.find(x => x.name === b.name);
     assert.ok(r, JSON.stringify(list));
-    assert.deepEqual(Object.keys(r).sort(), ['broadcaster', 'name', 'since', 'title', 'viewers']);
+    assert.deepEqual(Object.keys(r).sort(), ['broadcaster', 'name', 'since', 'state', 'title', 'viewers']);
     assert.equal(r.broadcaster, b.name);
     assert.equal(r.title, '', 'no title given');
     assert.equal(r.viewers, 0);

@@ -515,6 +515,58 @@ describe('room life', () => {
     const j = await join(v.ws, b.name);
     assert.equal(j.broadcaster_peer, tab2.peer);
   });
+
+  test('a dropped broadcaster: the room waits as reconnecting, chat goes on, live.resume takes it back', async () => {
+    const b = await user('dropb');
+    const v = await user('dropv');
+    const w = await user('dropw');
+    await b.ws.request({ type: 'live.start', title: 'Back soon' }, { type: 'live.started' });
+    await join(v.ws, b.name);
+    await w.ws.request({ type: 'rooms.watch' }, { type: 'rooms' });
+    await b.ws.terminate(); // no close frame: the network went away
+    const rc = await v.ws.next({ type: 'room.reconnecting' }, 5000);
+    assert.equal(rc.room, b.name);
+    assert.equal(rc.grace_ms, 30000);
+    const listed = await w.ws.next(m => m.type === 'rooms' && m.rooms.some(r => r.name === b.name && r.state === 'reconnecting'), 2000);
+    assert.equal(listed.rooms.find(r => r.name === b.name).title, 'Back soon');
+    // Viewers stay in the room: chat works, media waits.
+    await v.ws.request({ type: 'chat.send', room: b.name, text: 'still here' }, { type: 'chat', text: 'still here' });
+    const nr = await v.ws.request({ type: 'media.offer', sdp: 'v=0' }, { type: 'error' });
+    assert.equal(nr.code, 'not_ready');
+    // A newcomer can join the waiting room and is told its state.
+    const late = await user('dropl');
+    const lj = await join(late.ws, b.name);
+    assert.equal(lj.state, 'reconnecting');
+    assert.equal(lj.media_ready, false);
+
+    const back = await openWs(srv, b.cookie, { label: 'back' });
+    open.push(back);
+    assert.equal(back.hello.reconnect_grace_ms, 30000);
+    const s = await back.request({ type: 'live.resume' }, m => m.type === 'live.started' || m.type === 'error');
+    assert.equal(s.type, 'live.started', JSON.stringify(s));
+    assert.equal(s.resumed, true);
+    assert.equal(s.room, b.name);
+    assert.equal(s.title, 'Back soon');
+    assert.equal(s.viewers, 2);
+    assert.ok(s.history.some(m => m.text === 'still here'), 'chat from the gap is in the history');
+    const rs = await v.ws.next({ type: 'room.resumed' }, 2000);
+    assert.equal(rs.broadcaster_peer, back.peer);
+    await w.ws.next(m => m.type === 'rooms' && m.rooms.some(r => r.name === b.name && r.state === 'live'), 2000);
+    // Nothing resumes what is not waiting: a second live.resume elsewhere is refused.
+    const other = await user('dropo');
+    const e = await other.ws.request({ type: 'live.resume' }, { type: 'error' });
+    assert.equal(e.code, 'no_such_room');
+  });
+
+  test('signing out ends a broadcaster\'s room at once (no grace period)', async () => {
+    const b = await user('soutb');
+    const v = await user('soutv');
+    await goLive(b.ws);
+    await join(v.ws, b.name);
+    const r = await request(srv, 'POST', '/api/signout', { cookie: b.cookie });
+    assert.equal(r.status, 204);
+    await v.ws.next({ type: 'room.ended', room: b.name }, 5000);
+  });
 });
 
 describe('room titles', () => {
@@ -615,7 +667,7 @@ describe('dashboard watch', () => {
     assert.ok(Date.now() - t0 < 1000);
     const r0 = first.rooms.find(r => r.name === b.name);
     assert.ok(r0, JSON.stringify(first));
-    assert.deepEqual(Object.keys(r0).sort(), ['broadcaster', 'name', 'since', 'title', 'viewers']);
+    assert.deepEqual(Object.keys(r0).sort(), ['broadcaster', 'name', 'since', 'state', 'title', 'viewers']);
     assert.equal(r0.viewers, 0);
     assert.equal(r0.broadcaster, b.name);
 
@@ -647,5 +699,21 @@ describe('dashboard watch', () => {
     const elapsed = Date.now() - t0;
     const lists = w.ws.inbox.all.filter(m => m.type === 'rooms').length - 1;
     assert.ok(lists <= Math.floor(elapsed / 100) + 2, `${lists} lists in ${elapsed} ms`);
+  });
+});
+
+describe('links to share', () => {
+  test('hello names base-url when one is set (the broadcast page\'s link), and nothing otherwise', async () => {
+    const u = await user('nobase');
+    assert.equal(u.ws.hello.base_url, undefined);
+    const site = await startOnair(['--base-url', 'http://live.example.test'] /* http: the plain cookie name */);
+    try {
+      const s = { ...site, origin: 'http://live.example.test' };
+      const v = await userWithWs(s, 'withbase');
+      open.push(v.ws);
+      assert.equal(v.ws.hello.base_url, 'http://live.example.test');
+    } finally {
+      await site.stop();
+    }
   });
 });

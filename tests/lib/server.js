@@ -53,15 +53,18 @@ function madeDir() {
 // reuses a directory (to test restarts); opts.wrapper is a command line that
 // runs onair (valgrind ...), opts.startMs how long it may take to listen,
 // opts.signupLimits keeps the sign-up limits on (tests turn them off),
-// opts.cwd the directory it runs in (default: the test's).
+// opts.cwd the directory it runs in (default: the test's), opts.defaultBind
+// no --listen at all (onair's default: every interface, port 8080; only
+// inside a test's own network namespace).
 // Returns { url, port, dataDir, proc, log(), exited, stop(), kill9() }.
 async function startOnair(extraArgs = [], opts = {}) {
-  const port = opts.port || await freePort();
+  const port = opts.defaultBind ? 8080 : opts.port || await freePort();
   const dataDir = opts.dataDir || madeDir();
   // Every test's users come from this machine: the per-address and total
   // sign-up limits are off unless a test sets them (later flags win).
   const limits = opts.signupLimits ? [] : ['--signup-per-ip', '0', '--signup-per-sec', '0'];
-  const args = ['--listen', '127.0.0.1:' + port, '--data', dataDir, ...limits, ...extraArgs];
+  const listen = opts.defaultBind ? [] : ['--listen', '127.0.0.1:' + port];
+  const args = [...listen, '--data', dataDir, ...limits, ...extraArgs];
   const argv = [...(opts.wrapper || []), BIN, ...args];
   const proc = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...(opts.env || {}) },

@@ -31,6 +31,7 @@ static const char *const env_names[] = {
     "ONAIR_LOG_LEVEL",
     "ONAIR_WS_PING_MS",
     "ONAIR_WS_TIMEOUT_MS",
+    "ONAIR_RECONNECT_GRACE_MS",
     "ONAIR_CHAT_BURST",
     "ONAIR_CHAT_PER_SEC",
     "ONAIR_MAX_VIEWERS",
@@ -95,6 +96,8 @@ static const struct key_case {
     {"ws-ping-ms", CONFIG_U64, FIELD(ws_ping_ms), 100, 3600000, "ONAIR_WS_PING_MS", NULL, "500"},
     {"ws-timeout-ms", CONFIG_U64, FIELD(ws_timeout_ms), 100, 3600000, "ONAIR_WS_TIMEOUT_MS", NULL,
      "9000"},
+    {"reconnect-grace-ms", CONFIG_U64, FIELD(reconnect_grace_ms), 0, 3600000,
+     "ONAIR_RECONNECT_GRACE_MS", NULL, "45000"},
     {"chat-burst", CONFIG_UNSIGNED, FIELD(chat_burst), 1, 1000, "ONAIR_CHAT_BURST", NULL, "10"},
     {"chat-per-sec", CONFIG_DOUBLE, FIELD(chat_per_sec), 1, 1000, "ONAIR_CHAT_PER_SEC", NULL, "3"},
     {"max-viewers", CONFIG_SIZE, FIELD(max_viewers), 1, 1000000, "ONAIR_MAX_VIEWERS", NULL, "42"},
@@ -219,7 +222,7 @@ static void test_defaults(void **state) {
   struct config cfg;
   memset(&cfg, 0x5a, sizeof(cfg));
   config_defaults(&cfg);
-  assert_string_equal(cfg.listen_host, "127.0.0.1"); /* not every interface */
+  assert_string_equal(cfg.listen_host, "0.0.0.0"); /* reachable from other machines */
   assert_int_equal(cfg.listen_port, 8080);
   assert_string_equal(cfg.data_dir, "data");
   assert_string_equal(cfg.web_dir, ""); /* the built-in pages */
@@ -249,7 +252,7 @@ static void test_defaults(void **state) {
   /* No flags, no environment, no file: the defaults stand. */
   const char *none[] = {NULL};
   assert_int_equal(load(&cfg, none), 0);
-  assert_string_equal(cfg.listen_host, "127.0.0.1");
+  assert_string_equal(cfg.listen_host, "0.0.0.0");
   assert_int_equal(cfg.listen_port, 8080);
 }
 
@@ -270,9 +273,9 @@ static void test_listen_and_port_flags(void **state) {
       {"[v6 any]:port", ARGS("--listen", "[::]:80"), 0, "::", 80},
       {":port is every interface", ARGS("--listen", ":7000"), 0, "0.0.0.0", 7000},
       {"max port", ARGS("--listen", "127.0.0.1:65535"), 0, "127.0.0.1", 65535},
-      {"--port alone", ARGS("--port", "3000"), 0, "127.0.0.1", 3000},
-      {"--port 1", ARGS("--port", "1"), 0, "127.0.0.1", 1},
-      {"--port 65535", ARGS("--port", "65535"), 0, "127.0.0.1", 65535},
+      {"--port alone", ARGS("--port", "3000"), 0, "0.0.0.0", 3000},
+      {"--port 1", ARGS("--port", "1"), 0, "0.0.0.0", 1},
+      {"--port 65535", ARGS("--port", "65535"), 0, "0.0.0.0", 65535},
       {"later flag wins", ARGS("--port", "3000", "--listen", "10.0.0.1:4000"), 0, "10.0.0.1", 4000},
       {"port after listen", ARGS("--listen", "10.0.0.1:4000", "--port", "5000"), 0, "10.0.0.1",
        5000},
@@ -380,7 +383,7 @@ static void test_refused_values(void **state) {
   /* A refused value leaves the setting as it was. */
   config_defaults(&cfg);
   assert_int_equal(config_set(&cfg, "listen", "1.2.3.4:0"), -EINVAL);
-  assert_string_equal(cfg.listen_host, "127.0.0.1");
+  assert_string_equal(cfg.listen_host, "0.0.0.0");
   assert_int_equal(cfg.listen_port, 8080);
 }
 
@@ -413,7 +416,7 @@ static void test_environment(void **state) {
   unsetenv("ONAIR_LISTEN");
   assert_int_equal(load(&cfg, none), 0);
   assert_int_equal(cfg.listen_port, 9090);
-  assert_string_equal(cfg.listen_host, "127.0.0.1");
+  assert_string_equal(cfg.listen_host, "0.0.0.0");
 
   static const struct {
     const char *name, *value;

@@ -83,6 +83,9 @@ static int group_setup(void **state) {
   /* Keepalive far away: these tests are not about it. */
   t.cfg.ws_ping_ms = 600000;
   t.cfg.ws_timeout_ms = 1200000;
+  /* A dropped broadcaster's room ends at once, but in the test of the grace
+   * period (test_broadcaster_reconnects). */
+  t.cfg.reconnect_grace_ms = 0;
   for (int i = 0; i < NUSERS; i++) {
     if (db_user_create(t.db, user_names[i], "", &t.ids[i]) < 0 ||
         session_create(t.db, t.ids[i], t.cfg.session_ttl_ms, t.tokens[i]) < 0)
@@ -691,6 +694,58 @@ static void test_broadcaster_disconnect(void **state) {
   expect_nothing(c);
 }
 
+/* With a grace period, a dropped broadcaster's room waits: its viewers hear
+ * room.reconnecting and stay (chat goes on, media waits), the room list
+ * says "reconnecting", and live.resume from the broadcaster's new
+ * connection takes the same room back (live.started "resumed", the title
+ * and viewers kept; viewers get room.resumed naming the new peer). When
+ * the grace period runs out the room ends and live.resume is refused. */
+static void test_broadcaster_reconnects(void **state) {
+  (void)state;
+  t.cfg.reconnect_grace_ms = 60000;
+  struct tclient *a = live_open(ALICE);
+  struct tclient *b = live_open(BOB);
+  go_live(a, "Resume me");
+  join(b, a, "alice");
+  tclient_close(a); /* the network dropped: no close frame */
+  json_t *j = expect_msg(b, "room.reconnecting");
+  assert_string_equal(str(j, "room"), "alice");
+  assert_int_equal(num(j, "grace_ms"), 60000);
+  json_decref(j);
+  char *list = live_rooms_json(&t.app);
+  assert_non_null(strstr(list, "\"state\":\"reconnecting\""));
+  free(list);
+  chat(b, "alice", "still here?");
+  json_decref(expect_msg(b, "chat"));
+  send_json(b, json_pack("{s:s, s:s}", "type", "media.offer", "sdp", "v=0"));
+  expect_error(b, "not_ready", "media.offer");
+
+  struct tclient *a2 = live_open(ALICE);
+  send_json(a2, json_pack("{s:s}", "type", "live.resume"));
+  j = expect_msg(a2, "live.started");
+  assert_true(json_is_true(json_object_get(j, "resumed")));
+  assert_string_equal(str(j, "title"), "Resume me");
+  assert_int_equal(num(j, "viewers"), 1);
+  assert_int_equal(json_array_size(json_object_get(j, "history")), 1);
+  json_decref(j);
+  j = expect_msg(b, "room.resumed");
+  assert_string_equal(str(j, "broadcaster_peer"), a2->note);
+  json_decref(j);
+  list = live_rooms_json(&t.app);
+  assert_non_null(strstr(list, "\"state\":\"live\""));
+  free(list);
+
+  t.cfg.reconnect_grace_ms = 50;
+  tclient_close(a2);
+  json_decref(expect_msg(b, "room.reconnecting"));
+  json_decref(expect_msg(b, "room.ended")); /* nobody came back in time */
+  assert_null(rooms_find(&t.app.rooms, "alice", 5));
+  struct tclient *a3 = live_open(ALICE);
+  send_json(a3, json_pack("{s:s}", "type", "live.resume"));
+  expect_error(a3, "no_such_room", "live.resume");
+  t.cfg.reconnect_grace_ms = 0;
+}
+
 /* live.end: a room named in it is ignored, the broadcaster gets live.ended
  * (reason "ended") and its viewers room.ended, the room leaves the
  * registry, and the broadcaster is one no more. End to end
@@ -844,6 +899,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_media_offer_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_broadcaster_disconnect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_broadcaster_reconnects, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_replaced, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rooms_watch, setup, teardown),

@@ -2,8 +2,10 @@
 // header, which the server requires on every POST.
 
 // Returns { ok, status, data } or { ok:false, status, error, message, retryAfter }.
-export async function api(method, path, body) {
+// A server that does not answer within timeoutMs counts as unreachable.
+export async function api(method, path, body, { timeoutMs = 15000 } = {}) {
   const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (typeof AbortSignal !== 'undefined' && AbortSignal.timeout) opts.signal = AbortSignal.timeout(timeoutMs);
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);

@@ -21,8 +21,14 @@ let publisher = null;
 let liveSince = 0;
 let elapsedTimer = null;
 let startTimer = null;
-let resume = null;       // { title } while a broadcast cut off by a lost connection waits to resume
+// While the connection to onair is gone during a broadcast: { at, room,
+// restart, end }. onair keeps the room (viewers wait) for graceMs; the page
+// takes it back (live.resume) as soon as it is connected again.
+let away = null;
 let restarting = false;  // onair said it is restarting (the connection's end is expected)
+let graceMs = 30000;     // from hello: how long onair keeps a dropped broadcast
+let goLiveLabel = 'Go live'; // "Go live again" after a broadcast a drop or restart ended
+let siteURL = location.origin; // links to share: onair's base-url, else the address this browser used
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -183,34 +189,60 @@ if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
 
 function updateButtons() {
   const isLive = room !== null;
-  goLive.hidden = isLive;
-  endBtn.hidden = !isLive && !resume;
-  goLive.disabled = isLive || !!resume || !stream || !socket.open || me === null || startTimer !== null;
-  $('room-title').disabled = !!resume;
+  goLive.hidden = isLive || !!away;
+  endBtn.hidden = !isLive && !away;
+  goLive.disabled = isLive || !!away || !stream || !socket.open || me === null || startTimer !== null;
   $('title-save').hidden = !isLive;
   $('title-save').disabled = !socket.open;
-  if (resume) {
-    goLive.textContent = 'Resuming…';
-    endBtn.textContent = 'Don\'t resume';
-    endBtn.disabled = false;
-  } else if (!startTimer) {
-    goLive.textContent = 'Go live';
+  if (away) {
+    endBtn.textContent = away.end ? 'Ending when reconnected…' : 'End broadcast';
+    endBtn.disabled = !!away.end;
   }
+  if (!startTimer) goLive.textContent = goLiveLabel;
 }
 
-// A broadcast the connection cut off goes live again, with its title, as
-// soon as onair is back (the viewers' pages rejoin by themselves).
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+// The connection dropped while live: the page says so plainly and keeps
+// the broadcast's place (badge, link, chat) until it is back.
+function wentAway(restart) {
+  if (publisher) publisher.close();
+  publisher = null;
+  away = { at: Date.now(), room, restart };
+  room = null;
+  $('live-badge').dataset.state = 'reconnecting';
+  $('live-badge').firstChild.textContent = 'RECONNECTING ';
+  chat.close('Reconnecting…');
+  const secs = Math.round(graceMs / 1000);
+  setStatus(status, restart
+    ? `onair is restarting (${clock(away.at)}). The page reconnects by itself and tells you what happened.`
+    : `Your connection to onair dropped at ${clock(away.at)}. Reconnecting… Your viewers are told to wait; ` +
+      `the broadcast goes on if you are back within ${secs} s.`, 'warn');
+  updateButtons();
+}
+
+// Connected again after a drop: take the room back (or end it, if asked).
 function resumeLive() {
-  if (!resume || !stream) return;
-  const title = resume.title;
-  if (!socket.send(title ? { type: 'live.start', title } : { type: 'live.start' })) return;
+  if (!away) return;
+  if (!socket.send({ type: 'live.resume' })) return;
+  if (away.end) socket.send({ type: 'live.end' });
   setStatus(status, 'onair is back — resuming your broadcast…', 'warn');
-  startTimer = setTimeout(() => {
-    startTimer = null;
-    setStatus(status, 'onair did not answer. Press “Go live” to try again.', 'error');
-    resume = null;
-    updateButtons();
-  }, 10000);
+}
+
+// The room did not survive the drop: say why, and offer one click back.
+function awayEnded() {
+  const why = away.restart
+    ? `onair restarted while you were live (${clock(away.at)}), so your broadcast stopped.`
+    : `Your connection to onair was gone for longer than ${Math.round(graceMs / 1000)} s ` +
+      `(since ${clock(away.at)}), so your broadcast ended.`;
+  const asked = away.end;
+  away = null;
+  stoppedLive(asked ? 'Your broadcast has ended.' : `${why} Press “Go live again” to continue with the same title.`,
+    asked ? 'ok' : 'warn');
+  if (!asked) goLiveLabel = 'Go live again';
+  updateButtons();
 }
 
 function setViewers(n) {
@@ -223,9 +255,13 @@ function setViewers(n) {
 function startedLive(m) {
   clearTimeout(startTimer);
   startTimer = null;
-  resume = null;
+  const back = away;
+  away = null;
   room = m.room;
-  liveSince = Date.now();
+  liveSince = Number.isFinite(m.since) && m.since > 0 ? m.since : Date.now();
+  $('live-badge').dataset.state = 'live';
+  $('live-badge').firstChild.textContent = 'LIVE ';
+  goLiveLabel = 'Go live';
   publisher = createPublisher({
     stream,
     send: msg => socket.send(msg),
@@ -234,18 +270,24 @@ function startedLive(m) {
     },
   });
   publisher.start();
-  setViewers(0);
+  setViewers(Number.isFinite(m.viewers) ? m.viewers : 0);
   $('viewer-pill').hidden = false;
   $('live-badge').hidden = false;
   tick();
+  clearInterval(elapsedTimer);
   elapsedTimer = setInterval(tick, 1000);
-  const link = `${location.origin}/view/${encodeURIComponent(room)}`;
+  const link = `${siteURL}/view/${encodeURIComponent(room)}`;
   $('room-link').href = link;
   $('room-link').textContent = link;
   $('live-info').hidden = false;
   endBtn.disabled = false;
   endBtn.textContent = 'End broadcast';
-  setStatus(status, '');
+  if (m.resumed && back) {
+    const secs = Math.max(1, Math.round((Date.now() - back.at) / 1000));
+    setStatus(status, `Reconnected after ${secs} s — you are live again, with the same room, title and viewers.`, 'ok');
+  } else {
+    setStatus(status, '');
+  }
   chat.open(room, { user: me, broadcasterName: me, history: m.history });
   updateButtons();
 }
@@ -293,11 +335,11 @@ $('title-save').addEventListener('click', () => {
 });
 
 endBtn.addEventListener('click', () => {
-  if (resume && !room) {
-    resume = null;
-    clearTimeout(startTimer);
-    startTimer = null;
-    setStatus(status, 'Your broadcast will not resume.', 'ok');
+  if (away) {
+    // Not connected: onair ends the room when the page is back (or when
+    // the grace period runs out, whichever comes first).
+    away.end = true;
+    setStatus(status, 'Your broadcast ends as soon as onair is reachable again.', 'warn');
     updateButtons();
     return;
   }
@@ -328,6 +370,8 @@ function onMessage(m) {
     case 'hello':
       me = m.user;
       restarting = false;
+      if (Number.isFinite(m.reconnect_grace_ms)) graceMs = m.reconnect_grace_ms;
+      if (typeof m.base_url === 'string' && /^https?:\/\/[^/]+/.test(m.base_url)) siteURL = m.base_url.replace(/\/+$/, '');
       setIceServers(m.ice_servers);
       chat.setUser(me);
       setUserName(me);
@@ -338,6 +382,7 @@ function onMessage(m) {
       restarting = true;
       break;
     case 'live.started':
+      if (away && !m.resumed) break; // the answer to our own live.resume while live elsewhere: not expected
       if (room === null || m.room !== room) {
         startedLive(m);
       } else {
@@ -367,7 +412,8 @@ function onMessage(m) {
       if (m.ref === 'chat.send') chat.error(m.message || m.code);
       else if (m.ref === 'media.offer') setStatus(status, `onair could not take the video: ${m.message || m.code}`, 'error');
       else {
-        if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; resume = null; }
+        if (m.ref === 'live.resume' && away) { awayEnded(); break; }
+        if (m.ref === 'live.start') { clearTimeout(startTimer); startTimer = null; }
         if (m.ref === 'live.end') { endBtn.disabled = false; endBtn.textContent = 'End broadcast'; }
         setStatus(status, m.message || m.code, 'error');
         updateButtons();
@@ -380,20 +426,16 @@ setupShell();
 const socket = openSocket({
   reconnect: true,
   onMessage,
-  onOpen() { if (!room) setStatus(status, ''); },
+  onOpen() { if (!room && !away && /reconnecting|restarting/i.test(status.textContent)) setStatus(status, ''); },
   onClose({ willRetry, code }) {
     me = null;
     clearTimeout(startTimer);
     startTimer = null;
     const restart = restarting || code === 1012;
     if (room) {
-      resume = { title: $('room-title').value.trim() };
-      stoppedLive(restart ? 'onair is restarting — your broadcast goes live again as soon as it is back.'
-        : 'The connection to onair was lost — your broadcast goes live again as soon as it is back. Reconnecting…', 'warn');
-    } else if (resume) {
-      // Retries that fail while onair restarts keep saying so.
-      setStatus(status, restart ? 'onair is restarting — still reconnecting; your broadcast goes live again as soon as it is back.'
-        : 'Still reconnecting — your broadcast goes live again as soon as onair is back.', 'warn');
+      wentAway(restart);
+    } else if (away) {
+      away.restart = away.restart || restart;
     } else if (willRetry) {
       setStatus(status, restart ? 'onair is restarting — reconnecting…' : 'Connection lost — reconnecting…', 'warn');
     }

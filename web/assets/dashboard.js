@@ -36,7 +36,9 @@ function card(r) {
   body.append(name);
   if (typeof r.title === 'string' && r.title) body.append(el('span', 'room-title', r.title));
   body.append(meta);
-  const badge = el('span', 'live-badge', 'LIVE');
+  const reconnecting = r.state === 'reconnecting';
+  const badge = el('span', 'live-badge', reconnecting ? 'RECONNECTING' : 'LIVE');
+  badge.dataset.state = reconnecting ? 'reconnecting' : 'live';
   a.append(avatar, body, badge);
   li.append(a);
   return li;

@@ -24,6 +24,9 @@ let broadcasterPeer = null;
 let viewer = null;
 let hadJoined = false;
 let wasLost = false; // the connection dropped while watching: no "ended" until we know
+let held = false;    // the broadcaster's connection dropped: onair keeps the room while they come back
+let retryTimer = null;
+let retries = 0;     // automatic re-offers after a failed media connection
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -46,6 +49,7 @@ function setViewers(n) {
 }
 
 function stopVideo() {
+  clearTimeout(retryTimer);
   if (viewer) viewer.close();
   viewer = null;
   video.pause();
@@ -53,8 +57,20 @@ function stopVideo() {
   for (const b of ['play', 'unmute', 'retry']) $(b).hidden = true;
 }
 
+// The media connection failed (ICE failure, the path broke): offer again
+// by itself, with backoff (1, 2, 4 … 10 s); Retry does it at once.
+function reoffer() {
+  clearTimeout(retryTimer);
+  const delay = Math.min(10000, 1000 * 2 ** retries);
+  retries++;
+  retryTimer = setTimeout(() => {
+    if (state === 'watching' && !held && viewer) viewer.start();
+  }, delay);
+}
+
 function startViewer() {
   if (viewer) viewer.close();
+  clearTimeout(retryTimer);
   overlay('Connecting to the stream…');
   viewer = createViewer({
     send: msg => socket.send(msg),
@@ -63,18 +79,41 @@ function startViewer() {
       play();
     },
     onState(s) {
-      if (state !== 'watching') return;
+      if (state !== 'watching' || held) return;
       if (s === 'failed') {
-        overlay('The video connection failed.');
+        overlay('The video connection failed — trying again…');
         $('retry').hidden = false;
+        reoffer();
       } else if (s === 'disconnected') {
         overlay('Reconnecting video…');
       } else if (s === 'connected') {
+        retries = 0;
         $('retry').hidden = true;
         if (video.readyState >= 2) overlay('');
       }
     },
   });
+}
+
+function setBadge(live) {
+  $('live-badge').textContent = live ? 'LIVE' : 'RECONNECTING';
+  $('live-badge').dataset.state = live ? 'live' : 'reconnecting';
+}
+
+// The broadcaster's connection dropped: onair keeps the room for a while;
+// the page waits (chat stays open) and plays again when they are back.
+function hold() {
+  held = true;
+  stopVideo();
+  setBadge(false);
+  overlay(`${$('title').textContent}'s connection dropped — waiting for them to come back…`);
+}
+
+function resumed() {
+  held = false;
+  setBadge(true);
+  startViewer();
+  overlay(`${$('title').textContent} is back — connecting to the stream…`);
 }
 
 function play() {
@@ -112,6 +151,7 @@ function waitForRoom() {
 function ended() {
   if (state === 'ended' || state === 'waiting') return;
   wasLost = false;
+  held = false;
   stopVideo();
   overlay('');
   $('video-box').hidden = true;
@@ -128,9 +168,9 @@ function notLive(text) {
   stopVideo();
   $('video-box').hidden = true;
   $('title').textContent = roomName;
-  banner(`${roomName} is not live right now`, text || 'The stream starts here as soon as they go live.');
+  banner(`${roomName} is offline`, text || 'This page starts playing by itself as soon as they go live.');
   chat.close('Chat is closed');
-  document.title = `${roomName} is not live — onair`;
+  document.title = `${roomName} is offline — onair`;
   if (roomName) waitForRoom();
   else state = 'notlive';
 }
@@ -139,6 +179,7 @@ function notLive(text) {
 function lost() {
   stopVideo();
   wasLost = true;
+  held = false;
   state = 'reconnecting';
   $('live-badge').hidden = true;
   $('video-box').hidden = false;
@@ -152,6 +193,8 @@ function joined(m) {
   state = 'watching';
   hadJoined = true;
   wasLost = false;
+  held = false;
+  retries = 0;
   $('banner').hidden = true;
   $('video-box').hidden = false;
   broadcasterPeer = typeof m.broadcaster_peer === 'string' ? m.broadcaster_peer : null;
@@ -163,6 +206,8 @@ function joined(m) {
   $('live-badge').hidden = false;
   setViewers(m.viewers);
   chat.open(m.room, { user: me, broadcasterName: name, history: m.history });
+  setBadge(true);
+  if (m.state === 'reconnecting') { hold(); return; }
   startViewer();
   if (m.media_ready) viewer.start(); // else media.ready comes when the broadcaster's media arrives
 }
@@ -213,9 +258,15 @@ function onMessage(m) {
     case 'room.ended':
       ended();
       break;
+    case 'room.reconnecting':
+      if (state === 'watching') hold();
+      break;
+    case 'room.resumed':
+      if (state === 'watching' && held) resumed();
+      break;
     case 'media.ready':
       // The broadcaster's media reached onair (again): (re)connect to it.
-      if (state === 'watching' && viewer) viewer.start();
+      if (state === 'watching' && !held && viewer) viewer.start();
       break;
     case 'media.answer':
       if (state === 'watching' && viewer) viewer.onAnswer(m.sdp);
@@ -269,3 +320,4 @@ const socket = openSocket({
 
 // For the browser test: inbound video figures of the current connection.
 window.onairDebug = { videoStats: () => (viewer ? viewer.stats() : Promise.resolve(null)) };
+

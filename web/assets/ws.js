@@ -1,6 +1,15 @@
 // The one WebSocket to /ws: JSON messages in and out, optional reconnect
 // with backoff. A handshake the server refuses because the session is gone
 // sends the user to the sign-in page.
+//
+// A network that silently drops everything (Wi-Fi gone, a laptop lid
+// closed) never closes a WebSocket by itself, and browsers hide the
+// server's pings: the page sends its own ping every PING_MS and counts the
+// connection lost when nothing (pong or anything else) came back for
+// DEAD_MS. A connection attempt that has not opened in DEAD_MS is given up
+// and tried again.
+const PING_MS = 2500;
+const DEAD_MS = 7000;
 import { api, signInURL } from './api.js';
 
 function wsURL() {
@@ -13,27 +22,50 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
   let stopped = false;
   let attempt = 0;
   let timer = null;
+  let pinger = null;
 
   function connect() {
     let wasOpen = false;
-    ws = new WebSocket(wsURL());
-    ws.addEventListener('open', () => {
+    let heard = Date.now();
+    const mine = new WebSocket(wsURL());
+    ws = mine;
+    let ended = false;
+    // The connection is over (closed, or given up as dead): once.
+    const end = ev => {
+      if (ended) return;
+      ended = true;
+      clearInterval(pinger);
+      if (ws === mine) closed(ev);
+    };
+    pinger = setInterval(() => {
+      if (Date.now() - heard > DEAD_MS) {
+        try { mine.close(4000, 'no answer'); } catch { /* already closing */ }
+        end({ code: 1006 });
+      } else if (mine.readyState === WebSocket.OPEN) {
+        mine.send('{"type":"ping"}');
+      }
+    }, PING_MS);
+    mine.addEventListener('open', () => {
       wasOpen = true;
+      heard = Date.now();
       attempt = 0;
       if (onOpen) onOpen();
     });
-    ws.addEventListener('message', ev => {
-      if (typeof ev.data !== 'string') return;
+    mine.addEventListener('message', ev => {
+      heard = Date.now();
+      if (ws !== mine || typeof ev.data !== 'string') return;
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      if (msg && typeof msg === 'object' && typeof msg.type === 'string') onMessage(msg);
+      if (msg && typeof msg === 'object' && typeof msg.type === 'string' && msg.type !== 'pong') onMessage(msg);
     });
-    ws.addEventListener('close', async ev => {
+    mine.addEventListener('close', ev => end(ev));
+
+    async function closed(ev) {
       ws = null;
       if (stopped) return;
       if (!wasOpen) {
         // The handshake failed: maybe signed out (401), maybe the server is down.
-        const me = await api('GET', '/api/me');
+        const me = await api('GET', '/api/me', undefined, { timeoutMs: 5000 });
         if (me.status === 401) { location.assign(signInURL()); return; }
       }
       const willRetry = reconnect && !stopped;
@@ -43,7 +75,7 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
         attempt++;
         timer = setTimeout(connect, delay);
       }
-    });
+    }
   }
   connect();
 
@@ -58,6 +90,7 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
     close() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(pinger);
       if (ws) ws.close(1000);
     },
   };

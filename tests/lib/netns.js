@@ -1,0 +1,59 @@
+// Another network namespace joined to the test's own by a veth pair: a
+// second machine on the test's private network, for a browser that must
+// reach onair through a real interface (not loopback) or lose its network
+// while the others keep theirs. Only for a process that runs in a namespace
+// of its own (tests/e2e/in-netns.sh); the named namespace it makes is
+// removed by remove() and, at the latest, when the process exits.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { inOwnNetns, CHROMIUM } = require('./media-e2e.js');
+
+const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const made = new Set();
+process.on('exit', () => {
+  for (const n of made) { try { ip('netns', 'del', n); } catch { /* gone */ } }
+});
+
+// tag: a few letters (interface names are onair<tag>0 here and onair<tag>1
+// there); subnet: n for 10.n.0.0/24, the test's side 10.n.0.1, the other
+// 10.n.0.2. Returns { name, hostAddr, addr, down(), up(), chromium(), remove() }.
+function makeNetns(tag, subnet) {
+  if (!inOwnNetns()) throw new Error('refusing to add namespaces outside a test network namespace (run under tests/e2e/in-netns.sh)');
+  const name = `onair-${tag}-${process.pid}`;
+  const here = `onair${tag}0`;
+  const there = `onair${tag}1`;
+  const hostAddr = `10.${subnet}.0.1`;
+  const addr = `10.${subnet}.0.2`;
+  ip('netns', 'add', name);
+  made.add(name);
+  ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', name);
+  ip('addr', 'add', `${hostAddr}/24`, 'dev', here);
+  ip('link', 'set', here, 'up');
+  ip('-n', name, 'addr', 'add', `${addr}/24`, 'dev', there);
+  ip('-n', name, 'link', 'set', there, 'up');
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  let script = null;
+  return {
+    name, hostAddr, addr,
+    // The namespace's network goes away (its only link is down) and comes back.
+    down() { ip('-n', name, 'link', 'set', there, 'down'); },
+    up() { ip('-n', name, 'link', 'set', there, 'up'); },
+    // An executable that runs Chromium inside the namespace (for playwright's executablePath).
+    chromium() {
+      if (script) return script;
+      script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'onair-ns-')), 'chromium');
+      fs.writeFileSync(script, `#!/bin/sh\nexec ip netns exec ${name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+      return script;
+    },
+    remove() {
+      try { ip('netns', 'del', name); } catch { /* gone */ }
+      made.delete(name);
+      if (script) fs.rmSync(path.dirname(script), { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { makeNetns };
