@@ -111,6 +111,15 @@ const struct config_key config_keys[] = {
      .def = "true",
      .arg = "BOOL",
      .help = "whether anyone may create a local account"},
+    {.key = "public-watch",
+     BOOL(public_watch),
+     .def = "false",
+     .arg = "BOOL",
+     .help = "let signed-out visitors watch (chat stays for signed-in users)",
+     .doc = "with `true`, anyone with a room's link watches it without an account; chatting, "
+            "going live and the dashboard still need one. Off, a signed-out visitor to "
+            "`/view/<room>` sees whose room it is and whether it is live, and the sign-in "
+            "buttons"},
     {.key = "log-level",
      STRING(log_level),
      .def = "info",

@@ -23,6 +23,7 @@ struct config {
   char web_dir[1024];
   char base_url[256]; /* public URL, e.g. https://live.example.org; "" = from Host */
   int signup;         /* local sign-up allowed */
+  int public_watch;   /* signed-out visitors may watch (not chat) */
   uint64_t ws_ping_ms;
   uint64_t ws_timeout_ms;
   uint64_t reconnect_grace_ms; /* a dropped broadcaster's room waits this long; 0: ends */

@@ -594,17 +594,18 @@ typedef void (*live_handler_fn)(struct client *cl, json_t *msg, size_t len);
 struct live_handler {
   const char *type;
   live_handler_fn fn;
+  const char *guest_refused; /* what a guest (public-watch, no account) is told, or NULL */
 };
 static const struct live_handler handlers[] = {
-    {"rooms.watch", on_rooms_watch},
-    {"live.start", on_live_start},
-    {"live.resume", on_live_resume},
-    {"live.end", on_live_end},
-    {"room.join", on_room_join},
-    {"room.leave", on_room_leave},
-    {"chat.send", on_chat_send},
-    {"media.offer", on_media_offer},
-    {"ping", on_ping},
+    {"rooms.watch", on_rooms_watch, NULL},
+    {"live.start", on_live_start, "Sign in to go live."},
+    {"live.resume", on_live_resume, "Sign in to go live."},
+    {"live.end", on_live_end, "Sign in to go live."},
+    {"room.join", on_room_join, NULL},
+    {"room.leave", on_room_leave, NULL},
+    {"chat.send", on_chat_send, "Sign in to chat."},
+    {"media.offer", on_media_offer, NULL},
+    {"ping", on_ping, NULL},
 };
 
 static void live_on_message(struct conn *c, const char *text, size_t len) {
@@ -626,6 +627,8 @@ static void live_on_message(struct conn *c, const char *text, size_t len) {
     client_error(cl, "bad_message", "Every message needs a type.", "");
   else if (h == NULL)
     client_error(cl, "unknown_type", "Unknown message type.", type);
+  else if (cl->user_id == 0 && h->guest_refused)
+    client_error(cl, "signed_out", h->guest_refused, type);
   else
     h->fn(cl, msg, len);
   json_decref(msg);

@@ -567,6 +567,7 @@ static const struct route routes[] = {
     {"/api/auth", HTTP_GET, ROUTE_PUBLIC, web_auth_info, NULL, NULL},
     {"/api/me", HTTP_GET, ROUTE_API_USER, api_me, NULL, NULL},
     {"/api/rooms", HTTP_GET, ROUTE_API_USER, api_rooms, NULL, NULL},
+    {"/api/rooms/", HTTP_GET, ROUTE_PUBLIC, web_room_info, NULL, NULL},
     {"/api/admin/rooms", HTTP_GET, ROUTE_ADMIN, admin_api_rooms, NULL, NULL},
     {"/api/admin/rooms/end", HTTP_POST, ROUTE_ADMIN, admin_api_end_room, NULL, NULL},
     {"/api/admin/users", HTTP_GET, ROUTE_ADMIN, admin_api_users, NULL, NULL},
@@ -582,7 +583,7 @@ static const struct route routes[] = {
     {"/", HTTP_GET, ROUTE_PUBLIC, route_front, NULL, NULL},
     {"/dashboard", HTTP_GET, ROUTE_PAGE, NULL, "dashboard.html", NULL},
     {"/broadcast", HTTP_GET, ROUTE_PAGE, NULL, "broadcast.html", NULL},
-    {"/view/", HTTP_GET, ROUTE_PAGE, NULL, "view.html", view_name_ok},
+    {"/view/", HTTP_GET, ROUTE_PUBLIC, web_view_page, NULL, view_name_ok},
     {"/metrics", HTTP_GET, ROUTE_PUBLIC, route_metrics, NULL, NULL}, /* metrics-allow only */
     {"/healthz", HTTP_GET, ROUTE_PUBLIC, route_health, NULL, NULL},
     {ACME_CHALLENGE_PATH, HTTP_GET, ROUTE_PUBLIC, route_acme_challenge, NULL, NULL},
@@ -618,6 +619,10 @@ static int route_admit(struct conn *c, struct http_req *req, const struct route 
       return 0;
     http_respond_error(c, 403, "not_admin", "Only an admin may do that.");
     return -EPERM;
+  }
+  if (rt->access == ROUTE_SOCKET && app->cfg->public_watch) {
+    memset(who, 0, sizeof(*who)); /* a guest: watches, never chats nor goes live (live.c) */
+    return 0;
   }
   if (rt->access == ROUTE_PAGE || rt->access == ROUTE_ADMIN_PAGE) {
     char loc[1100];

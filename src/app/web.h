@@ -36,6 +36,11 @@ void admin_api_disable(struct conn *c, struct http_req *req, const struct who *w
 void admin_api_enable(struct conn *c, struct http_req *req, const struct who *who);
 void admin_api_set_admin(struct conn *c, struct http_req *req, const struct who *who);
 
+/* web_view.c: GET /view/<room> (the page, with the room in its Open Graph
+ * tags) and GET /api/rooms/<name> (whose room, live or not), for anyone. */
+void web_view_page(struct conn *c, struct http_req *req, const struct who *who);
+void web_room_info(struct conn *c, struct http_req *req, const struct who *who);
+
 /* web_oidc.c's routes (who is NULL or the signed-in user: unused). */
 void web_auth_info(struct conn *c, struct http_req *req, const struct who *who);
 void web_oidc_start(struct conn *c, struct http_req *req, const struct who *who);

@@ -94,6 +94,25 @@ describe('broadcasts survive network drops; reachable on the default bind', { ti
     assert.equal(await viewer.page.locator('#room-title').textContent(), 'Across the network');
   });
 
+  step('a signed-out visitor to the link sees whose room it is, that it is live, and the way in', async () => {
+    const context = await vwBrowser.newContext({ viewport: { width: 960, height: 640 } });
+    try {
+      const page = watchPage(await context.newPage(), 'signed-out visitor', errors);
+      await page.goto(`${vwSite().url}/view/nina`);
+      await eventually(async () => /nina is live now/.test(await page.locator('#banner').innerText()),
+        'the live card for a signed-out visitor');
+      assert.match(await page.locator('#banner').innerText(), /Across the network/);
+      assert.equal(await page.locator('#title').textContent(), 'nina');
+      assert.equal(await page.locator('#live-badge').isVisible(), true);
+      assert.equal(await page.locator('#video-box').isVisible(), false, 'no video without public-watch');
+      assert.equal(await page.locator('#banner-signin').getAttribute('href'), '/?next=%2Fview%2Fnina');
+      assert.equal(await page.title(), 'nina is live — onair');
+      assert.equal(await page.locator('meta[property="og:title"]').getAttribute('content'), 'nina is live: Across the network');
+    } finally {
+      await context.close();
+    }
+  });
+
   step('the broadcaster\'s network is down for 10 s: viewers wait, then play again without a click', async () => {
     bcNet.down();
     const t0 = Date.now();

@@ -235,12 +235,12 @@ describe('pages', () => {
   let user;
   before(async () => { user = await signup(srv, uname('pages')); });
 
-  test('signed out: / is the sign-in page, other pages redirect to /', async () => {
+  test('signed out: / is the sign-in page, other pages redirect to / (a view link is a page for anyone: share.test.js)', async () => {
     const home = await request(srv, 'GET', '/');
     assert.equal(home.status, 200);
     assert.match(home.headers['content-type'], /^text\/html/);
     assert.match(home.body, /<html/i);
-    for (const p of ['/dashboard', '/broadcast', '/view/alice']) {
+    for (const p of ['/dashboard', '/broadcast']) {
       const res = await request(srv, 'GET', p);
       assert.equal(res.status, 303, p);
       const loc = new URL(res.headers.location, srv.url);

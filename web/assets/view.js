@@ -3,6 +3,7 @@
 // plainly when the stream is over.
 import { $ } from './dom.js';
 import { openSocket } from './ws.js';
+import { api } from './api.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
 import { createViewer, setIceServers } from './media.js';
@@ -25,6 +26,7 @@ let viewer = null;
 let hadJoined = false;
 let wasLost = false; // the connection dropped while watching: no "ended" until we know
 let held = false;    // the broadcaster's connection dropped: onair keeps the room while they come back
+let guest = false;   // signed out, watching because onair has public-watch: no chat
 let retryTimer = null;
 let retries = 0;     // automatic re-offers after a failed media connection
 
@@ -206,6 +208,7 @@ function joined(m) {
   $('live-badge').hidden = false;
   setViewers(m.viewers);
   chat.open(m.room, { user: me, broadcasterName: name, history: m.history });
+  if (guest) chat.close('Sign in to chat');
   setBadge(true);
   if (m.state === 'reconnecting') { hold(); return; }
   startViewer();
@@ -220,7 +223,7 @@ function onMessage(m) {
       watchingRooms = false;
       setIceServers(m.ice_servers);
       chat.setUser(me);
-      setUserName(me);
+      if (!guest) setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
       state = 'joining';
       socket.send({ type: 'room.join', room: roomName });
@@ -302,21 +305,82 @@ function onMessage(m) {
   }
 }
 
-setupShell();
-$('title').textContent = roomName || 'No room';
-const socket = openSocket({
-  reconnect: true,
-  onMessage,
-  onClose({ code }) {
-    if (code === 1012) restarting = true;
-    if (state === 'notlive') return; // no room to come back to
-    if (state === 'waiting' || state === 'ended') {
-      watchingRooms = false; // the next connection asks again
+let socket = null;
+function connect() {
+  socket = openSocket({
+    reconnect: true,
+    onMessage,
+    onClose({ code }) {
+      if (code === 1012) restarting = true;
+      if (state === 'notlive') return; // no room to come back to
+      if (state === 'waiting' || state === 'ended') {
+        watchingRooms = false; // the next connection asks again
+        return;
+      }
+      lost();
+    },
+  });
+}
+
+// ---- a signed-out visitor (a shared link) ---------------------------------
+
+const signInHref = () => `/?next=${encodeURIComponent(location.pathname)}`;
+
+function setupGuest() {
+  guest = true;
+  $('signout').hidden = true;
+  $('nav-live').hidden = true;
+  $('nav-signin').href = signInHref();
+  $('nav-signin').hidden = false;
+  document.querySelector('.brand').href = '/';
+}
+
+// Without public-watch: whose room this is, whether it is live, and the
+// way in (sign in or create an account, then back here).
+function showCard(room) {
+  const name = room.name;
+  const live = room.state !== 'offline';
+  state = 'card';
+  $('video-box').hidden = true;
+  $('title').textContent = name;
+  $('room-title').textContent = room.title || '';
+  $('room-title').hidden = !room.title;
+  $('live-badge').hidden = !live;
+  if (live) setViewers(room.viewers); else $('viewer-count').hidden = true;
+  banner(live ? `${name} is live now` : `${name} is offline`,
+    `${live && room.title ? `“${room.title}”. ` : ''}Sign in to watch${live ? '' : ' when they go live'} and to chat.`);
+  $('banner').dataset.state = room.state;
+  $('banner-live').hidden = true;
+  $('banner-signin').href = signInHref();
+  $('banner-signin').hidden = false;
+  $('banner-signup').href = `${signInHref()}#signup`;
+  $('banner-signup').hidden = false;
+  chat.close('Sign in to chat');
+  document.title = `${live ? `${name} is live` : `${name} is offline`} — onair`;
+}
+
+async function refreshCard() {
+  const r = await api('GET', `/api/rooms/${encodeURIComponent(roomName)}`);
+  if (r.ok && r.data && r.data.room) showCard(r.data.room);
+}
+
+async function start() {
+  const r = roomName ? await api('GET', `/api/rooms/${encodeURIComponent(roomName)}`) : null;
+  const info = r && r.ok && r.data && r.data.room ? r.data : null;
+  if (info && !info.signed_in) {
+    setupGuest();
+    if (!info.public_watch) {
+      showCard(info.room);
+      setInterval(refreshCard, 15000);
       return;
     }
-    lost();
-  },
-});
+  }
+  connect();
+}
+
+setupShell();
+$('title').textContent = roomName || 'No room';
+start();
 
 // For the browser test: inbound video figures of the current connection.
 window.onairDebug = { videoStats: () => (viewer ? viewer.stats() : Promise.resolve(null)) };
