@@ -161,10 +161,11 @@ async function signUp(srv, name, password = PASSWORD) {
   return m[1];
 }
 
-// A browser context signed in as a new user, with the init script.
-async function newUserContext(browser, srv, name) {
+// A browser context signed in as a new user, with the init script;
+// contextOptions go to browser.newContext() (a phone's viewport, touch).
+async function newUserContext(browser, srv, name, contextOptions = {}) {
   const cookie = await signUp(srv, name);
-  const context = await browser.newContext({ viewport: { width: 960, height: 640 } });
+  const context = await browser.newContext({ viewport: { width: 960, height: 640 }, ...contextOptions });
   await context.addCookies([{ name: 'onair_session', value: cookie, url: srv.url }]);
   await context.addInitScript(initScript);
   return { name, cookie, context };

@@ -51,12 +51,15 @@ async function answer(pc, sdp, onState) {
   }
 }
 
-// Outbound or inbound RTP figures of one kind from getStats().
+// Outbound or inbound RTP figures of one kind from getStats(), and the
+// round-trip time of the connection's ICE pair in use (seconds, or null).
 async function rtpStats(pc, type) {
   if (!pc) return null;
   const report = await pc.getStats();
-  const out = { video: null, audio: null, streams: 0 };
+  const out = { video: null, audio: null, streams: 0, roundTripTime: null };
   report.forEach(s => {
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' &&
+        typeof s.currentRoundTripTime === 'number') out.roundTripTime = s.currentRoundTripTime;
     if (s.type !== type) return;
     const kind = s.kind || s.mediaType;
     if (kind === 'video') out.streams++;
@@ -71,6 +74,10 @@ async function rtpStats(pc, type) {
       nackCount: s.nackCount || 0,
       pliCount: s.pliCount || 0,
       totalSamplesReceived: s.totalSamplesReceived || 0,
+      framesPerSecond: s.framesPerSecond || 0,
+      // Playout delay: jitterBufferDelay / jitterBufferEmittedCount (seconds).
+      jitterBufferDelay: s.jitterBufferDelay || 0,
+      jitterBufferEmittedCount: s.jitterBufferEmittedCount || 0,
     };
     if (kind === 'video' || kind === 'audio') out[kind] = mine;
   });
@@ -141,11 +148,14 @@ export function createViewer({ send, onStream, onState }) {
     }
   }
 
-  // Inbound video figures (and audio under .audio), or null before there is a connection.
+  // Inbound video figures (and audio under .audio, the ICE pair's
+  // roundTripTime), or null before there is a connection.
   async function stats() {
     const s = await rtpStats(pc, 'inbound-rtp');
-    if (!s || !s.video) return s && s.audio ? { framesDecoded: 0, frameWidth: 0, audio: s.audio } : null;
-    return { ...s.video, audio: s.audio };
+    if (!s || !s.video) {
+      return s && s.audio ? { framesDecoded: 0, frameWidth: 0, audio: s.audio, roundTripTime: s.roundTripTime } : null;
+    }
+    return { ...s.video, audio: s.audio, roundTripTime: s.roundTripTime };
   }
 
   function close() {
