@@ -7,6 +7,7 @@ import { api } from './api.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
 import { createViewer, setIceServers } from './media.js';
+import { createPlayer, createChatToggle } from './player.js';
 
 const video = $('video');
 const msg = $('video-msg');
@@ -385,3 +386,7 @@ start();
 // For the browser test: inbound video figures of the current connection.
 window.onairDebug = { videoStats: () => (viewer ? viewer.stats() : Promise.resolve(null)) };
 
+// Fullscreen, volume, picture-in-picture and stats (player.js); the overlay
+// Unmute button stays view.js's, the player hides it once the sound is on.
+createPlayer({ video, box: $('video-box'), unmuteHint: $('unmute'), stats: () => (viewer ? viewer.stats() : Promise.resolve(null)) });
+createChatToggle($('chat-toggle'), $('chat'));
