@@ -295,7 +295,7 @@ describe('onair in the browser', { timeout: 170000 }, () => {
     // In the browser
     const page = await newPage('bob');
     await page.goto(srv.url + '/view/nobody');
-    await page.getByText('nobody is not live right now').waitFor({ timeout: WAIT_MS });
+    await page.getByText('No one called nobody is on onair').waitFor({ timeout: WAIT_MS });
     assert.equal(await page.locator('#video-box').isVisible(), false, 'no video player for a room that is not live');
     await shot(page, 'view-not-live');
     await page.close();

@@ -142,6 +142,27 @@ describe('broadcasts survive network drops; reachable on the default bind', { ti
       'the gap\'s chat on the broadcaster\'s page');
   });
 
+  step('the viewer\'s media path breaks (its UDP blocked): it offers again by itself and plays', async () => {
+    const answered = () => (srv.log().match(/media peer answered/g) || []).length;
+    const before = answered();
+    const unblock = vwNet.blockUdp();
+    const t0 = Date.now();
+    try {
+      await eventually(async () => /Reconnecting video|trying again|Connecting to the stream/.test(await viewer.page.locator('#video-msg').innerText()),
+        'the viewer\'s page noticing its video stopped', 45000);
+      // Long enough for onair to give the peer up (media-consent-ms, 15 s):
+      // only a new offer brings the video back.
+      await eventually(() => /media peer closed/.test(srv.log().split('\n').slice(-200).join('\n')),
+        'onair closing the viewer\'s silent media peer', 45000);
+      await sleep(Math.max(0, 20000 - (Date.now() - t0)));
+    } finally {
+      unblock();
+    }
+    await assertPlays(viewer.page, 'after the media path came back', { timeoutMs: 60000 });
+    assert.ok(answered() > before, 'the page offered again by itself');
+    assert.equal(await viewer.page.locator('#banner').isVisible(), false);
+  });
+
   step('down for longer than the grace period: the room ends; one click goes live again', async () => {
     bcNet.down();
     await eventually(async () => /connection dropped/.test(await viewer.page.locator('#video-msg').innerText()),

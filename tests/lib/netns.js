@@ -41,6 +41,13 @@ function makeNetns(tag, subnet) {
     // The namespace's network goes away (its only link is down) and comes back.
     down() { ip('-n', name, 'link', 'set', there, 'down'); },
     up() { ip('-n', name, 'link', 'set', there, 'up'); },
+    // Every UDP datagram sent from the namespace fails (the media path
+    // breaks; TCP, and so the WebSocket, goes on). Returns the undo.
+    blockUdp() {
+      const rule = ['pref', '10', 'ipproto', 'udp', 'prohibit'];
+      ip('-n', name, 'rule', 'add', ...rule);
+      return () => { try { ip('-n', name, 'rule', 'del', ...rule); } catch { /* gone */ } };
+    },
     // An executable that runs Chromium inside the namespace (for playwright's executablePath).
     chromium() {
       if (script) return script;

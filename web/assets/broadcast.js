@@ -28,6 +28,8 @@ let away = null;
 let restarting = false;  // onair said it is restarting (the connection's end is expected)
 let graceMs = 30000;     // from hello: how long onair keeps a dropped broadcast
 let goLiveLabel = 'Go live'; // "Go live again" after a broadcast a drop or restart ended
+let uploadTimer = null;
+let uploadRetries = 0;
 let siteURL = location.origin; // links to share: onair's base-url, else the address this browser used
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
@@ -208,6 +210,7 @@ function clock(ms) {
 // The connection dropped while live: the page says so plainly and keeps
 // the broadcast's place (badge, link, chat) until it is back.
 function wentAway(restart) {
+  clearTimeout(uploadTimer);
   if (publisher) publisher.close();
   publisher = null;
   away = { at: Date.now(), room, restart };
@@ -266,7 +269,16 @@ function startedLive(m) {
     stream,
     send: msg => socket.send(msg),
     onState(s) {
-      if (s === 'failed') setStatus(status, 'The video upload to onair failed. End and go live again.', 'error');
+      if (s === 'failed') {
+        // The media path broke (ICE failure): upload again by itself, with
+        // backoff (1, 2, 4 … 10 s).
+        setStatus(status, 'The video upload to onair failed — trying again…', 'warn');
+        clearTimeout(uploadTimer);
+        uploadTimer = setTimeout(() => { if (publisher && room) publisher.start(); }, Math.min(10000, 1000 * 2 ** uploadRetries++));
+      } else if (s === 'connected') {
+        if (uploadRetries > 0 && /upload to onair failed/.test(status.textContent)) setStatus(status, 'The video upload is back.', 'ok');
+        uploadRetries = 0;
+      }
     },
   });
   publisher.start();
@@ -295,6 +307,7 @@ function startedLive(m) {
 function tick() { $('elapsed').textContent = formatElapsed(Date.now() - liveSince); }
 
 function stoppedLive(message, kind) {
+  clearTimeout(uploadTimer);
   if (publisher) publisher.close();
   publisher = null;
   room = null;

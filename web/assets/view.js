@@ -28,6 +28,7 @@ let hadJoined = false;
 let wasLost = false; // the connection dropped while watching: no "ended" until we know
 let held = false;    // the broadcaster's connection dropped: onair keeps the room while they come back
 let guest = false;   // signed out, watching because onair has public-watch: no chat
+let nobody = false;  // no account has this room's name
 let retryTimer = null;
 let retries = 0;     // automatic re-offers after a failed media connection
 
@@ -171,7 +172,8 @@ function notLive(text) {
   stopVideo();
   $('video-box').hidden = true;
   $('title').textContent = roomName;
-  banner(`${roomName} is offline`, text || 'This page starts playing by itself as soon as they go live.');
+  if (nobody) banner(`No one called ${roomName} is on onair`, 'Check the link. If they sign up and go live, the stream starts here.');
+  else banner(`${roomName} is offline`, text || 'This page starts playing by itself as soon as they go live.');
   chat.close('Chat is closed');
   document.title = `${roomName} is offline — onair`;
   if (roomName) waitForRoom();
@@ -368,6 +370,7 @@ async function refreshCard() {
 async function start() {
   const r = roomName ? await api('GET', `/api/rooms/${encodeURIComponent(roomName)}`) : null;
   const info = r && r.ok && r.data && r.data.room ? r.data : null;
+  nobody = !!r && r.status === 404;
   if (info && !info.signed_in) {
     setupGuest();
     if (!info.public_watch) {
