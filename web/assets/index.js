@@ -117,3 +117,19 @@ if (location.hash === '#signup') selectTab('signup');
 wire('signin');
 wire('signup');
 loadProviders();
+
+// Coming from a shared link (next=/view/<room>): say whose stream waits
+// behind the form, and whether it is live.
+async function showWhereTo() {
+  const m = /^\/view\/([A-Za-z0-9_-]{1,32})$/.exec(destination());
+  if (!m) return;
+  const r = await api('GET', `/api/rooms/${m[1]}`);
+  const room = r.ok && r.data && r.data.room;
+  if (!room) return;
+  const live = room.state !== 'offline';
+  $('auth-for').textContent = live
+    ? `Sign in to watch ${room.name}, live now${room.title ? `: “${room.title}”` : ''}.`
+    : `Sign in to watch ${room.name} (offline right now; the stream starts when they go live).`;
+  $('auth-for').hidden = false;
+}
+showWhereTo();
