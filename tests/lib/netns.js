@@ -17,11 +17,23 @@ process.on('exit', () => {
   for (const n of made) { try { ip('netns', 'del', n); } catch { /* gone */ } }
 });
 
+// Namespaces a killed test run left behind (its process is gone).
+function removeStale() {
+  let list = '';
+  try { list = ip('netns', 'list'); } catch { return; }
+  for (const m of list.matchAll(/^(onair-[a-z]+-(\d+))\b/gm)) {
+    let alive = true;
+    try { process.kill(Number(m[2]), 0); } catch (e) { alive = e.code === 'EPERM'; }
+    if (!alive) { try { ip('netns', 'del', m[1]); } catch { /* gone */ } }
+  }
+}
+
 // tag: a few letters (interface names are onair<tag>0 here and onair<tag>1
 // there); subnet: n for 10.n.0.0/24, the test's side 10.n.0.1, the other
 // 10.n.0.2. Returns { name, hostAddr, addr, down(), up(), chromium(), remove() }.
 function makeNetns(tag, subnet) {
   if (!inOwnNetns()) throw new Error('refusing to add namespaces outside a test network namespace (run under tests/e2e/in-netns.sh)');
+  removeStale();
   const name = `onair-${tag}-${process.pid}`;
   const here = `onair${tag}0`;
   const there = `onair${tag}1`;
