@@ -179,7 +179,9 @@ describe('the viewer\'s player, and both pages on a phone', { timeout: 300000 },
     assert.equal(await fullscreenId(page), null);
     await press(page, '#fullscreen');
     await waitFullscreen(page, 'video-box', 'the Fullscreen button');
-    assert.equal(await page.locator('#fullscreen').getAttribute('aria-label'), 'Exit fullscreen');
+    // The label follows on fullscreenchange, which may come a moment later.
+    await eventually(async () => (await page.locator('#fullscreen').getAttribute('aria-label')) === 'Exit fullscreen',
+      'the button saying "Exit fullscreen"');
     // The controls came along: on screen, over the video, after a mouse move.
     await page.mouse.move(200, 200);
     await page.mouse.move(210, 210);
@@ -191,7 +193,8 @@ describe('the viewer\'s player, and both pages on a phone', { timeout: 300000 },
     assert.ok(bar.bottom <= screen.h && bar.width === screen.w && bar.opacity === '1', `controls in fullscreen: ${JSON.stringify(bar)}`);
     await press(page, '#fullscreen');
     await waitFullscreen(page, null, 'the Exit fullscreen button');
-    assert.equal(await page.locator('#fullscreen').getAttribute('aria-label'), 'Fullscreen');
+    await eventually(async () => (await page.locator('#fullscreen').getAttribute('aria-label')) === 'Fullscreen',
+      'the button saying "Fullscreen" again');
 
     await page.locator('#video').dblclick();
     await waitFullscreen(page, 'video-box', 'a double-click on the video');

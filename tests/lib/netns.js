@@ -12,6 +12,11 @@ const path = require('node:path');
 const { inOwnNetns, CHROMIUM } = require('./media-e2e.js');
 
 const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+// A command inside the named namespace. nsenter switches the network
+// namespace only; `ip -n` and `ip netns exec` also remount / and /sys,
+// which fails in a chroot (scripts/fresh-debian-check.sh) where / is no mount.
+const inNs = (name, cmd, ...a) => execFileSync('nsenter', [`--net=/run/netns/${name}`, cmd, ...a],
+  { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const made = new Set();
 process.on('exit', () => {
   for (const n of made) { try { ip('netns', 'del', n); } catch { /* gone */ } }
@@ -44,27 +49,27 @@ function makeNetns(tag, subnet) {
   ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', name);
   ip('addr', 'add', `${hostAddr}/24`, 'dev', here);
   ip('link', 'set', here, 'up');
-  ip('-n', name, 'addr', 'add', `${addr}/24`, 'dev', there);
-  ip('-n', name, 'link', 'set', there, 'up');
-  ip('-n', name, 'link', 'set', 'lo', 'up');
+  inNs(name, 'ip', 'addr', 'add', `${addr}/24`, 'dev', there);
+  inNs(name, 'ip', 'link', 'set', there, 'up');
+  inNs(name, 'ip', 'link', 'set', 'lo', 'up');
   let script = null;
   return {
     name, hostAddr, addr,
     // The namespace's network goes away (its only link is down) and comes back.
-    down() { ip('-n', name, 'link', 'set', there, 'down'); },
-    up() { ip('-n', name, 'link', 'set', there, 'up'); },
+    down() { inNs(name, 'ip', 'link', 'set', there, 'down'); },
+    up() { inNs(name, 'ip', 'link', 'set', there, 'up'); },
     // Every UDP datagram sent from the namespace fails (the media path
     // breaks; TCP, and so the WebSocket, goes on). Returns the undo.
     blockUdp() {
       const rule = ['pref', '10', 'ipproto', 'udp', 'prohibit'];
-      ip('-n', name, 'rule', 'add', ...rule);
-      return () => { try { ip('-n', name, 'rule', 'del', ...rule); } catch { /* gone */ } };
+      inNs(name, 'ip', 'rule', 'add', ...rule);
+      return () => { try { inNs(name, 'ip', 'rule', 'del', ...rule); } catch { /* gone */ } };
     },
     // An executable that runs Chromium inside the namespace (for playwright's executablePath).
     chromium() {
       if (script) return script;
       script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'onair-ns-')), 'chromium');
-      fs.writeFileSync(script, `#!/bin/sh\nexec ip netns exec ${name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+      fs.writeFileSync(script, `#!/bin/sh\nexec nsenter --net=/run/netns/${name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
       return script;
     },
     remove() {
