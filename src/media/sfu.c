@@ -532,10 +532,14 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
 }
 
 /* Consent (RFC 7675) and DTLS retransmission for one peer. Returns 1 if
- * the peer was closed (and freed). */
+ * the peer was closed (and freed). A peer is alive while it sends Binding
+ * requests or authenticated SRTP/SRTCP from a checked address (media only
+ * a holder of the DTLS-SRTP keys can make): GStreamer's webrtcbin and other
+ * libnice peers never refresh consent with checks. */
 static int peer_tick(struct sfu_peer *p, uint64_t now) {
   assert(p->state != PEER_CLOSED); /* a closed peer left its room */
-  if (now - p->last_stun_ms > p->sfu->cfg.consent_ms) {
+  uint64_t heard = p->last_srtp_ms > p->last_stun_ms ? p->last_srtp_ms : p->last_stun_ms;
+  if (now - heard > p->sfu->cfg.consent_ms) {
     sfu_peer_fail(p, "no connectivity checks (consent expired)");
     return 1;
   }
@@ -560,7 +564,7 @@ static void on_timer(uv_timer_t *t) {
     while (i < r->nviewers) {
       /* A closed viewer's slot takes the last one: look at it again. */
       if (!peer_tick(r->viewers[i], now))
-        i++;
+        sfu_fwd_pump(r->viewers[i++], now);
     }
   }
 }

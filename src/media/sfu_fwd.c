@@ -12,6 +12,9 @@
 #include "util/log.h"
 
 #define SFU_REPLAY_MAX_AGE_MS 1500 /* a cached keyframe newer than this starts a viewer */
+#define SFU_PACE_FACTOR 3.0        /* a joining viewer catches up at this times the stream's rate */
+#define SFU_PACE_MIN_BPS 250000.0  /* bytes a second, whatever the stream's rate */
+#define SFU_PACE_BURST 24000.0     /* bytes sent to it at once, at most */
 #define SFU_NACK_MAX 64            /* sequence numbers answered per NACK packet */
 #define SFU_MAX_DROPOUT 3000       /* RFC 3550 A.1: the largest jump ahead taken at once */
 #define SFU_MAX_MISORDER 100       /* and the largest step back */
@@ -87,8 +90,54 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
   r->sfu->stats.keyframe_requests++;
 }
 
+/* Refills a catching-up viewer's pacing tokens: SFU_PACE_FACTOR times the
+ * stream's rate (at least SFU_PACE_MIN_BPS), at most SFU_PACE_BURST at once,
+ * so a joining viewer's start never overruns a default receive buffer. */
+static void pace_refill(struct sfu_out *out, const struct sfu_track *t, uint64_t now) {
+  double rate = (double)t->rate_Bps * SFU_PACE_FACTOR;
+  if (rate < SFU_PACE_MIN_BPS)
+    rate = SFU_PACE_MIN_BPS;
+  if (now > out->pace_ms)
+    out->pace_tokens += (double)(now - out->pace_ms) * rate / 1000.0;
+  out->pace_ms = now;
+  if (out->pace_tokens > SFU_PACE_BURST)
+    out->pace_tokens = SFU_PACE_BURST;
+}
+
+/* Sends v the stored video from out->next on, in order, as its pacing
+ * allows; the catch-up ends at the newest packet (a packet missing from the
+ * ring is skipped: the viewer asks for it again). */
+static void replay_pump(struct sfu_peer *v, const struct sfu_track *t, uint64_t now) {
+  struct sfu_out *out = &v->out[SFU_VIDEO];
+  uint32_t high;
+  if (!t->store || pktstore_highest(t->store, &high) < 0) {
+    out->catching_up = 0;
+    return;
+  }
+  pace_refill(out, t, now);
+  while (out->catching_up) {
+    const struct pkt *p = pktstore_get(t->store, out->next);
+    struct rtp_hdr h;
+    if (p && out->pace_tokens < (double)p->len)
+      return; /* the rest at the next packet in, or the timer */
+    if (p && rtp_parse(p->data, p->len, &h) == 0) {
+      out->pace_tokens -= (double)p->len;
+      send_rtp(v, out, p->data, p->len, out->next, h.ts);
+    }
+    if (out->next == (uint16_t)high)
+      out->catching_up = 0; /* caught up: live from the next packet */
+    out->next++;
+  }
+}
+
+void sfu_fwd_pump(struct sfu_peer *v, uint64_t now) {
+  if (v->out[SFU_VIDEO].catching_up && v->state == PEER_CONNECTED)
+    replay_pump(v, &v->room->tracks[SFU_VIDEO], now);
+}
+
 /* Starts a viewer's video from the cached keyframe when it is recent and
- * whole in the ring; returns 1 if it did. */
+ * whole in the ring; returns 1 if it did. The keyframe and what followed
+ * it go out paced (replay_pump), not in one burst. */
 static int replay_keyframe(struct sfu_peer *v, struct sfu_track *t, uint64_t now) {
   uint16_t seq;
   uint64_t ms;
@@ -96,28 +145,25 @@ static int replay_keyframe(struct sfu_peer *v, struct sfu_track *t, uint64_t now
   if (!t->store || pktstore_last_keyframe(t->store, &seq, &ms) < 0 ||
       now - ms > SFU_REPLAY_MAX_AGE_MS || pktstore_highest(t->store, &high) < 0)
     return 0;
-  uint16_t last = (uint16_t)high;
   for (uint16_t s = seq;; s++) {
     if (pktstore_get(t->store, s) == NULL)
       return 0; /* a gap: wait for a fresh keyframe instead */
-    if (s == last)
+    if (s == (uint16_t)high)
       break;
   }
   struct sfu_out *out = &v->out[SFU_VIDEO];
-  for (uint16_t s = seq;; s++) {
-    const struct pkt *p = pktstore_get(t->store, s);
-    struct rtp_hdr h;
-    if (rtp_parse(p->data, p->len, &h) == 0) {
-      if (!out->started) {
-        seqmap_start(&out->map, s, h.ts);
-        out->started = 1;
-      }
-      send_rtp(v, out, p->data, p->len, s, h.ts);
-    }
-    if (s == last)
-      break;
-  }
-  return out->started;
+  struct rtp_hdr h;
+  const struct pkt *key = pktstore_get(t->store, seq);
+  if (rtp_parse(key->data, key->len, &h) < 0)
+    return 0;
+  seqmap_start(&out->map, seq, h.ts);
+  out->started = 1;
+  out->catching_up = 1;
+  out->next = seq;
+  out->pace_tokens = SFU_PACE_BURST;
+  out->pace_ms = now;
+  replay_pump(v, t, now);
+  return 1;
 }
 
 void sfu_fwd_viewer_start(struct sfu_peer *v) {
@@ -125,6 +171,7 @@ void sfu_fwd_viewer_start(struct sfu_peer *v) {
   uint64_t now = uv_now(v->sfu->loop);
   v->out[SFU_AUDIO].started = 0;
   v->out[SFU_VIDEO].started = 0;
+  v->out[SFU_VIDEO].catching_up = 0;
   if (v->out[SFU_VIDEO].active && !replay_keyframe(v, &r->tracks[SFU_VIDEO], now))
     sfu_fwd_request_keyframe(r, now);
 }
@@ -135,8 +182,10 @@ void sfu_fwd_viewer_start(struct sfu_peer *v) {
 static void track_restart(struct sfu_room *r, int k, uint64_t now) {
   struct sfu_track *t = &r->tracks[k];
   pktstore_reset(t->store);
-  for (size_t i = 0; i < r->nviewers; i++)
+  for (size_t i = 0; i < r->nviewers; i++) {
     r->viewers[i]->out[k].started = 0;
+    r->viewers[i]->out[k].catching_up = 0;
+  }
   if (k == SFU_VIDEO && r->nviewers)
     sfu_fwd_request_keyframe(r, now);
 }
@@ -248,6 +297,10 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
     assert(v->room == r && v->state != PEER_CLOSED);
     if (v->state != PEER_CONNECTED || !out->active)
       continue;
+    if (out->catching_up) {
+      replay_pump(v, t, now); /* this packet too, in its turn */
+      continue;
+    }
     if (!out->started) {
       if (k == SFU_VIDEO && !key)
         continue; /* a decoder needs a keyframe first */
@@ -433,6 +486,7 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
       drops[SFU_DROP_SRTP]++;
       return;
     }
+    p->last_srtp_ms = uv_now(p->sfu->loop);
     if (p->publisher)
       on_publisher_rtcp(p, data, len);
     else
@@ -451,5 +505,6 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
     drops[SFU_DROP_SRTP]++;
     return;
   }
+  p->last_srtp_ms = uv_now(p->sfu->loop);
   on_publisher_rtp(p, data, len);
 }

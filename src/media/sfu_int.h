@@ -59,6 +59,12 @@ struct sfu_out {
   struct seqmap map;
   int started;              /* video: waits for a keyframe */
   uint32_t packets, octets; /* sent, for our sender reports */
+  /* Video of a joining viewer: the stored packets from the cached keyframe
+   * on go out paced, in order, until it has caught up with the newest. */
+  int catching_up;
+  uint16_t next;      /* the publisher's number of the next stored packet to send */
+  double pace_tokens; /* bytes it may be sent now */
+  uint64_t pace_ms;   /* when they were counted */
 };
 
 #define SFU_WHY_MAX 128    /* bytes of a closed peer's reason */
@@ -108,6 +114,10 @@ struct sfu_peer {
   struct dtls *dtls;
   struct srtpctx *srtp;
   uint64_t last_stun_ms;
+  /* The last authenticated SRTP or SRTCP packet: a peer that keeps sending
+   * them is alive though it sends no Binding requests (libnice, GStreamer's
+   * webrtcbin). */
+  uint64_t last_srtp_ms;
   uint64_t created_ms;
   struct sfu_out out[SFU_KINDS]; /* viewer */
   /* Publisher, RFC 3550 A.1 per source: the highest sequence number taken
@@ -195,6 +205,9 @@ void sfu_tcp_close_all(struct sfu *s);
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
 /* A viewer's video just connected (or asked): start it at a keyframe. */
 void sfu_fwd_viewer_start(struct sfu_peer *v);
+/* A joining viewer's paced catch-up goes on (from the timer too, for a
+ * publisher that paused). */
+void sfu_fwd_pump(struct sfu_peer *v, uint64_t now);
 void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now);
 /* Receiver reports to the room's publisher (once a second). */
 void sfu_fwd_report(struct sfu_room *r, uint64_t now);

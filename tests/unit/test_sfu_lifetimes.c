@@ -52,6 +52,39 @@ static void test_consent_some_viewers_in_timer(void **state) {
     assert_true(v[i]->told <= 1);
 }
 
+static uint64_t until_ms;
+static int time_passed(struct browser *b) { return uv_now(&w.loop) >= until_ms; }
+
+/* A peer that sends no Binding request after connecting but keeps sending
+ * authenticated SRTP (a publisher's RTP) or SRTCP (a viewer's receiver
+ * reports) keeps its consent, as GStreamer's webrtcbin needs; packets that
+ * fail authentication keep nothing alive; a peer that goes quiet is still
+ * dropped within media-consent-ms. */
+static void test_consent_kept_by_srtp(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  w.sfu->cfg.consent_ms = 300;
+  static const uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 7}; /* RR, no blocks */
+  uint8_t junk[60] = {0x80, 201, 0, 1, 0, 0, 0, 9};           /* SRTCP that fails auth */
+  publisher_rtp(pub, 1);
+  uint64_t end = uv_now(&w.loop) + 1500; /* five consent periods */
+  while (uv_now(&w.loop) < end) {
+    publisher_rtp(pub, 0);
+    browser_rtcp(v[0], rr, sizeof(rr));
+    browser_send(v[1], junk, sizeof(junk));
+    until_ms = uv_now(&w.loop) + 50;
+    wait_for(time_passed, pub, "50 ms");
+  }
+  assert_int_equal(pub->told, 0);
+  assert_int_equal(v[0]->told, 0);
+  assert_int_equal(v[1]->told, 1); /* forged media is no sign of life */
+  assert_string_equal(v[1]->why, "no connectivity checks (consent expired)");
+  assert_true(w.sfu->stats.dropped[SFU_DROP_SRTP] > 0);
+  /* Quiet from now on: both are dropped. */
+  wait_for(was_told, pub, "the quiet publisher's consent to run out");
+  wait_for(was_told, v[0], "the quiet viewer's consent to run out");
+}
+
 /* Everyone's consent runs out in one tick. The first viewer told drops the
  * other viewers (already closed, not yet reaped) and frees them: they are
  * never told. The publisher's handler ends the room. */
@@ -251,6 +284,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_consent_some_viewers_in_timer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_consent_all_in_timer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_consent_kept_by_srtp, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dtls_failure_mid_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_notify_amid_media, setup, teardown),
       cmocka_unit_test_setup_teardown(test_between_close_and_reap, setup, teardown),
