@@ -142,7 +142,12 @@ int sdp_is_fp_value(const char *s) {
   return 1;
 }
 
-/* "stream-id[ track-id]": one or two tokens of 1..64 chars. */
+/* "stream-id[ track-id]": one or two words of 1..64 visible ASCII chars.
+ * RFC 8830 asks for token chars, but GStreamer's webrtcbin names its streams
+ * "user<n>@host-<hex>"; onair only keeps an offer's msid, never sends it to
+ * another peer, so any visible char will do. */
+static int sdp_msid_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
 int sdp_is_msid(const char *s) {
   const char *sp;
   size_t a, b;
@@ -155,7 +160,7 @@ int sdp_is_msid(const char *s) {
   if (a == 0 || a > 64 || (sp && (b == 0 || b > 64)))
     return 0;
   for (size_t i = 0; s[i] != '\0'; i++)
-    if (i != a && !sdp_token_char((unsigned char)s[i]))
+    if (i != a && !sdp_msid_char((unsigned char)s[i]))
       return 0;
   return 1;
 }

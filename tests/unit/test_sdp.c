@@ -206,6 +206,18 @@ static const struct parse_case parse_cases[] = {
          2, 1, 2, 1, 0, "f83c5af8-7342-466b-874b-80eaeb10cb0e"},
         {SDP_KIND_VIDEO, "1", SDP_DIR_RECVONLY, 6, 54366, "n5bg", "TD11VpLCEfCDie4spu4uPJ", "0A:1F:3E",
          2, 1, 2, 2, 1, "ddac3fb2-44c0-4f0f-93f0-77a23308cecd"}}},
+    /* GStreamer 1.22 webrtcbin (tests/e2e/gst_peer.py): one codec each, the
+     * second m-line bundle-only with port 0, msid only on a=ssrc. */
+    {"gstreamer_publisher.sdp", 2, 2, 0, "", {
+        {SDP_KIND_VIDEO, "video0", SDP_DIR_SENDONLY, 1, 9, "B0PJTIRi83HfYgj3OUr98mE+dPDjIhiy",
+         "4XxyMXl8EmHU6r1NKarhBw2aPBBH6/8+", "E5:87:0C", 0, 0, 0, 1, 0, ""},
+        {SDP_KIND_AUDIO, "audio1", SDP_DIR_SENDONLY, 1, 0, "B0PJTIRi83HfYgj3OUr98mE+dPDjIhiy",
+         "4XxyMXl8EmHU6r1NKarhBw2aPBBH6/8+", "E5:87:0C", 0, 0, 0, 1, 0, ""}}},
+    {"gstreamer_viewer.sdp", 2, 2, 0, "", {
+        {SDP_KIND_AUDIO, "audio0", SDP_DIR_RECVONLY, 1, 9, "yk6mrRDrlb7QQ0YeANLjByIatglMg1IO",
+         "M97CWrODqbwrph61JnVk1ERQXYaQ28uC", "1B:17:3B", 0, 0, 0, 0, 0, ""},
+        {SDP_KIND_VIDEO, "video1", SDP_DIR_RECVONLY, 1, 0, "yk6mrRDrlb7QQ0YeANLjByIatglMg1IO",
+         "M97CWrODqbwrph61JnVk1ERQXYaQ28uC", "1B:17:3B", 0, 0, 0, 0, 0, ""}}},
 };
 /* clang-format on */
 
@@ -373,6 +385,13 @@ static void test_parse_details(void **state) {
   assert_ptr_equal(sdp_bundle_media(&offer), &offer.media[0]);
   assert_string_equal(sdp_bundle_media(&offer)->transport.ufrag, "FcUh");
   assert_string_equal(offer.media[1].ssrcs[0].cname, "60c3a424-42c7-40bd-befd-524d7c396e7e");
+
+  /* webrtcbin: an '@' in the msid's stream id and the cname (not an RFC
+   * 8830 token char, taken all the same). */
+  parse_ok("gstreamer_publisher.sdp", NO_EDITS, &offer);
+  assert_string_equal(offer.media[0].ssrcs[0].msid,
+                      "user3972372015@host-8869ce1b webrtctransceiver0");
+  assert_string_equal(offer.media[1].ssrcs[0].cname, "user3972372015@host-8869ce1b");
 }
 
 static void test_fingerprint_text(void **state) {
