@@ -5,9 +5,10 @@
 #                browser tests, the fuzz corpus replays under ASan+UBSan,
 #                the style and docs checks;
 #   build-asan/  the sanitizer build (clang-14, ASan+UBSan+LSan, asserts on):
-#                the unit, integration and browser tests again, every onair
-#                they start the instrumented one; a sanitizer report fails
-#                the test (tests/sanitizer/run.sh).
+#                the unit, integration and browser tests again but the
+#                `slow` ones (tests/CMakeLists.txt), every onair they start
+#                the instrumented one; a sanitizer report fails the test
+#                (tests/sanitizer/run.sh).
 # Arguments go to both ctest runs (scripts/test.sh -L unit). --plain or
 # --asan first runs only that build. The exit code is non-zero when any
 # test of either build failed.

@@ -13,106 +13,25 @@ cookie and speaks its protocol (docs/protocol.md, docs/media.md):
            --frames video frames (and some audio), 1 on timeout.
 
 It prints one JSON object per line on stdout ({"event": ...}) for the test
-that runs it (tests/e2e/interop.test.js). Run it with Debian's /usr/bin/python3
-(python3-aiortc, python3-av, python3-websockets). aioice skips 127.0.0.1, so
-the machine (the test's network namespace) needs another address, and onair
-must announce one that address reaches.
+that runs it (tests/e2e/interop.test.js); the sign-in, the WebSocket and the
+events are onair_ws.py's, shared with gst_peer.py. Run it with Debian's
+/usr/bin/python3 (python3-aiortc, python3-av, python3-websockets). aioice
+skips 127.0.0.1, so the machine (the test's network namespace) needs another
+address, and onair must announce one that address reaches.
 """
-import argparse
 import asyncio
 import fractions
-import json
 import logging
-import os
-import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import numpy
-import websockets
 from av import AudioFrame, VideoFrame
 from aiortc import (RTCConfiguration, RTCPeerConnection, RTCSessionDescription,
                     MediaStreamTrack, VideoStreamTrack)
 from aiortc.mediastreams import MediaStreamError
 
-
-T0 = time.monotonic()
-
-
-def emit(event, **fields):
-    """One event for the test, with the seconds since start."""
-    print(json.dumps({"event": event, "t": round(time.monotonic() - T0, 3), **fields}), flush=True)
-
-
-# ---- onair's HTTP API and WebSocket -----------------------------------------
-
-def sign_up(base, user, password):
-    """Signs up (or in, if the name is taken); returns the session cookie."""
-    body = json.dumps({"username": user, "password": password}).encode()
-    for path in ("/api/signup", "/api/signin"):
-        req = urllib.request.Request(base + path, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Origin": base})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as res:
-                for h in res.headers.get_all("Set-Cookie") or []:
-                    if h.startswith("onair_session="):
-                        return h.split(";", 1)[0]
-                raise RuntimeError(f"{path}: no session cookie")
-        except urllib.error.HTTPError as e:
-            if path == "/api/signup" and e.code == 409:
-                continue
-            raise RuntimeError(f"{path}: HTTP {e.code} {e.read()[:200]!r}") from e
-    raise RuntimeError("could not sign in")
-
-
-class Socket:
-    """onair's /ws: JSON messages, and a way to wait for one of a type."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.inbox = asyncio.Queue()
-        self.reader = asyncio.ensure_future(self._read())
-
-    @classmethod
-    async def open(cls, base, cookie):
-        url = base.replace("http", "ws", 1) + "/ws"
-        ws = await websockets.connect(url, extra_headers={"Cookie": cookie}, origin=base,
-                                      max_size=1 << 20)
-        return cls(ws)
-
-    async def _read(self):
-        try:
-            async for text in self.ws:
-                msg = json.loads(text)
-                if msg.get("type") in ("error", "media.closed", "room.ended", "live.ended"):
-                    emit("ws", message={k: v for k, v in msg.items() if k != "history"})
-                await self.inbox.put(msg)
-        except websockets.ConnectionClosed:
-            pass
-        await self.inbox.put({"type": "_closed"})
-
-    async def send(self, msg):
-        await self.ws.send(json.dumps(msg))
-
-    async def expect(self, *types, timeout=15):
-        """The next message of one of these types; an error for them fails."""
-        async def wait():
-            while True:
-                msg = await self.inbox.get()
-                t = msg.get("type")
-                if t in types:
-                    return msg
-                if t == "_closed":
-                    raise RuntimeError(f"the WebSocket closed while waiting for {types}")
-                if t == "error":
-                    raise RuntimeError(f"onair refused: {msg}")
-        return await asyncio.wait_for(wait(), timeout)
-
-    async def close(self):
-        await self.ws.close()
-        self.reader.cancel()
+from onair_ws import arg_parser, emit, join_room, main, run_role
 
 
 # ---- generated media ----------------------------------------------------------
@@ -249,12 +168,7 @@ async def consume(track, counts):
 
 
 async def view(args, sock, stop):
-    await sock.send({"type": "room.join", "room": args.view})
-    joined = await sock.expect("room.joined")
-    emit("joined", room=joined["room"], media_ready=bool(joined.get("media_ready")))
-    if not joined.get("media_ready"):
-        await sock.expect("media.ready", timeout=args.timeout)
-        emit("media_ready")
+    await join_room(sock, args.view, args.timeout)
     pc = new_pc()
     counts = {"video": 0, "audio": 0, "width": 0, "height": 0, "t0": time.monotonic(), "max_gap_ms": 0}
     tasks = []
@@ -291,14 +205,8 @@ async def view(args, sock, stop):
     return rc
 
 
-async def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--url", required=True, help="onair's base URL, e.g. http://127.0.0.1:8080")
-    ap.add_argument("--user", required=True)
-    ap.add_argument("--password", default="correct horse battery")
-    role = ap.add_mutually_exclusive_group(required=True)
-    role.add_argument("--publish", action="store_true", help="go live with generated media")
-    role.add_argument("--view", metavar="ROOM", help="watch ROOM and count decoded frames")
+async def run():
+    ap = arg_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--title", default="aiortc colour bars")
     ap.add_argument("--frames", type=int, default=60, help="video frames to decode (view)")
     ap.add_argument("--audio-frames", type=int, default=25, help="audio frames to decode (view)")
@@ -309,33 +217,8 @@ async def main():
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(relativeCreated)8.0f %(name)s %(message)s")
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    # The test closing our standard input also means stop.
-    fd = sys.stdin.fileno()
-
-    def on_stdin():
-        if not os.read(fd, 4096):
-            loop.remove_reader(fd)
-            stop.set()
-    loop.add_reader(fd, on_stdin)
-
-    cookie = sign_up(args.url, args.user, args.password)
-    sock = await Socket.open(args.url, cookie)
-    hello = await sock.expect("hello")
-    emit("hello", user=hello["user"])
-    try:
-        return await (publish(args, sock, stop) if args.publish else view(args, sock, stop))
-    finally:
-        await sock.close()
+    return await run_role(args, publish, view)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(asyncio.run(main()))
-    except Exception as e:  # noqa: BLE001 - the test reads the reason
-        emit("error", message=f"{type(e).__name__}: {e}")
-        sys.exit(2)
+    main(run)

@@ -1,82 +1,17 @@
 // Runs tests/e2e/aiortc_peer.py (an independent WebRTC peer on Debian's
 // python3-aiortc) as a child process and collects the JSON events it prints.
 'use strict';
-const { spawn } = require('node:child_process');
 const path = require('node:path');
+const { startPythonPeer, PYTHON } = require('./python-peer.js');
 
-// Debian's python, with python3-aiortc (not a pyenv one that may be first on PATH).
-const PYTHON = process.env.ONAIR_TEST_PYTHON || '/usr/bin/python3';
-// ONAIR_AIORTC_SCRIPT runs another copy of the peer (e.g. one instrumented for debugging).
+// ONAIR_AIORTC_SCRIPT runs another copy of the peer (e.g. one instrumented
+// for debugging; it needs onair_ws.py beside it).
 const SCRIPT = process.env.ONAIR_AIORTC_SCRIPT || path.join(__dirname, '../e2e/aiortc_peer.py');
 
-// startAiortcPeer(['--url', url, '--user', 'x', '--publish']) returns
-// { events, proc, waitFor(pred, what, ms), stop(), exited, output() }.
+// startAiortcPeer(['--url', url, '--user', 'x', '--publish']): see
+// startPythonPeer (tests/lib/python-peer.js).
 function startAiortcPeer(args) {
-  const proc = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const events = [];
-  const waiters = new Set();
-  let out = '';
-  let err = '';
-  let partial = '';
-  const check = () => {
-    for (const w of waiters) {
-      const e = events.find(w.pred);
-      if (e) { waiters.delete(w); clearTimeout(w.timer); w.resolve(e); }
-    }
-  };
-  proc.stdout.on('data', d => {
-    out += d;
-    partial += d;
-    const lines = partial.split('\n');
-    partial = lines.pop();
-    for (const l of lines) {
-      if (!l.trim()) continue;
-      try { events.push(JSON.parse(l)); } catch { events.push({ event: 'unparsed', line: l }); }
-    }
-    check();
-  });
-  proc.stderr.on('data', d => { err += d; });
-  const exited = new Promise(resolve => proc.once('exit', (code, signal) => {
-    for (const w of waiters) { clearTimeout(w.timer); w.reject(new Error(`aiortc peer exited (${code ?? signal}) while waiting for ${w.what}\n${tail()}`)); }
-    waiters.clear();
-    resolve({ code, signal });
-  }));
-  proc.stdin.on('error', () => {});
-  const tail = () => `aiortc peer stdout (tail):\n${out.slice(-1500)}\nstderr (tail):\n${err.slice(-2500)}`;
-  return {
-    events,
-    proc,
-    exited,
-    output: tail,
-    // The first event matching pred (a function, or an event name).
-    waitFor(pred, what, timeoutMs = 20000) {
-      const p = typeof pred === 'string' ? (e => e.event === pred) : pred;
-      const found = events.find(p);
-      if (found) return Promise.resolve(found);
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        return Promise.reject(new Error(`aiortc peer has exited; no ${what || pred}\n${tail()}`));
-      }
-      return new Promise((resolve, reject) => {
-        const w = { pred: p, resolve, reject, what: what || String(pred) };
-        w.timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for the aiortc peer's ${w.what}\n${tail()}`));
-        }, timeoutMs);
-        waiters.add(w);
-      });
-    },
-    // Asks it to stop (stdin closed), then SIGTERM, then SIGKILL.
-    async stop(graceMs = 5000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
-      proc.stdin.end();
-      const timer = setTimeout(() => proc.kill('SIGTERM'), graceMs);
-      const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs * 2);
-      const r = await exited;
-      clearTimeout(timer);
-      clearTimeout(kill);
-      return r;
-    },
-  };
+  return startPythonPeer(SCRIPT, args, 'aiortc peer');
 }
 
 module.exports = { startAiortcPeer, PYTHON, SCRIPT };
