@@ -200,7 +200,8 @@ const struct config_key config_keys[] = {
      .def = "15000",
      .arg = "MS",
      .help = "drop a media peer silent this long",
-     .doc = "a media peer that sends no connectivity checks for this long is dropped (RFC 7675)"},
+     .doc = "a media peer that sends neither connectivity checks (RFC 7675) nor authenticated "
+            "SRTP/SRTCP for this long is dropped"},
     {.key = "tls-cert",
      STRING(tls_cert),
      .arg = "FILE",
