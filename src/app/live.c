@@ -90,11 +90,6 @@ static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
 
 static void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); }
 
-/* "live", or "reconnecting" while its broadcaster's connection is gone. */
-static const char *room_state(const struct room *room) {
-  return room->broadcaster ? "live" : "reconnecting";
-}
-
 /* The room is named after its broadcaster, as they spell their name. */
 static json_t *room_json(const struct room *room) {
   return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "name", room->name, "title", room->title,
@@ -312,14 +307,19 @@ static void send_live_started(struct client *cl, int resumed) {
                             room_history(cl->app, room)));
 }
 
-/* The broadcaster of a reconnecting room is back (on cl): the same room
- * goes on, its viewers offer again once the new media is ready. */
-static void room_resume(struct app *app, struct room *room, struct client *cl, const char *title) {
+/* cl broadcasts room, with a media room of its own. */
+static void room_attach(struct app *app, struct room *room, struct client *cl) {
   room->broadcaster = cl;
   cl->room = room;
   cl->broadcaster = 1;
   if (app->sfu)
     room->media = sfu_room_new(app->sfu, &cl->media);
+}
+
+/* The broadcaster of a reconnecting room is back (on cl): the same room
+ * goes on, its viewers offer again once the new media is ready. */
+static void room_resume(struct app *app, struct room *room, struct client *cl, const char *title) {
+  room_attach(app, room, cl);
   room_send_to(room,
                json_pack("{s:s, s:s, s:s}", "type", "room.resumed", "room", room->name,
                          "broadcaster_peer", cl->peer),
@@ -340,10 +340,7 @@ static void room_start(struct app *app, struct client *cl, const char *title) {
   }
   if (title)
     snprintf(room->title, sizeof(room->title), "%s", title);
-  if (app->sfu)
-    room->media = sfu_room_new(app->sfu, &cl->media);
-  cl->room = room;
-  cl->broadcaster = 1;
+  room_attach(app, room, cl);
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
   send_live_started(cl, 0);
   rooms_changed(app);

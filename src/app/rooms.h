@@ -45,6 +45,11 @@ size_t rooms_count(const struct rooms *r);
 /* Returns 1 if name is a valid room (and user) name: 1-32 of A-Z a-z 0-9 _ -. */
 int rooms_name_ok(const char *name, size_t len);
 
+/* "live", or "reconnecting" while its broadcaster's connection is gone. */
+static inline const char *room_state(const struct room *room) {
+  return room->broadcaster ? "live" : "reconnecting";
+}
+
 /* NULL if no room of that name is live. */
 struct room *rooms_find(const struct rooms *r, const char *name, size_t len);
 /* Opens a room. -EEXIST if one of that name is live, -EINVAL for a bad name. */

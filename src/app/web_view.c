@@ -23,7 +23,7 @@ static int room_lookup(struct app *app, const char *name, struct room **room, ch
   *room = rooms_find(&app->rooms, name, strlen(name));
   if (*room) {
     snprintf(canon, size, "%s", (*room)->name);
-    *state = (*room)->broadcaster ? "live" : "reconnecting";
+    *state = room_state(*room);
     return 0;
   }
   struct db_user u;

@@ -90,6 +90,17 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
   r->sfu->stats.keyframe_requests++;
 }
 
+/* A byte bucket filled at rate bytes a second since *ms, holding at most
+ * cap. */
+static void tokens_refill(double *tokens, uint64_t *ms, double rate, double cap, uint64_t now) {
+  if (now > *ms) {
+    *tokens += (double)(now - *ms) * rate / 1000.0;
+    *ms = now;
+  }
+  if (*tokens > cap)
+    *tokens = cap;
+}
+
 /* Refills a catching-up viewer's pacing tokens: SFU_PACE_FACTOR times the
  * stream's rate (at least SFU_PACE_MIN_BPS), at most SFU_PACE_BURST at once,
  * so a joining viewer's start never overruns a default receive buffer. */
@@ -97,11 +108,7 @@ static void pace_refill(struct sfu_out *out, const struct sfu_track *t, uint64_t
   double rate = (double)t->rate_Bps * SFU_PACE_FACTOR;
   if (rate < SFU_PACE_MIN_BPS)
     rate = SFU_PACE_MIN_BPS;
-  if (now > out->pace_ms)
-    out->pace_tokens += (double)(now - out->pace_ms) * rate / 1000.0;
-  out->pace_ms = now;
-  if (out->pace_tokens > SFU_PACE_BURST)
-    out->pace_tokens = SFU_PACE_BURST;
+  tokens_refill(&out->pace_tokens, &out->pace_ms, rate, SFU_PACE_BURST, now);
 }
 
 /* Sends v the stored video from out->next on, in order, as its pacing
@@ -340,12 +347,8 @@ static int nack_budget_take(struct sfu_peer *v, size_t len, uint64_t now) {
   if (v->nack_tokens_ms == 0) {
     v->nack_tokens = rate;
     v->nack_tokens_ms = now ? now : 1;
-  } else if (now > v->nack_tokens_ms) {
-    v->nack_tokens += (double)(now - v->nack_tokens_ms) * rate / 1000.0;
-    v->nack_tokens_ms = now;
   }
-  if (v->nack_tokens > rate)
-    v->nack_tokens = rate;
+  tokens_refill(&v->nack_tokens, &v->nack_tokens_ms, rate, rate, now);
   if (v->nack_tokens < (double)len)
     return -1;
   v->nack_tokens -= (double)len;
