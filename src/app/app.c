@@ -142,6 +142,7 @@ int app_media_start(struct app *app) {
       .port = cfg->media_port ? cfg->media_port : cfg->listen_port,
       .announce = announce,
       .consent_ms = cfg->media_consent_ms,
+      .no_gso = !cfg->media_gso,
   };
   int rc = sfu_new(app->loop, &mc, &app->sfu);
   if (rc < 0) {

@@ -202,6 +202,15 @@ const struct config_key config_keys[] = {
      .help = "drop a media peer silent this long",
      .doc = "a media peer that sends neither connectivity checks (RFC 7675) nor authenticated "
             "SRTP/SRTCP for this long is dropped"},
+    {.key = "media-gso",
+     BOOL(media_gso),
+     .def = "true",
+     .arg = "BOOL",
+     .help = "send a viewer's datagrams of one loop turn as one UDP GSO message",
+     .doc = "with `true`, the datagrams queued for one viewer in one loop turn leave in one "
+            "UDP GSO message (Linux 4.18 and later; where the kernel or the route refuses it, "
+            "one datagram at a time as with `false`). `false` is for measuring the "
+            "difference"},
     {.key = "tls-cert",
      STRING(tls_cert),
      .arg = "FILE",

@@ -46,6 +46,7 @@ struct config {
   char media_bind[64];       /* "": the HTTP listen host */
   char media_announce[512];  /* addresses put in SDP answers; "": the bind address */
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
+  int media_gso;             /* 1: UDP GSO where the kernel has it */
   /* HTTPS: with a certificate, listen serves HTTPS and http_listen (if set)
    * redirects plain HTTP to it. */
   char tls_cert[1024]; /* PEM chain, leaf first; "": plain HTTP */

@@ -79,6 +79,10 @@ static void media_metrics(struct buf *b, const struct sfu *sfu) {
          (double)s.udp_rx_packets);
   metric(b, "onair_media_datagrams_sent_total", "counter", "UDP datagrams sent.",
          (double)s.udp_tx_packets);
+  metric(b, "onair_media_sends_total", "counter",
+         "Messages the media socket handed to the kernel: a UDP GSO message carries several "
+         "datagrams to one peer.",
+         (double)s.udp_tx_sends);
   put(b, "# HELP onair_media_dropped_total Media datagrams not used, by reason.\n"
          "# TYPE onair_media_dropped_total counter\n");
   for (int i = 0; i < SFU_DROPS; i++)

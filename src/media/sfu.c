@@ -618,6 +618,8 @@ int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
     sfu_free_memory(s);
     return rc;
   }
+  if (cfg->no_gso)
+    udp_set_gso(s->udp, 0);
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
   uv_unref((uv_handle_t *)&s->timer);
@@ -707,6 +709,7 @@ void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) {
   out->udp_rx_bytes = u->rx_bytes;
   out->udp_tx_packets = u->tx_packets;
   out->udp_tx_bytes = u->tx_bytes;
+  out->udp_tx_sends = u->tx_sends;
 }
 
 const char *sfu_drop_name(enum sfu_drop why) {

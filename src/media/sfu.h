@@ -21,6 +21,7 @@ struct sfu_config {
   const char *announce; /* addresses in SDP answers, comma- or space-separated, first
                            preferred (IPv4 and IPv6; up to 8) */
   uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
+  int no_gso;           /* 1: one datagram per send, never UDP GSO */
 };
 
 struct sfu_owner_ops {
@@ -91,6 +92,7 @@ struct sfu_stats {
   uint64_t nack_over_budget; /* not resent: the viewer's retransmission budget was spent */
   uint64_t dropped[SFU_DROPS];
   uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;
+  uint64_t udp_tx_sends; /* messages handed to the kernel (GSO: several datagrams each) */
 };
 /* The media plane's counters since it started. */
 void sfu_get_stats(const struct sfu *s, struct sfu_stats *out);

@@ -4,11 +4,33 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/log.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h, Linux 4.18 */
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+#define UDP_DEST_BUCKETS (2 * UDP_SEND_SLOTS) /* open addressing, power of two */
+
+/* A GSO message being built at a flush: datagrams to one destination, all
+ * seg bytes long but the last, which may be shorter (and closes it). */
+struct udp_group {
+  uint16_t first; /* its first slot, whose address it goes to */
+  uint16_t nseg;
+  uint16_t seg;    /* bytes of each datagram but the last */
+  uint16_t iov;    /* its first entry in gso_iov */
+  uint16_t filled; /* entries of gso_iov placed so far */
+  uint8_t closed;  /* a shorter datagram ended it */
+  uint32_t bytes;
+};
 
 struct udp_sock {
   int fd;
@@ -27,6 +49,22 @@ struct udp_sock {
   struct iovec tx_iov[UDP_SEND_SLOTS];
   struct mmsghdr tx_msg[UDP_SEND_SLOTS];
   size_t tx_count;
+  /* GSO: the flush's messages, and which group each destination is in now
+   * (a bucket is in use when its gen is the flush's). */
+  int gso;
+  uint32_t gen;
+  struct {
+    uint32_t gen;
+    uint16_t group;
+  } dest[UDP_DEST_BUCKETS];
+  uint16_t slot_group[UDP_SEND_SLOTS];
+  struct udp_group groups[UDP_SEND_SLOTS];
+  struct iovec gso_iov[UDP_SEND_SLOTS];
+  struct mmsghdr gso_msg[UDP_SEND_SLOTS];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } gso_cmsg[UDP_SEND_SLOTS];
   struct udp_stats stats;
   int closing;
   int handles_closed;
@@ -65,26 +103,140 @@ static void udp_on_readable(uv_poll_t *p, int status, int events) {
   udp_flush(u);
 }
 
-void udp_flush(struct udp_sock *u) {
+static void gso_fallback(struct udp_sock *u, size_t gi);
+
+/* Sends count messages of msgs: one datagram each, or (grouped) the flush's
+ * GSO messages, u->groups[i] telling how many datagrams message i holds. A
+ * message the kernel refuses is skipped (EAGAIN when the buffer is full, or
+ * an error for one destination): UDP may lose packets, NACK recovers them.
+ * A GSO message refused for another reason goes one datagram at a time. */
+static void send_messages(struct udp_sock *u, struct mmsghdr *msgs, size_t count, int grouped) {
   size_t done = 0;
-  while (done < u->tx_count) {
-    int n = sendmmsg(u->fd, u->tx_msg + done, (unsigned)(u->tx_count - done), MSG_DONTWAIT);
+  while (done < count) {
+    int n = sendmmsg(u->fd, msgs + done, (unsigned)(count - done), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      /* EAGAIN (socket buffer full) or a per-destination error: skip one
-       * datagram and go on; UDP may lose packets, NACK recovers them. */
-      u->stats.tx_dropped++;
+      if (grouped && errno != EAGAIN && errno != EWOULDBLOCK && u->groups[done].nseg > 1)
+        gso_fallback(u, done);
+      else
+        u->stats.tx_dropped += grouped ? u->groups[done].nseg : 1;
       done++;
       continue;
     }
-    assert((size_t)n <= u->tx_count - done);
-    for (int i = 0; i < n; i++)
-      u->stats.tx_bytes += u->tx_msg[done + (size_t)i].msg_len;
-    u->stats.tx_packets += (uint64_t)n;
+    assert((size_t)n <= count - done);
+    for (size_t i = done; i < done + (size_t)n; i++) {
+      u->stats.tx_bytes += msgs[i].msg_len;
+      u->stats.tx_packets += grouped ? u->groups[i].nseg : 1;
+    }
+    u->stats.tx_sends += (uint64_t)n;
     done += (size_t)n;
   }
+}
+
+/* The group slot i's datagram joins: its destination's current group if
+ * that takes it, else a new one. Returns the group. */
+static uint16_t group_slot(struct udp_sock *u, size_t i, size_t *ngroups) {
+  const struct msghdr *m = &u->tx_msg[i].msg_hdr;
+  size_t len = u->tx_iov[i].iov_len;
+  uint32_t h = 2166136261u; /* FNV-1a over the address */
+  for (socklen_t k = 0; k < m->msg_namelen; k++)
+    h = (h ^ ((const uint8_t *)m->msg_name)[k]) * 16777619u;
+  size_t b = h & (UDP_DEST_BUCKETS - 1);
+  for (; u->dest[b].gen == u->gen; b = (b + 1) & (UDP_DEST_BUCKETS - 1)) {
+    struct udp_group *g = &u->groups[u->dest[b].group];
+    const struct msghdr *gm = &u->tx_msg[g->first].msg_hdr;
+    if (gm->msg_namelen != m->msg_namelen || memcmp(gm->msg_name, m->msg_name, m->msg_namelen))
+      continue;
+    if (!g->closed && g->nseg < UDP_GSO_SEGS && len <= g->seg && g->bytes + len <= UDP_GSO_BYTES) {
+      g->nseg++;
+      g->bytes += (uint32_t)len;
+      g->closed = len < g->seg;
+      return u->dest[b].group;
+    }
+    break; /* a new group for this destination replaces the full one */
+  }
+  struct udp_group *g = &u->groups[*ngroups];
+  *g = (struct udp_group){.first = (uint16_t)i,
+                          .nseg = 1,
+                          .seg = (uint16_t)len,
+                          .bytes = (uint32_t)len,
+                          .closed = len < UDP_GSO_MIN_BYTES};
+  u->dest[b].gen = u->gen;
+  u->dest[b].group = (uint16_t)*ngroups;
+  return (uint16_t)(*ngroups)++;
+}
+
+/* One message per group: its datagrams' buffers in order, and UDP_SEGMENT
+ * when it holds more than one. */
+static void build_group_msg(struct udp_sock *u, size_t gi) {
+  struct udp_group *g = &u->groups[gi];
+  struct mmsghdr *mm = &u->gso_msg[gi];
+  const struct msghdr *first = &u->tx_msg[g->first].msg_hdr;
+  memset(mm, 0, sizeof(*mm));
+  mm->msg_hdr.msg_iov = &u->gso_iov[g->iov];
+  mm->msg_hdr.msg_iovlen = g->nseg;
+  mm->msg_hdr.msg_name = first->msg_name;
+  mm->msg_hdr.msg_namelen = first->msg_namelen;
+  if (g->nseg < 2)
+    return;
+  mm->msg_hdr.msg_control = u->gso_cmsg[gi].buf;
+  mm->msg_hdr.msg_controllen = sizeof(u->gso_cmsg[gi].buf);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mm->msg_hdr);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  memcpy(CMSG_DATA(c), &g->seg, sizeof(uint16_t));
+}
+
+/* The kernel refused GSO message gi (no checksum offload on the route, a
+ * datagram over its MTU): its datagrams go one by one. */
+static void gso_fallback(struct udp_sock *u, size_t gi) {
+  const struct udp_group *g = &u->groups[gi];
+  u->stats.tx_gso_fallbacks++;
+  for (uint16_t k = 0; k < g->nseg; k++) {
+    size_t slot = (size_t)((uint8_t *)u->gso_iov[g->iov + k].iov_base - u->tx[0]) / UDP_SLOT_BYTES;
+    send_messages(u, &u->tx_msg[slot], 1, 0);
+  }
+}
+
+static void flush_gso(struct udp_sock *u) {
+  size_t ngroups = 0;
+  if (++u->gen == 0) { /* wrapped: forget every bucket */
+    memset(u->dest, 0, sizeof(u->dest));
+    u->gen = 1;
+  }
+  for (size_t i = 0; i < u->tx_count; i++)
+    u->slot_group[i] = group_slot(u, i, &ngroups);
+  uint16_t next = 0;
+  for (size_t g = 0; g < ngroups; g++) {
+    u->groups[g].iov = next;
+    next = (uint16_t)(next + u->groups[g].nseg);
+  }
+  for (size_t i = 0; i < u->tx_count; i++) {
+    struct udp_group *g = &u->groups[u->slot_group[i]];
+    u->gso_iov[g->iov + g->filled++] = u->tx_iov[i];
+  }
+  for (size_t g = 0; g < ngroups; g++)
+    build_group_msg(u, g);
+  send_messages(u, u->gso_msg, ngroups, 1);
+}
+
+void udp_flush(struct udp_sock *u) {
+  if (u->gso && u->tx_count > 1)
+    flush_gso(u);
+  else
+    send_messages(u, u->tx_msg, u->tx_count, 0);
   u->tx_count = 0;
+}
+
+int udp_set_gso(struct udp_sock *u, int on) {
+  int zero = 0;
+  if (on && setsockopt(u->fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) < 0)
+    return -EOPNOTSUPP;
+  udp_flush(u); /* what was queued leaves the way it was grouped for */
+  u->gso = on != 0;
+  return 0;
 }
 
 static void udp_on_check(uv_check_t *c) {
@@ -154,6 +306,7 @@ int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void
   setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
   u->recv = recv;
   u->arg = arg;
+  udp_set_gso(u, 1); /* stays off where the kernel has no UDP_SEGMENT */
   uv_poll_init(loop, &u->poll, u->fd);
   u->poll.data = u;
   uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);

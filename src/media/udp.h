@@ -2,7 +2,10 @@
  * batches: recvmmsg when readable, and every datagram queued during a loop
  * turn leaves in one sendmmsg at the end of the turn (uv_check). Queued
  * datagrams are built in place in the send ring, so forwarding copies
- * nothing on the way out. */
+ * nothing on the way out. Where the kernel has UDP GSO (UDP_SEGMENT), the
+ * datagrams of one turn to one destination leave as one message the kernel
+ * cuts up (runs of equal size, the last of a run may be shorter), in the
+ * order they were queued. */
 #ifndef ONAIR_UDP_H
 #define ONAIR_UDP_H
 
@@ -15,11 +18,19 @@
 #define UDP_BATCH 32        /* datagrams per recvmmsg */
 #define UDP_SEND_SLOTS 512  /* datagrams queued per loop turn before a flush */
 #define UDP_SLOT_BYTES 2048 /* room for 1500 bytes and the SRTP trailer */
+#define UDP_GSO_SEGS 64     /* datagrams in one GSO message, at most (the kernel's cap) */
+#define UDP_GSO_BYTES 60000 /* bytes in one GSO message, at most */
+/* Shorter datagrams (audio, RTCP) start no GSO run: on loopback their
+ * segments take more of a receiver's buffer than plain datagrams do (video
+ * sized ones take less), and a few bytes gain little. */
+#define UDP_GSO_MIN_BYTES 512
 
 struct udp_stats {
   uint64_t rx_packets, rx_bytes;
   uint64_t tx_packets, tx_bytes;
   uint64_t tx_dropped; /* the kernel refused (buffer full) */
+  uint64_t tx_sends;   /* messages handed to the kernel (a GSO message holds several datagrams) */
+  uint64_t tx_gso_fallbacks; /* GSO messages the kernel refused, sent one datagram at a time */
 };
 
 /* A received datagram: the bytes may be modified in place (decryption). */
@@ -33,6 +44,9 @@ int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void
              struct udp_sock **out);
 void udp_close(struct udp_sock *u);
 int udp_local_port(const struct udp_sock *u);
+/* GSO is on from udp_open() where the kernel has it. Turns it off (on = 0)
+ * or on again; -EOPNOTSUPP: this kernel has no UDP_SEGMENT. */
+int udp_set_gso(struct udp_sock *u, int on);
 
 /* The next send slot's buffer (UDP_SLOT_BYTES); fill it, then commit. */
 uint8_t *udp_slot(struct udp_sock *u);

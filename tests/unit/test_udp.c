@@ -1,6 +1,6 @@
 /* The media socket (src/media/udp.c) on a real loop over 127.0.0.1:
  * batched receive, queued sends leaving at the end of the loop turn, ring
- * overflow flushing, stats. */
+ * overflow flushing, GSO grouping per destination, stats. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,6 +84,120 @@ static void test_send_receive_batches(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Datagrams of any length, each starting with its 4-byte number. */
+struct lens {
+  int count;
+  uint32_t id[256];
+  size_t len[256];
+};
+
+static void on_recv_lens(void *arg, uint8_t *data, size_t len, const struct sockaddr *from,
+                         socklen_t from_len) {
+  struct lens *in = arg;
+  (void)from, (void)from_len;
+  assert_true(len >= 4 && in->count < 256);
+  memcpy(&in->id[in->count], data, 4);
+  in->len[in->count++] = len;
+}
+
+static void queue(struct udp_sock *u, struct udp_sock *to, uint32_t id, size_t len) {
+  struct sockaddr_in a = addr_of(to);
+  uint8_t *slot = udp_slot(u);
+  memset(slot, (int)id, len);
+  memcpy(slot, &id, 4);
+  udp_commit(u, len, (struct sockaddr *)&a, sizeof(a));
+}
+
+static void run_until_lens(uv_loop_t *loop, struct lens *x, int nx, struct lens *y, int ny) {
+  for (int i = 0; i < 2000 && (x->count < nx || y->count < ny); i++)
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* One turn's datagrams to two viewers, interleaved as forwarding queues
+ * them: each viewer gets its own, in order, each the length it was queued
+ * with (not glued together); with GSO they left in a few messages (a run of
+ * equal sizes, ended by a shorter one), without it one message each. */
+static void check_gso(int gso) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct lens lb = {0}, lc = {0}, ld = {0};
+  struct inbox ia = {0};
+  struct udp_sock *a, *b, *c, *d;
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv, &ia, &a), 0);
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv_lens, &lb, &b), 0);
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv_lens, &lc, &c), 0);
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv_lens, &ld, &d), 0);
+  assert_int_equal(udp_set_gso(a, gso), 0); /* Linux 4.18 and later have it */
+  /* b: 5 x 1200, one 700 (ends the run), 3 x 1200 again; c: 9 x 900;
+   * d: 2 x 200 (audio: no run of short datagrams). */
+  static const size_t b_len[9] = {1200, 1200, 1200, 1200, 1200, 700, 1200, 1200, 1200};
+  for (uint32_t i = 0; i < 9; i++) {
+    queue(a, b, i, b_len[i]);
+    queue(a, c, 100 + i, 900);
+    if (i < 2)
+      queue(a, d, 200 + i, 200);
+  }
+  udp_flush(a);
+  const struct udp_stats *st = udp_get_stats(a);
+  assert_int_equal(st->tx_packets, 20);
+  assert_int_equal(st->tx_sends, gso ? 5 : 20); /* b: 6 + 3, c: 9, d: 1 + 1 */
+  assert_int_equal(st->tx_gso_fallbacks, 0);
+  run_until_lens(&loop, &lb, 9, &lc, 9);
+  run_until_lens(&loop, &ld, 2, &lc, 9);
+  assert_int_equal(ld.count, 2);
+  assert_int_equal(ld.id[1], 201);
+  assert_int_equal(lb.count, 9);
+  assert_int_equal(lc.count, 9);
+  for (int i = 0; i < 9; i++) {
+    assert_int_equal(lb.id[i], (uint32_t)i);
+    assert_int_equal(lb.len[i], b_len[i]);
+    assert_int_equal(lc.id[i], (uint32_t)(100 + i));
+    assert_int_equal(lc.len[i], 900);
+  }
+  udp_close(a);
+  udp_close(b);
+  udp_close(c);
+  udp_close(d);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_gso_per_destination(void **state) {
+  (void)state;
+  check_gso(1);
+}
+
+static void test_without_gso(void **state) {
+  (void)state;
+  check_gso(0);
+}
+
+/* More datagrams to one address than one GSO message may hold: they are
+ * split over several messages, and all arrive in order. */
+static void test_gso_message_caps(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct lens lb = {0}, none = {0};
+  struct inbox ia = {0};
+  struct udp_sock *a, *b;
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv, &ia, &a), 0);
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv_lens, &lb, &b), 0);
+  for (uint32_t i = 0; i < 200; i++)
+    queue(a, b, i, 1000); /* 60 fit in UDP_GSO_BYTES */
+  udp_flush(a);
+  assert_int_equal(udp_get_stats(a)->tx_packets, 200);
+  assert_int_equal(udp_get_stats(a)->tx_sends, 4); /* 60 + 60 + 60 + 20 */
+  run_until_lens(&loop, &lb, 200, &none, 0);
+  assert_int_equal(lb.count, 200);
+  for (int i = 0; i < 200; i++)
+    assert_int_equal(lb.id[i], (uint32_t)i);
+  udp_close(a);
+  udp_close(b);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bad_address(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -96,7 +210,8 @@ static void test_bad_address(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_send_receive_batches),
+      cmocka_unit_test(test_send_receive_batches), cmocka_unit_test(test_gso_per_destination),
+      cmocka_unit_test(test_without_gso),          cmocka_unit_test(test_gso_message_caps),
       cmocka_unit_test(test_bad_address),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
