@@ -1,0 +1,119 @@
+/* The viewer emulator and the run that drives it (viewer.c, onair.c,
+ * janus.c, run.c, procstat.c). */
+#ifndef MB_EMU_H
+#define MB_EMU_H
+
+#include "mb.h"
+
+#define MB_MAX_SIZES 16
+#define MB_TRACKS 4
+#define MB_SEEN 1024 /* sequence numbers remembered per track */
+#define MB_PEND 16   /* sequence numbers awaiting retransmission per track */
+#define MB_SAMPLE_EVERY 64
+
+struct mb_cfg {
+  const char *server; /* "onair" or "janus" */
+  const char *http_host;
+  int http_port;
+  const char *media_host; /* our sockets bind here; servers' media is here too */
+  int pid;                /* the server's */
+  int gcm;
+  unsigned sizes[MB_MAX_SIZES], nsizes;
+  unsigned settle_s, window_s, join_conc, join_timeout_s, rcvbuf;
+  double loss_limit; /* percent */
+  int janus_video_port, janus_audio_port, janus_stream;
+  const char *server_cpus, *emu_cpus; /* "0", "1", "0-1", ... */
+  const char *out;                    /* rows appended here, one JSON line each */
+  unsigned width, height, kbps, stream_s;
+};
+
+struct mb_track {
+  uint32_t ssrc;
+  uint8_t video;
+  uint8_t npend;
+  uint32_t first, max; /* extended sequence numbers */
+  uint64_t unique, dups, filled, late;
+  uint32_t samples;
+  uint32_t rr_expected, rr_unique; /* at the last receiver report */
+  uint8_t seen[MB_SEEN / 8];
+  uint16_t pend[MB_PEND];
+  uint8_t tries[MB_PEND];
+  int64_t pend_next;
+};
+
+enum mb_vstate { V_IDLE, V_SIGNALING, V_MEDIA, V_LIVE, V_FAILED };
+
+struct mb_viewer {
+  unsigned idx;
+  int state; /* enum mb_vstate */
+  const char *why;
+  struct mb_io udp;
+  struct mb_conn conn;
+  struct mb_hc hc;
+  int step;                    /* signaling step */
+  int offered;                 /* onair: media.offer sent */
+  int64_t t_join, t_up, t_key; /* CLOCK_MONOTONIC ns */
+  int first_video_key;         /* 1: the first video packet started a keyframe, -1: it did not */
+  uint32_t ssrc;
+  int vp8_pt;
+  unsigned ntr;
+  struct mb_track tr[MB_TRACKS];
+  uint64_t rtp, rtcp, dec_ok, dec_fail, keys, nacks, nacked;
+  uint32_t ovfl; /* the socket's drop counter (SO_RXQ_OVFL) */
+  int64_t next_rr;
+  uint64_t janus_session, janus_handle;
+};
+
+struct mb_emu {
+  const struct mb_cfg *cfg;
+  struct mb_dtls dtls;
+  struct mb_stream st;
+  struct mb_pub pub;
+  struct mb_viewer *v; /* cfg max size of them */
+  unsigned nv;         /* allocated */
+  unsigned target;     /* viewers [0, target) should be joined */
+  unsigned started;    /* viewers whose join has begun */
+  unsigned joining;    /* begun, neither live nor failed */
+  int measuring;       /* a window is open: decrypted samples give delays */
+  float *delays;       /* ms, this window's */
+  size_t ndelays, delays_cap;
+  /* onair */
+  char viewer_cookie[256], caster_cookie[256], origin[128];
+  struct mb_hc caster;
+  int caster_step;
+  int fatal; /* the run cannot go on */
+};
+
+extern struct mb_emu mb_emu;
+
+/* viewer.c */
+int mb_viewer_begin(struct mb_viewer *v, int64_t now);
+void mb_viewer_media(struct mb_viewer *v, const struct mb_rsdp *r, int64_t now);
+void mb_viewer_fail(struct mb_viewer *v, const char *why);
+void mb_viewer_tick(struct mb_viewer *v, int64_t now);
+void mb_viewer_close(struct mb_viewer *v);
+/* Sequence-number loss of a viewer so far: expected minus received. */
+uint64_t mb_viewer_expected(const struct mb_viewer *v);
+uint64_t mb_viewer_unique(const struct mb_viewer *v);
+
+/* onair.c, janus.c: signaling */
+int mb_onair_setup(void);
+void mb_onair_join(struct mb_viewer *v);
+int mb_janus_setup(void);
+void mb_janus_join(struct mb_viewer *v);
+
+/* procstat.c */
+struct mb_proc {
+  double cpu_s;     /* the server's user+system CPU, all threads */
+  long rss_kib;     /* its VmRSS */
+  double emu_cpu_s; /* ours (getrusage), publisher thread included */
+  double busy_s[2]; /* busy time of the server's CPUs and of ours (/proc/stat) */
+  int64_t t;        /* CLOCK_MONOTONIC ns */
+};
+void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const char *emu_cpus);
+int mb_cpu_count(const char *list);
+
+/* run.c */
+int mb_run(const struct mb_cfg *cfg);
+
+#endif

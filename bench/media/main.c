@@ -1,0 +1,181 @@
+/* onair-media-bench: bench/run-media.sh runs it in three ways.
+ *   run    one server and SRTP profile, rising N (run.c)
+ *   floor  AES-128-GCM seal + sendmmsg per packet on this core (floor.c)
+ *   report the table, ratios, JSON, plot data and Markdown (report.c) */
+#include "emu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mb_floor_main(int argc, char **argv);
+int mb_report_main(int argc, char **argv);
+
+static const char usage[] =
+    "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
+    "       onair-media-bench floor [--seconds S] [--reader-cpu N] [--out FILE]\n"
+    "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
+    "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
+    "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
+    "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
+    "  --stream-s S\n";
+
+static int parse_uint(const char *s, unsigned *out) {
+  char *end;
+  unsigned long v = strtoul(s, &end, 10);
+
+  if (end == s || *end || v > 100000000)
+    return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int parse_sizes(struct mb_cfg *c, const char *s) {
+  char buf[256], *tok, *save = NULL;
+
+  snprintf(buf, sizeof(buf), "%s", s);
+  c->nsizes = 0;
+  for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    if (c->nsizes == MB_MAX_SIZES || parse_uint(tok, &c->sizes[c->nsizes]) < 0 ||
+        c->sizes[c->nsizes] == 0 || (c->nsizes && c->sizes[c->nsizes] <= c->sizes[c->nsizes - 1]))
+      return -1;
+    c->nsizes++;
+  }
+  return c->nsizes ? 0 : -1;
+}
+
+static int parse_host_port(const char *s, const char **host, int *port) {
+  static char h[64];
+  const char *colon = strrchr(s, ':');
+  unsigned p;
+
+  if (!colon || (size_t)(colon - s) >= sizeof(h) || parse_uint(colon + 1, &p) < 0 || p > 65535)
+    return -1;
+  memcpy(h, s, (size_t)(colon - s));
+  h[colon - s] = '\0';
+  *host = h;
+  *port = (int)p;
+  return 0;
+}
+
+static void cfg_defaults(struct mb_cfg *c) {
+  memset(c, 0, sizeof(*c));
+  c->server = "onair";
+  c->media_host = "127.0.0.1";
+  c->gcm = 1;
+  c->sizes[0] = 1;
+  c->nsizes = 1;
+  c->settle_s = 3;
+  c->window_s = 6;
+  c->join_conc = 20;
+  c->join_timeout_s = 20;
+  c->rcvbuf = 256 * 1024;
+  c->loss_limit = 0.5;
+  c->janus_stream = 1;
+  c->server_cpus = "0";
+  c->emu_cpus = "1";
+  c->width = 1280;
+  c->height = 720;
+  c->kbps = 1500;
+  c->stream_s = 10;
+}
+
+static int set_option(struct mb_cfg *c, const char *k, const char *v) {
+  unsigned u = 0;
+
+  if (!strcmp(k, "--server"))
+    return c->server = v, strcmp(v, "onair") && strcmp(v, "janus") ? -1 : 0;
+  if (!strcmp(k, "--http"))
+    return parse_host_port(v, &c->http_host, &c->http_port);
+  if (!strcmp(k, "--profile"))
+    return c->gcm = !strcmp(v, "gcm"), strcmp(v, "gcm") && strcmp(v, "cm") ? -1 : 0;
+  if (!strcmp(k, "--sizes"))
+    return parse_sizes(c, v);
+  if (!strcmp(k, "--media-host"))
+    return c->media_host = v, 0;
+  if (!strcmp(k, "--server-cpus"))
+    return c->server_cpus = v, 0;
+  if (!strcmp(k, "--emu-cpus"))
+    return c->emu_cpus = v, 0;
+  if (!strcmp(k, "--out"))
+    return c->out = v, 0;
+  if (!strcmp(k, "--loss-limit"))
+    return c->loss_limit = strtod(v, NULL), c->loss_limit > 0 ? 0 : -1;
+  if (!strcmp(k, "--janus-ports"))
+    return sscanf(v, "%d,%d", &c->janus_video_port, &c->janus_audio_port) == 2 ? 0 : -1;
+  if (!strcmp(k, "--video"))
+    return sscanf(v, "%ux%u", &c->width, &c->height) == 2 && c->width >= 64 && c->height >= 64 ? 0
+                                                                                               : -1;
+  if (parse_uint(v, &u) < 0)
+    return -1;
+  if (!strcmp(k, "--pid"))
+    return c->pid = (int)u, 0;
+  if (!strcmp(k, "--settle"))
+    return c->settle_s = u, 0;
+  if (!strcmp(k, "--window"))
+    return c->window_s = u, u ? 0 : -1;
+  if (!strcmp(k, "--join-conc"))
+    return c->join_conc = u, u ? 0 : -1;
+  if (!strcmp(k, "--join-timeout"))
+    return c->join_timeout_s = u, u ? 0 : -1;
+  if (!strcmp(k, "--rcvbuf"))
+    return c->rcvbuf = u, 0;
+  if (!strcmp(k, "--janus-stream"))
+    return c->janus_stream = (int)u, 0;
+  if (!strcmp(k, "--kbps"))
+    return c->kbps = u, u >= 100 ? 0 : -1;
+  if (!strcmp(k, "--stream-s"))
+    return c->stream_s = u, u >= 2 ? 0 : -1;
+  return -1;
+}
+
+static int run_main(int argc, char **argv) {
+  struct mb_cfg c;
+  int i;
+
+  cfg_defaults(&c);
+  for (i = 2; i + 1 < argc; i += 2)
+    if (set_option(&c, argv[i], argv[i + 1]) < 0) {
+      fprintf(stderr, "onair-media-bench: bad option %s %s\n%s", argv[i], argv[i + 1], usage);
+      return 2;
+    }
+  if (i != argc || !c.http_host || c.pid <= 0 ||
+      (!strcmp(c.server, "janus") && (!c.janus_video_port || !c.janus_audio_port))) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  return mb_run(&c);
+}
+
+/* Makes the stream and prints its figures (and, for a look at the picture,
+ * nothing else: the frames are not kept). */
+static int stream_main(int argc, char **argv) {
+  struct mb_cfg c;
+  struct mb_stream s;
+  int64_t t0 = mb_now();
+
+  cfg_defaults(&c);
+  if (argc >= 4)
+    sscanf(argv[3], "%u", &c.kbps);
+  if (argc >= 3 && sscanf(argv[2], "%ux%u", &c.width, &c.height) != 2)
+    return 2;
+  if (mb_stream_make(&s, c.width, c.height, c.kbps, c.stream_s) < 0)
+    return 1;
+  printf("VP8 %ux%u %.0f kbit/s (asked %u), Opus %.0f kbit/s, %.0f packets/s, made in %.1f s\n",
+         s.width, s.height, s.video_kbps, c.kbps, s.audio_kbps, s.pps, (mb_now() - t0) / 1e9);
+  mb_stream_free(&s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "stream"))
+    return stream_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "run"))
+    return run_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "floor"))
+    return mb_floor_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "report"))
+    return mb_report_main(argc, argv);
+  fputs(usage, stderr);
+  return 2;
+}

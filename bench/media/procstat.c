@@ -1,0 +1,119 @@
+/* What the run reads about the processes: the server's CPU time (its
+ * process CPU clock in ns, or utime+stime from /proc/<pid>/stat in clock
+ * ticks when that clock cannot be read), its VmRSS, our own CPU time, and
+ * how busy the CPUs of each side were (/proc/stat). */
+#include "emu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The process's CPU clock: every thread's time, exited ones included, in
+ * ns (clock_getcpuclockid works for another process we may trace). */
+static double clock_cpu(int pid) {
+  struct timespec ts;
+  clockid_t clk;
+
+  if (clock_getcpuclockid(pid, &clk) != 0 || clock_gettime(clk, &ts) != 0)
+    return -1;
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double stat_cpu(int pid) {
+  char path[64], buf[2048], *p;
+  unsigned long ut, st;
+  size_t n;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  if (!(p = strrchr(buf, ')')) ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long rss_kib(int pid) {
+  char path[64], line[256];
+  long kib = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
+}
+
+/* 1 when cpu is in list ("0", "1-3", "0,2"). */
+static int in_list(const char *list, int cpu) {
+  const char *p = list;
+
+  while (p && *p) {
+    char *end;
+    long a = strtol(p, &end, 10), b = a;
+    if (end == p)
+      return 0;
+    if (*end == '-')
+      b = strtol(end + 1, &end, 10);
+    if (cpu >= a && cpu <= b)
+      return 1;
+    p = *end == ',' ? end + 1 : NULL;
+  }
+  return 0;
+}
+
+int mb_cpu_count(const char *list) {
+  int cpu, n = 0;
+
+  for (cpu = 0; cpu < 1024; cpu++)
+    n += in_list(list, cpu);
+  return n;
+}
+
+/* Busy seconds (everything but idle and iowait) of the CPUs in each list. */
+static void cpu_busy(const char *lists[2], double busy[2]) {
+  char line[512];
+  FILE *f = fopen("/proc/stat", "r");
+  double tick = (double)sysconf(_SC_CLK_TCK);
+
+  busy[0] = busy[1] = 0;
+  if (!f)
+    return;
+  while (fgets(line, sizeof(line), f)) {
+    unsigned long long v[8] = {0};
+    int cpu, k;
+    if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+               &v[3], &v[4], &v[5], &v[6], &v[7]) != 9)
+      continue;
+    for (k = 0; k < 2; k++)
+      if (lists[k] && in_list(lists[k], cpu))
+        busy[k] += (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+  }
+  fclose(f);
+}
+
+void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const char *emu_cpus) {
+  const char *lists[2] = {server_cpus, emu_cpus};
+  struct rusage ru;
+
+  p->t = mb_now();
+  p->cpu_s = clock_cpu(pid);
+  if (p->cpu_s < 0)
+    p->cpu_s = stat_cpu(pid);
+  p->rss_kib = rss_kib(pid);
+  getrusage(RUSAGE_SELF, &ru);
+  p->emu_cpu_s =
+      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  cpu_busy(lists, p->busy_s);
+}

@@ -1,0 +1,335 @@
+/* One server, one SRTP profile, rising N: for each N the viewers that are
+ * missing join (join_conc at a time), the stream settles, and a window of
+ * window_s seconds is measured. A row per N goes to cfg->out as a JSON
+ * line. The run stops raising N once loss passes loss_limit or the
+ * emulator saturates, and says which. */
+#include "emu.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_NS 20000000LL
+#define NS 1000000000LL
+#define EMU_BUSY 0.95 /* of a core: the emulator is the limit */
+
+struct mb_emu mb_emu;
+static volatile sig_atomic_t interrupted;
+
+struct snap {
+  struct mb_proc proc;
+  uint64_t rtp, expected, unique, dups, filled, dec_ok, dec_fail, nacked, ovfl;
+  unsigned live, failed;
+};
+
+static void on_signal(int sig) { interrupted = 1; }
+
+static void snap_take(struct snap *s) {
+  struct mb_emu *e = &mb_emu;
+  unsigned i;
+
+  memset(s, 0, sizeof(*s));
+  for (i = 0; i < e->started; i++) {
+    const struct mb_viewer *v = &e->v[i];
+    unsigned k;
+    s->rtp += v->rtp;
+    s->expected += mb_viewer_expected(v);
+    s->unique += mb_viewer_unique(v);
+    for (k = 0; k < v->ntr; k++) {
+      s->dups += v->tr[k].dups;
+      s->filled += v->tr[k].filled;
+    }
+    s->dec_ok += v->dec_ok;
+    s->dec_fail += v->dec_fail;
+    s->nacked += v->nacked;
+    s->ovfl += v->ovfl;
+    s->live += v->state == V_LIVE;
+    s->failed += v->state == V_FAILED;
+  }
+  mb_proc_read(&s->proc, e->cfg->pid, e->cfg->server_cpus, e->cfg->emu_cpus);
+}
+
+static void join_more(int64_t now) {
+  struct mb_emu *e = &mb_emu;
+
+  while (e->joining < e->cfg->join_conc && e->started < e->target) {
+    struct mb_viewer *v = &e->v[e->started];
+    v->idx = e->started++;
+    if (mb_viewer_begin(v, now) < 0)
+      continue;
+    if (strcmp(e->cfg->server, "onair") == 0)
+      mb_onair_join(v);
+    else
+      mb_janus_join(v);
+  }
+}
+
+static int all_joined(void) { return mb_emu.started == mb_emu.target && mb_emu.joining == 0; }
+
+/* Runs the loop for dur ns, or until done() says so. */
+static void run_for(int64_t dur, int (*done)(void)) {
+  struct mb_emu *e = &mb_emu;
+  int64_t end = mb_now() + dur, next_tick = 0;
+  unsigned i;
+
+  while (!e->fatal && !interrupted) {
+    int64_t now = mb_now();
+    if (now >= end || (done && done()))
+      break;
+    if (now >= next_tick) {
+      for (i = 0; i < e->started; i++)
+        mb_viewer_tick(&e->v[i], now);
+      join_more(now);
+      next_tick = now + TICK_NS;
+      if (__atomic_load_n(&e->pub.state, __ATOMIC_ACQUIRE) < 0)
+        e->fatal = 1;
+    }
+    mb_loop_turn(5);
+  }
+}
+
+static int by_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+static double pct(const float *v, size_t n, double p) {
+  return n ? v[(size_t)fmin((double)n - 1, floor(p / 100 * (double)n))] : NAN;
+}
+
+static json_t *num(double x) {
+  return isfinite(x) ? json_real(round(x * 1000) / 1000) : json_null();
+}
+
+/* The viewers that joined in this step, [from, to): join-to-first-keyframe,
+ * packets lost from their first packet to the window (join_lost), and how
+ * many started on a keyframe. */
+static void join_stats(json_t *row, unsigned from, unsigned to) {
+  float *ms = calloc(to - from + 1, sizeof(*ms));
+  unsigned i, n = 0, failed = 0, on_key = 0;
+  uint64_t lost = 0;
+
+  for (i = from; i < to; i++) {
+    const struct mb_viewer *v = &mb_emu.v[i];
+    if (v->state != V_LIVE) {
+      failed++;
+      continue;
+    }
+    if (ms)
+      ms[n] = (float)((v->t_key - v->t_join) / 1e6);
+    n++;
+    lost += mb_viewer_expected(v) - mb_viewer_unique(v);
+    on_key += v->first_video_key == 1;
+  }
+  if (ms)
+    qsort(ms, n, sizeof(*ms), by_float);
+  json_object_set_new(row, "join_ms_p50", num(ms ? pct(ms, n, 50) : NAN));
+  json_object_set_new(row, "join_ms_max", num(ms && n ? ms[n - 1] : NAN));
+  json_object_set_new(row, "join_failed", json_integer(failed));
+  json_object_set_new(row, "join_lost", json_integer((json_int_t)lost));
+  json_object_set_new(row, "start_on_key", json_integer(on_key));
+  free(ms);
+}
+
+static void window_stats(json_t *row, const struct snap *a, const struct snap *b,
+                         const struct mb_proc *base, unsigned n) {
+  const struct mb_cfg *cfg = mb_emu.cfg;
+  double sec = (b->proc.t - a->proc.t) / 1e9, cpu = b->proc.cpu_s - a->proc.cpu_s;
+  double delivered = (double)(b->rtp - a->rtp), expected = (double)(b->expected - a->expected);
+  double lost = expected - (double)(b->unique - a->unique);
+  double drops = (double)(b->ovfl - a->ovfl);
+  int sc = mb_cpu_count(cfg->server_cpus), ec = mb_cpu_count(cfg->emu_cpus);
+
+  json_object_set_new(row, "live", json_integer(b->live));
+  json_object_set_new(row, "window_s", num(sec));
+  json_object_set_new(row, "delivered", json_integer((json_int_t)delivered));
+  json_object_set_new(row, "pps", num(delivered / sec));
+  json_object_set_new(row, "server_cpu_s", num(cpu));
+  json_object_set_new(row, "us_per_pkt", num(delivered > 0 ? cpu * 1e6 / delivered : NAN));
+  json_object_set_new(row, "server_busy", num((b->proc.busy_s[0] - a->proc.busy_s[0]) / sec / sc));
+  json_object_set_new(row, "server_cpu", num(cpu / sec));
+  json_object_set_new(row, "emu_cpu", num((b->proc.emu_cpu_s - a->proc.emu_cpu_s) / sec));
+  json_object_set_new(row, "emu_busy", num((b->proc.busy_s[1] - a->proc.busy_s[1]) / sec / ec));
+  json_object_set_new(row, "loss_pct", num(expected > 0 ? fmax(lost, 0) * 100 / expected : NAN));
+  json_object_set_new(row, "emu_drops", json_integer((json_int_t)drops));
+  json_object_set_new(row, "emu_drop_pct", num(expected > 0 ? drops * 100 / expected : NAN));
+  json_object_set_new(row, "rtx_filled", json_integer((json_int_t)(b->filled - a->filled)));
+  json_object_set_new(row, "dups", json_integer((json_int_t)(b->dups - a->dups)));
+  json_object_set_new(row, "nacked", json_integer((json_int_t)(b->nacked - a->nacked)));
+  json_object_set_new(row, "decrypted", json_integer((json_int_t)b->dec_ok));
+  json_object_set_new(row, "decrypt_failed", json_integer((json_int_t)b->dec_fail));
+  json_object_set_new(row, "rss_kib", json_integer(b->proc.rss_kib));
+  json_object_set_new(row, "rss_base_kib", json_integer(base->rss_kib));
+  json_object_set_new(row, "kib_per_viewer", num((double)(b->proc.rss_kib - base->rss_kib) / n));
+}
+
+static void delay_stats(json_t *row) {
+  struct mb_emu *e = &mb_emu;
+
+  qsort(e->delays, e->ndelays, sizeof(float), by_float);
+  json_object_set_new(row, "delay_ms_p50", num(pct(e->delays, e->ndelays, 50)));
+  json_object_set_new(row, "delay_ms_p99", num(pct(e->delays, e->ndelays, 99)));
+  json_object_set_new(row, "delay_samples", json_integer((json_int_t)e->ndelays));
+  json_object_set_new(row, "pub_late_ms", num(e->pub.late_max_ns / 1e6));
+}
+
+static double row_num(json_t *row, const char *key) {
+  json_t *v = json_object_get(row, key);
+
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Whose limit the step met, if any: "server" when loss passed the limit
+ * while the emulator kept up, "emulator" when it dropped packets in its own
+ * sockets or used its whole core. Returns 1 to stop raising N. */
+static int judge(json_t *row, unsigned n) {
+  double loss = row_num(row, "loss_pct"), emu = row_num(row, "emu_cpu");
+  double drops = row_num(row, "emu_drop_pct"), failed = row_num(row, "join_failed");
+  int emu_limit = emu >= EMU_BUSY || drops > 0.01, stop = 0;
+  const char *limit = "";
+
+  if (loss > mb_emu.cfg->loss_limit || failed > n * 0.005) {
+    limit = emu_limit ? "emulator" : "server";
+    stop = 1;
+  } else if (emu >= EMU_BUSY) {
+    limit = "emulator";
+    stop = 1;
+  } else if (emu_limit) {
+    limit = "emulator-drops";
+  }
+  json_object_set_new(row, "limit", json_string(limit));
+  return stop;
+}
+
+static void emit(json_t *row) {
+  const char *out = mb_emu.cfg->out;
+  char *text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  FILE *f = out ? fopen(out, "a") : NULL;
+
+  if (text) {
+    printf("%s\n", text);
+    fflush(stdout);
+    if (f)
+      fprintf(f, "%s\n", text);
+  }
+  if (f)
+    fclose(f);
+  free(text);
+}
+
+static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
+  struct mb_emu *e = &mb_emu;
+  const struct mb_cfg *cfg = e->cfg;
+  json_t *row = json_object();
+  int64_t t0 = mb_now();
+  struct snap a, b;
+  int stop;
+
+  e->target = n;
+  run_for(300 * NS, all_joined);
+  json_object_set_new(row, "join_s", num((mb_now() - t0) / 1e9));
+  run_for((int64_t)cfg->settle_s * NS, NULL);
+  snap_take(&a);
+  e->ndelays = 0;
+  e->measuring = 1;
+  run_for((int64_t)cfg->window_s * NS, NULL);
+  e->measuring = 0;
+  snap_take(&b);
+  json_object_set_new(row, "kind", json_string("step"));
+  json_object_set_new(row, "server", json_string(cfg->server));
+  json_object_set_new(row, "profile", json_string(cfg->gcm ? "gcm" : "cm"));
+  json_object_set_new(row, "n", json_integer(n));
+  join_stats(row, prev, n);
+  window_stats(row, &a, &b, base, n);
+  delay_stats(row);
+  stop = judge(row, n);
+  mb_log("%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
+         "join p50 %.0f ms, emulator %.0f %% of a core%s%s",
+         cfg->server, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
+         row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
+         row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), stop ? ", stop: limit " : "",
+         stop ? json_string_value(json_object_get(row, "limit")) : "");
+  emit(row);
+  json_decref(row);
+  return stop || e->fatal || interrupted;
+}
+
+static void emit_stream(void) {
+  const struct mb_stream *s = &mb_emu.st;
+  size_t i, vbytes = 0;
+  json_t *row;
+
+  for (i = 0; i < s->npkts; i++)
+    vbytes += s->pkts[i].video ? 12 + s->pkts[i].len : 0;
+  row = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:o,s:o,s:o,s:o}", "kind", "stream", "server",
+                  mb_emu.cfg->server, "profile", mb_emu.cfg->gcm ? "gcm" : "cm", "width", s->width,
+                  "height", s->height, "fps", s->fps, "video_kbps", num(s->video_kbps),
+                  "audio_kbps", num(s->audio_kbps), "pps", num(s->pps), "video_pkt_bytes",
+                  num((double)vbytes / (double)s->video_pkts));
+  emit(row);
+  json_decref(row);
+  mb_log("stream: VP8 %ux%u %.0f kbit/s + Opus %.0f kbit/s, %.0f packets/s (video packets %.0f "
+         "bytes on average)",
+         s->width, s->height, s->video_kbps, s->audio_kbps, s->pps,
+         (double)vbytes / (double)s->video_pkts);
+}
+
+static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
+  struct mb_emu *e = &mb_emu;
+  unsigned i;
+
+  if (srtp_init() != srtp_err_status_ok || mb_loop_init() < 0 ||
+      mb_dtls_init(&e->dtls, cfg->gcm) < 0)
+    return -1;
+  if (mb_stream_make(&e->st, cfg->width, cfg->height, cfg->kbps, cfg->stream_s) < 0) {
+    mb_log("cannot encode the stream (libvpx, libopus)");
+    return -1;
+  }
+  emit_stream();
+  if (!(e->v = calloc(maxn, sizeof(*e->v))))
+    return -1;
+  for (i = 0; i < maxn; i++)
+    e->v[i].udp.fd = e->v[i].hc.io.fd = e->v[i].conn.fd = -1;
+  e->nv = maxn;
+  e->pub.st = &e->st;
+  e->pub.dtls = &e->dtls;
+  mb_rand(&e->pub.ssrc_v, 4);
+  mb_rand(&e->pub.ssrc_a, 4);
+  return strcmp(cfg->server, "onair") == 0 ? mb_onair_setup() : mb_janus_setup();
+}
+
+int mb_run(const struct mb_cfg *cfg) {
+  struct mb_emu *e = &mb_emu;
+  unsigned i, prev = 0, maxn = 0;
+  struct mb_proc base;
+  int rc = 1;
+
+  e->cfg = cfg;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  for (i = 0; i < cfg->nsizes; i++)
+    maxn = cfg->sizes[i] > maxn ? cfg->sizes[i] : maxn;
+  if (run_setup(cfg, maxn) < 0) {
+    mb_log("%s: set-up failed", cfg->server);
+    goto out;
+  }
+  run_for(3 * NS, NULL); /* the publisher alone */
+  mb_proc_read(&base, cfg->pid, cfg->server_cpus, cfg->emu_cpus);
+  for (i = 0; i < cfg->nsizes && !e->fatal; i++) {
+    if (step(cfg->sizes[i], prev, &base))
+      break;
+    prev = cfg->sizes[i];
+  }
+  rc = e->fatal || interrupted ? 1 : 0;
+out:
+  for (i = 0; i < e->nv; i++)
+    mb_viewer_close(&e->v[i]);
+  mb_pub_stop(&e->pub);
+  mb_hc_close(&e->caster);
+  return rc;
+}

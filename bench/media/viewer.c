@@ -1,0 +1,394 @@
+/* One emulated viewer's media: a UDP socket of its own (its own 5-tuple, as
+ * a browser has), ICE and DTLS through conn.c, then every RTP packet counted
+ * by SSRC and sequence number from the clear header (received, gaps,
+ * duplicates, gaps filled by retransmission), a sample authenticated and
+ * decrypted (every packet until the first keyframe, then 1 in 64), receiver
+ * reports once a second and NACKs for gaps, as a browser sends them. */
+#include "emu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "media/rtcp.h"
+#include "media/rtp.h"
+
+#define BATCH 32
+#define NACK_RETRY_NS 30000000LL /* a browser's retry comes after about an RTT */
+#define NACK_TRIES 3
+#define RR_EVERY_NS 1000000000LL
+
+static uint8_t bufs[BATCH][MB_DGRAM];
+static char ctrls[BATCH][CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t))];
+
+static void set_state(struct mb_viewer *v, int state);
+
+static int seen_get(const struct mb_track *t, uint32_t s) {
+  return t->seen[(s % MB_SEEN) / 8] >> (s % 8) & 1;
+}
+
+static void seen_set(struct mb_track *t, uint32_t s, int on) {
+  uint8_t *b = &t->seen[(s % MB_SEEN) / 8];
+
+  *b = on ? (uint8_t)(*b | 1 << (s % 8)) : (uint8_t)(*b & ~(1 << (s % 8)));
+}
+
+static void send_nack(struct mb_viewer *v, struct mb_track *t, const uint16_t *lost, size_t n) {
+  uint8_t buf[512];
+  int a, b;
+
+  a = rtcp_build_rr(buf, sizeof(buf), v->ssrc, NULL);
+  b = a > 0 ? rtcp_build_nack(buf + a, sizeof(buf) - (size_t)a, v->ssrc, t->ssrc, lost, n) : -1;
+  if (b > 0 && mb_conn_send_rtcp(&v->conn, buf, (size_t)(a + b), sizeof(buf)) == 0) {
+    v->nacks++;
+    v->nacked += n;
+  }
+}
+
+/* A new highest sequence number ext after a gap: the missing ones are
+ * NACKed now and again until they come or NACK_TRIES. */
+static void track_gap(struct mb_viewer *v, struct mb_track *t, uint32_t ext, int64_t now) {
+  uint16_t lost[MB_PEND];
+  uint32_t s;
+  size_t n = 0;
+
+  for (s = t->max + 1; s < ext && ext - s <= MB_SEEN; s++)
+    seen_set(t, s, 0);
+  if (ext - t->max > MB_SEEN)
+    memset(t->seen, 0, sizeof(t->seen));
+  for (s = t->max + 1; s < ext && t->npend < MB_PEND && ext - s <= 256; s++) {
+    t->pend[t->npend] = (uint16_t)s;
+    t->tries[t->npend++] = 1;
+    lost[n++] = (uint16_t)s;
+  }
+  if (n) {
+    send_nack(v, t, lost, n);
+    t->pend_next = now + NACK_RETRY_NS;
+  }
+}
+
+/* Counts seq on t. Returns 1 for a new highest one, 0 otherwise. */
+static int track_seq(struct mb_viewer *v, struct mb_track *t, uint16_t seq, int64_t now) {
+  uint32_t ext;
+
+  if (t->unique == 0 && t->dups == 0) {
+    t->first = t->max = seq;
+    seen_set(t, seq, 1);
+    t->unique = 1;
+    return 1;
+  }
+  ext = t->max + (uint32_t)(int32_t)(int16_t)(seq - (uint16_t)t->max);
+  if ((int32_t)(ext - t->max) > 0) {
+    if (ext - t->max > 1)
+      track_gap(v, t, ext, now);
+    seen_set(t, ext, 1);
+    t->max = ext;
+    t->unique++;
+    return 1;
+  }
+  if (t->max - ext >= MB_SEEN || (int32_t)(ext - t->first) < 0) {
+    t->late++;
+  } else if (seen_get(t, ext)) {
+    t->dups++;
+  } else {
+    seen_set(t, ext, 1);
+    t->unique++;
+    t->filled++;
+  }
+  return 0;
+}
+
+static struct mb_track *track_of(struct mb_viewer *v, uint32_t ssrc, int video) {
+  unsigned i;
+
+  for (i = 0; i < v->ntr; i++)
+    if (v->tr[i].ssrc == ssrc)
+      return &v->tr[i];
+  if (v->ntr == MB_TRACKS)
+    return NULL;
+  memset(&v->tr[v->ntr], 0, sizeof(v->tr[0]));
+  v->tr[v->ntr].ssrc = ssrc;
+  v->tr[v->ntr].video = (uint8_t)video;
+  return &v->tr[v->ntr++];
+}
+
+static void delay_sample(const uint8_t *payload, size_t len, int64_t rx_wall, uint16_t pic) {
+  int64_t sent = __atomic_load_n(&mb_pic_sent[pic], __ATOMIC_RELAXED);
+  struct mb_emu *e = &mb_emu;
+  double ms = (rx_wall - sent) / 1e6;
+
+  if (!e->measuring || !sent || ms < 0 || ms > 10000)
+    return;
+  if (e->ndelays == e->delays_cap) {
+    size_t cap = e->delays_cap ? e->delays_cap * 2 : 65536;
+    float *nd = realloc(e->delays, cap * sizeof(*nd));
+    if (!nd)
+      return;
+    e->delays = nd;
+    e->delays_cap = cap;
+  }
+  e->delays[e->ndelays++] = (float)ms;
+}
+
+/* Authenticates and decrypts p in place; a VP8 packet's keyframe and
+ * PictureID are looked at. */
+static void decrypt_sample(struct mb_viewer *v, struct mb_track *t, uint8_t *p, size_t len,
+                           int64_t rx_wall, int64_t now) {
+  struct rtp_hdr h;
+  int n = (int)len, key = 0;
+  unsigned w = 0, ht = 0;
+  uint16_t pic;
+
+  if (srtp_unprotect(v->conn.rx, p, &n) != srtp_err_status_ok) {
+    v->dec_fail++;
+    return;
+  }
+  v->dec_ok++;
+  if (!t->video || rtp_parse(p, (size_t)n, &h) < 0 ||
+      mb_vp8_info(h.payload, h.payload_len, &pic, &key, &w, &ht) < 0)
+    return;
+  if (v->first_video_key == 0)
+    v->first_video_key = key ? 1 : -1;
+  if (key && w == mb_emu.st.width && ht == mb_emu.st.height) {
+    v->keys++;
+    if (!v->t_key) {
+      v->t_key = now;
+      set_state(v, V_LIVE);
+    }
+  }
+  delay_sample(h.payload, h.payload_len, rx_wall, pic);
+}
+
+static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_wall, int64_t now) {
+  uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+  int video = (p[1] & 0x7f) == v->vp8_pt;
+  struct mb_track *t;
+
+  if (len < 12 || v->conn.state != CONN_UP || !(t = track_of(v, ssrc, video)))
+    return;
+  v->rtp++;
+  if (!track_seq(v, t, (uint16_t)(p[2] << 8 | p[3]), now))
+    return;
+  if (v->t_key == 0 ? (video || t->unique <= 16) : ++t->samples % MB_SAMPLE_EVERY == 0)
+    decrypt_sample(v, t, p, len, rx_wall, now);
+}
+
+static void datagram(struct mb_viewer *v, uint8_t *p, size_t len, const struct sockaddr_in *from,
+                     int64_t rx_wall, int64_t now) {
+  if (len == 0)
+    return;
+  if (p[0] >= 128 && p[0] < 192) {
+    if (len >= 2 && p[1] >= 192 && p[1] <= 223)
+      v->rtcp++;
+    else
+      rtp_packet(v, p, len, rx_wall, now);
+    return;
+  }
+  if (mb_conn_input(&v->conn, &mb_emu.dtls, p, len, from, now) == 1)
+    v->t_up = now;
+  if (v->conn.state == CONN_FAILED)
+    mb_viewer_fail(v, v->conn.why);
+}
+
+static void read_cmsgs(struct mb_viewer *v, struct msghdr *m, int64_t *rx_wall) {
+  struct cmsghdr *c;
+
+  for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_SOCKET)
+      continue;
+    if (c->cmsg_type == SO_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      *rx_wall = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    } else if (c->cmsg_type == SO_RXQ_OVFL) {
+      memcpy(&v->ovfl, CMSG_DATA(c), sizeof(v->ovfl));
+    }
+  }
+}
+
+static void udp_ready(struct mb_io *io, uint32_t events) {
+  struct mb_viewer *v = MB_CONTAINER_OF(io, struct mb_viewer, udp);
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_in from[BATCH];
+  int i, n, round;
+
+  for (round = 0; round < 4 && io->fd >= 0; round++) {
+    int64_t now = mb_now();
+    for (i = 0; i < BATCH; i++) {
+      iov[i] = (struct iovec){bufs[i], MB_DGRAM};
+      msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                        .msg_namelen = sizeof(from[i]),
+                                        .msg_iov = &iov[i],
+                                        .msg_iovlen = 1,
+                                        .msg_control = ctrls[i],
+                                        .msg_controllen = sizeof(ctrls[i])};
+    }
+    n = recvmmsg(io->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    for (i = 0; i < n && io->fd >= 0; i++) {
+      int64_t rx_wall = 0;
+      read_cmsgs(v, &msgs[i].msg_hdr, &rx_wall);
+      datagram(v, bufs[i], msgs[i].msg_len, &from[i], rx_wall, now);
+    }
+    if (n < BATCH)
+      break;
+  }
+}
+
+static void set_state(struct mb_viewer *v, int state) {
+  int was_joining = v->state == V_SIGNALING || v->state == V_MEDIA;
+  int is_joining = state == V_SIGNALING || state == V_MEDIA;
+
+  if (was_joining && !is_joining)
+    mb_emu.joining--;
+  if (!was_joining && is_joining)
+    mb_emu.joining++;
+  v->state = state;
+}
+
+int mb_viewer_begin(struct mb_viewer *v, int64_t now) {
+  const struct mb_cfg *cfg = mb_emu.cfg;
+  int fd = mb_udp_socket(cfg->media_host, cfg->rcvbuf);
+
+  v->udp.fd = -1;
+  v->hc.io.fd = -1;
+  v->t_join = now;
+  if (fd < 0) {
+    v->state = V_FAILED;
+    v->why = "no UDP socket (open-files limit?)";
+    return -1;
+  }
+  v->udp.fd = fd;
+  v->udp.ready = udp_ready;
+  mb_io_add(&v->udp, EPOLLIN);
+  mb_conn_init(&v->conn, fd, strcmp(cfg->server, "onair") == 0);
+  mb_rand(&v->ssrc, sizeof(v->ssrc));
+  v->vp8_pt = MB_PT_VP8;
+  set_state(v, V_SIGNALING);
+  return 0;
+}
+
+void mb_viewer_media(struct mb_viewer *v, const struct mb_rsdp *r, int64_t now) {
+  unsigned i;
+
+  snprintf(v->conn.rufrag, sizeof(v->conn.rufrag), "%s", r->ufrag);
+  snprintf(v->conn.rpwd, sizeof(v->conn.rpwd), "%s", r->pwd);
+  snprintf(v->conn.rfp, sizeof(v->conn.rfp), "%s", r->fp);
+  for (i = 0; i < r->nm; i++)
+    if (r->m[i].video && r->m[i].pt >= 0)
+      v->vp8_pt = r->m[i].pt;
+  set_state(v, V_MEDIA);
+  mb_conn_start(&v->conn, &mb_emu.dtls, r->have_cand ? &r->cand : NULL, now);
+}
+
+void mb_viewer_close(struct mb_viewer *v) {
+  if (v->udp.fd >= 0) {
+    mb_io_del(&v->udp);
+    close(v->udp.fd);
+    v->udp.fd = -1;
+  }
+  mb_hc_close(&v->hc);
+  mb_conn_free(&v->conn);
+}
+
+void mb_viewer_fail(struct mb_viewer *v, const char *why) {
+  if (v->state == V_FAILED)
+    return;
+  static unsigned logged;
+
+  v->why = why ? why : "failed";
+  if (logged++ < 5)
+    mb_log("viewer %u failed: %s", v->idx, v->why);
+  set_state(v, V_FAILED);
+  mb_viewer_close(v);
+}
+
+static void send_rr(struct mb_viewer *v) {
+  uint8_t buf[512];
+  size_t o = 0;
+  unsigned i;
+  int n;
+
+  for (i = 0; i < v->ntr; i++) {
+    struct mb_track *t = &v->tr[i];
+    uint32_t expected = t->max - t->first + 1, de = expected - t->rr_expected;
+    uint32_t du = (uint32_t)t->unique - t->rr_unique;
+    struct rtcp_report_block rb = {.ssrc = t->ssrc, .highest_seq = t->max};
+    rb.cumulative_lost = (int32_t)(expected - (uint32_t)t->unique);
+    rb.fraction_lost = de && du < de ? (uint8_t)((de - du) * 256 / de) : 0;
+    t->rr_expected = expected;
+    t->rr_unique = (uint32_t)t->unique;
+    n = rtcp_build_rr(buf + o, sizeof(buf) - o, v->ssrc, &rb);
+    if (n < 0)
+      return;
+    o += (size_t)n;
+  }
+  n = rtcp_build_sdes(buf + o, sizeof(buf) - o, v->ssrc, "onair-media-bench", 17);
+  if (n > 0 && o > 0)
+    mb_conn_send_rtcp(&v->conn, buf, o + (size_t)n, sizeof(buf));
+}
+
+static void nack_retry(struct mb_viewer *v, struct mb_track *t, int64_t now) {
+  uint16_t lost[MB_PEND];
+  size_t n = 0;
+  unsigned i, k = 0;
+
+  for (i = 0; i < t->npend; i++) {
+    uint32_t s = t->max - (uint16_t)(t->max - t->pend[i]);
+    if (seen_get(t, s) || t->max - s > 512 || t->tries[i] >= NACK_TRIES)
+      continue; /* came, too old, or given up */
+    t->pend[k] = t->pend[i];
+    t->tries[k] = (uint8_t)(t->tries[i] + 1);
+    lost[n++] = t->pend[k++];
+  }
+  t->npend = (uint8_t)k;
+  if (n)
+    send_nack(v, t, lost, n);
+  t->pend_next = now + NACK_RETRY_NS;
+}
+
+void mb_viewer_tick(struct mb_viewer *v, int64_t now) {
+  unsigned i;
+
+  if ((v->state == V_SIGNALING || v->state == V_MEDIA) &&
+      now - v->t_join > (int64_t)mb_emu.cfg->join_timeout_s * 1000000000)
+    return mb_viewer_fail(v, v->state == V_SIGNALING ? "signaling timed out"
+                                                     : "no keyframe in time (ICE, DTLS or media)");
+  if (v->state != V_MEDIA && v->state != V_LIVE)
+    return;
+  mb_conn_tick(&v->conn, &mb_emu.dtls, now);
+  if (v->conn.state == CONN_FAILED)
+    return mb_viewer_fail(v, v->conn.why);
+  if (v->conn.state != CONN_UP)
+    return;
+  if (now >= v->next_rr) {
+    if (v->next_rr)
+      send_rr(v);
+    v->next_rr = now + (v->next_rr ? RR_EVERY_NS : (int64_t)(v->ssrc % RR_EVERY_NS));
+  }
+  for (i = 0; i < v->ntr; i++)
+    if (v->tr[i].npend && now >= v->tr[i].pend_next)
+      nack_retry(v, &v->tr[i], now);
+}
+
+uint64_t mb_viewer_expected(const struct mb_viewer *v) {
+  uint64_t n = 0;
+  unsigned i;
+
+  for (i = 0; i < v->ntr; i++)
+    n += v->tr[i].unique || v->tr[i].dups ? (uint64_t)(v->tr[i].max - v->tr[i].first) + 1 : 0;
+  return n;
+}
+
+uint64_t mb_viewer_unique(const struct mb_viewer *v) {
+  uint64_t n = 0;
+  unsigned i;
+
+  for (i = 0; i < v->ntr; i++)
+    n += v->tr[i].unique;
+  return n;
+}
