@@ -83,6 +83,8 @@ static void peer_free(struct sfu_peer *p) {
   peer_unmap(p);
   assert(p->tcps == NULL && p->ntcp == 0 && p->tcp == NULL);
   assert(s->stats.peers > 0);
+  if (p->view)
+    sfu_share_view_release(p); /* a handed view's srtp is the share's to free */
   dtls_free(p->dtls);
   srtpctx_free(p->srtp);
   s->stats.peers--;
@@ -120,6 +122,8 @@ void sfu_peer_fail(struct sfu_peer *p, const char *why) {
   peer_set_state(p, PEER_CLOSED);
   room_remove_peer(p->room, p);
   peer_unmap(p);
+  if (p->view)
+    sfu_share_view_release(p); /* now: the room may be gone by the reaper's turn */
   snprintf(p->why, sizeof(p->why), "%s", why);
   p->next_closed = s->closed;
   s->closed = p;
@@ -160,6 +164,7 @@ static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, in
   p->room = r;
   p->owner = owner;
   p->publisher = publisher;
+  p->share = -1;
   p->created_ms = p->last_stun_ms = uv_now(s->loop);
   p->rtcp_ssrc = randombytes_random() | 1;
   snprintf(p->remote_fp, sizeof(p->remote_fp), "%s", remote_fp);
@@ -168,8 +173,12 @@ static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, in
   while (map_get(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN));
   random_ice(p->pwd, SFU_ICE_PWD_LEN);
   p->dtls = dtls_new(s->dtls, remote_fp, dtls_out, p);
-  if (p->dtls == NULL || map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
+  if (!publisher)
+    p->view = calloc(1, sizeof(*p->view));
+  if (p->dtls == NULL || (!publisher && p->view == NULL) ||
+      map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
     dtls_free(p->dtls);
+    free(p->view);
     free(p);
     return NULL;
   }
@@ -238,8 +247,8 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
       return -ENOMEM;
     any = 1;
   }
-  for (size_t i = 0; i < r->nviewers; i++)
-    r->viewers[i]->out[SFU_VIDEO].started = 0;
+  struct fanout_msg m = {.type = FANOUT_RESTART, .kind = SFU_VIDEO};
+  sfu_share_post_room(r, &m); /* viewers' video starts again at the new keyframes */
   return any ? 0 : -ENOENT;
 }
 
@@ -255,7 +264,7 @@ static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answ
     sends[k]->rtx_ssrc = 0;
   }
   for (int k = 0; k < SFU_KINDS; k++) {
-    struct sfu_out *out = &p->out[k];
+    struct fanout_out *out = &p->view->out[k];
     const struct sdp_media *m;
     const struct sdp_codec *c = NULL;
     const char *why;
@@ -415,6 +424,7 @@ static void peer_bind(struct sfu_peer *p, const struct sockaddr *from, socklen_t
     p->addr_key_len = klen;
     memcpy(&p->addr, from, from_len);
     p->addr_len = from_len;
+    sfu_share_view_path(p);
   }
 }
 
@@ -501,7 +511,7 @@ void sfu_on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
     if (r->owner && r->owner->ops->media_ready)
       r->owner->ops->media_ready(r->owner);
   } else {
-    sfu_fwd_viewer_start(p);
+    sfu_share_view_add(p);
   }
 }
 
@@ -564,9 +574,10 @@ static void on_timer(uv_timer_t *t) {
     while (i < r->nviewers) {
       /* A closed viewer's slot takes the last one: look at it again. */
       if (!peer_tick(r->viewers[i], now))
-        sfu_fwd_pump(r->viewers[i++], now);
+        i++;
     }
   }
+  fanout_tick(&s->inline_share);
 }
 
 /* The announced addresses, each IPv4 or IPv6 text. */
@@ -620,6 +631,8 @@ int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
   }
   if (cfg->no_gso)
     udp_set_gso(s->udp, 0);
+  fanout_init(&s->inline_share, loop, s->udp, &sfu_share_ops, s);
+  s->nshares = 1;
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
   uv_unref((uv_handle_t *)&s->timer);
@@ -651,6 +664,7 @@ void sfu_close(struct sfu *s) {
     peer_free(p);
   }
   assert(s->stats.peers == 0 && s->tcps == NULL);
+  fanout_free(&s->inline_share);
   udp_close(s->udp);
   uv_timer_stop(&s->timer);
   uv_check_stop(&s->reaper);
@@ -666,6 +680,7 @@ struct sfu_room *sfu_room_new(struct sfu *s, struct sfu_owner *owner) {
     return NULL;
   r->sfu = s;
   r->owner = owner;
+  r->id = ++s->next_room_id;
   char id[17];
   random_ice(id, 16);
   for (char *c = id; *c; c++)
@@ -710,6 +725,7 @@ void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) {
   out->udp_tx_packets = u->tx_packets;
   out->udp_tx_bytes = u->tx_bytes;
   out->udp_tx_sends = u->tx_sends;
+  sfu_share_stats(s, out);
 }
 
 const char *sfu_drop_name(enum sfu_drop why) {

@@ -88,7 +88,7 @@ struct sfu_stats {
   uint64_t rtp_in, rtp_in_bytes;   /* publishers' packets stored */
   uint64_t rtp_out, rtp_out_bytes; /* packets forwarded to viewers */
   uint64_t nack_resent, keyframe_requests;
-  uint64_t nack_duplicates;  /* asked again within SFU_NACK_REPEAT_MS: not resent */
+  uint64_t nack_duplicates;  /* asked again within 50 ms of its resending: not resent */
   uint64_t nack_over_budget; /* not resent: the viewer's retransmission budget was spent */
   uint64_t dropped[SFU_DROPS];
   uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;

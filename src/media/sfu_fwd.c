@@ -1,8 +1,8 @@
-/* Forwarding: each packet from a publisher is decrypted once and stored once
- * in its track's ring; for every viewer it is copied into the send ring,
- * rewritten (SSRC, sequence, timestamp, payload type), encrypted there and
- * queued for the loop turn's sendmmsg. Viewers' NACKs are answered from the
- * ring; their keyframe requests reach the publisher at most once a second. */
+/* Forwarding, the media plane's side: each packet from a publisher is
+ * decrypted once, stored once in its track's ring and handed to every
+ * share of viewers that has viewers of its room (fanout.h), which sends it
+ * on. Viewers' RTCP comes in here: NACKs go to the viewer's share, keyframe
+ * requests reach the publisher at most once a second. */
 #include <assert.h>
 #include <string.h>
 
@@ -11,17 +11,9 @@
 #include "media/sfu_int.h"
 #include "util/log.h"
 
-#define SFU_REPLAY_MAX_AGE_MS 1500 /* a cached keyframe newer than this starts a viewer */
-#define SFU_PACE_FACTOR 3.0        /* a joining viewer catches up at this times the stream's rate */
-#define SFU_PACE_MIN_BPS 250000.0  /* bytes a second, whatever the stream's rate */
-#define SFU_PACE_BURST 24000.0     /* bytes sent to it at once, at most */
-#define SFU_NACK_MAX 64            /* sequence numbers answered per NACK packet */
-#define SFU_MAX_DROPOUT 3000       /* RFC 3550 A.1: the largest jump ahead taken at once */
-#define SFU_MAX_MISORDER 100       /* and the largest step back */
+#define SFU_MAX_DROPOUT 3000 /* RFC 3550 A.1: the largest jump ahead taken at once */
+#define SFU_MAX_MISORDER 100 /* and the largest step back */
 #define SFU_RATE_WINDOW_MS 1000
-#define SFU_NACK_REPEAT_MS 50    /* a packet is resent to a viewer once in this */
-#define SFU_NACK_SHARE 0.5       /* of the publisher's rate a viewer may get again */
-#define SFU_NACK_MIN_BPS 16000.0 /* bytes a second, whatever the publisher's rate */
 
 static int track_kind(const struct sfu_room *r, uint8_t pt) {
   for (int k = 0; k < SFU_KINDS; k++) {
@@ -37,34 +29,6 @@ static int is_keyframe(const struct sfu_track *t, const struct rtp_hdr *h) {
   case SFU_CODEC_H264: return rtp_h264_keyframe(h->payload, h->payload_len) == 1;
   default: return 0;
   }
-}
-
-/* One packet to one viewer, built in the send ring. */
-static void send_rtp(struct sfu_peer *v, struct sfu_out *out, const uint8_t *data, size_t len,
-                     uint16_t seq, uint32_t ts) {
-  struct sfu *s = v->sfu;
-  uint16_t oseq;
-  uint32_t ots;
-  assert(!v->publisher && v->state == PEER_CONNECTED && v->srtp); /* a keyed viewer */
-  if (len + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES || seqmap_out(&out->map, seq, ts, &oseq, &ots) < 0)
-    return;
-  uint8_t *slot = udp_slot(s->udp);
-  memcpy(slot, data, len);
-  rtp_write_ssrc(slot, out->ssrc);
-  rtp_write_seq(slot, oseq);
-  rtp_write_ts(slot, ots);
-  rtp_write_pt(slot, out->pt);
-  size_t n = len;
-  if (srtpctx_protect_rtp(v->srtp, slot, &n, UDP_SLOT_BYTES) < 0)
-    return; /* the slot is simply reused */
-  if (v->tcp)
-    sfu_tcp_send(v->tcp, slot, n); /* copied out: the slot is reused */
-  else
-    udp_commit(s->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
-  s->stats.rtp_out++;
-  s->stats.rtp_out_bytes += n;
-  out->packets++;
-  out->octets += (uint32_t)(len - RTP_HDR_MIN);
 }
 
 /* Sends an RTCP packet built in s->scratch to p. */
@@ -90,109 +54,14 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
   r->sfu->stats.keyframe_requests++;
 }
 
-/* A byte bucket filled at rate bytes a second since *ms, holding at most
- * cap. */
-static void tokens_refill(double *tokens, uint64_t *ms, double rate, double cap, uint64_t now) {
-  if (now > *ms) {
-    *tokens += (double)(now - *ms) * rate / 1000.0;
-    *ms = now;
-  }
-  if (*tokens > cap)
-    *tokens = cap;
-}
-
-/* Refills a catching-up viewer's pacing tokens: SFU_PACE_FACTOR times the
- * stream's rate (at least SFU_PACE_MIN_BPS), at most SFU_PACE_BURST at once,
- * so a joining viewer's start never overruns a default receive buffer. */
-static void pace_refill(struct sfu_out *out, const struct sfu_track *t, uint64_t now) {
-  double rate = (double)t->rate_Bps * SFU_PACE_FACTOR;
-  if (rate < SFU_PACE_MIN_BPS)
-    rate = SFU_PACE_MIN_BPS;
-  tokens_refill(&out->pace_tokens, &out->pace_ms, rate, SFU_PACE_BURST, now);
-}
-
-/* Sends v the stored video from out->next on, in order, as its pacing
- * allows; the catch-up ends at the newest packet (a packet missing from the
- * ring is skipped: the viewer asks for it again). */
-static void replay_pump(struct sfu_peer *v, const struct sfu_track *t, uint64_t now) {
-  struct sfu_out *out = &v->out[SFU_VIDEO];
-  uint32_t high;
-  if (!t->store || pktstore_highest(t->store, &high) < 0) {
-    out->catching_up = 0;
-    return;
-  }
-  pace_refill(out, t, now);
-  while (out->catching_up) {
-    const struct pkt *p = pktstore_get(t->store, out->next);
-    struct rtp_hdr h;
-    if (p && out->pace_tokens < (double)p->len)
-      return; /* the rest at the next packet in, or the timer */
-    if (p && rtp_parse(p->data, p->len, &h) == 0) {
-      out->pace_tokens -= (double)p->len;
-      send_rtp(v, out, p->data, p->len, out->next, h.ts);
-    }
-    if (out->next == (uint16_t)high)
-      out->catching_up = 0; /* caught up: live from the next packet */
-    out->next++;
-  }
-}
-
-void sfu_fwd_pump(struct sfu_peer *v, uint64_t now) {
-  if (v->out[SFU_VIDEO].catching_up && v->state == PEER_CONNECTED)
-    replay_pump(v, &v->room->tracks[SFU_VIDEO], now);
-}
-
-/* Starts a viewer's video from the cached keyframe when it is recent and
- * whole in the ring; returns 1 if it did. The keyframe and what followed
- * it go out paced (replay_pump), not in one burst. */
-static int replay_keyframe(struct sfu_peer *v, struct sfu_track *t, uint64_t now) {
-  uint16_t seq;
-  uint64_t ms;
-  uint32_t high;
-  if (!t->store || pktstore_last_keyframe(t->store, &seq, &ms) < 0 ||
-      now - ms > SFU_REPLAY_MAX_AGE_MS || pktstore_highest(t->store, &high) < 0)
-    return 0;
-  for (uint16_t s = seq;; s++) {
-    if (pktstore_get(t->store, s) == NULL)
-      return 0; /* a gap: wait for a fresh keyframe instead */
-    if (s == (uint16_t)high)
-      break;
-  }
-  struct sfu_out *out = &v->out[SFU_VIDEO];
-  struct rtp_hdr h;
-  const struct pkt *key = pktstore_get(t->store, seq);
-  if (rtp_parse(key->data, key->len, &h) < 0)
-    return 0;
-  seqmap_start(&out->map, seq, h.ts);
-  out->started = 1;
-  out->catching_up = 1;
-  out->next = seq;
-  out->pace_tokens = SFU_PACE_BURST;
-  out->pace_ms = now;
-  replay_pump(v, t, now);
-  return 1;
-}
-
-void sfu_fwd_viewer_start(struct sfu_peer *v) {
-  struct sfu_room *r = v->room;
-  uint64_t now = uv_now(v->sfu->loop);
-  v->out[SFU_AUDIO].started = 0;
-  v->out[SFU_VIDEO].started = 0;
-  v->out[SFU_VIDEO].catching_up = 0;
-  if (v->out[SFU_VIDEO].active && !replay_keyframe(v, &r->tracks[SFU_VIDEO], now))
-    sfu_fwd_request_keyframe(r, now);
-}
-
 /* A new source, or the stream jumped: what is stored is of no use, and
- * viewers' video starts again at its next keyframe, their numbering
+ * viewers' streams start again at its next keyframe, their numbering
  * continuous. */
 static void track_restart(struct sfu_room *r, int k, uint64_t now) {
   struct sfu_track *t = &r->tracks[k];
   pktstore_reset(t->store);
-  for (size_t i = 0; i < r->nviewers; i++) {
-    r->viewers[i]->out[k].started = 0;
-    r->viewers[i]->out[k].catching_up = 0;
-  }
+  struct fanout_msg m = {.type = FANOUT_RESTART, .kind = k};
+  sfu_share_post_room(r, &m);
   if (k == SFU_VIDEO && r->nviewers)
     sfu_fwd_request_keyframe(r, now);
 }
@@ -298,98 +167,25 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   }
   s->stats.rtp_in++;
   s->stats.rtp_in_bytes += len;
-  for (size_t i = 0; i < r->nviewers; i++) {
-    struct sfu_peer *v = r->viewers[i];
-    struct sfu_out *out = &v->out[k];
-    assert(v->room == r && v->state != PEER_CLOSED);
-    if (v->state != PEER_CONNECTED || !out->active)
-      continue;
-    if (out->catching_up) {
-      replay_pump(v, t, now); /* this packet too, in its turn */
-      continue;
-    }
-    if (!out->started) {
-      if (k == SFU_VIDEO && !key)
-        continue; /* a decoder needs a keyframe first */
-      seqmap_start(&out->map, h.seq, h.ts);
-      out->started = 1;
-    }
-    send_rtp(v, out, data, len, h.seq, h.ts);
-  }
+  struct fanout_msg m = {.type = FANOUT_PKT, .kind = k};
+  m.u.pkt.seq = h.seq;
+  m.u.pkt.ts = h.ts;
+  m.u.pkt.flags = (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0);
+  m.u.pkt.ms = now;
+  m.u.pkt.len = (uint16_t)len;
+  m.u.pkt.data = data;
+  sfu_share_post_room(r, &m);
 }
 
-/* 1 when v was sent seq (of kind k, its numbering) again lately. */
-static int nack_repeated(const struct sfu_peer *v, int k, uint16_t seq, uint64_t now) {
-  for (unsigned i = 0; i < SFU_NACK_RECENT; i++) {
-    const struct sfu_resent *e = &v->resent[i];
-    if (e->ms && e->seq == seq && e->kind == k && now - e->ms < SFU_NACK_REPEAT_MS)
-      return 1;
-  }
-  return 0;
-}
-
-static void nack_remember(struct sfu_peer *v, int k, uint16_t seq, uint64_t now) {
-  struct sfu_resent *e = &v->resent[v->resent_next++ % SFU_NACK_RECENT];
-  e->seq = seq;
-  e->kind = (uint8_t)k;
-  e->ms = now ? now : 1;
-}
-
-/* Takes len bytes from v's retransmission budget: SFU_NACK_SHARE of the
- * publisher's rate (at least SFU_NACK_MIN_BPS), up to a second of it at
- * once. 0: resend; -1: spent. */
-static int nack_budget_take(struct sfu_peer *v, size_t len, uint64_t now) {
-  const struct sfu_room *r = v->room;
-  double stream = (double)r->tracks[SFU_AUDIO].rate_Bps + (double)r->tracks[SFU_VIDEO].rate_Bps;
-  double rate = stream * SFU_NACK_SHARE;
-  if (rate < SFU_NACK_MIN_BPS)
-    rate = SFU_NACK_MIN_BPS;
-  if (v->nack_tokens_ms == 0) {
-    v->nack_tokens = rate;
-    v->nack_tokens_ms = now ? now : 1;
-  }
-  tokens_refill(&v->nack_tokens, &v->nack_tokens_ms, rate, rate, now);
-  if (v->nack_tokens < (double)len)
-    return -1;
-  v->nack_tokens -= (double)len;
-  return 0;
-}
-
-/* A viewer lost packets: resend them from the ring, each once in
- * SFU_NACK_REPEAT_MS and within the viewer's budget. */
+/* A viewer lost packets: its share resends them. */
 static void on_nack(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
   struct rtcp_nack nack;
-  uint16_t lost[SFU_NACK_MAX];
-  struct sfu_stats *st = &v->sfu->stats;
-  uint64_t now = uv_now(v->sfu->loop);
-  if (rtcp_parse_nack(pkt, &nack) < 0)
+  if (v->share < 0 || rtcp_parse_nack(pkt, &nack) < 0)
     return;
-  for (int k = 0; k < SFU_KINDS; k++) {
-    struct sfu_out *out = &v->out[k];
-    struct sfu_track *t = &v->room->tracks[k];
-    if (!out->active || !out->started || nack.media_ssrc != out->ssrc || !t->store)
-      continue;
-    size_t n = rtcp_nack_lost(&nack, lost, SFU_NACK_MAX);
-    for (size_t i = 0; i < n; i++) {
-      uint16_t in;
-      const struct pkt *p;
-      struct rtp_hdr h;
-      if (seqmap_in_seq(&out->map, lost[i], &in) < 0 || (p = pktstore_get(t->store, in)) == NULL ||
-          rtp_parse(p->data, p->len, &h) < 0)
-        continue;
-      if (nack_repeated(v, k, lost[i], now)) {
-        st->nack_duplicates++;
-        continue;
-      }
-      if (nack_budget_take(v, p->len, now) < 0) {
-        st->nack_over_budget++;
-        continue;
-      }
-      nack_remember(v, k, lost[i], now);
-      send_rtp(v, out, p->data, p->len, in, h.ts);
-      st->nack_resent++;
-    }
-  }
+  struct fanout_msg m = {.type = FANOUT_NACK, .view = v->view, .room_id = v->room->id};
+  m.u.nack.media_ssrc = nack.media_ssrc;
+  m.u.nack.n = (uint16_t)rtcp_nack_lost(&nack, m.u.nack.lost, FANOUT_NACK_MAX);
+  sfu_share_post(v->sfu, v->share, &m);
 }
 
 static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) {
@@ -418,22 +214,10 @@ static void on_publisher_sr(struct sfu_peer *pub, const struct rtcp_pkt *pkt, ui
       continue;
     t->lsr = (uint32_t)(sr.ntp >> 16);
     t->lsr_ms = now;
-    for (size_t i = 0; i < r->nviewers; i++) {
-      struct sfu_peer *v = r->viewers[i];
-      struct sfu_out *out = &v->out[k];
-      if (v->state != PEER_CONNECTED || !out->active || !out->started)
-        continue;
-      struct rtcp_sr o = {
-          .ssrc = out->ssrc,
-          .ntp = sr.ntp,
-          .rtp_ts = sr.rtp_ts + out->map.ts_off,
-          .packet_count = out->packets,
-          .octet_count = out->octets,
-      };
-      int n = rtcp_build_compound_sr_sdes(v->sfu->scratch, sizeof(v->sfu->scratch), &o, "onair", 5);
-      if (n > 0)
-        send_rtcp(v, (size_t)n);
-    }
+    struct fanout_msg m = {.type = FANOUT_SR, .kind = k};
+    m.u.sr.ntp = sr.ntp;
+    m.u.sr.rtp_ts = sr.rtp_ts;
+    sfu_share_post_room(r, &m);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "media/dtls.h"
+#include "media/fanout.h"
 #include "media/pktstore.h"
 #include "media/sdp.h"
 #include "media/seqmap.h"
@@ -21,7 +22,12 @@
 #define SFU_STORE_SLOTS 1024
 #define SFU_MAX_CHECKED 4 /* addresses of one peer media is accepted from */
 
-enum sfu_kind { SFU_AUDIO, SFU_VIDEO, SFU_KINDS };
+enum sfu_kind { SFU_AUDIO = FANOUT_AUDIO, SFU_VIDEO = FANOUT_VIDEO, SFU_KINDS = FANOUT_KINDS };
+
+/* Shares of the viewers (fanout.h): 0 runs inline on the media plane's
+ * loop (ICE-TCP viewers, and every viewer without workers); 1.. are
+ * worker threads. */
+#define SFU_MAX_SHARES 64
 
 enum peer_state {
   PEER_NEW,       /* answered; waiting for a STUN check */
@@ -46,31 +52,14 @@ struct sfu_track {
   uint64_t received_prior;
   uint32_t lsr;    /* middle 32 bits of the last SR's NTP time */
   uint64_t lsr_ms; /* when it arrived; 0: none yet */
-  /* The publisher's rate, for the viewers' retransmission budget. */
+  /* The publisher's rate: a new share's ring starts with it. */
   uint64_t rate_since_ms, rate_bytes;
   uint32_t rate_Bps; /* bytes a second over the last full window */
 };
 
-/* A viewer's outgoing stream of one kind. */
-struct sfu_out {
-  int active;
-  uint8_t pt; /* the viewer's payload type for the publisher's codec */
-  uint32_t ssrc;
-  struct seqmap map;
-  int started;              /* video: waits for a keyframe */
-  uint32_t packets, octets; /* sent, for our sender reports */
-  /* Video of a joining viewer: the stored packets from the cached keyframe
-   * on go out paced, in order, until it has caught up with the newest. */
-  int catching_up;
-  uint16_t next;      /* the publisher's number of the next stored packet to send */
-  double pace_tokens; /* bytes it may be sent now */
-  uint64_t pace_ms;   /* when they were counted */
-};
-
-#define SFU_WHY_MAX 128    /* bytes of a closed peer's reason */
-#define SFU_NACK_RECENT 64 /* resent packets remembered per viewer */
-#define SFU_SEQ_SOURCES 4  /* SSRCs a publisher's numbering is followed for */
-#define SFU_MAX_TCP 4      /* ICE-TCP connections one peer may have checked */
+#define SFU_WHY_MAX 128   /* bytes of a closed peer's reason */
+#define SFU_SEQ_SOURCES 4 /* SSRCs a publisher's numbering is followed for */
+#define SFU_MAX_TCP 4     /* ICE-TCP connections one peer may have checked */
 
 struct conn;
 
@@ -119,7 +108,10 @@ struct sfu_peer {
    * webrtcbin). */
   uint64_t last_srtp_ms;
   uint64_t created_ms;
-  struct sfu_out out[SFU_KINDS]; /* viewer */
+  /* Viewer: what it is sent, set up by its answer; handed to a share
+   * (share >= 0) when DTLS is done, after which it is the share's. */
+  struct fanout_view *view;
+  int share; /* -1: not handed */
   /* Publisher, RFC 3550 A.1 per source: the highest sequence number taken
    * (decrypted), and the one that would confirm a jump away from it. */
   struct sfu_seq {
@@ -128,16 +120,6 @@ struct sfu_peer {
     uint8_t used, bad_set;
   } seqs[SFU_SEQ_SOURCES];
   unsigned seqs_next;
-  /* Viewer: its retransmission budget, in bytes (a token bucket), and the
-   * packets resent lately (a NACK for one of them again is a duplicate). */
-  double nack_tokens;
-  uint64_t nack_tokens_ms; /* 0: not started */
-  struct sfu_resent {
-    uint16_t seq; /* the viewer's numbering */
-    uint8_t kind;
-    uint64_t ms;
-  } resent[SFU_NACK_RECENT];
-  unsigned resent_next;
   struct sfu_tcp *tcp;  /* the nominated path when it is TCP; NULL: UDP (addr) */
   struct sfu_tcp *tcps; /* every ICE-TCP connection checked for it */
   size_t ntcp;
@@ -154,7 +136,9 @@ struct sfu_room {
   int ready;
   struct sfu_peer **viewers;
   size_t nviewers, cap;
-  char stream_id[24]; /* msid stream of what viewers receive */
+  char stream_id[24];                   /* msid stream of what viewers receive */
+  uint64_t id;                          /* names it to the shares */
+  uint32_t share_views[SFU_MAX_SHARES]; /* its viewers each share holds; >0: it has the room */
   struct sfu_room *next, *prev;
 };
 
@@ -176,7 +160,11 @@ struct sfu {
   unsigned handles_open;   /* timer and reaper, until closed */
   unsigned ticks;
   struct sfu_stats stats;
-  uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP we build before protecting */
+  uint64_t next_room_id;
+  struct fanout inline_share;           /* share 0 */
+  unsigned nshares;                     /* 1 + workers */
+  uint32_t share_views[SFU_MAX_SHARES]; /* viewers each share holds */
+  uint8_t scratch[UDP_SLOT_BYTES];      /* RTCP we build before protecting */
 };
 
 /* sfu.c */
@@ -201,13 +189,25 @@ void sfu_tcp_forget_peer(struct sfu_peer *p);
 /* The media plane is closing: every ICE-TCP connection is closed. */
 void sfu_tcp_close_all(struct sfu *s);
 
+/* sfu_share.c */
+/* Hands message m to share i (inline: handled now). */
+void sfu_share_post(struct sfu *s, int share, const struct fanout_msg *m);
+/* m to every share holding r. */
+void sfu_share_post_room(struct sfu_room *r, struct fanout_msg *m);
+/* A viewer's DTLS is done: its view goes to a share (with what that
+ * share's ring lacks of the room), and starts on a keyframe. */
+void sfu_share_view_add(struct sfu_peer *v);
+/* v's path changed (a nominating check, an ICE-TCP connection). */
+void sfu_share_view_path(struct sfu_peer *v);
+/* v closes: its view (and SRTP) is dropped by its share, or freed here. */
+void sfu_share_view_release(struct sfu_peer *v);
+/* Adds the shares' counters (forwarding, NACKs) to out. */
+void sfu_share_stats(const struct sfu *s, struct sfu_stats *out);
+/* The share callbacks' ops, for share 0 and the workers. */
+extern const struct fanout_ops sfu_share_ops;
+
 /* sfu_fwd.c */
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
-/* A viewer's video just connected (or asked): start it at a keyframe. */
-void sfu_fwd_viewer_start(struct sfu_peer *v);
-/* A joining viewer's paced catch-up goes on (from the timer too, for a
- * publisher that paused). */
-void sfu_fwd_pump(struct sfu_peer *v, uint64_t now);
 void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now);
 /* Receiver reports to the room's publisher (once a second). */
 void sfu_fwd_report(struct sfu_room *r, uint64_t now);

@@ -60,8 +60,10 @@ static void tcp_unlink_from_peer(struct sfu_tcp *t) {
     *pp = t->peer_next;
     p->ntcp--;
   }
-  if (p->tcp == t)
+  if (p->tcp == t) {
     p->tcp = NULL; /* no path until another check, or consent runs out */
+    sfu_share_view_path(p);
+  }
   t->peer = NULL;
   t->peer_next = NULL;
 }
@@ -82,6 +84,7 @@ int sfu_tcp_bind(struct sfu_tcp *t, struct sfu_peer *p, int use_candidate) {
     if (use_candidate)
       p->nominated = 1;
     p->tcp = t;
+    sfu_share_view_path(p);
   }
   return 0;
 }

@@ -538,7 +538,9 @@ static void fb_nack(struct fuzz_in *in, uint8_t op, int absolute, struct fb_step
   uint32_t media = fb_media_ssrc(v, op >> 4);
   size_t nitems = fuzz_byte(in) % 16 + 1, len = op & 64 ? fb_put_rr(pkt, fb_viewer_ssrc(v)) : 0;
   int k = media == st.out[v][SFU_AUDIO].ssrc ? SFU_AUDIO : SFU_VIDEO;
-  uint64_t resent = fx.sfu->stats.nack_resent;
+  struct sfu_stats st0, st1;
+  sfu_get_stats(fx.sfu, &st0);
+  uint64_t resent = st0.nack_resent;
   uint8_t *p = pkt + len;
 
   p[0] = 0x80 | 1;
@@ -560,7 +562,8 @@ static void fb_nack(struct fuzz_in *in, uint8_t op, int absolute, struct fb_step
   fb_send_rtcp(v, pkt, len);
   fb_check_sent(step);
   FUZZ_CHECK(step->resent[v] <= FB_NACK_CAP);
-  FUZZ_CHECK(fx.sfu->stats.nack_resent - resent == step->resent[v]);
+  sfu_get_stats(fx.sfu, &st1);
+  FUZZ_CHECK(st1.nack_resent - resent == step->resent[v]);
 }
 
 /* A PLI or FIR from viewer v. */

@@ -1,5 +1,5 @@
-/* The media plane as fuzz targets drive it: src/media/sfu.c and sfu_fwd.c
- * are included here (as h2o's tests include a .c), so a target calls the
+/* The media plane as fuzz targets drive it: src/media/sfu.c, sfu_fwd.c,
+ * sfu_share.c and fanout.c are included here (as h2o's tests include a .c), so a target calls the
  * UDP demultiplexer (on_datagram), the timer and the reaper directly, on a
  * real struct sfu (sfu_new on a private loop, bound to 127.0.0.1 port 0)
  * whose loop never runs. A few calls out of the media plane are replaced,
@@ -192,6 +192,12 @@ void fx_route_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
 #undef pktstore_free
 #undef sfu_fwd_srtp
 #include "media/sfu_fwd.c"
+#include "media/sfu_share.c"
+#define pktstore_new fx_pktstore_new
+#define pktstore_free fx_pktstore_free
+#include "media/fanout.c"
+#undef pktstore_new
+#undef pktstore_free
 #undef udp_send
 #undef udp_slot
 #undef udp_commit

@@ -95,7 +95,7 @@ static void test_join_paced_in_order_whole(void **state) {
   for (size_t i = 1; i < v->nrtp; i++)
     assert_int_equal((uint16_t)(v->rtp_seq[i - 1] + 1), v->rtp_seq[i]);
   struct sfu_peer *p = peer_of(v);
-  assert_false(p->out[SFU_VIDEO].catching_up); /* live now */
+  assert_false(p->view->out[SFU_VIDEO].catching_up); /* live now */
   assert_int_equal(w.sfu->stats.dropped[SFU_DROP_SEND_BUFFER], 0);
 }
 
@@ -115,7 +115,7 @@ static void test_join_during_a_pause(void **state) {
   want = 100;
   wait_for(has_all, v, "the stored start, with no packet coming in");
   assert_int_equal(v->nrtp, 100);
-  assert_false(peer_of(v)->out[SFU_VIDEO].catching_up);
+  assert_false(peer_of(v)->view->out[SFU_VIDEO].catching_up);
 }
 
 int main(void) {

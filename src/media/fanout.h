@@ -1,0 +1,173 @@
+/* A share of the media plane's viewers, and the work of sending to them.
+ * The media plane (sfu.c) takes each publisher packet in, decrypts it once
+ * and hands it to every share that has viewers of its room; a share keeps
+ * its own ring of the room's recent packets and sends each packet to each
+ * of its viewers there: copied into the send ring, rewritten (SSRC,
+ * sequence, timestamp, payload type) and encrypted per viewer. A joining
+ * viewer starts on the cached keyframe, paced; NACKs are answered from the
+ * ring within the viewer's budget; a publisher's sender reports go on to
+ * each viewer in its own numbering.
+ *
+ * The media plane talks to a share only by messages (struct fanout_msg),
+ * which fanout_handle() takes in order on the share's loop: the media
+ * plane's own loop (a share run inline) or a worker thread's (media_worker,
+ * fed through a ring). A share reaches back only through its ops, on its
+ * own loop. Nothing of a share is locked: it is one loop's. */
+#ifndef ONAIR_FANOUT_H
+#define ONAIR_FANOUT_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "media/pktstore.h"
+#include "media/seqmap.h"
+#include "media/srtpctx.h"
+#include "media/udp.h"
+
+enum fanout_kind { FANOUT_AUDIO, FANOUT_VIDEO, FANOUT_KINDS };
+
+#define FANOUT_NACK_MAX 64    /* sequence numbers answered per NACK packet */
+#define FANOUT_NACK_RECENT 64 /* resent packets remembered per viewer */
+
+struct sfu_tcp;
+
+/* A viewer's outgoing stream of one kind. */
+struct fanout_out {
+  int active;
+  uint8_t pt; /* the viewer's payload type for the publisher's codec */
+  uint32_t ssrc;
+  struct seqmap map;
+  int started;              /* video: waits for a keyframe */
+  uint32_t packets, octets; /* sent, for our sender reports */
+  /* Video of a joining viewer: the stored packets from the cached keyframe
+   * on go out paced, in order, until it has caught up with the newest. */
+  int catching_up;
+  uint16_t next;      /* the publisher's number of the next stored packet to send */
+  double pace_tokens; /* bytes it may be sent now */
+  uint64_t pace_ms;   /* when they were counted */
+};
+
+struct fanout_room;
+
+/* One viewer as its share sees it. The media plane makes it (with the
+ * viewer's streams set up from its answer) and hands it over with
+ * FANOUT_VIEW_ADD; from then on it is the share's, and so is srtp: the
+ * share encrypts with its sending half and frees both at FANOUT_VIEW_DEL.
+ * The media plane names it in messages and never reads it again. */
+struct fanout_view {
+  uint64_t room_id;
+  struct fanout_room *room; /* the share's room, once added */
+  size_t index;             /* in the room's views */
+  struct srtpctx *srtp;
+  /* Where its packets go: the nominated UDP address (addr_len 0: none
+   * yet), or an ICE-TCP connection (inline shares only). */
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  struct sfu_tcp *tcp;
+  struct fanout_out out[FANOUT_KINDS];
+  /* Its retransmission budget, in bytes (a token bucket), and the packets
+   * resent lately (a NACK for one of them again is a duplicate). */
+  double nack_tokens;
+  uint64_t nack_tokens_ms; /* 0: not started */
+  struct fanout_resent {
+    uint16_t seq; /* the viewer's numbering */
+    uint8_t kind;
+    uint64_t ms;
+  } resent[FANOUT_NACK_RECENT];
+  unsigned resent_next;
+};
+
+enum fanout_msg_type {
+  FANOUT_PKT,        /* a publisher packet of room_id, decrypted and taken in */
+  FANOUT_RESTART,    /* room_id's kind has a new source: stored packets are void */
+  FANOUT_SR,         /* room_id's publisher sent a sender report for kind */
+  FANOUT_VIEW_ADD,   /* view joins room_id, with its path; it starts on a keyframe */
+  FANOUT_VIEW_PATH,  /* view's path changed */
+  FANOUT_VIEW_DEL,   /* view left: freed, and its srtp */
+  FANOUT_VIEW_MOVE,  /* view leaves this share for another: ops->moved gives it back */
+  FANOUT_VIEW_START, /* view's video starts again at a keyframe (the publisher re-offered) */
+  FANOUT_NACK,       /* view lost packets */
+  FANOUT_ROOM_DEL,   /* the share has no more viewers of room_id: its ring goes */
+};
+
+#define FANOUT_SEED 0x100 /* FANOUT_PKT flag: stored only (a new share's ring, filled) */
+
+struct fanout_msg {
+  enum fanout_msg_type type;
+  int kind; /* enum fanout_kind */
+  uint64_t room_id;
+  struct fanout_view *view;
+  union {
+    struct {
+      uint16_t seq;
+      uint32_t ts;
+      uint32_t flags;    /* enum pkt_flag, FANOUT_SEED */
+      uint64_t ms;       /* when the media plane took it in (its loop's clock) */
+      uint32_t rate_Bps; /* FANOUT_SEED: the stream's rate as the media plane counts it */
+      uint16_t len;
+      const uint8_t *data; /* the whole RTP packet, clear */
+    } pkt;
+    struct {
+      struct sockaddr_storage addr;
+      socklen_t addr_len;
+      struct sfu_tcp *tcp;
+    } path;
+    struct {
+      uint32_t media_ssrc;
+      uint16_t n;
+      uint16_t lost[FANOUT_NACK_MAX]; /* the viewer's numbering */
+    } nack;
+    struct {
+      uint64_t ntp;
+      uint32_t rtp_ts;
+    } sr;
+  } u;
+};
+
+/* Counters, each written by the share's loop only; fanout_stats_read()
+ * reads them from any thread. */
+struct fanout_stats {
+  uint64_t rtp_out, rtp_out_bytes; /* packets forwarded to viewers */
+  uint64_t nack_resent;
+  uint64_t nack_duplicates;  /* asked again within FANOUT_NACK_REPEAT_MS: not resent */
+  uint64_t nack_over_budget; /* not resent: the viewer's budget was spent */
+  uint64_t views;            /* now */
+};
+
+struct fanout_ops {
+  /* A view needs a keyframe its share's ring has not got. */
+  void (*keyframe)(void *arg, uint64_t room_id);
+  /* FANOUT_VIEW_MOVE is done: view (and its srtp) is the media plane's. */
+  void (*moved)(void *arg, struct fanout_view *view);
+  /* Sends an ICE-TCP view's packet (inline shares only). */
+  void (*tcp_send)(struct sfu_tcp *t, const uint8_t *data, size_t len);
+};
+
+struct fanout {
+  uv_loop_t *loop;
+  struct udp_sock *udp; /* sends; the share's own, or the media plane's socket inline */
+  const struct fanout_ops *ops;
+  void *arg;
+  struct fanout_room *rooms;
+  struct fanout_stats stats;
+  uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP built before protecting */
+};
+
+void fanout_init(struct fanout *f, uv_loop_t *loop, struct udp_sock *udp,
+                 const struct fanout_ops *ops, void *arg);
+/* Frees every room and view (and their srtp) still held. */
+void fanout_free(struct fanout *f);
+void fanout_handle(struct fanout *f, const struct fanout_msg *m);
+/* Frees a view that was never handed to a share (not its srtp). */
+void fanout_view_free_unused(struct fanout_view *v);
+/* Paced catch-ups go on (every 100 ms, for a publisher that paused). */
+void fanout_tick(struct fanout *f);
+void fanout_stats_read(const struct fanout *f, struct fanout_stats *out);
+/* The room's bytes a second for kind, as this share counts them (0 when it
+ * has no viewers there). */
+uint32_t fanout_rate(const struct fanout *f, uint64_t room_id, int kind);
+
+#endif
