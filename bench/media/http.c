@@ -86,13 +86,51 @@ static const char *head_value(const char *head, size_t head_len, const char *nam
   return NULL;
 }
 
+/* A chunked body at p (len bytes so far): when whole, its chunks are
+ * moved together at p and the bytes it took on the wire are returned with
+ * the body's length in *body_len; 0 if incomplete, -1 if malformed. */
+static long chunked_walk(char *p, size_t len, size_t *body_len, int move) {
+  size_t off = 0, out = 0;
+
+  for (;;) {
+    char *end;
+    const char *eol = memmem(p + off, len - off, "\r\n", 2);
+    unsigned long n;
+    if (!eol)
+      return len - off > 32 ? -1 : 0;
+    n = strtoul(p + off, &end, 16);
+    if (end == p + off || n > HC_IN_MAX)
+      return -1;
+    off = (size_t)(eol - p) + 2;
+    if (len - off < n + 2)
+      return 0;
+    if (move)
+      memmove(p + out, p + off, n);
+    out += n;
+    off += n + 2;
+    if (n == 0) {
+      *body_len = out;
+      return (long)off;
+    }
+  }
+}
+
+/* Moves nothing until the whole body is there: a later read resumes the
+ * walk from the start. */
+static long chunked(char *p, size_t len, size_t *body_len) {
+  long rc = chunked_walk(p, len, body_len, 0);
+
+  return rc > 0 ? chunked_walk(p, len, body_len, 1) : rc;
+}
+
 /* A whole response at p: returns its length, 0 if incomplete, -1 if
- * malformed; *status, *head_len and *body_len filled. */
-static long http_response(const char *p, size_t len, int *status, size_t *head_len,
-                          size_t *body_len) {
+ * malformed; *status, *head_len and *body_len filled. A chunked body
+ * (Janus sends them) is moved together right after the head. */
+static long http_response(char *p, size_t len, int *status, size_t *head_len, size_t *body_len) {
   const char *end = memmem(p, len, "\r\n\r\n", 4), *v;
   size_t vl;
   char num[24];
+  long raw;
 
   if (!end)
     return len > 65536 ? -1 : 0;
@@ -101,12 +139,16 @@ static long http_response(const char *p, size_t len, int *status, size_t *head_l
     return -1;
   *status = (int)strtol(p + 9, NULL, 10);
   *body_len = 0;
+  if ((v = head_value(p, *head_len, "Transfer-Encoding", &vl))) {
+    if (vl != 7 || strncasecmp(v, "chunked", 7) != 0)
+      return -1;
+    raw = chunked(p + *head_len, len - *head_len, body_len);
+    return raw <= 0 ? raw : (long)*head_len + raw;
+  }
   if ((v = head_value(p, *head_len, "Content-Length", &vl)) && vl < sizeof(num)) {
     memcpy(num, v, vl);
     num[vl] = '\0';
     *body_len = (size_t)strtoul(num, NULL, 10);
-  } else if (head_value(p, *head_len, "Transfer-Encoding", &vl)) {
-    return -1; /* chunked: neither server sends it for these requests */
   }
   if (len < *head_len + *body_len)
     return 0;

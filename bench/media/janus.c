@@ -134,8 +134,14 @@ static void janus_connected(struct mb_hc *h) {
 static void janus_closed(struct mb_hc *h, const char *why) {
   struct mb_viewer *v = MB_CONTAINER_OF(h, struct mb_viewer, hc);
 
-  if (v->step != J_DONE)
-    mb_viewer_fail(v, "Janus closed the HTTP connection during the join");
+  static const char *steps[] = {"create", "attach", "watch", "poll", "start", "done"};
+  static char why_step[6][96];
+
+  if (v->step == J_DONE)
+    return;
+  snprintf(why_step[v->step], sizeof(why_step[0]), "Janus closed the HTTP connection (%s, at %s)",
+           why, steps[v->step]);
+  mb_viewer_fail(v, why_step[v->step]);
 }
 
 static const struct mb_hc_ops janus_ops = {janus_connected, janus_response, NULL, janus_closed};

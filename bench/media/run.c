@@ -22,6 +22,7 @@ static volatile sig_atomic_t interrupted;
 struct snap {
   struct mb_proc proc;
   uint64_t rtp, expected, unique, dups, filled, dec_ok, dec_fail, nacked, ovfl;
+  uint64_t pub_sent; /* packets the publisher sent */
   unsigned live, failed;
 };
 
@@ -49,6 +50,7 @@ static void snap_take(struct snap *s) {
     s->live += v->state == V_LIVE;
     s->failed += v->state == V_FAILED;
   }
+  s->pub_sent = __atomic_load_n(&e->pub.sent, __ATOMIC_RELAXED);
   mb_proc_read(&s->proc, e->cfg->pid, e->cfg->server_cpus, e->cfg->emu_cpus);
 }
 
@@ -155,6 +157,10 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
   json_object_set_new(row, "emu_cpu", num((b->proc.emu_cpu_s - a->proc.emu_cpu_s) / sec));
   json_object_set_new(row, "emu_busy", num((b->proc.busy_s[1] - a->proc.busy_s[1]) / sec / ec));
   json_object_set_new(row, "loss_pct", num(expected > 0 ? fmax(lost, 0) * 100 / expected : NAN));
+  /* What the live viewers should have had of what the publisher sent: a
+   * server that queues instead of dropping falls behind, not into loss. */
+  json_object_set_new(row, "behind_pct",
+                      num(100 * (1 - delivered / ((double)b->live * (b->pub_sent - a->pub_sent)))));
   json_object_set_new(row, "emu_drops", json_integer((json_int_t)drops));
   json_object_set_new(row, "emu_drop_pct", num(expected > 0 ? drops * 100 / expected : NAN));
   json_object_set_new(row, "rtx_filled", json_integer((json_int_t)(b->filled - a->filled)));
@@ -183,17 +189,21 @@ static double row_num(json_t *row, const char *key) {
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* Whose limit the step met, if any: "server" when loss passed the limit
- * while the emulator kept up, "emulator" when it dropped packets in its own
- * sockets or used its whole core. Returns 1 to stop raising N. */
+/* Whose limit the step met, if any. Loss past the limit, failing joins,
+ * or packets spending over a second in the server (it queues what it
+ * cannot send: the delay is stamped by the kernel on arrival, so a slow
+ * emulator does not add to it) are the server's, unless the emulator used
+ * its whole core or dropped packets in its own sockets while the server
+ * kept the delay short. Returns 1 to stop raising N. */
 static int judge(json_t *row, unsigned n) {
   double loss = row_num(row, "loss_pct"), emu = row_num(row, "emu_cpu");
   double drops = row_num(row, "emu_drop_pct"), failed = row_num(row, "join_failed");
+  int behind = !(row_num(row, "delay_ms_p99") <= 1000);
   int emu_limit = emu >= EMU_BUSY || drops > 0.01, stop = 0;
   const char *limit = "";
 
-  if (loss > mb_emu.cfg->loss_limit || failed > n * 0.005) {
-    limit = emu_limit ? "emulator" : "server";
+  if (!(loss <= mb_emu.cfg->loss_limit) || behind || failed > n * 0.005) {
+    limit = emu_limit && !behind ? "emulator" : "server";
     stop = 1;
   } else if (emu >= EMU_BUSY) {
     limit = "emulator";
