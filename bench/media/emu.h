@@ -112,6 +112,7 @@ struct mb_proc {
 };
 void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const char *emu_cpus);
 int mb_cpu_count(const char *list);
+int mb_cpu_in(const char *list, int cpu); /* 1 when cpu is in list ("0", "1-3", "0,2") */
 
 /* run.c */
 int mb_run(const struct mb_cfg *cfg);

@@ -13,7 +13,9 @@ int mb_report_main(int argc, char **argv);
 
 static const char usage[] =
     "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
-    "       onair-media-bench floor [--seconds S] [--reader-cpu N] [--out FILE]\n"
+    "       onair-media-bench floor [--seconds S] [--reader-cpus LIST] [--media-host IP]\n"
+    "                               [--video WxH] [--kbps K] [--out FILE]\n"
+    "       onair-media-bench stream [WxH [KBPS]]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"

@@ -56,7 +56,7 @@ static long rss_kib(int pid) {
 }
 
 /* 1 when cpu is in list ("0", "1-3", "0,2"). */
-static int in_list(const char *list, int cpu) {
+int mb_cpu_in(const char *list, int cpu) {
   const char *p = list;
 
   while (p && *p) {
@@ -77,7 +77,7 @@ int mb_cpu_count(const char *list) {
   int cpu, n = 0;
 
   for (cpu = 0; cpu < 1024; cpu++)
-    n += in_list(list, cpu);
+    n += mb_cpu_in(list, cpu);
   return n;
 }
 
@@ -97,7 +97,7 @@ static void cpu_busy(const char *lists[2], double busy[2]) {
                &v[3], &v[4], &v[5], &v[6], &v[7]) != 9)
       continue;
     for (k = 0; k < 2; k++)
-      if (lists[k] && in_list(lists[k], cpu))
+      if (lists[k] && mb_cpu_in(lists[k], cpu))
         busy[k] += (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
   }
   fclose(f);
