@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/oidc.h"
 #include "auth/session.h"
@@ -127,6 +128,14 @@ static const char *media_announce_default(const char *bind, char *buf, size_t si
   return "127.0.0.1";
 }
 
+/* Sending threads: n, or one per core for 0. */
+static unsigned media_workers(int n) {
+  if (n > 0)
+    return (unsigned)n;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores < 1 ? 1 : cores > 63 ? 63 : (unsigned)cores;
+}
+
 /* The media plane on its one UDP port: by default the HTTP port's number on
  * the HTTP host, announcing that host (the machine's addresses when bound
  * to all). */
@@ -143,6 +152,7 @@ int app_media_start(struct app *app) {
       .announce = announce,
       .consent_ms = cfg->media_consent_ms,
       .no_gso = !cfg->media_gso,
+      .workers = media_workers(cfg->media_workers),
   };
   int rc = sfu_new(app->loop, &mc, &app->sfu);
   if (rc < 0) {
@@ -151,7 +161,7 @@ int app_media_start(struct app *app) {
     return rc;
   }
   log_ev(LOG_INFO, "media on udp", LOG_S("bind", bind), LOG_U("port", sfu_port(app->sfu)),
-         LOG_S("announce", announce));
+         LOG_S("announce", announce), LOG_U("workers", mc.workers));
   if (strchr(announce, ':') && !strchr(bind, ':'))
     log_ev(LOG_WARN,
            "media-announce has an IPv6 address but media-bind is IPv4: set media-bind = ::",

@@ -202,6 +202,15 @@ const struct config_key config_keys[] = {
      .help = "drop a media peer silent this long",
      .doc = "a media peer that sends neither connectivity checks (RFC 7675) nor authenticated "
             "SRTP/SRTCP for this long is dropped"},
+    {.key = "media-workers",
+     INT(media_workers, 0, 63),
+     .def = "0",
+     .arg = "N",
+     .help = "threads sending media to viewers (0: one per core)",
+     .doc = "threads that send the media to viewers, each with its share of them (a publisher's "
+            "packet is decrypted once and handed to each); signaling, ICE, DTLS and the "
+            "publishers' packets stay on the main loop, and so do ICE-TCP viewers. 0: one per "
+            "core"},
     {.key = "media-gso",
      BOOL(media_gso),
      .def = "true",

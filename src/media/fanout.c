@@ -78,7 +78,7 @@ static struct fanout_room *room_get(struct fanout *f, uint64_t id) {
   return r;
 }
 
-static void view_free(struct fanout_view *v) {
+void fanout_view_free(struct fanout_view *v) {
   if (v == NULL)
     return;
   srtpctx_free(v->srtp);
@@ -93,7 +93,7 @@ static void room_free(struct fanout *f, struct fanout_room *r) {
     pp = &(*pp)->next;
   *pp = r->next;
   for (size_t i = 0; i < r->nviews; i++)
-    view_free(r->views[i]);
+    fanout_view_free(r->views[i]);
   STAT_ADD(f, views, -(uint64_t)r->nviews);
   for (int k = 0; k < FANOUT_KINDS; k++)
     pktstore_free(r->tracks[k].store);
@@ -246,14 +246,16 @@ static void view_add(struct fanout *f, struct fanout_view *v) {
       r->views = a, r->cap = cap;
   }
   if (r == NULL) {
-    view_free(v); /* out of memory: the viewer gets nothing, and says so by leaving */
+    fanout_view_free(v); /* out of memory: the viewer gets nothing, and says so by leaving */
     return;
   }
   v->room = r;
   v->index = r->nviews;
   r->views[r->nviews++] = v;
   STAT_ADD(f, views, 1);
-  view_start(f, v);
+  const struct fanout_out *video = &v->out[FANOUT_VIDEO];
+  if (!video->started || video->catching_up)
+    view_start(f, v); /* new; or moved from another share before it was live */
 }
 
 /* Takes v out of its room; the room stays (FANOUT_ROOM_DEL frees it). */
@@ -446,7 +448,7 @@ void fanout_handle(struct fanout *f, const struct fanout_msg *m) {
     break;
   case FANOUT_VIEW_DEL:
     view_unlink(f, v);
-    view_free(v);
+    fanout_view_free(v);
     break;
   case FANOUT_VIEW_MOVE:
     view_unlink(f, v);

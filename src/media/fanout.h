@@ -163,6 +163,8 @@ void fanout_free(struct fanout *f);
 void fanout_handle(struct fanout *f, const struct fanout_msg *m);
 /* Frees a view that was never handed to a share (not its srtp). */
 void fanout_view_free_unused(struct fanout_view *v);
+/* Frees a view and its srtp (a view moved back to a viewer that closed). */
+void fanout_view_free(struct fanout_view *v);
 /* Paced catch-ups go on (every 100 ms, for a publisher that paused). */
 void fanout_tick(struct fanout *f);
 void fanout_stats_read(const struct fanout *f, struct fanout_stats *out);

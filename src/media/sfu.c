@@ -577,7 +577,7 @@ static void on_timer(uv_timer_t *t) {
         i++;
     }
   }
-  fanout_tick(&s->inline_share);
+  sfu_share_tick(s);
 }
 
 /* The announced addresses, each IPv4 or IPv6 text. */
@@ -633,6 +633,12 @@ int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
     udp_set_gso(s->udp, 0);
   fanout_init(&s->inline_share, loop, s->udp, &sfu_share_ops, s);
   s->nshares = 1;
+  if ((rc = sfu_share_start(s)) < 0) {
+    sfu_share_stop(s);
+    udp_close(s->udp);
+    sfu_free_memory(s); /* the socket's memory goes with its handles */
+    return rc;
+  }
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
   uv_unref((uv_handle_t *)&s->timer);
@@ -665,6 +671,7 @@ void sfu_close(struct sfu *s) {
   }
   assert(s->stats.peers == 0 && s->tcps == NULL);
   fanout_free(&s->inline_share);
+  sfu_share_stop(s);
   udp_close(s->udp);
   uv_timer_stop(&s->timer);
   uv_check_stop(&s->reaper);

@@ -22,6 +22,7 @@ struct sfu_config {
                            preferred (IPv4 and IPv6; up to 8) */
   uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
   int no_gso;           /* 1: one datagram per send, never UDP GSO */
+  unsigned workers;     /* threads sending to viewers (at most 63); 0: all on loop */
 };
 
 struct sfu_owner_ops {

@@ -28,6 +28,7 @@ enum sfu_kind { SFU_AUDIO = FANOUT_AUDIO, SFU_VIDEO = FANOUT_VIDEO, SFU_KINDS = 
  * loop (ICE-TCP viewers, and every viewer without workers); 1.. are
  * worker threads. */
 #define SFU_MAX_SHARES 64
+#define SFU_SHARE_MOVING (-2)
 
 enum peer_state {
   PEER_NEW,       /* answered; waiting for a STUN check */
@@ -111,7 +112,7 @@ struct sfu_peer {
   /* Viewer: what it is sent, set up by its answer; handed to a share
    * (share >= 0) when DTLS is done, after which it is the share's. */
   struct fanout_view *view;
-  int share; /* -1: not handed */
+  int share; /* -1: not handed; SFU_SHARE_MOVING: on its way to another */
   /* Publisher, RFC 3550 A.1 per source: the highest sequence number taken
    * (decrypted), and the one that would confirm a jump away from it. */
   struct sfu_seq {
@@ -161,8 +162,16 @@ struct sfu {
   unsigned ticks;
   struct sfu_stats stats;
   uint64_t next_room_id;
-  struct fanout inline_share;           /* share 0 */
-  unsigned nshares;                     /* 1 + workers */
+  struct fanout inline_share;                 /* share 0 */
+  struct worker *workers[SFU_MAX_SHARES - 1]; /* share i is workers[i - 1] */
+  unsigned nshares;                           /* 1 + workers */
+  /* Views on their way back from a share (FANOUT_VIEW_MOVE), each with the
+   * peer it is for (NULL once that closed). */
+  struct sfu_moving {
+    struct fanout_view *view;
+    struct sfu_peer *peer;
+    struct sfu_moving *next;
+  } * moving;
   uint32_t share_views[SFU_MAX_SHARES]; /* viewers each share holds */
   uint8_t scratch[UDP_SLOT_BYTES];      /* RTCP we build before protecting */
 };
@@ -201,8 +210,16 @@ void sfu_share_view_add(struct sfu_peer *v);
 void sfu_share_view_path(struct sfu_peer *v);
 /* v closes: its view (and SRTP) is dropped by its share, or freed here. */
 void sfu_share_view_release(struct sfu_peer *v);
-/* Adds the shares' counters (forwarding, NACKs) to out. */
+/* Adds the shares' counters (forwarding, NACKs, the workers' sockets) to
+ * out. */
 void sfu_share_stats(const struct sfu *s, struct sfu_stats *out);
+/* Starts cfg.workers worker threads sending through s's socket. */
+int sfu_share_start(struct sfu *s);
+/* Stops them, after every view has been released. */
+void sfu_share_stop(struct sfu *s);
+/* The media plane's 100 ms timer: share 0's paced catch-ups, the workers'
+ * waiting messages. */
+void sfu_share_tick(struct sfu *s);
 /* The share callbacks' ops, for share 0 and the workers. */
 extern const struct fanout_ops sfu_share_ops;
 

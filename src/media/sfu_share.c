@@ -1,17 +1,24 @@
 /* The media plane's side of its shares of viewers (fanout.h): which share
  * holds each connected viewer, what each share is told, and what the
- * shares ask back. Share 0 runs inline; the others are worker threads
- * (media_worker.h), told through their rings. */
+ * shares ask back. Share 0 runs inline on the media plane's loop and keeps
+ * the ICE-TCP viewers (their connections are this loop's); the others are
+ * worker threads (worker.h), told through their rings. A viewer whose path
+ * changes between UDP and ICE-TCP moves between share 0 and a worker. */
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "media/rtp.h"
 #include "media/sfu_int.h"
+#include "media/worker.h"
+#include "util/log.h"
 
 void sfu_share_post(struct sfu *s, int share, const struct fanout_msg *m) {
   assert(share >= 0 && (unsigned)share < s->nshares);
-  assert(share == 0);
-  fanout_handle(&s->inline_share, m);
+  if (share == 0)
+    fanout_handle(&s->inline_share, m);
+  else
+    worker_post(s->workers[share - 1], m);
 }
 
 void sfu_share_post_room(struct sfu_room *r, struct fanout_msg *m) {
@@ -90,31 +97,74 @@ void sfu_share_view_add(struct sfu_peer *v) {
   sfu_share_post(s, i, &m);
 }
 
-void sfu_share_view_release(struct sfu_peer *v) {
+/* v's share lets it go: the counts drop, and a share left with no viewer
+ * of the room lets the room go too. */
+static void share_leave(struct sfu_peer *v, int i, enum fanout_msg_type type) {
   struct sfu *s = v->sfu;
   struct sfu_room *r = v->room;
-  if (v->share < 0) {
-    fanout_view_free_unused(v->view); /* never handed: its srtp is still v's */
-    v->view = NULL;
-    return;
-  }
-  int i = v->share;
-  struct fanout_msg m = {.type = FANOUT_VIEW_DEL, .view = v->view, .room_id = r->id};
+  struct fanout_msg m = {.type = type, .view = v->view, .room_id = r->id};
+  assert(i >= 0 && r->share_views[i] > 0 && s->share_views[i] > 0);
   sfu_share_post(s, i, &m);
-  assert(r->share_views[i] > 0 && s->share_views[i] > 0);
   s->share_views[i]--;
   if (--r->share_views[i] == 0) {
     struct fanout_msg d = {.type = FANOUT_ROOM_DEL, .room_id = r->id};
     sfu_share_post(s, i, &d);
   }
+}
+
+static struct sfu_moving **moving_find(struct sfu *s, const struct fanout_view *view) {
+  struct sfu_moving **pp = &s->moving;
+  while (*pp && (*pp)->view != view)
+    pp = &(*pp)->next;
+  return pp;
+}
+
+void sfu_share_view_release(struct sfu_peer *v) {
+  struct sfu *s = v->sfu;
+  if (v->share == SFU_SHARE_MOVING) {
+    struct sfu_moving *m = *moving_find(s, v->view);
+    assert(m && m->peer == v);
+    m->peer = NULL; /* the view (and srtp) is freed when it arrives */
+    v->share = -1;
+    v->view = NULL;
+    v->srtp = NULL;
+    return;
+  }
+  if (v->share < 0) {
+    fanout_view_free_unused(v->view); /* never handed: its srtp is still v's */
+    v->view = NULL;
+    return;
+  }
+  share_leave(v, v->share, FANOUT_VIEW_DEL);
   v->share = -1;
   v->view = NULL;
   v->srtp = NULL; /* freed by the share with the view */
 }
 
+/* v's path is now ICE-TCP while a worker holds it, or UDP while share 0
+ * does: the view comes back (ops moved) and goes where it belongs. */
+static void share_move(struct sfu_peer *v) {
+  struct sfu *s = v->sfu;
+  struct sfu_moving *m = malloc(sizeof(*m));
+  if (m == NULL)
+    return; /* it stays: a TCP path it cannot use is as good as a lost one */
+  m->view = v->view;
+  m->peer = v;
+  m->next = s->moving;
+  s->moving = m;
+  int from = v->share;
+  v->share = SFU_SHARE_MOVING; /* before: share 0 gives it back at once */
+  share_leave(v, from, FANOUT_VIEW_MOVE);
+}
+
 void sfu_share_view_path(struct sfu_peer *v) {
   if (v->share < 0)
+    return; /* not handed yet, or moving: the path is read when it is added */
+  int on_worker = v->share > 0, tcp = v->tcp != NULL;
+  if (v->sfu->nshares > 1 && on_worker == tcp && (tcp || v->addr_key_len)) {
+    share_move(v);
     return;
+  }
   struct fanout_msg m = {.type = FANOUT_VIEW_PATH, .view = v->view, .room_id = v->room->id};
   path_fill(v, &m);
   sfu_share_post(v->sfu, v->share, &m);
@@ -123,7 +173,17 @@ void sfu_share_view_path(struct sfu_peer *v) {
 void sfu_share_stats(const struct sfu *s, struct sfu_stats *out) {
   for (unsigned i = 0; i < s->nshares; i++) {
     struct fanout_stats f;
-    fanout_stats_read(&s->inline_share, &f);
+    if (i == 0) {
+      fanout_stats_read(&s->inline_share, &f);
+    } else {
+      struct udp_stats u;
+      uint64_t ring_dropped;
+      worker_stats(s->workers[i - 1], &f, &u, &ring_dropped);
+      out->udp_tx_packets += u.tx_packets;
+      out->udp_tx_bytes += u.tx_bytes;
+      out->udp_tx_sends += u.tx_sends;
+      out->dropped[SFU_DROP_SEND_BUFFER] += u.tx_dropped + ring_dropped;
+    }
     out->rtp_out += f.rtp_out;
     out->rtp_out_bytes += f.rtp_out_bytes;
     out->nack_resent += f.nack_resent;
@@ -146,7 +206,57 @@ static void share_tcp_send(struct sfu_tcp *t, const uint8_t *data, size_t len) {
   sfu_tcp_send(t, data, len);
 }
 
+/* A view a share gave back (FANOUT_VIEW_MOVE): to its viewer's new share,
+ * or freed when the viewer closed meanwhile. */
+static void share_moved(void *arg, struct fanout_view *view) {
+  struct sfu *s = arg;
+  struct sfu_moving **pp = moving_find(s, view), *m = *pp;
+  assert(m); /* every move is recorded */
+  *pp = m->next;
+  struct sfu_peer *v = m->peer;
+  free(m);
+  if (v == NULL) {
+    fanout_view_free(view);
+    return;
+  }
+  assert(v->share == SFU_SHARE_MOVING && v->view == view);
+  v->share = -1;
+  sfu_share_view_add(v);
+}
+
 const struct fanout_ops sfu_share_ops = {
     .keyframe = share_keyframe,
+    .moved = share_moved,
     .tcp_send = share_tcp_send,
 };
+
+static const struct worker_ops share_worker_ops = {
+    .keyframe = share_keyframe,
+    .moved = share_moved,
+};
+
+int sfu_share_start(struct sfu *s) {
+  unsigned n = s->cfg.workers < SFU_MAX_SHARES ? s->cfg.workers : SFU_MAX_SHARES - 1;
+  for (unsigned i = 0; i < n; i++) {
+    int rc = worker_start(s->loop, s->udp, &share_worker_ops, s, &s->workers[i]);
+    if (rc < 0) {
+      log_ev(LOG_ERROR, "cannot start a media worker", LOG_S("error", uv_strerror(rc)));
+      return rc;
+    }
+    s->nshares++;
+  }
+  return 0;
+}
+
+void sfu_share_stop(struct sfu *s) {
+  for (unsigned i = 1; i < s->nshares; i++)
+    worker_stop(s->workers[i - 1]);
+  s->nshares = 1;
+  assert(s->moving == NULL); /* views on their way back came back with the stops */
+}
+
+void sfu_share_tick(struct sfu *s) {
+  fanout_tick(&s->inline_share);
+  for (unsigned i = 1; i < s->nshares; i++)
+    worker_poll(s->workers[i - 1]);
+}

@@ -25,6 +25,7 @@
  * sized ones take less), and a few bytes gain little. */
 #define UDP_GSO_MIN_BYTES 512
 
+/* Only uint64_t counters: udp_stats_read() copies them one by one. */
 struct udp_stats {
   uint64_t rx_packets, rx_bytes;
   uint64_t tx_packets, tx_bytes;
@@ -42,6 +43,10 @@ struct udp_sock;
 /* Binds host:port (port 0: any). Returns 0 or a negative errno. */
 int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void *arg,
              struct udp_sock **out);
+/* A socket on loop that only sends, through a copy of of's descriptor (so
+ * from the same address and port), with of's GSO setting: a worker
+ * thread's. Returns 0 or a negative errno. */
+int udp_open_sender(uv_loop_t *loop, const struct udp_sock *of, struct udp_sock **out);
 void udp_close(struct udp_sock *u);
 int udp_local_port(const struct udp_sock *u);
 /* GSO is on from udp_open() where the kernel has it. Turns it off (on = 0)
@@ -57,6 +62,9 @@ void udp_send(struct udp_sock *u, const uint8_t *data, size_t len, const struct 
 /* Sends everything queued now (also done at the end of each loop turn). */
 void udp_flush(struct udp_sock *u);
 
+/* The counters; u's own loop only. */
 const struct udp_stats *udp_get_stats(const struct udp_sock *u);
+/* A copy of the counters, from any thread. */
+void udp_stats_read(const struct udp_sock *u, struct udp_stats *out);
 
 #endif

@@ -541,12 +541,19 @@ static void not_ice(struct conn *c, const uint8_t *data, size_t len) { conn_clos
 static const struct conn_ops not_ice_ops = {.on_data = not_ice};
 static void on_accept(struct conn *c) { c->ops = &not_ice_ops; }
 
+/* Worker threads of the media plane a test's setup starts (0: none, as
+ * most tests want: everything on the test's loop). */
+static unsigned setup_workers;
+
 static int setup(void **state) {
   memset(&w, 0, sizeof(w));
   if (harness_init(&w.loop) != 0)
     return -1;
-  struct sfu_config cfg = {
-      .bind = "127.0.0.1", .port = 0, .announce = "127.0.0.1", .consent_ms = 30000};
+  struct sfu_config cfg = {.bind = "127.0.0.1",
+                           .port = 0,
+                           .announce = "127.0.0.1",
+                           .consent_ms = 30000,
+                           .workers = setup_workers};
   if (sfu_new(&w.loop, &cfg, &w.sfu) < 0)
     return -1;
   if (conn_listener_init(&w.tcp, &w.loop, on_accept, NULL) < 0)

@@ -1,0 +1,326 @@
+/* Worker threads (worker.h). Two single-producer single-consumer rings of
+ * fixed slots per worker: the media plane's loop writes `in` and the
+ * worker reads it; the worker writes `back` and the media plane's loop
+ * reads it. A ring's head and tail are each written by one side only
+ * (release) and read by the other (acquire). */
+#include "media/worker.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORKER_RING_SLOTS 2048   /* messages in flight to a worker */
+#define WORKER_BACK_SLOTS 1024   /* and back */
+#define WORKER_OVERFLOW_MAX 8192 /* packets waiting beyond a full ring, at most */
+#define WORKER_TICK_MS 100
+
+/* What comes back, in a back slot's m.kind. */
+enum worker_ask { WORKER_ASK_KEYFRAME, WORKER_ASK_MOVED };
+
+struct worker_slot {
+  struct fanout_msg m;
+  uint8_t data[PKTSTORE_MTU]; /* a packet's bytes (m.u.pkt.data points here when taken) */
+};
+
+struct ring {
+  size_t mask;
+  struct worker_slot *slots;
+  /* Each on its own cache line: one written by the producer, one by the
+   * consumer. */
+  _Alignas(64) size_t tail; /* next slot to write */
+  _Alignas(64) size_t head; /* next slot to read */
+};
+
+/* A message that found the ring full, waiting in order. */
+struct overflow {
+  struct worker_slot s;
+  struct overflow *next;
+};
+
+struct worker {
+  uv_thread_t thread;
+  uv_loop_t loop;       /* the worker's */
+  uv_async_t wake;      /* the worker's: `in` has messages */
+  uv_timer_t tick;      /* the worker's: paced catch-ups go on */
+  uv_async_t asked;     /* the media plane's: `back` has messages */
+  struct udp_sock *udp; /* the worker's sending copy */
+  struct fanout share;
+  struct ring in, back;
+  struct overflow *over_head, *over_tail; /* the media plane's */
+  size_t over_count, over_pkts;
+  uint64_t ring_dropped; /* packets dropped at a full ring and overflow */
+  int stopping;          /* set (atomically) by worker_stop */
+  const struct worker_ops *ops;
+  void *arg;
+};
+
+static int ring_init(struct ring *r, size_t slots) {
+  r->slots = calloc(slots, sizeof(*r->slots));
+  r->mask = slots - 1;
+  r->head = r->tail = 0;
+  return r->slots ? 0 : -ENOMEM;
+}
+
+/* The producer's slot to fill, or NULL when the ring is full. */
+static struct worker_slot *ring_slot(struct ring *r) {
+  size_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+  if (r->tail - head > r->mask)
+    return NULL;
+  return &r->slots[r->tail & r->mask];
+}
+
+static void ring_commit(struct ring *r) {
+  __atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
+}
+
+/* The consumer's next message, or NULL when the ring is empty; its slot
+ * stays the consumer's until ring_release(). */
+static struct worker_slot *ring_peek(struct ring *r) {
+  size_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+  if (r->head == tail)
+    return NULL;
+  return &r->slots[r->head & r->mask];
+}
+
+static void ring_release(struct ring *r) {
+  __atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
+}
+
+/* Copies m (and a packet's bytes) into slot s. */
+static void slot_fill(struct worker_slot *s, const struct fanout_msg *m) {
+  s->m = *m;
+  if (m->type == FANOUT_PKT) {
+    assert(m->u.pkt.len <= sizeof(s->data));
+    memcpy(s->data, m->u.pkt.data, m->u.pkt.len);
+    s->m.u.pkt.data = NULL; /* the consumer points it at its slot's bytes */
+  }
+}
+
+/* Moves waiting messages into the ring, in order, while it has room. */
+static void overflow_drain(struct worker *w) {
+  struct worker_slot *s;
+  while (w->over_head && (s = ring_slot(&w->in)) != NULL) {
+    struct overflow *o = w->over_head;
+    *s = o->s;
+    ring_commit(&w->in);
+    w->over_head = o->next;
+    if (w->over_head == NULL)
+      w->over_tail = NULL;
+    w->over_count--;
+    w->over_pkts -= o->s.m.type == FANOUT_PKT;
+    free(o);
+  }
+}
+
+static void overflow_add(struct worker *w, const struct fanout_msg *m) {
+  struct overflow *o = NULL;
+  if (m->type != FANOUT_PKT || w->over_pkts < WORKER_OVERFLOW_MAX)
+    o = malloc(sizeof(*o));
+  if (o == NULL) {
+    /* A packet more than the cap (the worker is that far behind; its
+     * viewers ask again or wait for the next keyframe). A control message
+     * that finds no memory would leave a viewer in two minds: abort. */
+    assert(m->type == FANOUT_PKT);
+    if (m->type != FANOUT_PKT)
+      abort();
+    __atomic_store_n(&w->ring_dropped, w->ring_dropped + 1, __ATOMIC_RELAXED);
+    return;
+  }
+  slot_fill(&o->s, m);
+  o->next = NULL;
+  if (w->over_tail)
+    w->over_tail->next = o;
+  else
+    w->over_head = o;
+  w->over_tail = o;
+  w->over_count++;
+  w->over_pkts += m->type == FANOUT_PKT;
+}
+
+void worker_post(struct worker *w, const struct fanout_msg *m) {
+  struct worker_slot *s;
+  overflow_drain(w);
+  if (w->over_head == NULL && (s = ring_slot(&w->in)) != NULL) {
+    slot_fill(s, m);
+    ring_commit(&w->in);
+  } else {
+    overflow_add(w, m);
+  }
+  uv_async_send(&w->wake);
+}
+
+/* ---- the worker's side ---------------------------------------------- */
+
+static void back_post(struct worker *w, const struct fanout_msg *m) {
+  struct worker_slot *s;
+  /* The media plane's loop empties `back` at every wake; a full ring means
+   * it is far behind, and the worker waits for it rather than lose a
+   * moved view. */
+  while ((s = ring_slot(&w->back)) == NULL) {
+    uv_async_send(&w->asked);
+    uv_sleep(1);
+  }
+  s->m = *m;
+  ring_commit(&w->back);
+  uv_async_send(&w->asked);
+}
+
+static void ask_keyframe(void *arg, uint64_t room_id) {
+  struct fanout_msg m = {.kind = WORKER_ASK_KEYFRAME, .room_id = room_id};
+  back_post(arg, &m);
+}
+
+static void ask_moved(void *arg, struct fanout_view *view) {
+  struct fanout_msg m = {.kind = WORKER_ASK_MOVED, .view = view};
+  back_post(arg, &m);
+}
+
+static void no_tcp(struct sfu_tcp *t, const uint8_t *data, size_t len) {
+  (void)t, (void)data, (void)len;
+  assert(!"an ICE-TCP viewer on a worker"); /* the media plane keeps those */
+}
+
+static const struct fanout_ops worker_fanout_ops = {
+    .keyframe = ask_keyframe,
+    .moved = ask_moved,
+    .tcp_send = no_tcp,
+};
+
+static void on_closed(uv_handle_t *h) { (void)h; }
+
+static void worker_close_handles(struct worker *w) {
+  fanout_free(&w->share);
+  udp_close(w->udp); /* after sending what is queued */
+  uv_close((uv_handle_t *)&w->wake, on_closed);
+  uv_close((uv_handle_t *)&w->tick, on_closed);
+}
+
+static void on_wake(uv_async_t *a) {
+  struct worker *w = a->data;
+  struct worker_slot *s;
+  while ((s = ring_peek(&w->in)) != NULL) {
+    if (s->m.type == FANOUT_PKT)
+      s->m.u.pkt.data = s->data;
+    fanout_handle(&w->share, &s->m);
+    ring_release(&w->in);
+  }
+  if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE) && !uv_is_closing((uv_handle_t *)a))
+    worker_close_handles(w);
+}
+
+static void on_tick(uv_timer_t *t) {
+  struct worker *w = t->data;
+  fanout_tick(&w->share);
+}
+
+static void worker_main(void *arg) {
+  struct worker *w = arg;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- the media plane's side ------------------------------------------ */
+
+static void on_asked(uv_async_t *a) {
+  struct worker *w = a->data;
+  struct worker_slot *s;
+  while ((s = ring_peek(&w->back)) != NULL) {
+    struct fanout_msg m = s->m;
+    ring_release(&w->back);
+    if (m.kind == WORKER_ASK_MOVED)
+      w->ops->moved(w->arg, m.view);
+    else
+      w->ops->keyframe(w->arg, m.room_id);
+  }
+  overflow_drain(w); /* the worker made room, maybe */
+}
+
+void worker_poll(struct worker *w) {
+  if (w->over_head) {
+    overflow_drain(w);
+    uv_async_send(&w->wake);
+  }
+}
+
+static void worker_free_memory(struct worker *w) {
+  free(w->in.slots);
+  free(w->back.slots);
+  free(w);
+}
+
+static void on_asked_closed(uv_handle_t *h) {
+  struct worker *w = h->data;
+  while (w->over_head) {
+    struct overflow *o = w->over_head;
+    w->over_head = o->next;
+    free(o);
+  }
+  worker_free_memory(w);
+}
+
+int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops *ops, void *arg,
+                 struct worker **out) {
+  struct worker *w = calloc(1, sizeof(*w));
+  int rc = -ENOMEM;
+  if (w == NULL)
+    return rc;
+  w->ops = ops;
+  w->arg = arg;
+  if (ring_init(&w->in, WORKER_RING_SLOTS) < 0 || ring_init(&w->back, WORKER_BACK_SLOTS) < 0 ||
+      (rc = uv_loop_init(&w->loop)) < 0)
+    goto out_free;
+  if ((rc = udp_open_sender(&w->loop, udp, &w->udp)) < 0)
+    goto out_loop;
+  fanout_init(&w->share, &w->loop, w->udp, &worker_fanout_ops, w);
+  uv_async_init(&w->loop, &w->wake, on_wake);
+  w->wake.data = w;
+  uv_timer_init(&w->loop, &w->tick);
+  w->tick.data = w;
+  uv_timer_start(&w->tick, on_tick, WORKER_TICK_MS, WORKER_TICK_MS);
+  uv_async_init(loop, &w->asked, on_asked);
+  w->asked.data = w;
+  uv_unref((uv_handle_t *)&w->asked);
+  if ((rc = uv_thread_create(&w->thread, worker_main, w)) < 0) {
+    worker_close_handles(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    uv_close((uv_handle_t *)&w->asked, on_asked_closed); /* which frees w */
+    return rc;
+  }
+  *out = w;
+  return 0;
+out_loop:
+  uv_loop_close(&w->loop);
+out_free:
+  worker_free_memory(w);
+  return rc;
+}
+
+void worker_stop(struct worker *w) {
+  overflow_drain(w);
+  while (w->over_head) { /* what is still waiting goes first */
+    uv_async_send(&w->wake);
+    uv_sleep(1);
+    overflow_drain(w);
+  }
+  __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
+  uv_async_send(&w->wake);
+  uv_thread_join(&w->thread);
+  uv_loop_close(&w->loop);
+  /* Asks that came after the media plane stopped listening are dropped;
+   * views moved back then are freed here. */
+  struct worker_slot *s;
+  while ((s = ring_peek(&w->back)) != NULL) {
+    if (s->m.kind == WORKER_ASK_MOVED)
+      w->ops->moved(w->arg, s->m.view);
+    ring_release(&w->back);
+  }
+  uv_close((uv_handle_t *)&w->asked, on_asked_closed);
+}
+
+void worker_stats(const struct worker *w, struct fanout_stats *fan, struct udp_stats *udp,
+                  uint64_t *ring_dropped) {
+  fanout_stats_read(&w->share, fan);
+  udp_stats_read(w->udp, udp);
+  *ring_dropped = __atomic_load_n(&w->ring_dropped, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,164 @@
+/* The media plane with worker threads (src/media/worker.c, sfu_share.c,
+ * docs/media.md "Shares"): viewers spread over the workers, each gets every
+ * packet once and in order from the worker holding it, NACKs are answered
+ * there, a viewer joining later starts on the cached keyframe, a viewer
+ * that leaves stops getting packets while the others go on, and a viewer
+ * whose path moves between UDP and ICE-TCP moves between a worker and the
+ * media plane's own loop and keeps getting the stream.
+ *
+ * A real struct sfu on 127.0.0.1 with two workers, and the "browsers" of
+ * sfu_browser.h; the workers send from their own threads straight to the
+ * browsers' sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "media/rtcp.h"
+#include "sfu_browser.h"
+
+#define VIEWERS 5
+
+static size_t want;
+static int has_want(struct browser *b) { return b->nrtp >= want; }
+
+static uint64_t until_ms;
+static int time_passed(struct browser *b) { return uv_now(&w.loop) >= until_ms; }
+
+static void run_for(struct browser *b, uint64_t ms) {
+  until_ms = uv_now(&w.loop) + ms;
+  wait_for(time_passed, b, "time to pass");
+}
+
+static int setup_two(void **state) {
+  setup_workers = 2;
+  return setup(state);
+}
+
+/* v got n packets more than it had (before), numbered without a gap. */
+static void check_run(const struct browser *v, size_t before, size_t n) {
+  assert_int_equal(v->nrtp, before + n);
+  for (size_t i = before + 1; i < v->nrtp; i++)
+    assert_int_equal((uint16_t)(v->rtp_seq[i - 1] + 1), v->rtp_seq[i]);
+}
+
+/* n packets (a keyframe first when key), and every viewer has them all. */
+static void stream(struct browser *pub, struct browser **v, int nv, int n, int key) {
+  size_t before[MAX_BROWSERS];
+  for (int i = 0; i < nv; i++)
+    before[i] = v[i]->nrtp;
+  for (int i = 0; i < n; i++)
+    publisher_rtp(pub, key && i == 0);
+  for (int i = 0; i < nv; i++) {
+    want = before[i] + (size_t)n;
+    wait_for(has_want, v[i], "the packets at every viewer");
+  }
+  run_for(v[0], 30); /* nothing more comes */
+  for (int i = 0; i < nv; i++)
+    check_run(v[i], before[i], (size_t)n);
+}
+
+static void test_viewers_spread_over_workers(void **state) {
+  struct browser *v[VIEWERS];
+  struct browser *pub = room_with_viewers(v, VIEWERS);
+  int on[3] = {0};
+  for (int i = 0; i < VIEWERS; i++) {
+    int share = peer_of(v[i])->share;
+    assert_true(share == 1 || share == 2); /* UDP viewers go to the workers */
+    on[share]++;
+  }
+  assert_true(on[1] >= 2 && on[2] >= 2); /* the one with fewer each time */
+  stream(pub, v, VIEWERS, 40, 1);
+  struct sfu_stats st;
+  sfu_get_stats(w.sfu, &st);
+  assert_int_equal(st.rtp_out, VIEWERS * 40);
+  assert_true(st.udp_tx_packets >= VIEWERS * 40);
+}
+
+/* A NACK reaches the worker holding the viewer, which resends from its
+ * own ring. */
+static void test_nack_answered_by_the_worker(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  stream(pub, v, 2, 20, 1);
+  uint16_t lost = v[1]->rtp_seq[7];
+  uint8_t rtcp[64];
+  int len = rtcp_build_nack(rtcp, sizeof(rtcp), 0x5eed, v[1]->rtp_ssrc, &lost, 1);
+  assert_true(len > 0);
+  browser_rtcp(v[1], rtcp, (size_t)len);
+  want = 21;
+  wait_for(has_want, v[1], "the retransmission");
+  assert_int_equal(v[1]->rtp_seq[20], lost);
+  struct sfu_stats st;
+  sfu_get_stats(w.sfu, &st);
+  assert_int_equal(st.nack_resent, 1);
+}
+
+/* Viewers come and go while the stream runs: one that leaves gets nothing
+ * more, the others miss nothing, and one that joins later starts on the
+ * cached keyframe (its worker's ring got the room's video from the media
+ * plane first). */
+static void test_join_and_leave_while_streaming(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  stream(pub, v, 2, 10, 1);
+  sfu_drop(w.room, &v[0]->owner);
+  size_t gone = v[0]->nrtp;
+  stream(pub, &v[1], 1, 10, 0);
+  assert_int_equal(v[0]->nrtp, gone);
+  struct browser *late = browser_new(0, 0);
+  browser_offer(late);
+  browser_connect(late);
+  want = 20; /* the keyframe and everything after it */
+  wait_for(has_want, late, "the start from the cached keyframe");
+  check_run(late, 0, 20);
+  assert_int_equal(late->rtp_seq[0], v[1]->rtp_seq[0]); /* the keyframe */
+  struct browser *both[2] = {v[1], late};
+  stream(pub, both, 2, 10, 0);
+}
+
+/* An ICE-TCP viewer is sent to from the media plane's own loop (its
+ * connection is that loop's); when it nominates a UDP address it moves to
+ * a worker, and back again when it nominates ICE-TCP, without a gap in its
+ * numbering. */
+static void test_path_moves_between_loop_and_worker(void **state) {
+  struct browser *none[1];
+  struct browser *pub = room_with_viewers(none, 0);
+  struct browser *v = browser_new(0, conn_listener_port(&w.tcp));
+  browser_offer(v);
+  browser_connect(v);
+  assert_int_equal(peer_of(v)->share, 0);
+  stream(pub, &v, 1, 10, 1);
+
+  struct tclient *tcp = v->tcp; /* a UDP path beside it, nominated */
+  v->tcp = NULL;
+  v->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in to;
+  uv_ip4_addr("127.0.0.1", sfu_port(w.sfu), &to);
+  assert_int_equal(connect(v->fd, (struct sockaddr *)&to, sizeof(to)), 0);
+  browser_check(v);
+  wait_for(has_stun_ok, v, "the check over UDP");
+  int share = peer_of(v)->share;
+  assert_true(share == 1 || share == 2);
+  stream(pub, &v, 1, 10, 0);
+
+  v->tcp = tcp; /* and ICE-TCP nominated again */
+  v->stun_ok = 0;
+  browser_check(v);
+  wait_for(has_stun_ok, v, "the check over ICE-TCP");
+  run_for(v, 20); /* the view comes back from its worker */
+  assert_int_equal(peer_of(v)->share, 0);
+  stream(pub, &v, 1, 10, 0);
+  check_run(v, 0, 30);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_viewers_spread_over_workers, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_nack_answered_by_the_worker, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_join_and_leave_while_streaming, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_path_moves_between_loop_and_worker, setup_two, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
