@@ -9,14 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
-            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev libsrtp2-dev)
+            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev)
+# libsrtp2 is the reference onair's own SRTP is checked against (test_srtp,
+# fuzz_srtp) and measured against (bench/srtp-cost.c); onair does not link it.
 # clang-14 and its runtimes build the fuzz targets and build-asan (the
 # sanitizer build); llvm-14's llvm-symbolizer puts names in their reports.
 # The GStreamer WebRTC peer (tests/e2e/gst_peer.py) takes webrtcbin, DTLS and
 # SRTP from -bad, libnice's ICE from gstreamer1.0-nice, VP8 and RTP from
 # -good, Opus and the test sources from -base, and Gst, GstSdp and GstWebRTC
 # through python3-gi from the gir1.2 packages.
-test_pkgs=(libcmocka-dev chromium firefox-esr clang-14 libclang-rt-14-dev llvm-14 clang-format-14 openssl sqlite3 iproute2 util-linux
+test_pkgs=(libcmocka-dev libsrtp2-dev chromium firefox-esr clang-14 libclang-rt-14-dev llvm-14 clang-format-14 openssl sqlite3 iproute2 util-linux
            nodejs npm ca-certificates curl valgrind nginx-light coturn prometheus systemd pebble
            python3-aiortc python3-av python3-numpy python3-websockets
            python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0

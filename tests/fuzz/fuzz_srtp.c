@@ -1,16 +1,23 @@
 /* libFuzzer target for SRTP and SRTCP (src/media/srtpctx.c) as onair meets
- * them: a publisher's stream coming in, unprotected in place.
+ * them, differential against libsrtp2, the reference onair's code replaced.
  *
- * Two contexts are keyed from one fixed struct dtls_srtp_keys, as both ends
- * of a DTLS-SRTP association are: onair's (srtpctx_new(keys)) and the
- * browser's (the same keys with local and remote swapped). The input is a
- * profile byte and then a script of operations (README.md, "fuzz_srtp input
- * format") on packets whose plaintext the input gives:
+ * Both ends of a DTLS-SRTP association are keyed from one fixed struct
+ * dtls_srtp_keys: onair (srtpctx_new(keys)) and the browser (the same keys
+ * with local and remote swapped), each twice, as onair's code and as a
+ * libsrtp2 session configured as onair configured it before (any SSRC, a
+ * window of 1024, repeats allowed when sending). The input is a profile
+ * byte and then a script of operations (README.md, "fuzz_srtp input
+ * format") on packets whose plaintext the input gives. Every packet goes
+ * through both implementations:
  *
- *   - a packet the browser protects reaches onair: unprotected in a heap
- *     buffer of exactly its size, it must give back the plaintext byte for
- *     byte; a packet one ahead of the last one onair took from its SSRC (or
- *     any SRTCP packet) must be taken;
+ *   - both protect it or both refuse; SRTP to the same bytes, SRTCP to the
+ *     same length (onair numbers SRTCP per context, libsrtp per SSRC);
+ *   - both receivers get the same bytes and either both take them, giving
+ *     the same plaintext, or both refuse;
+ *   - a packet the browser protects reaches onair: it must give back the
+ *     plaintext byte for byte in a heap buffer of exactly its size; a
+ *     packet one ahead of the last one onair took from its SSRC (or any
+ *     SRTCP packet) must be taken;
  *   - the same packet again (a replay) must be refused with -EACCES;
  *   - a copy with one byte changed, or cut short, must be refused, and must
  *     not stop the genuine packet from being taken after it;
@@ -19,8 +26,10 @@
  *   - onair protects a packet (into exactly len + SRTPCTX_MAX_TRAILER
  *     bytes; one byte less is -ENOBUFS) and the browser takes it back.
  *
- * Any broken check traps. */
+ * Sources stay within onair's SSRC table (4 SSRCs), so neither side forgets
+ * one. Any broken check traps. */
 #include <errno.h>
+#include <srtp2/srtp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,7 +46,8 @@
       __builtin_trap();  \
   } while (0)
 
-#define FUZZ_PKT_MAX 1500 /* bytes of plaintext */
+#define FUZZ_PKT_MAX 1500             /* bytes of plaintext */
+#define FUZZ_BUF (FUZZ_PKT_MAX + 256) /* and any trailer, libsrtp's included */
 #define FUZZ_NSSRC 4
 
 enum fuzz_op {
@@ -51,10 +61,17 @@ enum fuzz_op {
   FUZZ_OPS
 };
 
+/* One end: onair's code and libsrtp, sending and receiving with the same
+ * keys. */
+struct fuzz_end {
+  struct srtpctx *ctx;
+  srtp_t lib_out, lib_in;
+};
+
 /* The script's state: both ends, and what onair took. */
 static struct {
-  struct srtpctx *onair, *browser;
-  uint8_t last[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER]; /* the last packet taken, protected */
+  struct fuzz_end onair, browser;
+  uint8_t last[FUZZ_BUF]; /* the last packet taken, protected */
   size_t last_len;
   int last_rtcp;
   uint16_t high[FUZZ_NSSRC]; /* per SSRC: the highest sequence number taken */
@@ -66,10 +83,12 @@ static const uint32_t fuzz_ssrcs[FUZZ_NSSRC] = {0x11223344, 0xCAFEBABE, 1, 0xFFF
 /* The next plaintext: a 2-byte length (up to FUZZ_PKT_MAX) and that many
  * bytes from the input (zeros past its end). RTP gets version 2, one of
  * FUZZ_NSSRC SSRCs (by byte 8's low bits) and no RTCP-like second byte;
- * RTCP gets version 2 and an RTCP packet type. */
+ * RTCP gets version 2, an RTCP packet type and one of the SSRCs (by byte
+ * 4's low bits). */
 static size_t fuzz_plaintext(struct fuzz_in *in, uint8_t *p, int rtcp, int *ssrc_idx) {
   size_t len = fuzz_u16(in) % (FUZZ_PKT_MAX + 1);
   size_t take = len < in->n ? len : in->n;
+  size_t at = rtcp ? 4 : 8;
 
   memset(p, 0, FUZZ_PKT_MAX);
   memcpy(p, in->d, take);
@@ -78,54 +97,80 @@ static size_t fuzz_plaintext(struct fuzz_in *in, uint8_t *p, int rtcp, int *ssrc
   if (len < (rtcp ? 8 : RTP_HDR_MIN))
     len = rtcp ? 8 : RTP_HDR_MIN;
   p[0] = (uint8_t)(0x80 | (p[0] & 0x3F));
-  if (rtcp) {
+  if (rtcp)
     p[1] = (uint8_t)(200 + p[1] % 7);
-    return len;
-  }
-  p[1] &= 0x7F; /* never RTCP-like (72..95 with the marker) */
-  *ssrc_idx = p[8] % FUZZ_NSSRC;
-  memcpy(p + 8, &(uint32_t){__builtin_bswap32(fuzz_ssrcs[*ssrc_idx])}, 4);
+  else
+    p[1] &= 0x7F; /* never RTCP-like (72..95 with the marker) */
+  *ssrc_idx = p[at] % FUZZ_NSSRC;
+  memcpy(p + at, &(uint32_t){__builtin_bswap32(fuzz_ssrcs[*ssrc_idx])}, 4);
   return len;
 }
 
-/* Protects p (len bytes) with ctx into a buffer of exactly len +
- * SRTPCTX_MAX_TRAILER bytes, after checking one byte less is refused.
- * Returns the protected length, or 0 if libsrtp refused the plaintext. */
-static size_t fuzz_protect(struct srtpctx *ctx, const uint8_t *p, size_t len, int rtcp,
-                           uint8_t *out) {
+static int fuzz_lib_ok(srtp_err_status_t s) { return s == srtp_err_status_ok; }
+
+/* libsrtp protects len bytes of p into out (FUZZ_BUF bytes). Returns the
+ * protected length, or 0 if refused. */
+static size_t fuzz_lib_protect(srtp_t t, const uint8_t *p, size_t len, int rtcp, uint8_t *out) {
+  int n = (int)len;
+
+  memcpy(out, p, len);
+  if (!fuzz_lib_ok(rtcp ? srtp_protect_rtcp(t, out, &n) : srtp_protect(t, out, &n)))
+    return 0;
+  return (size_t)n;
+}
+
+/* e protects p (len bytes) twice: onair's code into a buffer of exactly
+ * len + SRTPCTX_MAX_TRAILER bytes (one byte less first: -ENOBUFS), and
+ * libsrtp. Both or neither take it; SRTP must come out the same. Returns
+ * the protected length (onair's copy in out, libsrtp's in lib_out), or 0
+ * if both refused the plaintext. */
+static size_t fuzz_protect(struct fuzz_end *e, const uint8_t *p, size_t len, int rtcp, uint8_t *out,
+                           uint8_t *lib_out) {
   size_t cap = len + SRTPCTX_MAX_TRAILER, n = len;
   uint8_t *buf = malloc(cap);
   int rc;
 
   FUZZ_CHECK(buf != NULL);
   memcpy(buf, p, len);
-  rc = rtcp ? srtpctx_protect_rtcp(ctx, buf, &n, cap - 1)
-            : srtpctx_protect_rtp(ctx, buf, &n, cap - 1);
+  rc = rtcp ? srtpctx_protect_rtcp(e->ctx, buf, &n, cap - 1)
+            : srtpctx_protect_rtp(e->ctx, buf, &n, cap - 1);
   FUZZ_CHECK(rc == -ENOBUFS && n == len);
-  rc = rtcp ? srtpctx_protect_rtcp(ctx, buf, &n, cap) : srtpctx_protect_rtp(ctx, buf, &n, cap);
+  rc =
+      rtcp ? srtpctx_protect_rtcp(e->ctx, buf, &n, cap) : srtpctx_protect_rtp(e->ctx, buf, &n, cap);
   /* -EACCES: a sequence number the sender's own window is past. */
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -EACCES);
+  size_t lib_n = fuzz_lib_protect(e->lib_out, p, len, rtcp, lib_out);
+  FUZZ_CHECK((rc == 0) == (lib_n > 0));
   if (rc == 0) {
-    FUZZ_CHECK(n > len && n <= cap);
+    FUZZ_CHECK(n > len && n <= cap && n == lib_n);
+    FUZZ_CHECK(rtcp || memcmp(buf, lib_out, n) == 0);
     memcpy(out, buf, n);
   }
   free(buf);
   return rc == 0 ? n : 0;
 }
 
-/* Unprotects len bytes of p with ctx in a heap buffer of exactly len bytes;
- * the plaintext goes to out (if not NULL) and its length to *out_len. */
-static int fuzz_unprotect(struct srtpctx *ctx, const uint8_t *p, size_t len, int rtcp, uint8_t *out,
+/* e's receivers take len bytes of p: onair's code in a heap buffer of
+ * exactly len bytes, and libsrtp. Both take them with the same plaintext
+ * (into out, if not NULL, its length to *out_len), or both refuse. Returns
+ * onair's result. */
+static int fuzz_unprotect(struct fuzz_end *e, const uint8_t *p, size_t len, int rtcp, uint8_t *out,
                           size_t *out_len) {
+  static uint8_t lib[FUZZ_BUF];
   uint8_t *buf = malloc(len ? len : 1);
   size_t n = len;
-  int rc;
+  int rc, lib_n = (int)len;
 
-  FUZZ_CHECK(buf != NULL);
+  FUZZ_CHECK(buf != NULL && len <= sizeof(lib));
   memcpy(buf, p, len);
-  rc = rtcp ? srtpctx_unprotect_rtcp(ctx, buf, &n) : srtpctx_unprotect_rtp(ctx, buf, &n);
+  rc = rtcp ? srtpctx_unprotect_rtcp(e->ctx, buf, &n) : srtpctx_unprotect_rtp(e->ctx, buf, &n);
   FUZZ_CHECK(rc == 0 || rc == -EACCES || rc == -EINVAL);
   FUZZ_CHECK(rc < 0 || n <= len);
+  memcpy(lib, p, len);
+  int lib_ok = fuzz_lib_ok(rtcp ? srtp_unprotect_rtcp(e->lib_in, lib, &lib_n)
+                                : srtp_unprotect(e->lib_in, lib, &lib_n));
+  FUZZ_CHECK((rc == 0) == lib_ok);
+  FUZZ_CHECK(rc < 0 || (n == (size_t)lib_n && memcmp(buf, lib, n) == 0));
   if (rc == 0 && out)
     memcpy(out, buf, n);
   *out_len = n;
@@ -137,10 +182,10 @@ static int fuzz_unprotect(struct srtpctx *ctx, const uint8_t *p, size_t len, int
  * plaintext. */
 static void fuzz_deliver(const uint8_t *plain, size_t len, const uint8_t *prot, size_t plen,
                          int rtcp, int ssrc_idx) {
-  static uint8_t back[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER];
+  static uint8_t back[FUZZ_BUF];
   uint16_t seq = (uint16_t)(plain[2] << 8 | plain[3]);
   size_t n;
-  int rc = fuzz_unprotect(st.onair, prot, plen, rtcp, back, &n);
+  int rc = fuzz_unprotect(&st.onair, prot, plen, rtcp, back, &n);
 
   /* Newer than anything taken from its SSRC: no replay, never too old. */
   if (rtcp || !st.have[ssrc_idx] || seq == (uint16_t)(st.high[ssrc_idx] + 1))
@@ -159,38 +204,39 @@ static void fuzz_deliver(const uint8_t *plain, size_t len, const uint8_t *prot, 
   st.last_rtcp = rtcp;
 }
 
-/* A new packet: forged (one byte changed, or cut short) first, then
- * genuine. */
+/* A new packet from the browser: forged (one byte changed, or cut short)
+ * first, then genuine. SRTCP goes as libsrtp numbered it (as browsers
+ * do), SRTP as both protected it. */
 static void fuzz_packet(struct fuzz_in *in, enum fuzz_op op, int rtcp) {
-  static uint8_t plain[FUZZ_PKT_MAX], prot[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER];
+  static uint8_t plain[FUZZ_PKT_MAX], ours[FUZZ_BUF], prot[FUZZ_BUF];
   int ssrc_idx = 0;
   size_t len = fuzz_plaintext(in, plain, rtcp, &ssrc_idx), plen, n;
   size_t pos = fuzz_u16(in);
   uint8_t flip = fuzz_byte(in);
 
-  plen = fuzz_protect(st.browser, plain, len, rtcp, prot);
+  plen = fuzz_protect(&st.browser, plain, len, rtcp, ours, prot);
   if (plen == 0)
     return;
   if (op == FUZZ_OP_TAMPER) {
     prot[pos % plen] ^= flip ? flip : 1;
-    FUZZ_CHECK(fuzz_unprotect(st.onair, prot, plen, rtcp, NULL, &n) < 0);
+    FUZZ_CHECK(fuzz_unprotect(&st.onair, prot, plen, rtcp, NULL, &n) < 0);
     prot[pos % plen] ^= flip ? flip : 1;
   } else if (op == FUZZ_OP_TRUNCATE) {
-    FUZZ_CHECK(fuzz_unprotect(st.onair, prot, pos % plen, rtcp, NULL, &n) < 0);
+    FUZZ_CHECK(fuzz_unprotect(&st.onair, prot, pos % plen, rtcp, NULL, &n) < 0);
   }
   fuzz_deliver(plain, len, prot, plen, rtcp, ssrc_idx);
 }
 
 /* onair protects what it sends a viewer; the browser takes it back. */
 static void fuzz_send(struct fuzz_in *in, int rtcp) {
-  static uint8_t plain[FUZZ_PKT_MAX], prot[FUZZ_PKT_MAX + SRTPCTX_MAX_TRAILER], back[sizeof(prot)];
+  static uint8_t plain[FUZZ_PKT_MAX], prot[FUZZ_BUF], lib[FUZZ_BUF], back[FUZZ_BUF];
   int ssrc_idx = 0;
   size_t len = fuzz_plaintext(in, plain, rtcp, &ssrc_idx), plen, n;
 
-  plen = fuzz_protect(st.onair, plain, len, rtcp, prot);
+  plen = fuzz_protect(&st.onair, plain, len, rtcp, prot, lib);
   if (plen == 0)
     return;
-  if (fuzz_unprotect(st.browser, prot, plen, rtcp, back, &n) == 0)
+  if (fuzz_unprotect(&st.browser, prot, plen, rtcp, back, &n) == 0)
     FUZZ_CHECK(n == len && memcmp(back, plain, len) == 0);
   else
     FUZZ_CHECK(!rtcp); /* SRTP may refuse an old sequence number; SRTCP never */
@@ -200,7 +246,7 @@ static void fuzz_raw(struct fuzz_in *in, int rtcp) {
   size_t len = fuzz_byte(in), n;
 
   len = len < in->n ? len : in->n;
-  fuzz_unprotect(st.onair, in->d, len, rtcp, NULL, &n);
+  fuzz_unprotect(&st.onair, in->d, len, rtcp, NULL, &n);
   in->d += len;
   in->n -= len;
 }
@@ -225,10 +271,49 @@ static void fuzz_keys(uint8_t b, struct dtls_srtp_keys *onair, struct dtls_srtp_
   memcpy(browser->remote_salt, onair->local_salt, DTLS_SRTP_SALT_MAX);
 }
 
+/* A libsrtp session with one direction of k, as onair's srtpctx.c made
+ * them when it wrapped libsrtp. */
+static srtp_t fuzz_lib_session(const struct dtls_srtp_keys *k, int outbound) {
+  srtp_policy_t p;
+  srtp_t t = NULL;
+  uint8_t master[DTLS_SRTP_KEY_MAX + DTLS_SRTP_SALT_MAX];
+
+  memset(&p, 0, sizeof(p));
+  if (k->profile == DTLS_SRTP_AEAD_AES_128_GCM) {
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+  } else {
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
+  }
+  memcpy(master, outbound ? k->local_key : k->remote_key, k->key_len);
+  memcpy(master + k->key_len, outbound ? k->local_salt : k->remote_salt, k->salt_len);
+  p.key = master;
+  p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+  p.window_size = 1024;
+  p.allow_repeat_tx = 1;
+  FUZZ_CHECK(srtp_create(&t, &p) == srtp_err_status_ok);
+  return t;
+}
+
+static void fuzz_end_open(struct fuzz_end *e, const struct dtls_srtp_keys *k) {
+  e->ctx = srtpctx_new(k);
+  FUZZ_CHECK(e->ctx != NULL);
+  e->lib_out = fuzz_lib_session(k, 1);
+  e->lib_in = fuzz_lib_session(k, 0);
+}
+
+static void fuzz_end_close(struct fuzz_end *e) {
+  srtpctx_free(e->ctx);
+  srtp_dealloc(e->lib_out);
+  srtp_dealloc(e->lib_in);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   FUZZ_CHECK(srtpctx_global_init() == 0);
+  FUZZ_CHECK(srtp_init() == srtp_err_status_ok);
   return 0;
 }
 
@@ -240,9 +325,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   memset(&st, 0, sizeof(st));
   fuzz_keys(fuzz_byte(&in), &ko, &kb);
-  st.onair = srtpctx_new(&ko);
-  st.browser = srtpctx_new(&kb);
-  FUZZ_CHECK(st.onair != NULL && st.browser != NULL);
+  fuzz_end_open(&st.onair, &ko);
+  fuzz_end_open(&st.browser, &kb);
   while (in.n > 0) {
     uint8_t op = fuzz_byte(&in);
     size_t n;
@@ -257,14 +341,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case FUZZ_OP_REPLAY:
       if (st.last_len)
-        FUZZ_CHECK(fuzz_unprotect(st.onair, st.last, st.last_len, st.last_rtcp, NULL, &n) ==
+        FUZZ_CHECK(fuzz_unprotect(&st.onair, st.last, st.last_len, st.last_rtcp, NULL, &n) ==
                    -EACCES);
       break;
     case FUZZ_OP_RAW: fuzz_raw(&in, op & 0x80); break;
     default: fuzz_send(&in, op & 0x80); break;
     }
   }
-  srtpctx_free(st.onair);
-  srtpctx_free(st.browser);
+  fuzz_end_close(&st.onair);
+  fuzz_end_close(&st.browser);
   return 0;
 }
