@@ -25,6 +25,7 @@ struct mb_cfg {
   const char *server_cpus, *emu_cpus; /* "0", "1", "0-1", ... */
   const char *out;                    /* rows appended here, one JSON line each */
   unsigned width, height, kbps, stream_s;
+  const char *stream_file; /* load the stream from here instead of making it */
 };
 
 struct mb_track {
@@ -41,7 +42,9 @@ struct mb_track {
   int64_t pend_next;
 };
 
-enum mb_vstate { V_IDLE, V_SIGNALING, V_MEDIA, V_LIVE, V_FAILED };
+/* A viewer's join: signaling, then ICE and DTLS (these two are what the
+ * join concurrency counts), then keyed and waiting for a keyframe, live. */
+enum mb_vstate { V_IDLE, V_SIGNALING, V_MEDIA, V_UP, V_LIVE, V_FAILED };
 
 struct mb_viewer {
   unsigned idx;
@@ -73,7 +76,8 @@ struct mb_emu {
   unsigned nv;         /* allocated */
   unsigned target;     /* viewers [0, target) should be joined */
   unsigned started;    /* viewers whose join has begun */
-  unsigned joining;    /* begun, neither live nor failed */
+  unsigned joining;    /* in signaling, ICE or DTLS */
+  unsigned pending;    /* begun, neither live nor failed */
   int measuring;       /* a window is open: decrypted samples give delays */
   float *delays;       /* ms, this window's */
   size_t ndelays, delays_cap;

@@ -158,9 +158,10 @@ static double floor_measure(struct floor *f, double seconds, double *pps) {
 
   while (c - c0 < seconds) {
     for (i = 0; i < BATCH; i++, k++) {
-      const struct mb_spkt *sp;
+      const struct mb_spkt *sp = &f->st->pkts[k % f->st->npkts];
       uint16_t pic;
-      size_t len = mb_stream_rtp(f->st, k, 0x11223344, 0x55667788, bufs[i], &sp, &pic);
+      size_t len =
+          mb_stream_build(f->st, sp, k / f->st->npkts, (uint16_t)k, 0x11223344, bufs[i], &pic);
       int n = f->gcm ? seal_gcm(f, bufs[i], len) : seal_cm(f, bufs[i], len);
       if (n < 0)
         return -1;
@@ -244,7 +245,7 @@ int mb_floor_main(int argc, char **argv) {
   struct mb_stream st;
   struct floor f;
   double seconds = 2, gus = -1, gpps = 0, cus = -1, cpps = 0;
-  const char *out = NULL, *host = "127.0.0.1", *reader_cpus = "1";
+  const char *out = NULL, *host = "127.0.0.1", *reader_cpus = "1", *file = NULL;
   pthread_t th;
   int i, rc = 1;
 
@@ -261,10 +262,12 @@ int mb_floor_main(int argc, char **argv) {
       sscanf(argv[i + 1], "%ux%u", &w, &h);
     else if (!strcmp(argv[i], "--kbps"))
       sscanf(argv[i + 1], "%u", &kbps);
+    else if (!strcmp(argv[i], "--stream"))
+      file = argv[i + 1];
     else
       return fprintf(stderr, "floor: unknown option %s\n", argv[i]), 2;
   }
-  if (seconds <= 0 || mb_stream_make(&st, w, h, kbps, 10) < 0)
+  if (seconds <= 0 || (file ? mb_stream_load(&st, file) : mb_stream_make(&st, w, h, kbps, 10)) < 0)
     return 1;
   memset(&f, 0, sizeof(f));
   f.st = &st;

@@ -15,12 +15,12 @@ static const char usage[] =
     "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
     "       onair-media-bench floor [--seconds S] [--reader-cpus LIST] [--media-host IP]\n"
     "                               [--video WxH] [--kbps K] [--out FILE]\n"
-    "       onair-media-bench stream [WxH [KBPS]]\n"
+    "       onair-media-bench stream [--video WxH] [--kbps K] [--save FILE]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
-    "  --stream-s S\n";
+    "  --stream-s S --stream FILE (made by stream --save)\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -101,6 +101,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->emu_cpus = v, 0;
   if (!strcmp(k, "--out"))
     return c->out = v, 0;
+  if (!strcmp(k, "--stream"))
+    return c->stream_file = v, 0;
   if (!strcmp(k, "--loss-limit"))
     return c->loss_limit = strtod(v, NULL), c->loss_limit > 0 ? 0 : -1;
   if (!strcmp(k, "--janus-ports"))
@@ -149,24 +151,29 @@ static int run_main(int argc, char **argv) {
   return mb_run(&c);
 }
 
-/* Makes the stream and prints its figures (and, for a look at the picture,
- * nothing else: the frames are not kept). */
+/* Makes the stream and prints its figures; --save FILE keeps it for the
+ * runs (run --stream FILE, floor --stream FILE). */
 static int stream_main(int argc, char **argv) {
   struct mb_cfg c;
   struct mb_stream s;
+  const char *save = NULL;
   int64_t t0 = mb_now();
+  int i;
 
   cfg_defaults(&c);
-  if (argc >= 4)
-    sscanf(argv[3], "%u", &c.kbps);
-  if (argc >= 3 && sscanf(argv[2], "%ux%u", &c.width, &c.height) != 2)
-    return 2;
+  for (i = 2; i + 1 < argc; i += 2)
+    if (set_option(&c, argv[i], argv[i + 1]) < 0 &&
+        !(strcmp(argv[i], "--save") == 0 && (save = argv[i + 1])))
+      return fputs(usage, stderr), 2;
   if (mb_stream_make(&s, c.width, c.height, c.kbps, c.stream_s) < 0)
     return 1;
-  printf("VP8 %ux%u %.0f kbit/s (asked %u), Opus %.0f kbit/s, %.0f packets/s, made in %.1f s\n",
-         s.width, s.height, s.video_kbps, c.kbps, s.audio_kbps, s.pps, (mb_now() - t0) / 1e9);
+  mb_log("stream: VP8 %ux%u %.0f kbit/s (asked %u), Opus %.0f kbit/s, %.0f packets/s, "
+         "%zu keyframes on request; made in %.1f s",
+         s.width, s.height, s.video_kbps, c.kbps, s.audio_kbps, s.pps,
+         s.nalt ? (size_t)s.frames / 3 : 0, (mb_now() - t0) / 1e9);
+  i = save && mb_stream_save(&s, save) < 0 ? 1 : 0;
   mb_stream_free(&s);
-  return 0;
+  return i;
 }
 
 int main(int argc, char **argv) {

@@ -53,8 +53,8 @@ struct mb_spkt {
   uint8_t video;  /* 1: VP8, 0: Opus */
   uint8_t marker; /* last packet of a video frame, first of the audio */
   uint8_t key;    /* the first packet of a keyframe */
+  uint8_t first;  /* the first packet of a video frame */
   uint16_t frame; /* frame index in the loop (video) */
-  uint32_t kseq;  /* index among the loop's packets of its kind */
   uint32_t ts;    /* RTP timestamp in the loop */
   int64_t t_ns;   /* when it goes out, from the loop's start */
 };
@@ -64,6 +64,9 @@ struct mb_stream {
   size_t blob_len;
   struct mb_spkt *pkts; /* one loop, in send order; owned */
   size_t npkts;
+  struct mb_spkt *alt; /* each frame's picture as a keyframe, for keyframe requests; owned */
+  size_t nalt;
+  uint32_t *alt_first; /* frames + 1 entries: frame f's keyframe is alt[alt_first[f]..[f+1]) */
   unsigned width, height, fps;
   unsigned frames;       /* video frames per loop */
   unsigned audio_frames; /* 20 ms Opus frames per loop */
@@ -75,12 +78,14 @@ struct mb_stream {
 };
 int mb_stream_make(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps, unsigned seconds);
 void mb_stream_free(struct mb_stream *s);
-/* Packet number k of the endless stream (loop k / npkts) as a clear RTP
- * packet in out (MB_RTP_MAX bytes): sequence numbers count per kind,
- * timestamps and the VP8 PictureID run on across loops. Returns its length
- * and the packet's description in *sp and its PictureID in *pic. */
-size_t mb_stream_rtp(const struct mb_stream *s, uint64_t k, uint32_t ssrc_v, uint32_t ssrc_a,
-                     uint8_t *out, const struct mb_spkt **sp, uint16_t *pic);
+/* Saves the made stream for other runs of this binary, or loads it. 0 or -1. */
+int mb_stream_save(const struct mb_stream *s, const char *path);
+int mb_stream_load(struct mb_stream *s, const char *path);
+/* Packet p of loop number loop as a clear RTP packet in out (MB_RTP_MAX
+ * bytes) with sequence number seq: timestamps and the VP8 PictureID run on
+ * across loops. Returns its length, and its PictureID in *pic. */
+size_t mb_stream_build(const struct mb_stream *s, const struct mb_spkt *p, uint64_t loop,
+                       uint16_t seq, uint32_t ssrc, uint8_t *out, uint16_t *pic);
 /* VP8 payload (descriptor first): PictureID, and whether it starts a
  * keyframe of w x h. Returns 0, or -1 if the descriptor has no 15-bit
  * PictureID. */
@@ -191,10 +196,13 @@ struct mb_pub {
   struct mb_conn conn;                         /* onair: ICE, DTLS, SRTP */
   struct mb_dtls *dtls;
   uint32_t ssrc_v, ssrc_a;
-  int state;           /* atomic: 0 connecting, 1 sending, -1 failed */
-  int stop;            /* atomic */
-  uint64_t sent;       /* packets (atomic) */
-  int64_t late_max_ns; /* the latest a packet went out after its time */
+  int state;                        /* atomic: 0 connecting, 1 sending, -1 failed */
+  int stop;                         /* atomic */
+  uint64_t sent;                    /* packets (atomic) */
+  uint16_t seq_v, seq_a;            /* the next sequence numbers */
+  int key_wanted;                   /* a PLI or FIR came: the next frame goes out as a keyframe */
+  uint64_t key_requests, keys_sent; /* (atomic) */
+  int64_t late_max_ns;              /* the latest a packet went out after its time */
   unsigned long th;
 };
 int mb_pub_start(struct mb_pub *p);

@@ -69,7 +69,7 @@ static void join_more(int64_t now) {
   }
 }
 
-static int all_joined(void) { return mb_emu.started == mb_emu.target && mb_emu.joining == 0; }
+static int all_joined(void) { return mb_emu.started == mb_emu.target && mb_emu.pending == 0; }
 
 /* Runs the loop for dur ns, or until done() says so. */
 static void run_for(int64_t dur, int (*done)(void)) {
@@ -181,6 +181,8 @@ static void delay_stats(json_t *row) {
   json_object_set_new(row, "delay_ms_p99", num(pct(e->delays, e->ndelays, 99)));
   json_object_set_new(row, "delay_samples", json_integer((json_int_t)e->ndelays));
   json_object_set_new(row, "pub_late_ms", num(e->pub.late_max_ns / 1e6));
+  json_object_set_new(row, "key_requests", json_integer((json_int_t)e->pub.key_requests));
+  json_object_set_new(row, "keys_sent", json_integer((json_int_t)e->pub.keys_sent));
 }
 
 static double row_num(json_t *row, const char *key) {
@@ -295,7 +297,9 @@ static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
   if (srtp_init() != srtp_err_status_ok || mb_loop_init() < 0 ||
       mb_dtls_init(&e->dtls, cfg->gcm) < 0)
     return -1;
-  if (mb_stream_make(&e->st, cfg->width, cfg->height, cfg->kbps, cfg->stream_s) < 0) {
+  if (cfg->stream_file
+          ? mb_stream_load(&e->st, cfg->stream_file) < 0
+          : mb_stream_make(&e->st, cfg->width, cfg->height, cfg->kbps, cfg->stream_s) < 0) {
     mb_log("cannot encode the stream (libvpx, libopus)");
     return -1;
   }

@@ -3,10 +3,20 @@
  * libopus (20 ms frames), made at start, packetized here (RFC 7741 VP8
  * payload descriptor with a 15-bit PictureID; RFC 7587 Opus), looped. The
  * loop is a whole number of keyframe intervals, so every loop starts on a
- * keyframe. */
+ * keyframe.
+ *
+ * A browser answers a keyframe request (PLI, FIR) with a keyframe at its
+ * next frame. So that the publisher can too, every third picture is also
+ * encoded alone as a keyframe (a second encoder, all keyframes, at the size
+ * of the stream's own; every picture would triple the time it takes to make
+ * the stream): sent in place of that delta frame it is a real keyframe of
+ * the same picture, at most 100 ms after the request. The delta frames after it were predicted from the original
+ * frame, so a decoder would drift a little until the next periodic keyframe;
+ * nothing here decodes them. */
 #include "mb.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <opus/opus.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +31,7 @@
 /* Per-pixel noise (0..NOISE) so that libvpx at speed 16 spends the asked
  * rate on 720p: measured, 1 gives 1.52 Mbit/s for 1.5, 3 gives 2. */
 #define NOISE 1
+#define ALT_EVERY 3 /* frames with a keyframe alternate: a request waits at most 100 ms */
 
 struct frame {
   size_t off, len;
@@ -29,7 +40,8 @@ struct frame {
 
 struct builder {
   struct mb_stream *s;
-  size_t blob_cap, pkts_cap;
+  size_t blob_cap, pkts_cap, alt_cap;
+  int alt; /* packets go to s->alt */
 };
 
 /* Appends n bytes: from p, or when p is NULL from the blob itself at
@@ -54,18 +66,19 @@ static int blob_put(struct builder *b, const void *p, size_t src, size_t n, size
 }
 
 static struct mb_spkt *pkt_new(struct builder *b) {
-  struct mb_stream *s = b->s;
+  struct mb_spkt **list = b->alt ? &b->s->alt : &b->s->pkts;
+  size_t *n = b->alt ? &b->s->nalt : &b->s->npkts, *cap = b->alt ? &b->alt_cap : &b->pkts_cap;
 
-  if (s->npkts == b->pkts_cap) {
-    size_t cap = b->pkts_cap ? b->pkts_cap * 2 : 4096;
-    struct mb_spkt *np = realloc(s->pkts, cap * sizeof(*np));
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 4096;
+    struct mb_spkt *np = realloc(*list, c * sizeof(*np));
     if (!np)
       return NULL;
-    s->pkts = np;
-    b->pkts_cap = cap;
+    *list = np;
+    *cap = c;
   }
-  memset(&s->pkts[s->npkts], 0, sizeof(s->pkts[0]));
-  return &s->pkts[s->npkts++];
+  memset(&(*list)[*n], 0, sizeof(**list));
+  return &(*list)[(*n)++];
 }
 
 /* A picture that changes everywhere each frame (a moving gradient, a
@@ -114,8 +127,9 @@ static int vp8_encoder(vpx_codec_ctx_t *codec, unsigned w, unsigned h, unsigned 
   return 0;
 }
 
-/* Encodes the loop's frames into the blob; frames[] says where each is. */
-static int encode_video(struct builder *b, unsigned kbps, struct frame *frames) {
+/* Encodes the loop's frames into the blob; frames[] says where each is.
+ * all_key: every frame a keyframe. */
+static int encode_video(struct builder *b, unsigned kbps, struct frame *frames, int all_key) {
   struct mb_stream *s = b->s;
   vpx_codec_ctx_t codec;
   vpx_image_t img;
@@ -131,7 +145,11 @@ static int encode_video(struct builder *b, unsigned kbps, struct frame *frames) 
     const vpx_codec_cx_pkt_t *pkt;
     vpx_codec_iter_t it = NULL;
     draw(&img, f, &seed);
-    if (vpx_codec_encode(&codec, &img, f, 1, f % KEY_EVERY ? 0 : VPX_EFLAG_FORCE_KF,
+    if (all_key && f % ALT_EVERY) {
+      got++; /* no alternate for this picture */
+      continue;
+    }
+    if (vpx_codec_encode(&codec, &img, f, 1, f % KEY_EVERY && !all_key ? 0 : VPX_EFLAG_FORCE_KF,
                          VPX_DL_REALTIME))
       goto out_img;
     while ((pkt = vpx_codec_get_cx_data(&codec, &it))) {
@@ -171,6 +189,7 @@ static int packetize_frame(struct builder *b, const struct frame *fr, unsigned f
     p->video = 1;
     p->marker = i == n - 1;
     p->key = fr->key && i == 0;
+    p->first = i == 0;
     p->frame = (uint16_t)f;
     p->ts = f * (90000 / FPS);
     p->t_ns = (int64_t)f * 1000000000 / FPS;
@@ -234,10 +253,10 @@ static void stream_figures(struct mb_stream *s) {
   for (i = 0; i < s->npkts; i++) {
     if (s->pkts[i].video) {
       vbytes += 12 + s->pkts[i].len;
-      s->pkts[i].kseq = (uint32_t)s->video_pkts++;
+      s->video_pkts++;
     } else {
       abytes += 12 + s->pkts[i].len;
-      s->pkts[i].kseq = (uint32_t)s->audio_pkts++;
+      s->audio_pkts++;
     }
   }
   s->video_kbps = vbytes * 8 / sec / 1000;
@@ -245,8 +264,40 @@ static void stream_figures(struct mb_stream *s) {
   s->pps = s->npkts / sec;
 }
 
+/* The keyframe of every picture, alone: s->alt, with s->alt_first[f] its
+ * first packet for frame f (s->alt_first[frames] = s->nalt). */
+static int make_alternates(struct builder *b, const struct frame *frames) {
+  struct mb_stream *s = b->s;
+  double key_bytes = 0;
+  unsigned f, keys = 0;
+  struct frame *alt = calloc(s->frames, sizeof(*alt));
+  int rc = -1;
+
+  for (f = 0; f < s->frames; f++)
+    if (frames[f].key) {
+      key_bytes += (double)frames[f].len;
+      keys++;
+    }
+  if (!alt || !keys || !(s->alt_first = calloc(s->frames + 1, sizeof(*s->alt_first))))
+    goto out;
+  if (encode_video(b, (unsigned)(key_bytes / keys * 8 * FPS / 1000), alt, 1) < 0)
+    goto out;
+  b->alt = 1;
+  for (f = 0; f < s->frames; f++) {
+    s->alt_first[f] = (uint32_t)s->nalt;
+    if (f % ALT_EVERY == 0 && packetize_frame(b, &alt[f], f) < 0)
+      goto out;
+  }
+  s->alt_first[s->frames] = (uint32_t)s->nalt;
+  rc = 0;
+out:
+  b->alt = 0;
+  free(alt);
+  return rc;
+}
+
 int mb_stream_make(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps, unsigned seconds) {
-  struct builder b = {s, 0, 0};
+  struct builder b = {s, 0, 0, 0, 0};
   struct frame *frames;
   unsigned f;
   int rc = -1;
@@ -263,11 +314,13 @@ int mb_stream_make(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps, u
   s->audio_ts_loop = seconds * 48000;
   if (!(frames = calloc(s->frames, sizeof(*frames))))
     return -1;
-  if (encode_video(&b, kbps, frames) < 0 || encode_audio(&b) < 0)
+  if (encode_video(&b, kbps, frames, 0) < 0 || encode_audio(&b) < 0)
     goto out;
   for (f = 0; f < s->frames; f++)
     if (packetize_frame(&b, &frames[f], f) < 0)
       goto out;
+  if (make_alternates(&b, frames) < 0)
+    goto out;
   qsort(s->pkts, s->npkts, sizeof(s->pkts[0]), by_time);
   stream_figures(s);
   rc = 0;
@@ -281,17 +334,14 @@ out:
 void mb_stream_free(struct mb_stream *s) {
   free(s->blob);
   free(s->pkts);
+  free(s->alt);
+  free(s->alt_first);
   memset(s, 0, sizeof(*s));
 }
 
-size_t mb_stream_rtp(const struct mb_stream *s, uint64_t k, uint32_t ssrc_v, uint32_t ssrc_a,
-                     uint8_t *out, const struct mb_spkt **sp, uint16_t *pic) {
-  uint64_t loop = k / s->npkts;
-  const struct mb_spkt *p = &s->pkts[k % s->npkts];
-  uint64_t before = p->video ? loop * s->video_pkts : loop * s->audio_pkts;
-  uint16_t seq = (uint16_t)(before + p->kseq);
+size_t mb_stream_build(const struct mb_stream *s, const struct mb_spkt *p, uint64_t loop,
+                       uint16_t seq, uint32_t ssrc, uint8_t *out, uint16_t *pic) {
   uint32_t ts = (uint32_t)(p->ts + loop * (p->video ? s->video_ts_loop : s->audio_ts_loop));
-  uint32_t ssrc = p->video ? ssrc_v : ssrc_a;
 
   out[0] = 0x80;
   out[1] = (uint8_t)((p->marker ? 0x80 : 0) | (p->video ? MB_PT_VP8 : MB_PT_OPUS));
@@ -311,7 +361,6 @@ size_t mb_stream_rtp(const struct mb_stream *s, uint64_t k, uint32_t ssrc_v, uin
     out[14] = (uint8_t)(0x80 | *pic >> 8);
     out[15] = (uint8_t)*pic;
   }
-  *sp = p;
   return 12 + (size_t)p->len;
 }
 
@@ -332,4 +381,57 @@ int mb_vp8_info(const uint8_t *p, size_t len, uint16_t *pic, int *key, unsigned 
     *h = (unsigned)((p[8] | p[9] << 8) & 0x3fff);
   }
   return 0;
+}
+
+/* The made stream in a file, for the other runs of the same bench run:
+ * this binary's own layout, checked by a magic with the struct sizes. */
+static void stream_magic(char magic[32]) {
+  memset(magic, 0, 32);
+  snprintf(magic, 32, "onair-mb-stream %zu %zu", sizeof(struct mb_stream), sizeof(struct mb_spkt));
+}
+
+int mb_stream_save(const struct mb_stream *s, const char *path) {
+  FILE *f = fopen(path, "wb");
+  char magic[32];
+  int ok;
+
+  if (!f)
+    return -1;
+  stream_magic(magic);
+  ok = fwrite(magic, 32, 1, f) == 1 && fwrite(s, sizeof(*s), 1, f) == 1 &&
+       fwrite(s->blob, 1, s->blob_len, f) == s->blob_len &&
+       fwrite(s->pkts, sizeof(*s->pkts), s->npkts, f) == s->npkts &&
+       fwrite(s->alt, sizeof(*s->alt), s->nalt, f) == s->nalt &&
+       fwrite(s->alt_first, sizeof(*s->alt_first), s->frames + 1, f) == s->frames + 1;
+  return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int mb_stream_load(struct mb_stream *s, const char *path) {
+  FILE *f = fopen(path, "rb");
+  char magic[32], want[32];
+  struct mb_stream h;
+  int ok;
+
+  memset(s, 0, sizeof(*s));
+  if (!f)
+    return -1;
+  stream_magic(want);
+  ok = fread(magic, 32, 1, f) == 1 && memcmp(magic, want, 32) == 0 &&
+       fread(&h, sizeof(h), 1, f) == 1;
+  if (ok) {
+    *s = h; /* the saved pointers mean nothing here */
+    s->blob = malloc(h.blob_len);
+    s->pkts = calloc(h.npkts, sizeof(*s->pkts));
+    s->alt = calloc(h.nalt + 1, sizeof(*s->alt));
+    s->alt_first = calloc(h.frames + 1, sizeof(*s->alt_first));
+    ok = s->blob && s->pkts && s->alt && s->alt_first &&
+         fread(s->blob, 1, s->blob_len, f) == s->blob_len &&
+         fread(s->pkts, sizeof(*s->pkts), s->npkts, f) == s->npkts &&
+         fread(s->alt, sizeof(*s->alt), s->nalt, f) == s->nalt &&
+         fread(s->alt_first, sizeof(*s->alt_first), s->frames + 1, f) == s->frames + 1;
+  }
+  fclose(f);
+  if (!ok)
+    mb_stream_free(s);
+  return ok ? 0 : -1;
 }

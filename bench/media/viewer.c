@@ -188,8 +188,11 @@ static void datagram(struct mb_viewer *v, uint8_t *p, size_t len, const struct s
       rtp_packet(v, p, len, rx_wall, now);
     return;
   }
-  if (mb_conn_input(&v->conn, &mb_emu.dtls, p, len, from, now) == 1)
+  if (mb_conn_input(&v->conn, &mb_emu.dtls, p, len, from, now) == 1) {
     v->t_up = now;
+    if (v->state == V_MEDIA)
+      set_state(v, V_UP);
+  }
   if (v->conn.state == CONN_FAILED)
     mb_viewer_fail(v, v->conn.why);
 }
@@ -242,11 +245,11 @@ static void udp_ready(struct mb_io *io, uint32_t events) {
 static void set_state(struct mb_viewer *v, int state) {
   int was_joining = v->state == V_SIGNALING || v->state == V_MEDIA;
   int is_joining = state == V_SIGNALING || state == V_MEDIA;
+  int was_pending = was_joining || v->state == V_UP;
+  int is_pending = is_joining || state == V_UP;
 
-  if (was_joining && !is_joining)
-    mb_emu.joining--;
-  if (!was_joining && is_joining)
-    mb_emu.joining++;
+  mb_emu.joining += is_joining - was_joining;
+  mb_emu.pending += is_pending - was_pending;
   v->state = state;
 }
 
@@ -354,11 +357,11 @@ static void nack_retry(struct mb_viewer *v, struct mb_track *t, int64_t now) {
 void mb_viewer_tick(struct mb_viewer *v, int64_t now) {
   unsigned i;
 
-  if ((v->state == V_SIGNALING || v->state == V_MEDIA) &&
+  if ((v->state == V_SIGNALING || v->state == V_MEDIA || v->state == V_UP) &&
       now - v->t_join > (int64_t)mb_emu.cfg->join_timeout_s * 1000000000)
     return mb_viewer_fail(v, v->state == V_SIGNALING ? "signaling timed out"
                                                      : "no keyframe in time (ICE, DTLS or media)");
-  if (v->state != V_MEDIA && v->state != V_LIVE)
+  if (v->state != V_MEDIA && v->state != V_UP && v->state != V_LIVE)
     return;
   mb_conn_tick(&v->conn, &mb_emu.dtls, now);
   if (v->conn.state == CONN_FAILED)

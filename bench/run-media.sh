@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# Media benchmark (issue 11, points 1 and 2): onair against Debian's Janus
+# (streaming plugin) in one run on this machine, for both SRTP profiles, with
+# the floor. Installs what it needs from Debian when missing, builds onair
+# (Release, bench/.build) and bench/media's program (bench/media/build),
+# then, inside a private network namespace of its own:
+#   1. the floor: AES-128-GCM seal + sendmmsg per packet on the server's CPU;
+#   2. for each SRTP profile, each server in turn (the order alternates), the
+#      server started fresh and pinned to SERVER_CPUS, and onair-media-bench
+#      pinned to EMU_CPUS as the publisher and the viewers, at rising N;
+#   3. the table, the ratios, one JSON line, a plot in bench/results/, and a
+#      section appended to bench/RESULTS.md.
+# bench/README.md says how to read it.
+#
+# Settings (environment):
+#   SIZES="50 100 250 500 1000 2000"  viewers, rising; a server stops at the
+#                             first N where it loses more than LOSS_LIMIT %
+#   PROFILES="gcm cm"         SRTP profiles: gcm AEAD_AES_128_GCM, cm AES_CM_128_HMAC_SHA1_80
+#   SERVERS="onair janus"     which servers
+#   SERVER_CPUS=0             CPUs the server may use (taskset list)
+#   EMU_CPUS=1                CPUs of the emulator and publisher
+#   MEDIA_WORKERS=            passed to onair as --media-workers when it has it
+#   JANUS_EVENT_LOOPS=1       Janus's event_loops (0: Janus's default, a thread per viewer)
+#   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
+#   JOIN_CONC=20              viewers in signaling, ICE or DTLS at once
+#   JOIN_TIMEOUT=20           seconds a viewer may take from signaling to its first keyframe
+#   RCVBUF=262144             SO_RCVBUF asked for each viewer socket (the kernel caps it at
+#                             net.core.rmem_max and doubles it)
+#   LOSS_LIMIT=0.5            percent
+#   VIDEO=1280x720 KBPS=1500  the stream
+#   FLOOR_SECONDS=3           CPU seconds the floor measures, per cipher
+#   RUN_TIMEOUT=900           seconds one server's run may take
+#   ONAIR_BIN=                measure this binary instead of building one
+#   RESULTS_MD=bench/RESULTS.md   where the dated section goes ("" for none)
+#   OUT=                      also copy the run's JSON lines here
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SIZES=${SIZES:-"50 100 250 500 1000 2000"}
+PROFILES=${PROFILES:-"gcm cm"}
+SERVERS=${SERVERS:-"onair janus"}
+SERVER_CPUS=${SERVER_CPUS:-0}
+EMU_CPUS=${EMU_CPUS:-1}
+MEDIA_WORKERS=${MEDIA_WORKERS:-}
+JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-1}
+SETTLE=${SETTLE:-3}
+WINDOW=${WINDOW:-6}
+JOIN_CONC=${JOIN_CONC:-20}
+JOIN_TIMEOUT=${JOIN_TIMEOUT:-20}
+RCVBUF=${RCVBUF:-262144}
+LOSS_LIMIT=${LOSS_LIMIT:-0.5}
+VIDEO=${VIDEO:-1280x720}
+KBPS=${KBPS:-1500}
+FLOOR_SECONDS=${FLOOR_SECONDS:-3}
+RUN_TIMEOUT=${RUN_TIMEOUT:-900}
+RESULTS_MD=${RESULTS_MD-bench/RESULTS.md}
+MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loopback candidates
+
+say() { echo "run-media: $*" >&2; }
+die() { say "$*"; exit 1; }
+export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS JANUS_EVENT_LOOPS SETTLE WINDOW \
+  JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD
+
+BENCH=$ROOT/bench/media/build/onair-media-bench
+
+# ---- outside the namespace: packages, builds, limits ----------------------------
+install_deps() {
+  local pkgs=(build-essential cmake pkg-config libssl-dev libsrtp2-dev libjansson-dev libvpx-dev
+              libopus-dev janus gnuplot-nox curl iproute2 util-linux) missing=() p
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing Debian packages (${missing[*]}): run as root, or apt-get install them"
+  say "installing: ${missing[*]}"
+  apt-get update -qq
+  # Janus is measured in the foreground here: its package must not start a
+  # system service while installing (policy-rc.d says no, unless the machine
+  # has its own).
+  local policy=/usr/sbin/policy-rc.d own=1
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    own=0
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+    { [ $own -eq 1 ] || rm -f "$policy"; die "apt-get install failed"; }
+  [ $own -eq 1 ] || rm -f "$policy"
+}
+
+build() {
+  if [ -n "${ONAIR_BIN:-}" ]; then
+    ONAIR=$ONAIR_BIN
+  else
+    if [ ! -f bench/.build/CMakeCache.txt ]; then
+      say "configuring a Release build of onair in bench/.build"
+      cmake -S . -B bench/.build -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
+    fi
+    cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
+    ONAIR=$ROOT/bench/.build/onair
+  fi
+  [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
+  if [ ! -f bench/media/build/CMakeCache.txt ]; then
+    cmake -S bench/media -B bench/media/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  cmake --build bench/media/build -j"$(nproc)" >/dev/null || die "bench/media's build failed"
+  export ONAIR
+}
+
+# Each viewer is a UDP socket here and a WebSocket (onair) or, while it
+# joins, an HTTP connection (Janus), in the server and in the emulator.
+raise_nofile() {
+  local maxn=0 n need soft hard
+  for n in $SIZES; do
+    case $n in *[!0-9]*|'') die "bad size '$n' in SIZES" ;; esac
+    [ "$n" -gt "$maxn" ] && maxn=$n
+  done
+  need=$((2 * maxn + 512))
+  soft=$(ulimit -n)
+  if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -ge "$need" ]; then ulimit -n "$need"; else ulimit -n "$hard"; fi
+    soft=$(ulimit -n)
+    [ "$soft" = unlimited ] || [ "$soft" -ge "$need" ] ||
+      die "open-files limit is $soft, $need needed for $maxn viewers (raise ulimit -n)"
+  fi
+  say "open-files limit $(ulimit -n) (need $need)"
+}
+
+if [ -z "${MB_IN_NETNS:-}" ]; then
+  install_deps
+  build
+  raise_nofile
+  command -v unshare >/dev/null || die "unshare (util-linux) is needed"
+  userns=
+  [ "$(id -u)" -eq 0 ] || userns=-r
+  # A namespace of its own: the media never touches the machine's interfaces,
+  # and the ports below are free.
+  MB_IN_NETNS=1 exec unshare $userns -n "$0" "$@"
+fi
+
+# ---- inside the namespace ---------------------------------------------------------
+ip link set lo up
+ip link add mb0 type veth peer name mb1
+ip addr add "$MEDIA_IP/24" dev mb0
+ip link set mb0 up
+ip link set mb1 up
+
+TMP=$(mktemp -d /tmp/onair-bench-media.XXXXXX)
+RESULTS=$TMP/results.jsonl
+: >"$RESULTS"
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+SIZES_CSV=$(echo $SIZES | tr ' ' ',')
+SERVER_PID=
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+cleanup() {
+  stop_server
+  [ -n "${OUT:-}" ] && [ -s "$RESULTS" ] && cp "$RESULTS" "$OUT"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_http() { # url: up to 20 s
+  for _ in $(seq 200); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+start_onair() {
+  local extra=()
+  PORT=8090
+  if [ -n "$MEDIA_WORKERS" ]; then
+    if "$ONAIR" --help 2>&1 | grep -q -- '--media-workers'; then
+      extra=(--media-workers "$MEDIA_WORKERS")
+    else
+      say "this onair has no --media-workers: MEDIA_WORKERS ignored"
+    fi
+  fi
+  taskset -c "$SERVER_CPUS" "$ONAIR" --listen "127.0.0.1:$PORT" --media-bind "$MEDIA_IP" \
+    --media-port "$PORT" --data "$TMP/onair-data-$RANDOM" --log-level warn --max-viewers 1000000 \
+    --max-conns-per-ip 0 --max-ws-per-ip 0 --signup-per-ip 0 --signup-per-sec 0 "${extra[@]}" \
+    2>>"$TMP/onair.log" &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$PORT/" || { tail -20 "$TMP/onair.log" >&2; die "onair did not start"; }
+}
+
+# Janus as Debian ships it, with a config of its own: the streaming plugin
+# and the HTTP transport only (on 127.0.0.1, no admin API), sessions that do
+# not time out (the viewers send no keep-alives once watching), ICE on the
+# namespace's address, no STUN, quiet logs, and an RTP mountpoint (Opus pt
+# 111 on 5002, VP8 pt 96 on 5004) that the publisher feeds.
+janus_config() {
+  JDIR=$TMP/janus
+  mkdir -p "$JDIR/plugins" "$JDIR/transports" "$JDIR/events" "$JDIR/loggers"
+  ln -sf /usr/lib/x86_64-linux-gnu/janus/plugins/libjanus_streaming.so "$JDIR/plugins/"
+  ln -sf /usr/lib/x86_64-linux-gnu/janus/transports/libjanus_http.so "$JDIR/transports/"
+  cat >"$JDIR/janus.jcfg" <<EOC
+general: {
+  configs_folder = "$JDIR"
+  plugins_folder = "$JDIR/plugins"
+  transports_folder = "$JDIR/transports"
+  events_folder = "$JDIR/events"
+  loggers_folder = "$JDIR/loggers"
+  debug_level = 3
+  session_timeout = 0
+  interface = "$MEDIA_IP"
+  event_loops = $JANUS_EVENT_LOOPS
+}
+certificates: { }
+media: { }
+nat: {
+  nice_debug = false
+  ignore_mdns = true
+  ice_enforce_list = "$MEDIA_IP"
+}
+plugins: { }
+transports: { }
+loggers: { }
+events: { }
+EOC
+  cat >"$JDIR/janus.transport.http.jcfg" <<EOC
+general: { json = "compact" base_path = "/janus" http = true port = 8088 ip = "127.0.0.1" https = false }
+admin: { admin_http = false admin_https = false }
+cors: { }
+EOC
+  cat >"$JDIR/janus.plugin.streaming.jcfg" <<EOC
+general: { }
+bench: {
+  type = "rtp"
+  id = 1
+  description = "onair media bench"
+  media = (
+    { type = "audio" mid = "a" label = "audio" port = 5002 pt = 111 codec = "opus" },
+    { type = "video" mid = "v" label = "video" port = 5004 pt = 96 codec = "vp8" }
+  )
+}
+EOC
+}
+
+start_janus() {
+  PORT=8088
+  [ -e /usr/lib/x86_64-linux-gnu/janus/plugins/libjanus_streaming.so ] ||
+    die "Janus's streaming plugin is not where Debian puts it"
+  janus_config
+  taskset -c "$SERVER_CPUS" janus -F "$JDIR" -C "$JDIR/janus.jcfg" -o >>"$TMP/janus.log" 2>&1 &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$PORT/janus/info" || { tail -20 "$TMP/janus.log" >&2; die "Janus did not start"; }
+}
+
+measure() { # server profile
+  local server=$1 profile=$2 extra=()
+  "start_$server"
+  [ "$server" = janus ] && extra=(--janus-ports 5004,5002)
+  say "$server, $profile: N = $SIZES"
+  timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" \
+    --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
+    --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
+    --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
+    --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" \
+    --out "$RESULTS" "${extra[@]}" >/dev/null ||
+    say "$server, $profile: the run failed or was cut short; its rows so far are kept"
+  stop_server
+}
+
+machine() {
+  local cpu commit
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  if [ -n "${ONAIR_BIN:-}" ]; then
+    commit="binary $ONAIR_BIN"
+  else
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || commit="$commit with uncommitted changes in src/"
+  fi
+  echo "$cpu, $(nproc) CPUs, Linux $(uname -r); onair $commit;" \
+    "Janus $(dpkg-query -W -f='${Version}' janus 2>/dev/null)" \
+    "(libnice $(dpkg-query -W -f='${Version}' libnice10 2>/dev/null)," \
+    "libsrtp2 $(dpkg-query -W -f='${Version}' libsrtp2-1 2>/dev/null));" \
+    "OpenSSL $(dpkg-query -W -f='${Version}' libssl3 2>/dev/null)"
+}
+
+append_results() { # table.md plot.png
+  local md=$ROOT/$RESULTS_MD settings
+  settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
+  settings="$settings JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS WINDOW=$WINDOW SETTLE=$SETTLE"
+  [ -n "$MEDIA_WORKERS" ] && settings="$settings MEDIA_WORKERS=$MEDIA_WORKERS"
+  [ -f "$md" ] || echo "# Benchmark results" >"$md"
+  {
+    echo
+    echo "## Media forwarding, onair and Janus: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(machine)."
+    echo
+    echo "Command: \`$settings bench/run-media.sh\`; a ${VIDEO} VP8 stream at ${KBPS} kbit/s and Opus;"
+    echo "the server on CPU $SERVER_CPUS, the emulator and publisher on CPU $EMU_CPUS. Plot: \`results/$(basename "$2")\`."
+    echo
+    cat "$1"
+  } >>"$md"
+  say "appended to $RESULTS_MD"
+}
+
+start=$(date +%s)
+# The stream, made once (libvpx, libopus) for the floor and every run.
+taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$TMP/stream.bin" ||
+  die "could not make the stream"
+say "the floor, on CPU $SERVER_CPUS"
+taskset -c "$SERVER_CPUS" "$BENCH" floor --seconds "$FLOOR_SECONDS" --reader-cpus "$EMU_CPUS" \
+  --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --out "$RESULTS" >/dev/null ||
+  say "the floor failed"
+i=0
+for profile in $PROFILES; do
+  case $profile in gcm|cm) ;; *) die "PROFILES holds gcm and cm" ;; esac
+  # Alternate which server goes first, so neither always runs on a warm (or hot) machine.
+  if [ $((i % 2)) -eq 0 ]; then order=$SERVERS; else order=$(echo $SERVERS | tr ' ' '\n' | tac | tr '\n' ' '); fi
+  for server in $order; do
+    case $server in onair|janus) measure "$server" "$profile" ;; *) die "SERVERS holds onair and janus" ;; esac
+  done
+  i=$((i + 1))
+done
+say "measured in $(($(date +%s) - start)) s"
+
+mkdir -p "$ROOT/bench/results"
+"$BENCH" report --in "$RESULTS" --plot "$TMP/plot" --markdown "$TMP/table.md" \
+  --title "onair and Janus $(dpkg-query -W -f='${Version}' janus 2>/dev/null), $(date -u +%Y-%m-%d)"
+PNG=$ROOT/bench/results/media-$STAMP.png
+cp "$RESULTS" "$ROOT/bench/results/media-$STAMP.jsonl"
+if command -v gnuplot >/dev/null && (cd "$TMP" && gnuplot plot.gp 2>/dev/null) && [ -f "$TMP/plot.png" ]; then
+  cp "$TMP/plot.png" "$PNG"
+  say "plot: bench/results/$(basename "$PNG"), rows: bench/results/media-$STAMP.jsonl"
+else
+  say "no plot (gnuplot missing or failed); rows: bench/results/media-$STAMP.jsonl"
+fi
+[ -z "$RESULTS_MD" ] || append_results "$TMP/table.md" "$PNG"
