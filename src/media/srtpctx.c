@@ -81,16 +81,22 @@ struct srtpctx_out {
   uint64_t top;
 };
 
+/* Set once: the profile. Then the sending half (out, outs, rtcp_index:
+ * only protect touches them) and the receiving half (in, ins, clock: only
+ * unprotect), which two threads may use at once (srtpctx.h). */
 struct srtpctx {
   int gcm;    /* AEAD_AES_128_GCM, else AES_CM_128_HMAC_SHA1_80 */
   size_t tag; /* bytes of the authentication tag */
-  struct srtpctx_keys out, in;
+
+  struct srtpctx_keys out;
   uint32_t rtcp_index; /* the last SRTCP index sent; 0 before the first */
-  struct srtpctx_out outs[SRTPCTX_SSRCS];
   size_t nouts;
-  struct srtpctx_in ins[SRTPCTX_SSRCS];
+  struct srtpctx_out outs[SRTPCTX_SSRCS];
+
+  struct srtpctx_keys in;
   size_t nins;
   uint64_t clock; /* packets taken, to find the source heard from longest ago */
+  struct srtpctx_in ins[SRTPCTX_SSRCS];
 };
 
 static uint32_t rd32(const uint8_t *p) {
@@ -404,6 +410,27 @@ static struct srtpctx_out *out_get(struct srtpctx *s, uint32_t ssrc) {
   return &s->outs[s->nouts++];
 }
 
+/* 0 if index i of a packet from e's source (SRTCP if rtcp) is new to it;
+ * any index is new to a source not heard from yet (e NULL). */
+static int in_check(const struct srtpctx_in *e, int rtcp, uint64_t i) {
+  if (e == NULL)
+    return 0;
+  return rtcp ? replay_check(e->rtcp_top, e->rtcp_seen, SC_RTCP_WIN, i)
+              : replay_check(e->rtp_top, e->rtp_seen, SC_RTP_WIN, i);
+}
+
+/* A packet from ssrc with index i authenticated: its source's state e
+ * (made now if NULL) takes the index. */
+static void in_take(struct srtpctx *s, struct srtpctx_in *e, uint32_t ssrc, int rtcp, uint64_t i) {
+  if (e == NULL)
+    e = in_add(s, ssrc);
+  if (rtcp)
+    replay_take(&e->rtcp_top, e->rtcp_seen, SC_RTCP_WIN, i);
+  else
+    replay_take(&e->rtp_top, e->rtp_seen, SC_RTP_WIN, i);
+  e->used = ++s->clock;
+}
+
 /* ---- packets ---- */
 
 /* The length of the RTP header at p (CSRCs and extension included), which
@@ -451,18 +478,13 @@ int srtpctx_unprotect_rtp(struct srtpctx *s, uint8_t *pkt, size_t *len) {
   struct srtpctx_in *e = in_find(s, ssrc);
   /* A new source's first packet: rollover counter 0, no window yet. */
   uint64_t i = index_guess(e ? e->rtp_top : 0, (uint16_t)(pkt[2] << 8 | pkt[3]));
-  if (e && replay_check(e->rtp_top, e->rtp_seen, SC_RTP_WIN, i) < 0)
-    return -EACCES;
   size_t n = *len - s->tag;
-  int rc = rtp_run(s, &s->in, 0, pkt, hlen, n, i);
-  if (rc < 0)
-    return rc;
-  if (e == NULL)
-    e = in_add(s, ssrc);
-  replay_take(&e->rtp_top, e->rtp_seen, SC_RTP_WIN, i);
-  e->used = ++s->clock;
-  *len = n;
-  return 0;
+  int rc = in_check(e, 0, i) < 0 ? -EACCES : rtp_run(s, &s->in, 0, pkt, hlen, n, i);
+  if (rc == 0) {
+    in_take(s, e, ssrc, 0, i);
+    *len = n;
+  }
+  return rc;
 }
 
 int srtpctx_protect_rtcp(struct srtpctx *s, uint8_t *pkt, size_t *len, size_t cap) {
@@ -489,15 +511,10 @@ int srtpctx_unprotect_rtcp(struct srtpctx *s, uint8_t *pkt, size_t *len) {
   uint64_t i = e_index & SC_RTCP_INDEX_MAX;
   uint32_t ssrc = rd32(pkt + 4);
   struct srtpctx_in *e = in_find(s, ssrc);
-  if (e && replay_check(e->rtcp_top, e->rtcp_seen, SC_RTCP_WIN, i) < 0)
-    return -EACCES;
-  int rc = rtcp_run(s, &s->in, 0, pkt, n);
-  if (rc < 0)
-    return rc;
-  if (e == NULL)
-    e = in_add(s, ssrc);
-  replay_take(&e->rtcp_top, e->rtcp_seen, SC_RTCP_WIN, i);
-  e->used = ++s->clock;
-  *len = n;
-  return 0;
+  int rc = in_check(e, 1, i) < 0 ? -EACCES : rtcp_run(s, &s->in, 0, pkt, n);
+  if (rc == 0) {
+    in_take(s, e, ssrc, 1, i);
+    *len = n;
+  }
+  return rc;
 }

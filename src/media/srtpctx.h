@@ -5,8 +5,14 @@
  * at most SRTPCTX_MAX_TRAILER bytes.
  *
  * Per direction, up to SRTPCTX_SSRCS sources each keep their own rollover
- * counter and replay window (1024 SRTP packets, 128 SRTCP packets). A
- * context is used by one thread at a time; contexts share nothing. */
+ * counter and replay window (1024 SRTP packets, 128 SRTCP packets).
+ *
+ * Contexts share nothing. Within one, the sending half (the protect
+ * functions) and the receiving half (the unprotect functions) share no
+ * mutable state: one thread may protect while another unprotects (a
+ * viewer's media goes out from a worker while its RTCP is taken on the
+ * media plane's loop). Each half is used by one thread at a time, and
+ * srtpctx_free() only when neither is in use. */
 #ifndef ONAIR_SRTPCTX_H
 #define ONAIR_SRTPCTX_H
 

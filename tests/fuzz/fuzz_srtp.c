@@ -29,7 +29,6 @@
  * Sources stay within onair's SSRC table (4 SSRCs), so neither side forgets
  * one. Any broken check traps. */
 #include <errno.h>
-#include <srtp2/srtp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "media/dtls.h"
 #include "media/rtp.h"
 #include "media/srtpctx.h"
+#include "../srtp_ref.h"
 #include "fuzz_input.h"
 
 #define FUZZ_CHECK(cond) \
@@ -271,36 +271,12 @@ static void fuzz_keys(uint8_t b, struct dtls_srtp_keys *onair, struct dtls_srtp_
   memcpy(browser->remote_salt, onair->local_salt, DTLS_SRTP_SALT_MAX);
 }
 
-/* A libsrtp session with one direction of k, as onair's srtpctx.c made
- * them when it wrapped libsrtp. */
-static srtp_t fuzz_lib_session(const struct dtls_srtp_keys *k, int outbound) {
-  srtp_policy_t p;
-  srtp_t t = NULL;
-  uint8_t master[DTLS_SRTP_KEY_MAX + DTLS_SRTP_SALT_MAX];
-
-  memset(&p, 0, sizeof(p));
-  if (k->profile == DTLS_SRTP_AEAD_AES_128_GCM) {
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
-  } else {
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
-  }
-  memcpy(master, outbound ? k->local_key : k->remote_key, k->key_len);
-  memcpy(master + k->key_len, outbound ? k->local_salt : k->remote_salt, k->salt_len);
-  p.key = master;
-  p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-  p.window_size = 1024;
-  p.allow_repeat_tx = 1;
-  FUZZ_CHECK(srtp_create(&t, &p) == srtp_err_status_ok);
-  return t;
-}
-
 static void fuzz_end_open(struct fuzz_end *e, const struct dtls_srtp_keys *k) {
   e->ctx = srtpctx_new(k);
   FUZZ_CHECK(e->ctx != NULL);
-  e->lib_out = fuzz_lib_session(k, 1);
-  e->lib_in = fuzz_lib_session(k, 0);
+  e->lib_out = srtp_ref_session(k, 1);
+  e->lib_in = srtp_ref_session(k, 0);
+  FUZZ_CHECK(e->lib_out != NULL && e->lib_in != NULL);
 }
 
 static void fuzz_end_close(struct fuzz_end *e) {

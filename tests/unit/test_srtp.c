@@ -24,9 +24,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <srtp2/srtp.h>
 
 #include "media/srtpctx.c"
+#include "../srtp_ref.h"
 
 #define BUF 1600 /* bytes: any packet here and libsrtp's largest trailer */
 
@@ -120,52 +120,49 @@ static struct srtpctx *rfc7714_ctx(void) {
   return s;
 }
 
-#define RFC7714_RTP                                                                  \
-  "8040f17b 8041f8d3 5501a0b2 47616c6c 69612065 7374206f 6d6e6973 20646976 69736120" \
-  "696e2070 61727465 73207472 6573"
+/* RFC 7714 §16.1.1-2 (SRTP: SSRC 5501a0b2, ROC 0, SEQ f17b) and §17.1.1-2
+ * (SRTCP: SSRC "Mars", SRTCP index 5d4, E set): the IV, the protected
+ * packet, and the plaintext back. */
+static const struct rfc7714_case {
+  const char *name;
+  int rtcp;
+  uint32_t ssrc;
+  uint64_t index;
+  const char *iv, *plain, *protected;
+} rfc7714_cases[] = {
+    {"16.1 SRTP", 0, 0x5501a0b2, 0xf17b, "51753c6580c2726f20718414",
+     "8040f17b 8041f8d3 5501a0b2 47616c6c 69612065 7374206f 6d6e6973 20646976 69736120 "
+     "696e2070 61727465 73207472 6573",
+     "8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5 0d294e6f "
+     "42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1 6a9152cf 765ee439 0cce"},
+    {"17.1 SRTCP", 1, 0x4d617273, 0x5d4, "517524055203726f207170bb",
+     "81c8000d 4d617273 4e545031 4e545032 52545020 0000042a 0000e930 4c756e61 deadbeef "
+     "deadbeef deadbeef deadbeef deadbeef",
+     "81c8000d 4d617273 63e94885 dcdab67c a727d766 2f6b7e99 7ff5c0f7 6c06f32d c676a5f1 "
+     "730d6fda 4ce09b46 86303ded 0bb9275b c84aa458 96cf4d2f c5abf872 45d9eade 800005d4"},
+};
 
-/* §16.1.1 and §16.1.2: AEAD_AES_128_GCM, SSRC 5501a0b2, ROC 0, SEQ f17b. */
-static void test_rfc7714_srtp(void **state) {
-  struct srtpctx *s = rfc7714_ctx();
-  uint8_t pkt[BUF], iv[SC_IV];
-  size_t len = unhex(RFC7714_RTP, pkt), plain_len = len;
+static void test_rfc7714(void **state) {
   (void)state;
-  iv_make(iv, 1, s->out.salt[SC_RTP], 0x5501a0b2, 0xf17b);
-  assert_hex(iv, 12, "51753c6580c2726f20718414");
-  assert_int_equal(srtpctx_protect_rtp(s, pkt, &len, sizeof(pkt)), 0);
-  assert_int_equal(len, plain_len + 16);
-  assert_hex(pkt, len,
-             "8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5 "
-             "0d294e6f 42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1 6a9152cf 765ee439 0cce");
-  assert_int_equal(srtpctx_unprotect_rtp(s, pkt, &len), 0);
-  assert_int_equal(len, plain_len);
-  assert_hex(pkt, len, RFC7714_RTP);
-  srtpctx_free(s);
-}
-
-#define RFC7714_RTCP                                                                 \
-  "81c8000d 4d617273 4e545031 4e545032 52545020 0000042a 0000e930 4c756e61 deadbeef" \
-  "deadbeef deadbeef deadbeef deadbeef"
-
-/* §17.1.1 and §17.1.2: SRTCP, SSRC "Mars", SRTCP index 5d4, E set. */
-static void test_rfc7714_srtcp(void **state) {
-  struct srtpctx *s = rfc7714_ctx();
-  uint8_t pkt[BUF], iv[SC_IV];
-  size_t len = unhex(RFC7714_RTCP, pkt), plain_len = len;
-  (void)state;
-  iv_make(iv, 1, s->out.salt[SC_RTCP], 0x4d617273, 0x5d4);
-  assert_hex(iv, 12, "517524055203726f207170bb");
-  s->rtcp_index = 0x5d3; /* the next one sent is 5d4 */
-  assert_int_equal(srtpctx_protect_rtcp(s, pkt, &len, sizeof(pkt)), 0);
-  assert_int_equal(len, plain_len + 16 + 4);
-  assert_hex(pkt, len,
-             "81c8000d 4d617273 63e94885 dcdab67c a727d766 2f6b7e99 7ff5c0f7 6c06f32d "
-             "c676a5f1 730d6fda 4ce09b46 86303ded 0bb9275b c84aa458 96cf4d2f c5abf872 "
-             "45d9eade 800005d4");
-  assert_int_equal(srtpctx_unprotect_rtcp(s, pkt, &len), 0);
-  assert_int_equal(len, plain_len);
-  assert_hex(pkt, len, RFC7714_RTCP);
-  srtpctx_free(s);
+  for (size_t k = 0; k < sizeof(rfc7714_cases) / sizeof(rfc7714_cases[0]); k++) {
+    const struct rfc7714_case *c = &rfc7714_cases[k];
+    struct srtpctx *s = rfc7714_ctx();
+    uint8_t pkt[BUF], iv[SC_IV];
+    size_t len = unhex(c->plain, pkt), plain_len = len;
+    print_message("RFC 7714 %s\n", c->name);
+    iv_make(iv, 1, s->out.salt[c->rtcp], c->ssrc, c->index);
+    assert_hex(iv, 12, c->iv);
+    s->rtcp_index = (uint32_t)c->index - 1; /* the next SRTCP index sent */
+    assert_int_equal(c->rtcp ? srtpctx_protect_rtcp(s, pkt, &len, sizeof(pkt))
+                             : srtpctx_protect_rtp(s, pkt, &len, sizeof(pkt)),
+                     0);
+    assert_hex(pkt, len, c->protected);
+    assert_int_equal(
+        c->rtcp ? srtpctx_unprotect_rtcp(s, pkt, &len) : srtpctx_unprotect_rtp(s, pkt, &len), 0);
+    assert_int_equal(len, plain_len);
+    assert_hex(pkt, len, c->plain);
+    srtpctx_free(s);
+  }
 }
 
 /* ---- onair and libsrtp2 ---- */
@@ -196,31 +193,6 @@ static struct dtls_srtp_keys keys_swap(const struct dtls_srtp_keys *k) {
   return p;
 }
 
-/* A libsrtp session as the old srtpctx.c made them: any SSRC, a window of
- * 1024, repeats allowed when sending. */
-static srtp_t lib_session(const struct dtls_srtp_keys *k, const uint8_t *key, const uint8_t *salt,
-                          int outbound) {
-  srtp_policy_t p;
-  srtp_t t = NULL;
-  uint8_t master[SC_KEY + SC_SALT_CM];
-  memset(&p, 0, sizeof(p));
-  if (k->profile == DTLS_SRTP_AEAD_AES_128_GCM) {
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
-  } else {
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
-  }
-  memcpy(master, key, SC_KEY);
-  memcpy(master + SC_KEY, salt, k->salt_len);
-  p.key = master;
-  p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-  p.window_size = 1024;
-  p.allow_repeat_tx = 1;
-  assert_int_equal(srtp_create(&t, &p), srtp_err_status_ok);
-  return t;
-}
-
 /* onair, its peer (onair's code with the keys swapped) and libsrtp in
  * three roles. */
 struct pair {
@@ -239,9 +211,12 @@ static void pair_open(struct pair *x, int gcm) {
   x->peer = srtpctx_new(&swapped);
   assert_non_null(x->onair);
   assert_non_null(x->peer);
-  x->lib_out = lib_session(&x->k, x->k.local_key, x->k.local_salt, 1);
-  x->lib_in = lib_session(&x->k, x->k.local_key, x->k.local_salt, 0);
-  x->lib_peer = lib_session(&x->k, x->k.remote_key, x->k.remote_salt, 1);
+  x->lib_out = srtp_ref_session(&x->k, 1);
+  x->lib_in = srtp_ref_session(&swapped, 0);
+  x->lib_peer = srtp_ref_session(&swapped, 1);
+  assert_non_null(x->lib_out);
+  assert_non_null(x->lib_in);
+  assert_non_null(x->lib_peer);
 }
 
 static void pair_close(struct pair *x) {
@@ -682,11 +657,11 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc3711_keystream), cmocka_unit_test(test_kdf_vectors),
-      cmocka_unit_test(test_rfc7714_srtp),      cmocka_unit_test(test_rfc7714_srtcp),
-      cmocka_unit_test(test_libsrtp_rtp_gcm),   cmocka_unit_test(test_libsrtp_rtp_cm),
-      cmocka_unit_test(test_libsrtp_rtcp_gcm),  cmocka_unit_test(test_libsrtp_rtcp_cm),
-      cmocka_unit_test(test_refusals_gcm),      cmocka_unit_test(test_refusals_cm),
-      cmocka_unit_test(test_wrong_keys),        cmocka_unit_test(test_allocations),
+      cmocka_unit_test(test_rfc7714),           cmocka_unit_test(test_libsrtp_rtp_gcm),
+      cmocka_unit_test(test_libsrtp_rtp_cm),    cmocka_unit_test(test_libsrtp_rtcp_gcm),
+      cmocka_unit_test(test_libsrtp_rtcp_cm),   cmocka_unit_test(test_refusals_gcm),
+      cmocka_unit_test(test_refusals_cm),       cmocka_unit_test(test_wrong_keys),
+      cmocka_unit_test(test_allocations),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   srtp_shutdown();
