@@ -331,15 +331,7 @@ static void cross_rtp(int gcm) {
   pair_close(&x);
 }
 
-static void test_libsrtp_rtp_gcm(void **state) {
-  (void)state;
-  cross_rtp(1);
-}
-
-static void test_libsrtp_rtp_cm(void **state) {
-  (void)state;
-  cross_rtp(0);
-}
+static void test_libsrtp_rtp(void **state) { cross_rtp(*(const int *)*state); }
 
 /* SRTCP from one SSRC (libsrtp numbers SRTCP per SSRC, onair per context:
  * the same numbers here, so the same bytes), then from several: onair's
@@ -370,15 +362,7 @@ static void cross_rtcp(int gcm) {
   pair_close(&x);
 }
 
-static void test_libsrtp_rtcp_gcm(void **state) {
-  (void)state;
-  cross_rtcp(1);
-}
-
-static void test_libsrtp_rtcp_cm(void **state) {
-  (void)state;
-  cross_rtcp(0);
-}
+static void test_libsrtp_rtcp(void **state) { cross_rtcp(*(const int *)*state); }
 
 /* ---- refusals ---- */
 
@@ -552,20 +536,12 @@ static void refusals_ssrcs(int gcm) {
   pair_close(&x);
 }
 
-static void test_refusals_gcm(void **state) {
-  (void)state;
-  refusals_forged(1);
-  refusals_window(1);
-  refusals_send(1);
-  refusals_ssrcs(1);
-}
-
-static void test_refusals_cm(void **state) {
-  (void)state;
-  refusals_forged(0);
-  refusals_window(0);
-  refusals_send(0);
-  refusals_ssrcs(0);
+static void test_refusals(void **state) {
+  int gcm = *(const int *)*state;
+  refusals_forged(gcm);
+  refusals_window(gcm);
+  refusals_send(gcm);
+  refusals_ssrcs(gcm);
 }
 
 /* Keys that do not match: nothing taken. A context refuses keys it cannot
@@ -650,17 +626,29 @@ static void test_allocations(void **state) {
   allocs(0);
 }
 
+/* A test of one profile, named after it; its state says which. */
+static const int profile_gcm = 1, profile_cm = 0;
+#define GCM_TEST(f) \
+  { #f " AEAD_AES_128_GCM", f, NULL, NULL, (void *)&profile_gcm }
+#define CM_TEST(f) \
+  { #f " AES_CM_128_HMAC_SHA1_80", f, NULL, NULL, (void *)&profile_cm }
+
 int main(void) {
   /* Before OpenSSL allocates anything, or it is refused. */
   counting = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
   if (srtp_init() != srtp_err_status_ok || srtpctx_global_init() < 0)
     return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rfc3711_keystream), cmocka_unit_test(test_kdf_vectors),
-      cmocka_unit_test(test_rfc7714),           cmocka_unit_test(test_libsrtp_rtp_gcm),
-      cmocka_unit_test(test_libsrtp_rtp_cm),    cmocka_unit_test(test_libsrtp_rtcp_gcm),
-      cmocka_unit_test(test_libsrtp_rtcp_cm),   cmocka_unit_test(test_refusals_gcm),
-      cmocka_unit_test(test_refusals_cm),       cmocka_unit_test(test_wrong_keys),
+      cmocka_unit_test(test_rfc3711_keystream),
+      cmocka_unit_test(test_kdf_vectors),
+      cmocka_unit_test(test_rfc7714),
+      GCM_TEST(test_libsrtp_rtp),
+      CM_TEST(test_libsrtp_rtp),
+      GCM_TEST(test_libsrtp_rtcp),
+      CM_TEST(test_libsrtp_rtcp),
+      GCM_TEST(test_refusals),
+      CM_TEST(test_refusals),
+      cmocka_unit_test(test_wrong_keys),
       cmocka_unit_test(test_allocations),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
