@@ -19,18 +19,23 @@
 #   SERVERS="onair janus"     which servers
 #   SERVER_CPUS=0             CPUs the server may use (taskset list)
 #   EMU_CPUS=1                CPUs of the emulator and publisher
-#   MEDIA_WORKERS=            passed to onair as --media-workers when it has it
-#   JANUS_EVENT_LOOPS=1       Janus's event_loops (0: Janus's default, a thread per viewer)
+#   MEDIA_WORKERS=(CPUs in SERVER_CPUS)  onair's --media-workers, when it has the option
+#   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
+#                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
 #   JOIN_CONC=20              viewers in signaling, ICE or DTLS at once
 #   JOIN_TIMEOUT=20           seconds a viewer may take from signaling to its first keyframe
 #   RCVBUF=262144             SO_RCVBUF asked for each viewer socket (the kernel caps it at
 #                             net.core.rmem_max and doubles it)
+#   POLL_US=2000              the emulator's (and the floor's reader's) pause after a loop
+#                             turn that kept up, so each recvmmsg takes several packets
 #   LOSS_LIMIT=0.5            percent
 #   VIDEO=1280x720 KBPS=1500  the stream
 #   FLOOR_SECONDS=3           CPU seconds the floor measures, per cipher
 #   RUN_TIMEOUT=900           seconds one server's run may take
 #   ONAIR_BIN=                measure this binary instead of building one
+#   ONAIR_REV=                build and measure this commit (git archive into bench/.build-rev)
+#                             instead of the work tree
 #   RESULTS_MD=bench/RESULTS.md   where the dated section goes ("" for none)
 #   OUT=                      also copy the run's JSON lines here
 set -euo pipefail
@@ -42,8 +47,16 @@ PROFILES=${PROFILES:-"gcm cm"}
 SERVERS=${SERVERS:-"onair janus"}
 SERVER_CPUS=${SERVER_CPUS:-0}
 EMU_CPUS=${EMU_CPUS:-1}
-MEDIA_WORKERS=${MEDIA_WORKERS:-}
-JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-1}
+ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
+  local n=0 part
+  for part in ${1//,/ }; do
+    case $part in *-*) n=$((n + ${part#*-} - ${part%-*} + 1)) ;; *) n=$((n + 1)) ;; esac
+  done
+  echo "$n"
+}
+MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
+JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
+POLL_US=${POLL_US:-2000}
 SETTLE=${SETTLE:-3}
 WINDOW=${WINDOW:-6}
 JOIN_CONC=${JOIN_CONC:-20}
@@ -60,7 +73,7 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
 export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS JANUS_EVENT_LOOPS SETTLE WINDOW \
-  JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD
+  JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -91,6 +104,16 @@ install_deps() {
 build() {
   if [ -n "${ONAIR_BIN:-}" ]; then
     ONAIR=$ONAIR_BIN
+  elif [ -n "${ONAIR_REV:-}" ]; then
+    ONAIR_REV=$(git rev-parse --short "$ONAIR_REV^{commit}") || die "no commit $ONAIR_REV"
+    say "building onair $ONAIR_REV (Release) in bench/.build-rev"
+    rm -rf bench/.build-rev && mkdir -p bench/.build-rev/src
+    git archive "$ONAIR_REV" | tar -x -C bench/.build-rev/src
+    cmake -S bench/.build-rev/src -B bench/.build-rev/build -DCMAKE_BUILD_TYPE=Release \
+      -DONAIR_TESTS=OFF >/dev/null
+    cmake --build bench/.build-rev/build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
+    ONAIR=$ROOT/bench/.build-rev/build/onair
+    export ONAIR_REV
   else
     if [ ! -f bench/.build/CMakeCache.txt ]; then
       say "configuring a Release build of onair in bench/.build"
@@ -268,7 +291,7 @@ measure() { # server profile
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
     --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
-    --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" \
+    --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     say "$server, $profile: the run failed or was cut short; its rows so far are kept"
   stop_server
@@ -279,6 +302,8 @@ machine() {
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   if [ -n "${ONAIR_BIN:-}" ]; then
     commit="binary $ONAIR_BIN"
+  elif [ -n "${ONAIR_REV:-}" ]; then
+    commit="$ONAIR_REV (built from the commit)"
   else
     commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || commit="$commit with uncommitted changes in src/"
@@ -293,8 +318,9 @@ machine() {
 append_results() { # table.md plot.png
   local md=$ROOT/$RESULTS_MD settings
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
-  settings="$settings JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS WINDOW=$WINDOW SETTLE=$SETTLE"
-  [ -n "$MEDIA_WORKERS" ] && settings="$settings MEDIA_WORKERS=$MEDIA_WORKERS"
+  settings="$settings MEDIA_WORKERS=$MEDIA_WORKERS JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
+  settings="$settings WINDOW=$WINDOW SETTLE=$SETTLE"
+  [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
   {
     echo
@@ -316,7 +342,7 @@ taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$
   die "could not make the stream"
 say "the floor, on CPU $SERVER_CPUS"
 taskset -c "$SERVER_CPUS" "$BENCH" floor --seconds "$FLOOR_SECONDS" --reader-cpus "$EMU_CPUS" \
-  --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --out "$RESULTS" >/dev/null ||
+  --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --poll-us "$POLL_US" --out "$RESULTS" >/dev/null ||
   say "the floor failed"
 i=0
 for profile in $PROFILES; do

@@ -9,7 +9,6 @@
 #define MB_TRACKS 4
 #define MB_SEEN 1024 /* sequence numbers remembered per track */
 #define MB_PEND 16   /* sequence numbers awaiting retransmission per track */
-#define MB_SAMPLE_EVERY 64
 
 struct mb_cfg {
   const char *server; /* "onair" or "janus" */
@@ -26,6 +25,8 @@ struct mb_cfg {
   const char *out;                    /* rows appended here, one JSON line each */
   unsigned width, height, kbps, stream_s;
   const char *stream_file; /* load the stream from here instead of making it */
+  unsigned poll_us;        /* sleep after a turn that kept up */
+  unsigned sample_every;   /* decrypt 1 in this many packets once live */
 };
 
 struct mb_track {

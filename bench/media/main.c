@@ -20,7 +20,7 @@ static const char usage[] =
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
-    "  --stream-s S --stream FILE (made by stream --save)\n";
+    "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -80,6 +80,8 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->height = 720;
   c->kbps = 1500;
   c->stream_s = 10;
+  c->poll_us = 2000;
+  c->sample_every = 128;
 }
 
 static int set_option(struct mb_cfg *c, const char *k, const char *v) {
@@ -128,6 +130,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->janus_stream = (int)u, 0;
   if (!strcmp(k, "--kbps"))
     return c->kbps = u, u >= 100 ? 0 : -1;
+  if (!strcmp(k, "--poll-us"))
+    return c->poll_us = u, u <= 100000 ? 0 : -1;
+  if (!strcmp(k, "--sample-every"))
+    return c->sample_every = u, u ? 0 : -1;
   if (!strcmp(k, "--stream-s"))
     return c->stream_s = u, u >= 2 ? 0 : -1;
   return -1;

@@ -43,8 +43,9 @@ int mb_loop_init(void);
 int mb_io_add(struct mb_io *io, uint32_t events);
 int mb_io_mod(struct mb_io *io, uint32_t events);
 void mb_io_del(struct mb_io *io);
-/* One turn: waits at most timeout_ms, dispatches what is ready. */
-void mb_loop_turn(int timeout_ms);
+/* One turn: waits at most timeout_ms, dispatches what is ready; returns
+ * how many were. */
+int mb_loop_turn(int timeout_ms);
 
 /* ---- stream.c: the pre-encoded stream, generated at start ---- */
 struct mb_spkt {

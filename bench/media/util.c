@@ -79,7 +79,7 @@ void mb_io_del(struct mb_io *io) {
     epoll_ctl(epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
-void mb_loop_turn(int timeout_ms) {
+int mb_loop_turn(int timeout_ms) {
   struct epoll_event evs[256];
   int i, n;
 
@@ -88,4 +88,5 @@ void mb_loop_turn(int timeout_ms) {
     struct mb_io *io = evs[i].data.ptr;
     io->ready(io, evs[i].events);
   }
+  return n;
 }

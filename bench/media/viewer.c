@@ -173,7 +173,7 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
   v->rtp++;
   if (!track_seq(v, t, (uint16_t)(p[2] << 8 | p[3]), now))
     return;
-  if (v->t_key == 0 ? (video || t->unique <= 16) : ++t->samples % MB_SAMPLE_EVERY == 0)
+  if (v->t_key == 0 ? (video || t->unique <= 16) : ++t->samples % mb_emu.cfg->sample_every == 0)
     decrypt_sample(v, t, p, len, rx_wall, now);
 }
 
