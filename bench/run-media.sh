@@ -13,7 +13,7 @@
 # bench/README.md says how to read it.
 #
 # Settings (environment):
-#   SIZES="50 100 250 500 1000 2000"  viewers, rising; a server stops at the
+#   SIZES="50 100 150 250 500 750 1000 1500 2000"  viewers, rising; a server stops at the
 #                             first N where it loses more than LOSS_LIMIT %
 #   PROFILES="gcm cm"         SRTP profiles: gcm AEAD_AES_128_GCM, cm AES_CM_128_HMAC_SHA1_80
 #   SERVERS="onair janus"     which servers
@@ -42,7 +42,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SIZES=${SIZES:-"50 100 250 500 1000 2000"}
+SIZES=${SIZES:-"50 100 150 250 500 750 1000 1500 2000"}
 PROFILES=${PROFILES:-"gcm cm"}
 SERVERS=${SERVERS:-"onair janus"}
 SERVER_CPUS=${SERVER_CPUS:-0}

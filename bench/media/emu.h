@@ -27,6 +27,7 @@ struct mb_cfg {
   const char *stream_file; /* load the stream from here instead of making it */
   unsigned poll_us;        /* sleep after a turn that kept up */
   unsigned sample_every;   /* decrypt 1 in this many packets once live */
+  unsigned drop_every;     /* a check of NACKs: ignore 1 in this many RTP packets (0: none) */
 };
 
 struct mb_track {
@@ -37,6 +38,8 @@ struct mb_track {
   uint64_t unique, dups, filled, late;
   uint32_t samples;
   uint32_t rr_expected, rr_unique; /* at the last receiver report */
+  uint32_t lsr;                    /* middle 32 bits of the last SR's NTP time */
+  int64_t sr_at;                   /* CLOCK_MONOTONIC ns that SR came */
   uint8_t seen[MB_SEEN / 8];
   uint16_t pend[MB_PEND];
   uint8_t tries[MB_PEND];

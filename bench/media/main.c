@@ -20,7 +20,8 @@ static const char usage[] =
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
-    "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n";
+    "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
+    "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -132,6 +133,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->kbps = u, u >= 100 ? 0 : -1;
   if (!strcmp(k, "--poll-us"))
     return c->poll_us = u, u <= 100000 ? 0 : -1;
+  if (!strcmp(k, "--drop-every"))
+    return c->drop_every = u, 0;
   if (!strcmp(k, "--sample-every"))
     return c->sample_every = u, u ? 0 : -1;
   if (!strcmp(k, "--stream-s"))

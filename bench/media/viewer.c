@@ -2,8 +2,9 @@
  * a browser has), ICE and DTLS through conn.c, then every RTP packet counted
  * by SSRC and sequence number from the clear header (received, gaps,
  * duplicates, gaps filled by retransmission), a sample authenticated and
- * decrypted (every packet until the first keyframe, then 1 in 64), receiver
- * reports once a second and NACKs for gaps, as a browser sends them. */
+ * decrypted (every packet until the first keyframe, then 1 in 128), receiver
+ * reports once a second (with LSR/DLSR from the server's sender reports)
+ * and NACKs for video gaps, as a browser sends them. */
 #include "emu.h"
 
 #include <errno.h>
@@ -60,7 +61,9 @@ static void track_gap(struct mb_viewer *v, struct mb_track *t, uint32_t ext, int
     seen_set(t, s, 0);
   if (ext - t->max > MB_SEEN)
     memset(t->seen, 0, sizeof(t->seen));
-  for (s = t->max + 1; s < ext && t->npend < MB_PEND && ext - s <= 256; s++) {
+  /* Video only, as browsers: both servers' offers and ours ask for NACK
+   * on video alone (rtcp-fb nack), and Janus ignores it on audio. */
+  for (s = t->max + 1; t->video && s < ext && t->npend < MB_PEND && ext - s <= 256; s++) {
     t->pend[t->npend] = (uint16_t)s;
     t->tries[t->npend++] = 1;
     lost[n++] = (uint16_t)s;
@@ -168,8 +171,12 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
   int video = (p[1] & 0x7f) == v->vp8_pt;
   struct mb_track *t;
 
+  static unsigned dropped;
+
   if (len < 12 || v->conn.state != CONN_UP || !(t = track_of(v, ssrc, video)))
     return;
+  if (mb_emu.cfg->drop_every && v->t_key && ++dropped % mb_emu.cfg->drop_every == 0)
+    return; /* as if lost on the way: the gap is NACKed */
   v->rtp++;
   if (!track_seq(v, t, (uint16_t)(p[2] << 8 | p[3]), now))
     return;
@@ -177,15 +184,43 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
     decrypt_sample(v, t, p, len, rx_wall, now);
 }
 
+/* A sender report: its time goes back in our receiver reports (LSR,
+ * DLSR), from which the server learns the round-trip time, as from a
+ * browser's (Janus sizes its retransmission buffer from it). Only SRs are
+ * decrypted; their first header is in the clear. */
+static void sender_report(struct mb_viewer *v, uint8_t *p, size_t len, int64_t now) {
+  struct rtcp_iter it;
+  struct rtcp_pkt pkt;
+  struct rtcp_sr sr;
+  int n = (int)len;
+  unsigned i;
+
+  if (v->conn.state != CONN_UP || srtp_unprotect_rtcp(v->conn.rx, p, &n) != srtp_err_status_ok)
+    return;
+  rtcp_iter_init(&it, p, (size_t)n);
+  while (rtcp_next(&it, &pkt) == 1) {
+    if (rtcp_parse_sr(&pkt, &sr) < 0)
+      continue;
+    for (i = 0; i < v->ntr; i++)
+      if (v->tr[i].ssrc == sr.ssrc) {
+        v->tr[i].lsr = (uint32_t)(sr.ntp >> 16);
+        v->tr[i].sr_at = now;
+      }
+  }
+}
+
 static void datagram(struct mb_viewer *v, uint8_t *p, size_t len, const struct sockaddr_in *from,
                      int64_t rx_wall, int64_t now) {
   if (len == 0)
     return;
   if (p[0] >= 128 && p[0] < 192) {
-    if (len >= 2 && p[1] >= 192 && p[1] <= 223)
+    if (len >= 2 && p[1] >= 192 && p[1] <= 223) {
       v->rtcp++;
-    else
+      if (p[1] == RTCP_SR)
+        sender_report(v, p, len, now);
+    } else {
       rtp_packet(v, p, len, rx_wall, now);
+    }
     return;
   }
   if (mb_conn_input(&v->conn, &mb_emu.dtls, p, len, from, now) == 1) {
@@ -310,7 +345,7 @@ void mb_viewer_fail(struct mb_viewer *v, const char *why) {
   mb_viewer_close(v);
 }
 
-static void send_rr(struct mb_viewer *v) {
+static void send_rr(struct mb_viewer *v, int64_t now) {
   uint8_t buf[512];
   size_t o = 0;
   unsigned i;
@@ -320,7 +355,9 @@ static void send_rr(struct mb_viewer *v) {
     struct mb_track *t = &v->tr[i];
     uint32_t expected = t->max - t->first + 1, de = expected - t->rr_expected;
     uint32_t du = (uint32_t)t->unique - t->rr_unique;
-    struct rtcp_report_block rb = {.ssrc = t->ssrc, .highest_seq = t->max};
+    struct rtcp_report_block rb = {.ssrc = t->ssrc, .highest_seq = t->max, .lsr = t->lsr};
+    if (t->sr_at)
+      rb.dlsr = (uint32_t)((now - t->sr_at) * 65536 / 1000000000);
     rb.cumulative_lost = (int32_t)(expected - (uint32_t)t->unique);
     rb.fraction_lost = de && du < de ? (uint8_t)((de - du) * 256 / de) : 0;
     t->rr_expected = expected;
@@ -370,7 +407,7 @@ void mb_viewer_tick(struct mb_viewer *v, int64_t now) {
     return;
   if (now >= v->next_rr) {
     if (v->next_rr)
-      send_rr(v);
+      send_rr(v, now);
     v->next_rr = now + (v->next_rr ? RR_EVERY_NS : (int64_t)(v->ssrc % RR_EVERY_NS));
   }
   for (i = 0; i < v->ntr; i++)
