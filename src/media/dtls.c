@@ -126,6 +126,9 @@ static int dtls_ctx_setup(struct dtls_ctx *x) {
     return -EIO;
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_any);
   SSL_CTX_set_read_ahead(ctx, 1);
+  /* After the handshake, a record (an alert) is rare: its buffers go again
+   * once it is read. */
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   return 0;
 }
 
@@ -241,6 +244,10 @@ static enum dtls_state dtls_connected(struct dtls *d) {
   memcpy(k->remote_salt, m + 2 * kl, sl);
   memcpy(k->local_salt, m + 2 * kl + sl, sl);
   OPENSSL_cleanse(m, sizeof(m));
+  /* The record buffers the handshake used (about 35 KB) go now: an
+   * association lives as long as its viewer watches, and reads a record
+   * again only for an alert. */
+  SSL_free_buffers(d->ssl);
   d->state = DTLS_CONNECTED;
   return d->state;
 }
