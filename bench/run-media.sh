@@ -205,7 +205,8 @@ start_onair() {
   local extra=()
   PORT=8090
   if [ -n "$MEDIA_WORKERS" ]; then
-    if "$ONAIR" --help 2>&1 | grep -q -- '--media-workers'; then
+    # (not "| grep -q": with pipefail, onair's SIGPIPE would fail the test)
+    if [[ $("$ONAIR" --help 2>&1) == *--media-workers* ]]; then
       extra=(--media-workers "$MEDIA_WORKERS")
     else
       say "this onair has no --media-workers: MEDIA_WORKERS ignored"

@@ -33,16 +33,24 @@ static int parse_uint(const char *s, unsigned *out) {
   return 0;
 }
 
+/* "50,100,250": rising, at most MB_MAX_SIZES of them. */
 static int parse_sizes(struct mb_cfg *c, const char *s) {
-  char buf[256], *tok, *save = NULL;
+  const char *p = s;
 
-  snprintf(buf, sizeof(buf), "%s", s);
   c->nsizes = 0;
-  for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-    if (c->nsizes == MB_MAX_SIZES || parse_uint(tok, &c->sizes[c->nsizes]) < 0 ||
-        c->sizes[c->nsizes] == 0 || (c->nsizes && c->sizes[c->nsizes] <= c->sizes[c->nsizes - 1]))
+  while (*p) {
+    char *end;
+    unsigned long v;
+    while (*p == ',' || *p == ' ')
+      p++;
+    if (!*p)
+      break;
+    v = strtoul(p, &end, 10);
+    if (end == p || (*end && *end != ',' && *end != ' ') || v == 0 || v > 1000000 ||
+        c->nsizes == MB_MAX_SIZES || (c->nsizes && v <= c->sizes[c->nsizes - 1]))
       return -1;
-    c->nsizes++;
+    c->sizes[c->nsizes++] = (unsigned)v;
+    p = end;
   }
   return c->nsizes ? 0 : -1;
 }
