@@ -198,15 +198,16 @@ static double row_num(json_t *row, const char *key) {
 }
 
 /* Whose limit the step met, if any. Loss past the limit, failing joins,
- * or packets spending over a second in the server (it queues what it
- * cannot send: the delay is stamped by the kernel on arrival, so a slow
- * emulator does not add to it) are the server's, unless the emulator used
- * its whole core or dropped packets in its own sockets while the server
- * kept the delay short. Returns 1 to stop raising N. */
+ * or a server falling behind (it queues what it cannot send: packets spend
+ * over a second in it, or the viewers got 2 % less than the publisher sent;
+ * the delay is stamped by the kernel on arrival, so a slow emulator does
+ * not add to it) are the server's, unless the emulator used its whole core
+ * or dropped packets in its own sockets while the server kept the delay
+ * short. Returns 1 to stop raising N. */
 static int judge(json_t *row, unsigned n) {
   double loss = row_num(row, "loss_pct"), emu = row_num(row, "emu_cpu");
   double drops = row_num(row, "emu_drop_pct"), failed = row_num(row, "join_failed");
-  int behind = !(row_num(row, "delay_ms_p99") <= 1000);
+  int behind = !(row_num(row, "delay_ms_p99") <= 1000) || row_num(row, "behind_pct") > 2;
   int emu_limit = emu >= EMU_BUSY || drops > 0.01, stop = 0;
   const char *limit = "";
 
