@@ -22,6 +22,7 @@
 #define NACK_RETRY_NS 30000000LL /* a browser's retry comes after about an RTT */
 #define NACK_TRIES 3
 #define RR_EVERY_NS 1000000000LL
+#define SR_EVERY_NS 5000000000LL /* decrypt a sender report this often per track */
 
 static uint8_t bufs[BATCH][MB_DGRAM];
 static char ctrls[BATCH][CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t))];
@@ -187,7 +188,8 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
 /* A sender report: its time goes back in our receiver reports (LSR,
  * DLSR), from which the server learns the round-trip time, as from a
  * browser's (Janus sizes its retransmission buffer from it). Only SRs are
- * decrypted; their first header is in the clear. */
+ * decrypted (their first header is in the clear), and one per track every
+ * 5 s: libsrtp2 on NSS costs tens of microseconds a packet. */
 static void sender_report(struct mb_viewer *v, uint8_t *p, size_t len, int64_t now) {
   struct rtcp_iter it;
   struct rtcp_pkt pkt;
@@ -195,6 +197,12 @@ static void sender_report(struct mb_viewer *v, uint8_t *p, size_t len, int64_t n
   int n = (int)len;
   unsigned i;
 
+  int64_t oldest = now;
+
+  for (i = 0; i < v->ntr; i++)
+    oldest = v->tr[i].sr_at < oldest ? v->tr[i].sr_at : oldest;
+  if (v->ntr == 0 || now - oldest < SR_EVERY_NS)
+    return; /* LSR and DLSR may name an older SR: the round trip comes out the same */
   if (v->conn.state != CONN_UP || srtp_unprotect_rtcp(v->conn.rx, p, &n) != srtp_err_status_ok)
     return;
   rtcp_iter_init(&it, p, (size_t)n);
@@ -345,11 +353,14 @@ void mb_viewer_fail(struct mb_viewer *v, const char *why) {
   mb_viewer_close(v);
 }
 
+/* A receiver report per track, each its own compound packet (RR with one
+ * block, SDES), as libwebrtc's receive streams send them: Janus reads the
+ * first report block of a compound only, and takes the round-trip time of
+ * that block's stream from it. */
 static void send_rr(struct mb_viewer *v, int64_t now) {
-  uint8_t buf[512];
-  size_t o = 0;
+  uint8_t buf[256];
   unsigned i;
-  int n;
+  int n, m;
 
   for (i = 0; i < v->ntr; i++) {
     struct mb_track *t = &v->tr[i];
@@ -362,14 +373,12 @@ static void send_rr(struct mb_viewer *v, int64_t now) {
     rb.fraction_lost = de && du < de ? (uint8_t)((de - du) * 256 / de) : 0;
     t->rr_expected = expected;
     t->rr_unique = (uint32_t)t->unique;
-    n = rtcp_build_rr(buf + o, sizeof(buf) - o, v->ssrc, &rb);
-    if (n < 0)
-      return;
-    o += (size_t)n;
+    n = rtcp_build_rr(buf, sizeof(buf), v->ssrc, &rb);
+    m = n > 0 ? rtcp_build_sdes(buf + n, sizeof(buf) - (size_t)n, v->ssrc, "onair-media-bench", 17)
+              : -1;
+    if (m > 0)
+      mb_conn_send_rtcp(&v->conn, buf, (size_t)(n + m), sizeof(buf));
   }
-  n = rtcp_build_sdes(buf + o, sizeof(buf) - o, v->ssrc, "onair-media-bench", 17);
-  if (n > 0 && o > 0)
-    mb_conn_send_rtcp(&v->conn, buf, o + (size_t)n, sizeof(buf));
 }
 
 static void nack_retry(struct mb_viewer *v, struct mb_track *t, int64_t now) {
