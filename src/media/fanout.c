@@ -11,7 +11,8 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 
-#define FANOUT_STORE_SLOTS 1024
+#define FANOUT_STORE_SLOTS 1024       /* video packets kept: about 4 s at 1.5 Mbit/s */
+#define FANOUT_AUDIO_STORE_SLOTS 128  /* audio packets kept: 2.5 s of Opus (audio is not NACKed) */
 #define FANOUT_REPLAY_MAX_AGE_MS 1500 /* a cached keyframe newer than this starts a viewer */
 #define FANOUT_PACE_FACTOR 3.0        /* a joining viewer catches up at this times the rate */
 #define FANOUT_PACE_MIN_BPS 250000.0  /* bytes a second, whatever the stream's rate */
@@ -65,7 +66,8 @@ static struct fanout_room *room_get(struct fanout *f, uint64_t id) {
   if ((r = calloc(1, sizeof(*r))) == NULL)
     return NULL;
   for (int k = 0; k < FANOUT_KINDS; k++) {
-    if ((r->tracks[k].store = pktstore_new(FANOUT_STORE_SLOTS)) == NULL) {
+    size_t slots = k == FANOUT_VIDEO ? FANOUT_STORE_SLOTS : FANOUT_AUDIO_STORE_SLOTS;
+    if ((r->tracks[k].store = pktstore_new(slots)) == NULL) {
       for (int j = 0; j < k; j++)
         pktstore_free(r->tracks[j].store);
       free(r);

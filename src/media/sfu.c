@@ -243,7 +243,8 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
     t->family = strcasecmp(c->name, "VP8") == 0    ? SFU_CODEC_VP8
                 : strcasecmp(c->name, "H264") == 0 ? SFU_CODEC_H264
                                                    : SFU_CODEC_OTHER;
-    if (t->store == NULL && (t->store = pktstore_new(SFU_STORE_SLOTS)) == NULL)
+    size_t slots = k == SFU_VIDEO ? SFU_STORE_SLOTS : SFU_AUDIO_STORE_SLOTS;
+    if (t->store == NULL && (t->store = pktstore_new(slots)) == NULL)
       return -ENOMEM;
     any = 1;
   }

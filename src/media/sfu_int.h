@@ -19,8 +19,9 @@
 #define SFU_ICE_UFRAG_LEN 8
 #define SFU_ICE_PWD_LEN 24
 #define SFU_KEYFRAME_INTERVAL_MS 1000 /* at most one request per publisher track */
-#define SFU_STORE_SLOTS 1024
-#define SFU_MAX_CHECKED 4 /* addresses of one peer media is accepted from */
+#define SFU_STORE_SLOTS 1024          /* video packets kept per publisher */
+#define SFU_AUDIO_STORE_SLOTS 128     /* audio packets: only their numbering is needed here */
+#define SFU_MAX_CHECKED 4             /* addresses of one peer media is accepted from */
 
 enum sfu_kind { SFU_AUDIO = FANOUT_AUDIO, SFU_VIDEO = FANOUT_VIDEO, SFU_KINDS = FANOUT_KINDS };
 

@@ -15,17 +15,21 @@
 #define WORKER_OVERFLOW_MAX 8192 /* packets waiting beyond a full ring, at most */
 #define WORKER_TICK_MS 100
 
-/* What comes back, in a back slot's m.kind. */
-enum worker_ask { WORKER_ASK_KEYFRAME, WORKER_ASK_MOVED };
-
 struct worker_slot {
   struct fanout_msg m;
   uint8_t data[PKTSTORE_MTU]; /* a packet's bytes (m.u.pkt.data points here when taken) */
 };
 
+/* A message back: what a worker asks of the media plane. */
+struct worker_ask {
+  enum worker_ask_type { WORKER_ASK_KEYFRAME, WORKER_ASK_MOVED } type;
+  uint64_t room_id;         /* keyframe */
+  struct fanout_view *view; /* moved */
+};
+
 struct ring {
-  size_t mask;
-  struct worker_slot *slots;
+  size_t mask, size; /* slots - 1, and bytes of one */
+  uint8_t *slots;
   /* Each on its own cache line: one written by the producer, one by the
    * consumer. */
   _Alignas(64) size_t tail; /* next slot to write */
@@ -55,19 +59,20 @@ struct worker {
   void *arg;
 };
 
-static int ring_init(struct ring *r, size_t slots) {
-  r->slots = calloc(slots, sizeof(*r->slots));
+static int ring_init(struct ring *r, size_t slots, size_t size) {
+  r->slots = calloc(slots, size);
   r->mask = slots - 1;
+  r->size = size;
   r->head = r->tail = 0;
   return r->slots ? 0 : -ENOMEM;
 }
 
 /* The producer's slot to fill, or NULL when the ring is full. */
-static struct worker_slot *ring_slot(struct ring *r) {
+static void *ring_slot(struct ring *r) {
   size_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
   if (r->tail - head > r->mask)
     return NULL;
-  return &r->slots[r->tail & r->mask];
+  return r->slots + (r->tail & r->mask) * r->size;
 }
 
 static void ring_commit(struct ring *r) {
@@ -76,11 +81,11 @@ static void ring_commit(struct ring *r) {
 
 /* The consumer's next message, or NULL when the ring is empty; its slot
  * stays the consumer's until ring_release(). */
-static struct worker_slot *ring_peek(struct ring *r) {
+static void *ring_peek(struct ring *r) {
   size_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
   if (r->head == tail)
     return NULL;
-  return &r->slots[r->head & r->mask];
+  return r->slots + (r->head & r->mask) * r->size;
 }
 
 static void ring_release(struct ring *r) {
@@ -152,8 +157,8 @@ void worker_post(struct worker *w, const struct fanout_msg *m) {
 
 /* ---- the worker's side ---------------------------------------------- */
 
-static void back_post(struct worker *w, const struct fanout_msg *m) {
-  struct worker_slot *s;
+static void back_post(struct worker *w, const struct worker_ask *a) {
+  struct worker_ask *s;
   /* The media plane's loop empties `back` at every wake; a full ring means
    * it is far behind, and the worker waits for it rather than lose a
    * moved view. */
@@ -161,19 +166,19 @@ static void back_post(struct worker *w, const struct fanout_msg *m) {
     uv_async_send(&w->asked);
     uv_sleep(1);
   }
-  s->m = *m;
+  *s = *a;
   ring_commit(&w->back);
   uv_async_send(&w->asked);
 }
 
 static void ask_keyframe(void *arg, uint64_t room_id) {
-  struct fanout_msg m = {.kind = WORKER_ASK_KEYFRAME, .room_id = room_id};
-  back_post(arg, &m);
+  struct worker_ask a = {.type = WORKER_ASK_KEYFRAME, .room_id = room_id};
+  back_post(arg, &a);
 }
 
 static void ask_moved(void *arg, struct fanout_view *view) {
-  struct fanout_msg m = {.kind = WORKER_ASK_MOVED, .view = view};
-  back_post(arg, &m);
+  struct worker_ask a = {.type = WORKER_ASK_MOVED, .view = view};
+  back_post(arg, &a);
 }
 
 static void no_tcp(struct sfu_tcp *t, const uint8_t *data, size_t len) {
@@ -223,14 +228,14 @@ static void worker_main(void *arg) {
 
 static void on_asked(uv_async_t *a) {
   struct worker *w = a->data;
-  struct worker_slot *s;
+  struct worker_ask *s;
   while ((s = ring_peek(&w->back)) != NULL) {
-    struct fanout_msg m = s->m;
+    struct worker_ask a = *s;
     ring_release(&w->back);
-    if (m.kind == WORKER_ASK_MOVED)
-      w->ops->moved(w->arg, m.view);
+    if (a.type == WORKER_ASK_MOVED)
+      w->ops->moved(w->arg, a.view);
     else
-      w->ops->keyframe(w->arg, m.room_id);
+      w->ops->keyframe(w->arg, a.room_id);
   }
   overflow_drain(w); /* the worker made room, maybe */
 }
@@ -266,7 +271,8 @@ int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops 
     return rc;
   w->ops = ops;
   w->arg = arg;
-  if (ring_init(&w->in, WORKER_RING_SLOTS) < 0 || ring_init(&w->back, WORKER_BACK_SLOTS) < 0 ||
+  if (ring_init(&w->in, WORKER_RING_SLOTS, sizeof(struct worker_slot)) < 0 ||
+      ring_init(&w->back, WORKER_BACK_SLOTS, sizeof(struct worker_ask)) < 0 ||
       (rc = uv_loop_init(&w->loop)) < 0)
     goto out_free;
   if ((rc = udp_open_sender(&w->loop, udp, &w->udp)) < 0)
@@ -309,10 +315,10 @@ void worker_stop(struct worker *w) {
   uv_loop_close(&w->loop);
   /* Asks that came after the media plane stopped listening are dropped;
    * views moved back then are freed here. */
-  struct worker_slot *s;
-  while ((s = ring_peek(&w->back)) != NULL) {
-    if (s->m.kind == WORKER_ASK_MOVED)
-      w->ops->moved(w->arg, s->m.view);
+  struct worker_ask *a;
+  while ((a = ring_peek(&w->back)) != NULL) {
+    if (a->type == WORKER_ASK_MOVED)
+      w->ops->moved(w->arg, a->view);
     ring_release(&w->back);
   }
   uv_close((uv_handle_t *)&w->asked, on_asked_closed);
