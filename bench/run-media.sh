@@ -338,6 +338,8 @@ append_results() { # table.md plot.png
 }
 
 start=$(date +%s)
+read -r load _ </proc/loadavg
+case $load in 0.[0-4]*) ;; *) say "the machine is busy (load average $load): the figures will be noisy" ;; esac
 # The stream, made once (libvpx, libopus) for the floor and every run.
 taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$TMP/stream.bin" ||
   die "could not make the stream"

@@ -80,7 +80,7 @@ static int carried(json_t *row) {
 static void table_header(FILE *o) {
   fprintf(o, "%-7s %-5s %5s %5s %8s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
           "server", "N", "live", "us/pkt", "pkt/s", "loss%", "KiB/view", "p50 ms", "p99 ms",
-          "join p50", "join max", "srvCPU", "srvCor", "emuCPU", "drops", "limit");
+          "join p50", "join max", "srvCPU", "other", "emuCPU", "drops", "limit");
 }
 
 static void table_row(FILE *o, json_t *r) {
@@ -90,7 +90,7 @@ static void table_row(FILE *o, json_t *r) {
           str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
           num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
           num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"),
-          num(r, "server_cpu"), num(r, "server_busy"), num(r, "emu_cpu"), num(r, "emu_drops"),
+          num(r, "server_cpu"), num(r, "server_other"), num(r, "emu_cpu"), num(r, "emu_drops"),
           str(r, "limit"));
 }
 
@@ -103,6 +103,21 @@ static void print_table(FILE *o, json_t *rows) {
     for (s = 0; s < 2; s++)
       json_array_foreach(rows, i, row) if (is(row, "step", servers[s], profiles[p]))
           table_row(o, row);
+}
+
+/* Other work on the server's CPUs during a window (column "other"). */
+static void busy_warning(FILE *o, json_t *rows) {
+  double worst = 0;
+  size_t i;
+  json_t *r;
+
+  json_array_foreach(rows, i, r) if (is(r, "step", NULL, NULL)) worst =
+      fmax(worst, num(r, "server_other"));
+  if (worst > 0.05)
+    fprintf(o,
+            "\nWARNING: other processes used up to %.0f %% of a server CPU during a window: "
+            "those rows (column \"other\") are not reliable; run again on a quiet machine.\n",
+            100 * worst);
 }
 
 static json_t *ratios(FILE *o, json_t *rows, json_t *fl) {
@@ -260,6 +275,7 @@ int mb_report_main(int argc, char **argv) {
   rows = load(in);
   fl = floor_row(rows);
   print_table(stdout, rows);
+  busy_warning(stdout, rows);
   printf("\n");
   rat = ratios(stdout, rows, fl);
   printf("\n");
@@ -268,6 +284,7 @@ int mb_report_main(int argc, char **argv) {
   if (md && (m = fopen(md, "w"))) {
     fprintf(m, "```\n");
     print_table(m, rows);
+    busy_warning(m, rows);
     fprintf(m, "\n");
     json_decref(ratios(m, rows, fl));
     fprintf(m, "\n");

@@ -161,6 +161,10 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
   json_object_set_new(row, "server_busy", num((b->proc.busy_s[0] - a->proc.busy_s[0]) / sec / sc));
   json_object_set_new(row, "server_cpu", num(cpu / sec));
   json_object_set_new(row, "emu_cpu", num((b->proc.emu_cpu_s - a->proc.emu_cpu_s) / sec));
+  /* Cores of the server's CPUs that something else used: another process
+   * on a shared machine, which makes this window's figures unreliable. */
+  json_object_set_new(row, "server_other",
+                      num((b->proc.busy_s[0] - a->proc.busy_s[0] - cpu) / sec));
   json_object_set_new(row, "emu_busy", num((b->proc.busy_s[1] - a->proc.busy_s[1]) / sec / ec));
   json_object_set_new(row, "loss_pct", num(expected > 0 ? fmax(lost, 0) * 100 / expected : NAN));
   /* What the live viewers should have had of what the publisher sent: a
