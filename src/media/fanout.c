@@ -282,40 +282,64 @@ static void share_track_rate(struct fanout_track *t, size_t len, uint64_t now) {
   }
 }
 
-static void on_pkt(struct fanout *f, const struct fanout_msg *m) {
-  struct fanout_room *r = room_get(f, m->room_id);
-  uint64_t now = uv_now(f->loop);
-  int k = m->kind;
-  if (r == NULL)
-    return;
-  struct fanout_track *t = &r->tracks[k];
+/* Stores packet m in r's ring; 1 when it is to go on to the viewers. */
+static int pkt_store(struct fanout_room *r, const struct fanout_msg *m, uint64_t now) {
+  struct fanout_track *t = &r->tracks[m->kind];
   if (pktstore_put(t->store, m->u.pkt.seq, m->u.pkt.data, m->u.pkt.len, m->u.pkt.flags & 0xff,
                    m->u.pkt.ms) < 0)
-    return; /* the media plane took it, so the same ring takes it too */
+    return 0; /* the media plane took it, so the same ring takes it too */
   if (m->u.pkt.flags & FANOUT_SEED) {
     if (t->rate_Bps == 0)
       t->rate_Bps = m->u.pkt.rate_Bps;
-    return;
+    return 0;
   }
   share_track_rate(t, m->u.pkt.len, now);
-  for (size_t i = 0; i < r->nviews; i++) {
-    struct fanout_view *v = r->views[i];
-    struct fanout_out *out = &v->out[k];
-    if (!out->active)
-      continue;
-    if (out->catching_up) {
-      replay_pump(f, v, now); /* this packet too, in its turn */
-      continue;
+  return 1;
+}
+
+/* Packet m to viewer v (or, while v catches up, its next stored ones). */
+static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanout_msg *m,
+                     uint64_t now) {
+  int k = m->kind;
+  struct fanout_out *out = &v->out[k];
+  if (!out->active)
+    return;
+  if (out->catching_up) {
+    replay_pump(f, v, now); /* this packet too, in its turn */
+    return;
+  }
+  if (!out->started) {
+    if (k == FANOUT_VIDEO && !(m->u.pkt.flags & PKT_KEYFRAME))
+      return; /* a decoder needs a keyframe first */
+    seqmap_start(&out->map, m->u.pkt.seq, m->u.pkt.ts);
+    out->started = 1;
+  }
+  send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts);
+}
+
+void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, size_t n) {
+  struct fanout_room *r = room_get(f, m[0]->room_id);
+  uint64_t now = uv_now(f->loop);
+  uint8_t go[FANOUT_BATCH];
+  size_t any = 0;
+  assert(n >= 1 && n <= FANOUT_BATCH);
+  if (r == NULL)
+    return;
+  for (size_t j = 0; j < n; j++) {
+    assert(m[j]->type == FANOUT_PKT && m[j]->room_id == r->id);
+    any += go[j] = (uint8_t)pkt_store(r, m[j], now);
+  }
+  /* Viewer by viewer: a viewer's packets of the batch sit together in the
+   * send ring and leave as one GSO message. */
+  for (size_t i = 0; any && i < r->nviews; i++) {
+    for (size_t j = 0; j < n; j++) {
+      if (go[j])
+        view_pkt(f, r->views[i], m[j], now);
     }
-    if (!out->started) {
-      if (k == FANOUT_VIDEO && !(m->u.pkt.flags & PKT_KEYFRAME))
-        continue; /* a decoder needs a keyframe first */
-      seqmap_start(&out->map, m->u.pkt.seq, m->u.pkt.ts);
-      out->started = 1;
-    }
-    send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts);
   }
 }
+
+static void on_pkt(struct fanout *f, const struct fanout_msg *m) { fanout_handle_pkts(f, &m, 1); }
 
 /* A new source: what is stored is of no use, and viewers' streams start
  * again at its next keyframe, their numbering continuous. */

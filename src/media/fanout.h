@@ -161,6 +161,11 @@ void fanout_init(struct fanout *f, uv_loop_t *loop, struct udp_sock *udp,
 /* Frees every room and view (and their srtp) still held. */
 void fanout_free(struct fanout *f);
 void fanout_handle(struct fanout *f, const struct fanout_msg *m);
+#define FANOUT_BATCH 32 /* packets fanout_handle_pkts() takes at once */
+/* n (1..FANOUT_BATCH) FANOUT_PKT messages of one room, in order: the same
+ * as handling each, but each viewer's packets are sent one after another
+ * (so they leave together). */
+void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, size_t n);
 /* Frees a view that was never handed to a share (not its srtp). */
 void fanout_view_free_unused(struct fanout_view *v);
 /* Frees a view and its srtp (a view moved back to a viewer that closed). */

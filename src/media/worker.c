@@ -88,6 +88,14 @@ static void *ring_peek(struct ring *r) {
   return r->slots + (r->head & r->mask) * r->size;
 }
 
+/* The consumer's i-th next message, or NULL when there are not so many. */
+static void *ring_peek_at(struct ring *r, size_t i) {
+  size_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+  if (tail - r->head <= i)
+    return NULL;
+  return r->slots + ((r->head + i) & r->mask) * r->size;
+}
+
 static void ring_release(struct ring *r) {
   __atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
 }
@@ -201,14 +209,35 @@ static void worker_close_handles(struct worker *w) {
   uv_close((uv_handle_t *)&w->tick, on_closed);
 }
 
+/* 1 when slot s is a packet to go on (not a seed) of room id. */
+static int live_pkt_of(struct worker_slot *s, uint64_t id) {
+  if (s->m.type != FANOUT_PKT || (s->m.u.pkt.flags & FANOUT_SEED) || s->m.room_id != id)
+    return 0;
+  s->m.u.pkt.data = s->data;
+  return 1;
+}
+
+/* Everything in the ring, in order; the packets of one room that follow
+ * each other go to fanout_handle_pkts together. */
 static void on_wake(uv_async_t *a) {
   struct worker *w = a->data;
   struct worker_slot *s;
   while ((s = ring_peek(&w->in)) != NULL) {
-    if (s->m.type == FANOUT_PKT)
-      s->m.u.pkt.data = s->data;
-    fanout_handle(&w->share, &s->m);
-    ring_release(&w->in);
+    const struct fanout_msg *batch[FANOUT_BATCH];
+    size_t n = 0;
+    struct worker_slot *b;
+    while (n < FANOUT_BATCH && (b = ring_peek_at(&w->in, n)) && live_pkt_of(b, s->m.room_id))
+      batch[n++] = &b->m;
+    if (n) {
+      fanout_handle_pkts(&w->share, batch, n);
+    } else {
+      if (s->m.type == FANOUT_PKT)
+        s->m.u.pkt.data = s->data;
+      fanout_handle(&w->share, &s->m);
+      n = 1;
+    }
+    while (n--)
+      ring_release(&w->in);
   }
   if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE) && !uv_is_closing((uv_handle_t *)a))
     worker_close_handles(w);
