@@ -153,12 +153,60 @@ static void test_path_moves_between_loop_and_worker(void **state) {
   check_run(v, 0, 30);
 }
 
+static int setup_none(void **state) {
+  setup_workers = 0;
+  return setup(state);
+}
+
+/* A batch of a room's packets (as a worker takes them from its ring) goes
+ * out viewer by viewer: each viewer's three video-sized packets leave as
+ * one GSO message, in order, and each arrives whole. Run on share 0 (no
+ * workers), so the sending is this test's loop turn. */
+static void test_batch_leaves_per_viewer(void **state) {
+  struct browser *v[3];
+  struct browser *pub = room_with_viewers(v, 3);
+  stream(pub, v, 3, 1, 1); /* a keyframe: the viewers' video has started */
+  static uint8_t pkt[3][1100];
+  struct fanout_msg m[3];
+  const struct fanout_msg *batch[3];
+  for (int j = 0; j < 3; j++) {
+    uint16_t seq = ++pub->seq;
+    memset(pkt[j], 0, sizeof(pkt[j]));
+    pkt[j][0] = 0x80;
+    pkt[j][1] = 96;
+    pkt[j][2] = (uint8_t)(seq >> 8);
+    pkt[j][3] = (uint8_t)seq;
+    memset(&m[j], 0, sizeof(m[j]));
+    m[j].type = FANOUT_PKT;
+    m[j].kind = FANOUT_VIDEO;
+    m[j].room_id = w.room->id;
+    m[j].u.pkt.seq = seq;
+    m[j].u.pkt.ms = uv_now(&w.loop);
+    m[j].u.pkt.len = sizeof(pkt[j]);
+    m[j].u.pkt.data = pkt[j];
+    batch[j] = &m[j];
+  }
+  struct sfu_stats before, after;
+  sfu_get_stats(w.sfu, &before);
+  fanout_handle_pkts(&w.sfu->inline_share, batch, 3);
+  udp_flush(w.sfu->udp);
+  sfu_get_stats(w.sfu, &after);
+  assert_int_equal(after.udp_tx_packets - before.udp_tx_packets, 9);
+  assert_int_equal(after.udp_tx_sends - before.udp_tx_sends, 3); /* one per viewer */
+  for (int i = 0; i < 3; i++) {
+    want = 4;
+    wait_for(has_want, v[i], "the batch at every viewer");
+    check_run(v[i], 0, 4);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_viewers_spread_over_workers, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_nack_answered_by_the_worker, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_join_and_leave_while_streaming, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_path_moves_between_loop_and_worker, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_leaves_per_viewer, setup_none, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
