@@ -338,8 +338,12 @@ append_results() { # table.md plot.png
 }
 
 start=$(date +%s)
-read -r load _ </proc/loadavg
-case $load in 0.[0-4]*) ;; *) say "the machine is busy (load average $load): the figures will be noisy" ;; esac
+cpu_times() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+read -r busy1 idle1 < <(cpu_times)
+sleep 1
+read -r busy2 idle2 < <(cpu_times)
+busy=$((100 * (busy2 - busy1) / (busy2 - busy1 + idle2 - idle1 + 1)))
+[ "$busy" -lt 10 ] || say "the machine is busy (${busy} % of its CPUs in the last second): the figures will be noisy"
 # The stream, made once (libvpx, libopus) for the floor and every run.
 taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$TMP/stream.bin" ||
   die "could not make the stream"
