@@ -16,10 +16,20 @@
 #   SIZES="50 100 150 250 500 750 1000 1500 2000"  viewers, rising; a server stops at the
 #                             first N where it loses more than LOSS_LIMIT %
 #   PROFILES="gcm cm"         SRTP profiles: gcm AEAD_AES_128_GCM, cm AES_CM_128_HMAC_SHA1_80
-#   SERVERS="onair janus"     which servers
+#   SERVERS="onair janus"     which servers; onair may also run as a variant, named
+#                             onair-<option>[-<option>], each measured and reported apart:
+#                             nogso (--media-gso false), gso (true), w<N> (--media-workers N).
+#                             The report compares every variant with plain onair (or the first
+#                             onair variant), e.g. SERVERS="onair onair-nogso" (GSO on and off)
+#                             or SERVERS="onair-w1 onair-w2" (one worker and two on SERVER_CPUS)
 #   SERVER_CPUS=0             CPUs the server may use (taskset list)
 #   EMU_CPUS=1                CPUs of the emulator and publisher
 #   MEDIA_WORKERS=(CPUs in SERVER_CPUS)  onair's --media-workers, when it has the option
+#   MEDIA_GSO=true            onair's --media-gso (plain onair; the variants set their own)
+#   RX_ON_EMU=1               the viewers' receive path (the kernel's delivery into their
+#                             sockets) runs on EMU_CPUS, not in the server's sending softirq:
+#                             RPS on the namespace's loopback, where the media flows. 0: as
+#                             the kernel does by default, on the server's CPU
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
@@ -55,6 +65,8 @@ ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
   echo "$n"
 }
 MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
+MEDIA_GSO=${MEDIA_GSO:-true}
+RX_ON_EMU=${RX_ON_EMU:-1}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SETTLE=${SETTLE:-3}
@@ -72,8 +84,8 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
-export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS JANUS_EVENT_LOOPS SETTLE WINDOW \
-  JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
+export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU \
+  JANUS_EVENT_LOOPS SETTLE WINDOW JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -157,9 +169,16 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   command -v unshare >/dev/null || die "unshare (util-linux) is needed"
   userns=
   [ "$(id -u)" -eq 0 ] || userns=-r
+  case $MEDIA_GSO in true|false) ;; *) die "MEDIA_GSO is true or false" ;; esac
+  case $RX_ON_EMU in 0|1) ;; *) die "RX_ON_EMU is 0 or 1" ;; esac
+  for server in $SERVERS; do
+    [[ $server =~ ^(janus|onair(-(nogso|gso|w[1-9][0-9]*))*)$ ]] ||
+      die "SERVERS holds onair, its variants (onair-nogso, onair-w2, onair-nogso-w1, ...) and janus, not '$server'"
+  done
   # A namespace of its own: the media never touches the machine's interfaces,
-  # and the ports below are free.
-  MB_IN_NETNS=1 exec unshare $userns -n "$0" "$@"
+  # and the ports below are free. A mount namespace too, for a sysfs that
+  # shows the new network namespace's devices (RX_ON_EMU).
+  MB_IN_NETNS=1 exec unshare $userns -n -m "$0" "$@"
 fi
 
 # ---- inside the namespace ---------------------------------------------------------
@@ -168,6 +187,33 @@ ip link add mb0 type veth peer name mb1
 ip addr add "$MEDIA_IP/24" dev mb0
 ip link set mb0 up
 ip link set mb1 up
+
+# Both ends use 10.99.0.1, a local address: the media flows over this
+# namespace's loopback (the veth only gives the address). Loopback delivers
+# a packet into the receiving socket (IP, UDP, splitting a GSO message, the
+# socket's queue, waking the reader) in the sender's own softirq, so every
+# viewer's receive path would be charged to the server's CPU; on a real
+# network it runs on the viewer's machine. RPS on loopback with only the
+# emulator's CPUs hands each packet to their backlog instead. What the
+# emulator and the publisher send to the server was already received on
+# their CPU (they send it), so it stays as it was.
+cpu_mask() { # taskset list -> hex mask: "1" -> 2, "0-1" -> 3
+  local m=0 part a b c
+  for part in ${1//,/ }; do
+    case $part in *-*) a=${part%-*} b=${part#*-} ;; *) a=$part b=$part ;; esac
+    for ((c = a; c <= b; c++)); do m=$((m | 1 << c)); done
+  done
+  printf '%x' "$m"
+}
+if [ "$RX_ON_EMU" = 1 ]; then
+  mount -t sysfs sysfs /sys || die "cannot mount this namespace's sysfs (RX_ON_EMU=0 to go without)"
+  echo "$(cpu_mask "$EMU_CPUS")" >/sys/class/net/lo/queues/rx-0/rps_cpus ||
+    die "cannot set RPS on loopback (RX_ON_EMU=0 to go without)"
+  say "the viewers' receive path on CPU $EMU_CPUS (loopback rps_cpus $(cat /sys/class/net/lo/queues/rx-0/rps_cpus))"
+fi
+# NET_RX softirqs per CPU (/proc/softirqs is the machine's: a rough check of
+# where the receive path ran, logged per server run).
+net_rx() { awk '/NET_RX:/ { $1 = ""; print }' /proc/softirqs; }
 
 TMP=$(mktemp -d /tmp/onair-bench-media.XXXXXX)
 RESULTS=$TMP/results.jsonl
@@ -201,16 +247,30 @@ wait_http() { # url: up to 20 s
   return 1
 }
 
-start_onair() {
-  local extra=()
+start_onair() { # [variant: onair-nogso-w2 ...]
+  local extra=() help workers=$MEDIA_WORKERS gso=$MEDIA_GSO opt
   PORT=8090
-  if [ -n "$MEDIA_WORKERS" ]; then
-    # (not "| grep -q": with pipefail, onair's SIGPIPE would fail the test)
-    if [[ $("$ONAIR" --help 2>&1) == *--media-workers* ]]; then
-      extra=(--media-workers "$MEDIA_WORKERS")
+  for opt in $(echo "${1#onair}" | tr '-' ' '); do
+    case $opt in
+      nogso) gso=false ;;
+      gso) gso=true ;;
+      w[1-9]*) workers=${opt#w} ;;
+      *) die "unknown onair variant '$1' (options: nogso, gso, w<N>)" ;;
+    esac
+  done
+  # (not "| grep -q": with pipefail, onair's SIGPIPE would fail the test)
+  help=$("$ONAIR" --help 2>&1 || true)
+  if [ -n "$workers" ]; then
+    if [[ $help == *--media-workers* ]]; then
+      extra=(--media-workers "$workers")
     else
       say "this onair has no --media-workers: MEDIA_WORKERS ignored"
     fi
+  fi
+  if [[ $help == *--media-gso* ]]; then
+    extra+=(--media-gso "$gso")
+  elif [ "$gso" = false ]; then
+    die "this onair has no --media-gso: it cannot run without GSO"
   fi
   taskset -c "$SERVER_CPUS" "$ONAIR" --listen "127.0.0.1:$PORT" --media-bind "$MEDIA_IP" \
     --media-port "$PORT" --data "$TMP/onair-data-$RANDOM" --log-level warn --max-viewers 1000000 \
@@ -283,18 +343,22 @@ start_janus() {
   wait_http "http://127.0.0.1:$PORT/janus/info" || { tail -20 "$TMP/janus.log" >&2; die "Janus did not start"; }
 }
 
-measure() { # server profile
-  local server=$1 profile=$2 extra=()
-  "start_$server"
+measure() { # server (or onair variant) profile
+  local label=$1 server=${1%%-*} profile=$2 extra=() rx0 rx1
+  "start_$server" "$label"
   [ "$server" = janus ] && extra=(--janus-ports 5004,5002)
-  say "$server, $profile: N = $SIZES"
-  timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" \
+  say "$label, $profile: N = $SIZES"
+  rx0=$(net_rx)
+  timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" --label "$label" \
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
     --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
-    say "$server, $profile: the run failed or was cut short; its rows so far are kept"
+    say "$label, $profile: the run failed or was cut short; its rows so far are kept"
+  rx1=$(net_rx)
+  say "$label, $profile: NET_RX softirqs during the run: $(awk -v a="$rx0" -v b="$rx1" \
+    'BEGIN { n = split(a, x); split(b, y); for (i = 1; i <= n; i++) printf "CPU%d %d  ", i - 1, y[i] - x[i] }')"
   stop_server
 }
 
@@ -319,7 +383,8 @@ machine() {
 append_results() { # table.md plot.png
   local md=$ROOT/$RESULTS_MD settings
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
-  settings="$settings MEDIA_WORKERS=$MEDIA_WORKERS JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
+  settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
+  settings="$settings RX_ON_EMU=$RX_ON_EMU JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
   settings="$settings WINDOW=$WINDOW SETTLE=$SETTLE"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
@@ -330,7 +395,9 @@ append_results() { # table.md plot.png
     echo "Machine: $(machine)."
     echo
     echo "Command: \`$settings bench/run-media.sh\`; a ${VIDEO} VP8 stream at ${KBPS} kbit/s and Opus;"
-    echo "the server on CPU $SERVER_CPUS, the emulator and publisher on CPU $EMU_CPUS. Plot: \`results/$(basename "$2")\`."
+    echo "the server on CPU $SERVER_CPUS, the emulator and publisher on CPU $EMU_CPUS; the viewers'"
+    if [ "$RX_ON_EMU" = 1 ]; then echo "receive path on CPU $EMU_CPUS (RPS on loopback)."; else echo "receive path in the server's softirq (RX_ON_EMU=0)."; fi
+    echo "Plot: \`results/$(basename "$2")\`."
     echo
     cat "$1"
   } >>"$md"
@@ -357,7 +424,10 @@ for profile in $PROFILES; do
   # Alternate which server goes first, so neither always runs on a warm (or hot) machine.
   if [ $((i % 2)) -eq 0 ]; then order=$SERVERS; else order=$(echo $SERVERS | tr ' ' '\n' | tac | tr '\n' ' '); fi
   for server in $order; do
-    case $server in onair|janus) measure "$server" "$profile" ;; *) die "SERVERS holds onair and janus" ;; esac
+    case $server in
+      onair|onair-*|janus) measure "$server" "$profile" ;;
+      *) die "SERVERS holds onair, its variants (onair-nogso, onair-w2, ...) and janus" ;;
+    esac
   done
   i=$((i + 1))
 done

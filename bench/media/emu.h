@@ -12,6 +12,7 @@
 
 struct mb_cfg {
   const char *server; /* "onair" or "janus" */
+  const char *label;  /* the rows' "server": the server, or a variant of it ("onair-nogso") */
   const char *http_host;
   int http_port;
   const char *media_host; /* our sockets bind here; servers' media is here too */

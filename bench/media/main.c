@@ -21,7 +21,8 @@ static const char usage[] =
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
     "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
-    "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n";
+    "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n"
+    "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -98,6 +99,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
 
   if (!strcmp(k, "--server"))
     return c->server = v, strcmp(v, "onair") && strcmp(v, "janus") ? -1 : 0;
+  if (!strcmp(k, "--label"))
+    return c->label = v, *v && strlen(v) < 32 ? 0 : -1;
   if (!strcmp(k, "--http"))
     return parse_host_port(v, &c->http_host, &c->http_port);
   if (!strcmp(k, "--profile"))
@@ -165,6 +168,8 @@ static int run_main(int argc, char **argv) {
     fputs(usage, stderr);
     return 2;
   }
+  if (!c.label)
+    c.label = c.server;
   return mb_run(&c);
 }
 

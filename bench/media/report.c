@@ -1,10 +1,11 @@
 /* The report of a whole bench/run-media.sh run, from the JSON lines the
  * runs and the floor appended to one file: a table per profile, server and
  * N; the ratios at every N both servers carried (Janus's CPU per forwarded
- * packet over onair's; onair's over the floor); per server the largest N
- * carried under the loss limit and whose limit stopped it; everything as
- * one JSON line after "JSON:"; gnuplot data and script; the table as
- * Markdown for bench/RESULTS.md. */
+ * packet over onair's; onair's over the floor; each variant of onair, such
+ * as onair-nogso or onair-w2, over the reference onair); per server the
+ * largest N carried under the loss limit, per core, and whose limit stopped
+ * it; everything as one JSON line after "JSON:"; gnuplot data and script;
+ * the table as Markdown for bench/RESULTS.md. */
 #include "emu.h"
 
 #include <jansson.h>
@@ -12,9 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define MAX_LABELS 8
 
 static const char *profiles[] = {"gcm", "cm"};
-static const char *servers[] = {"onair", "janus"};
+/* The servers of the run as the rows name them ("onair", "janus",
+ * "onair-nogso", ...), in the order they first appear; they point into the
+ * rows. ref is the one the others are compared with: "onair" if it ran,
+ * else the first variant of onair, else NULL. */
+static const char *servers[MAX_LABELS];
+static size_t nservers;
+static const char *ref;
 
 static double num(json_t *row, const char *key) {
   json_t *v = json_object_get(row, key);
@@ -63,6 +73,33 @@ static json_t *step_at(json_t *rows, const char *server, const char *profile, do
   return NULL;
 }
 
+static int is_onair(const char *label) {
+  return !strncmp(label, "onair", 5) && (label[5] == '\0' || label[5] == '-');
+}
+
+static void find_servers(json_t *rows) {
+  size_t i, k;
+  json_t *row;
+
+  nservers = 0;
+  ref = NULL;
+  json_array_foreach(rows, i, row) {
+    const char *l = str(row, "server");
+    if (!is(row, "step", NULL, NULL))
+      continue;
+    for (k = 0; k < nservers && strcmp(servers[k], l); k++)
+      ;
+    if (k == nservers && nservers < MAX_LABELS)
+      servers[nservers++] = l;
+  }
+  for (k = 0; k < nservers; k++)
+    if (!strcmp(servers[k], "onair"))
+      ref = servers[k];
+  for (k = 0; k < nservers && !ref; k++)
+    if (is_onair(servers[k]))
+      ref = servers[k];
+}
+
 static json_t *floor_row(json_t *rows) {
   json_t *row, *last = NULL;
   size_t i;
@@ -78,14 +115,14 @@ static int carried(json_t *row) {
 }
 
 static void table_header(FILE *o) {
-  fprintf(o, "%-7s %-5s %5s %5s %8s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
+  fprintf(o, "%-7s %-11s %5s %5s %8s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
           "server", "N", "live", "us/pkt", "pkt/s", "loss%", "KiB/view", "p50 ms", "p99 ms",
           "join p50", "join max", "srvCPU", "other", "emuCPU", "drops", "limit");
 }
 
 static void table_row(FILE *o, json_t *r) {
   fprintf(o,
-          "%-7s %-5s %5.0f %5.0f %8.2f %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
+          "%-7s %-11s %5.0f %5.0f %8.2f %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
           "%5.0f  %s\n",
           str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
           num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
@@ -100,7 +137,7 @@ static void print_table(FILE *o, json_t *rows) {
 
   table_header(o);
   for (p = 0; p < 2; p++)
-    for (s = 0; s < 2; s++)
+    for (s = 0; s < nservers; s++)
       json_array_foreach(rows, i, row) if (is(row, "step", servers[s], profiles[p]))
           table_row(o, row);
 }
@@ -120,6 +157,8 @@ static void busy_warning(FILE *o, json_t *rows) {
             100 * worst);
 }
 
+/* Per profile and N of the reference onair: Janus's CPU per packet over
+ * its, and its over the floor. */
 static json_t *ratios(FILE *o, json_t *rows, json_t *fl) {
   json_t *out = json_array(), *r;
   size_t i;
@@ -130,22 +169,66 @@ static json_t *ratios(FILE *o, json_t *rows, json_t *fl) {
     double on = num(r, "us_per_pkt"), floor_us = num(fl, "gcm_us");
     double floor_p = num(fl, strcmp(p, "gcm") ? "cm_us" : "gcm_us");
     double jr = carried(r) && carried(j) ? num(j, "us_per_pkt") / on : NAN;
-    if (!is(r, "step", "onair", NULL))
+    if (!ref || !is(r, "step", ref, NULL))
       continue;
-    fprintf(o,
-            "%-3s N=%-5.0f Janus/onair CPU per packet %6.2f   onair/floor %5.2f (GCM floor %.2f us",
-            p, num(r, "n"), jr, on / floor_us, floor_us);
+    fprintf(o, "%-3s N=%-5.0f Janus/%s CPU per packet %6.2f   %s/floor %5.2f (GCM floor %.2f us",
+            p, num(r, "n"), ref, jr, ref, on / floor_us, floor_us);
     if (strcmp(p, "gcm"))
-      fprintf(o, "; onair/CM floor %.2f", on / floor_p);
+      fprintf(o, "; %s/CM floor %.2f", ref, on / floor_p);
     fprintf(o, ")%s\n",
             carried(j) ? ""
             : j        ? "  (Janus did not carry this N)"
                        : "  (Janus not measured at this N)");
     json_array_append_new(
-        out, json_pack("{s:s,s:f,s:o,s:o,s:o,s:o}", "profile", p, "n", num(r, "n"), "onair_us",
-                       json_real(on), "janus_us", j ? json_real(num(j, "us_per_pkt")) : json_null(),
-                       "janus_over_onair", isfinite(jr) ? json_real(jr) : json_null(),
-                       "onair_over_floor", json_real(on / floor_us)));
+        out, json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o}", "profile", p, "onair", ref, "n",
+                       num(r, "n"), "onair_us", json_real(on), "janus_us",
+                       j ? json_real(num(j, "us_per_pkt")) : json_null(), "janus_over_onair",
+                       isfinite(jr) ? json_real(jr) : json_null(), "onair_over_floor",
+                       json_real(on / floor_us)));
+  }
+  return out;
+}
+
+/* Each variant of onair (onair-nogso, onair-w2, ...) against the reference,
+ * per profile and N both carried: its CPU per packet over the reference's
+ * (above 1: the variant costs more), and the median of those ratios. */
+static json_t *variants(FILE *o, json_t *rows) {
+  json_t *out = json_array(), *r;
+  double v[64];
+  size_t i, k, p, nv;
+
+  for (k = 0; k < nservers; k++) {
+    if (!ref || servers[k] == ref || !is_onair(servers[k]))
+      continue;
+    for (p = 0; p < 2; p++) {
+      nv = 0;
+      json_array_foreach(rows, i, r) {
+        json_t *b = step_at(rows, ref, profiles[p], num(r, "n"));
+        double x;
+        if (!is(r, "step", servers[k], profiles[p]) || !carried(r) || !carried(b))
+          continue;
+        x = num(r, "us_per_pkt") / num(b, "us_per_pkt");
+        fprintf(o, "%-3s N=%-5.0f %s/%s CPU per packet %5.2f (%.2f and %.2f us)\n", profiles[p],
+                num(r, "n"), servers[k], ref, x, num(r, "us_per_pkt"), num(b, "us_per_pkt"));
+        if (nv < 64)
+          v[nv++] = x;
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:f,s:f}", "profile", profiles[p],
+                                             "variant", servers[k], "onair", ref, "n",
+                                             num(r, "n"), "ratio", x));
+      }
+      if (nv) {
+        size_t a, c;
+        for (a = 1; a < nv; a++) /* insertion sort: a handful */
+          for (c = a; c > 0 && v[c - 1] > v[c]; c--) {
+            double t = v[c];
+            v[c] = v[c - 1];
+            v[c - 1] = t;
+          }
+        fprintf(o, "%-3s %s/%s CPU per packet: median %.2f over %zu N, %.2f to %.2f\n",
+                profiles[p], servers[k], ref,
+                nv % 2 ? v[nv / 2] : (v[nv / 2 - 1] + v[nv / 2]) / 2, nv, v[0], v[nv - 1]);
+      }
+    }
   }
   return out;
 }
@@ -177,13 +260,15 @@ static void join_line(FILE *o, json_t *rows, const char *server, const char *pro
           on_key, joined, lost, slowest, dec, failed);
 }
 
-/* Per server and profile: the largest N carried, and what stopped it. */
+/* Per server and profile: the largest N carried, per core of the
+ * server's, and what stopped it. */
 static json_t *summary(FILE *o, json_t *rows) {
   json_t *out = json_array(), *r, *best, *stop;
   size_t i, p, s;
+  double cores = 1;
 
   for (p = 0; p < 2; p++)
-    for (s = 0; s < 2; s++) {
+    for (s = 0; s < nservers; s++) {
       best = stop = NULL;
       json_array_foreach(rows, i, r) {
         if (!is(r, "step", servers[s], profiles[p]))
@@ -195,8 +280,14 @@ static json_t *summary(FILE *o, json_t *rows) {
       }
       if (!best && !stop)
         continue;
-      fprintf(o, "%-5s %-3s most viewers carried: %5.0f (%.1f KiB/viewer, p99 delay %.2f ms)%s\n",
-              servers[s], profiles[p], best ? num(best, "n") : 0, num(best, "kib_per_viewer"),
+      cores = num(best ? best : stop, "server_cores");
+      if (!(cores >= 1))
+        cores = 1; /* rows of a run before server_cores: one core, as it ran then */
+      fprintf(o,
+              "%-11s %-3s most viewers carried: %5.0f, %.0f per core of the server's %.0f (%.1f "
+              "KiB/viewer, p99 delay %.2f ms)%s\n",
+              servers[s], profiles[p], best ? num(best, "n") : 0,
+              best ? num(best, "n") / cores : 0, cores, num(best, "kib_per_viewer"),
               num(best, "delay_ms_p99"), stop ? "" : ", every N asked");
       if (stop)
         fprintf(o,
@@ -205,10 +296,19 @@ static json_t *summary(FILE *o, json_t *rows) {
                 num(stop, "n"), str(stop, "limit"), num(stop, "loss_pct"), num(stop, "behind_pct"),
                 num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), num(stop, "emu_drops"));
       join_line(o, rows, servers[s], profiles[p]);
-      json_array_append_new(out, json_pack("{s:s,s:s,s:f,s:s}", "server", servers[s], "profile",
-                                           profiles[p], "max_n", best ? num(best, "n") : 0.0,
-                                           "stopped_by", stop ? str(stop, "limit") : ""));
+      json_array_append_new(
+          out, json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "server", servers[s], "profile",
+                         profiles[p], "max_n", best ? num(best, "n") : 0.0, "server_cores", cores,
+                         "per_core", best ? num(best, "n") / cores : 0.0, "stopped_by",
+                         stop ? str(stop, "limit") : ""));
     }
+  if (nservers)
+    fprintf(o,
+            "Viewers per machine: not measured. This machine has %ld CPUs; the server had %.0f "
+            "and the emulator the rest, so the figure per core is the one this run can give. A "
+            "figure per machine needs the emulator on another machine (or more cores than the "
+            "server and the emulator use together).\n",
+            sysconf(_SC_NPROCESSORS_ONLN), cores);
   return out;
 }
 
@@ -216,19 +316,21 @@ static json_t *summary(FILE *o, json_t *rows) {
  * PREFIX.gp, which gnuplot turns into PREFIX.png. */
 static void plot_files(const char *prefix, json_t *rows, json_t *fl, const char *title) {
   char path[1024];
-  size_t i, p, s;
+  size_t i, p, s, idx;
   json_t *r;
   FILE *d, *g;
+  int col;
 
   snprintf(path, sizeof(path), "%s.dat", prefix);
   if (!(d = fopen(path, "w")))
     return;
   for (p = 0; p < 2; p++)
-    for (s = 0; s < 2; s++) {
+    for (s = 0; s < nservers; s++) {
       fprintf(d, "# %s %s: N us_per_pkt loss_pct\n", servers[s], profiles[p]);
       json_array_foreach(rows, i, r) if (is(r, "step", servers[s], profiles[p]))
           fprintf(d, "%.0f %.4f %.4f\n", num(r, "n"), num(r, "us_per_pkt"), num(r, "loss_pct"));
-      fprintf(d, "\n\n");
+      /* gnuplot cannot plot an empty block: a point off the axes keeps the indexes */
+      fprintf(d, "-1 NaN NaN\n\n\n");
     }
   fclose(d);
   snprintf(path, sizeof(path), "%s.gp", prefix);
@@ -236,26 +338,28 @@ static void plot_files(const char *prefix, json_t *rows, json_t *fl, const char 
     return;
   fprintf(g, "set terminal pngcairo size 1000,900 font 'sans,10'\nset output '%s.png'\n", prefix);
   fprintf(g, "set multiplot layout 2,1 title \"%s\"\nset logscale x\nset grid\n", title);
-  fprintf(g, "set key outside right\nset xlabel 'viewers (N)'\nset yrange [0:*]\n");
-  fprintf(g, "set ylabel 'server CPU us per forwarded packet'\n");
-  fprintf(g,
-          "plot '%s.dat' index 0 u 1:2 w lp lw 2 t 'onair AES-GCM', '' index 1 u 1:2 w lp lw 2 "
-          "t 'Janus AES-GCM', '' index 2 u 1:2 w lp lw 2 t 'onair AES-CM', '' index 3 u 1:2 w lp "
-          "lw 2 t 'Janus AES-CM', %f w l dt 2 lw 2 t 'floor: GCM seal + sendmmsg', %f w l dt 3 "
-          "t 'floor: CM+HMAC + sendmmsg'\n",
-          prefix, num(fl, "gcm_us"), num(fl, "cm_us"));
-  fprintf(g, "set ylabel 'loss %%'\nset yrange [0:*]\n");
-  fprintf(g,
-          "plot '%s.dat' index 0 u 1:3 w lp lw 2 t 'onair AES-GCM', '' index 1 u 1:3 w lp lw 2 "
-          "t 'Janus AES-GCM', '' index 2 u 1:3 w lp lw 2 t 'onair AES-CM', '' index 3 u 1:3 w lp "
-          "lw 2 t 'Janus AES-CM'\nunset multiplot\n",
-          prefix);
+  fprintf(g, "set key outside right\nset xlabel 'viewers (N)'\nset xrange [10:*]\n");
+  for (col = 2; col <= 3; col++) {
+    fprintf(g, "set yrange [0:*]\nset ylabel '%s'\nplot ",
+            col == 2 ? "server CPU us per forwarded packet" : "loss %");
+    for (idx = 0, p = 0; p < 2; p++)
+      for (s = 0; s < nservers; s++, idx++)
+        fprintf(g, "%s'%s.dat' index %zu u 1:%d w lp lw 2 t '%s %s'", idx ? ", " : "", prefix,
+                idx, col, servers[s], p ? "AES-CM" : "AES-GCM");
+    if (col == 2)
+      fprintf(g,
+              ", %f w l dt 2 lw 2 t 'floor: GCM seal + sendmmsg', %f w l dt 3 "
+              "t 'floor: CM+HMAC + sendmmsg'",
+              num(fl, "gcm_us"), num(fl, "cm_us"));
+    fprintf(g, "\n");
+  }
+  fprintf(g, "unset multiplot\n");
   fclose(g);
 }
 
 int mb_report_main(int argc, char **argv) {
   const char *in = NULL, *plot = NULL, *md = NULL, *title = "onair and Janus: media forwarding";
-  json_t *rows, *fl, *all, *rat, *sum;
+  json_t *rows, *fl, *all, *rat, *var, *sum;
   char *text;
   FILE *m;
   int i;
@@ -273,14 +377,19 @@ int mb_report_main(int argc, char **argv) {
   if (!in)
     return fprintf(stderr, "report: --in FILE is needed\n"), 2;
   rows = load(in);
+  find_servers(rows);
   fl = floor_row(rows);
   print_table(stdout, rows);
   busy_warning(stdout, rows);
   printf("\n");
   rat = ratios(stdout, rows, fl);
   printf("\n");
+  var = variants(stdout, rows);
+  if (json_array_size(var))
+    printf("\n");
   sum = summary(stdout, rows);
-  all = json_pack("{s:O,s:o,s:o}", "rows", rows, "ratios", rat, "summary", sum);
+  all = json_pack("{s:O,s:o,s:o,s:o}", "rows", rows, "ratios", rat, "variants", var, "summary",
+                  sum);
   if (md && (m = fopen(md, "w"))) {
     fprintf(m, "```\n");
     print_table(m, rows);
@@ -288,6 +397,10 @@ int mb_report_main(int argc, char **argv) {
     fprintf(m, "\n");
     json_decref(ratios(m, rows, fl));
     fprintf(m, "\n");
+    if (json_array_size(var)) {
+      json_decref(variants(m, rows));
+      fprintf(m, "\n");
+    }
     json_decref(summary(m, rows));
     fprintf(m, "```\n");
     fclose(m);

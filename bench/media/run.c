@@ -160,6 +160,7 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
   json_object_set_new(row, "us_per_pkt", num(delivered > 0 ? cpu * 1e6 / delivered : NAN));
   json_object_set_new(row, "server_busy", num((b->proc.busy_s[0] - a->proc.busy_s[0]) / sec / sc));
   json_object_set_new(row, "server_cpu", num(cpu / sec));
+  json_object_set_new(row, "server_cores", json_integer(sc));
   json_object_set_new(row, "emu_cpu", num((b->proc.emu_cpu_s - a->proc.emu_cpu_s) / sec));
   /* Cores of the server's CPUs that something else used: another process
    * on a shared machine, which makes this window's figures unreliable. */
@@ -269,7 +270,7 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   e->measuring = 0;
   snap_take(&b);
   json_object_set_new(row, "kind", json_string("step"));
-  json_object_set_new(row, "server", json_string(cfg->server));
+  json_object_set_new(row, "server", json_string(cfg->label));
   json_object_set_new(row, "profile", json_string(cfg->gcm ? "gcm" : "cm"));
   json_object_set_new(row, "n", json_integer(n));
   join_stats(row, prev, n);
@@ -278,7 +279,7 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   stop = judge(row, n);
   mb_log("%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
          "join p50 %.0f ms, emulator %.0f %% of a core%s%s",
-         cfg->server, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
+         cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
          row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
          row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), stop ? ", stop: limit " : "",
          stop ? json_string_value(json_object_get(row, "limit")) : "");
@@ -295,7 +296,7 @@ static void emit_stream(void) {
   for (i = 0; i < s->npkts; i++)
     vbytes += s->pkts[i].video ? 12 + s->pkts[i].len : 0;
   row = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:o,s:o,s:o,s:o}", "kind", "stream", "server",
-                  mb_emu.cfg->server, "profile", mb_emu.cfg->gcm ? "gcm" : "cm", "width", s->width,
+                  mb_emu.cfg->label, "profile", mb_emu.cfg->gcm ? "gcm" : "cm", "width", s->width,
                   "height", s->height, "fps", s->fps, "video_kbps", num(s->video_kbps),
                   "audio_kbps", num(s->audio_kbps), "pps", num(s->pps), "video_pkt_bytes",
                   num((double)vbytes / (double)s->video_pkts));
