@@ -414,10 +414,22 @@ busy=$((100 * (busy2 - busy1) / (busy2 - busy1 + idle2 - idle1 + 1)))
 # The stream, made once (libvpx, libopus) for the floor and every run.
 taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$TMP/stream.bin" ||
   die "could not make the stream"
+floor() { # file the row goes to
+  taskset -c "$SERVER_CPUS" "$BENCH" floor --seconds "$FLOOR_SECONDS" --reader-cpus "$EMU_CPUS" \
+    --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --poll-us "$POLL_US" --out "$1" >/dev/null ||
+    say "the floor failed"
+}
+if [ "$RX_ON_EMU" = 1 ]; then
+  # For comparison with earlier runs: the floor with the receive path in
+  # the sender's softirq, as RX_ON_EMU=0 measures it (row "floor_rx_server").
+  say "the floor, on CPU $SERVER_CPUS, the receive path there too (as RX_ON_EMU=0)"
+  echo 0 >/sys/class/net/lo/queues/rx-0/rps_cpus
+  floor "$TMP/floor-rx-server.jsonl"
+  sed 's/"kind":"floor"/"kind":"floor_rx_server"/' "$TMP/floor-rx-server.jsonl" >>"$RESULTS" || true
+  cpu_mask "$EMU_CPUS" >/sys/class/net/lo/queues/rx-0/rps_cpus
+fi
 say "the floor, on CPU $SERVER_CPUS"
-taskset -c "$SERVER_CPUS" "$BENCH" floor --seconds "$FLOOR_SECONDS" --reader-cpus "$EMU_CPUS" \
-  --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --poll-us "$POLL_US" --out "$RESULTS" >/dev/null ||
-  say "the floor failed"
+floor "$RESULTS"
 i=0
 for profile in $PROFILES; do
   case $profile in gcm|cm) ;; *) die "PROFILES holds gcm and cm" ;; esac

@@ -100,11 +100,14 @@ static void find_servers(json_t *rows) {
       ref = servers[k];
 }
 
-static json_t *floor_row(json_t *rows) {
+/* The last row of kind ("floor", or "floor_rx_server": the floor with the
+ * receive path on the sender's CPU, which run-media.sh measures too when
+ * the viewers' receive path is on the emulator's), or NULL. */
+static json_t *floor_row(json_t *rows, const char *kind) {
   json_t *row, *last = NULL;
   size_t i;
 
-  json_array_foreach(rows, i, row) if (is(row, "floor", NULL, NULL)) last = row;
+  json_array_foreach(rows, i, row) if (is(row, kind, NULL, NULL)) last = row;
   return last;
 }
 
@@ -187,6 +190,14 @@ static json_t *ratios(FILE *o, json_t *rows, json_t *fl) {
                        json_real(on / floor_us)));
   }
   return out;
+}
+
+static void floor_note(FILE *o, json_t *fl, json_t *flrx) {
+  if (fl && flrx)
+    fprintf(o,
+            "floor: GCM %.2f us, CM %.2f us; with the receive path on the sender's CPU (as "
+            "RX_ON_EMU=0): GCM %.2f us, CM %.2f us\n",
+            num(fl, "gcm_us"), num(fl, "cm_us"), num(flrx, "gcm_us"), num(flrx, "cm_us"));
 }
 
 /* Each variant of onair (onair-nogso, onair-w2, ...) against the reference,
@@ -359,7 +370,7 @@ static void plot_files(const char *prefix, json_t *rows, json_t *fl, const char 
 
 int mb_report_main(int argc, char **argv) {
   const char *in = NULL, *plot = NULL, *md = NULL, *title = "onair and Janus: media forwarding";
-  json_t *rows, *fl, *all, *rat, *var, *sum;
+  json_t *rows, *fl, *flrx, *all, *rat, *var, *sum;
   char *text;
   FILE *m;
   int i;
@@ -378,11 +389,13 @@ int mb_report_main(int argc, char **argv) {
     return fprintf(stderr, "report: --in FILE is needed\n"), 2;
   rows = load(in);
   find_servers(rows);
-  fl = floor_row(rows);
+  fl = floor_row(rows, "floor");
+  flrx = floor_row(rows, "floor_rx_server");
   print_table(stdout, rows);
   busy_warning(stdout, rows);
   printf("\n");
   rat = ratios(stdout, rows, fl);
+  floor_note(stdout, fl, flrx);
   printf("\n");
   var = variants(stdout, rows);
   if (json_array_size(var))
@@ -396,6 +409,7 @@ int mb_report_main(int argc, char **argv) {
     busy_warning(m, rows);
     fprintf(m, "\n");
     json_decref(ratios(m, rows, fl));
+    floor_note(m, fl, flrx);
     fprintf(m, "\n");
     if (json_array_size(var)) {
       json_decref(variants(m, rows));
