@@ -178,7 +178,28 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   # A namespace of its own: the media never touches the machine's interfaces,
   # and the ports below are free. A mount namespace too, for a sysfs that
   # shows the new network namespace's devices (RX_ON_EMU).
-  MB_IN_NETNS=1 exec unshare $userns -n -m "$0" "$@"
+  # With RX_ON_EMU=1 the packets to every viewer wait in the emulator CPU's
+  # input backlog, which drops what passes net.core.netdev_max_backlog
+  # (1,000 by default, fewer than one GSO message per viewer at 2,000
+  # viewers). The setting is the machine's, not the namespace's: raised for
+  # the run, put back after it.
+  backlog_old= maxn=0
+  for n in $SIZES; do [ "$n" -gt "$maxn" ] && maxn=$n; done
+  if [ "$RX_ON_EMU" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+    backlog_old=$(sysctl -n net.core.netdev_max_backlog)
+    backlog_new=$((8 * maxn > 10000 ? 8 * maxn : 10000))
+    if [ "$backlog_old" -lt "$backlog_new" ]; then
+      sysctl -q -w net.core.netdev_max_backlog="$backlog_new"
+      say "net.core.netdev_max_backlog $backlog_old -> $backlog_new for the run"
+    else
+      backlog_old=
+    fi
+  fi
+  trap '[ -z "$backlog_old" ] || sysctl -q -w net.core.netdev_max_backlog="$backlog_old"' EXIT
+  trap 'exit 130' INT TERM
+  rc=0
+  MB_IN_NETNS=1 unshare $userns -n -m "$0" "$@" || rc=$?
+  exit $rc
 fi
 
 # ---- inside the namespace ---------------------------------------------------------
@@ -213,7 +234,14 @@ if [ "$RX_ON_EMU" = 1 ]; then
 fi
 # NET_RX softirqs per CPU (/proc/softirqs is the machine's: a rough check of
 # where the receive path ran, logged per server run).
+# With RPS the sender also interrupts the emulator's CPU (an IPI, counted as
+# function-call interrupts) whenever that CPU's backlog was empty.
 net_rx() { awk '/NET_RX:/ { $1 = ""; print }' /proc/softirqs; }
+ipis() { awk '/^ *CAL:/ { $1 = ""; print }' /proc/interrupts; }
+per_cpu() { # before after
+  awk -v a="$1" -v b="$2" \
+    'BEGIN { n = split(a, x); split(b, y); for (i = 1; i <= n && x[i] ~ /^[0-9]+$/; i++) printf "CPU%d %d  ", i - 1, y[i] - x[i] }'
+}
 
 TMP=$(mktemp -d /tmp/onair-bench-media.XXXXXX)
 RESULTS=$TMP/results.jsonl
@@ -344,11 +372,11 @@ start_janus() {
 }
 
 measure() { # server (or onair variant) profile
-  local label=$1 server=${1%%-*} profile=$2 extra=() rx0 rx1
+  local label=$1 server=${1%%-*} profile=$2 extra=() rx0 rx1 ipi0 ipi1
   "start_$server" "$label"
   [ "$server" = janus ] && extra=(--janus-ports 5004,5002)
   say "$label, $profile: N = $SIZES"
-  rx0=$(net_rx)
+  rx0=$(net_rx) ipi0=$(ipis)
   timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" --label "$label" \
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
     --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
@@ -356,9 +384,9 @@ measure() { # server (or onair variant) profile
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     say "$label, $profile: the run failed or was cut short; its rows so far are kept"
-  rx1=$(net_rx)
-  say "$label, $profile: NET_RX softirqs during the run: $(awk -v a="$rx0" -v b="$rx1" \
-    'BEGIN { n = split(a, x); split(b, y); for (i = 1; i <= n; i++) printf "CPU%d %d  ", i - 1, y[i] - x[i] }')"
+  rx1=$(net_rx) ipi1=$(ipis)
+  say "$label, $profile: during the run, NET_RX softirqs: $(per_cpu "$rx0" "$rx1");" \
+    "function-call IPIs: $(per_cpu "$ipi0" "$ipi1")"
   stop_server
 }
 

@@ -103,6 +103,26 @@ static void cpu_busy(const char *lists[2], double busy[2]) {
   fclose(f);
 }
 
+/* Packets dropped because a CPU's input backlog (net.core.netdev_max_backlog)
+ * was full: the second column of /proc/net/softnet_stat, summed over the
+ * CPUs. With RPS on loopback (run-media.sh's RX_ON_EMU) a burst to every
+ * viewer waits there for the emulator's CPU: a drop is the network's, not a
+ * server's. */
+static uint64_t backlog_drops(void) {
+  FILE *f = fopen("/proc/net/softnet_stat", "r");
+  char line[512];
+  uint64_t sum = 0;
+  unsigned processed, dropped;
+
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "%x %x", &processed, &dropped) == 2)
+      sum += dropped;
+  fclose(f);
+  return sum;
+}
+
 void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const char *emu_cpus) {
   const char *lists[2] = {server_cpus, emu_cpus};
   struct rusage ru;
@@ -116,4 +136,5 @@ void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const cha
   p->emu_cpu_s =
       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   cpu_busy(lists, p->busy_s);
+  p->backlog_drops = backlog_drops();
 }

@@ -130,7 +130,8 @@ static void table_row(FILE *o, json_t *r) {
           str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
           num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
           num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"),
-          num(r, "server_cpu"), num(r, "server_other"), num(r, "emu_cpu"), num(r, "emu_drops"),
+          num(r, "server_cpu"), num(r, "server_other"), num(r, "emu_cpu"),
+          num(r, "emu_drops") + (isfinite(num(r, "backlog_drops")) ? num(r, "backlog_drops") : 0),
           str(r, "limit"));
 }
 
@@ -303,9 +304,10 @@ static json_t *summary(FILE *o, json_t *rows) {
       if (stop)
         fprintf(o,
                 "        stopped at N=%.0f by the %s (loss %.3f %%, %.1f %% behind, p99 delay %.0f "
-                "ms, emulator %.0f %% of a core, %.0f socket drops)\n",
+                "ms, emulator %.0f %% of a core, %.0f socket drops, %.0f backlog drops)\n",
                 num(stop, "n"), str(stop, "limit"), num(stop, "loss_pct"), num(stop, "behind_pct"),
-                num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), num(stop, "emu_drops"));
+                num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), num(stop, "emu_drops"),
+                num(stop, "backlog_drops"));
       join_line(o, rows, servers[s], profiles[p]);
       json_array_append_new(
           out, json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "server", servers[s], "profile",

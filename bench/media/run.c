@@ -174,6 +174,10 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
                       num(100 * (1 - delivered / ((double)b->live * (b->pub_sent - a->pub_sent)))));
   json_object_set_new(row, "emu_drops", json_integer((json_int_t)drops));
   json_object_set_new(row, "emu_drop_pct", num(expected > 0 ? drops * 100 / expected : NAN));
+  /* The kernel's input backlogs: the way to the viewers' sockets, not the
+   * server (with RPS one datagram or GSO message per viewer waits there). */
+  json_object_set_new(row, "backlog_drops",
+                      json_integer((json_int_t)(b->proc.backlog_drops - a->proc.backlog_drops)));
   json_object_set_new(row, "rtx_filled", json_integer((json_int_t)(b->filled - a->filled)));
   json_object_set_new(row, "dups", json_integer((json_int_t)(b->dups - a->dups)));
   json_object_set_new(row, "nacked", json_integer((json_int_t)(b->nacked - a->nacked)));
@@ -212,8 +216,9 @@ static double row_num(json_t *row, const char *key) {
 static int judge(json_t *row, unsigned n) {
   double loss = row_num(row, "loss_pct"), emu = row_num(row, "emu_cpu");
   double drops = row_num(row, "emu_drop_pct"), failed = row_num(row, "join_failed");
+  double backlog = row_num(row, "backlog_drops");
   int behind = !(row_num(row, "delay_ms_p99") <= 1000) || row_num(row, "behind_pct") > 2;
-  int emu_limit = emu >= EMU_BUSY || drops > 0.01, stop = 0;
+  int emu_limit = emu >= EMU_BUSY || drops > 0.01 || backlog > 0, stop = 0;
   const char *limit = "";
 
   if (!(loss <= mb_emu.cfg->loss_limit) || behind || failed > n * 0.005) {
