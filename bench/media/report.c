@@ -304,10 +304,11 @@ static json_t *summary(FILE *o, json_t *rows) {
       if (stop)
         fprintf(o,
                 "        stopped at N=%.0f by the %s (loss %.3f %%, %.1f %% behind, p99 delay %.0f "
-                "ms, emulator %.0f %% of a core, %.0f socket drops, %.0f backlog drops)\n",
+                "ms, emulator %.0f %% of a core, its CPUs %.0f %% busy, %.0f socket drops, %.0f "
+                "backlog drops)\n",
                 num(stop, "n"), str(stop, "limit"), num(stop, "loss_pct"), num(stop, "behind_pct"),
-                num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), num(stop, "emu_drops"),
-                num(stop, "backlog_drops"));
+                num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), 100 * num(stop, "emu_busy"),
+                num(stop, "emu_drops"), num(stop, "backlog_drops"));
       join_line(o, rows, servers[s], profiles[p]);
       json_array_append_new(
           out, json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "server", servers[s], "profile",
