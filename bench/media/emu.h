@@ -113,11 +113,11 @@ void mb_janus_join(struct mb_viewer *v);
 
 /* procstat.c */
 struct mb_proc {
-  double cpu_s;     /* the server's user+system CPU, all threads */
-  long rss_kib;     /* its VmRSS */
-  double emu_cpu_s; /* ours (getrusage), publisher thread included */
-  double busy_s[2]; /* busy time of the server's CPUs and of ours (/proc/stat) */
-  int64_t t;        /* CLOCK_MONOTONIC ns */
+  double cpu_s;           /* the server's user+system CPU, all threads */
+  long rss_kib;           /* its VmRSS */
+  double emu_cpu_s;       /* ours (getrusage), publisher thread included */
+  double busy_s[2];       /* busy time of the server's CPUs and of ours (/proc/stat) */
+  int64_t t;              /* CLOCK_MONOTONIC ns */
   uint64_t backlog_drops; /* packets the kernel's input backlogs dropped, all CPUs */
 };
 void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const char *emu_cpus);

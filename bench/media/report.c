@@ -134,15 +134,16 @@ static void table_header(FILE *o) {
 }
 
 static void table_row(FILE *o, json_t *r) {
-  fprintf(o,
-          "%-7s %-11s %5.0f %5.0f %8.2f %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
-          "%5.0f  %s\n",
-          str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
-          num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
-          num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"),
-          num(r, "server_cpu"), num(r, "server_other"), num(r, "emu_cpu"),
-          num(r, "emu_drops") + (isfinite(num(r, "backlog_drops")) ? num(r, "backlog_drops") : 0),
-          str(r, "limit"));
+  fprintf(
+      o,
+      "%-7s %-11s %5.0f %5.0f %8.2f %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
+      "%5.0f  %s\n",
+      str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
+      num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
+      num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"), num(r, "server_cpu"),
+      num(r, "server_other"), num(r, "emu_cpu"),
+      num(r, "emu_drops") + (isfinite(num(r, "backlog_drops")) ? num(r, "backlog_drops") : 0),
+      str(r, "limit"));
 }
 
 static void print_table(FILE *o, json_t *rows) {
@@ -185,20 +186,20 @@ static json_t *ratios(FILE *o, json_t *rows, json_t *fl) {
     double jr = carried(r) && carried(j) ? num(j, "us_per_pkt") / on : NAN;
     if (!ref || !is(r, "step", ref, NULL))
       continue;
-    fprintf(o, "%-3s N=%-5.0f Janus/%s CPU per packet %6.2f   %s/floor %5.2f (GCM floor %.2f us",
-            p, num(r, "n"), ref, jr, ref, on / floor_us, floor_us);
+    fprintf(o, "%-3s N=%-5.0f Janus/%s CPU per packet %6.2f   %s/floor %5.2f (GCM floor %.2f us", p,
+            num(r, "n"), ref, jr, ref, on / floor_us, floor_us);
     if (strcmp(p, "gcm"))
       fprintf(o, "; %s/CM floor %.2f", ref, on / floor_p);
     fprintf(o, ")%s\n",
             carried(j) ? ""
             : j        ? "  (Janus did not carry this N)"
                        : "  (Janus not measured at this N)");
-    json_array_append_new(
-        out, json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o}", "profile", p, "onair", ref, "n",
-                       num(r, "n"), "onair_us", json_real(on), "janus_us",
-                       j ? json_real(num(j, "us_per_pkt")) : json_null(), "janus_over_onair",
-                       isfinite(jr) ? json_real(jr) : json_null(), "onair_over_floor",
-                       json_real(on / floor_us)));
+    json_array_append_new(out,
+                          json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o}", "profile", p, "onair", ref,
+                                    "n", num(r, "n"), "onair_us", json_real(on), "janus_us",
+                                    j ? json_real(num(j, "us_per_pkt")) : json_null(),
+                                    "janus_over_onair", isfinite(jr) ? json_real(jr) : json_null(),
+                                    "onair_over_floor", json_real(on / floor_us)));
   }
   return out;
 }
@@ -234,9 +235,9 @@ static json_t *variants(FILE *o, json_t *rows) {
                 num(r, "n"), servers[k], ref, x, num(r, "us_per_pkt"), num(b, "us_per_pkt"));
         if (nv < 64)
           v[nv++] = x;
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:f,s:f}", "profile", profiles[p],
-                                             "variant", servers[k], "onair", ref, "n",
-                                             num(r, "n"), "ratio", x));
+        json_array_append_new(out,
+                              json_pack("{s:s,s:s,s:s,s:f,s:f}", "profile", profiles[p], "variant",
+                                        servers[k], "onair", ref, "n", num(r, "n"), "ratio", x));
       }
       if (nv) {
         size_t a, c;
@@ -246,9 +247,9 @@ static json_t *variants(FILE *o, json_t *rows) {
             v[c] = v[c - 1];
             v[c - 1] = t;
           }
-        fprintf(o, "%-3s %s/%s CPU per packet: median %.2f over %zu N, %.2f to %.2f\n",
-                profiles[p], servers[k], ref,
-                nv % 2 ? v[nv / 2] : (v[nv / 2 - 1] + v[nv / 2]) / 2, nv, v[0], v[nv - 1]);
+        fprintf(o, "%-3s %s/%s CPU per packet: median %.2f over %zu N, %.2f to %.2f\n", profiles[p],
+                servers[k], ref, nv % 2 ? v[nv / 2] : (v[nv / 2 - 1] + v[nv / 2]) / 2, nv, v[0],
+                v[nv - 1]);
       }
     }
   }
@@ -308,12 +309,11 @@ static json_t *summary(FILE *o, json_t *rows) {
       fprintf(o,
               "%-11s %-3s most viewers carried: %5.0f, %.0f per core of the server's %.0f (%.1f "
               "KiB/viewer, p99 delay %.2f ms)%s\n",
-              servers[s], profiles[p], best ? num(best, "n") : 0,
-              best ? num(best, "n") / cores : 0, cores, num(best, "kib_per_viewer"),
-              num(best, "delay_ms_p99"),
-              stop                          ? ""
-              : emu_saturated_only(best)    ? ", where the emulator's CPUs were saturated"
-                                            : ", every N asked");
+              servers[s], profiles[p], best ? num(best, "n") : 0, best ? num(best, "n") / cores : 0,
+              cores, num(best, "kib_per_viewer"), num(best, "delay_ms_p99"),
+              stop                       ? ""
+              : emu_saturated_only(best) ? ", where the emulator's CPUs were saturated"
+                                         : ", every N asked");
       if (stop)
         fprintf(o,
                 "        stopped at N=%.0f by the %s (loss %.3f %%, %.1f %% behind, p99 delay %.0f "
@@ -323,11 +323,11 @@ static json_t *summary(FILE *o, json_t *rows) {
                 num(stop, "delay_ms_p99"), 100 * num(stop, "emu_cpu"), 100 * num(stop, "emu_busy"),
                 num(stop, "emu_drops"), num(stop, "backlog_drops"));
       join_line(o, rows, servers[s], profiles[p]);
-      json_array_append_new(
-          out, json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "server", servers[s], "profile",
-                         profiles[p], "max_n", best ? num(best, "n") : 0.0, "server_cores", cores,
-                         "per_core", best ? num(best, "n") / cores : 0.0, "stopped_by",
-                         stop ? str(stop, "limit") : ""));
+      json_array_append_new(out, json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "server", servers[s],
+                                           "profile", profiles[p], "max_n",
+                                           best ? num(best, "n") : 0.0, "server_cores", cores,
+                                           "per_core", best ? num(best, "n") / cores : 0.0,
+                                           "stopped_by", stop ? str(stop, "limit") : ""));
     }
   if (nservers)
     fprintf(o,
@@ -371,8 +371,8 @@ static void plot_files(const char *prefix, json_t *rows, json_t *fl, const char 
             col == 2 ? "server CPU us per forwarded packet" : "loss %");
     for (idx = 0, p = 0; p < 2; p++)
       for (s = 0; s < nservers; s++, idx++)
-        fprintf(g, "%s'%s.dat' index %zu u 1:%d w lp lw 2 t '%s %s'", idx ? ", " : "", prefix,
-                idx, col, servers[s], p ? "AES-CM" : "AES-GCM");
+        fprintf(g, "%s'%s.dat' index %zu u 1:%d w lp lw 2 t '%s %s'", idx ? ", " : "", prefix, idx,
+                col, servers[s], p ? "AES-CM" : "AES-GCM");
     if (col == 2)
       fprintf(g,
               ", %f w l dt 2 lw 2 t 'floor: GCM seal + sendmmsg', %f w l dt 3 "
@@ -417,8 +417,8 @@ int mb_report_main(int argc, char **argv) {
   if (json_array_size(var))
     printf("\n");
   sum = summary(stdout, rows);
-  all = json_pack("{s:O,s:o,s:o,s:o}", "rows", rows, "ratios", rat, "variants", var, "summary",
-                  sum);
+  all =
+      json_pack("{s:O,s:o,s:o,s:o}", "rows", rows, "ratios", rat, "variants", var, "summary", sum);
   if (md && (m = fopen(md, "w"))) {
     fprintf(m, "```\n");
     print_table(m, rows);
