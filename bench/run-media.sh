@@ -30,6 +30,8 @@
 #                             sockets) runs on EMU_CPUS, not in the server's sending softirq:
 #                             RPS on the namespace's loopback, where the media flows. 0: as
 #                             the kernel does by default, on the server's CPU
+#                             (1, as root: net.core.netdev_max_backlog raised for the run and
+#                             put back after; bench/README.md, "Where the receive path runs")
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
