@@ -55,6 +55,7 @@ struct worker {
   size_t over_count, over_pkts;
   uint64_t ring_dropped; /* packets dropped at a full ring and overflow */
   int stopping;          /* set (atomically) by worker_stop */
+  int ended;             /* set (atomically) by the thread as its loop ends */
   const struct worker_ops *ops;
   void *arg;
 };
@@ -251,12 +252,13 @@ static void on_tick(uv_timer_t *t) {
 static void worker_main(void *arg) {
   struct worker *w = arg;
   uv_run(&w->loop, UV_RUN_DEFAULT);
+  __atomic_store_n(&w->ended, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- the media plane's side ------------------------------------------ */
 
-static void on_asked(uv_async_t *a) {
-  struct worker *w = a->data;
+/* Takes what the worker asked, in order. */
+static void asks_take(struct worker *w) {
   struct worker_ask *s;
   while ((s = ring_peek(&w->back)) != NULL) {
     struct worker_ask a = *s;
@@ -266,6 +268,11 @@ static void on_asked(uv_async_t *a) {
     else
       w->ops->keyframe(w->arg, a.room_id);
   }
+}
+
+static void on_asked(uv_async_t *a) {
+  struct worker *w = a->data;
+  asks_take(w);
   overflow_drain(w); /* the worker made room, maybe */
 }
 
@@ -333,23 +340,23 @@ out_free:
 
 void worker_stop(struct worker *w) {
   overflow_drain(w);
-  while (w->over_head) { /* what is still waiting goes first */
+  /* What is still waiting goes first; the worker's asks are taken all the
+   * while (a worker whose answers' ring is full waits for that). */
+  while (w->over_head) {
     uv_async_send(&w->wake);
     uv_sleep(1);
+    asks_take(w);
     overflow_drain(w);
   }
   __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
   uv_async_send(&w->wake);
+  while (!__atomic_load_n(&w->ended, __ATOMIC_ACQUIRE)) {
+    asks_take(w);
+    uv_sleep(1);
+  }
   uv_thread_join(&w->thread);
   uv_loop_close(&w->loop);
-  /* Asks that came after the media plane stopped listening are dropped;
-   * views moved back then are freed here. */
-  struct worker_ask *a;
-  while ((a = ring_peek(&w->back)) != NULL) {
-    if (a->type == WORKER_ASK_MOVED)
-      w->ops->moved(w->arg, a->view);
-    ring_release(&w->back);
-  }
+  asks_take(w); /* the last ones: views given back are freed by ops->moved */
   uv_close((uv_handle_t *)&w->asked, on_asked_closed);
 }
 
