@@ -214,6 +214,8 @@ describe('onair in the browser', { timeout: 170000 }, () => {
 
     for (const [p, who] of [[bView, 'bob'], [cView, 'carol']]) {
       await p.locator('#title').filter({ hasText: /^alice$/ }).waitFor({ timeout: WAIT_MS });
+      // The room's title comes with the join, after the page's own heading.
+      await p.locator('#room-title').filter({ hasText: /^Morning <b>coffee<\/b>$/ }).waitFor({ timeout: WAIT_MS });
       assert.equal(await p.locator('#room-title').textContent(), 'Morning <b>coffee</b>');
       await p.locator('#live-badge').waitFor({ state: 'visible', timeout: WAIT_MS });
       await eventually(async () => (await p.locator('#viewers').textContent()) === '2', `${who}'s page to show 2 viewers`);
