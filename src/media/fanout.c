@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "media/rtcp.h"
+#include "util/counter.h"
 #include "media/rtp.h"
 
 #define FANOUT_STORE_SLOTS 1024       /* video packets kept: about 4 s at 1.5 Mbit/s */
@@ -35,11 +36,6 @@ struct fanout_room {
   size_t nviews, cap;
   struct fanout_room *next;
 };
-
-/* A counter of the share's, written by its loop only and read from others
- * (fanout_stats_read): relaxed atomic stores, no lock prefix. */
-#define STAT_ADD(f, field, n) \
-  __atomic_store_n(&(f)->stats.field, (f)->stats.field + (n), __ATOMIC_RELAXED)
 
 void fanout_init(struct fanout *f, uv_loop_t *loop, struct udp_sock *udp,
                  const struct fanout_ops *ops, void *arg) {
@@ -96,7 +92,7 @@ static void room_free(struct fanout *f, struct fanout_room *r) {
   *pp = r->next;
   for (size_t i = 0; i < r->nviews; i++)
     fanout_view_free(r->views[i]);
-  STAT_ADD(f, views, -(uint64_t)r->nviews);
+  COUNTER_ADD(f->stats.views, -(uint64_t)r->nviews);
   for (int k = 0; k < FANOUT_KINDS; k++)
     pktstore_free(r->tracks[k].store);
   free(r->views);
@@ -129,8 +125,8 @@ static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out 
     f->ops->tcp_send(v->tcp, slot, n); /* copied out: the slot is reused */
   else
     udp_commit(f->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
-  STAT_ADD(f, rtp_out, 1);
-  STAT_ADD(f, rtp_out_bytes, n);
+  COUNTER_ADD(f->stats.rtp_out, 1);
+  COUNTER_ADD(f->stats.rtp_out_bytes, n);
   out->packets++;
   out->octets += (uint32_t)(len - RTP_HDR_MIN);
 }
@@ -254,7 +250,7 @@ static void view_add(struct fanout *f, struct fanout_view *v) {
   v->room = r;
   v->index = r->nviews;
   r->views[r->nviews++] = v;
-  STAT_ADD(f, views, 1);
+  COUNTER_ADD(f->stats.views, 1);
   const struct fanout_out *video = &v->out[FANOUT_VIDEO];
   if (!video->started || video->catching_up)
     view_start(f, v); /* new; or moved from another share before it was live */
@@ -267,7 +263,7 @@ static void view_unlink(struct fanout *f, struct fanout_view *v) {
   r->views[v->index] = r->views[--r->nviews];
   r->views[v->index]->index = v->index;
   v->room = NULL;
-  STAT_ADD(f, views, -(uint64_t)1);
+  COUNTER_ADD(f->stats.views, -(uint64_t)1);
 }
 
 /* The publisher's bytes a second, over windows of FANOUT_RATE_WINDOW_MS. */
@@ -425,16 +421,16 @@ static void nack_one(struct fanout *f, struct fanout_view *v, int k, uint16_t lo
       rtp_parse(p->data, p->len, &h) < 0)
     return;
   if (nack_repeated(v, k, lost, now)) {
-    STAT_ADD(f, nack_duplicates, 1);
+    COUNTER_ADD(f->stats.nack_duplicates, 1);
     return;
   }
   if (nack_budget_take(v, p->len, now) < 0) {
-    STAT_ADD(f, nack_over_budget, 1);
+    COUNTER_ADD(f->stats.nack_over_budget, 1);
     return;
   }
   nack_remember(v, k, lost, now);
   send_rtp(f, v, out, p->data, p->len, in, h.ts);
-  STAT_ADD(f, nack_resent, 1);
+  COUNTER_ADD(f->stats.nack_resent, 1);
 }
 
 static void view_on_nack(struct fanout *f, const struct fanout_msg *m) {
@@ -497,12 +493,7 @@ void fanout_tick(struct fanout *f) {
 }
 
 void fanout_stats_read(const struct fanout *f, struct fanout_stats *out) {
-  out->rtp_out = __atomic_load_n(&f->stats.rtp_out, __ATOMIC_RELAXED);
-  out->rtp_out_bytes = __atomic_load_n(&f->stats.rtp_out_bytes, __ATOMIC_RELAXED);
-  out->nack_resent = __atomic_load_n(&f->stats.nack_resent, __ATOMIC_RELAXED);
-  out->nack_duplicates = __atomic_load_n(&f->stats.nack_duplicates, __ATOMIC_RELAXED);
-  out->nack_over_budget = __atomic_load_n(&f->stats.nack_over_budget, __ATOMIC_RELAXED);
-  out->views = __atomic_load_n(&f->stats.views, __ATOMIC_RELAXED);
+  counters_read(out, &f->stats, sizeof(*out) / sizeof(uint64_t));
 }
 
 uint32_t fanout_rate(const struct fanout *f, uint64_t room_id, int kind) {

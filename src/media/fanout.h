@@ -127,8 +127,8 @@ struct fanout_msg {
   } u;
 };
 
-/* Counters, each written by the share's loop only; fanout_stats_read()
- * reads them from any thread. */
+/* Counters (uint64_t only), each written by the share's loop only;
+ * fanout_stats_read() reads them from any thread. */
 struct fanout_stats {
   uint64_t rtp_out, rtp_out_bytes; /* packets forwarded to viewers */
   uint64_t nack_resent;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/counter.h"
 #include "util/log.h"
 
 #ifndef UDP_SEGMENT
@@ -17,11 +18,6 @@
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
-
-/* A counter, written by the socket's loop only and read from any thread
- * (udp_stats_read): a relaxed atomic store, no lock prefix. */
-#define STAT_ADD(u, field, n) \
-  __atomic_store_n(&(u)->stats.field, (u)->stats.field + (n), __ATOMIC_RELAXED)
 
 #define UDP_DEST_BUCKETS (2 * UDP_SEND_SLOTS) /* open addressing, power of two */
 
@@ -97,8 +93,8 @@ static void udp_on_readable(uv_poll_t *p, int status, int events) {
       size_t len = u->rx_msg[i].msg_len;
       if (u->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC)
         continue; /* larger than any packet we accept */
-      STAT_ADD(u, rx_packets, 1);
-      STAT_ADD(u, rx_bytes, len);
+      COUNTER_ADD(u->stats.rx_packets, 1);
+      COUNTER_ADD(u->stats.rx_bytes, len);
       u->recv(u->arg, u->rx[i], len, (struct sockaddr *)&u->rx_from[i],
               u->rx_msg[i].msg_hdr.msg_namelen);
     }
@@ -125,16 +121,16 @@ static void send_messages(struct udp_sock *u, struct mmsghdr *msgs, size_t count
       if (grouped && errno != EAGAIN && errno != EWOULDBLOCK && u->groups[done].nseg > 1)
         gso_fallback(u, done);
       else
-        STAT_ADD(u, tx_dropped, grouped ? u->groups[done].nseg : 1);
+        COUNTER_ADD(u->stats.tx_dropped, grouped ? u->groups[done].nseg : 1);
       done++;
       continue;
     }
     assert((size_t)n <= count - done);
     for (size_t i = done; i < done + (size_t)n; i++) {
-      STAT_ADD(u, tx_bytes, msgs[i].msg_len);
-      STAT_ADD(u, tx_packets, grouped ? u->groups[i].nseg : 1);
+      COUNTER_ADD(u->stats.tx_bytes, msgs[i].msg_len);
+      COUNTER_ADD(u->stats.tx_packets, grouped ? u->groups[i].nseg : 1);
     }
-    STAT_ADD(u, tx_sends, (uint64_t)n);
+    COUNTER_ADD(u->stats.tx_sends, (uint64_t)n);
     done += (size_t)n;
   }
 }
@@ -198,7 +194,7 @@ static void build_group_msg(struct udp_sock *u, size_t gi) {
  * datagram over its MTU): its datagrams go one by one. */
 static void gso_fallback(struct udp_sock *u, size_t gi) {
   const struct udp_group *g = &u->groups[gi];
-  STAT_ADD(u, tx_gso_fallbacks, 1);
+  COUNTER_ADD(u->stats.tx_gso_fallbacks, 1);
   for (uint16_t k = 0; k < g->nseg; k++) {
     size_t slot = (size_t)((uint8_t *)u->gso_iov[g->iov + k].iov_base - u->tx[0]) / UDP_SLOT_BYTES;
     send_messages(u, &u->tx_msg[slot], 1, 0);
@@ -336,10 +332,7 @@ int udp_local_port(const struct udp_sock *u) {
 const struct udp_stats *udp_get_stats(const struct udp_sock *u) { return &u->stats; }
 
 void udp_stats_read(const struct udp_sock *u, struct udp_stats *out) {
-  const uint64_t *in = (const uint64_t *)&u->stats;
-  uint64_t *o = (uint64_t *)out;
-  for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-    o[i] = __atomic_load_n(&in[i], __ATOMIC_RELAXED);
+  counters_read(out, &u->stats, sizeof(*out) / sizeof(uint64_t));
 }
 
 int udp_open_sender(uv_loop_t *loop, const struct udp_sock *of, struct udp_sock **out) {
