@@ -1,8 +1,10 @@
-/* Worker threads (worker.h). Two single-producer single-consumer rings of
- * fixed slots per worker: the media plane's loop writes `in` and the
- * worker reads it; the worker writes `back` and the media plane's loop
- * reads it. A ring's head and tail are each written by one side only
- * (release) and read by the other (acquire). */
+/* Worker threads (worker.h). Two single-producer single-consumer rings per
+ * worker: the media plane's loop writes `in` and the worker reads it; the
+ * worker writes `back` and the media plane's loop reads it. A ring's head
+ * and tail are each written by one side only (release) and read by the
+ * other (acquire). `in` holds records of their own size (a packet takes
+ * its bytes, not an MTU), so its memory follows the bytes in flight;
+ * `back` has fixed slots. */
 #include "media/worker.h"
 
 #include <assert.h>
@@ -10,14 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WORKER_RING_SLOTS 2048   /* messages in flight to a worker */
-#define WORKER_BACK_SLOTS 1024   /* and back */
-#define WORKER_OVERFLOW_MAX 8192 /* packets waiting beyond a full ring, at most */
+#define WORKER_RING_BYTES (512 * 1024) /* messages in flight to a worker: ~370 video packets */
+#define WORKER_REC_ALIGN 64            /* a record's size is a multiple of this */
+#define WORKER_BACK_SLOTS 1024         /* messages back */
+#define WORKER_OVERFLOW_MAX 8192       /* packets waiting beyond a full ring, at most */
 #define WORKER_TICK_MS 100
 
+/* A message waiting in the overflow queue. */
 struct worker_slot {
   struct fanout_msg m;
   uint8_t data[PKTSTORE_MTU]; /* a packet's bytes (m.u.pkt.data points here when taken) */
+};
+
+/* A message in `in`: its header, then a packet's bytes. */
+struct rec {
+  uint32_t size; /* bytes of the record; 0: the rest of the ring is unused, go on at 0 */
+  struct fanout_msg m;
+  uint8_t data[]; /* m.u.pkt.data points here when taken */
+};
+
+/* `in`: head and tail count bytes. */
+struct bring {
+  size_t cap;     /* a power of two, a multiple of WORKER_REC_ALIGN */
+  size_t pending; /* the producer's: tail after the reserved record */
+  uint8_t *bytes;
+  _Alignas(64) size_t tail; /* bytes written */
+  _Alignas(64) size_t head; /* bytes released */
 };
 
 /* A message back: what a worker asks of the media plane. */
@@ -50,7 +70,8 @@ struct worker {
   uv_async_t asked;     /* the media plane's: `back` has messages */
   struct udp_sock *udp; /* the worker's sending copy */
   struct fanout share;
-  struct ring in, back;
+  struct bring in;
+  struct ring back;
   struct overflow *over_head, *over_tail; /* the media plane's */
   size_t over_count, over_pkts;
   uint64_t ring_dropped; /* packets dropped at a full ring and overflow */
@@ -89,35 +110,85 @@ static void *ring_peek(struct ring *r) {
   return r->slots + (r->head & r->mask) * r->size;
 }
 
-/* The consumer's i-th next message, or NULL when there are not so many. */
-static void *ring_peek_at(struct ring *r, size_t i) {
-  size_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-  if (tail - r->head <= i)
-    return NULL;
-  return r->slots + ((r->head + i) & r->mask) * r->size;
-}
-
 static void ring_release(struct ring *r) {
   __atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
 }
 
-/* Copies m (and a packet's bytes) into slot s. */
-static void slot_fill(struct worker_slot *s, const struct fanout_msg *m) {
-  s->m = *m;
-  if (m->type == FANOUT_PKT) {
-    assert(m->u.pkt.len <= sizeof(s->data));
-    memcpy(s->data, m->u.pkt.data, m->u.pkt.len);
-    s->m.u.pkt.data = NULL; /* the consumer points it at its slot's bytes */
+static int bring_init(struct bring *r, size_t cap) {
+  r->bytes = aligned_alloc(WORKER_REC_ALIGN, cap);
+  r->cap = cap;
+  r->head = r->tail = r->pending = 0;
+  return r->bytes ? 0 : -ENOMEM;
+}
+
+/* The producer's record for a message of len packet bytes, or NULL when
+ * the ring has no room for it; bring_commit() makes it the consumer's. */
+static struct rec *bring_reserve(struct bring *r, size_t len) {
+  size_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+  size_t need = (sizeof(struct rec) + len + WORKER_REC_ALIGN - 1) & ~(size_t)(WORKER_REC_ALIGN - 1);
+  size_t pos = r->tail & (r->cap - 1), skip = 0;
+  struct rec *rec;
+  if (need > r->cap - pos) /* not before the end: the record starts at 0 */
+    skip = r->cap - pos;
+  if (r->tail + skip + need - head > r->cap)
+    return NULL;
+  if (skip) {
+    ((struct rec *)(r->bytes + pos))->size = 0;
+    pos = 0;
   }
+  rec = (struct rec *)(r->bytes + pos);
+  rec->size = (uint32_t)need;
+  r->pending = r->tail + skip + need;
+  return rec;
+}
+
+static void bring_commit(struct bring *r) {
+  __atomic_store_n(&r->tail, r->pending, __ATOMIC_RELEASE);
+}
+
+/* The consumer's record at *at, moving *at past it; NULL when there is
+ * none yet. The records up to *at stay the consumer's until
+ * bring_release(). */
+static struct rec *bring_next(struct bring *r, size_t *at) {
+  size_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+  struct rec *rec;
+  if (*at == tail)
+    return NULL;
+  rec = (struct rec *)(r->bytes + (*at & (r->cap - 1)));
+  if (rec->size == 0) { /* a skip is always followed by its record */
+    *at += r->cap - (*at & (r->cap - 1));
+    rec = (struct rec *)r->bytes;
+  }
+  *at += rec->size;
+  return rec;
+}
+
+static void bring_release(struct bring *r, size_t at) {
+  __atomic_store_n(&r->head, at, __ATOMIC_RELEASE);
+}
+
+/* Copies m (and a packet's bytes) to msg and data. */
+static void msg_fill(struct fanout_msg *msg, uint8_t *data, const struct fanout_msg *m) {
+  *msg = *m;
+  if (m->type == FANOUT_PKT) {
+    assert(m->u.pkt.len <= PKTSTORE_MTU);
+    memcpy(data, m->u.pkt.data, m->u.pkt.len);
+    msg->u.pkt.data = NULL; /* the consumer points it at its copy */
+  }
+}
+
+static size_t msg_len(const struct fanout_msg *m) {
+  return m->type == FANOUT_PKT ? m->u.pkt.len : 0;
 }
 
 /* Moves waiting messages into the ring, in order, while it has room. */
 static void overflow_drain(struct worker *w) {
-  struct worker_slot *s;
-  while (w->over_head && (s = ring_slot(&w->in)) != NULL) {
+  struct rec *s;
+  while (w->over_head && (s = bring_reserve(&w->in, msg_len(&w->over_head->s.m))) != NULL) {
     struct overflow *o = w->over_head;
-    *s = o->s;
-    ring_commit(&w->in);
+    s->m = o->s.m;
+    memcpy(s->data, o->s.data, msg_len(&o->s.m));
+    bring_commit(&w->in);
     w->over_head = o->next;
     if (w->over_head == NULL)
       w->over_tail = NULL;
@@ -141,7 +212,7 @@ static void overflow_add(struct worker *w, const struct fanout_msg *m) {
     __atomic_store_n(&w->ring_dropped, w->ring_dropped + 1, __ATOMIC_RELAXED);
     return;
   }
-  slot_fill(&o->s, m);
+  msg_fill(&o->s.m, o->s.data, m);
   o->next = NULL;
   if (w->over_tail)
     w->over_tail->next = o;
@@ -153,11 +224,11 @@ static void overflow_add(struct worker *w, const struct fanout_msg *m) {
 }
 
 void worker_post(struct worker *w, const struct fanout_msg *m) {
-  struct worker_slot *s;
+  struct rec *s;
   overflow_drain(w);
-  if (w->over_head == NULL && (s = ring_slot(&w->in)) != NULL) {
-    slot_fill(s, m);
-    ring_commit(&w->in);
+  if (w->over_head == NULL && (s = bring_reserve(&w->in, msg_len(m))) != NULL) {
+    msg_fill(&s->m, s->data, m);
+    bring_commit(&w->in);
   } else {
     overflow_add(w, m);
   }
@@ -210,8 +281,8 @@ static void worker_close_handles(struct worker *w) {
   uv_close((uv_handle_t *)&w->tick, on_closed);
 }
 
-/* 1 when slot s is a packet to go on (not a seed) of room id. */
-static int live_pkt_of(struct worker_slot *s, uint64_t id) {
+/* 1 when record s is a packet to go on (not a seed) of room id. */
+static int live_pkt_of(struct rec *s, uint64_t id) {
   if (s->m.type != FANOUT_PKT || (s->m.u.pkt.flags & FANOUT_SEED) || s->m.room_id != id)
     return 0;
   s->m.u.pkt.data = s->data;
@@ -222,23 +293,25 @@ static int live_pkt_of(struct worker_slot *s, uint64_t id) {
  * each other go to fanout_handle_pkts together. */
 static void on_wake(uv_async_t *a) {
   struct worker *w = a->data;
-  struct worker_slot *s;
-  while ((s = ring_peek(&w->in)) != NULL) {
+  size_t at = w->in.head; /* only this thread writes it */
+  struct rec *s;
+  while ((s = bring_next(&w->in, &at)) != NULL) {
     const struct fanout_msg *batch[FANOUT_BATCH];
-    size_t n = 0;
-    struct worker_slot *b;
-    while (n < FANOUT_BATCH && (b = ring_peek_at(&w->in, n)) && live_pkt_of(b, s->m.room_id))
-      batch[n++] = &b->m;
-    if (n) {
+    size_t n = 0, peek = at;
+    struct rec *b;
+    if (live_pkt_of(s, s->m.room_id)) {
+      batch[n++] = &s->m;
+      while (n < FANOUT_BATCH && (b = bring_next(&w->in, &peek)) && live_pkt_of(b, s->m.room_id)) {
+        batch[n++] = &b->m;
+        at = peek;
+      }
       fanout_handle_pkts(&w->share, batch, n);
     } else {
       if (s->m.type == FANOUT_PKT)
         s->m.u.pkt.data = s->data;
       fanout_handle(&w->share, &s->m);
-      n = 1;
     }
-    while (n--)
-      ring_release(&w->in);
+    bring_release(&w->in, at);
   }
   if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE) && !uv_is_closing((uv_handle_t *)a))
     worker_close_handles(w);
@@ -284,7 +357,7 @@ void worker_poll(struct worker *w) {
 }
 
 static void worker_free_memory(struct worker *w) {
-  free(w->in.slots);
+  free(w->in.bytes);
   free(w->back.slots);
   free(w);
 }
@@ -307,7 +380,7 @@ int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops 
     return rc;
   w->ops = ops;
   w->arg = arg;
-  if (ring_init(&w->in, WORKER_RING_SLOTS, sizeof(struct worker_slot)) < 0 ||
+  if (bring_init(&w->in, WORKER_RING_BYTES) < 0 ||
       ring_init(&w->back, WORKER_BACK_SLOTS, sizeof(struct worker_ask)) < 0 ||
       (rc = uv_loop_init(&w->loop)) < 0)
     goto out_free;

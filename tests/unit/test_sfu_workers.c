@@ -76,6 +76,20 @@ static void test_viewers_spread_over_workers(void **state) {
   assert_true(st.udp_tx_packets >= VIEWERS * 40);
 }
 
+/* The ring to a worker is a byte ring of records: 4,000 packets (about
+ * three times its size, so records go round it and some meet its end)
+ * arrive whole and in order. */
+static void test_ring_goes_round(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  assert_int_not_equal(peer_of(v[0])->share, peer_of(v[1])->share); /* one on each worker */
+  for (int i = 0; i < 20; i++)
+    stream(pub, v, 2, 200, i == 0);
+  struct sfu_stats st;
+  sfu_get_stats(w.sfu, &st);
+  assert_int_equal(st.rtp_out, 2 * 4000);
+}
+
 /* A NACK reaches the worker holding the viewer, which resends from its
  * own ring. */
 static void test_nack_answered_by_the_worker(void **state) {
@@ -203,6 +217,7 @@ static void test_batch_leaves_per_viewer(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_viewers_spread_over_workers, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_ring_goes_round, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_nack_answered_by_the_worker, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_join_and_leave_while_streaming, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_path_moves_between_loop_and_worker, setup_two, teardown),
