@@ -153,6 +153,7 @@ int app_media_start(struct app *app) {
       .consent_ms = cfg->media_consent_ms,
       .no_gso = !cfg->media_gso,
       .workers = media_workers(cfg->media_workers),
+      .hold_ms = (unsigned)cfg->media_frame_hold_ms,
   };
   int rc = sfu_new(app->loop, &mc, &app->sfu);
   if (rc < 0) {

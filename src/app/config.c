@@ -220,6 +220,15 @@ const struct config_key config_keys[] = {
             "UDP GSO message (Linux 4.18 and later; where the kernel or the route refuses it, "
             "one datagram at a time as with `false`). `false` is for measuring the "
             "difference"},
+    {.key = "media-frame-hold-ms",
+     INT(media_frame_hold_ms, 0, 100),
+     .def = "5",
+     .arg = "MS",
+     .help = "wait this long at most for the rest of a video frame before sending it on",
+     .doc = "a worker that has a video frame's first packets but not its last (the RTP marker "
+            "bit) waits up to this long for it, so that each viewer's copies of the frame "
+            "leave in one UDP GSO message, not one or two at a time. A viewer decodes no "
+            "packet of a frame before its last, so the frame is not late. 0: send at once"},
     {.key = "tls-cert",
      STRING(tls_cert),
      .arg = "FILE",

@@ -47,6 +47,7 @@ struct config {
   char media_announce[512];  /* addresses put in SDP answers; "": the bind address */
   uint64_t media_consent_ms; /* a peer with no STUN for this long is dropped */
   int media_gso;             /* 1: UDP GSO where the kernel has it */
+  int media_frame_hold_ms;   /* a worker waits for a frame's last packet this long */
   int media_workers;         /* sending threads; 0: one per core */
   /* HTTPS: with a certificate, listen serves HTTPS and http_listen (if set)
    * redirects plain HTTP to it. */

@@ -23,6 +23,7 @@ struct sfu_config {
   uint64_t consent_ms;  /* a peer with no STUN for this long is closed */
   int no_gso;           /* 1: one datagram per send, never UDP GSO */
   unsigned workers;     /* threads sending to viewers (at most 63); 0: all on loop */
+  unsigned hold_ms;     /* a worker waits this long at most for a frame's last packet; 0: never */
 };
 
 struct sfu_owner_ops {

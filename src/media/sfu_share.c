@@ -238,7 +238,7 @@ static const struct worker_ops share_worker_ops = {
 int sfu_share_start(struct sfu *s) {
   unsigned n = s->cfg.workers < SFU_MAX_SHARES ? s->cfg.workers : SFU_MAX_SHARES - 1;
   for (unsigned i = 0; i < n; i++) {
-    int rc = worker_start(s->loop, s->udp, &share_worker_ops, s, &s->workers[i]);
+    int rc = worker_start(s->loop, s->udp, s->cfg.hold_ms, &share_worker_ops, s, &s->workers[i]);
     if (rc < 0) {
       log_ev(LOG_ERROR, "cannot start a media worker", LOG_S("error", uv_strerror(rc)));
       return rc;

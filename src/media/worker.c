@@ -67,6 +67,7 @@ struct worker {
   uv_loop_t loop;       /* the worker's */
   uv_async_t wake;      /* the worker's: `in` has messages */
   uv_timer_t tick;      /* the worker's: paced catch-ups go on */
+  uv_timer_t hold;      /* the worker's: a frame's packets wait for its last one */
   uv_async_t asked;     /* the media plane's: `back` has messages */
   struct udp_sock *udp; /* the worker's sending copy */
   struct fanout share;
@@ -75,6 +76,7 @@ struct worker {
   struct overflow *over_head, *over_tail; /* the media plane's */
   size_t over_count, over_pkts;
   uint64_t ring_dropped; /* packets dropped at a full ring and overflow */
+  unsigned hold_ms;      /* a frame's first packets wait this long at most for its last */
   int stopping;          /* set (atomically) by worker_stop */
   int ended;             /* set (atomically) by the thread as its loop ends */
   const struct worker_ops *ops;
@@ -279,6 +281,7 @@ static void worker_close_handles(struct worker *w) {
   udp_close(w->udp); /* after sending what is queued */
   uv_close((uv_handle_t *)&w->wake, on_closed);
   uv_close((uv_handle_t *)&w->tick, on_closed);
+  uv_close((uv_handle_t *)&w->hold, on_closed);
 }
 
 /* 1 when record s is a packet to go on (not a seed) of room id. */
@@ -289,10 +292,26 @@ static int live_pkt_of(struct rec *s, uint64_t id) {
   return 1;
 }
 
+/* 1 when the ring ends inside a video frame: its last message is a live
+ * video packet without the RTP marker bit, and the frame's other packets
+ * are on their way (a publisher sends a frame's packets together, and a
+ * viewer decodes none of them before the last). Holding them until it
+ * comes lets each viewer's copies of the frame leave as one GSO message
+ * instead of one or two at a time. A longer ring is taken at once. */
+static int frame_open(struct worker *w) {
+  size_t at = w->in.head, n = 0;
+  struct rec *r, *last = NULL;
+  while (n++ < FANOUT_BATCH && (r = bring_next(&w->in, &at)) != NULL)
+    last = r;
+  if (last == NULL || n > FANOUT_BATCH)
+    return 0;
+  return live_pkt_of(last, last->m.room_id) && last->m.kind == FANOUT_VIDEO &&
+         last->m.u.pkt.len >= 2 && !(last->data[1] & 0x80);
+}
+
 /* Everything in the ring, in order; the packets of one room that follow
  * each other go to fanout_handle_pkts together. */
-static void on_wake(uv_async_t *a) {
-  struct worker *w = a->data;
+static void ring_take(struct worker *w) {
   size_t at = w->in.head; /* only this thread writes it */
   struct rec *s;
   while ((s = bring_next(&w->in, &at)) != NULL) {
@@ -313,7 +332,23 @@ static void on_wake(uv_async_t *a) {
     }
     bring_release(&w->in, at);
   }
-  if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE) && !uv_is_closing((uv_handle_t *)a))
+}
+
+static void on_hold(uv_timer_t *t) { ring_take(t->data); }
+
+/* The ring has messages: taken now, or within hold_ms when a frame is
+ * still coming in. */
+static void on_wake(uv_async_t *a) {
+  struct worker *w = a->data;
+  int stopping = __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
+  if (!stopping && w->hold_ms && frame_open(w)) {
+    if (!uv_is_active((uv_handle_t *)&w->hold))
+      uv_timer_start(&w->hold, on_hold, w->hold_ms, 0);
+    return;
+  }
+  uv_timer_stop(&w->hold);
+  ring_take(w);
+  if (stopping && !uv_is_closing((uv_handle_t *)a))
     worker_close_handles(w);
 }
 
@@ -372,14 +407,15 @@ static void on_asked_closed(uv_handle_t *h) {
   worker_free_memory(w);
 }
 
-int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops *ops, void *arg,
-                 struct worker **out) {
+int worker_start(uv_loop_t *loop, struct udp_sock *udp, unsigned hold_ms,
+                 const struct worker_ops *ops, void *arg, struct worker **out) {
   struct worker *w = calloc(1, sizeof(*w));
   int rc = -ENOMEM;
   if (w == NULL)
     return rc;
   w->ops = ops;
   w->arg = arg;
+  w->hold_ms = hold_ms;
   if (bring_init(&w->in, WORKER_RING_BYTES) < 0 ||
       ring_init(&w->back, WORKER_BACK_SLOTS, sizeof(struct worker_ask)) < 0 ||
       (rc = uv_loop_init(&w->loop)) < 0)
@@ -392,6 +428,8 @@ int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops 
   uv_timer_init(&w->loop, &w->tick);
   w->tick.data = w;
   uv_timer_start(&w->tick, on_tick, WORKER_TICK_MS, WORKER_TICK_MS);
+  uv_timer_init(&w->loop, &w->hold);
+  w->hold.data = w;
   uv_async_init(loop, &w->asked, on_asked);
   w->asked.data = w;
   uv_unref((uv_handle_t *)&w->asked);

@@ -21,11 +21,12 @@ struct worker_ops {
   void (*moved)(void *arg, struct fanout_view *view);
 };
 
-/* Starts a worker sending through (a copy of) udp's socket. Its asks back
- * come through ops on loop (the media plane's). Returns 0 or a negative
- * errno. */
-int worker_start(uv_loop_t *loop, struct udp_sock *udp, const struct worker_ops *ops, void *arg,
-                 struct worker **out);
+/* Starts a worker sending through (a copy of) udp's socket. It waits up to
+ * hold_ms for the rest of a video frame whose first packets it has (0:
+ * never). Its asks back come through ops on loop (the media plane's).
+ * Returns 0 or a negative errno. */
+int worker_start(uv_loop_t *loop, struct udp_sock *udp, unsigned hold_ms,
+                 const struct worker_ops *ops, void *arg, struct worker **out);
 /* Hands m to the worker (a packet's bytes are copied); m's order among
  * the messages posted to this worker is kept. Never blocks: when the ring
  * is full, messages wait in an overflow queue (packets beyond its cap are

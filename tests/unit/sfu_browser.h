@@ -484,9 +484,11 @@ static void browser_connect(struct browser *b) {
 /* A VP8 packet (a keyframe's first, or an interframe's) numbered seq,
  * protected by srtp (the publisher's, or another context with its keys),
  * sent now. */
+enum { PUB_KEY = 1, PUB_MARKER = 2, PUB_BIG = 4 }; /* publisher_rtp*()'s keyframe */
+
 static void publisher_rtp_with(struct browser *b, struct srtpctx *srtp, int keyframe,
                                uint16_t seq) {
-  uint8_t pkt[256] = {0x80, 96, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
+  uint8_t pkt[1200] = {0x80, 96, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
   static const uint8_t key[] = {0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00};
   static const uint8_t inter[] = {0x10, 0x01, 0x00, 0x00, 0x00, 0x00};
   uint32_t ts = (uint32_t)seq * 3000;
@@ -496,8 +498,11 @@ static void publisher_rtp_with(struct browser *b, struct srtpctx *srtp, int keyf
   pkt[5] = (uint8_t)(ts >> 16);
   pkt[6] = (uint8_t)(ts >> 8);
   pkt[7] = (uint8_t)ts;
-  memcpy(pkt + 12, keyframe ? key : inter, keyframe ? sizeof(key) : sizeof(inter));
-  size_t len = 12 + 100;
+  if (keyframe & PUB_MARKER)
+    pkt[1] |= 0x80;
+  memcpy(pkt + 12, keyframe & PUB_KEY ? key : inter,
+         keyframe & PUB_KEY ? sizeof(key) : sizeof(inter));
+  size_t len = keyframe & PUB_BIG ? 12 + 1000 : 12 + 100;
   assert_int_equal(srtpctx_protect_rtp(srtp, pkt, &len, sizeof(pkt)), 0);
   browser_send(b, pkt, len);
 }
@@ -544,6 +549,7 @@ static void on_accept(struct conn *c) { c->ops = &not_ice_ops; }
 /* Worker threads of the media plane a test's setup starts (0: none, as
  * most tests want: everything on the test's loop). */
 static unsigned setup_workers;
+static unsigned setup_hold_ms; /* their sfu_config.hold_ms */
 
 static int setup(void **state) {
   memset(&w, 0, sizeof(w));
@@ -553,7 +559,8 @@ static int setup(void **state) {
                            .port = 0,
                            .announce = "127.0.0.1",
                            .consent_ms = 30000,
-                           .workers = setup_workers};
+                           .workers = setup_workers,
+                           .hold_ms = setup_hold_ms};
   if (sfu_new(&w.loop, &cfg, &w.sfu) < 0)
     return -1;
   if (conn_listener_init(&w.tcp, &w.loop, on_accept, NULL) < 0)

@@ -90,6 +90,67 @@ static void test_ring_goes_round(void **state) {
   assert_int_equal(st.rtp_out, 2 * 4000);
 }
 
+static int setup_two_holding(void **state) {
+  setup_hold_ms = 60000; /* a frame waits for its last packet */
+  int rc = setup_two(state);
+  setup_hold_ms = 0;
+  return rc;
+}
+
+static int setup_two_hold_short(void **state) {
+  setup_hold_ms = 50;
+  int rc = setup_two(state);
+  setup_hold_ms = 0;
+  return rc;
+}
+
+/* Sends a keyframe that is a whole frame (marker bit) and waits for it at
+ * the viewers. */
+static void start_on_key(struct browser *pub, struct browser **v, int nv) {
+  publisher_rtp(pub, PUB_KEY | PUB_MARKER);
+  for (int i = 0; i < nv; i++) {
+    want = 1;
+    wait_for(has_want, v[i], "the keyframe at every viewer");
+  }
+}
+
+/* A frame's first packets wait at the worker for its last (the marker
+ * bit), however the media plane's loop took them in; then each viewer's
+ * copies of the frame leave as one GSO message. */
+static void test_frame_leaves_whole(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  start_on_key(pub, v, 2);
+  struct sfu_stats before, after;
+  sfu_get_stats(w.sfu, &before);
+  publisher_rtp(pub, PUB_BIG);
+  publisher_rtp(pub, PUB_BIG);
+  run_for(v[0], 100); /* taken in by the media plane, held by the worker */
+  assert_int_equal(v[0]->nrtp, 1);
+  assert_int_equal(v[1]->nrtp, 1);
+  publisher_rtp(pub, PUB_BIG);
+  publisher_rtp(pub, PUB_BIG | PUB_MARKER);
+  for (int i = 0; i < 2; i++) {
+    want = 5;
+    wait_for(has_want, v[i], "the frame at every viewer");
+    check_run(v[i], 0, 5);
+  }
+  run_for(v[0], 30);
+  sfu_get_stats(w.sfu, &after);
+  assert_int_equal(after.udp_tx_packets - before.udp_tx_packets, 8);
+  assert_int_equal(after.udp_tx_sends - before.udp_tx_sends, 2); /* one per viewer */
+}
+
+/* A frame whose last packet does not come is held no longer than the
+ * setting: its packets reach the viewers, and the next frame goes on. */
+static void test_frame_without_end_held_briefly(void **state) {
+  struct browser *v[2];
+  struct browser *pub = room_with_viewers(v, 2);
+  start_on_key(pub, v, 2);
+  stream(pub, v, 2, 3, 0); /* three packets, no marker: they come all the same */
+  stream(pub, v, 2, 3, 0);
+}
+
 /* A NACK reaches the worker holding the viewer, which resends from its
  * own ring. */
 static void test_nack_answered_by_the_worker(void **state) {
@@ -218,6 +279,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_viewers_spread_over_workers, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_ring_goes_round, setup_two, teardown),
+      cmocka_unit_test_setup_teardown(test_frame_leaves_whole, setup_two_holding, teardown),
+      cmocka_unit_test_setup_teardown(test_frame_without_end_held_briefly, setup_two_hold_short,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_nack_answered_by_the_worker, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_join_and_leave_while_streaming, setup_two, teardown),
       cmocka_unit_test_setup_teardown(test_path_moves_between_loop_and_worker, setup_two, teardown),
