@@ -41,6 +41,8 @@
 #                             net.core.rmem_max and doubles it)
 #   POLL_US=2000              the emulator's (and the floor's reader's) pause after a loop
 #                             turn that kept up, so each recvmmsg takes several packets
+#   SAMPLE_EVERY=1024         after a viewer's first keyframe, 1 in this many of its packets
+#                             per track is authenticated and decrypted
 #   LOSS_LIMIT=0.5            percent
 #   VIDEO=1280x720 KBPS=1500  the stream
 #   FLOOR_SECONDS=3           CPU seconds the floor measures, per cipher
@@ -71,6 +73,7 @@ MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-1}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
+SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
 SETTLE=${SETTLE:-3}
 WINDOW=${WINDOW:-6}
 JOIN_CONC=${JOIN_CONC:-20}
@@ -384,6 +387,7 @@ measure() { # server (or onair variant) profile
     --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
+    --sample-every "$SAMPLE_EVERY" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     say "$label, $profile: the run failed or was cut short; its rows so far are kept"
   rx1=$(net_rx) ipi1=$(ipis)

@@ -2,7 +2,7 @@
  * a browser has), ICE and DTLS through conn.c, then every RTP packet counted
  * by SSRC and sequence number from the clear header (received, gaps,
  * duplicates, gaps filled by retransmission), a sample authenticated and
- * decrypted (every packet until the first keyframe, then 1 in 128), receiver
+ * decrypted (every packet until the first keyframe, then 1 in --sample-every), receiver
  * reports once a second (with LSR/DLSR from the server's sender reports)
  * and NACKs for video gaps, as a browser sends them.
  *
