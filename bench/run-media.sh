@@ -26,15 +26,18 @@
 #   EMU_CPUS=1                CPUs of the emulator and publisher
 #   MEDIA_WORKERS=(CPUs in SERVER_CPUS)  onair's --media-workers, when it has the option
 #   MEDIA_GSO=true            onair's --media-gso (plain onair; the variants set their own)
-#   RX_ON_EMU=1               the viewers' receive path (the kernel's delivery into their
-#                             sockets) runs on EMU_CPUS, not in the server's sending softirq:
-#                             RPS on the namespace's loopback, where the media flows. 0: as
-#                             the kernel does by default, on the server's CPU
+#   RX_ON_EMU=0               the viewers' receive path (the kernel's delivery into their
+#                             sockets) runs in the server's sending softirq, on its CPU, as
+#                             the kernel does by default. 1: on EMU_CPUS (RPS on the
+#                             namespace's loopback, where the media flows), which costs the
+#                             sender an IPI that traps to this VM's hypervisor
 #                             (1, as root: net.core.netdev_max_backlog raised for the run and
 #                             put back after; bench/README.md, "Where the receive path runs")
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
+#   FIRST_SETTLE=15           seconds after the first N's joins (a warm-up: both servers'
+#                             first seconds of streaming cost more)
 #   JOIN_CONC=20              viewers in signaling, ICE or DTLS at once
 #   JOIN_TIMEOUT=20           seconds a viewer may take from signaling to its first keyframe
 #   RCVBUF=262144             SO_RCVBUF asked for each viewer socket (the kernel caps it at
@@ -70,11 +73,12 @@ ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
 }
 MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
-RX_ON_EMU=${RX_ON_EMU:-1}
+RX_ON_EMU=${RX_ON_EMU:-0}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
 SETTLE=${SETTLE:-3}
+FIRST_SETTLE=${FIRST_SETTLE:-15}
 WINDOW=${WINDOW:-6}
 JOIN_CONC=${JOIN_CONC:-20}
 JOIN_TIMEOUT=${JOIN_TIMEOUT:-20}
@@ -90,7 +94,7 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
 export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU \
-  JANUS_EVENT_LOOPS SETTLE WINDOW JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
+  JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -384,7 +388,7 @@ measure() { # server (or onair variant) profile
   rx0=$(net_rx) ipi0=$(ipis)
   timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" --label "$label" \
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
-    --sizes "$SIZES_CSV" --settle "$SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
+    --sizes "$SIZES_CSV" --settle "$SETTLE" --first-settle "$FIRST_SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
     --sample-every "$SAMPLE_EVERY" \
@@ -419,7 +423,7 @@ append_results() { # table.md plot.png
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
   settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
   settings="$settings RX_ON_EMU=$RX_ON_EMU JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
-  settings="$settings WINDOW=$WINDOW SETTLE=$SETTLE"
+  settings="$settings WINDOW=$WINDOW SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
   {

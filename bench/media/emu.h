@@ -19,7 +19,7 @@ struct mb_cfg {
   int pid;                /* the server's */
   int gcm;
   unsigned sizes[MB_MAX_SIZES], nsizes;
-  unsigned settle_s, window_s, join_conc, join_timeout_s, rcvbuf;
+  unsigned settle_s, first_settle_s, window_s, join_conc, join_timeout_s, rcvbuf;
   double loss_limit; /* percent */
   int janus_video_port, janus_audio_port, janus_stream;
   const char *server_cpus, *emu_cpus; /* "0", "1", "0-1", ... */

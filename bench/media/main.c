@@ -17,7 +17,8 @@ static const char usage[] =
     "                               [--video WxH] [--kbps K] [--out FILE]\n"
     "       onair-media-bench stream [--video WxH] [--kbps K] [--save FILE]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
-    "run options: --profile gcm|cm --sizes 50,100,... --settle S --window S --join-conc N\n"
+    "run options: --profile gcm|cm --sizes 50,100,... --settle S --first-settle S --window S\n"
+    "  --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
     "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
@@ -78,6 +79,7 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->sizes[0] = 1;
   c->nsizes = 1;
   c->settle_s = 3;
+  c->first_settle_s = 15;
   c->window_s = 6;
   c->join_conc = 20;
   c->join_timeout_s = 20;
@@ -130,6 +132,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->pid = (int)u, 0;
   if (!strcmp(k, "--settle"))
     return c->settle_s = u, 0;
+  if (!strcmp(k, "--first-settle"))
+    return c->first_settle_s = u, 0;
   if (!strcmp(k, "--window"))
     return c->window_s = u, u ? 0 : -1;
   if (!strcmp(k, "--join-conc"))
