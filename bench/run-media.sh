@@ -270,6 +270,10 @@ stop_server() {
 cleanup() {
   stop_server
   [ -n "${OUT:-}" ] && [ -s "$RESULTS" ] && cp "$RESULTS" "$OUT"
+  if [ "${FAILED:-0}" = 1 ] && [ -s "$TMP/onair.log" ]; then
+    cp "$TMP/onair.log" "$ROOT/bench/results/media-$STAMP-onair.log"
+    echo "run-media: onair's log (a run failed): bench/results/media-$STAMP-onair.log" >&2
+  fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -310,7 +314,7 @@ start_onair() { # [variant: onair-nogso-w2 ...]
     die "this onair has no --media-gso: it cannot run without GSO"
   fi
   taskset -c "$SERVER_CPUS" "$ONAIR" --listen "127.0.0.1:$PORT" --media-bind "$MEDIA_IP" \
-    --media-port "$PORT" --data "$TMP/onair-data-$RANDOM" --log-level warn --max-viewers 1000000 \
+    --media-port "$PORT" --data "$TMP/onair-data-$RANDOM" --log-level info --max-viewers 1000000 \
     --max-conns-per-ip 0 --max-ws-per-ip 0 --signup-per-ip 0 --signup-per-sec 0 "${extra[@]}" \
     2>>"$TMP/onair.log" &
   SERVER_PID=$!
@@ -393,7 +397,7 @@ measure() { # server (or onair variant) profile
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
     --sample-every "$SAMPLE_EVERY" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
-    say "$label, $profile: the run failed or was cut short; its rows so far are kept"
+    { say "$label, $profile: the run failed or was cut short; its rows so far are kept"; FAILED=1; }
   rx1=$(net_rx) ipi1=$(ipis)
   say "$label, $profile: during the run, NET_RX softirqs: $(per_cpu "$rx0" "$rx1");" \
     "function-call IPIs: $(per_cpu "$ipi0" "$ipi1")"
