@@ -13,7 +13,7 @@
  * median of REPS runs of PKTS packets, each packet new (its own sequence
  * number, every run on fresh contexts), and includes copying the packet
  * into place (the same copy for every row). */
-#define OPENSSL_API_COMPAT 0x10100000L /* HMAC_CTX, as srtpctx.c */
+#define OPENSSL_API_COMPAT 0x10100000L /* HMAC_CTX, measured below */
 
 #include <errno.h>
 #include <openssl/core_names.h>
