@@ -305,8 +305,8 @@ static int frame_open(struct worker *w) {
     last = r;
   if (last == NULL || n > FANOUT_BATCH)
     return 0;
-  return live_pkt_of(last, last->m.room_id) && last->m.kind == FANOUT_VIDEO &&
-         last->m.u.pkt.len >= 2 && !(last->data[1] & 0x80);
+  return last->m.type == FANOUT_PKT && last->m.kind == FANOUT_VIDEO &&
+         !(last->m.u.pkt.flags & (FANOUT_SEED | PKT_MARKER));
 }
 
 /* Everything in the ring, in order; the packets of one room that follow

@@ -481,10 +481,11 @@ static void browser_connect(struct browser *b) {
   browser_srtp(b);
 }
 
+enum { PUB_KEY = 1, PUB_MARKER = 2, PUB_BIG = 4 }; /* publisher_rtp*()'s keyframe */
+
 /* A VP8 packet (a keyframe's first, or an interframe's) numbered seq,
  * protected by srtp (the publisher's, or another context with its keys),
  * sent now. */
-enum { PUB_KEY = 1, PUB_MARKER = 2, PUB_BIG = 4 }; /* publisher_rtp*()'s keyframe */
 
 static void publisher_rtp_with(struct browser *b, struct srtpctx *srtp, int keyframe,
                                uint16_t seq) {
