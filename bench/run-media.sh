@@ -36,6 +36,11 @@
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
+#   PARTS=3                   the window in this many parts; a step's CPU per packet is the
+#                             median of its parts' (a burst in one part does not move it)
+#   REPEATS=1                 each server and profile run this many times (interleaved, the
+#                             order alternating); the report takes per N the median repeat
+#                             and shows the range of CPU per packet
 #   FIRST_SETTLE=15           seconds after the first N's joins (a warm-up: both servers'
 #                             first seconds of streaming cost more)
 #   JOIN_CONC=20              viewers in signaling, ICE or DTLS at once
@@ -80,6 +85,8 @@ SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
 SETTLE=${SETTLE:-3}
 FIRST_SETTLE=${FIRST_SETTLE:-15}
 WINDOW=${WINDOW:-6}
+PARTS=${PARTS:-3}
+REPEATS=${REPEATS:-1}
 JOIN_CONC=${JOIN_CONC:-20}
 JOIN_TIMEOUT=${JOIN_TIMEOUT:-20}
 RCVBUF=${RCVBUF:-262144}
@@ -94,7 +101,7 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
 export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU \
-  JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
+  JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -180,6 +187,8 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   [ "$(id -u)" -eq 0 ] || userns=-r
   case $MEDIA_GSO in true|false) ;; *) die "MEDIA_GSO is true or false" ;; esac
   case $RX_ON_EMU in 0|1) ;; *) die "RX_ON_EMU is 0 or 1" ;; esac
+  [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
+  [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
   for server in $SERVERS; do
     [[ $server =~ ^(janus|onair(-(nogso|gso|w[1-9][0-9]*))*)$ ]] ||
       die "SERVERS holds onair, its variants (onair-nogso, onair-w2, onair-nogso-w1, ...) and janus, not '$server'"
@@ -384,18 +393,18 @@ start_janus() {
   wait_http "http://127.0.0.1:$PORT/janus/info" || { tail -20 "$TMP/janus.log" >&2; die "Janus did not start"; }
 }
 
-measure() { # server (or onair variant) profile
-  local label=$1 server=${1%%-*} profile=$2 extra=() rx0 rx1 ipi0 ipi1
+measure() { # server (or onair variant) profile repeat
+  local label=$1 server=${1%%-*} profile=$2 rep=$3 extra=() rx0 rx1 ipi0 ipi1
   "start_$server" "$label"
   [ "$server" = janus ] && extra=(--janus-ports 5004,5002)
-  say "$label, $profile: N = $SIZES"
+  say "$label, $profile: N = $SIZES (repeat $rep of $REPEATS)"
   rx0=$(net_rx) ipi0=$(ipis)
   timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" --label "$label" \
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
     --sizes "$SIZES_CSV" --settle "$SETTLE" --first-settle "$FIRST_SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
-    --sample-every "$SAMPLE_EVERY" \
+    --sample-every "$SAMPLE_EVERY" --parts "$PARTS" --repeat "$rep" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     { say "$label, $profile: the run failed or was cut short; its rows so far are kept"; FAILED=1; }
   rx1=$(net_rx) ipi1=$(ipis)
@@ -427,7 +436,8 @@ append_results() { # table.md plot.png
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
   settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
   settings="$settings RX_ON_EMU=$RX_ON_EMU JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
-  settings="$settings WINDOW=$WINDOW SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
+  settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
+  [ "$REPEATS" = 1 ] || settings="$settings REPEATS=$REPEATS"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
   {
@@ -473,17 +483,19 @@ fi
 say "the floor, on CPU $SERVER_CPUS"
 floor "$RESULTS"
 i=0
-for profile in $PROFILES; do
-  case $profile in gcm|cm) ;; *) die "PROFILES holds gcm and cm" ;; esac
-  # Alternate which server goes first, so neither always runs on a warm (or hot) machine.
-  if [ $((i % 2)) -eq 0 ]; then order=$SERVERS; else order=$(echo $SERVERS | tr ' ' '\n' | tac | tr '\n' ' '); fi
-  for server in $order; do
-    case $server in
-      onair|onair-*|janus) measure "$server" "$profile" ;;
-      *) die "SERVERS holds onair, its variants (onair-nogso, onair-w2, ...) and janus" ;;
-    esac
+for rep in $(seq "$REPEATS"); do
+  for profile in $PROFILES; do
+    case $profile in gcm|cm) ;; *) die "PROFILES holds gcm and cm" ;; esac
+    # Alternate which server goes first, so neither always runs on a warm (or hot) machine.
+    if [ $((i % 2)) -eq 0 ]; then order=$SERVERS; else order=$(echo $SERVERS | tr ' ' '\n' | tac | tr '\n' ' '); fi
+    for server in $order; do
+      case $server in
+        onair|onair-*|janus) measure "$server" "$profile" "$rep" ;;
+        *) die "SERVERS holds onair, its variants (onair-nogso, onair-w2, ...) and janus" ;;
+      esac
+    done
+    i=$((i + 1))
   done
-  i=$((i + 1))
 done
 say "measured in $(($(date +%s) - start)) s"
 

@@ -20,6 +20,8 @@ struct mb_cfg {
   int gcm;
   unsigned sizes[MB_MAX_SIZES], nsizes;
   unsigned settle_s, first_settle_s, window_s, join_conc, join_timeout_s, rcvbuf;
+  unsigned parts;  /* the window's parts: us_per_pkt is their median */
+  unsigned repeat; /* which of run-media.sh's REPEATS this run is (1, 2, ...) */
   double loss_limit; /* percent */
   int janus_video_port, janus_audio_port, janus_stream;
   const char *server_cpus, *emu_cpus; /* "0", "1", "0-1", ... */

@@ -18,6 +18,7 @@ static const char usage[] =
     "       onair-media-bench stream [--video WxH] [--kbps K] [--save FILE]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --first-settle S --window S\n"
+    "  --parts P (the window's parts; us/pkt is their median) --repeat R (the rows' repeat)\n"
     "  --join-conc N\n"
     "  --join-timeout S --rcvbuf BYTES --loss-limit PCT --media-host IP --janus-ports V,A\n"
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
@@ -81,6 +82,8 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->settle_s = 3;
   c->first_settle_s = 15;
   c->window_s = 6;
+  c->parts = 3;
+  c->repeat = 1;
   c->join_conc = 20;
   c->join_timeout_s = 20;
   c->rcvbuf = 256 * 1024;
@@ -136,6 +139,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->first_settle_s = u, 0;
   if (!strcmp(k, "--window"))
     return c->window_s = u, u ? 0 : -1;
+  if (!strcmp(k, "--parts"))
+    return c->parts = u, u && u <= 16 ? 0 : -1;
+  if (!strcmp(k, "--repeat"))
+    return c->repeat = u, u ? 0 : -1;
   if (!strcmp(k, "--join-conc"))
     return c->join_conc = u, u ? 0 : -1;
   if (!strcmp(k, "--join-timeout"))

@@ -127,18 +127,87 @@ static int carried(json_t *row) {
                  emu_saturated_only(row));
 }
 
+static int by_us(const void *a, const void *b) {
+  double x = num(*(json_t *const *)a, "us_per_pkt"), y = num(*(json_t *const *)b, "us_per_pkt");
+
+  return x < y ? -1 : x > y;
+}
+
+/* The steps of one server, profile and N over run-media.sh's REPEATS, as
+ * one row: the median repeat's, with the median CPU per packet. When most
+ * repeats carried the N only those count; otherwise the row is one that
+ * did not (and says why). repeats, carried_repeats, us_min and us_max tell
+ * the spread. */
+static json_t *merge_group(json_t **g, size_t k) {
+  json_t *out;
+  size_t c = 0, m = 0, i;
+  int want;
+
+  for (i = 0; i < k; i++)
+    c += carried(g[i]) != 0;
+  want = c * 2 > k;
+  for (i = 0; i < k; i++) /* the pool first */
+    if ((carried(g[i]) != 0) == want) {
+      json_t *t = g[m];
+      g[m++] = g[i];
+      g[i] = t;
+    }
+  qsort(g, m, sizeof(*g), by_us);
+  out = json_deep_copy(g[m / 2]);
+  json_object_set_new(out, "us_per_pkt",
+                      json_real(m % 2 ? num(g[m / 2], "us_per_pkt")
+                                      : (num(g[m / 2 - 1], "us_per_pkt") +
+                                         num(g[m / 2], "us_per_pkt")) / 2));
+  json_object_set_new(out, "repeats", json_integer((json_int_t)k));
+  json_object_set_new(out, "carried_repeats", json_integer((json_int_t)c));
+  json_object_set_new(out, "us_min", json_real(num(g[0], "us_per_pkt")));
+  json_object_set_new(out, "us_max", json_real(num(g[m - 1], "us_per_pkt")));
+  return out;
+}
+
+/* The rows with each server's, profile's and N's steps merged into one
+ * (merge_group), in the order their first step came. */
+static json_t *merge_repeats(json_t *rows) {
+  json_t *out = json_array(), *r, *s, *g[64];
+  size_t i, j, k;
+
+  json_array_foreach(rows, i, r) {
+    int seen = 0;
+    if (!is(r, "step", NULL, NULL)) {
+      json_array_append(out, r);
+      continue;
+    }
+    for (j = 0; j < i && !seen; j++) {
+      s = json_array_get(rows, j);
+      seen = is(s, "step", str(r, "server"), str(r, "profile")) && num(s, "n") == num(r, "n");
+    }
+    if (seen)
+      continue;
+    k = 0;
+    json_array_foreach(rows, j, s) if (k < 64 && is(s, "step", str(r, "server"), str(r, "profile")) &&
+                                       num(s, "n") == num(r, "n")) g[k++] = s;
+    json_array_append_new(out, merge_group(g, k));
+  }
+  return out;
+}
+
 static void table_header(FILE *o) {
-  fprintf(o, "%-7s %-11s %5s %5s %8s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
-          "server", "N", "live", "us/pkt", "pkt/s", "loss%", "KiB/view", "p50 ms", "p99 ms",
+  fprintf(o, "%-7s %-11s %5s %5s %8s %11s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
+          "server", "N", "live", "us/pkt", "range(reps)", "pkt/s", "loss%", "KiB/view", "p50 ms", "p99 ms",
           "join p50", "join max", "srvCPU", "other", "emuCPU", "drops", "limit");
 }
 
 static void table_row(FILE *o, json_t *r) {
+  char range[32] = "";
+
+  if (num(r, "repeats") > 1)
+    snprintf(range, sizeof(range), "%.1f-%.1f(%.0f)", num(r, "us_min"), num(r, "us_max"),
+             num(r, "repeats"));
   fprintf(
       o,
-      "%-7s %-11s %5.0f %5.0f %8.2f %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
+      "%-7s %-11s %5.0f %5.0f %8.2f %11s %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
       "%5.0f  %s\n",
-      str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
+      str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"), range,
       num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
       num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"), num(r, "server_cpu"),
       num(r, "server_other"), num(r, "emu_cpu"),
@@ -403,7 +472,9 @@ int mb_report_main(int argc, char **argv) {
   }
   if (!in)
     return fprintf(stderr, "report: --in FILE is needed\n"), 2;
-  rows = load(in);
+  all = load(in);
+  rows = merge_repeats(all);
+  json_decref(all);
   find_servers(rows);
   fl = floor_row(rows, "floor");
   flrx = floor_row(rows, "floor_rx_server");
