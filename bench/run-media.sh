@@ -33,6 +33,12 @@
 #                             sender an IPI that traps to this VM's hypervisor
 #                             (1, as root: net.core.netdev_max_backlog raised for the run and
 #                             put back after; bench/README.md, "Where the receive path runs")
+#   VIEWER_NET=lo             lo: the viewers' sockets on the server's own address, the media
+#                             over the namespace's loopback; veth: the viewers' sockets in a
+#                             second namespace behind a veth (10.99.0.2), whose receiving side
+#                             (GRO, threaded NAPI) runs on EMU_CPUS, as a viewer's kernel would
+#                             on its own machine; the sender's side keeps a qdisc, so a full
+#                             veth ring holds the sender back instead of dropping
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
@@ -79,6 +85,7 @@ ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
 MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-0}
+VIEWER_NET=${VIEWER_NET:-lo}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
@@ -100,7 +107,7 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
-export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU \
+export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU VIEWER_NET \
   JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
@@ -108,7 +115,7 @@ BENCH=$ROOT/bench/media/build/onair-media-bench
 # ---- outside the namespace: packages, builds, limits ----------------------------
 install_deps() {
   local pkgs=(build-essential cmake pkg-config libssl-dev libsrtp2-dev libjansson-dev libvpx-dev
-              libopus-dev janus gnuplot-nox curl iproute2 util-linux) missing=() p
+              libopus-dev janus gnuplot-nox curl iproute2 util-linux ethtool) missing=() p
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
@@ -187,6 +194,8 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   [ "$(id -u)" -eq 0 ] || userns=-r
   case $MEDIA_GSO in true|false) ;; *) die "MEDIA_GSO is true or false" ;; esac
   case $RX_ON_EMU in 0|1) ;; *) die "RX_ON_EMU is 0 or 1" ;; esac
+  case $VIEWER_NET in lo|veth) ;; *) die "VIEWER_NET is lo or veth" ;; esac
+  [ "$VIEWER_NET" = lo ] || [ "$RX_ON_EMU" = 0 ] || die "RX_ON_EMU=1 is for VIEWER_NET=lo"
   [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
   [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
   for server in $SERVERS; do
@@ -250,6 +259,36 @@ if [ "$RX_ON_EMU" = 1 ]; then
     die "cannot set RPS on loopback (RX_ON_EMU=0 to go without)"
   say "the viewers' receive path on CPU $EMU_CPUS (loopback rps_cpus $(cat /sys/class/net/lo/queues/rx-0/rps_cpus))"
 fi
+# VIEWER_NET=veth: the viewers in a namespace of their own (mbv) on the
+# veth's other end. GRO on its end gives it NAPI, threaded NAPI makes that
+# a kernel thread, pinned to the emulator's CPUs: the viewers' receive path
+# (IP, UDP, the sockets' queues, waking the reader) runs there, and the
+# server's CPU does what it would with a network card. veth's ring is 256
+# packets; with a qdisc on the sending end a full ring stops the queue
+# (Linux 6.16 and later) and the qdisc holds the packets, as a card's
+# queue would, instead of dropping them.
+VIEWER_NET_ARGS=() VNS=
+if [ "$VIEWER_NET" = veth ]; then
+  VNS=onair-bench-viewers-$$ # its name is a file in /run/netns: removed at exit
+  ip netns add "$VNS" || die "cannot make the viewers' namespace (ip netns add)"
+  trap 'ip netns del "$VNS" 2>/dev/null' EXIT
+  ip link set mb1 netns "$VNS"
+  ip -n "$VNS" addr add 10.99.0.2/24 dev mb1
+  ip -n "$VNS" link set lo up
+  ip -n "$VNS" link set mb1 up
+  ip netns exec "$VNS" ethtool -K mb1 gro on >/dev/null || die "cannot turn GRO on for the viewers' veth"
+  ip netns exec "$VNS" sh -c 'echo 1 >/sys/class/net/mb1/threaded' || die "no threaded NAPI on veth"
+  tc qdisc replace dev mb0 root pfifo limit 100000 || die "cannot put a qdisc on the server's veth"
+  # veth hands a packet to the other end's NAPI only when the sending end
+  # has no TSO (UDP's GSO is not TSO); otherwise into the sender's backlog.
+  ethtool -K mb0 tso off >/dev/null || die "cannot turn TSO off on the server's veth"
+  napi=$(pgrep '^napi/mb1' || true)
+  [ -n "$napi" ] || die "the viewers' veth has no NAPI thread"
+  for p in $napi; do taskset -pc "$EMU_CPUS" "$p" >/dev/null; done
+  VIEWER_NET_ARGS=(--viewer-net "/run/netns/$VNS,10.99.0.2")
+  say "the viewers behind a veth (10.99.0.2), its receive path on CPU $EMU_CPUS (NAPI threads $(echo $napi))"
+fi
+
 # NET_RX softirqs per CPU (/proc/softirqs is the machine's: a rough check of
 # where the receive path ran, logged per server run).
 # With RPS the sender also interrupts the emulator's CPU (an IPI, counted as
@@ -278,6 +317,7 @@ stop_server() {
 }
 cleanup() {
   stop_server
+  [ -z "$VNS" ] || ip netns del "$VNS" 2>/dev/null || true
   [ -n "${OUT:-}" ] && [ -s "$RESULTS" ] && cp "$RESULTS" "$OUT"
   if [ "${FAILED:-0}" = 1 ] && [ -s "$TMP/onair.log" ]; then
     cp "$TMP/onair.log" "$ROOT/bench/results/media-$STAMP-onair.log"
@@ -404,7 +444,7 @@ measure() { # server (or onair variant) profile repeat
     --sizes "$SIZES_CSV" --settle "$SETTLE" --first-settle "$FIRST_SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
-    --sample-every "$SAMPLE_EVERY" --parts "$PARTS" --repeat "$rep" \
+    --sample-every "$SAMPLE_EVERY" --parts "$PARTS" --repeat "$rep" "${VIEWER_NET_ARGS[@]}" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     { say "$label, $profile: the run failed or was cut short; its rows so far are kept"; FAILED=1; }
   rx1=$(net_rx) ipi1=$(ipis)
@@ -435,7 +475,7 @@ append_results() { # table.md plot.png
   local md=$ROOT/$RESULTS_MD settings
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
   settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
-  settings="$settings RX_ON_EMU=$RX_ON_EMU JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
+  settings="$settings RX_ON_EMU=$RX_ON_EMU VIEWER_NET=$VIEWER_NET JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
   settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
   [ "$REPEATS" = 1 ] || settings="$settings REPEATS=$REPEATS"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
@@ -448,7 +488,8 @@ append_results() { # table.md plot.png
     echo
     echo "Command: \`$settings bench/run-media.sh\`; a ${VIDEO} VP8 stream at ${KBPS} kbit/s and Opus;"
     echo "the server on CPU $SERVER_CPUS, the emulator and publisher on CPU $EMU_CPUS; the viewers'"
-    if [ "$RX_ON_EMU" = 1 ]; then echo "receive path on CPU $EMU_CPUS (RPS on loopback)."; else echo "receive path in the server's softirq (RX_ON_EMU=0)."; fi
+    if [ "$VIEWER_NET" = veth ]; then echo "receive path on CPU $EMU_CPUS (behind a veth, threaded NAPI; VIEWER_NET=veth)."
+    elif [ "$RX_ON_EMU" = 1 ]; then echo "receive path on CPU $EMU_CPUS (RPS on loopback)."; else echo "receive path in the server's softirq (RX_ON_EMU=0)."; fi
     echo "Plot: \`results/$(basename "$2")\`."
     echo
     cat "$1"
@@ -468,7 +509,8 @@ taskset -c "$EMU_CPUS" "$BENCH" stream --video "$VIDEO" --kbps "$KBPS" --save "$
   die "could not make the stream"
 floor() { # file the row goes to
   taskset -c "$SERVER_CPUS" "$BENCH" floor --seconds "$FLOOR_SECONDS" --reader-cpus "$EMU_CPUS" \
-    --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --poll-us "$POLL_US" --out "$1" >/dev/null ||
+    --media-host "$MEDIA_IP" --stream "$TMP/stream.bin" --poll-us "$POLL_US" "${VIEWER_NET_ARGS[@]}" \
+    --out "$1" >/dev/null ||
     say "the floor failed"
 }
 if [ "$RX_ON_EMU" = 1 ]; then

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -99,6 +102,45 @@ int mb_udp_socket(const char *host, unsigned rcvbuf) {
     int e = -errno;
     close(fd);
     return e;
+  }
+  return fd;
+}
+
+/* The viewers' network (run-media.sh's VIEWER_NET=veth): their sockets are
+ * made in another network namespace, bound to its address, so what the
+ * server sends them crosses a veth whose receiving side (GRO, threaded
+ * NAPI) runs on the emulator's CPUs, as a viewer's kernel would on its own
+ * machine. The rest of the process stays where it started. */
+static int viewer_ns = -1, home_ns = -1;
+static char viewer_host[64];
+
+int mb_viewer_net(const char *spec) {
+  char path[256];
+  const char *comma = strchr(spec, ',');
+
+  if (!comma || (size_t)(comma - spec) >= sizeof(path) || strlen(comma + 1) >= sizeof(viewer_host))
+    return mb_log("--viewer-net takes NETNS_PATH,ADDRESS"), -1;
+  memcpy(path, spec, (size_t)(comma - spec));
+  path[comma - spec] = '\0';
+  snprintf(viewer_host, sizeof(viewer_host), "%s", comma + 1);
+  viewer_ns = open(path, O_RDONLY | O_CLOEXEC);
+  home_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (viewer_ns < 0 || home_ns < 0)
+    return mb_log("cannot open network namespaces %s and our own: %s", path, strerror(errno)), -1;
+  return 0;
+}
+
+int mb_viewer_socket(const char *host, unsigned rcvbuf) {
+  int fd;
+
+  if (viewer_ns < 0)
+    return mb_udp_socket(host, rcvbuf);
+  if (setns(viewer_ns, CLONE_NEWNET) < 0)
+    return -errno;
+  fd = mb_udp_socket(viewer_host, rcvbuf);
+  if (setns(home_ns, CLONE_NEWNET) < 0) {
+    mb_log("cannot go back to our network namespace: %s", strerror(errno));
+    abort();
   }
   return fd;
 }

@@ -219,7 +219,7 @@ static int floor_sockets(struct floor *f, const char *host) {
     return -1;
   fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK); /* sendmmsg sends all */
   for (i = 0; i < SINKS; i++) {
-    if ((f->sinks[i] = mb_udp_socket(host, 0)) < 0 ||
+    if ((f->sinks[i] = mb_viewer_socket(host, 0)) < 0 ||
         getsockname(f->sinks[i], (struct sockaddr *)&f->to[i], &al) < 0)
       return -1;
   }
@@ -265,14 +265,14 @@ static int floor_run(struct floor *f, double seconds, double *us, double *pps) {
 
 struct floor_opts {
   double seconds;
-  const char *out, *host, *reader_cpus, *file;
+  const char *out, *host, *reader_cpus, *file, *viewer_net;
   unsigned w, h, kbps, poll_us;
 };
 
 static int floor_options(struct floor_opts *o, int argc, char **argv) {
   int i;
 
-  *o = (struct floor_opts){2, NULL, "127.0.0.1", "1", NULL, 1280, 720, 1500, 2000};
+  *o = (struct floor_opts){2, NULL, "127.0.0.1", "1", NULL, NULL, 1280, 720, 1500, 2000};
   for (i = 2; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--seconds"))
@@ -283,6 +283,8 @@ static int floor_options(struct floor_opts *o, int argc, char **argv) {
       o->host = v;
     else if (!strcmp(k, "--reader-cpus"))
       o->reader_cpus = v;
+    else if (!strcmp(k, "--viewer-net"))
+      o->viewer_net = v;
     else if (!strcmp(k, "--video"))
       sscanf(v, "%ux%u", &o->w, &o->h);
     else if (!strcmp(k, "--kbps"))
@@ -313,6 +315,8 @@ int mb_floor_main(int argc, char **argv) {
   f.st = &st;
   f.reader_cpus = o.reader_cpus;
   f.poll_us = o.poll_us;
+  if (o.viewer_net && mb_viewer_net(o.viewer_net) < 0)
+    goto out;
   if (floor_sockets(&f, o.host) < 0 || pthread_create(&th, NULL, reader, &f) != 0)
     goto out;
   f.gcm = 1;

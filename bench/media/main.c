@@ -14,6 +14,7 @@ int mb_report_main(int argc, char **argv);
 static const char usage[] =
     "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
     "       onair-media-bench floor [--seconds S] [--reader-cpus LIST] [--media-host IP]\n"
+    "                               [--viewer-net NETNS_PATH,ADDRESS]\n"
     "                               [--video WxH] [--kbps K] [--out FILE]\n"
     "       onair-media-bench stream [--video WxH] [--kbps K] [--save FILE]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
@@ -24,7 +25,8 @@ static const char usage[] =
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
     "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
     "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n"
-    "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n";
+    "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n"
+    "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -118,6 +120,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->server_cpus = v, 0;
   if (!strcmp(k, "--emu-cpus"))
     return c->emu_cpus = v, 0;
+  if (!strcmp(k, "--viewer-net"))
+    return mb_viewer_net(v);
   if (!strcmp(k, "--out"))
     return c->out = v, 0;
   if (!strcmp(k, "--stream"))

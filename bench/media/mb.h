@@ -133,6 +133,10 @@ int mb_conn_input(struct mb_conn *c, struct mb_dtls *d, uint8_t *p, size_t len,
 /* Protects RTCP in place (cap bytes of room) and sends it. 0 or -1. */
 int mb_conn_send_rtcp(struct mb_conn *c, uint8_t *p, size_t len, size_t cap);
 int mb_udp_socket(const char *host, unsigned rcvbuf);
+/* A viewer's UDP socket: bound to host, or, after mb_viewer_net("NETNS_PATH,
+ * ADDRESS"), made in that network namespace and bound to its address. */
+int mb_viewer_net(const char *spec);
+int mb_viewer_socket(const char *host, unsigned rcvbuf);
 
 /* ---- http.c: HTTP/1.1 and WebSocket client connections ---- */
 struct mb_hc;

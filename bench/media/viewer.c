@@ -319,7 +319,7 @@ static void set_state(struct mb_viewer *v, int state) {
 
 int mb_viewer_begin(struct mb_viewer *v, int64_t now) {
   const struct mb_cfg *cfg = mb_emu.cfg;
-  int fd = mb_udp_socket(cfg->media_host, cfg->rcvbuf);
+  int fd = mb_viewer_socket(cfg->media_host, cfg->rcvbuf);
 
   v->udp.fd = -1;
   v->hc.io.fd = -1;
