@@ -26,15 +26,16 @@
 #   EMU_CPUS=1                CPUs of the emulator and publisher
 #   MEDIA_WORKERS=(CPUs in SERVER_CPUS)  onair's --media-workers, when it has the option
 #   MEDIA_GSO=true            onair's --media-gso (plain onair; the variants set their own)
-#   RX_ON_EMU=0               the viewers' receive path (the kernel's delivery into their
-#                             sockets) runs in the server's sending softirq, on its CPU, as
-#                             the kernel does by default. 1: on EMU_CPUS (RPS on the
+#   RX_ON_EMU=0               with VIEWER_NET=lo: the viewers' receive path (the kernel's
+#                             delivery into their sockets) runs in the server's sending
+#                             softirq, on its CPU, as the kernel does on loopback. 1: on EMU_CPUS (RPS on the
 #                             namespace's loopback, where the media flows), which costs the
 #                             sender an IPI that traps to this VM's hypervisor
 #                             (1, as root: net.core.netdev_max_backlog raised for the run and
 #                             put back after; bench/README.md, "Where the receive path runs")
-#   VIEWER_NET=lo             lo: the viewers' sockets on the server's own address, the media
-#                             over the namespace's loopback; veth: the viewers' sockets in a
+#   VIEWER_NET=veth           lo: the viewers' sockets on the server's own address, the media
+#                             over the namespace's loopback, their receive path in the server's
+#                             softirq (on its CPU; RX_ON_EMU=1 moves it); veth: their sockets in a
 #                             second namespace behind a veth (10.99.0.2), whose receiving side
 #                             (GRO, threaded NAPI) runs on EMU_CPUS, as a viewer's kernel would
 #                             on its own machine; the sender's side keeps a qdisc, so a full
@@ -85,7 +86,7 @@ ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
 MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-0}
-VIEWER_NET=${VIEWER_NET:-lo}
+VIEWER_NET=${VIEWER_NET:-veth}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
