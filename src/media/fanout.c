@@ -18,15 +18,13 @@
 #define FANOUT_PACE_FACTOR 3.0        /* a joining viewer catches up at this times the rate */
 #define FANOUT_PACE_MIN_BPS 250000.0  /* bytes a second, whatever the stream's rate */
 #define FANOUT_PACE_BURST 24000.0     /* bytes sent to it at once, at most */
-#define FANOUT_RATE_WINDOW_MS 1000
-#define FANOUT_NACK_REPEAT_MS 50    /* a packet is resent to a viewer once in this */
-#define FANOUT_NACK_SHARE 0.5       /* of the publisher's rate a viewer may get again */
-#define FANOUT_NACK_MIN_BPS 16000.0 /* bytes a second, whatever the publisher's rate */
+#define FANOUT_NACK_REPEAT_MS 50      /* a packet is resent to a viewer once in this */
+#define FANOUT_NACK_SHARE 0.5         /* of the publisher's rate a viewer may get again */
+#define FANOUT_NACK_MIN_BPS 16000.0   /* bytes a second, whatever the publisher's rate */
 
 struct fanout_track {
   struct pktstore *store;
-  uint64_t rate_since_ms, rate_bytes;
-  uint32_t rate_Bps; /* bytes a second over the last full window */
+  uint32_t rate_Bps; /* the publisher's, as the media plane last said (fanout_msg) */
 };
 
 struct fanout_room {
@@ -266,31 +264,14 @@ static void view_unlink(struct fanout *f, struct fanout_view *v) {
   COUNTER_ADD(f->stats.views, -(uint64_t)1);
 }
 
-/* The publisher's bytes a second, over windows of FANOUT_RATE_WINDOW_MS. */
-static void share_track_rate(struct fanout_track *t, size_t len, uint64_t now) {
-  if (t->rate_since_ms == 0)
-    t->rate_since_ms = now;
-  t->rate_bytes += len;
-  if (now - t->rate_since_ms >= FANOUT_RATE_WINDOW_MS) {
-    t->rate_Bps = (uint32_t)(t->rate_bytes * 1000 / (now - t->rate_since_ms));
-    t->rate_bytes = 0;
-    t->rate_since_ms = now;
-  }
-}
-
 /* Stores packet m in r's ring; 1 when it is to go on to the viewers. */
-static int pkt_store(struct fanout_room *r, const struct fanout_msg *m, uint64_t now) {
+static int pkt_store(struct fanout_room *r, const struct fanout_msg *m) {
   struct fanout_track *t = &r->tracks[m->kind];
   if (pktstore_put(t->store, m->u.pkt.seq, m->u.pkt.data, m->u.pkt.len, m->u.pkt.flags & 0xff,
                    m->u.pkt.ms) < 0)
     return 0; /* the media plane took it, so the same ring takes it too */
-  if (m->u.pkt.flags & FANOUT_SEED) {
-    if (t->rate_Bps == 0)
-      t->rate_Bps = m->u.pkt.rate_Bps;
-    return 0;
-  }
-  share_track_rate(t, m->u.pkt.len, now);
-  return 1;
+  t->rate_Bps = m->u.pkt.rate_Bps;
+  return !(m->u.pkt.flags & FANOUT_SEED);
 }
 
 /* Packet m to viewer v (or, while v catches up, its next stored ones). */
@@ -323,7 +304,7 @@ void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, siz
     return;
   for (size_t j = 0; j < n; j++) {
     assert(m[j]->type == FANOUT_PKT && m[j]->room_id == r->id);
-    any += go[j] = (uint8_t)pkt_store(r, m[j], now);
+    any += go[j] = (uint8_t)pkt_store(r, m[j]);
   }
   /* Viewer by viewer: a viewer's packets of the batch sit together in the
    * send ring and leave as one GSO message. */

@@ -106,7 +106,7 @@ struct fanout_msg {
       uint32_t ts;
       uint32_t flags;    /* enum pkt_flag, FANOUT_SEED */
       uint64_t ms;       /* when the media plane took it in (its loop's clock) */
-      uint32_t rate_Bps; /* FANOUT_SEED: the stream's rate as the media plane counts it */
+      uint32_t rate_Bps; /* the stream's rate as the media plane counts it (bytes a second) */
       uint16_t len;
       const uint8_t *data; /* the whole RTP packet, clear */
     } pkt;

@@ -172,6 +172,7 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   m.u.pkt.ts = h.ts;
   m.u.pkt.flags = (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0);
   m.u.pkt.ms = now;
+  m.u.pkt.rate_Bps = t->rate_Bps;
   m.u.pkt.len = (uint16_t)len;
   m.u.pkt.data = data;
   sfu_share_post_room(r, &m);
