@@ -45,7 +45,7 @@
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
 #   PARTS=3                   the window in this many parts; a step's CPU per packet is the
 #                             median of its parts' (a burst in one part does not move it)
-#   REPEATS=1                 each server and profile run this many times (interleaved, the
+#   REPEATS=3                 each server and profile run this many times (interleaved, the
 #                             order alternating); the report takes per N the median repeat
 #                             and shows the range of CPU per packet
 #   FIRST_SETTLE=15           seconds after the first N's joins (a warm-up: both servers'
@@ -94,7 +94,7 @@ SETTLE=${SETTLE:-3}
 FIRST_SETTLE=${FIRST_SETTLE:-15}
 WINDOW=${WINDOW:-6}
 PARTS=${PARTS:-3}
-REPEATS=${REPEATS:-1}
+REPEATS=${REPEATS:-3}
 JOIN_CONC=${JOIN_CONC:-20}
 JOIN_TIMEOUT=${JOIN_TIMEOUT:-20}
 RCVBUF=${RCVBUF:-262144}
