@@ -86,6 +86,8 @@ struct mb_emu {
   unsigned joining;    /* in signaling, ICE or DTLS */
   unsigned pending;    /* begun, neither live nor failed */
   int measuring;       /* a window is open: decrypted samples give delays */
+  int64_t last_turn;   /* when the loop last began a turn */
+  int64_t turn_max_ns; /* the longest turn since the last step's row */
   float *delays;       /* ms, this window's */
   size_t ndelays, delays_cap;
   /* onair */

@@ -82,6 +82,13 @@ static void run_for(int64_t dur, int (*done)(void)) {
     int64_t now = mb_now();
     if (now >= end || (done && done()))
       break;
+    if (e->last_turn && now - e->last_turn > e->turn_max_ns)
+      e->turn_max_ns = now - e->last_turn;
+    if (e->last_turn && now - e->last_turn > NS)
+      mb_log("the emulator's loop took %.1f s for one turn (N=%u, %u joining): its sockets "
+             "waited that long",
+             (now - e->last_turn) / 1e9, e->target, e->joining);
+    e->last_turn = now;
     if (now >= next_tick) {
       for (i = 0; i < e->started; i++)
         mb_viewer_tick(&e->v[i], now);
@@ -237,6 +244,10 @@ static void delay_stats(json_t *row) {
   json_object_set_new(row, "delay_ms_p99", num(pct(e->delays, e->ndelays, 99)));
   json_object_set_new(row, "delay_samples", json_integer((json_int_t)e->ndelays));
   json_object_set_new(row, "pub_late_ms", num(e->pub.late_max_ns / 1e6));
+  /* The emulator's longest loop turn in the step: what it answers (pings,
+   * consent, handshakes) waited that long. */
+  json_object_set_new(row, "emu_turn_max_ms", num(e->turn_max_ns / 1e6));
+  e->turn_max_ns = 0;
   json_object_set_new(row, "key_requests", json_integer((json_int_t)e->pub.key_requests));
   json_object_set_new(row, "keys_sent", json_integer((json_int_t)e->pub.keys_sent));
 }
