@@ -40,6 +40,10 @@
 #                             (GRO, threaded NAPI) runs on EMU_CPUS, as a viewer's kernel would
 #                             on its own machine; the sender's side keeps a qdisc, so a full
 #                             veth ring holds the sender back instead of dropping
+#   SPIN=0                    1: a spinner on each CPU of SERVER_CPUS and EMU_CPUS (a shell loop at
+#                             nice 19, SCHED_IDLE: it gives way to anything else at once), so
+#                             that no CPU halts between packets; its time counts as nice, which
+#                             the busy figures leave out (bench/README.md, "Idle CPUs")
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
@@ -87,6 +91,7 @@ MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-0}
 VIEWER_NET=${VIEWER_NET:-veth}
+SPIN=${SPIN:-0}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
@@ -108,7 +113,7 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
-export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU VIEWER_NET \
+export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU VIEWER_NET SPIN \
   JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
@@ -196,6 +201,7 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   case $MEDIA_GSO in true|false) ;; *) die "MEDIA_GSO is true or false" ;; esac
   case $RX_ON_EMU in 0|1) ;; *) die "RX_ON_EMU is 0 or 1" ;; esac
   case $VIEWER_NET in lo|veth) ;; *) die "VIEWER_NET is lo or veth" ;; esac
+  case $SPIN in 0|1) ;; *) die "SPIN is 0 or 1" ;; esac
   [ "$VIEWER_NET" = lo ] || [ "$RX_ON_EMU" = 0 ] || die "RX_ON_EMU=1 is for VIEWER_NET=lo"
   [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
   [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
@@ -307,6 +313,7 @@ RESULTS=$TMP/results.jsonl
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 SIZES_CSV=$(echo $SIZES | tr ' ' ',')
 SERVER_PID=
+SPINNERS=()
 
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
@@ -317,6 +324,7 @@ stop_server() {
   SERVER_PID=
 }
 cleanup() {
+  [ ${#SPINNERS[@]} -eq 0 ] || kill "${SPINNERS[@]}" 2>/dev/null || true
   stop_server
   [ -z "$VNS" ] || ip netns del "$VNS" 2>/dev/null || true
   [ -n "${OUT:-}" ] && [ -s "$RESULTS" ] && cp "$RESULTS" "$OUT"
@@ -328,6 +336,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+cpu_list() { # taskset list -> one CPU per line: "0-1,3" -> 0 1 3
+  local part c
+  for part in ${1//,/ }; do
+    case $part in *-*) for ((c = ${part%-*}; c <= ${part#*-}; c++)); do echo "$c"; done ;; *) echo "$part" ;; esac
+  done
+}
+if [ "$SPIN" = 1 ]; then
+  for c in $( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un); do
+    nice -n 19 chrt --idle 0 taskset -c "$c" sh -c 'while :; do :; done' &
+    SPINNERS+=($!)
+  done
+  say "spinners (nice 19, SCHED_IDLE) on CPUs $(echo $( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un))"
+fi
 
 wait_http() { # url: up to 20 s
   for _ in $(seq 200); do
@@ -476,7 +498,7 @@ append_results() { # table.md plot.png
   local md=$ROOT/$RESULTS_MD settings
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
   settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
-  settings="$settings RX_ON_EMU=$RX_ON_EMU VIEWER_NET=$VIEWER_NET JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
+  settings="$settings RX_ON_EMU=$RX_ON_EMU VIEWER_NET=$VIEWER_NET SPIN=$SPIN JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
   settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
   [ "$REPEATS" = 1 ] || settings="$settings REPEATS=$REPEATS"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
@@ -499,7 +521,7 @@ append_results() { # table.md plot.png
 }
 
 start=$(date +%s)
-cpu_times() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+cpu_times() { awk '/^cpu /{print $2 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; } # niced work (SPIN) left out
 read -r busy1 idle1 < <(cpu_times)
 sleep 1
 read -r busy2 idle2 < <(cpu_times)
