@@ -80,13 +80,13 @@ PROFILES=${PROFILES:-"gcm cm"}
 SERVERS=${SERVERS:-"onair janus"}
 SERVER_CPUS=${SERVER_CPUS:-0}
 EMU_CPUS=${EMU_CPUS:-1}
-ncpus() { # CPUs in a taskset list: "0", "0-3", "0,2"
-  local n=0 part
+cpu_list() { # taskset list -> one CPU per line: "0-1,3" -> 0 1 3
+  local part c
   for part in ${1//,/ }; do
-    case $part in *-*) n=$((n + ${part#*-} - ${part%-*} + 1)) ;; *) n=$((n + 1)) ;; esac
+    case $part in *-*) for ((c = ${part%-*}; c <= ${part#*-}; c++)); do echo "$c"; done ;; *) echo "$part" ;; esac
   done
-  echo "$n"
 }
+ncpus() { cpu_list "$1" | wc -l; } # CPUs in a taskset list: "0", "0-3", "0,2"
 MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-0}
@@ -253,11 +253,8 @@ ip link set mb1 up
 # emulator and the publisher send to the server was already received on
 # their CPU (they send it), so it stays as it was.
 cpu_mask() { # taskset list -> hex mask: "1" -> 2, "0-1" -> 3
-  local m=0 part a b c
-  for part in ${1//,/ }; do
-    case $part in *-*) a=${part%-*} b=${part#*-} ;; *) a=$part b=$part ;; esac
-    for ((c = a; c <= b; c++)); do m=$((m | 1 << c)); done
-  done
+  local m=0 c
+  for c in $(cpu_list "$1"); do m=$((m | 1 << c)); done
   printf '%x' "$m"
 }
 if [ "$RX_ON_EMU" = 1 ]; then
@@ -337,18 +334,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cpu_list() { # taskset list -> one CPU per line: "0-1,3" -> 0 1 3
-  local part c
-  for part in ${1//,/ }; do
-    case $part in *-*) for ((c = ${part%-*}; c <= ${part#*-}; c++)); do echo "$c"; done ;; *) echo "$part" ;; esac
-  done
-}
 if [ "$SPIN" = 1 ]; then
-  for c in $( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un); do
+  spin_cpus=$( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un)
+  for c in $spin_cpus; do
     nice -n 19 chrt --idle 0 taskset -c "$c" sh -c 'while :; do :; done' &
     SPINNERS+=($!)
   done
-  say "spinners (nice 19, SCHED_IDLE) on CPUs $(echo $( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un))"
+  say "spinners (nice 19, SCHED_IDLE) on CPUs $(echo $spin_cpus)"
 fi
 
 wait_http() { # url: up to 20 s

@@ -38,7 +38,7 @@ struct floor {
   struct sockaddr_in to[SINKS];
   EVP_CIPHER_CTX *ctx;
   SHA_CTX mac_in, mac_out; /* cm: SHA1 after the HMAC key's inner and outer pad */
-  unsigned poll_us; /* the reader's wait between turns, as the emulator's */
+  unsigned poll_us;        /* the reader's wait between turns, as the emulator's */
   uint8_t salt[14];
   int stop; /* atomic: the reader stops */
   const char *reader_cpus;

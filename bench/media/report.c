@@ -154,10 +154,10 @@ static json_t *merge_group(json_t **g, size_t k) {
     }
   qsort(g, m, sizeof(*g), by_us);
   out = json_deep_copy(g[m / 2]);
-  json_object_set_new(out, "us_per_pkt",
-                      json_real(m % 2 ? num(g[m / 2], "us_per_pkt")
-                                      : (num(g[m / 2 - 1], "us_per_pkt") +
-                                         num(g[m / 2], "us_per_pkt")) / 2));
+  json_object_set_new(
+      out, "us_per_pkt",
+      json_real(m % 2 ? num(g[m / 2], "us_per_pkt")
+                      : (num(g[m / 2 - 1], "us_per_pkt") + num(g[m / 2], "us_per_pkt")) / 2));
   json_object_set_new(out, "repeats", json_integer((json_int_t)k));
   json_object_set_new(out, "carried_repeats", json_integer((json_int_t)c));
   json_object_set_new(out, "us_min", json_real(num(g[0], "us_per_pkt")));
@@ -184,7 +184,8 @@ static json_t *merge_repeats(json_t *rows) {
     if (seen)
       continue;
     k = 0;
-    json_array_foreach(rows, j, s) if (k < 64 && is(s, "step", str(r, "server"), str(r, "profile")) &&
+    json_array_foreach(rows, j, s) if (k < 64 &&
+                                       is(s, "step", str(r, "server"), str(r, "profile")) &&
                                        num(s, "n") == num(r, "n")) g[k++] = s;
     json_array_append_new(out, merge_group(g, k));
   }
@@ -192,9 +193,10 @@ static json_t *merge_repeats(json_t *rows) {
 }
 
 static void table_header(FILE *o) {
-  fprintf(o, "%-7s %-11s %5s %5s %8s %11s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n", "profile",
-          "server", "N", "live", "us/pkt", "range(reps)", "pkt/s", "loss%", "KiB/view", "p50 ms", "p99 ms",
-          "join p50", "join max", "srvCPU", "other", "emuCPU", "drops", "limit");
+  fprintf(o, "%-7s %-11s %5s %5s %8s %11s %9s %7s %8s %8s %8s %8s %8s %6s %6s %6s %5s  %s\n",
+          "profile", "server", "N", "live", "us/pkt", "range(reps)", "pkt/s", "loss%", "KiB/view",
+          "p50 ms", "p99 ms", "join p50", "join max", "srvCPU", "other", "emuCPU", "drops",
+          "limit");
 }
 
 static void table_row(FILE *o, json_t *r) {
@@ -203,16 +205,16 @@ static void table_row(FILE *o, json_t *r) {
   if (num(r, "repeats") > 1)
     snprintf(range, sizeof(range), "%.1f-%.1f(%.0f)", num(r, "us_min"), num(r, "us_max"),
              num(r, "repeats"));
-  fprintf(
-      o,
-      "%-7s %-11s %5.0f %5.0f %8.2f %11s %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f %6.2f "
-      "%5.0f  %s\n",
-      str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"), range,
-      num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"), num(r, "delay_ms_p50"),
-      num(r, "delay_ms_p99"), num(r, "join_ms_p50"), num(r, "join_ms_max"), num(r, "server_cpu"),
-      num(r, "server_other"), num(r, "emu_cpu"),
-      num(r, "emu_drops") + (isfinite(num(r, "backlog_drops")) ? num(r, "backlog_drops") : 0),
-      str(r, "limit"));
+  fprintf(o,
+          "%-7s %-11s %5.0f %5.0f %8.2f %11s %9.0f %7.3f %8.1f %8.2f %8.2f %8.0f %8.0f %6.2f %6.2f "
+          "%6.2f "
+          "%5.0f  %s\n",
+          str(r, "profile"), str(r, "server"), num(r, "n"), num(r, "live"), num(r, "us_per_pkt"),
+          range, num(r, "pps"), num(r, "loss_pct"), num(r, "kib_per_viewer"),
+          num(r, "delay_ms_p50"), num(r, "delay_ms_p99"), num(r, "join_ms_p50"),
+          num(r, "join_ms_max"), num(r, "server_cpu"), num(r, "server_other"), num(r, "emu_cpu"),
+          num(r, "emu_drops") + (isfinite(num(r, "backlog_drops")) ? num(r, "backlog_drops") : 0),
+          str(r, "limit"));
 }
 
 static void print_table(FILE *o, json_t *rows) {
