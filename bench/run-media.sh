@@ -40,10 +40,12 @@
 #                             (GRO, threaded NAPI) runs on EMU_CPUS, as a viewer's kernel would
 #                             on its own machine; the sender's side keeps a qdisc, so a full
 #                             veth ring holds the sender back instead of dropping
-#   SPIN=0                    1: a spinner on each CPU of SERVER_CPUS and EMU_CPUS (a shell loop at
-#                             nice 19, SCHED_IDLE: it gives way to anything else at once), so
-#                             that no CPU halts between packets; its time counts as nice, which
-#                             the busy figures leave out (bench/README.md, "Idle CPUs")
+#   SPIN=pause                a spinner on each CPU of SERVER_CPUS and EMU_CPUS (nice 19,
+#                             SCHED_IDLE: it gives way to anything else at once), so that no CPU
+#                             halts between packets, as with the kernel's idle=poll; pause: a
+#                             loop of PAUSE (onair-media-bench spin); 1: a shell loop; 0: none.
+#                             Its time counts as nice, which the busy figures leave out
+#                             (bench/README.md, "Idle CPUs")
 #   JANUS_EVENT_LOOPS=(CPUs in SERVER_CPUS)  Janus's event_loops (0: Janus's default, a thread
 #                             per viewer, which costs Janus about twice the CPU per packet here)
 #   SETTLE=3 WINDOW=6         seconds after the joins, seconds measured, per N
@@ -91,7 +93,7 @@ MEDIA_WORKERS=${MEDIA_WORKERS:-$(ncpus "$SERVER_CPUS")}
 MEDIA_GSO=${MEDIA_GSO:-true}
 RX_ON_EMU=${RX_ON_EMU:-0}
 VIEWER_NET=${VIEWER_NET:-veth}
-SPIN=${SPIN:-0}
+SPIN=${SPIN:-pause}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
@@ -201,7 +203,7 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   case $MEDIA_GSO in true|false) ;; *) die "MEDIA_GSO is true or false" ;; esac
   case $RX_ON_EMU in 0|1) ;; *) die "RX_ON_EMU is 0 or 1" ;; esac
   case $VIEWER_NET in lo|veth) ;; *) die "VIEWER_NET is lo or veth" ;; esac
-  case $SPIN in 0|1) ;; *) die "SPIN is 0 or 1" ;; esac
+  case $SPIN in 0|1|pause) ;; *) die "SPIN is 0, 1 or pause" ;; esac
   [ "$VIEWER_NET" = lo ] || [ "$RX_ON_EMU" = 0 ] || die "RX_ON_EMU=1 is for VIEWER_NET=lo"
   [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
   [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
@@ -334,10 +336,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$SPIN" = 1 ]; then
+if [ "$SPIN" != 0 ]; then
   spin_cpus=$( (cpu_list "$SERVER_CPUS"; cpu_list "$EMU_CPUS") | sort -un)
   for c in $spin_cpus; do
-    nice -n 19 chrt --idle 0 taskset -c "$c" sh -c 'while :; do :; done' &
+    if [ "$SPIN" = pause ]; then
+      nice -n 19 taskset -c "$c" "$BENCH" spin &
+    else
+      nice -n 19 chrt --idle 0 taskset -c "$c" sh -c 'while :; do :; done' &
+    fi
     SPINNERS+=($!)
   done
   say "spinners (nice 19, SCHED_IDLE) on CPUs $(echo $spin_cpus)"

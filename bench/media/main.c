@@ -4,6 +4,7 @@
  *   report the table, ratios, JSON, plot data and Markdown (report.c) */
 #include "emu.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const char usage[] =
     "                               [--video WxH] [--kbps K] [--out FILE]\n"
     "       onair-media-bench stream [--video WxH] [--kbps K] [--save FILE]\n"
     "       onair-media-bench report --in FILE [--plot-data PREFIX] [--markdown FILE]\n"
+    "       onair-media-bench spin (a SCHED_IDLE PAUSE loop, for SPIN=pause)\n"
     "run options: --profile gcm|cm --sizes 50,100,... --settle S --first-settle S --window S\n"
     "  --parts P (the window's parts; us/pkt is their median) --repeat R (the rows' repeat)\n"
     "  --join-conc N\n"
@@ -213,7 +215,21 @@ static int stream_main(int argc, char **argv) {
   return i;
 }
 
+/* Keeps this CPU from halting (bench/run-media.sh SPIN=pause): at SCHED_IDLE
+ * it gives way to any other task at once, and PAUSE, as the kernel's own
+ * idle=poll loop uses, leaves the core's shared units to whoever else runs. */
+static int spin_main(void) {
+  struct sched_param sp = {0};
+
+  if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
+    return perror("spin: SCHED_IDLE"), 1;
+  for (;;)
+    __builtin_ia32_pause();
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "spin"))
+    return spin_main();
   if (argc >= 2 && !strcmp(argv[1], "stream"))
     return stream_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "run"))
