@@ -1,0 +1,408 @@
+#!/usr/bin/env node
+// Join-time benchmark: how long a viewer waits for the first video frame, in
+// Debian's chromium, for onair (its /view/<room> page, the SFU) and for the
+// tutorial's peer-to-peer design (bench/join/tutorial/, the seed's socket.io
+// 2.3 signaling), in one run, interleaved. Run by bench/run-join.sh inside a
+// loopback-only network namespace (tests/e2e/in-netns.sh).
+//
+//   node bench/join/join.js run --onair BIN --seed-dir DIR --out FILE.jsonl
+//        [--sizes "1 5 12"] [--repeats 4] [--single 20] [--warmup 1]
+//        [--timeout 30] [--settle 1]
+//   node bench/join/join.js report FILE.jsonl [--md]
+//
+// Per viewer it keeps, on the page's own clock (performance.now(), 0 at
+// navigation start): DOMContentLoaded's end (the page load), and the first
+// frame the page's <video> presents (requestVideoFrameCallback). Nothing
+// else of the page is looked at, so a page that joins differently (offers
+// earlier, one message fewer) is measured the same way.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
+const ROOT = path.join(__dirname, '../..');
+const TESTS = path.join(ROOT, 'tests');
+
+function args(argv) {
+  const o = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) {
+      const k = argv[i].slice(2);
+      const v = argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : true;
+      o[k] = v;
+    } else {
+      o._.push(argv[i]);
+    }
+  }
+  return o;
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const log = m => process.stderr.write(`join-bench: ${m}\n`);
+
+// Bounded wait for a promise; rejects with `what` after ms.
+function within(p, ms, what) {
+  let timer;
+  const t = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out (${ms} ms): ${what}`)), ms); });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+async function until(fn, what, ms = 15000, every = 100) {
+  const end = Date.now() + ms;
+  let last = null;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; last = null; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out (${ms} ms) waiting for ${what}${last ? ': ' + last.message : ''}`);
+    await sleep(every);
+  }
+}
+
+// ---- in every viewer page, before its own scripts ---------------------------
+// Hooks every <video> the page has or adds: the first frame any of them
+// presents (requestVideoFrameCallback) resolves window.__joinBench.done.
+function frameHook() {
+  if (window.__joinBench) return;
+  let resolve;
+  const R = window.__joinBench = { frame: null, playing: null, videos: 0, error: null };
+  R.done = new Promise(r => { resolve = r; });
+  const seen = new WeakSet();
+  let observer = null;
+  const hook = v => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    R.videos++;
+    v.addEventListener('playing', () => { if (R.playing === null) R.playing = performance.now(); });
+    if (typeof v.requestVideoFrameCallback !== 'function') {
+      R.error = 'no requestVideoFrameCallback';
+      resolve();
+      return;
+    }
+    v.requestVideoFrameCallback((now, meta) => {
+      if (R.frame) return;
+      R.frame = {
+        now,
+        presented: meta.presentationTime,
+        expected: meta.expectedDisplayTime,
+        received: meta.receiveTime === undefined ? null : meta.receiveTime,
+        width: meta.width,
+        height: meta.height,
+      };
+      if (observer) observer.disconnect();
+      resolve();
+    });
+  };
+  const scan = () => { for (const v of document.querySelectorAll('video')) hook(v); };
+  observer = new MutationObserver(scan);
+  observer.observe(document, { childList: true, subtree: true });
+}
+
+// In the page, once the frame came: its times, ms from navigation start.
+function pageTimes() {
+  const R = window.__joinBench;
+  const nav = performance.getEntriesByType('navigation')[0] || {};
+  const f = R.frame;
+  return {
+    error: R.error,
+    frame_ms: f ? (f.presented || f.now) : null,
+    frame_cb_ms: f ? f.now : null,
+    frame_received_ms: f ? f.received : null,
+    width: f ? f.width : 0,
+    height: f ? f.height : 0,
+    playing_ms: R.playing,
+    response_ms: nav.responseEnd || null,
+    dcl_ms: nav.domContentLoadedEventEnd || null,
+    load_ms: nav.loadEventEnd || null,
+    time_origin: performance.timeOrigin,
+  };
+}
+
+// ---- the two designs ------------------------------------------------------------
+const VIEWPORT = { width: 960, height: 640 };
+
+async function onairDesign(opt, casterBrowser, viewerBrowser, maxViewers) {
+  process.env.ONAIR_BIN = path.resolve(opt.onair);
+  const { startOnair } = require(path.join(TESTS, 'lib/server.js'));
+  const { newUserContext, goLive, signUp } = require(path.join(TESTS, 'lib/media-e2e.js'));
+  const srv = await startOnair(['--max-conns-per-ip', '0', '--max-ws-per-ip', '0', '--log-level', 'warn']);
+  process.on('exit', () => { try { srv.proc.kill('SIGKILL'); } catch { /* gone */ } });
+  const caster = await newUserContext(casterBrowser, srv, 'caster');
+  const page = await caster.context.newPage();
+  await goLive(page, srv, 'join benchmark');
+  // One signed-in user per viewer slot, made once (an Argon2 hash each); every
+  // measurement gives each viewer a fresh context with its user's cookie.
+  const cookies = [];
+  for (let i = 1; i <= maxViewers; i++) cookies.push(await signUp(srv, `viewer${i}`));
+  const viewers = () => page.locator('#viewers').textContent();
+  return {
+    name: 'onair',
+    url: `${srv.url}/view/caster`,
+    async context(i) {
+      const ctx = await viewerBrowser.newContext({ viewport: VIEWPORT });
+      await ctx.addCookies([{ name: 'onair_session', value: cookies[i], url: srv.url }]);
+      return ctx;
+    },
+    // The viewers left (their contexts closed): wait until onair counts none.
+    async reset() { await until(async () => (await viewers()) === '0', 'onair to count 0 viewers', 15000); },
+    healthy: () => srv.alive(),
+    log: () => srv.log().slice(-3000),
+    async stop() { await caster.context.close().catch(() => {}); await srv.stop(); },
+  };
+}
+
+async function freePort() {
+  return require(path.join(TESTS, 'lib/server.js')).freePort();
+}
+
+async function tutorialDesign(opt, casterBrowser, viewerBrowser) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [path.join(__dirname, 'tutorial-server.js')], {
+    env: { ...process.env, PORT: String(port), SEED_DIR: path.resolve(opt['seed-dir']) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', d => { out += d; });
+  proc.stderr.on('data', d => { out += d; });
+  const exited = new Promise(r => proc.once('exit', r));
+  process.on('exit', () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } });
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(url + '/watch.html')).ok, 'the tutorial server to listen', 10000);
+  const ctx = await casterBrowser.newContext({ viewport: VIEWPORT });
+  const page = await ctx.newPage();
+  page.on('pageerror', e => log(`tutorial broadcaster: ${e.message}`));
+  await page.goto(`${url}/broadcast.html?room=bench`);
+  await until(async () => {
+    const b = await page.evaluate(() => ({ live: window.bench.live, error: window.bench.error }));
+    if (b.error) throw new Error(b.error);
+    return b.live;
+  }, 'the tutorial broadcaster to go live', 15000);
+  await until(() => page.evaluate(() => document.querySelector('#preview').videoWidth > 0), 'its camera preview', 15000);
+  return {
+    name: 'tutorial',
+    url: `${url}/watch.html?room=bench`,
+    context: () => viewerBrowser.newContext({ viewport: VIEWPORT }),
+    async reset() {
+      await page.evaluate(() => window.bench.closeAll());
+      const err = await page.evaluate(() => window.bench.error);
+      if (err) { log(`tutorial broadcaster said: ${err}`); await page.evaluate(() => { window.bench.error = null; }); }
+    },
+    healthy: () => proc.exitCode === null && proc.signalCode === null,
+    log: () => out.slice(-3000),
+    async stop() {
+      await ctx.close().catch(() => {});
+      proc.kill('SIGTERM');
+      await within(exited, 5000, 'the tutorial server to exit').catch(() => proc.kill('SIGKILL'));
+    },
+  };
+}
+
+// ---- one measurement: n viewers of one design -----------------------------------
+// mode: 'single' (n = 1), 'one-by-one' (each viewer opened once the one
+// before it has its first frame) or 'at-once' (all n navigations started
+// together). Returns one row per viewer.
+async function measure(design, n, mode, timeoutMs) {
+  const slots = [];
+  for (let i = 0; i < n; i++) {
+    const ctx = await design.context(i);
+    await ctx.addInitScript(frameHook);
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on('pageerror', e => errors.push(e.message));
+    slots.push({ ctx, page, errors });
+  }
+  const one = async (s, i) => {
+    const row = { viewer: i + 1, ok: false };
+    const started = Date.now();
+    try {
+      const times = await within((async () => {
+        await s.page.goto(design.url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+        await s.page.evaluate(() => window.__joinBench.done);
+        return s.page.evaluate(pageTimes);
+      })(), timeoutMs, `viewer ${i + 1}'s first frame`);
+      Object.assign(row, times);
+      row.ok = !times.error && times.frame_ms !== null;
+    } catch (e) {
+      row.error = e.message.split('\n')[0];
+      row.wall_ms = Date.now() - started;
+    }
+    if (s.errors.length) row.page_errors = s.errors.slice(0, 3);
+    return row;
+  };
+  let rows;
+  if (mode === 'at-once') {
+    rows = await Promise.all(slots.map(one));
+  } else {
+    rows = [];
+    for (const [i, s] of slots.entries()) rows.push(await one(s, i));
+  }
+  await Promise.all(slots.map(s => s.ctx.close().catch(() => {})));
+  return rows;
+}
+
+// ---- run ---------------------------------------------------------------------
+async function run(opt) {
+  const sizes = String(opt.sizes || '1 5 12').trim().split(/[\s,]+/).map(Number);
+  if (sizes.some(n => !Number.isInteger(n) || n < 1 || n > 50)) throw new Error('--sizes: viewer counts from 1 to 50');
+  const repeats = Number(opt.repeats || 4);
+  const single = Number(opt.single || 20);
+  const warmup = Number(opt.warmup ?? 1);
+  const timeoutMs = 1000 * Number(opt.timeout || 30);
+  const settleMs = 1000 * Number(opt.settle ?? 1);
+  if (!opt.out) throw new Error('--out FILE is required');
+  const out = fs.openSync(opt.out, 'a');
+  const write = o => fs.writeSync(out, JSON.stringify(o) + '\n');
+
+  const { CHROMIUM, BROWSER_ARGS } = require(path.join(TESTS, 'lib/media-e2e.js'));
+  const { chromium } = require(path.join(TESTS, 'node_modules/playwright-core'));
+  // Broadcasters in one browser process, every viewer in another.
+  const casterBrowser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  const viewerBrowser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  const designs = [];
+  let failed = false;
+  try {
+    const maxN = Math.max(...sizes);
+    designs.push(await onairDesign(opt, casterBrowser, viewerBrowser, maxN));
+    log(`onair live at ${designs[0].url}`);
+    designs.push(await tutorialDesign(opt, casterBrowser, viewerBrowser));
+    log(`tutorial design live at ${designs[1].url}`);
+    write({ type: 'meta', started: new Date().toISOString(), sizes, repeats, single, warmup,
+      timeout_s: timeoutMs / 1000, settle_s: settleMs / 1000, chromium: casterBrowser.version(), node: process.version });
+
+    // The schedule: round r has a single viewer (r <= single) and every
+    // larger N in both modes (r <= repeats); each step measures both designs,
+    // the first of them alternating from step to step.
+    const steps = [];
+    for (let w = 0; w < warmup; w++) steps.push({ n: 1, mode: 'single', warmup: true });
+    for (let r = 1; r <= Math.max(repeats, sizes.includes(1) ? single : 0); r++) {
+      if (sizes.includes(1) && r <= single) steps.push({ n: 1, mode: 'single', round: r });
+      if (r > repeats) continue;
+      for (const n of sizes.filter(x => x > 1)) {
+        for (const mode of ['one-by-one', 'at-once']) steps.push({ n, mode, round: r });
+      }
+    }
+    log(`${steps.length} steps, each with both designs`);
+    for (const [k, st] of steps.entries()) {
+      const order = k % 2 === 0 ? designs : [...designs].reverse();
+      for (const d of order) {
+        if (!d.healthy()) throw new Error(`${d.name} is not running:\n${d.log()}`);
+        const rows = await measure(d, st.n, st.mode, timeoutMs);
+        for (const row of rows) {
+          write({ type: 'viewer', design: d.name, n: st.n, mode: st.mode, round: st.round || 0,
+            warmup: !!st.warmup, step: k + 1, ...row });
+        }
+        const ok = rows.filter(r => r.ok);
+        const med = median(ok.map(r => r.frame_ms));
+        log(`step ${k + 1}/${steps.length} ${d.name.padEnd(8)} N=${st.n} ${st.mode}${st.warmup ? ' (warm-up)' : ''}: ` +
+          `${ok.length}/${rows.length} saw a frame, median ${fmt(med)} ms` +
+          (ok.length < rows.length ? ` (${rows.find(r => !r.ok).error || 'no frame'})` : ''));
+        await d.reset();
+        await sleep(settleMs);
+      }
+    }
+  } catch (e) {
+    failed = true;
+    log(`failed: ${e.stack || e.message}`);
+    for (const d of designs) log(`${d.name} log (tail):\n${d.log()}`);
+  } finally {
+    for (const d of designs) await d.stop().catch(() => {});
+    await casterBrowser.close().catch(() => {});
+    await viewerBrowser.close().catch(() => {});
+    fs.closeSync(out);
+  }
+  return failed ? 1 : 0;
+}
+
+// ---- report ------------------------------------------------------------------
+function median(xs) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+// Nearest rank: the smallest value with at least p of the values at or below it.
+function pct(xs, p) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil(p * s.length) - 1)];
+}
+const fmt = x => (Number.isFinite(x) ? x.toFixed(0) : '-');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : '-');
+
+function summarize(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    if (r.type !== 'viewer' || r.warmup) continue;
+    const key = `${r.design}|${r.n}|${r.mode}`;
+    if (!groups.has(key)) groups.set(key, { design: r.design, n: r.n, mode: r.mode, rows: [] });
+    groups.get(key).rows.push(r);
+  }
+  const modes = ['single', 'one-by-one', 'at-once'];
+  const list = [...groups.values()].sort((a, b) => a.n - b.n || modes.indexOf(a.mode) - modes.indexOf(b.mode) ||
+    (a.design === 'onair' ? -1 : 1));
+  for (const g of list) {
+    const ok = g.rows.filter(r => r.ok && r.dcl_ms !== null);
+    const total = ok.map(r => r.frame_ms);
+    const load = ok.map(r => r.dcl_ms);
+    const join = ok.map(r => r.frame_ms - r.dcl_ms);
+    Object.assign(g, {
+      viewers: g.rows.length, ok: ok.length,
+      total_p50: median(total), total_p95: pct(total, 0.95),
+      load_p50: median(load), load_p95: pct(load, 0.95),
+      join_p50: median(join), join_p95: pct(join, 0.95),
+    });
+    delete g.rows;
+  }
+  return list;
+}
+
+function report(file, md) {
+  const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l));
+  const list = summarize(rows);
+  const lines = [];
+  const p = s => lines.push(s);
+  p('design     N mode        viewers  frame p50  frame p95   load p50  load p95   join p50  join p95');
+  for (const g of list) {
+    p(`${g.design.padEnd(9)}${String(g.n).padStart(3)} ${g.mode.padEnd(11)}${`${g.ok}/${g.viewers}`.padStart(8)}` +
+      [g.total_p50, g.total_p95, g.load_p50, g.load_p95, g.join_p50, g.join_p95].map(x => fmt(x).padStart(10)).join(' ').replace(/^/, ' '));
+  }
+  p('');
+  p('onair/tutorial     frame p50  frame p95   join p50  join p95');
+  const ratios = [];
+  for (const a of list.filter(g => g.design === 'onair')) {
+    const b = list.find(g => g.design === 'tutorial' && g.n === a.n && g.mode === a.mode);
+    if (!b) continue;
+    const r = { n: a.n, mode: a.mode, frame_p50: ratio(a.total_p50, b.total_p50), frame_p95: ratio(a.total_p95, b.total_p95),
+      join_p50: ratio(a.join_p50, b.join_p50), join_p95: ratio(a.join_p95, b.join_p95) };
+    ratios.push(r);
+    p(`N=${String(a.n).padEnd(3)}${a.mode.padEnd(13)}` +
+      [r.frame_p50, r.frame_p95, r.join_p50, r.join_p95].map(x => x.padStart(10)).join(' '));
+  }
+  const one = list.find(g => g.design === 'onair' && g.mode === 'single');
+  if (one) {
+    p('');
+    p(`one viewer opening a live room: onair ${fmt(one.total_p95)} ms p95 from navigation to the first frame ` +
+      `(median ${fmt(one.total_p50)}, ${one.ok} runs); target 300 ms`);
+  }
+  const failed = list.reduce((s, g) => s + g.viewers - g.ok, 0);
+  if (failed) p(`${failed} viewer(s) saw no frame within the timeout: left out of the figures (see the rows)`);
+  process.stdout.write(lines.join('\n') + '\n');
+  if (!md) process.stdout.write('JSON: ' + JSON.stringify({ groups: list, ratios }) + '\n');
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const cmd = o._[0];
+  if (cmd === 'run') {
+    for (const k of ['onair', 'seed-dir']) if (!o[k]) throw new Error(`--${k} is required`);
+    process.exitCode = await run(o);
+  } else if (cmd === 'report' && o._[1]) {
+    report(o._[1], !!o.md);
+  } else {
+    process.stderr.write('usage: join.js run --onair BIN --seed-dir DIR --out FILE [--sizes "1 5 12"] [--repeats 4]\n' +
+      '         [--single 20] [--warmup 1] [--timeout 30] [--settle 1]\n       join.js report FILE [--md]\n');
+    process.exitCode = 2;
+  }
+}
+
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+main().catch(e => { log(e.stack || e.message); process.exitCode = 1; });
