@@ -1,40 +1,49 @@
 #!/usr/bin/env bash
-# Chat fan-out benchmark: onair against the seed's socket.io server, in one
-# run on this machine. Builds onair (Release, in bench/.build) if needed, sets
-# up a copy of the seed (bench/.seed-work, `npm ci`), then for every size and
-# repeat starts each server fresh (onair: temp data dir, chat limit raised),
-# drives it with bench/chat.js from a separate node process, stops it, and at
-# the end prints a table, the ratios onair/seed and the same as JSON.
+# Chat benchmark: onair against the seed's socket.io server, in one run on
+# this machine, both driven by the same C client (bench/chat,
+# onair-chat-bench). Builds onair (Release, in bench/.build) and the client
+# (bench/.build-chat), sets up a copy of the seed (bench/.seed-work, `npm
+# ci`), then for every size and repeat starts each server fresh (the order
+# alternates between repeats), runs one measurement, stops it; at the end
+# prints the report (tables, ratios onair/seed, JSON), keeps the JSON lines
+# in bench/results/ and appends a dated section to bench/RESULTS.md.
 #
 # Settings (environment):
-#   SIZES="1000x200 200x1000" viewers x messages, one entry per size
+#   SIZES="1000x200 5000x200 idle10000 idle100000"
+#                             NxM: burst, N viewers in one room, M messages at once;
+#                             idleN: N idle WebSockets
 #   REPEATS=3                 runs per server and size (the report takes medians)
-#   SEED_CLIENT=sio           sio: the seed's own socket.io-client 2.3;
-#                             raw: engine.io v3 frames over `ws` (same client as onair);
-#                             both: measure the seed with each
-#   CONCURRENCY=50            viewers connecting at once
-#   TIMEOUT=60                seconds each wait may take (joins, deliveries)
+#   CONCURRENCY=100           connections being set up at once
+#   PER_ADDR=25000            client connections per loopback source address (127.0.0.2, .3, ...)
+#   TIMEOUT=60                seconds any one wait may take
+#   HOLD=3                    idle: seconds over which the server's idle CPU is read
+#   IDLE_JOIN=0               idle: 1 makes the sockets join the broadcaster's room too
 #   SEED_SRC=../shared/anchors/seed-signaling   the anchor (read only; beside the project)
-#   ONAIR_BIN=                use this binary instead of building one
+#   ONAIR_BIN=                measure this binary instead of building one
+#   ONAIR_REV=                build and measure this commit (git archive into bench/.build-chat/rev)
+#   RESULTS_MD=bench/RESULTS.md   where the dated section goes ("" for none)
 #   OUT=                      also copy the JSON lines of every run here
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SIZES=${SIZES:-"1000x200 200x1000"}
+SIZES=${SIZES:-"1000x200 5000x200 idle10000 idle100000"}
 REPEATS=${REPEATS:-3}
-SEED_CLIENT=${SEED_CLIENT:-sio}
-CONCURRENCY=${CONCURRENCY:-50}
+CONCURRENCY=${CONCURRENCY:-100}
+PER_ADDR=${PER_ADDR:-25000}
 TIMEOUT=${TIMEOUT:-60}
+HOLD=${HOLD:-3}
+IDLE_JOIN=${IDLE_JOIN:-0}
 SEED_SRC=${SEED_SRC:-$ROOT/../shared/anchors/seed-signaling}
 SEED_WORK=$ROOT/bench/.seed-work
+RESULTS_MD=${RESULTS_MD-bench/RESULTS.md}
+CLIENT=$ROOT/bench/.build-chat/client/onair-chat-bench
 
 say() { echo "run-chat: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-# node: the one on PATH where it is Node.js 20 or later (as always), else the
-# tests' own (scripts/test-node.sh: pinned in tests/node-runtime/), and the
-# npm next to it, e.g. on Debian 12, whose nodejs is 18.
+# node for the seed: the one on PATH where it is Node.js 20 or later, else
+# the tests' own (scripts/test-node.sh) and the npm next to it.
 node_major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then
   test_node=$("$ROOT/scripts/test-node.sh") ||
@@ -44,58 +53,81 @@ if [ "$node_major" -lt 20 ]; then
   test_npm=$("$ROOT/scripts/test-node.sh" --npm)
   npm() { node "$test_npm" "$@"; }
 fi
-say "node $(node --version) at $(command -v node)"
-[ -f "$ROOT/tests/node_modules/ws/package.json" ] ||
-  die "tests/node_modules/ws is missing: run scripts/install-deps.sh --test (or npm ci in tests/)"
 [ -f "$SEED_SRC/server.js" ] || die "no seed server at $SEED_SRC (set SEED_SRC)"
 
-# ---- onair, Release -----------------------------------------------------------
+# ---- sizes ----------------------------------------------------------------------
+maxn=0 maxm=0
+for s in $SIZES; do
+  case $s in
+    idle[0-9]*) n=${s#idle} m=0 ;;
+    [0-9]*x[0-9]*) n=${s%x*} m=${s#*x} ;;
+    *) die "bad size '$s' in SIZES (NxM for a burst, e.g. 1000x200, or idleN, e.g. idle10000)" ;;
+  esac
+  case $n$m in *[!0-9]*) die "bad size '$s' in SIZES" ;; esac
+  [ "$n" -gt "$maxn" ] && maxn=$n
+  [ "$m" -gt "$maxm" ] && maxm=$m
+done
+[ "$maxm" -le 1000 ] || die "at most 1000 messages a burst (onair's chat-burst cap)"
+
+# ---- builds -----------------------------------------------------------------------
 if [ -n "${ONAIR_BIN:-}" ]; then
   ONAIR=$ONAIR_BIN
+elif [ -n "${ONAIR_REV:-}" ]; then
+  ONAIR_REV=$(git rev-parse --short "$ONAIR_REV^{commit}") || die "no commit $ONAIR_REV"
+  say "building onair $ONAIR_REV (Release) in bench/.build-chat/rev"
+  rm -rf bench/.build-chat/rev && mkdir -p bench/.build-chat/rev/src
+  git archive "$ONAIR_REV" | tar -x -C bench/.build-chat/rev/src
+  cmake -S bench/.build-chat/rev/src -B bench/.build-chat/rev/build -DCMAKE_BUILD_TYPE=Release \
+    -DONAIR_TESTS=OFF >/dev/null
+  cmake --build bench/.build-chat/rev/build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
+  ONAIR=$ROOT/bench/.build-chat/rev/build/onair
 else
   if [ ! -f bench/.build/CMakeCache.txt ]; then
     say "configuring a Release build in bench/.build"
     cmake -S . -B bench/.build -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
   fi
-  cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "build failed"
+  cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
   ONAIR=$ROOT/bench/.build/onair
 fi
 [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
+if [ ! -f bench/.build-chat/client/CMakeCache.txt ]; then
+  cmake -S bench/chat -B bench/.build-chat/client -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build bench/.build-chat/client >/dev/null || die "bench/chat's build failed"
 
 # ---- the seed, copied (the anchor directory stays untouched) -------------------
 mkdir -p "$SEED_WORK"
 for f in server.js socket.js package.json package-lock.json; do
   cmp -s "$SEED_SRC/$f" "$SEED_WORK/$f" || cp "$SEED_SRC/$f" "$SEED_WORK/$f"
 done
-if [ ! -f "$SEED_WORK/node_modules/socket.io-client/package.json" ] ||
+if [ ! -f "$SEED_WORK/node_modules/socket.io/package.json" ] ||
    ! cmp -s "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"; then
   say "npm ci in bench/.seed-work"
   (cd "$SEED_WORK" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
   cp "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"
 fi
 
-# ---- open files: each viewer is a socket in the client and in the server ------
-maxn=0 maxm=0
-for s in $SIZES; do
-  case $s in *[!0-9x]*|x*|*x|*x*x*) die "bad size '$s' in SIZES (viewers x messages, e.g. 1000x200)" ;; esac
-  n=${s%x*} m=${s#*x}
-  [ "$n" -gt "$maxn" ] && maxn=$n
-  [ "$m" -gt "$maxm" ] && maxm=$m
-done
-# The broadcaster sends all M at once: the burst must cover them.
-BURST=$((maxm > 1000 ? maxm : 1000))
-need=$((maxn + 256))
+# ---- limits: every connection is a descriptor in the client and in the server ----
+need=$((maxn + 1024))
+if [ "$(cat /proc/sys/fs/nr_open)" -lt "$need" ]; then
+  sysctl -qw fs.nr_open="$need" 2>/dev/null || die "fs.nr_open is below $need: raise it (as root)"
+fi
+if [ "$(cat /proc/sys/fs/file-max)" -lt $((2 * need + 65536)) ]; then
+  sysctl -qw fs.file-max=$((2 * need + 65536)) 2>/dev/null || say "fs.file-max is low for $maxn connections"
+fi
 soft=$(ulimit -n)
 if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
-  hard=$(ulimit -Hn)
-  if [ "$hard" = unlimited ] || [ "$hard" -ge "$need" ]; then
-    ulimit -n "$need" 2>/dev/null || ulimit -n "$hard"
-  else
-    ulimit -n "$hard" 2>/dev/null || true
-  fi
+  ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   soft=$(ulimit -n)
   [ "$soft" = unlimited ] || [ "$soft" -ge "$need" ] ||
-    die "open-files limit is $soft, $need needed for $maxn viewers (raise ulimit -n)"
+    die "open-files limit is $soft, $need needed for $maxn connections (raise ulimit -Hn, or run as root)"
+fi
+# Each source address has the ephemeral port range to itself (its 4-tuples).
+read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+ports=$((hi - lo + 1))
+if [ "$PER_ADDR" -gt $((ports - 1000)) ]; then
+  PER_ADDR=$((ports - 1000))
+  say "ip_local_port_range $lo-$hi: $PER_ADDR connections per source address"
 fi
 say "open-files limit $soft (need $need), CPUs $(nproc), onair $ONAIR"
 
@@ -108,7 +140,7 @@ SERVER_PID=
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
   kill "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
@@ -134,11 +166,17 @@ wait_listening() { # port: up to 10 s
   return 1
 }
 
+# onair's limits are opened for the run: every client connection comes from
+# 127.0.0.x (no per-address caps), the room takes every viewer, the
+# broadcaster may post the whole burst at once; its total connection cap
+# (max-conns) is the descriptor limit less 64, raised above.
 start_onair() {
-  PORT=$(free_port); local media; media=$(free_port)
-  local data=$TMP/onair-data-$RANDOM
+  PORT=$(free_port)
+  local media data=$TMP/onair-data-$RANDOM
+  media=$(free_port)
   (exec "$ONAIR" --listen "127.0.0.1:$PORT" --media-port "$media" --data "$data" --web "$ROOT/web" \
-     --chat-burst "$BURST" --chat-per-sec 1000 --max-viewers 100000 --max-conns-per-ip 0 --max-ws-per-ip 0 --log-level warn) 2>>"$TMP/onair.log" &
+     --chat-burst "$BURST" --chat-per-sec 1000 --max-viewers 1000000 --max-conns-per-ip 0 \
+     --max-ws-per-ip 0 --log-level warn) 2>>"$TMP/onair.log" &
   SERVER_PID=$!
   wait_listening "$PORT" || { tail -20 "$TMP/onair.log" >&2; die "onair did not start"; }
 }
@@ -150,44 +188,90 @@ start_seed() {
   wait_listening "$PORT" || { tail -20 "$TMP/seed.log" >&2; die "the seed did not start"; }
 }
 
-# One measurement: server label, viewers, messages.
+# One measurement: server, size (NxM or idleN).
 measure() {
-  local label=$1 n=$2 m=$3 client=sio
-  case $label in
-    onair) start_onair ;;
-    seed) start_seed ;;
-    seed-raw) start_seed; client=raw ;;
+  local server=$1 size=$2 args line
+  case $size in
+    idle*) args=(--mode idle --viewers "${size#idle}" --hold "$HOLD")
+           [ "$IDLE_JOIN" = 1 ] && args+=(--join) ;;
+    *) args=(--mode burst --viewers "${size%x*}" --messages "${size#*x}") ;;
   esac
-  local line
-  if line=$(CLK_TCK=$(getconf CLK_TCK) timeout $((3 * TIMEOUT + 30)) node "$ROOT/bench/chat.js" run \
-              --server "${label%-raw}" --url "http://127.0.0.1:$PORT" --pid "$SERVER_PID" \
-              --viewers "$n" --messages "$m" --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" \
-              --seed-dir "$SEED_WORK" --seed-client "$client"); then
+  "start_$server"
+  if line=$(timeout $((4 * TIMEOUT + 120 + maxn / 200)) "$CLIENT" run --server "$server" \
+              --port "$PORT" --pid "$SERVER_PID" --concurrency "$CONCURRENCY" --per-addr "$PER_ADDR" \
+              --timeout "$TIMEOUT" "${args[@]}"); then
     echo "$line" >>"$RESULTS"
-    say "$(node -e 'const r=JSON.parse(process.argv[1]);console.log(`${r.label.padEnd(8)} ${r.viewers}x${r.messages}: ${r.deliveries_per_s} deliveries/s, ${r.server_us_per_delivery} us CPU/delivery, ${r.server_kib_per_conn} KiB/conn, join ${r.join_s} s, loss ${r.loss}`)' "$line")"
+    say "$server $size: $(summary "$line")"
   else
-    say "$label ${n}x$m: the client failed (see above); no result"
+    say "$server $size: the client failed (see above); no result"
+    FAILED=1
   fi
   stop_server
 }
 
-case $SEED_CLIENT in
-  sio) peers=(seed) ;;
-  raw) peers=(seed-raw) ;;
-  both) peers=(seed seed-raw) ;;
-  *) die "SEED_CLIENT is sio, raw or both" ;;
-esac
+summary() { # one line of the client's JSON, for the log
+  node -e 'const r=JSON.parse(process.argv[1]);console.log(r.mode==="idle"
+    ? `${r.joined} open, ${r.server_kib_per_conn} KiB/conn, RSS ${r.server_rss_mib} MiB, join ${r.join_s} s`
+    : `${r.deliveries_per_s} deliveries/s, ${r.server_us_per_delivery} us CPU/delivery, p99 ${r.latency_ms_p99} ms, ` +
+      `${r.server_kib_per_conn} KiB/conn, join ${r.join_s} s, loss ${r.loss}`)' "$1"
+}
 
+machine() {
+  local cpu commit
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  if [ -n "${ONAIR_BIN:-}" ]; then
+    commit="binary $ONAIR_BIN"
+  elif [ -n "${ONAIR_REV:-}" ]; then
+    commit="$ONAIR_REV (built from the commit)"
+  else
+    commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git diff --quiet HEAD -- src 2>/dev/null || commit="$commit with uncommitted changes in src/"
+  fi
+  echo "$cpu, $(nproc) CPUs, Linux $(uname -r); onair $commit; the seed: socket.io" \
+    "$(node -p 'require(process.argv[1]).version' "$SEED_WORK/node_modules/socket.io/package.json")" \
+    "on node $(node --version); libuv $(pkg-config --modversion libuv)"
+}
+
+append_results() { # report.txt jsonl-name
+  local md=$ROOT/$RESULTS_MD settings
+  settings="SIZES=\"$SIZES\" REPEATS=$REPEATS CONCURRENCY=$CONCURRENCY"
+  [ "$IDLE_JOIN" = 1 ] && settings="$settings IDLE_JOIN=1"
+  [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
+  [ -f "$md" ] || echo "# Benchmark results" >"$md"
+  {
+    echo
+    echo "## Chat, onair and the seed: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(machine)."
+    echo
+    echo "Command: \`$settings bench/run-chat.sh\`; one C client (onair-chat-bench) for both servers."
+    echo "Runs: \`results/$2\`."
+    echo
+    echo '```'
+    sed '/^JSON:$/,$d' "$1"
+    echo '```'
+  } >>"$md"
+  say "appended to $RESULTS_MD"
+}
+
+BURST=$((maxm > 5 ? maxm : 5))
+FAILED=0
 start=$(date +%s)
 for size in $SIZES; do
-  n=${size%x*} m=${size#*x}
   for rep in $(seq "$REPEATS"); do
     # Alternate which server goes first, so neither always runs on a warm (or hot) machine.
-    if [ $((rep % 2)) -eq 1 ]; then order=(onair "${peers[@]}"); else order=("${peers[@]}" onair); fi
-    for label in "${order[@]}"; do measure "$label" "$n" "$m"; done
+    if [ $((rep % 2)) -eq 1 ]; then order=(onair seed); else order=(seed onair); fi
+    for server in "${order[@]}"; do measure "$server" "$size"; done
   done
 done
 say "measured in $(($(date +%s) - start)) s"
 
 [ -s "$RESULTS" ] || die "no results"
-node "$ROOT/bench/chat.js" report "$RESULTS"
+"$CLIENT" report "$RESULTS" | tee "$TMP/report.txt"
+if [ -n "$RESULTS_MD" ]; then
+  stamp=$(date -u +%Y%m%d-%H%M%S)
+  mkdir -p bench/results
+  cp "$RESULTS" "bench/results/chat-$stamp.jsonl"
+  append_results "$TMP/report.txt" "chat-$stamp.jsonl"
+fi
+exit "$FAILED"

@@ -1,0 +1,123 @@
+/* What a run measures, read from /proc and the clocks, and its one JSON
+ * line: the server's CPU time (its process CPU clock, every thread, in ns;
+ * utime+stime from /proc/<pid>/stat in clock ticks when that clock cannot
+ * be read), its VmRSS, our own CPU time (getrusage), and the deliveries'
+ * latency percentiles. */
+#include "cb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static double stat_cpu(int pid) {
+  char path[64], buf[2048], *p;
+  unsigned long ut, st;
+  size_t n;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  if (!(p = strrchr(buf, ')')) ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double cb_server_cpu(int pid) {
+  struct timespec ts;
+  clockid_t clk;
+
+  if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0)
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  return stat_cpu(pid);
+}
+
+long cb_server_rss(int pid) {
+  char path[64], line[256];
+  long kib = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
+}
+
+double cb_self_cpu(void) {
+  struct rusage ru;
+
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The q quantile of the sorted latencies, ms; -1 when there are none. */
+static double quantile_ms(const uint32_t *v, uint64_t n, double q) {
+  uint64_t i = (uint64_t)(q * (double)n);
+
+  if (!n)
+    return -1;
+  return v[i < n ? i : n - 1] / 1000.0;
+}
+
+static void print_burst(struct cb_bench *b) {
+  double secs = (b->t_last - b->t_send0) / 1e9, cpu = b->cpu1 - b->cpu0;
+  double ucpu = b->ucpu1 - b->ucpu0;
+
+  qsort(b->lat_us, b->nlat, sizeof(*b->lat_us), cmp_u32);
+  if (secs <= 0)
+    secs = 1e-9;
+  printf(",\"deliveries\":%llu,\"expected\":%llu,\"loss\":%lld,\"complete\":%s,"
+         "\"refused_sends\":%llu,\"seconds\":%.3f,\"deliveries_per_s\":%.0f,"
+         "\"server_cpu_s\":%.3f,\"server_us_per_delivery\":%.4f,\"server_cpu_share\":%.2f,"
+         "\"client_cpu_s\":%.3f,\"client_cpu_share\":%.2f,"
+         "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_ms_max\":%.2f",
+         (unsigned long long)b->got, (unsigned long long)b->want,
+         (long long)b->want - (long long)b->got, b->got >= b->want ? "true" : "false",
+         (unsigned long long)b->refused, secs, b->got / secs, cpu,
+         b->got ? cpu * 1e6 / (double)b->got : -1, cpu / secs, ucpu, ucpu / secs,
+         quantile_ms(b->lat_us, b->nlat, 0.5), quantile_ms(b->lat_us, b->nlat, 0.99),
+         quantile_ms(b->lat_us, b->nlat, 1.0));
+  if (b->o.server == CB_ONAIR)
+    printf(",\"joins_settled\":%s,\"room_viewers_frames\":%llu",
+           b->settled >= b->joined - b->lost ? "true" : "false",
+           (unsigned long long)b->viewer_frames);
+}
+
+void cb_print_result(struct cb_bench *b) {
+  uint32_t n = b->joined ? b->joined : 1;
+  double join_s = (b->t_joined - b->t_join0) / 1e9;
+
+  printf("{\"server\":\"%s\",\"label\":\"%s\",\"mode\":\"%s\",\"viewers\":%u,\"messages\":%u,"
+         "\"joined\":%u,\"failed\":%u,\"lost\":%u,\"errors\":%llu",
+         b->proto->name, b->o.label, b->o.mode == CB_BURST ? "burst" : "idle", b->o.viewers,
+         b->o.mode == CB_BURST ? b->o.messages : 0, b->joined, b->failed_conns, b->lost,
+         (unsigned long long)b->errors);
+  printf(",\"join_s\":%.3f,\"server_ms_cpu_per_join\":%.4f,\"rss_before_kib\":%ld,"
+         "\"rss_after_kib\":%ld,\"server_kib_per_conn\":%.2f,\"server_rss_mib\":%.1f",
+         join_s, (b->cpu_join1 - b->cpu_join0) * 1e3 / n, b->rss0, b->rss1,
+         (double)(b->rss1 - b->rss0) / n, b->rss1 / 1024.0);
+  if (b->o.mode == CB_BURST)
+    print_burst(b);
+  else
+    printf(",\"hold_s\":%.2f,\"server_idle_cpu_share\":%.3f", (b->t_hold1 - b->t_hold0) / 1e9,
+           (b->hold_cpu1 - b->hold_cpu0) / ((b->t_hold1 - b->t_hold0) / 1e9));
+  printf("}\n");
+  fflush(stdout);
+}
