@@ -162,8 +162,13 @@ build() {
       say "configuring a Release build of onair in bench/.build"
       cmake -S . -B bench/.build -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
     fi
+    # What the binary was built from, told now: src/ may change while the run goes on.
+    ONAIR_BUILT_FROM=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null ||
+      ONAIR_BUILT_FROM="$ONAIR_BUILT_FROM with uncommitted changes in src/"
     cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
     ONAIR=$ROOT/bench/.build/onair
+    export ONAIR_BUILT_FROM
   fi
   [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
   if [ ! -f bench/media/build/CMakeCache.txt ]; then
@@ -482,8 +487,7 @@ machine() {
   elif [ -n "${ONAIR_REV:-}" ]; then
     commit="$ONAIR_REV (built from the commit)"
   else
-    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || commit="$commit with uncommitted changes in src/"
+    commit=$ONAIR_BUILT_FROM
   fi
   echo "$cpu, $(nproc) CPUs, Linux $(uname -r); onair $commit;" \
     "Janus $(dpkg-query -W -f='${Version}' janus 2>/dev/null)" \
