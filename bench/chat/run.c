@@ -174,6 +174,8 @@ static void joins_done(struct cb_bench *b) {
   b->cpu_join1 = cb_server_cpu(b->o.pid);
   if (b->failed_conns)
     cb_log("%u of %u viewers failed to join", b->failed_conns, b->o.viewers);
+  if (!b->joined)
+    return run_fail(b, "no viewer joined");
   phase_set(b, b->o.server == CB_ONAIR && need_broadcaster(b) ? PH_SETTLE : PH_REST);
 }
 
