@@ -17,7 +17,7 @@
 #   PER_ADDR=25000            client connections per loopback source address (127.0.0.2, .3, ...)
 #   TIMEOUT=60                seconds any one wait may take
 #   HOLD=3                    idle: seconds over which the server's idle CPU is read
-#   IDLE_JOIN=0               idle: 1 makes the sockets join the broadcaster's room too
+#   IDLE_JOIN=1               idle: the sockets join the broadcaster's room (0: upgrade only)
 #   SEED_SRC=../shared/anchors/seed-signaling   the anchor (read only; beside the project)
 #   ONAIR_BIN=                measure this binary instead of building one
 #   ONAIR_REV=                build and measure this commit (git archive into bench/.build-chat/rev)
@@ -28,12 +28,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 SIZES=${SIZES:-"1000x200 5000x200 idle10000 idle100000"}
+SIZES_ASKED=$SIZES
+LEFT_OUT=
 REPEATS=${REPEATS:-3}
 CONCURRENCY=${CONCURRENCY:-100}
 PER_ADDR=${PER_ADDR:-25000}
 TIMEOUT=${TIMEOUT:-60}
 HOLD=${HOLD:-3}
-IDLE_JOIN=${IDLE_JOIN:-0}
+IDLE_JOIN=${IDLE_JOIN:-1}
 SEED_SRC=${SEED_SRC:-$ROOT/../shared/anchors/seed-signaling}
 SEED_WORK=$ROOT/bench/.seed-work
 RESULTS_MD=${RESULTS_MD-bench/RESULTS.md}
@@ -110,17 +112,32 @@ fi
 # ---- limits: every connection is a descriptor in the client and in the server ----
 need=$((maxn + 1024))
 if [ "$(cat /proc/sys/fs/nr_open)" -lt "$need" ]; then
-  sysctl -qw fs.nr_open="$need" 2>/dev/null || die "fs.nr_open is below $need: raise it (as root)"
+  sysctl -qw fs.nr_open="$need" 2>/dev/null || say "fs.nr_open is below $need (raise it as root)"
 fi
 if [ "$(cat /proc/sys/fs/file-max)" -lt $((2 * need + 65536)) ]; then
   sysctl -qw fs.file-max=$((2 * need + 65536)) 2>/dev/null || say "fs.file-max is low for $maxn connections"
 fi
 soft=$(ulimit -n)
 if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
+  # Raising the hard limit takes CAP_SYS_RESOURCE; without it, the soft
+  # limit goes up to the hard one, and sizes that need more are left out.
   ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   soft=$(ulimit -n)
-  [ "$soft" = unlimited ] || [ "$soft" -ge "$need" ] ||
-    die "open-files limit is $soft, $need needed for $maxn connections (raise ulimit -Hn, or run as root)"
+fi
+if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
+  kept=
+  for s in $SIZES; do
+    case $s in idle*) n=${s#idle} ;; *) n=${s%x*} ;; esac
+    if [ $((n + 1024)) -gt "$soft" ]; then
+      say "leaving out $s: the open-files limit is $soft and cannot be raised here (hard limit" \
+        "$(ulimit -Hn)); $((n + 1024)) are needed (raise ulimit -Hn as root, or run with CAP_SYS_RESOURCE)"
+      LEFT_OUT="$LEFT_OUT $s"
+    else
+      kept="$kept $s"
+    fi
+  done
+  SIZES=${kept# }
+  [ -n "$SIZES" ] || die "no size fits the open-files limit $soft"
 fi
 # Each source address has the ephemeral port range to itself (its 4-tuples).
 read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
@@ -129,7 +146,7 @@ if [ "$PER_ADDR" -gt $((ports - 1000)) ]; then
   PER_ADDR=$((ports - 1000))
   say "ip_local_port_range $lo-$hi: $PER_ADDR connections per source address"
 fi
-say "open-files limit $soft (need $need), CPUs $(nproc), onair $ONAIR"
+say "open-files limit $soft, CPUs $(nproc), onair $ONAIR; sizes: $SIZES"
 
 # ---- servers ------------------------------------------------------------------
 TMP=$(mktemp -d /tmp/onair-bench-chat.XXXXXX)
@@ -234,8 +251,7 @@ machine() {
 
 append_results() { # report.txt jsonl-name
   local md=$ROOT/$RESULTS_MD settings
-  settings="SIZES=\"$SIZES\" REPEATS=$REPEATS CONCURRENCY=$CONCURRENCY"
-  [ "$IDLE_JOIN" = 1 ] && settings="$settings IDLE_JOIN=1"
+  settings="SIZES=\"$SIZES_ASKED\" REPEATS=$REPEATS CONCURRENCY=$CONCURRENCY IDLE_JOIN=$IDLE_JOIN"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
   {
@@ -245,6 +261,7 @@ append_results() { # report.txt jsonl-name
     echo "Machine: $(machine)."
     echo
     echo "Command: \`$settings bench/run-chat.sh\`; one C client (onair-chat-bench) for both servers."
+    [ -z "$LEFT_OUT" ] || echo "Left out:$LEFT_OUT (the open-files hard limit, $(ulimit -Hn), could not be raised)."
     echo "Runs: \`results/$2\`."
     echo
     echo '```'

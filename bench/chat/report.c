@@ -131,6 +131,10 @@ static void print_table(const struct table *t, int idle, json_t *sizes) {
   size_t k, l, c;
   int runs;
 
+  for (k = 0; k < t->nkeys && (strncmp(t->keys[k], "idle", 4) == 0) != idle; k++)
+    ;
+  if (k == t->nkeys) /* no size of this mode */
+    return;
   printf("\n%-8s %8s %5s %4s", "server", idle ? "sockets" : "viewers", idle ? "" : "msgs", "runs");
   for (c = 0; c < ncols; c++)
     printf(" %*s", cols[c].width, cols[c].head);
