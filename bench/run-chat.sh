@@ -230,7 +230,8 @@ summary() { # one line of the client's JSON, for the log
   node -e 'const r=JSON.parse(process.argv[1]);console.log(r.mode==="idle"
     ? `${r.joined} open, ${r.server_kib_per_conn} KiB/conn, RSS ${r.server_rss_mib} MiB, join ${r.join_s} s`
     : `${r.deliveries_per_s} deliveries/s, ${r.server_us_per_delivery} us CPU/delivery, p99 ${r.latency_ms_p99} ms, ` +
-      `${r.server_kib_per_conn} KiB/conn, join ${r.join_s} s, loss ${r.loss}`)' "$1"
+      `${r.server_kib_per_conn} KiB/conn, join ${r.join_s} s, loss ${r.loss}`,
+    `(other processes: ${r.other_cpu_share} of a CPU)`)' "$1"
 }
 
 machine() {
@@ -262,10 +263,11 @@ append_results() { # report.txt jsonl-name
     echo
     echo "Command: \`$settings bench/run-chat.sh\`; one C client (onair-chat-bench) for both servers."
     [ -z "$LEFT_OUT" ] || echo "Left out:$LEFT_OUT (the open-files hard limit, $(ulimit -Hn), could not be raised)."
-    echo "Runs: \`results/$2\`."
+    echo "Runs: \`results/$2\`. The machine's CPUs were ${busy} % busy in the second before the run;"
+    echo "\`other\` is everything else's CPU during each window, in CPUs."
     echo
     echo '```'
-    sed '/^JSON:$/,$d' "$1"
+    sed '/^JSON:$/,$d' "$1" | sed '${/^$/d}'
     echo '```'
   } >>"$md"
   say "appended to $RESULTS_MD"
@@ -273,6 +275,12 @@ append_results() { # report.txt jsonl-name
 
 BURST=$((maxm > 5 ? maxm : 5))
 FAILED=0
+cpu_times() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+read -r busy1 idle1 < <(cpu_times)
+sleep 1
+read -r busy2 idle2 < <(cpu_times)
+busy=$((100 * (busy2 - busy1) / (busy2 - busy1 + idle2 - idle1 + 1)))
+[ "$busy" -lt 10 ] || say "the machine is busy (${busy} % of its CPUs in the last second): the figures will be noisy"
 start=$(date +%s)
 for size in $SIZES; do
   for rep in $(seq "$REPEATS"); do

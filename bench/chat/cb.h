@@ -131,6 +131,7 @@ struct cb_bench {
   uint64_t now_ns;                             /* uv_hrtime() of the read being handled */
   double cpu_join0, cpu_join1, cpu0, cpu1, hold_cpu0, hold_cpu1;
   double ucpu0, ucpu1; /* our own CPU, s */
+  double busy0, busy1; /* every CPU's busy time on the machine, s (/proc/stat) */
   uint64_t t_hold0, t_hold1;
   long rss0, rss1; /* server VmRSS, KiB */
 };
@@ -171,6 +172,7 @@ void cb_conn_lost(struct cb_conn *c, const char *why);
 double cb_server_cpu(int pid); /* s of CPU (all threads), -1 when unreadable */
 long cb_server_rss(int pid);   /* VmRSS in KiB, -1 when unreadable */
 double cb_self_cpu(void);      /* our own user+system CPU, s */
+double cb_machine_busy(void);  /* busy time of all CPUs, s; -1 when unreadable */
 void cb_print_result(struct cb_bench *b);
 
 /* ---- report.c ---- */

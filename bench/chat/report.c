@@ -112,6 +112,7 @@ static const struct col burst_cols[] = {
     {"loss", "loss", 6, 0},
     {"srv CPU", "server_cpu_share", 7, 2},
     {"cli CPU", "client_cpu_share", 7, 2},
+    {"other", "other_cpu_share", 5, 2},
 };
 
 static const struct col idle_cols[] = {
@@ -120,6 +121,7 @@ static const struct col idle_cols[] = {
     {"join s", "join_s", 7, 2},
     {"ms CPU/join", "server_ms_cpu_per_join", 11, 3},
     {"idle CPU", "server_idle_cpu_share", 8, 3},
+    {"other", "other_cpu_share", 5, 2},
     {"failed", "failed", 6, 0},
 };
 

@@ -183,6 +183,8 @@ static void begin_burst(struct cb_bench *b) {
   b->rss1 = cb_server_rss(b->o.pid);
   b->want = (uint64_t)b->joined * b->o.messages;
   if (b->o.mode == CB_IDLE) {
+    b->ucpu0 = cb_self_cpu();
+    b->busy0 = cb_machine_busy();
     b->hold_cpu0 = cb_server_cpu(b->o.pid);
     b->t_hold0 = uv_hrtime();
     phase_set(b, PH_HOLD);
@@ -191,6 +193,7 @@ static void begin_burst(struct cb_bench *b) {
   if (!(b->lat_us = malloc((b->want ? b->want : 1) * sizeof(*b->lat_us))))
     return run_fail(b, "out of memory");
   b->ucpu0 = cb_self_cpu();
+  b->busy0 = cb_machine_busy();
   b->cpu0 = cb_server_cpu(b->o.pid);
   b->t_send0 = b->t_last = uv_hrtime();
   phase_set(b, PH_BURST);
@@ -201,11 +204,12 @@ static void begin_burst(struct cb_bench *b) {
 static void finish(struct cb_bench *b) {
   if (b->phase == PH_BURST) {
     b->cpu1 = cb_server_cpu(b->o.pid);
-    b->ucpu1 = cb_self_cpu();
   } else {
     b->hold_cpu1 = cb_server_cpu(b->o.pid);
     b->t_hold1 = uv_hrtime();
   }
+  b->ucpu1 = cb_self_cpu();
+  b->busy1 = cb_machine_busy();
   phase_set(b, PH_DONE);
   cb_print_result(b);
   uv_stop(b->loop);

@@ -62,6 +62,34 @@ double cb_self_cpu(void) {
          ru.ru_stime.tv_usec / 1e6;
 }
 
+double cb_machine_busy(void) {
+  unsigned long long v[8] = {0};
+  char line[512];
+  FILE *f = fopen("/proc/stat", "r");
+  int n = 0;
+
+  if (f) {
+    if (fgets(line, sizeof(line), f))
+      n = sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                 &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+  }
+  if (n < 8)
+    return -1;
+  /* user nice system (idle iowait) irq softirq steal */
+  return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Share of a CPU that neither the server nor we used over the window of
+ * secs seconds: anything else running on the machine meanwhile. */
+static double other_share(const struct cb_bench *b, double server_cpu, double secs) {
+  double other = (b->busy1 - b->busy0) - server_cpu - (b->ucpu1 - b->ucpu0);
+
+  if (b->busy0 < 0 || b->busy1 < 0 || secs <= 0)
+    return -1;
+  return other > 0 ? other / secs : 0;
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
@@ -87,17 +115,26 @@ static void print_burst(struct cb_bench *b) {
          "\"refused_sends\":%llu,\"seconds\":%.3f,\"deliveries_per_s\":%.0f,"
          "\"server_cpu_s\":%.3f,\"server_us_per_delivery\":%.4f,\"server_cpu_share\":%.2f,"
          "\"client_cpu_s\":%.3f,\"client_cpu_share\":%.2f,"
-         "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_ms_max\":%.2f",
+         "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_ms_max\":%.2f,"
+         "\"other_cpu_share\":%.2f",
          (unsigned long long)b->got, (unsigned long long)b->want,
          (long long)b->want - (long long)b->got, b->got >= b->want ? "true" : "false",
          (unsigned long long)b->refused, secs, b->got / secs, cpu,
          b->got ? cpu * 1e6 / (double)b->got : -1, cpu / secs, ucpu, ucpu / secs,
          quantile_ms(b->lat_us, b->nlat, 0.5), quantile_ms(b->lat_us, b->nlat, 0.99),
-         quantile_ms(b->lat_us, b->nlat, 1.0));
+         quantile_ms(b->lat_us, b->nlat, 1.0), other_share(b, cpu, secs));
   if (b->o.server == CB_ONAIR)
     printf(",\"joins_settled\":%s,\"room_viewers_frames\":%llu",
            b->settled >= b->joined - b->lost ? "true" : "false",
            (unsigned long long)b->viewer_frames);
+}
+
+static void print_hold(struct cb_bench *b) {
+  double secs = (b->t_hold1 - b->t_hold0) / 1e9, cpu = b->hold_cpu1 - b->hold_cpu0;
+
+  printf(",\"hold_s\":%.2f,\"server_idle_cpu_share\":%.3f,\"client_cpu_share\":%.3f,"
+         "\"other_cpu_share\":%.2f",
+         secs, cpu / secs, (b->ucpu1 - b->ucpu0) / secs, other_share(b, cpu, secs));
 }
 
 void cb_print_result(struct cb_bench *b) {
@@ -116,8 +153,7 @@ void cb_print_result(struct cb_bench *b) {
   if (b->o.mode == CB_BURST)
     print_burst(b);
   else
-    printf(",\"hold_s\":%.2f,\"server_idle_cpu_share\":%.3f", (b->t_hold1 - b->t_hold0) / 1e9,
-           (b->hold_cpu1 - b->hold_cpu0) / ((b->t_hold1 - b->t_hold0) / 1e9));
+    print_hold(b);
   printf("}\n");
   fflush(stdout);
 }
