@@ -121,10 +121,18 @@ static void limit_metrics(struct buf *b, const struct app *app) {
       lim ? lim->refused_per_ip : 0);
   put(b, "onair_connections_refused_total{reason=\"max_ws_per_ip\"} %" PRIu64 "\n",
       app->counters.ws_refused_per_ip);
-  if (app->site)
+  if (app->site) {
     metric(b, "onair_http_requests_timed_out_total", "counter",
            "Requests closed with 408 for coming too slowly (http-request-timeout-ms).",
            (double)app->site->slow_closed);
+    metric(b, "onair_tcp_writes_total", "counter",
+           "Socket writes to HTTP and WebSocket connections (one writev per connection per loop "
+           "turn).",
+           (double)app->site->tcp.writes);
+    metric(b, "onair_tcp_buffers_written_total", "counter",
+           "Responses, frames and TLS records those writes carried.",
+           (double)app->site->tcp.bufs_written);
+  }
 }
 
 /* Password hashing (pwhash.h's queues). */

@@ -15,8 +15,11 @@
 
 struct conn_write_req {
   uv_write_t req;
-  struct sbuf *buf;
+  unsigned n;
+  struct sbuf *bufs[CONN_OUTQ]; /* one reference each */
 };
+
+static void conn_flush_all(struct conn_listener *l);
 
 /* Connection ids name connections in logs and in signaling ("p<id>"), so
  * they must differ across every listener and loop of the process: one
@@ -31,8 +34,10 @@ static void conn_listener_maybe_done(struct conn_listener *l) {
   }
 }
 
+/* The end of a loop turn: what was written leaves, then the doomed close. */
 static void conn_on_doom_check(uv_check_t *h) {
   struct conn_listener *l = h->data;
+  conn_flush_all(l);
   while (l->doomed) {
     struct conn *c = l->doomed;
     l->doomed = c->next_doomed;
@@ -66,6 +71,13 @@ void sbuf_unref(struct sbuf *b) {
   assert(b->refs > 0);
   if (--b->refs == 0)
     free(b);
+}
+
+static void conn_drop_queued(struct conn *c) {
+  for (unsigned i = 0; i < c->nout; i++)
+    sbuf_unref(c->outq[i]);
+  c->nout = 0;
+  c->out_bytes = 0;
 }
 
 void conn_ref(struct conn *c) { c->refs++; }
@@ -121,6 +133,7 @@ void conn_close(struct conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  conn_drop_queued(c);
   conn_unlink(c);
   conn_ip_release(c);
   if (c->ops && c->ops->on_close)
@@ -136,6 +149,7 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 static int conn_tls_flush(struct conn *c);
+static void conn_flush_now(struct conn *c);
 
 void conn_close_after_flush(struct conn *c) {
   if (c->closing || c->close_after_flush)
@@ -144,6 +158,8 @@ void conn_close_after_flush(struct conn *c) {
     tls_conn_close_notify(c->tls);
     conn_tls_flush(c);
   }
+  if (!c->doomed)
+    conn_flush_now(c); /* into libuv's queue, which the shutdown waits for */
   c->close_after_flush = 1;
   conn_read_stop(c);
   uv_shutdown_t *req = malloc(sizeof(*req));
@@ -163,48 +179,115 @@ void conn_close_after_flush(struct conn *c) {
 
 static void conn_on_written(uv_write_t *req, int status) {
   struct conn_write_req *w = (struct conn_write_req *)req;
-  sbuf_unref(w->buf);
+  for (unsigned i = 0; i < w->n; i++)
+    sbuf_unref(w->bufs[i]);
   free(w);
 }
 
-/* Writes b to the socket as it is. */
+/* Hands bufs[from..n) to libuv, the first one from its byte skip on. */
+static void conn_write_rest(struct conn *c, struct sbuf **bufs, unsigned from, unsigned n,
+                            size_t skip) {
+  struct conn_write_req *w = malloc(sizeof(*w));
+  uv_buf_t iov[CONN_OUTQ];
+  if (w == NULL) {
+    for (unsigned i = from; i < n; i++)
+      sbuf_unref(bufs[i]);
+    conn_close_soon(c);
+    return;
+  }
+  w->n = n - from;
+  for (unsigned i = from; i < n; i++) {
+    w->bufs[i - from] = bufs[i];
+    iov[i - from] = uv_buf_init((char *)bufs[i]->data, (unsigned)bufs[i]->len);
+  }
+  iov[0].base += skip;
+  iov[0].len -= skip;
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, iov, w->n, conn_on_written) < 0) {
+    conn_on_written(&w->req, UV_EPIPE);
+    conn_close_soon(c);
+  }
+}
+
+/* Sends what is queued on c in one writev; libuv keeps what the socket does
+ * not take now (uv_try_write refuses while earlier writes wait, so order is
+ * kept). */
+static void conn_flush_now(struct conn *c) {
+  struct sbuf *bufs[CONN_OUTQ];
+  uv_buf_t iov[CONN_OUTQ];
+  unsigned n = c->nout, i = 0;
+  if (n == 0)
+    return;
+  memcpy(bufs, c->outq, n * sizeof(bufs[0]));
+  c->listener->writes++;
+  c->listener->bufs_written += n;
+  c->nout = 0;
+  c->out_bytes = 0;
+  for (unsigned k = 0; k < n; k++)
+    iov[k] = uv_buf_init((char *)bufs[k]->data, (unsigned)bufs[k]->len);
+  int done = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+  if (done < 0 && done != UV_EAGAIN) {
+    for (unsigned k = 0; k < n; k++)
+      sbuf_unref(bufs[k]);
+    conn_close_soon(c);
+    return;
+  }
+  size_t left = done > 0 ? (size_t)done : 0;
+  for (; i < n && left >= bufs[i]->len; i++) {
+    left -= bufs[i]->len;
+    sbuf_unref(bufs[i]);
+  }
+  if (i < n)
+    conn_write_rest(c, bufs, i, n, left);
+}
+
+/* Keeps the loop from blocking in poll while writes wait (they were queued
+ * after this turn's check) and sends them. */
+static void conn_on_flush_idle(uv_idle_t *h) { conn_flush_all(h->data); }
+
+/* c waits for the listener's flush at the end of this loop turn. */
+static void conn_flush_later(struct conn *c) {
+  struct conn_listener *l = c->listener;
+  if (c->flush_queued)
+    return;
+  c->flush_queued = 1;
+  conn_ref(c);
+  c->next_flush = l->flush;
+  l->flush = c;
+  if (!uv_is_active((uv_handle_t *)&l->flush_idle))
+    uv_idle_start(&l->flush_idle, conn_on_flush_idle);
+}
+
+/* Is c's unsent data, with extra more bytes, over its cap? Then it is a
+ * slow reader, closed at the next safe point. */
+static int conn_over_cap(struct conn *c, size_t extra) {
+  size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->out_bytes;
+  if (c->tls)
+    queued += tls_conn_pending(c->tls);
+  if (queued + extra <= c->max_out)
+    return 0;
+  log_ev(LOG_INFO, "slow reader dropped", LOG_U("conn", c->id), LOG_S("ip", c->peer_ip));
+  conn_close_soon(c);
+  return 1;
+}
+
+/* Queues b, as it is, for the end of the loop turn. */
 static int conn_write_raw(struct conn *c, struct sbuf *b) {
   if (c->closing || c->close_after_flush || c->doomed)
     return -EPIPE;
-  uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)b->len);
-  /* Most writes fit the socket buffer: no request, no queue. uv_try_write
-   * refuses while earlier writes are queued, so order is kept. */
-  int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
-  if (n == (int)b->len)
-    return 0;
-  if (n < 0 && n != UV_EAGAIN) {
-    conn_close_soon(c);
+  if (c->nout == CONN_OUTQ)
+    conn_flush_now(c);
+  if (c->doomed)
     return -EPIPE;
-  }
-  size_t done = n > 0 ? (size_t)n : 0;
-  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + (b->len - done) > c->max_out) {
-    log_ev(LOG_INFO, "slow reader dropped", LOG_U("conn", c->id), LOG_S("ip", c->peer_ip));
-    conn_close_soon(c);
+  if (conn_over_cap(c, b->len))
     return -ENOBUFS;
-  }
-  struct conn_write_req *w = malloc(sizeof(*w));
-  if (w == NULL) {
-    conn_close_soon(c);
-    return -ENOMEM;
-  }
-  w->buf = b;
   sbuf_ref(b);
-  ub = uv_buf_init((char *)b->data + done, (unsigned)(b->len - done));
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, conn_on_written) < 0) {
-    sbuf_unref(b);
-    free(w);
-    conn_close_soon(c);
-    return -EPIPE;
-  }
+  c->outq[c->nout++] = b;
+  c->out_bytes += b->len;
+  conn_flush_later(c);
   return 0;
 }
 
-/* Sends what TLS has for the peer (records, handshake, alerts). */
+/* Queues what TLS has for the peer (records, handshake, alerts). */
 static int conn_tls_flush(struct conn *c) {
   size_t n = tls_conn_pending(c->tls);
   if (n == 0)
@@ -220,18 +303,44 @@ static int conn_tls_flush(struct conn *c) {
   return rc;
 }
 
+/* Everything queued on c leaves now: TLS's records, then one writev. */
+static void conn_flush(struct conn *c) {
+  if (c->closing || c->doomed) {
+    conn_drop_queued(c);
+    return;
+  }
+  if (c->tls)
+    conn_tls_flush(c);
+  conn_flush_now(c);
+}
+
+static void conn_flush_all(struct conn_listener *l) {
+  while (l->flush) {
+    struct conn *c = l->flush;
+    l->flush = c->next_flush;
+    c->next_flush = NULL;
+    c->flush_queued = 0;
+    conn_flush(c);
+    conn_unref(c);
+  }
+  uv_idle_stop(&l->flush_idle);
+}
+
 int conn_write(struct conn *c, struct sbuf *b) {
   if (c->tls == NULL)
     return conn_write_raw(c, b);
   if (c->closing || c->close_after_flush || c->doomed)
     return -EPIPE;
+  if (conn_over_cap(c, b->len))
+    return -ENOBUFS;
   /* Each connection encrypts its own copy: the shared frame stays shared
-   * up to here. */
+   * up to here. The records leave at the end of the turn. */
   if (tls_conn_write(c->tls, b->data, b->len) < 0) {
     conn_close_soon(c);
     return -EPIPE;
   }
-  return conn_tls_flush(c);
+  conn_flush_later(c);
+  return 0;
 }
 
 int conn_write_copy(struct conn *c, const void *data, size_t len) {
@@ -514,7 +623,9 @@ int conn_listener_init(struct conn_listener *l, uv_loop_t *loop, conn_accept_cb 
   uv_check_init(loop, &l->doom_check);
   l->doom_check.data = l;
   uv_unref((uv_handle_t *)&l->doom_check);
-  l->handles_open = 2;
+  uv_idle_init(loop, &l->flush_idle);
+  l->flush_idle.data = l;
+  l->handles_open = 3;
   return uv_check_start(&l->doom_check, conn_on_doom_check);
 }
 
@@ -574,5 +685,6 @@ void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_c
   conn_on_doom_check(&l->doom_check); /* what was doomed is closed by now: drop the refs */
   uv_check_stop(&l->doom_check);
   uv_close((uv_handle_t *)&l->tcp, conn_listener_on_closed);
+  uv_close((uv_handle_t *)&l->flush_idle, conn_listener_on_closed);
   uv_close((uv_handle_t *)&l->doom_check, conn_listener_on_closed);
 }

@@ -1,7 +1,9 @@
 /* TCP connections owned by a listener on a loop. Bytes read go to the
  * protocol bound to a connection (HTTP, then WebSocket after an upgrade)
  * through a small ops table. Writes are shared, reference-counted buffers, so
- * one chat frame can go to thousands of connections without a copy each; a
+ * one chat frame can go to thousands of connections without a copy each.
+ * What is written to a connection during one loop turn leaves in one
+ * writev at the turn's end (CONN_OUTQ buffers at most; more flush early); a
  * connection whose unsent bytes pass its cap is closed (a slow reader is
  * dropped, not buffered). */
 #ifndef ONAIR_CONN_H
@@ -14,6 +16,7 @@
 #include "util/map.h"
 
 #define CONN_SNIFF_MAX 16 /* first bytes held while a sniffer decides */
+#define CONN_OUTQ 16      /* buffers queued on a connection for one write */
 
 struct conn;
 struct conn_listener;
@@ -59,12 +62,17 @@ struct conn {
   unsigned closing : 1;           /* conn_close() was called */
   unsigned reading : 1;
   unsigned close_after_flush : 1;
-  unsigned doomed : 1;     /* conn_close_soon() was called */
-  unsigned sniffed : 1;    /* the listener's sniffer has seen its first bytes */
-  unsigned ip_counted : 1; /* counted in its listener's limits' by_ip */
-  uint8_t sniff_len;       /* bytes held in sniff_buf */
+  unsigned doomed : 1;       /* conn_close_soon() was called */
+  unsigned sniffed : 1;      /* the listener's sniffer has seen its first bytes */
+  unsigned ip_counted : 1;   /* counted in its listener's limits' by_ip */
+  unsigned flush_queued : 1; /* on its listener's flush list */
+  uint8_t sniff_len;         /* bytes held in sniff_buf */
   uint8_t sniff_buf[CONN_SNIFF_MAX];
-  uint32_t refs; /* the loop's one + async work in flight */
+  uint8_t nout;                 /* buffers in outq */
+  size_t out_bytes;             /* their bytes */
+  struct sbuf *outq[CONN_OUTQ]; /* written this loop turn, not yet sent */
+  struct conn *next_flush;      /* the listener's flush list */
+  uint32_t refs;                /* the loop's one + async work in flight */
   struct conn *next_doomed;
   struct conn *prev, *next; /* the listener's open connections */
 };
@@ -110,7 +118,9 @@ typedef void (*conn_listener_close_cb)(struct conn_listener *l);
  * (usually embedded in a server) and keeps it until the close callback. */
 struct conn_listener {
   uv_tcp_t tcp;
-  uv_check_t doom_check;    /* the safe point */
+  uv_check_t doom_check;    /* the safe point; queued writes leave here too */
+  uv_idle_t flush_idle;     /* active while writes wait: the loop does not block */
+  struct conn *flush;       /* connections with queued writes */
   conn_accept_cb accept_cb; /* binds a protocol to each new connection */
   void *app;                /* copied to each connection's app */
   struct tls_ctx *tls;      /* borrowed; NULL: plain TCP */
@@ -123,6 +133,8 @@ struct conn_listener {
   struct conn_listener *next_limited; /* the limits' other listeners */
   int paused;                         /* a connection waits in libuv to be accepted */
   size_t nconns;                      /* accepted and not yet freed */
+  uint64_t writes;                    /* socket writes (writev) of queued buffers */
+  uint64_t bufs_written;              /* the buffers they carried */
   unsigned handles_open;              /* the listener's own uv handles not yet closed */
   int closing;
   int refusing; /* new connections are closed at once (the server is stopping) */
@@ -157,9 +169,10 @@ void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_c
  * ops and proto take its place. */
 void conn_rebind(struct conn *c, const struct conn_ops *ops, void *proto);
 
-/* Queues b (the connection takes its own reference). Tries to write at once;
- * queues the rest. Returns 0, or -ENOBUFS when the conn is being closed for
- * being too slow, or -EPIPE if it is closing. Never closes synchronously. */
+/* Queues b (the connection takes its own reference) for the write that
+ * ends this loop turn, with whatever else was written to c meanwhile.
+ * Returns 0, or -ENOBUFS when the conn is being closed for being too slow,
+ * or -EPIPE if it is closing. Never closes synchronously. */
 int conn_write(struct conn *c, struct sbuf *b);
 /* Copies data into a new buffer and writes it. */
 int conn_write_copy(struct conn *c, const void *data, size_t len);

@@ -9,8 +9,10 @@
  * fragments and bytes that came in the same write as the upgrade; ping/pong;
  * the close handshake from either side; binary frames (1003) and protocol
  * errors (the parser's code); ws_send_text and one shared frame written to
- * two connections; keepalive (a silent client is dropped after the timeout,
- * clients that keep sending stay).
+ * two connections; frames of one loop turn leaving in one write per
+ * connection (CONN_OUTQ at most), in order; a connection whose queued bytes
+ * pass its cap dropped without hurting the others; keepalive (a silent
+ * client is dropped after the timeout, clients that keep sending stay).
  *
  * Waiting is the harness's (harness.h): event driven and bounded, no
  * sleeps. */
@@ -773,6 +775,80 @@ static void test_shared_frame(void **state) {
   expect_callbacks_done(r2);
 }
 
+/* Frames written to a connection during one loop turn leave together: one
+ * socket write per CONN_OUTQ of them, in order; two connections given the
+ * same frames get one write each. */
+static void test_coalesced_writes(void **state) {
+  (void)state;
+  enum { N = 2 * CONN_OUTQ + 3 };
+  struct wsrec *r1, *r2;
+  struct tclient *c1 = ws_open(&r1);
+  struct tclient *c2 = ws_open(&r2);
+  struct conn_listener *l = r1->conn->listener;
+  harness_settle(); /* the 101 answers are out */
+  uint64_t writes = l->writes, bufs = l->bufs_written;
+  for (int i = 0; i < N; i++) {
+    char t[16];
+    int n = snprintf(t, sizeof(t), "m%d", i);
+    struct sbuf *b = ws_frame_text(t, (size_t)n);
+    assert_non_null(b);
+    assert_int_equal(conn_write(r1->conn, b), 0);
+    if (i < CONN_OUTQ)
+      assert_int_equal(conn_write(r2->conn, b), 0);
+    sbuf_unref(b);
+  }
+  /* Nothing has left before the loop turns, except the full batches. */
+  assert_int_equal(l->writes - writes, N / CONN_OUTQ);
+  for (int i = 0; i < N; i++) {
+    struct tframe f;
+    char want[16];
+    snprintf(want, sizeof(want), "m%d", i);
+    tclient_read_frame(c1, &f);
+    assert_string_equal((char *)f.payload, want);
+    free(f.payload);
+    if (i < CONN_OUTQ) {
+      tclient_read_frame(c2, &f);
+      assert_string_equal((char *)f.payload, want);
+      free(f.payload);
+    }
+  }
+  assert_int_equal(l->writes - writes, N / CONN_OUTQ + 2); /* c1's rest, c2's one */
+  assert_int_equal(l->bufs_written - bufs, N + CONN_OUTQ);
+  tclient_close(c1);
+  tclient_close(c2);
+  expect_callbacks_done(r1);
+  expect_callbacks_done(r2);
+}
+
+/* A connection whose queued bytes pass its cap within one turn is dropped
+ * as a slow reader; the others still get their frames. */
+static void test_queued_over_cap(void **state) {
+  (void)state;
+  struct wsrec *r1, *r2;
+  struct tclient *c1 = ws_open(&r1);
+  struct tclient *c2 = ws_open(&r2);
+  harness_settle();
+  r1->conn->max_out = 1000;
+  char t[400];
+  memset(t, 'x', sizeof(t));
+  struct sbuf *b = ws_frame_text(t, sizeof(t));
+  assert_non_null(b);
+  assert_int_equal(conn_write(r1->conn, b), 0);
+  assert_int_equal(conn_write(r1->conn, b), 0);
+  assert_int_equal(conn_write(r1->conn, b), -ENOBUFS); /* 3 x 404 bytes > 1000 */
+  assert_int_equal(conn_write(r1->conn, b), -EPIPE);   /* closing */
+  assert_int_equal(conn_write(r2->conn, b), 0);
+  sbuf_unref(b);
+  struct tframe f;
+  tclient_read_frame(c2, &f);
+  assert_int_equal(f.len, sizeof(t));
+  free(f.payload);
+  tclient_expect_closed(c1);
+  expect_callbacks_done(r1);
+  tclient_close(c2);
+  expect_callbacks_done(r2);
+}
+
 /* ---- keepalive ------------------------------------------------------------
  */
 
@@ -890,6 +966,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_send_text, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_frame, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coalesced_writes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_queued_over_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
