@@ -421,6 +421,8 @@ static void on_live_end(struct client *cl, json_t *msg, size_t len) {
   room_end(cl->app, cl->room, "ended");
 }
 
+static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len);
+
 static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   struct app *app = cl->app;
   size_t len = 0;
@@ -457,6 +459,11 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
                             "viewers", (json_int_t)room->nviewers, "media_ready",
                             room->media && sfu_room_ready(room->media), "history",
                             room_history(app, room)));
+  /* The page's offer came with the join: the answer leaves with room.joined,
+   * in the same write. Before the broadcaster's media is in, the page
+   * offers again on media.ready. */
+  if (json_object_get(msg, "sdp") && room->media && sfu_room_ready(room->media))
+    on_media_offer(cl, msg, msg_len);
   if (bc)
     client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                               "peer", cl->peer, "user", cl->user));

@@ -2,7 +2,7 @@
 // viewers and a late one, each a separate signed-in user in their own browser
 // context. Checks what the media plane promises (docs/media.md): every viewer
 // decodes video and audio, the broadcaster uploads one video stream however
-// many watch, a late viewer sees a frame within a second, viewers come and go
+// many watch, a late viewer decodes (its offer sent with its room.join), viewers come and go
 // without disturbing the others, a viewer that stops its ICE consent checks is
 // dropped, and the end of the broadcast stops everyone.
 //
@@ -135,11 +135,20 @@ describe('SFU in the browser', { timeout: 150000 }, () => {
     const timing = await eventually(() => late.page.evaluate(() => {
       const T = window.__onairTest;
       if (T.firstFrame.length === 0) return null;
-      const last = type => { const m = T.sent.filter(x => x.type === type).pop(); return m ? m.t : null; };
-      return { join: last('room.join'), offer: last('media.offer'), frame: T.firstFrame[0].t,
+      const last = pick => { const m = T.sent.filter(pick).pop(); return m ? m.t : null; };
+      const types = T.received.map(x => x.type);
+      return { join: last(x => x.type === 'room.join'), offer: last(x => x.offer), frame: T.firstFrame[0].t,
+        joinOffered: T.sent.some(x => x.type === 'room.join' && x.offer),
+        separateOffers: T.sent.filter(x => x.type === 'media.offer').length,
+        answerNext: types.indexOf('media.answer') === types.indexOf('room.joined') + 1,
         answer: (T.received.find(x => x.type === 'media.answer') || {}).t };
     }), 'the late viewer\'s first decoded frame', 15000, 50);
-    assert.ok(timing.offer !== null && timing.join !== null, 'the page sent room.join and media.offer');
+    assert.ok(timing.offer !== null && timing.join !== null, 'the page sent room.join and its offer');
+    // A faster join (docs/protocol.md): the offer goes with room.join into a
+    // live room, and onair's answer is the very next message after room.joined.
+    assert.ok(timing.joinOffered, 'the page\'s offer went with its room.join');
+    assert.equal(timing.separateOffers, 0, 'no separate media.offer was needed');
+    assert.ok(timing.answerNext, 'media.answer came right after room.joined');
     const fromOffer = timing.frame - timing.offer;
     const fromJoin = timing.frame - timing.join;
     t.diagnostic(`late viewer: first frame ${fromOffer.toFixed(0)} ms after media.offer, ${fromJoin.toFixed(0)} ms after room.join` +
@@ -197,7 +206,7 @@ describe('SFU in the browser', { timeout: 150000 }, () => {
   // connection, and plays again.
   step('the dropped viewer\'s page offers again once its network is back', async t => {
     if (unblock) { unblock(); unblock = null; }
-    const offers = () => late.page.evaluate(() => window.__onairTest.sent.filter(m => m.type === 'media.offer').length);
+    const offers = () => late.page.evaluate(() => window.__onairTest.sent.filter(m => m.offer).length);
     await eventually(async () => (await offers()) >= 2, 'a new media.offer from the dropped viewer\'s page', 5000);
     await assertPlays(late.page, late.name, { audio: false });
   });

@@ -6,7 +6,8 @@
 // The init script is injected by playwright (CDP), not by the page, so the
 // pages' strict CSP does not apply to it. It keeps:
 //   window.__onairTest.pcs         every RTCPeerConnection the page made
-//   window.__onairTest.sent        [{ type, t }] WebSocket messages sent
+//   window.__onairTest.sent        [{ type, t, offer }] WebSocket messages sent
+//                                  (offer: a media.offer, or a room.join with the page's offer)
 //   window.__onairTest.received    [{ type, t, reason }] messages received
 //   window.__onairTest.firstFrame  [{ pc, t }] performance.now() at which each
 //                                  receiving connection first had framesDecoded > 0
@@ -101,7 +102,11 @@ function initScript() {
       });
     }
     send(data) {
-      try { T.sent.push({ type: JSON.parse(data).type, t: performance.now() }); } catch { /* idem */ }
+      try {
+        const m = JSON.parse(data);
+        // An offer is a media.offer, or a room.join that carries one.
+        T.sent.push({ type: m.type, t: performance.now(), offer: m.type === 'media.offer' || typeof m.sdp === 'string' });
+      } catch { /* idem */ }
       return super.send(data);
     }
   }

@@ -8,6 +8,8 @@
 //
 //   const view = createViewer({ send, onStream, onState });
 //   view.start(); view.onAnswer(sdp); view.stats(); view.close();
+//   view.start(via): via(sdp) takes the offer instead of a media.offer (the
+//   page sends it with its room.join); via(null) when no offer could be made.
 //
 // send(msg) sends a WebSocket message ({"type":"media.offer","sdp":...}).
 // onState(state) reports the connection's state ('connecting', 'connected',
@@ -35,11 +37,14 @@ function watchState(pc, onState) {
   });
 }
 
-async function offer(pc, send) {
+// Makes pc's offer and hands its SDP to deliver.
+async function offer(pc, deliver) {
   const o = await pc.createOffer();
   await pc.setLocalDescription(o);
-  send({ type: 'media.offer', sdp: pc.localDescription.sdp });
+  deliver(pc.localDescription.sdp);
 }
+
+const asMediaOffer = send => sdp => send({ type: 'media.offer', sdp });
 
 async function answer(pc, sdp, onState) {
   if (!isSdp(sdp) || pc.signalingState !== 'have-local-offer') return;
@@ -94,7 +99,7 @@ export function createPublisher({ stream, send, onState }) {
     watchState(pc, onState);
     for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [stream] });
     try {
-      await offer(pc, send);
+      await offer(pc, asMediaOffer(send));
     } catch (e) {
       console.warn('onair: could not make an offer', e);
       if (onState) onState('failed');
@@ -127,7 +132,7 @@ export function createPublisher({ stream, send, onState }) {
 export function createViewer({ send, onStream, onState }) {
   let pc = null;
 
-  async function start() {
+  async function start(via) {
     close();
     pc = new RTCPeerConnection(RTC_CONFIG);
     const mine = pc;
@@ -140,11 +145,14 @@ export function createViewer({ send, onStream, onState }) {
       stream.addTrack(ev.track);
       onStream(stream);
     });
+    const deliver = via || asMediaOffer(send);
     try {
-      await offer(pc, send);
+      await offer(mine, sdp => { if (mine === pc) deliver(sdp); });
     } catch (e) {
+      if (mine !== pc) return; // closed or replaced meanwhile
       console.warn('onair: could not make an offer', e);
-      if (onState) onState('failed');
+      if (via) via(null);
+      else if (onState) onState('failed');
     }
   }
 

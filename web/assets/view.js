@@ -31,6 +31,7 @@ let guest = false;   // signed out, watching because onair has public-watch: no 
 let nobody = false;  // no account has this room's name
 let retryTimer = null;
 let retries = 0;     // automatic re-offers after a failed media connection
+let joinOffered = false; // the last room.join carried the page's media offer
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -145,6 +146,21 @@ $('retry').addEventListener('click', () => {
   socket.send({ type: 'room.leave' });
 });
 
+// Joins the room with the page's media offer in the same message: when the
+// broadcaster's media is in, onair's answer comes right after room.joined,
+// without a round trip of its own.
+function join() {
+  state = 'joining';
+  joinOffered = false;
+  startViewer();
+  const mine = viewer;
+  viewer.start(sdp => {
+    if (state !== 'joining' || viewer !== mine) return;
+    joinOffered = !!sdp;
+    socket.send(sdp ? { type: 'room.join', room: roomName, sdp } : { type: 'room.join', room: roomName });
+  });
+}
+
 // Until the room is live (again): the page follows the room list and
 // joins as soon as it appears.
 function waitForRoom() {
@@ -213,7 +229,10 @@ function joined(m) {
   chat.open(m.room, { user: me, broadcasterName: name, history: m.history });
   if (guest) chat.close('Sign in to chat');
   setBadge(true);
+  const offered = joinOffered;
+  joinOffered = false;
   if (m.state === 'reconnecting') { hold(); return; }
+  if (offered && viewer && m.media_ready) return; // media.answer follows
   startViewer();
   if (m.media_ready) viewer.start(); // else media.ready comes when the broadcaster's media arrives
 }
@@ -228,8 +247,7 @@ function onMessage(m) {
       chat.setUser(me);
       if (!guest) setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
-      state = 'joining';
-      socket.send({ type: 'room.join', room: roomName });
+      join();
       break;
     case 'server.restarting':
       restarting = true;
@@ -237,8 +255,7 @@ function onMessage(m) {
     case 'rooms':
       if (state === 'waiting' && Array.isArray(m.rooms) &&
           m.rooms.some(r => r && typeof r.name === 'string' && r.name.toLowerCase() === roomName.toLowerCase())) {
-        state = 'joining';
-        socket.send({ type: 'room.join', room: roomName });
+        join();
       }
       break;
     case 'room.joined':
@@ -247,8 +264,7 @@ function onMessage(m) {
     case 'room.left':
       if (state === 'rejoining') {
         stopVideo();
-        state = 'joining';
-        socket.send({ type: 'room.join', room: roomName });
+        join();
       }
       break;
     case 'room.viewers':
