@@ -110,6 +110,7 @@ static const struct col burst_cols[] = {
     {"join s", "join_s", 7, 2},
     {"ms CPU/join", "server_ms_cpu_per_join", 11, 3},
     {"loss", "loss", 6, 0},
+    {"closed", "lost", 6, 0},
     {"srv CPU", "server_cpu_share", 7, 2},
     {"cli CPU", "client_cpu_share", 7, 2},
     {"other", "other_cpu_share", 5, 2},
