@@ -147,7 +147,9 @@ const struct config_key config_keys[] = {
      .arg = "MS",
      .help = "a WebSocket silent this long is closed",
      .doc = "a WebSocket silent this long is closed (a broadcaster's room then waits "
-            "`reconnect-grace-ms` for them)"},
+            "`reconnect-grace-ms` for them); judged at each ping (`ws-ping-ms`), except at a ping "
+            "over two intervals late (the server was busy: what clients sent meanwhile is still "
+            "unread)"},
     {.key = "reconnect-grace-ms",
      U64(reconnect_grace_ms, 0, 3600 * 1000),
      .def = "30000",

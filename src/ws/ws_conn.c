@@ -217,12 +217,16 @@ int ws_upgrade(struct ws_server *s, struct conn *c, struct http_req *req,
 static void ws_on_keepalive(uv_timer_t *t) {
   struct ws_server *s = t->data;
   uint64_t now = uv_now(t->loop);
+  /* A run more than two intervals after the last one follows a stall of the
+   * loop (one long turn): the peers' bytes of that time wait unread behind
+   * this timer, so silence is judged at the next run. */
+  int judge = now - s->last_sweep <= 2 * s->cfg.ping_ms;
   static const uint8_t ping_payload[] = "onair";
   struct sbuf *ping = ws_frame_control(WS_OP_PING, ping_payload, sizeof(ping_payload) - 1);
   struct ws_conn *w = s->conns;
   while (w) {
     struct ws_conn *next = w->next; /* conn_close() unlinks w */
-    if (now - w->last_rx > s->cfg.timeout_ms) {
+    if (judge && now - w->last_rx > s->cfg.timeout_ms) {
       log_ev(LOG_INFO, "websocket silent: closing", LOG_U("conn", w->conn->id),
              LOG_U("silent_ms", now - w->last_rx));
       conn_close(w->conn);
@@ -233,6 +237,7 @@ static void ws_on_keepalive(uv_timer_t *t) {
   }
   if (ping)
     sbuf_unref(ping);
+  s->last_sweep = now;
 }
 
 int ws_server_init(struct ws_server *s, uv_loop_t *loop, const struct ws_config *cfg) {
@@ -240,6 +245,7 @@ int ws_server_init(struct ws_server *s, uv_loop_t *loop, const struct ws_config 
   s->cfg = *cfg;
   uv_timer_init(loop, &s->keepalive);
   s->keepalive.data = s;
+  s->last_sweep = uv_now(loop);
   uv_unref((uv_handle_t *)&s->keepalive);
   return uv_timer_start(&s->keepalive, ws_on_keepalive, cfg->ping_ms, cfg->ping_ms);
 }

@@ -32,13 +32,15 @@ struct ws_server;
 typedef void (*ws_server_close_cb)(struct ws_server *s);
 
 /* The WebSockets of one loop: their settings and the keepalive timer that
- * pings them all and drops the silent. The caller owns the memory and keeps
+ * pings them all and drops the silent (not on a run that comes late: after
+ * a long loop turn what the peers sent meanwhile is still unread). The caller owns the memory and keeps
  * it until the close callback; connections belong to their HTTP listeners,
  * which close them. */
 struct ws_server {
   struct ws_config cfg;
   uv_timer_t keepalive;
   struct ws_conn *conns; /* every open WebSocket */
+  uint64_t last_sweep;   /* uv_now() of the keepalive's last run */
   size_t nconns;
   int closing;
   ws_server_close_cb close_cb;

@@ -12,7 +12,9 @@
  * two connections; frames of one loop turn leaving in one write per
  * connection (CONN_OUTQ at most), in order; a connection whose queued bytes
  * pass its cap dropped without hurting the others; keepalive (a silent
- * client is dropped after the timeout, clients that keep sending stay).
+ * client is dropped after the timeout, clients that keep sending stay, and a
+ * client that spoke during a stall of the loop longer than the timeout
+ * stays).
  *
  * Waiting is the harness's (harness.h): event driven and bounded, no
  * sleeps. */
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <http_parser.h>
@@ -953,6 +956,40 @@ static void test_keepalive(void **state) {
   keepalive_reset(&long_keepalive);
 }
 
+struct stall {
+  struct wsrec *r;
+  uint64_t until;
+};
+
+static int stall_step(void *arg) {
+  struct stall *st = arg;
+  return st->r->nclose || (st->r->nmsg > 0 && uv_now(&srv.loop) >= st->until);
+}
+
+/* A client that spoke while the loop stood still for longer than the
+ * timeout (one long turn) is not dropped: its bytes were waiting unread. */
+static void test_keepalive_after_stall(void **state) {
+  (void)state;
+  const struct ws_config fast = {
+      .max_message = MAX_MESSAGE, .ping_ms = KA_PING_MS, .timeout_ms = KA_TIMEOUT_MS};
+  keepalive_reset(&fast);
+  struct wsrec *r;
+  struct tclient *cl = ws_open(&r);
+  harness_settle();
+  tclient_send_text(cl, "typing while the loop is busy");
+  usleep(3 * KA_TIMEOUT_MS * 1000); /* the loop does not run */
+  struct stall st = {r, 0};
+  uv_update_time(&srv.loop);
+  st.until = uv_now(&srv.loop) + 3 * KA_PING_MS;
+  assert_true(harness_wait_until(stall_step, &st));
+  assert_int_equal(r->nclose, 0);
+  assert_int_equal(r->nmsg, 1);
+  assert_false(cl->eof || cl->reset);
+  tclient_close(cl);
+  expect_callbacks_done(r);
+  keepalive_reset(&long_keepalive);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_handshake_101, setup, teardown),
@@ -969,6 +1006,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_coalesced_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queued_over_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive_after_stall, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
