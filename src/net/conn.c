@@ -73,11 +73,31 @@ void sbuf_unref(struct sbuf *b) {
     free(b);
 }
 
+/* c's queue goes back to its listener, emptied. */
+static void conn_outq_return(struct conn *c) {
+  struct conn_outq *q = c->outq;
+  struct conn_listener *l = c->listener;
+  c->outq = NULL;
+  q->n = 0;
+  q->bytes = 0;
+  q->next_free = l->spare_outq;
+  l->spare_outq = q;
+}
+
 static void conn_drop_queued(struct conn *c) {
-  for (unsigned i = 0; i < c->nout; i++)
-    sbuf_unref(c->outq[i]);
-  c->nout = 0;
-  c->out_bytes = 0;
+  if (c->outq == NULL)
+    return;
+  for (unsigned i = 0; i < c->outq->n; i++)
+    sbuf_unref(c->outq->bufs[i]);
+  conn_outq_return(c);
+}
+
+static void conn_spare_outq_free(struct conn_listener *l) {
+  while (l->spare_outq) {
+    struct conn_outq *q = l->spare_outq;
+    l->spare_outq = q->next_free;
+    free(q);
+  }
 }
 
 void conn_ref(struct conn *c) { c->refs++; }
@@ -214,14 +234,13 @@ static void conn_write_rest(struct conn *c, struct sbuf **bufs, unsigned from, u
 static void conn_flush_now(struct conn *c) {
   struct sbuf *bufs[CONN_OUTQ];
   uv_buf_t iov[CONN_OUTQ];
-  unsigned n = c->nout, i = 0;
+  unsigned n = c->outq ? c->outq->n : 0, i = 0;
   if (n == 0)
     return;
-  memcpy(bufs, c->outq, n * sizeof(bufs[0]));
+  memcpy(bufs, c->outq->bufs, n * sizeof(bufs[0]));
+  conn_outq_return(c);
   c->listener->writes++;
   c->listener->bufs_written += n;
-  c->nout = 0;
-  c->out_bytes = 0;
   for (unsigned k = 0; k < n; k++)
     iov[k] = uv_buf_init((char *)bufs[k]->data, (unsigned)bufs[k]->len);
   int done = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
@@ -260,7 +279,9 @@ static void conn_flush_later(struct conn *c) {
 /* Is c's unsent data, with extra more bytes, over its cap? Then it is a
  * slow reader, closed at the next safe point. */
 static int conn_over_cap(struct conn *c, size_t extra) {
-  size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->out_bytes;
+  size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+  if (c->outq)
+    queued += c->outq->bytes;
   if (c->tls)
     queued += tls_conn_pending(c->tls);
   if (queued + extra <= c->max_out)
@@ -270,19 +291,32 @@ static int conn_over_cap(struct conn *c, size_t extra) {
   return 1;
 }
 
+/* A spare queue of l's, or a new one. */
+static struct conn_outq *conn_outq_lend(struct conn_listener *l) {
+  struct conn_outq *q = l->spare_outq;
+  if (q == NULL)
+    return calloc(1, sizeof(*q));
+  l->spare_outq = q->next_free;
+  return q;
+}
+
 /* Queues b, as it is, for the end of the loop turn. */
 static int conn_write_raw(struct conn *c, struct sbuf *b) {
   if (c->closing || c->close_after_flush || c->doomed)
     return -EPIPE;
-  if (c->nout == CONN_OUTQ)
+  if (c->outq && c->outq->n == CONN_OUTQ)
     conn_flush_now(c);
   if (c->doomed)
     return -EPIPE;
   if (conn_over_cap(c, b->len))
     return -ENOBUFS;
+  if (c->outq == NULL && (c->outq = conn_outq_lend(c->listener)) == NULL) {
+    conn_close_soon(c);
+    return -ENOMEM;
+  }
   sbuf_ref(b);
-  c->outq[c->nout++] = b;
-  c->out_bytes += b->len;
+  c->outq->bufs[c->outq->n++] = b;
+  c->outq->bytes += b->len;
   conn_flush_later(c);
   return 0;
 }
@@ -683,6 +717,7 @@ void conn_listener_close(struct conn_listener *l, conn_listener_close_cb close_c
   while (l->conns)
     conn_close(l->conns);
   conn_on_doom_check(&l->doom_check); /* what was doomed is closed by now: drop the refs */
+  conn_spare_outq_free(l);
   uv_check_stop(&l->doom_check);
   uv_close((uv_handle_t *)&l->tcp, conn_listener_on_closed);
   uv_close((uv_handle_t *)&l->flush_idle, conn_listener_on_closed);

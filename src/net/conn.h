@@ -36,6 +36,16 @@ struct sbuf *sbuf_new(size_t len);
 void sbuf_ref(struct sbuf *b);
 void sbuf_unref(struct sbuf *b);
 
+/* What was written to a connection during one loop turn and waits for the
+ * turn's end. The listener lends one to a connection while it has some: an
+ * idle connection holds none. */
+struct conn_outq {
+  struct conn_outq *next_free; /* the listener's spare ones */
+  size_t bytes;
+  unsigned n;
+  struct sbuf *bufs[CONN_OUTQ];
+};
+
 struct conn_ops {
   /* Bytes arrived; the protocol consumes what it can. */
   void (*on_data)(struct conn *c, const uint8_t *data, size_t len);
@@ -68,11 +78,9 @@ struct conn {
   unsigned flush_queued : 1; /* on its listener's flush list */
   uint8_t sniff_len;         /* bytes held in sniff_buf */
   uint8_t sniff_buf[CONN_SNIFF_MAX];
-  uint8_t nout;                 /* buffers in outq */
-  size_t out_bytes;             /* their bytes */
-  struct sbuf *outq[CONN_OUTQ]; /* written this loop turn, not yet sent */
-  struct conn *next_flush;      /* the listener's flush list */
-  uint32_t refs;                /* the loop's one + async work in flight */
+  struct conn_outq *outq;  /* written this loop turn, not yet sent; or NULL */
+  struct conn *next_flush; /* the listener's flush list */
+  uint32_t refs;           /* the loop's one + async work in flight */
   struct conn *next_doomed;
   struct conn *prev, *next; /* the listener's open connections */
 };
@@ -118,13 +126,14 @@ typedef void (*conn_listener_close_cb)(struct conn_listener *l);
  * (usually embedded in a server) and keeps it until the close callback. */
 struct conn_listener {
   uv_tcp_t tcp;
-  uv_check_t doom_check;    /* the safe point; queued writes leave here too */
-  uv_idle_t flush_idle;     /* active while writes wait: the loop does not block */
-  struct conn *flush;       /* connections with queued writes */
-  conn_accept_cb accept_cb; /* binds a protocol to each new connection */
-  void *app;                /* copied to each connection's app */
-  struct tls_ctx *tls;      /* borrowed; NULL: plain TCP */
-  conn_sniff_fn sniff;      /* or NULL */
+  uv_check_t doom_check;        /* the safe point; queued writes leave here too */
+  uv_idle_t flush_idle;         /* active while writes wait: the loop does not block */
+  struct conn *flush;           /* connections with queued writes */
+  struct conn_outq *spare_outq; /* returned by connections, lent again */
+  conn_accept_cb accept_cb;     /* binds a protocol to each new connection */
+  void *app;                    /* copied to each connection's app */
+  struct tls_ctx *tls;          /* borrowed; NULL: plain TCP */
+  conn_sniff_fn sniff;          /* or NULL */
   void *sniff_arg;
   struct conn *doomed;                /* closed at the next safe point */
   struct conn *conns;                 /* open connections, newest first */
