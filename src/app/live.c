@@ -148,13 +148,17 @@ static json_t *room_history(struct app *app, const struct room *room) {
 
 static void viewers_publish(uv_timer_t *t) {
   struct app *app = t->data;
-  for (struct room *room = rooms_take_changed(&app->rooms); room; room = room->next_changed)
+  struct room *room = rooms_take_changed(&app->rooms, uv_now(t->loop));
+  for (; room; room = room->next_changed)
     room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
                               "viewers", (json_int_t)room->nviewers));
+  if (app->rooms.changed) /* big rooms not yet due */
+    uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
 }
 
 /* A viewer count changed (the registry knows which): everyone in the room
- * hears it within 100 ms, once however many joined meanwhile. */
+ * hears it within 100 ms, once however many joined meanwhile; in a room of
+ * more than 100, at most every rooms_count_interval_ms(). */
 static void viewers_changed(struct app *app) {
   if (!uv_is_active((uv_handle_t *)&app->viewers_timer))
     uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);

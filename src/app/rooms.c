@@ -86,14 +86,28 @@ static void room_mark_changed(struct rooms *r, struct room *room) {
   r->changed = room;
 }
 
-struct room *rooms_take_changed(struct rooms *r) {
-  struct room *list = r->changed;
-  r->changed = NULL;
-  for (struct room *room = list; room; room = room->next_changed) {
+uint64_t rooms_count_interval_ms(size_t n) {
+  if (n <= 100)
+    return 100;
+  return n < 2000 ? (uint64_t)n : 2000;
+}
+
+struct room *rooms_take_changed(struct rooms *r, uint64_t now_ms) {
+  struct room *due = NULL, **keep = &r->changed;
+  while (*keep) {
+    struct room *room = *keep;
     assert(room->count_changed); /* on the list exactly while marked */
+    if (now_ms - room->count_sent_ms < rooms_count_interval_ms(room->nviewers)) {
+      keep = &room->next_changed;
+      continue;
+    }
+    *keep = room->next_changed;
     room->count_changed = 0;
+    room->count_sent_ms = now_ms;
+    room->next_changed = due;
+    due = room;
   }
-  return list;
+  return due;
 }
 
 void rooms_close(struct rooms *r, struct room *room) {

@@ -27,6 +27,7 @@ struct room {
   int64_t since_ms;       /* when it went live, ms since the epoch */
   struct sfu_room *media; /* or NULL; live.c creates and frees it */
   int count_changed;      /* on the registry's changed list */
+  uint64_t count_sent_ms; /* when rooms_take_changed() last gave it (loop time) */
   struct room *next_changed;
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
 };
@@ -65,10 +66,16 @@ int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer);
 int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer);
 int room_has_viewer(const struct room *room, const struct client *viewer);
 
-/* The rooms whose viewer count changed since the last call, linked by
- * next_changed (NULL: none); the registry's list starts empty again. A room
- * closed meanwhile is not on it. */
-struct room *rooms_take_changed(struct rooms *r);
+/* The rooms whose viewer count changed and is due at now_ms (loop time),
+ * linked by next_changed (NULL: none); the others stay on the registry's
+ * list (r->changed) for a later call. A room is due rooms_count_interval_ms()
+ * after it was last given. A room closed meanwhile is not on it. */
+struct room *rooms_take_changed(struct rooms *r, uint64_t now_ms);
+/* How often a room of n viewers hears its count: every 100 ms up to 100
+ * viewers, then every n ms (1,000 viewers: every second), at most every 2 s.
+ * Joins into a big room then cost its members about 1,000 messages a second
+ * in all, not 10 each per second. */
+uint64_t rooms_count_interval_ms(size_t n);
 
 /* Iterates rooms: for (rm = rooms_first(r, &it); rm; rm = rooms_next(r, &it)) */
 struct rooms_iter {

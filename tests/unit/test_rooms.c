@@ -315,7 +315,7 @@ static void test_changed_counts(void **state) {
   assert_int_equal(rooms_open(&r, "a", 1, NULL, 0, &a), 0);
   assert_int_equal(rooms_open(&r, "b", 2, NULL, 0, &b), 0);
   assert_int_equal(rooms_open(&r, "c", 3, NULL, 0, &c), 0);
-  assert_null(rooms_take_changed(&r)); /* opening changes no count */
+  assert_null(rooms_take_changed(&r, 1000)); /* opening changes no count */
 
   for (int i = 0; i < 3; i++)
     assert_int_equal(room_viewer_add(&r, a, &v[i]), 0);
@@ -324,14 +324,14 @@ static void test_changed_counts(void **state) {
   assert_int_equal(room_viewer_add(&r, a, &v[0]), -EEXIST);    /* no change */
   assert_int_equal(room_viewer_remove(&r, c, &v[0]), -ENOENT); /* no change */
   int seen_a = 0, seen_b = 0;
-  for (struct room *rm = rooms_take_changed(&r); rm; rm = rm->next_changed) {
+  for (struct room *rm = rooms_take_changed(&r, 2000); rm; rm = rm->next_changed) {
     assert_true(rm == a || rm == b);
     seen_a += rm == a;
     seen_b += rm == b;
   }
   assert_int_equal(seen_a, 1);
   assert_int_equal(seen_b, 1);
-  assert_null(rooms_take_changed(&r));
+  assert_null(rooms_take_changed(&r, 3000));
 
   /* Changed, then closed before the take: not reported. */
   assert_int_equal(room_viewer_add(&r, b, &v[0]), 0);
@@ -339,9 +339,46 @@ static void test_changed_counts(void **state) {
   assert_int_equal(room_viewer_remove(&r, a, &v[2]), 0);
   rooms_close(&r, c);
   rooms_close(&r, a);
-  struct room *left = rooms_take_changed(&r);
+  struct room *left = rooms_take_changed(&r, 4000);
   assert_ptr_equal(left, b);
   assert_null(left->next_changed);
+  rooms_free(&r);
+}
+
+/* A big room hears its count less often than a small one: a change in a
+ * room of 2,000 viewers is given 2 s after the last, while a small room's
+ * goes every 100 ms; the big one waits on the list meanwhile. */
+static void test_big_room_count_paced(void **state) {
+  (void)state;
+  enum { BIG = 2000 };
+  static struct client many[BIG + 1];
+  struct client one;
+  struct rooms r;
+  struct room *big, *small;
+  assert_int_equal(rooms_init(&r, BIG + 10), 0);
+  assert_int_equal(rooms_open(&r, "big", 1, NULL, 0, &big), 0);
+  assert_int_equal(rooms_open(&r, "small", 2, NULL, 0, &small), 0);
+  for (int i = 0; i < BIG; i++)
+    assert_int_equal(room_viewer_add(&r, big, &many[i]), 0);
+  assert_ptr_equal(rooms_take_changed(&r, 10000), big); /* the first change goes at once */
+  assert_int_equal(room_viewer_add(&r, big, &many[BIG]), 0);
+  assert_int_equal(room_viewer_add(&r, small, &one), 0);
+  struct room *due = rooms_take_changed(&r, 10100);
+  assert_ptr_equal(due, small); /* the small room's is due, the big one's waits */
+  assert_null(due->next_changed);
+  assert_ptr_equal(r.changed, big);
+  assert_null(rooms_take_changed(&r, 11999));
+  assert_int_equal(room_viewer_remove(&r, small, &one), 0);
+  due = rooms_take_changed(&r, 12000); /* 2 s after the last: both */
+  assert_non_null(due);
+  assert_non_null(due->next_changed);
+  assert_true((due == big && due->next_changed == small) ||
+              (due == small && due->next_changed == big));
+  assert_null(r.changed);
+  assert_int_equal(rooms_count_interval_ms(1), 100);
+  assert_int_equal(rooms_count_interval_ms(100), 100);
+  assert_int_equal(rooms_count_interval_ms(1000), 1000);
+  assert_int_equal(rooms_count_interval_ms(100000), 2000);
   rooms_free(&r);
 }
 
@@ -356,6 +393,7 @@ int main(void) {
       cmocka_unit_test(test_close_right_room),
       cmocka_unit_test(test_iteration),
       cmocka_unit_test(test_changed_counts),
+      cmocka_unit_test(test_big_room_count_paced),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
