@@ -108,6 +108,9 @@ static void ws_on_data(struct conn *c, const uint8_t *data, size_t len) {
     }
     ws_on_event(c, w, &ev);
   }
+  /* What was read is handled: an idle connection keeps no message buffer. */
+  if (c->proto == w)
+    ws_parser_trim(&w->parser);
 }
 
 static void ws_on_close(struct conn *c) {

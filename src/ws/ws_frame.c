@@ -301,6 +301,11 @@ void ws_parser_free(struct ws_parser *p) {
   p->msg_cap = 0;
 }
 
+void ws_parser_trim(struct ws_parser *p) {
+  if (p->msg_len == 0 && p->msg_opcode == 0)
+    ws_parser_free(p);
+}
+
 int ws_parser_feed(struct ws_parser *p, const uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev) {
   size_t off = 0, used;

@@ -82,6 +82,9 @@ struct ws_parser {
 
 void ws_parser_init(struct ws_parser *p, size_t max_message);
 void ws_parser_free(struct ws_parser *p);
+/* Frees the reassembly buffer when no message is under way (an idle
+ * connection then holds none); the last event's payload goes with it. */
+void ws_parser_trim(struct ws_parser *p);
 
 /* Feeds bytes. Sets *consumed to how many of data[0..len) were used; call
  * again with the remainder after every WS_EVENT. Never reads past len.

@@ -631,6 +631,36 @@ static void test_buffer_reuse(void **state) {
   ws_parser_free(&p);
 }
 
+/* Trimmed between messages, the parser holds no buffer; trimmed inside a
+ * fragmented message, it keeps what came so far. */
+static void test_trim(void **state) {
+  static uint8_t d[3000], buf[3000 + 14];
+  struct ws_parser p;
+  struct ws_event ev;
+  size_t n, used;
+
+  fill_pattern(d, sizeof(d));
+  ws_parser_init(&p, 1 << 20);
+  n = put_frame(buf, 0x81, (const uint8_t *)"hello", 5, 0, 0, 1);
+  assert_int_equal(ws_parser_feed(&p, buf, n, &used, &ev), WS_EVENT);
+  assert_non_null(p.msg);
+  ws_parser_trim(&p);
+  assert_null(p.msg);
+  assert_int_equal(p.msg_cap, 0);
+  n = put_frame(buf, 0x02, d, 2000, 0, 0, 2); /* first fragment */
+  assert_int_equal(ws_parser_feed(&p, buf, n, &used, &ev), WS_AGAIN);
+  ws_parser_trim(&p);
+  assert_non_null(p.msg);
+  n = put_frame(buf, 0x80, d + 2000, 1000, 0, 0, 3); /* the last */
+  assert_int_equal(ws_parser_feed(&p, buf, n, &used, &ev), WS_EVENT);
+  assert_int_equal(ev.kind, WS_EV_BINARY);
+  assert_int_equal(ev.len, 3000);
+  assert_memory_equal(ev.payload, d, 3000);
+  ws_parser_trim(&p);
+  assert_null(p.msg);
+  ws_parser_free(&p);
+}
+
 static void test_free_unused_parser(void **state) {
   struct ws_parser p;
 
@@ -822,6 +852,7 @@ int main(void) {
       cmocka_unit_test(test_consumed_stops_at_event),
       cmocka_unit_test(test_buffer_reuse),
       cmocka_unit_test(test_free_unused_parser),
+      cmocka_unit_test(test_trim),
       cmocka_unit_test(test_frame_header),
       cmocka_unit_test(test_close_payload),
       cmocka_unit_test(test_close_round_trip),
