@@ -16,7 +16,7 @@
 struct conn_write_req {
   uv_write_t req;
   unsigned n;
-  struct sbuf *bufs[CONN_OUTQ]; /* one reference each */
+  struct sbuf *bufs[]; /* n, one reference each */
 };
 
 static void conn_flush_all(struct conn_listener *l);
@@ -78,10 +78,15 @@ static void conn_outq_return(struct conn *c) {
   struct conn_outq *q = c->outq;
   struct conn_listener *l = c->listener;
   c->outq = NULL;
+  if (q->cap != CONN_OUTQ_FIRST || l->nspare_outq == CONN_SPARE_OUTQ) {
+    free(q); /* grown in a burst, or a burst to a big room is over */
+    return;
+  }
   q->n = 0;
   q->bytes = 0;
   q->next_free = l->spare_outq;
   l->spare_outq = q;
+  l->nspare_outq++;
 }
 
 static void conn_drop_queued(struct conn *c) {
@@ -96,6 +101,7 @@ static void conn_spare_outq_free(struct conn_listener *l) {
   while (l->spare_outq) {
     struct conn_outq *q = l->spare_outq;
     l->spare_outq = q->next_free;
+    l->nspare_outq--;
     free(q);
   }
 }
@@ -207,7 +213,7 @@ static void conn_on_written(uv_write_t *req, int status) {
 /* Hands bufs[from..n) to libuv, the first one from its byte skip on. */
 static void conn_write_rest(struct conn *c, struct sbuf **bufs, unsigned from, unsigned n,
                             size_t skip) {
-  struct conn_write_req *w = malloc(sizeof(*w));
+  struct conn_write_req *w = malloc(sizeof(*w) + (n - from) * sizeof(w->bufs[0]));
   uv_buf_t iov[CONN_OUTQ];
   if (w == NULL) {
     for (unsigned i = from; i < n; i++)
@@ -294,10 +300,31 @@ static int conn_over_cap(struct conn *c, size_t extra) {
 /* A spare queue of l's, or a new one. */
 static struct conn_outq *conn_outq_lend(struct conn_listener *l) {
   struct conn_outq *q = l->spare_outq;
-  if (q == NULL)
-    return calloc(1, sizeof(*q));
+  if (q == NULL) {
+    q = calloc(1, sizeof(*q) + CONN_OUTQ_FIRST * sizeof(q->bufs[0]));
+    if (q)
+      q->cap = CONN_OUTQ_FIRST;
+    return q;
+  }
   l->spare_outq = q->next_free;
+  l->nspare_outq--;
   return q;
+}
+
+/* Room for one more buffer in c's queue: lent, or grown (doubled). */
+static int conn_outq_room(struct conn *c) {
+  struct conn_outq *q = c->outq;
+  if (q == NULL)
+    return (c->outq = conn_outq_lend(c->listener)) ? 0 : -ENOMEM;
+  if (q->n < q->cap)
+    return 0;
+  unsigned cap = q->cap * 2 < CONN_OUTQ ? q->cap * 2 : CONN_OUTQ;
+  q = realloc(q, sizeof(*q) + cap * sizeof(q->bufs[0]));
+  if (q == NULL)
+    return -ENOMEM;
+  q->cap = cap;
+  c->outq = q;
+  return 0;
 }
 
 /* Queues b, as it is, for the end of the loop turn. */
@@ -310,7 +337,7 @@ static int conn_write_raw(struct conn *c, struct sbuf *b) {
     return -EPIPE;
   if (conn_over_cap(c, b->len))
     return -ENOBUFS;
-  if (c->outq == NULL && (c->outq = conn_outq_lend(c->listener)) == NULL) {
+  if (conn_outq_room(c) < 0) {
     conn_close_soon(c);
     return -ENOMEM;
   }

@@ -15,8 +15,10 @@
 
 #include "util/map.h"
 
-#define CONN_SNIFF_MAX 16 /* first bytes held while a sniffer decides */
-#define CONN_OUTQ 16      /* buffers queued on a connection for one write */
+#define CONN_SNIFF_MAX 16    /* first bytes held while a sniffer decides */
+#define CONN_OUTQ 256        /* most buffers queued on a connection for one write */
+#define CONN_OUTQ_FIRST 32   /* a lent queue's room at first; it doubles as needed */
+#define CONN_SPARE_OUTQ 1024 /* spare queues a listener keeps for reuse */
 
 struct conn;
 struct conn_listener;
@@ -40,10 +42,10 @@ void sbuf_unref(struct sbuf *b);
  * turn's end. The listener lends one to a connection while it has some: an
  * idle connection holds none. */
 struct conn_outq {
-  struct conn_outq *next_free; /* the listener's spare ones */
+  struct conn_outq *next_free; /* the listener's spare ones (of CONN_OUTQ_FIRST) */
   size_t bytes;
-  unsigned n;
-  struct sbuf *bufs[CONN_OUTQ];
+  unsigned n, cap;
+  struct sbuf *bufs[];
 };
 
 struct conn_ops {
@@ -130,6 +132,7 @@ struct conn_listener {
   uv_idle_t flush_idle;         /* active while writes wait: the loop does not block */
   struct conn *flush;           /* connections with queued writes */
   struct conn_outq *spare_outq; /* returned by connections, lent again */
+  unsigned nspare_outq;         /* at most CONN_SPARE_OUTQ */
   conn_accept_cb accept_cb;     /* binds a protocol to each new connection */
   void *app;                    /* copied to each connection's app */
   struct tls_ctx *tls;          /* borrowed; NULL: plain TCP */
