@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "proc.h"
+
 #define CB_READ_BUF (256 * 1024) /* bytes of the one shared read buffer */
 #define CB_MSG_MAX (256 * 1024)  /* bytes of one WebSocket message (all fragments), at most */
 #define CB_HEAD_MAX (16 * 1024)  /* bytes of an HTTP response head, at most */
@@ -169,10 +171,8 @@ void cb_viewer_joined(struct cb_bench *b, struct cb_conn *c);
 void cb_conn_lost(struct cb_conn *c, const char *why);
 
 /* ---- stats.c ---- */
-double cb_server_cpu(int pid); /* s of CPU (all threads), -1 when unreadable */
-long cb_server_rss(int pid);   /* VmRSS in KiB, -1 when unreadable */
-double cb_self_cpu(void);      /* our own user+system CPU, s */
-double cb_machine_busy(void);  /* busy time of all CPUs, s; -1 when unreadable */
+double cb_self_cpu(void);     /* our own user+system CPU, s */
+double cb_machine_busy(void); /* busy time of all CPUs, s; -1 when unreadable */
 void cb_print_result(struct cb_bench *b);
 
 /* ---- report.c ---- */

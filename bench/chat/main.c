@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
     return 1;
   if (parse_run(argc, argv, &b->o) < 0)
     return usage();
-  if (cb_server_cpu(b->o.pid) < 0) {
+  if (bench_proc_cpu_s(b->o.pid) < 0) {
     cb_log("no process %d to measure", b->o.pid);
     return 1;
   }

@@ -162,8 +162,8 @@ static void start_broadcaster(struct cb_bench *b) {
 }
 
 static void begin_joins(struct cb_bench *b) {
-  b->rss0 = cb_server_rss(b->o.pid);
-  b->cpu_join0 = cb_server_cpu(b->o.pid);
+  b->rss0 = bench_proc_rss_kib(b->o.pid);
+  b->cpu_join0 = bench_proc_cpu_s(b->o.pid);
   b->t_join0 = b->progress = uv_hrtime();
   phase_set(b, PH_JOIN);
   viewers_pump(b);
@@ -171,7 +171,7 @@ static void begin_joins(struct cb_bench *b) {
 
 static void joins_done(struct cb_bench *b) {
   b->t_joined = uv_hrtime();
-  b->cpu_join1 = cb_server_cpu(b->o.pid);
+  b->cpu_join1 = bench_proc_cpu_s(b->o.pid);
   if (b->failed_conns)
     cb_log("%u of %u viewers failed to join", b->failed_conns, b->o.viewers);
   if (!b->joined)
@@ -180,12 +180,12 @@ static void joins_done(struct cb_bench *b) {
 }
 
 static void begin_burst(struct cb_bench *b) {
-  b->rss1 = cb_server_rss(b->o.pid);
+  b->rss1 = bench_proc_rss_kib(b->o.pid);
   b->want = (uint64_t)b->joined * b->o.messages;
   if (b->o.mode == CB_IDLE) {
     b->ucpu0 = cb_self_cpu();
     b->busy0 = cb_machine_busy();
-    b->hold_cpu0 = cb_server_cpu(b->o.pid);
+    b->hold_cpu0 = bench_proc_cpu_s(b->o.pid);
     b->t_hold0 = uv_hrtime();
     phase_set(b, PH_HOLD);
     return;
@@ -194,7 +194,7 @@ static void begin_burst(struct cb_bench *b) {
     return run_fail(b, "out of memory");
   b->ucpu0 = cb_self_cpu();
   b->busy0 = cb_machine_busy();
-  b->cpu0 = cb_server_cpu(b->o.pid);
+  b->cpu0 = bench_proc_cpu_s(b->o.pid);
   b->t_send0 = b->t_last = uv_hrtime();
   phase_set(b, PH_BURST);
   if (cb_send_burst(b) < 0)
@@ -203,9 +203,9 @@ static void begin_burst(struct cb_bench *b) {
 
 static void finish(struct cb_bench *b) {
   if (b->phase == PH_BURST) {
-    b->cpu1 = cb_server_cpu(b->o.pid);
+    b->cpu1 = bench_proc_cpu_s(b->o.pid);
   } else {
-    b->hold_cpu1 = cb_server_cpu(b->o.pid);
+    b->hold_cpu1 = bench_proc_cpu_s(b->o.pid);
     b->t_hold1 = uv_hrtime();
   }
   b->ucpu1 = cb_self_cpu();

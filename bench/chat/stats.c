@@ -1,8 +1,6 @@
-/* What a run measures, read from /proc and the clocks, and its one JSON
- * line: the server's CPU time (its process CPU clock, every thread, in ns;
- * utime+stime from /proc/<pid>/stat in clock ticks when that clock cannot
- * be read), its VmRSS, our own CPU time (getrusage), and the deliveries'
- * latency percentiles. */
+/* What a run measures besides the server's CPU time and VmRSS
+ * (bench/common/proc.c), and its one JSON line: our own CPU time
+ * (getrusage) and the deliveries' latency percentiles. */
 #include "cb.h"
 
 #include <stdio.h>
@@ -11,48 +9,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-static double stat_cpu(int pid) {
-  char path[64], buf[2048], *p;
-  unsigned long ut, st;
-  size_t n;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  if (!(f = fopen(path, "r")))
-    return -1;
-  n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  if (!(p = strrchr(buf, ')')) ||
-      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-    return -1;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-double cb_server_cpu(int pid) {
-  struct timespec ts;
-  clockid_t clk;
-
-  if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0)
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-  return stat_cpu(pid);
-}
-
-long cb_server_rss(int pid) {
-  char path[64], line[256];
-  long kib = -1;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  if (!(f = fopen(path, "r")))
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
 
 double cb_self_cpu(void) {
   struct rusage ru;

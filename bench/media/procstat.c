@@ -3,6 +3,7 @@
  * ticks when that clock cannot be read), its VmRSS, our own CPU time, and
  * how busy the CPUs of each side were (/proc/stat). */
 #include "emu.h"
+#include "proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,50 +11,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The process's CPU clock: every thread's time, exited ones included, in
- * ns (clock_getcpuclockid works for another process we may trace). */
-static double clock_cpu(int pid) {
-  struct timespec ts;
-  clockid_t clk;
-
-  if (clock_getcpuclockid(pid, &clk) != 0 || clock_gettime(clk, &ts) != 0)
-    return -1;
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double stat_cpu(int pid) {
-  char path[64], buf[2048], *p;
-  unsigned long ut, st;
-  size_t n;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  if (!(f = fopen(path, "r")))
-    return -1;
-  n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  if (!(p = strrchr(buf, ')')) ||
-      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-    return -1;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long rss_kib(int pid) {
-  char path[64], line[256];
-  long kib = -1;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  if (!(f = fopen(path, "r")))
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
 
 /* 1 when cpu is in list ("0", "1-3", "0,2"). */
 int mb_cpu_in(const char *list, int cpu) {
@@ -131,10 +88,8 @@ void mb_proc_read(struct mb_proc *p, int pid, const char *server_cpus, const cha
   struct rusage ru;
 
   p->t = mb_now();
-  p->cpu_s = clock_cpu(pid);
-  if (p->cpu_s < 0)
-    p->cpu_s = stat_cpu(pid);
-  p->rss_kib = rss_kib(pid);
+  p->cpu_s = bench_proc_cpu_s(pid);
+  p->rss_kib = bench_proc_rss_kib(pid);
   getrusage(RUSAGE_SELF, &ru);
   p->emu_cpu_s =
       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
