@@ -43,18 +43,11 @@ CLIENT=$ROOT/bench/.build-chat/client/onair-chat-bench
 
 say() { echo "run-chat: $*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
-# node for the seed: the one on PATH where it is Node.js 20 or later, else
-# the tests' own (scripts/test-node.sh) and the npm next to it.
-node_major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  test_node=$("$ROOT/scripts/test-node.sh") ||
-    die "node 20 or later is needed: run scripts/install-deps.sh --test (it installs the tests' Node.js)"
-  PATH=$(dirname "$test_node"):$PATH
-  export PATH
-  test_npm=$("$ROOT/scripts/test-node.sh" --npm)
-  npm() { node "$test_npm" "$@"; }
-fi
+# node 20 or later for the seed (bench/lib.sh).
+bench_use_node20
 [ -f "$SEED_SRC/server.js" ] || die "no seed server at $SEED_SRC (set SEED_SRC)"
 
 # ---- sizes ----------------------------------------------------------------------
@@ -84,12 +77,7 @@ elif [ -n "${ONAIR_REV:-}" ]; then
   cmake --build bench/.build-chat/rev/build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
   ONAIR=$ROOT/bench/.build-chat/rev/build/onair
 else
-  if [ ! -f bench/.build/CMakeCache.txt ]; then
-    say "configuring a Release build in bench/.build"
-    cmake -S . -B bench/.build -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
-  fi
-  cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
-  ONAIR=$ROOT/bench/.build/onair
+  bench_build_onair
 fi
 [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
 if [ ! -f bench/.build-chat/client/CMakeCache.txt ]; then
@@ -98,16 +86,7 @@ fi
 cmake --build bench/.build-chat/client >/dev/null || die "bench/chat's build failed"
 
 # ---- the seed, copied (the anchor directory stays untouched) -------------------
-mkdir -p "$SEED_WORK"
-for f in server.js socket.js package.json package-lock.json; do
-  cmp -s "$SEED_SRC/$f" "$SEED_WORK/$f" || cp "$SEED_SRC/$f" "$SEED_WORK/$f"
-done
-if [ ! -f "$SEED_WORK/node_modules/socket.io/package.json" ] ||
-   ! cmp -s "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"; then
-  say "npm ci in bench/.seed-work"
-  (cd "$SEED_WORK" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
-  cp "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"
-fi
+bench_seed_work "$SEED_SRC" "$SEED_WORK"
 
 # ---- limits: every connection is a descriptor in the client and in the server ----
 need=$((maxn + 1024))
@@ -263,7 +242,7 @@ append_results() { # report.txt jsonl-name
     echo
     echo "Command: \`$settings bench/run-chat.sh\`; one C client (onair-chat-bench) for both servers."
     [ -z "$LEFT_OUT" ] || echo "Left out:$LEFT_OUT (the open-files hard limit, $(ulimit -Hn), could not be raised)."
-    echo "Runs: \`results/$2\`. The machine's CPUs were ${busy} % busy in the second before the run;"
+    echo "Runs: \`results/$2\`. The machine's CPUs were ${BUSY} % busy in the second before the run;"
     echo "\`other\` is everything else's CPU during each window, in CPUs."
     echo
     echo '```'
@@ -275,12 +254,7 @@ append_results() { # report.txt jsonl-name
 
 BURST=$((maxm > 5 ? maxm : 5))
 FAILED=0
-cpu_times() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
-read -r busy1 idle1 < <(cpu_times)
-sleep 1
-read -r busy2 idle2 < <(cpu_times)
-busy=$((100 * (busy2 - busy1) / (busy2 - busy1 + idle2 - idle1 + 1)))
-[ "$busy" -lt 10 ] || say "the machine is busy (${busy} % of its CPUs in the last second): the figures will be noisy"
+bench_busy_check
 start=$(date +%s)
 for size in $SIZES; do
   for rep in $(seq "$REPEATS"); do

@@ -38,6 +38,8 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 say() { echo "run-join: $*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 for s in $SIZES; do
   case $s in '' | *[!0-9]*) die "bad size '$s' in SIZES (viewer counts, e.g. \"1 5 12\")" ;; esac
@@ -46,16 +48,8 @@ for v in REPEATS SINGLE WARMUP TIMEOUT SETTLE; do
   case ${!v} in '' | *[!0-9]*) die "$v must be a whole number" ;; esac
 done
 
-# node 20 or later: the one on PATH, else the tests' own (as bench/run-chat.sh).
-node_major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  test_node=$("$ROOT/scripts/test-node.sh") ||
-    die "node 20 or later is needed: run scripts/install-deps.sh --test (it installs the tests' Node.js)"
-  PATH=$(dirname "$test_node"):$PATH
-  export PATH
-  test_npm=$("$ROOT/scripts/test-node.sh" --npm)
-  npm() { node "$test_npm" "$@"; }
-fi
+# node 20 or later (bench/lib.sh).
+bench_use_node20
 [ -f "$ROOT/tests/node_modules/playwright-core/package.json" ] ||
   die "tests/node_modules/playwright-core is missing: run scripts/install-deps.sh --test (or npm ci in tests/)"
 [ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM: run scripts/install-deps.sh --test"
@@ -65,37 +59,18 @@ fi
 if [ -n "${ONAIR_BIN:-}" ]; then
   ONAIR=$ONAIR_BIN
 else
-  if [ ! -f bench/.build/CMakeCache.txt ]; then
-    say "configuring a Release build in bench/.build"
-    cmake -S . -B bench/.build -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
-  fi
-  cmake --build bench/.build -j"$(nproc)" --target onair >/dev/null || die "build failed"
-  ONAIR=$ROOT/bench/.build/onair
+  bench_build_onair
 fi
 [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
 
-# ---- the seed, copied (the anchor directory stays untouched; as bench/run-chat.sh) ----
-mkdir -p "$SEED_WORK"
-for f in server.js socket.js package.json package-lock.json; do
-  cmp -s "$SEED_SRC/$f" "$SEED_WORK/$f" || cp "$SEED_SRC/$f" "$SEED_WORK/$f"
-done
-if [ ! -f "$SEED_WORK/node_modules/socket.io/package.json" ] ||
-   ! cmp -s "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"; then
-  say "npm ci in bench/.seed-work"
-  (cd "$SEED_WORK" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
-  cp "$SEED_WORK/package-lock.json" "$SEED_WORK/.installed-lock"
-fi
+# ---- the seed, copied (the anchor directory stays untouched) ----
+bench_seed_work "$SEED_SRC" "$SEED_WORK"
 
 # ---- run, in a loopback-only network namespace ----------------------------------
 mkdir -p bench/results
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 JSONL=bench/results/join-$STAMP.jsonl
-cpu_times() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
-read -r busy1 idle1 < <(cpu_times)
-sleep 1
-read -r busy2 idle2 < <(cpu_times)
-busy=$((100 * (busy2 - busy1) / (busy2 - busy1 + idle2 - idle1 + 1)))
-[ "$busy" -lt 10 ] || say "the machine is busy (${busy} % of its CPUs in the last second): the figures will be noisy"
+bench_busy_check
 say "node $(node --version), $("$CHROMIUM" --version 2>/dev/null | head -1), onair $ONAIR; rows in $JSONL"
 start=$(date +%s)
 status=0
