@@ -210,25 +210,18 @@ static void conn_on_written(uv_write_t *req, int status) {
   free(w);
 }
 
-/* Hands bufs[from..n) to libuv, the first one from its byte skip on. */
-static void conn_write_rest(struct conn *c, struct sbuf **bufs, unsigned from, unsigned n,
-                            size_t skip) {
-  struct conn_write_req *w = malloc(sizeof(*w) + (n - from) * sizeof(w->bufs[0]));
-  uv_buf_t iov[CONN_OUTQ];
+/* Hands n buffers (their references) and their iov to libuv. */
+static void conn_write_rest(struct conn *c, struct sbuf **bufs, const uv_buf_t *iov, unsigned n) {
+  struct conn_write_req *w = malloc(sizeof(*w) + n * sizeof(w->bufs[0]));
   if (w == NULL) {
-    for (unsigned i = from; i < n; i++)
+    for (unsigned i = 0; i < n; i++)
       sbuf_unref(bufs[i]);
     conn_close_soon(c);
     return;
   }
-  w->n = n - from;
-  for (unsigned i = from; i < n; i++) {
-    w->bufs[i - from] = bufs[i];
-    iov[i - from] = uv_buf_init((char *)bufs[i]->data, (unsigned)bufs[i]->len);
-  }
-  iov[0].base += skip;
-  iov[0].len -= skip;
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, iov, w->n, conn_on_written) < 0) {
+  w->n = n;
+  memcpy(w->bufs, bufs, n * sizeof(bufs[0]));
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, iov, n, conn_on_written) < 0) {
     conn_on_written(&w->req, UV_EPIPE);
     conn_close_soon(c);
   }
@@ -238,31 +231,32 @@ static void conn_write_rest(struct conn *c, struct sbuf **bufs, unsigned from, u
  * not take now (uv_try_write refuses while earlier writes wait, so order is
  * kept). */
 static void conn_flush_now(struct conn *c) {
-  struct sbuf *bufs[CONN_OUTQ];
+  struct conn_outq *q = c->outq;
   uv_buf_t iov[CONN_OUTQ];
-  unsigned n = c->outq ? c->outq->n : 0, i = 0;
+  unsigned n = q ? q->n : 0, i = 0;
   if (n == 0)
     return;
-  memcpy(bufs, c->outq->bufs, n * sizeof(bufs[0]));
-  conn_outq_return(c);
   c->listener->writes++;
   c->listener->bufs_written += n;
   for (unsigned k = 0; k < n; k++)
-    iov[k] = uv_buf_init((char *)bufs[k]->data, (unsigned)bufs[k]->len);
+    iov[k] = uv_buf_init((char *)q->bufs[k]->data, (unsigned)q->bufs[k]->len);
   int done = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
   if (done < 0 && done != UV_EAGAIN) {
-    for (unsigned k = 0; k < n; k++)
-      sbuf_unref(bufs[k]);
+    conn_drop_queued(c);
     conn_close_soon(c);
     return;
   }
   size_t left = done > 0 ? (size_t)done : 0;
-  for (; i < n && left >= bufs[i]->len; i++) {
-    left -= bufs[i]->len;
-    sbuf_unref(bufs[i]);
+  for (; i < n && left >= q->bufs[i]->len; i++) {
+    left -= q->bufs[i]->len;
+    sbuf_unref(q->bufs[i]);
   }
-  if (i < n)
-    conn_write_rest(c, bufs, i, n, left);
+  if (i < n) {
+    iov[i].base += left;
+    iov[i].len -= left;
+    conn_write_rest(c, q->bufs + i, iov + i, n - i);
+  }
+  conn_outq_return(c); /* every reference is released or handed on */
 }
 
 /* Keeps the loop from blocking in poll while writes wait (they were queued
