@@ -65,6 +65,50 @@ function frameHook() {
   let resolve;
   const R = window.__joinBench = { frame: null, playing: null, videos: 0, error: null };
   R.done = new Promise(r => { resolve = r; });
+  // Where the time goes, on the same clock: the first time each step
+  // happened (whatever page it is: both designs use a WebSocket and an
+  // RTCPeerConnection, so the steps are comparable).
+  R.marks = {};
+  const mark = k => { if (!(k in R.marks)) R.marks[k] = performance.now(); };
+  R.mark = mark;
+  const WS = window.WebSocket;
+  if (WS) {
+    window.WebSocket = function (...a) {
+      mark('ws_new');
+      const ws = new WS(...a);
+      ws.addEventListener('open', () => mark('ws_open'));
+      ws.addEventListener('message', () => mark('ws_message'));
+      return ws;
+    };
+    window.WebSocket.prototype = WS.prototype;
+    for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = WS[k];
+  }
+  const PC = window.RTCPeerConnection;
+  if (PC) {
+    const sld = PC.prototype.setLocalDescription;
+    const srd = PC.prototype.setRemoteDescription;
+    PC.prototype.setLocalDescription = function (...a) {
+      mark('pc_local_set_call');
+      return sld.apply(this, a).then(v => { mark('pc_local_set'); return v; });
+    };
+    PC.prototype.setRemoteDescription = function (...a) {
+      mark('pc_remote_set_call');
+      return srd.apply(this, a).then(v => { mark('pc_remote_set'); return v; });
+    };
+    window.RTCPeerConnection = function (...a) {
+      mark('pc_new');
+      const pc = new PC(...a);
+      pc.addEventListener('iceconnectionstatechange', () => {
+        if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') mark('ice_connected');
+      });
+      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') mark('pc_connected'); });
+      pc.addEventListener('track', () => mark('pc_track'));
+      return pc;
+    };
+    window.RTCPeerConnection.prototype = PC.prototype;
+    Object.setPrototypeOf(window.RTCPeerConnection, PC);
+  }
+  document.addEventListener('readystatechange', () => mark(`doc_${document.readyState}`));
   const seen = new WeakSet();
   let observer = null;
   const hook = v => {
@@ -72,6 +116,7 @@ function frameHook() {
     seen.add(v);
     R.videos++;
     v.addEventListener('playing', () => { if (R.playing === null) R.playing = performance.now(); });
+    v.addEventListener('loadedmetadata', () => mark('video_metadata'));
     if (typeof v.requestVideoFrameCallback !== 'function') {
       R.error = 'no requestVideoFrameCallback';
       resolve();
@@ -113,6 +158,10 @@ function pageTimes() {
     dcl_ms: nav.domContentLoadedEventEnd || null,
     load_ms: nav.loadEventEnd || null,
     time_origin: performance.timeOrigin,
+    marks: R.marks,
+    scripts_end_ms: Math.max(0, ...performance.getEntriesByType('resource')
+      .filter(e => e.initiatorType === 'script' || e.initiatorType === 'link' || e.initiatorType === 'other')
+      .map(e => e.responseEnd)),
   };
 }
 
@@ -146,6 +195,25 @@ async function onairDesign(opt, casterBrowser, viewerBrowser, maxViewers) {
     healthy: () => srv.alive(),
     log: () => srv.log().slice(-3000),
     async stop() { await caster.context.close().catch(() => {}); await srv.stop(); },
+  };
+}
+
+// JOIN_FLOOR=1 (a diagnostic, not in the report's ratios): onair's own
+// join with nothing else on the page: view-boot.js and a <video>, served in
+// place of /view/caster, so the figures show what chromium and onair take
+// with no page weight at all.
+function floorDesign(onair) {
+  const html = '<!doctype html><meta charset="utf-8"><script src="/assets/view-boot.js"></script>' +
+    '<video id="video" autoplay muted playsinline></video>';
+  return {
+    ...onair,
+    name: 'floor',
+    async context(i) {
+      const ctx = await onair.context(i);
+      await ctx.route(onair.url, route => route.fulfill({ status: 200, contentType: 'text/html', body: html }));
+      return ctx;
+    },
+    async stop() { /* onair's */ },
   };
 }
 
@@ -199,6 +267,7 @@ async function tutorialDesign(opt, casterBrowser, viewerBrowser) {
 // mode: 'single' (n = 1), 'one-by-one' (each viewer opened once the one
 // before it has its first frame) or 'at-once' (all n navigations started
 // together). Returns one row per viewer.
+const traced = new Set(); // JOIN_TRACE=prefix: chromium's trace of each design's first measured viewer
 async function measure(design, n, mode, timeoutMs) {
   const slots = [];
   for (let i = 0; i < n; i++) {
@@ -212,6 +281,12 @@ async function measure(design, n, mode, timeoutMs) {
   const one = async (s, i) => {
     const row = { viewer: i + 1, ok: false };
     const started = Date.now();
+    const trace = process.env.JOIN_TRACE && !traced.has(design.name) && mode === 'single';
+    if (trace) {
+      traced.add(design.name);
+      await s.ctx.browser().startTracing(s.page, { path: `${process.env.JOIN_TRACE}-${design.name}.json`,
+        categories: ['devtools.timeline', 'v8', 'blink', 'loading', 'toplevel', 'webrtc', 'disabled-by-default-devtools.timeline'] });
+    }
     try {
       const times = await within((async () => {
         await s.page.goto(design.url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
@@ -223,8 +298,11 @@ async function measure(design, n, mode, timeoutMs) {
     } catch (e) {
       row.error = e.message.split('\n')[0];
       row.wall_ms = Date.now() - started;
+      // How far it got.
+      row.marks = await s.page.evaluate(() => (window.__joinBench ? window.__joinBench.marks : null)).catch(() => null);
     }
     if (s.errors.length) row.page_errors = s.errors.slice(0, 3);
+    if (trace) await s.ctx.browser().stopTracing();
     return row;
   };
   let rows;
@@ -255,7 +333,10 @@ async function run(opt) {
   const { chromium } = require(path.join(TESTS, 'node_modules/playwright-core'));
   // Broadcasters in one browser process, every viewer in another.
   const casterBrowser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
-  const viewerBrowser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  // The floor's page is served by playwright: chromium counts it as public and
+  // would refuse its WebSocket to 127.0.0.1 (local network access checks).
+  const floorArgs = process.env.JOIN_FLOOR ? ['--disable-features=LocalNetworkAccessChecks'] : [];
+  const viewerBrowser = await chromium.launch({ executablePath: CHROMIUM, args: [...BROWSER_ARGS, ...floorArgs] });
   const designs = [];
   let failed = false;
   try {
@@ -263,6 +344,7 @@ async function run(opt) {
     designs.push(await onairDesign(opt, casterBrowser, viewerBrowser, maxN));
     log(`onair live at ${designs[0].url}`);
     designs.push(await tutorialDesign(opt, casterBrowser, viewerBrowser));
+    if (process.env.JOIN_FLOOR) designs.push(floorDesign(designs[0]));
     log(`tutorial design live at ${designs[1].url}`);
     write({ type: 'meta', started: new Date().toISOString(), sizes, repeats, single, warmup,
       timeout_s: timeoutMs / 1000, settle_s: settleMs / 1000, chromium: casterBrowser.version(), node: process.version });
@@ -354,6 +436,33 @@ function summarize(rows) {
   return list;
 }
 
+// One viewer opening a live room, step by step: the median time (ms from
+// navigation start) each design's page first reached each step.
+const PHASES = [
+  ['response', r => r.response_ms], ['scripts', r => r.scripts_end_ms], ['ws_new', r => r.marks.ws_new],
+  ['pc_new', r => r.marks.pc_new], ['dcl', r => r.dcl_ms], ['ws_open', r => r.marks.ws_open],
+  ['ws_message', r => r.marks.ws_message], ['offer_set', r => r.marks.pc_local_set],
+  ['answer_in', r => r.marks.pc_remote_set_call], ['answer_set', r => r.marks.pc_remote_set],
+  ['ice', r => r.marks.ice_connected], ['dtls', r => r.marks.pc_connected], ['track', r => r.marks.pc_track],
+  ['frame_in', r => r.frame_received_ms], ['frame', r => r.frame_ms],
+];
+
+function phases(rows, p) {
+  const single = rows.filter(r => r.type === 'viewer' && !r.warmup && r.ok && r.mode === 'single' && r.marks);
+  if (!single.length) return;
+  p('');
+  p('one viewer, step by step (median ms from navigation start; - where the page never got there)');
+  p('design    ' + PHASES.map(([k]) => k.padStart(11)).join(''));
+  for (const design of ['onair', 'tutorial', 'floor']) {
+    const mine = single.filter(r => r.design === design);
+    if (!mine.length) continue;
+    p(design.padEnd(10) + PHASES.map(([, f]) => {
+      const xs = mine.map(f).filter(x => typeof x === 'number' && x > 0);
+      return fmt(xs.length * 2 > mine.length ? median(xs) : NaN).padStart(11);
+    }).join(''));
+  }
+}
+
 function report(file, md) {
   const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l));
   const list = summarize(rows);
@@ -382,6 +491,7 @@ function report(file, md) {
     p(`one viewer opening a live room: onair ${fmt(one.total_p95)} ms p95 from navigation to the first frame ` +
       `(median ${fmt(one.total_p50)}, ${one.ok} runs); target 300 ms`);
   }
+  phases(rows, p);
   const failed = list.reduce((s, g) => s + g.viewers - g.ok, 0);
   if (failed) p(`${failed} viewer(s) saw no frame within the timeout: left out of the figures (see the rows)`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -10,6 +10,9 @@
 //   view.start(); view.onAnswer(sdp); view.stats(); view.close();
 //   view.start(via): via(sdp) takes the offer instead of a media.offer (the
 //   page sends it with its room.join); via(null) when no offer could be made.
+//   createViewer({ ..., adopt }) takes over the connection view-boot.js
+//   made and offered with the page's room.join ({ pc, stream, ready }): no
+//   start() needed for it; its answer was applied by view-boot.js.
 //
 // send(msg) sends a WebSocket message ({"type":"media.offer","sdp":...}).
 // onState(state) reports the connection's state ('connecting', 'connected',
@@ -129,22 +132,33 @@ export function createPublisher({ stream, send, onState }) {
 
 // A viewer's side: one download from onair.
 // onStream(MediaStream) when media arrives.
-export function createViewer({ send, onStream, onState }) {
+export function createViewer({ send, onStream, onState, adopt = null }) {
   let pc = null;
+  let ready = Promise.resolve(); // the local description is set
 
-  async function start(via) {
-    close();
-    pc = new RTCPeerConnection(RTC_CONFIG);
-    const mine = pc;
-    const stream = new MediaStream();
-    watchState(pc, onState);
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addEventListener('track', ev => {
+  function listen(mine, stream) {
+    watchState(mine, onState);
+    mine.addEventListener('track', ev => {
       if (mine !== pc) return;
       stream.addTrack(ev.track);
       onStream(stream);
     });
+  }
+  if (adopt && adopt.pc && adopt.pc.signalingState !== 'closed') {
+    pc = adopt.pc;
+    ready = adopt.ready || ready;
+    listen(pc, adopt.stream);
+    if (adopt.stream.getTracks().length) Promise.resolve().then(() => { if (pc === adopt.pc) onStream(adopt.stream); });
+  }
+
+  async function start(via) {
+    close();
+    pc = new RTCPeerConnection(RTC_CONFIG);
+    ready = Promise.resolve();
+    const mine = pc;
+    listen(mine, new MediaStream());
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
     const deliver = via || asMediaOffer(send);
     try {
       await offer(mine, sdp => { if (mine === pc) deliver(sdp); });
@@ -171,5 +185,12 @@ export function createViewer({ send, onStream, onState }) {
     pc = null;
   }
 
-  return { start, onAnswer: sdp => (pc ? answer(pc, sdp, onState) : undefined), stats, close };
+  function onAnswer(sdp) {
+    const mine = pc;
+    if (!mine) return;
+    ready.then(() => { if (mine === pc) answer(mine, sdp, onState); },
+      () => { if (mine === pc && onState) onState('failed'); }); // no local description: offer again
+  }
+
+  return { start, onAnswer, stats, close };
 }

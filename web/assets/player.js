@@ -201,6 +201,7 @@ function autoHide(video, box, bar) {
     if (box.dataset.controls === 'on') { clearTimeout(timer); box.dataset.controls = 'off'; } else wake();
   });
   video.addEventListener('playing', wake);
+  if (!video.paused && video.readyState >= 2) wake(); // playing before this script ran (view-boot.js)
   return wake;
 }
 

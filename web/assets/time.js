@@ -1,8 +1,14 @@
 // Formatting of the server's timestamps (ms since the epoch) for people.
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayClock = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+// Made on first use: a browser takes tens of ms to set up a formatter (its
+// locale data), which a page should not pay before it has anything to show.
+const formats = {
+  clock: { hour: '2-digit', minute: '2-digit' },
+  dayClock: { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' },
+  full: { dateStyle: 'full', timeStyle: 'medium' },
+};
+const made = {};
+const format = (which, d) => (made[which] ||= new Intl.DateTimeFormat(undefined, formats[which])).format(d);
 
 function valid(ts) {
   return typeof ts === 'number' && Number.isFinite(ts) && Math.abs(ts) < 8.64e15;
@@ -12,12 +18,12 @@ function valid(ts) {
 export function formatClock(ts, now = Date.now()) {
   if (!valid(ts)) return '';
   const d = new Date(ts);
-  return d.toDateString() === new Date(now).toDateString() ? clock.format(d) : dayClock.format(d);
+  return format(d.toDateString() === new Date(now).toDateString() ? 'clock' : 'dayClock', d);
 }
 
 // The full date and time, for a tooltip.
 export function formatFull(ts) {
-  return valid(ts) ? full.format(new Date(ts)) : '';
+  return valid(ts) ? format('full', new Date(ts)) : '';
 }
 
 // ISO 8601 for a <time datetime="...">.

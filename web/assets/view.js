@@ -32,6 +32,10 @@ let nobody = false;  // no account has this room's name
 let retryTimer = null;
 let retries = 0;     // automatic re-offers after a failed media connection
 let joinOffered = false; // the last room.join carried the page's media offer
+// view-boot.js started the join while the page loaded (socket, offer,
+// room.join): the first connection and the first join take it over.
+let boot = window.onairBoot || null;
+let iceServers = []; // hello's
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -73,11 +77,13 @@ function reoffer() {
   }, delay);
 }
 
-function startViewer() {
+function startViewer(adopt = null) {
   if (viewer) viewer.close();
   clearTimeout(retryTimer);
-  overlay('Connecting to the stream…');
+  // Playing already (view-boot.js's stream came before this script ran).
+  overlay(adopt && video.srcObject && video.readyState >= 2 ? '' : 'Connecting to the stream…');
   viewer = createViewer({
+    adopt,
     send: msg => socket.send(msg),
     onStream(stream) {
       if (video.srcObject !== stream) video.srcObject = stream;
@@ -152,10 +158,35 @@ $('retry').addEventListener('click', () => {
 function join() {
   state = 'joining';
   joinOffered = false;
+  const early = boot;
+  boot = null;
+  if (early && early.pc) {
+    joinEarly(early);
+    return;
+  }
   startViewer();
   const mine = viewer;
   viewer.start(sdp => {
     if (state !== 'joining' || viewer !== mine) return;
+    joinOffered = !!sdp;
+    socket.send(sdp ? { type: 'room.join', room: roomName, sdp } : { type: 'room.join', room: roomName });
+  });
+}
+
+// The first join, with view-boot.js's connection: its room.join went out
+// already, or goes out as soon as its offer is made.
+function joinEarly(early) {
+  startViewer(early);
+  const mine = viewer;
+  const servers = iceServers;
+  if (early.joined) {
+    joinOffered = true;
+    early.describe(servers); // if view-boot.js had not had hello yet
+    return;
+  }
+  early.offered.then(() => {
+    if (state !== 'joining' || viewer !== mine) return;
+    const sdp = early.describe(servers) ? early.sdp() : null;
     joinOffered = !!sdp;
     socket.send(sdp ? { type: 'room.join', room: roomName, sdp } : { type: 'room.join', room: roomName });
   });
@@ -241,9 +272,11 @@ function onMessage(m) {
   switch (m.type) {
     case 'hello':
       me = m.user;
+      if (me === '' && !guest) setupGuest(); // public-watch: a signed-out visitor watches
       restarting = false;
       watchingRooms = false;
       setIceServers(m.ice_servers);
+      iceServers = m.ice_servers;
       chat.setUser(me);
       if (!guest) setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
@@ -327,6 +360,7 @@ function onMessage(m) {
 let socket = null;
 function connect() {
   socket = openSocket({
+    adopt: boot && boot.ws ? boot : null,
     reconnect: true,
     onMessage,
     onClose({ code }) {
@@ -383,7 +417,23 @@ async function refreshCard() {
   if (r.ok && r.data && r.data.room) showCard(r.data.room);
 }
 
+// Whether anyone has this room's name (the offline banner's wording).
+async function checkNobody() {
+  const r = await api('GET', `/api/rooms/${encodeURIComponent(roomName)}`);
+  if (r.status !== 404 || nobody) return;
+  nobody = true;
+  if (state === 'waiting' && !hadJoined) notLive();
+}
+
 async function start() {
+  // view-boot.js's socket opened (signed in, or public-watch): on with it.
+  if (boot && boot.ws && await boot.settled) {
+    connect();
+    checkNobody();
+    return;
+  }
+  if (boot) boot.close();
+  boot = null;
   const r = roomName ? await api('GET', `/api/rooms/${encodeURIComponent(roomName)}`) : null;
   const info = r && r.ok && r.data && r.data.room ? r.data : null;
   nobody = !!r && r.status === 404;

@@ -17,7 +17,10 @@ function wsURL() {
 }
 
 // handlers: onMessage(msg), onOpen(), onClose({ code, wasOpen, willRetry }).
-export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
+// adopt: a socket a page opened before its modules ran (view-boot.js's
+// window.onairBoot): used for the first connection if it is not closed, its
+// messages so far handed to onMessage first, in order.
+export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adopt = null }) {
   let ws = null;
   let stopped = false;
   let attempt = 0;
@@ -27,7 +30,10 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
   function connect() {
     let wasOpen = false;
     let heard = Date.now();
-    const mine = new WebSocket(wsURL());
+    const early = adopt && adopt.ws.readyState <= WebSocket.OPEN ? adopt : null;
+    const backlog = adopt ? adopt.take() : [];
+    adopt = null;
+    const mine = early ? early.ws : new WebSocket(wsURL());
     ws = mine;
     let ended = false;
     // The connection is over (closed, or given up as dead): once.
@@ -45,20 +51,30 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false }) {
         mine.send('{"type":"ping"}');
       }
     }, PING_MS);
-    mine.addEventListener('open', () => {
+    const opened = () => {
       wasOpen = true;
       heard = Date.now();
       attempt = 0;
       if (onOpen) onOpen();
-    });
-    mine.addEventListener('message', ev => {
+    };
+    const received = data => {
       heard = Date.now();
-      if (ws !== mine || typeof ev.data !== 'string') return;
+      if (ws !== mine || typeof data !== 'string') return;
       let msg;
-      try { msg = JSON.parse(ev.data); } catch { return; }
+      try { msg = JSON.parse(data); } catch { return; }
       if (msg && typeof msg === 'object' && typeof msg.type === 'string' && msg.type !== 'pong') onMessage(msg);
-    });
+    };
+    mine.addEventListener('open', opened);
+    mine.addEventListener('message', ev => received(ev.data));
     mine.addEventListener('close', ev => end(ev));
+    // What came before: once openSocket() has returned (the caller's handle
+    // is set), and before anything that comes next (a microtask).
+    if (early) {
+      Promise.resolve().then(() => {
+        if (mine.readyState === WebSocket.OPEN || backlog.length) opened();
+        for (const data of backlog) received(data);
+      });
+    }
 
     async function closed(ev) {
       ws = null;
