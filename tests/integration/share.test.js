@@ -40,7 +40,8 @@ describe('a shared link, signed out (public-watch off)', () => {
     assert.match(r.body, new RegExp(`<title>${b.name} is live: Tea &amp; &quot;biscuits&quot; &lt;live&gt; — onair</title>`));
     assert.equal((r.body.match(/<title>/g) || []).length, 1, 'one <title>');
     assert.doesNotMatch(r.body, /<live>/, 'the title never reaches the page unescaped');
-    assert.match(r.body, /src="\/assets\/view.js"/, 'the rest of the page is view.html');
+    assert.match(r.body, /src="\/assets\/view-boot.js"/, "the rest of the page is view.html: the join's start");
+    assert.match(r.body, /rel="modulepreload" href="\/assets\/view.js"/, "and the page's own script");
     // Revalidation: the same page is 304, a changed room a new page.
     assert.ok(r.headers.etag);
     const again = await request(srv, 'GET', `/view/${b.name}`, { headers: { 'If-None-Match': r.headers.etag } });
