@@ -284,6 +284,7 @@ static void onair_stop(struct onair *o) {
     log_msg(LOG_WARN, "a handle was still open at exit");
   tls_ctx_free(o->tls); /* after the connections that used it */
   conn_limits_free(&o->limits);
+  sbuf_pack_release(); /* the last frames are gone with their connections */
   db_close(o->db);
 }
 

@@ -130,7 +130,8 @@ static void limit_metrics(struct buf *b, const struct app *app) {
            "turn).",
            (double)app->site->tcp.writes);
     metric(b, "onair_tcp_buffers_written_total", "counter",
-           "Responses, frames and TLS records those writes carried.",
+           "Pieces of memory those writes carried (responses, TLS records, runs of frames "
+           "side by side).",
            (double)app->site->tcp.bufs_written);
   }
 }

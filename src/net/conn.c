@@ -16,7 +16,7 @@
 struct conn_write_req {
   uv_write_t req;
   unsigned n;
-  struct sbuf *bufs[]; /* n, one reference each */
+  struct sbuf *refs[]; /* n, one reference each */
 };
 
 static void conn_flush_all(struct conn_listener *l);
@@ -62,6 +62,42 @@ struct sbuf *sbuf_new(size_t len) {
     return NULL;
   b->refs = 1;
   b->len = len;
+  b->data = b->bytes;
+  b->block = NULL;
+  b->cap = len;
+  return b;
+}
+
+/* The block packed buffers are being carved from on this thread (one
+ * reference), or NULL. Loops on other threads have their own. */
+static _Thread_local struct sbuf *pack_block;
+
+void sbuf_pack_release(void) {
+  if (pack_block)
+    sbuf_unref(pack_block);
+  pack_block = NULL;
+}
+
+struct sbuf *sbuf_new_packed(size_t len) {
+  if (len > SBUF_PACK_MAX)
+    return sbuf_new(len);
+  if (pack_block == NULL || pack_block->cap - pack_block->len < len) {
+    sbuf_pack_release();
+    pack_block = sbuf_new(SBUF_BLOCK);
+    if (pack_block == NULL)
+      return NULL;
+    pack_block->len = 0;
+  }
+  struct sbuf *b = malloc(sizeof(*b));
+  if (b == NULL)
+    return NULL;
+  b->refs = 1;
+  b->len = len;
+  b->data = pack_block->bytes + pack_block->len;
+  b->block = pack_block;
+  b->cap = 0;
+  pack_block->len += len;
+  sbuf_ref(pack_block);
   return b;
 }
 
@@ -69,8 +105,11 @@ void sbuf_ref(struct sbuf *b) { b->refs++; }
 
 void sbuf_unref(struct sbuf *b) {
   assert(b->refs > 0);
-  if (--b->refs == 0)
-    free(b);
+  if (--b->refs > 0)
+    return;
+  if (b->block)
+    sbuf_unref(b->block);
+  free(b);
 }
 
 /* c's queue goes back to its listener, emptied. */
@@ -93,7 +132,7 @@ static void conn_drop_queued(struct conn *c) {
   if (c->outq == NULL)
     return;
   for (unsigned i = 0; i < c->outq->n; i++)
-    sbuf_unref(c->outq->bufs[i]);
+    sbuf_unref(c->outq->s[i].ref);
   conn_outq_return(c);
 }
 
@@ -206,21 +245,23 @@ void conn_close_after_flush(struct conn *c) {
 static void conn_on_written(uv_write_t *req, int status) {
   struct conn_write_req *w = (struct conn_write_req *)req;
   for (unsigned i = 0; i < w->n; i++)
-    sbuf_unref(w->bufs[i]);
+    sbuf_unref(w->refs[i]);
   free(w);
 }
 
-/* Hands n buffers (their references) and their iov to libuv. */
-static void conn_write_rest(struct conn *c, struct sbuf **bufs, const uv_buf_t *iov, unsigned n) {
-  struct conn_write_req *w = malloc(sizeof(*w) + n * sizeof(w->bufs[0]));
+/* Hands n slices (their references) and their iov to libuv. */
+static void conn_write_rest(struct conn *c, const struct conn_slice *s, const uv_buf_t *iov,
+                            unsigned n) {
+  struct conn_write_req *w = malloc(sizeof(*w) + n * sizeof(w->refs[0]));
   if (w == NULL) {
     for (unsigned i = 0; i < n; i++)
-      sbuf_unref(bufs[i]);
+      sbuf_unref(s[i].ref);
     conn_close_soon(c);
     return;
   }
   w->n = n;
-  memcpy(w->bufs, bufs, n * sizeof(bufs[0]));
+  for (unsigned i = 0; i < n; i++)
+    w->refs[i] = s[i].ref;
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, iov, n, conn_on_written) < 0) {
     conn_on_written(&w->req, UV_EPIPE);
     conn_close_soon(c);
@@ -239,7 +280,7 @@ static void conn_flush_now(struct conn *c) {
   c->listener->writes++;
   c->listener->bufs_written += n;
   for (unsigned k = 0; k < n; k++)
-    iov[k] = uv_buf_init((char *)q->bufs[k]->data, (unsigned)q->bufs[k]->len);
+    iov[k] = uv_buf_init((char *)q->s[k].data, (unsigned)q->s[k].len);
   int done = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
   if (done < 0 && done != UV_EAGAIN) {
     conn_drop_queued(c);
@@ -247,14 +288,14 @@ static void conn_flush_now(struct conn *c) {
     return;
   }
   size_t left = done > 0 ? (size_t)done : 0;
-  for (; i < n && left >= q->bufs[i]->len; i++) {
-    left -= q->bufs[i]->len;
-    sbuf_unref(q->bufs[i]);
+  for (; i < n && left >= q->s[i].len; i++) {
+    left -= q->s[i].len;
+    sbuf_unref(q->s[i].ref);
   }
   if (i < n) {
     iov[i].base += left;
     iov[i].len -= left;
-    conn_write_rest(c, q->bufs + i, iov + i, n - i);
+    conn_write_rest(c, q->s + i, iov + i, n - i);
   }
   conn_outq_return(c); /* every reference is released or handed on */
 }
@@ -295,7 +336,7 @@ static int conn_over_cap(struct conn *c, size_t extra) {
 static struct conn_outq *conn_outq_lend(struct conn_listener *l) {
   struct conn_outq *q = l->spare_outq;
   if (q == NULL) {
-    q = calloc(1, sizeof(*q) + CONN_OUTQ_FIRST * sizeof(q->bufs[0]));
+    q = calloc(1, sizeof(*q) + CONN_OUTQ_FIRST * sizeof(q->s[0]));
     if (q)
       q->cap = CONN_OUTQ_FIRST;
     return q;
@@ -308,12 +349,18 @@ static struct conn_outq *conn_outq_lend(struct conn_listener *l) {
 /* Room for one more buffer in c's queue: lent, or grown (doubled). */
 static int conn_outq_room(struct conn *c) {
   struct conn_outq *q = c->outq;
-  if (q == NULL)
-    return (c->outq = conn_outq_lend(c->listener)) ? 0 : -ENOMEM;
+  if (q == NULL) {
+    if ((c->outq = conn_outq_lend(c->listener)) == NULL)
+      return -ENOMEM;
+    c->outq->before = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (c->tls)
+      c->outq->before += tls_conn_pending(c->tls);
+    return 0;
+  }
   if (q->n < q->cap)
     return 0;
   unsigned cap = q->cap * 2 < CONN_OUTQ ? q->cap * 2 : CONN_OUTQ;
-  q = realloc(q, sizeof(*q) + cap * sizeof(q->bufs[0]));
+  q = realloc(q, sizeof(*q) + cap * sizeof(q->s[0]));
   if (q == NULL)
     return -ENOMEM;
   q->cap = cap;
@@ -321,11 +368,24 @@ static int conn_outq_room(struct conn *c) {
   return 0;
 }
 
-/* Queues b, as it is, for the end of the loop turn. */
+/* Queues b, as it is, for the end of the loop turn: as a longer piece of
+ * what is queued last when b's bytes follow it in the same block. */
 static int conn_write_raw(struct conn *c, struct sbuf *b) {
   if (c->closing || c->close_after_flush || c->doomed)
     return -EPIPE;
-  if (c->outq && c->outq->n == CONN_OUTQ)
+  struct sbuf *ref = b->block ? b->block : b;
+  struct conn_outq *q = c->outq;
+  if (q && q->n > 0 && q->s[q->n - 1].ref == ref &&
+      q->s[q->n - 1].data + q->s[q->n - 1].len == b->data) {
+    /* The cap, without asking libuv each time: what it held at the lending
+     * can only have shrunk since. */
+    if (q->before + q->bytes + b->len > c->max_out && conn_over_cap(c, b->len))
+      return -ENOBUFS;
+    q->s[q->n - 1].len += b->len;
+    q->bytes += b->len;
+    return 0; /* already on the flush list */
+  }
+  if (q && q->n == CONN_OUTQ)
     conn_flush_now(c);
   if (c->doomed)
     return -EPIPE;
@@ -335,8 +395,8 @@ static int conn_write_raw(struct conn *c, struct sbuf *b) {
     conn_close_soon(c);
     return -ENOMEM;
   }
-  sbuf_ref(b);
-  c->outq->bufs[c->outq->n++] = b;
+  sbuf_ref(ref);
+  c->outq->s[c->outq->n++] = (struct conn_slice){ref, b->data, b->len};
   c->outq->bytes += b->len;
   conn_flush_later(c);
   return 0;

@@ -26,17 +26,40 @@ struct tls_ctx;
 struct tls_conn;
 struct ipset;
 
-/* A write buffer shared by every connection it is queued on. */
+#define SBUF_BLOCK (64 * 1024) /* bytes of a block that packed buffers share */
+#define SBUF_PACK_MAX 4096     /* larger packed buffers get memory of their own */
+
+/* A write buffer shared by every connection it is queued on. Its bytes are
+ * its own (bytes[]), or lie in a block it shares with the packed buffers
+ * made before and after it (sbuf_new_packed()). */
 struct sbuf {
   uint32_t refs;
   size_t len;
-  uint8_t data[];
+  uint8_t *data;      /* len bytes */
+  struct sbuf *block; /* where data lies (one reference held), or NULL */
+  size_t cap;         /* a block: the room in bytes[] (len of it used) */
+  uint8_t bytes[];
 };
 
 /* Returns a buffer of len bytes with one reference (the caller's). */
 struct sbuf *sbuf_new(size_t len);
+/* The same for a buffer about to go to many connections (a frame for a
+ * room): buffers made one after another on a thread lie side by side in one
+ * block, so a connection given several in a row sends them as one piece
+ * (one iovec). Its len is final: made with the bytes it will hold. */
+struct sbuf *sbuf_new_packed(size_t len);
 void sbuf_ref(struct sbuf *b);
 void sbuf_unref(struct sbuf *b);
+/* Drops the thread's current block (its buffers keep it while they live). */
+void sbuf_pack_release(void);
+
+/* A run of bytes queued on a connection: in ref's memory (a buffer, or the
+ * block of packed buffers side by side), one reference held. */
+struct conn_slice {
+  struct sbuf *ref;
+  const uint8_t *data;
+  size_t len;
+};
 
 /* What was written to a connection during one loop turn and waits for the
  * turn's end. The listener lends one to a connection while it has some: an
@@ -44,8 +67,9 @@ void sbuf_unref(struct sbuf *b);
 struct conn_outq {
   struct conn_outq *next_free; /* the listener's spare ones (of CONN_OUTQ_FIRST) */
   size_t bytes;
+  size_t before; /* bytes unsent (libuv's, TLS's) when it was lent: at most that now */
   unsigned n, cap;
-  struct sbuf *bufs[];
+  struct conn_slice s[];
 };
 
 struct conn_ops {

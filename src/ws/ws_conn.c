@@ -30,10 +30,12 @@ static void ws_list_remove(struct ws_conn *w) {
   w->prev = w->next = NULL;
 }
 
-static struct sbuf *ws_frame_control(enum ws_opcode op, const uint8_t *payload, size_t len) {
+/* One frame; packed (sbuf_new_packed()) when it is to go to many. */
+static struct sbuf *ws_frame_make(enum ws_opcode op, const uint8_t *payload, size_t len,
+                                  int packed) {
   uint8_t hdr[10];
   size_t hl = ws_frame_header(hdr, op, len);
-  struct sbuf *b = sbuf_new(hl + len);
+  struct sbuf *b = packed ? sbuf_new_packed(hl + len) : sbuf_new(hl + len);
   if (b == NULL)
     return NULL;
   memcpy(b->data, hdr, hl);
@@ -42,8 +44,14 @@ static struct sbuf *ws_frame_control(enum ws_opcode op, const uint8_t *payload, 
   return b;
 }
 
+static struct sbuf *ws_frame_control(enum ws_opcode op, const uint8_t *payload, size_t len) {
+  return ws_frame_make(op, payload, len, 0);
+}
+
+/* Text frames side by side: a burst of chat to a room leaves each
+ * connection as one piece. */
 struct sbuf *ws_frame_text(const char *text, size_t len) {
-  return ws_frame_control(WS_OP_TEXT, (const uint8_t *)text, len);
+  return ws_frame_make(WS_OP_TEXT, (const uint8_t *)text, len, 1);
 }
 
 int ws_send_text(struct conn *c, const char *text, size_t len) {

@@ -791,10 +791,14 @@ static void test_coalesced_writes(void **state) {
   harness_settle(); /* the 101 answers are out */
   uint64_t writes = l->writes, bufs = l->bufs_written;
   for (int i = 0; i < N; i++) {
+    /* Frames in memory of their own (not packed side by side). */
     char t[16];
     int n = snprintf(t, sizeof(t), "m%d", i);
-    struct sbuf *b = ws_frame_text(t, (size_t)n);
+    struct sbuf *b = sbuf_new((size_t)n + 2);
     assert_non_null(b);
+    b->data[0] = 0x81; /* FIN, text */
+    b->data[1] = (uint8_t)n;
+    memcpy(b->data + 2, t, (size_t)n);
     assert_int_equal(conn_write(r1->conn, b), 0);
     if (i < CONN_OUTQ)
       assert_int_equal(conn_write(r2->conn, b), 0);
@@ -817,6 +821,57 @@ static void test_coalesced_writes(void **state) {
   }
   assert_int_equal(l->writes - writes, N / CONN_OUTQ + 2); /* c1's rest, c2's one */
   assert_int_equal(l->bufs_written - bufs, N + CONN_OUTQ);
+  tclient_close(c1);
+  tclient_close(c2);
+  expect_callbacks_done(r1);
+  expect_callbacks_done(r2);
+}
+
+/* Room frames made one after another lie side by side: a connection given
+ * a run of them sends it as one piece, and a frame of its own in between
+ * splits the run without changing the order. */
+static void test_packed_frames_merge(void **state) {
+  (void)state;
+  enum { N = 3 * CONN_OUTQ };
+  struct wsrec *r1, *r2;
+  struct tclient *c1 = ws_open(&r1);
+  struct tclient *c2 = ws_open(&r2);
+  struct conn_listener *l = r1->conn->listener;
+  harness_settle();
+  sbuf_pack_release(); /* a fresh block: the run is not split by its end */
+  uint64_t writes = l->writes, bufs = l->bufs_written;
+  for (int i = 0; i < N; i++) {
+    char t[16];
+    int n = snprintf(t, sizeof(t), "m%d", i);
+    struct sbuf *b = ws_frame_text(t, (size_t)n);
+    assert_non_null(b);
+    assert_int_equal(conn_write(r1->conn, b), 0);
+    assert_int_equal(conn_write(r2->conn, b), 0);
+    sbuf_unref(b);
+    if (i == N / 2)
+      assert_int_equal(ws_send_text(r2->conn, "own", 3), 0); /* c2's alone: after m<N/2> */
+  }
+  assert_int_equal(l->writes - writes, 0); /* far fewer than CONN_OUTQ pieces each */
+  for (int i = 0; i < N; i++) {
+    struct tframe f;
+    char want[16];
+    snprintf(want, sizeof(want), "m%d", i);
+    tclient_read_frame(c1, &f);
+    assert_string_equal((char *)f.payload, want);
+    free(f.payload);
+    tclient_read_frame(c2, &f);
+    assert_string_equal((char *)f.payload, want);
+    free(f.payload);
+    if (i == N / 2) {
+      tclient_read_frame(c2, &f);
+      assert_string_equal((char *)f.payload, "own");
+      free(f.payload);
+    }
+  }
+  /* c2's own frame is packed too: it lies right after m<N/2>, so c2's run
+   * goes on through it (one piece), while c1's is split there (two). */
+  assert_int_equal(l->writes - writes, 2);
+  assert_int_equal(l->bufs_written - bufs, 1 + 2);
   tclient_close(c1);
   tclient_close(c2);
   expect_callbacks_done(r1);
@@ -1004,6 +1059,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_send_text, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_frame, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coalesced_writes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_packed_frames_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queued_over_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive_after_stall, setup, teardown),
