@@ -202,9 +202,15 @@ async function onairDesign(opt, casterBrowser, viewerBrowser, maxViewers) {
 // join with nothing else on the page: view-boot.js and a <video>, served in
 // place of /view/caster, so the figures show what chromium and onair take
 // with no page weight at all.
-function floorDesign(onair) {
-  const html = '<!doctype html><meta charset="utf-8"><script src="/assets/view-boot.js"></script>' +
+// JOIN_FLOOR=css: the same with the site's stylesheet; JOIN_FLOOR=page:
+// view.html itself without its modulepreload links.
+async function floorDesign(onair) {
+  let html = '<!doctype html><meta charset="utf-8"><script src="/assets/view-boot.js"></script>' +
+    (process.env.JOIN_FLOOR === 'css' ? '<link rel="stylesheet" href="/assets/style.css">' : '') +
     '<video id="video" autoplay muted playsinline></video>';
+  if (process.env.JOIN_FLOOR === 'page') {
+    html = fs.readFileSync(path.join(ROOT, 'web/view.html'), 'utf8').replace(/^<link rel="modulepreload".*\n/gm, '');
+  }
   return {
     ...onair,
     name: 'floor',
@@ -312,8 +318,89 @@ async function measure(design, n, mode, timeoutMs) {
     rows = [];
     for (const [i, s] of slots.entries()) rows.push(await one(s, i));
   }
+  // What the open pages cost while they play: the viewers' chromium (every
+  // process of it) over STEADY_MS, in CPUs, once all of them have a frame.
+  if (n > 1 && rows.every(r => r.ok)) {
+    const cpu = await browserCpu(STEADY_MS);
+    for (const r of rows) r.steady_cpu = cpu;
+  }
   await Promise.all(slots.map(s => s.ctx.close().catch(() => {})));
   return rows;
+}
+
+// ---- the viewers' chromium's CPU, from /proc ---------------------------------
+const STEADY_MS = 3000;
+const VIEWER_MARK = '--onair-join-bench-viewers'; // on the viewers' chromium's command line
+
+function procTree() {
+  const kids = new Map();
+  let root = null;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+      if (root === null && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(VIEWER_MARK)) root = Number(d);
+    } catch { /* gone meanwhile */ }
+  }
+  const all = [];
+  for (const stack = root === null ? [] : [root]; stack.length;) {
+    const p = stack.pop();
+    all.push(p);
+    stack.push(...(kids.get(p) || []));
+  }
+  return all;
+}
+
+// utime + stime of every process of the tree, in clock ticks (100 a second).
+function ticks(pids) {
+  let t = 0;
+  for (const p of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      t += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return t;
+}
+
+async function browserCpu(ms) {
+  const pids = procTree();
+  if (!pids.length) return null;
+  const t0 = ticks(pids);
+  const start = Date.now();
+  await sleep(ms);
+  return (ticks(pids) - t0) / 100 / ((Date.now() - start) / 1000);
+}
+
+// ---- the broadcasters' camera -----------------------------------------------------
+// A Y4M clip, 640x360 at 30 fps, 2 s looped by chromium: a gradient that
+// moves and a bright square that crosses it, so every frame differs (the
+// encoders do real work) and no frame is a repeat. Written once to the temp dir.
+function cameraClip() {
+  const W = 640, H = 360, FRAMES = 60;
+  const file = path.join(require('node:os').tmpdir(), `onair-join-camera-${W}x${H}.y4m`);
+  if (fs.existsSync(file)) return file;
+  const head = Buffer.from(`YUV4MPEG2 W${W} H${H} F30:1 Ip A1:1 C420jpeg\n`);
+  const ysz = W * H, csz = (W / 2) * (H / 2);
+  const frame = Buffer.alloc(6 + ysz + 2 * csz);
+  const parts = [head];
+  for (let f = 0; f < FRAMES; f++) {
+    frame.write('FRAME\n', 0);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) frame[6 + y * W + x] = (x + y + 4 * f) & 0xff;
+    }
+    const bx = Math.floor((W - 80) * f / FRAMES), by = Math.floor((H - 80) / 2);
+    for (let y = by; y < by + 80; y++) frame.fill(235, 6 + y * W + bx, 6 + y * W + bx + 80);
+    frame.fill(128 + (f & 31), 6 + ysz, 6 + ysz + csz);
+    frame.fill(128 - (f & 31), 6 + ysz + csz);
+    parts.push(Buffer.from(frame));
+  }
+  fs.writeFileSync(`${file}.tmp`, Buffer.concat(parts));
+  fs.renameSync(`${file}.tmp`, file);
+  return file;
 }
 
 // ---- run ---------------------------------------------------------------------
@@ -332,11 +419,16 @@ async function run(opt) {
   const { CHROMIUM, BROWSER_ARGS } = require(path.join(TESTS, 'lib/media-e2e.js'));
   const { chromium } = require(path.join(TESTS, 'node_modules/playwright-core'));
   // Broadcasters in one browser process, every viewer in another.
-  const casterBrowser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  // Both broadcasters' camera: a 640x360 clip (CAMERA=fake: chromium's own
+  // fake camera, which gives onair's page 1280x720 while the tutorial's
+  // per-viewer encoders start at 640x360 and below, so onair's viewers then
+  // decode four times the pixels on this one machine).
+  const camera = process.env.CAMERA === 'fake' ? [] : [`--use-file-for-fake-video-capture=${cameraClip()}`];
+  const casterBrowser = await chromium.launch({ executablePath: CHROMIUM, args: [...BROWSER_ARGS, ...camera] });
   // The floor's page is served by playwright: chromium counts it as public and
   // would refuse its WebSocket to 127.0.0.1 (local network access checks).
   const floorArgs = process.env.JOIN_FLOOR ? ['--disable-features=LocalNetworkAccessChecks'] : [];
-  const viewerBrowser = await chromium.launch({ executablePath: CHROMIUM, args: [...BROWSER_ARGS, ...floorArgs] });
+  const viewerBrowser = await chromium.launch({ executablePath: CHROMIUM, args: [...BROWSER_ARGS, ...floorArgs, VIEWER_MARK] });
   const designs = [];
   let failed = false;
   try {
@@ -344,7 +436,7 @@ async function run(opt) {
     designs.push(await onairDesign(opt, casterBrowser, viewerBrowser, maxN));
     log(`onair live at ${designs[0].url}`);
     designs.push(await tutorialDesign(opt, casterBrowser, viewerBrowser));
-    if (process.env.JOIN_FLOOR) designs.push(floorDesign(designs[0]));
+    if (process.env.JOIN_FLOOR) designs.push(await floorDesign(designs[0]));
     log(`tutorial design live at ${designs[1].url}`);
     write({ type: 'meta', started: new Date().toISOString(), sizes, repeats, single, warmup,
       timeout_s: timeoutMs / 1000, settle_s: settleMs / 1000, chromium: casterBrowser.version(), node: process.version });
@@ -425,7 +517,9 @@ function summarize(rows) {
     const total = ok.map(r => r.frame_ms);
     const load = ok.map(r => r.dcl_ms);
     const join = ok.map(r => r.frame_ms - r.dcl_ms);
+    const steps = new Map(g.rows.filter(r => typeof r.steady_cpu === 'number').map(r => [r.step, r.steady_cpu / r.n]));
     Object.assign(g, {
+      page_cpu: median([...steps.values()]),
       viewers: g.rows.length, ok: ok.length,
       total_p50: median(total), total_p95: pct(total, 0.95),
       load_p50: median(load), load_p95: pct(load, 0.95),
@@ -468,10 +562,11 @@ function report(file, md) {
   const list = summarize(rows);
   const lines = [];
   const p = s => lines.push(s);
-  p('design     N mode        viewers  frame p50  frame p95   load p50  load p95   join p50  join p95');
+  p('design     N mode        viewers  frame p50  frame p95   load p50  load p95   join p50  join p95  CPU/page');
   for (const g of list) {
     p(`${g.design.padEnd(9)}${String(g.n).padStart(3)} ${g.mode.padEnd(11)}${`${g.ok}/${g.viewers}`.padStart(8)}` +
-      [g.total_p50, g.total_p95, g.load_p50, g.load_p95, g.join_p50, g.join_p95].map(x => fmt(x).padStart(10)).join(' ').replace(/^/, ' '));
+      [g.total_p50, g.total_p95, g.load_p50, g.load_p95, g.join_p50, g.join_p95].map(x => fmt(x).padStart(10)).join(' ').replace(/^/, ' ') +
+      (Number.isFinite(g.page_cpu) ? g.page_cpu.toFixed(3).padStart(10) : '-'.padStart(10)));
   }
   p('');
   p('onair/tutorial     frame p50  frame p95   join p50  join p95');
