@@ -62,7 +62,9 @@ int ws_upgrade(struct ws_server *s, struct conn *c, struct http_req *req,
 void *ws_user(struct conn *c);
 
 /* A text frame ready to be written to any number of connections (one
- * reference, the caller's). */
+ * reference, the caller's); packed beside the frames made before it
+ * (sbuf_new_packed()), so make frames for one connection otherwise
+ * (ws_send_text()). */
 struct sbuf *ws_frame_text(const char *text, size_t len);
 /* Frames and sends one text message. */
 int ws_send_text(struct conn *c, const char *text, size_t len);
