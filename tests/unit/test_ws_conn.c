@@ -781,6 +781,14 @@ static void test_shared_frame(void **state) {
 /* Frames written to a connection during one loop turn leave together: one
  * socket write per CONN_OUTQ of them, in order; two connections given the
  * same frames get one write each. */
+/* The next frame c gets is a text frame saying want. */
+static void expect_text(struct tclient *c, const char *want) {
+  struct tframe f;
+  tclient_read_frame(c, &f);
+  assert_string_equal((char *)f.payload, want);
+  free(f.payload);
+}
+
 static void test_coalesced_writes(void **state) {
   (void)state;
   enum { N = 2 * CONN_OUTQ + 3 };
@@ -807,17 +815,11 @@ static void test_coalesced_writes(void **state) {
   /* Nothing has left before the loop turns, except the full batches. */
   assert_int_equal(l->writes - writes, N / CONN_OUTQ);
   for (int i = 0; i < N; i++) {
-    struct tframe f;
     char want[16];
     snprintf(want, sizeof(want), "m%d", i);
-    tclient_read_frame(c1, &f);
-    assert_string_equal((char *)f.payload, want);
-    free(f.payload);
-    if (i < CONN_OUTQ) {
-      tclient_read_frame(c2, &f);
-      assert_string_equal((char *)f.payload, want);
-      free(f.payload);
-    }
+    expect_text(c1, want);
+    if (i < CONN_OUTQ)
+      expect_text(c2, want);
   }
   assert_int_equal(l->writes - writes, N / CONN_OUTQ + 2); /* c1's rest, c2's one */
   assert_int_equal(l->bufs_written - bufs, N + CONN_OUTQ);
@@ -853,20 +855,12 @@ static void test_packed_frames_merge(void **state) {
   }
   assert_int_equal(l->writes - writes, 0); /* far fewer than CONN_OUTQ pieces each */
   for (int i = 0; i < N; i++) {
-    struct tframe f;
     char want[16];
     snprintf(want, sizeof(want), "m%d", i);
-    tclient_read_frame(c1, &f);
-    assert_string_equal((char *)f.payload, want);
-    free(f.payload);
-    tclient_read_frame(c2, &f);
-    assert_string_equal((char *)f.payload, want);
-    free(f.payload);
-    if (i == N / 2) {
-      tclient_read_frame(c2, &f);
-      assert_string_equal((char *)f.payload, "own");
-      free(f.payload);
-    }
+    expect_text(c1, want);
+    expect_text(c2, want);
+    if (i == N / 2)
+      expect_text(c2, "own");
   }
   /* c1: one piece. c2: its own frame has memory of its own, so its run is
    * split there (three pieces). */
