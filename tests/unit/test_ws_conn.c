@@ -778,9 +778,6 @@ static void test_shared_frame(void **state) {
   expect_callbacks_done(r2);
 }
 
-/* Frames written to a connection during one loop turn leave together: one
- * socket write per CONN_OUTQ of them, in order; two connections given the
- * same frames get one write each. */
 /* The next frame c gets is a text frame saying want. */
 static void expect_text(struct tclient *c, const char *want) {
   struct tframe f;
@@ -789,6 +786,9 @@ static void expect_text(struct tclient *c, const char *want) {
   free(f.payload);
 }
 
+/* Frames written to a connection during one loop turn leave together: one
+ * socket write per CONN_OUTQ of them, in order; two connections given the
+ * same frames get one write each (frames in memory of their own). */
 static void test_coalesced_writes(void **state) {
   (void)state;
   enum { N = 2 * CONN_OUTQ + 3 };
