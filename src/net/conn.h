@@ -15,10 +15,9 @@
 
 #include "util/map.h"
 
-#define CONN_SNIFF_MAX 16 /* first bytes held while a sniffer decides */
-#define CONN_OUTQ 256     /* most buffers queued on a connection for one write */
-#define CONN_OUTQ_FIRST \
-  8 /* a lent queue's room at first (runs of frames merge); it doubles as needed */
+#define CONN_SNIFF_MAX 16    /* first bytes held while a sniffer decides */
+#define CONN_OUTQ 256        /* most pieces queued on a connection for one write */
+#define CONN_OUTQ_FIRST 8    /* a lent queue's room at first; it doubles as needed */
 #define CONN_SPARE_OUTQ 1024 /* spare queues a listener keeps for reuse */
 
 struct conn;

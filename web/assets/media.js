@@ -30,6 +30,9 @@ export function setIceServers(list) {
   RTC_CONFIG.iceServers = Array.isArray(list) ? list.filter(ok) : [];
 }
 
+// The list setIceServers() kept.
+export const iceServers = () => RTC_CONFIG.iceServers;
+
 function isSdp(sdp) {
   return typeof sdp === 'string' && sdp.length > 0 && sdp.length < 65536;
 }

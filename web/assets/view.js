@@ -6,7 +6,7 @@ import { openSocket } from './ws.js';
 import { api } from './api.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
-import { createViewer, setIceServers } from './media.js';
+import { createViewer, setIceServers, iceServers } from './media.js';
 import { createPlayer, createChatToggle } from './player.js';
 
 const video = $('video');
@@ -35,7 +35,6 @@ let joinOffered = false; // the last room.join carried the page's media offer
 // view-boot.js started the join while the page loaded (socket, offer,
 // room.join): the first connection and the first join take it over.
 let boot = window.onairBoot || null;
-let iceServers = []; // hello's
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -178,7 +177,7 @@ function join() {
 function joinEarly(early) {
   startViewer(early);
   const mine = viewer;
-  const servers = iceServers;
+  const servers = iceServers();
   if (early.joined) {
     joinOffered = true;
     early.describe(servers); // if view-boot.js had not had hello yet
@@ -276,7 +275,6 @@ function onMessage(m) {
       restarting = false;
       watchingRooms = false;
       setIceServers(m.ice_servers);
-      iceServers = m.ice_servers;
       chat.setUser(me);
       if (!guest) setUserName(me);
       if (!roomName) { notLive('This link does not name a room.'); break; }
