@@ -71,6 +71,7 @@ function frameHook() {
   R.marks = {};
   const mark = k => { if (!(k in R.marks)) R.marks[k] = performance.now(); };
   R.mark = mark;
+  R.pcs = [];
   const WS = window.WebSocket;
   if (WS) {
     window.WebSocket = function (...a) {
@@ -98,6 +99,7 @@ function frameHook() {
     window.RTCPeerConnection = function (...a) {
       mark('pc_new');
       const pc = new PC(...a);
+      R.pcs.push(pc);
       pc.addEventListener('iceconnectionstatechange', () => {
         if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') mark('ice_connected');
       });
@@ -139,6 +141,27 @@ function frameHook() {
   const scan = () => { for (const v of document.querySelectorAll('video')) hook(v); };
   observer = new MutationObserver(scan);
   observer.observe(document, { childList: true, subtree: true });
+}
+
+// In the page: what its video receives so far (the inbound video stream of
+// its peer connections with the most bytes), to compare the designs' streams.
+async function pageStream() {
+  let best = null;
+  for (const pc of window.__joinBench.pcs) {
+    if (pc.connectionState === 'closed') continue;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'video' || (best && best.bytes >= s.bytesReceived)) continue;
+      best = { bytes: s.bytesReceived, frames: s.framesDecoded || 0, height: s.frameHeight || 0, t: performance.now() };
+    }
+  }
+  return best;
+}
+
+// Height, frames and kbit/s a page's video got between two pageStream()s.
+function streamRate(a, b) {
+  if (!a || !b || b.t <= a.t) return null;
+  const s = (b.t - a.t) / 1000;
+  return { height: b.height, fps: (b.frames - a.frames) / s, kbps: ((b.bytes - a.bytes) * 8) / s / 1000 };
 }
 
 // In the page, once the frame came: its times, ms from navigation start.
@@ -320,9 +343,17 @@ async function measure(design, n, mode, timeoutMs) {
   }
   // What the open pages cost while they play: the viewers' chromium (every
   // process of it) over STEADY_MS, in CPUs, once all of them have a frame.
+  // What each page's video got meanwhile: the designs' streams differ (one
+  // encoder for every onair viewer, one per viewer for the tutorial's).
   if (n > 1 && rows.every(r => r.ok)) {
+    const stream = () => Promise.all(slots.map(s => s.page.evaluate(pageStream).catch(() => null)));
+    const before = await stream();
     const cpu = await browserCpu(STEADY_MS);
-    for (const r of rows) r.steady_cpu = cpu;
+    const after = await stream();
+    for (const [i, r] of rows.entries()) {
+      r.steady_cpu = cpu;
+      r.stream = streamRate(before[i], after[i]);
+    }
   }
   await Promise.all(slots.map(s => s.ctx.close().catch(() => {})));
   return rows;
@@ -518,8 +549,12 @@ function summarize(rows) {
     const load = ok.map(r => r.dcl_ms);
     const join = ok.map(r => r.frame_ms - r.dcl_ms);
     const steps = new Map(g.rows.filter(r => typeof r.steady_cpu === 'number').map(r => [r.step, r.steady_cpu / r.n]));
+    const streams = g.rows.map(r => r.stream).filter(Boolean);
     Object.assign(g, {
       page_cpu: median([...steps.values()]),
+      stream_height: median(streams.map(s => s.height)),
+      stream_fps: median(streams.map(s => s.fps)),
+      stream_kbps: median(streams.map(s => s.kbps)),
       viewers: g.rows.length, ok: ok.length,
       total_p50: median(total), total_p95: pct(total, 0.95),
       load_p50: median(load), load_p95: pct(load, 0.95),
@@ -562,11 +597,14 @@ function report(file, md) {
   const list = summarize(rows);
   const lines = [];
   const p = s => lines.push(s);
-  p('design     N mode        viewers  frame p50  frame p95   load p50  load p95   join p50  join p95  CPU/page');
+  p('design     N mode        viewers  frame p50  frame p95   load p50  load p95   join p50  join p95  CPU/page' +
+    '  height    fps  kbit/s  ms/frame');
   for (const g of list) {
     p(`${g.design.padEnd(9)}${String(g.n).padStart(3)} ${g.mode.padEnd(11)}${`${g.ok}/${g.viewers}`.padStart(8)}` +
       [g.total_p50, g.total_p95, g.load_p50, g.load_p95, g.join_p50, g.join_p95].map(x => fmt(x).padStart(10)).join(' ').replace(/^/, ' ') +
-      (Number.isFinite(g.page_cpu) ? g.page_cpu.toFixed(3).padStart(10) : '-'.padStart(10)));
+      (Number.isFinite(g.page_cpu) ? g.page_cpu.toFixed(3).padStart(10) : '-'.padStart(10)) +
+      fmt(g.stream_height).padStart(8) + fmt(g.stream_fps).padStart(7) + fmt(g.stream_kbps).padStart(8) +
+      (g.stream_fps > 0 ? ((g.page_cpu * 1000) / g.stream_fps).toFixed(1) : '-').padStart(10));
   }
   p('');
   p('onair/tutorial     frame p50  frame p95   join p50  join p95');
