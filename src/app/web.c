@@ -4,6 +4,7 @@
 #include <http_parser.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "auth/device.h"
 #include "auth/pwhash.h"
 #include "auth/session.h"
+#include "auth/streamkey.h"
 #include "http/static.h"
 #include "net/tls.h"
 #include "util/log.h"
@@ -434,6 +436,42 @@ static void api_me(struct conn *c, struct http_req *req, const struct who *who) 
                    json_pack("{s:{s:s, s:b}}", "user", "name", who->name, "admin", who->admin));
 }
 
+/* The user's stream key: whether there is one and when it was made; never
+ * the key itself (onair keeps only its hash). */
+static void api_stream_key(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)req;
+  int64_t created = 0;
+  int rc = streamkey_info(conn_app(c)->db, who->id, &created);
+  if (rc < 0 && rc != -ENOENT)
+    return http_respond_error(c, 500, "storage", "Could not read your stream key.");
+  web_respond_json(c, 200, "Cache-Control: no-store\r\n",
+                   rc == 0 ? json_pack("{s:b, s:I}", "exists", 1, "created", (json_int_t)created)
+                           : json_pack("{s:b, s:n}", "exists", 0, "created"));
+}
+
+/* A new stream key for the user, shown this once; the old one stops
+ * working at once. */
+static void api_stream_key_new(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)req;
+  char key[STREAMKEY_LEN + 1];
+  int64_t created = 0;
+  if (streamkey_new(conn_app(c)->db, who->id, key, &created) < 0)
+    return http_respond_error(c, 500, "storage", "Could not make a stream key.");
+  log_ev(LOG_INFO, "stream key made", LOG_S("user", who->name));
+  web_respond_json(c, 200, "Cache-Control: no-store\r\n",
+                   json_pack("{s:s, s:I}", "key", key, "created", (json_int_t)created));
+  sodium_memzero(key, sizeof(key));
+}
+
+/* The user's stream key stops working; no new one. */
+static void api_stream_key_revoke(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)req;
+  if (streamkey_revoke(conn_app(c)->db, who->id) < 0)
+    return http_respond_error(c, 500, "storage", "Could not revoke the stream key.");
+  log_ev(LOG_INFO, "stream key revoked", LOG_S("user", who->name));
+  web_respond_json(c, 200, "Cache-Control: no-store\r\n", json_pack("{s:b}", "exists", 0));
+}
+
 static void route_ws(struct conn *c, struct http_req *req, const struct who *who) {
   int status = live_accept(conn_app(c), c, req, who->id, who->name, who->token);
   if (status == 426) {
@@ -567,6 +605,9 @@ static const struct route routes[] = {
     {"/api/auth", HTTP_GET, ROUTE_PUBLIC, web_auth_info, NULL, NULL},
     {"/api/me", HTTP_GET, ROUTE_API_USER, api_me, NULL, NULL},
     {"/api/rooms", HTTP_GET, ROUTE_API_USER, api_rooms, NULL, NULL},
+    {"/api/stream-key", HTTP_GET, ROUTE_API_USER, api_stream_key, NULL, NULL},
+    {"/api/stream-key/new", HTTP_POST, ROUTE_API_USER, api_stream_key_new, NULL, NULL},
+    {"/api/stream-key/revoke", HTTP_POST, ROUTE_API_USER, api_stream_key_revoke, NULL, NULL},
     {"/api/rooms/", HTTP_GET, ROUTE_PUBLIC, web_room_info, NULL, NULL},
     {"/api/admin/rooms", HTTP_GET, ROUTE_ADMIN, admin_api_rooms, NULL, NULL},
     {"/api/admin/rooms/end", HTTP_POST, ROUTE_ADMIN, admin_api_end_room, NULL, NULL},

@@ -26,6 +26,10 @@ enum db_stmt {
   ST_USER_SET_DISABLED,
   ST_USER_LIST,
   ST_SESSION_DELETE_USER,
+  ST_STREAMKEY_PUT,
+  ST_STREAMKEY_FIND,
+  ST_STREAMKEY_CREATED,
+  ST_STREAMKEY_DELETE,
   ST_COUNT,
 };
 
@@ -54,6 +58,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_LIST] = "SELECT id, name, '', admin, disabled, created FROM users ORDER BY name "
                      "COLLATE NOCASE LIMIT ?1",
     [ST_SESSION_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
+    [ST_STREAMKEY_PUT] = "INSERT INTO stream_keys(user_id, hash, created) VALUES(?1, ?2, ?3) "
+                         "ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, "
+                         "created = excluded.created",
+    [ST_STREAMKEY_FIND] = "SELECT k.user_id FROM stream_keys k JOIN users u ON u.id = k.user_id "
+                          "WHERE k.hash = ?1 AND u.disabled = 0",
+    [ST_STREAMKEY_CREATED] = "SELECT created FROM stream_keys WHERE user_id = ?1",
+    [ST_STREAMKEY_DELETE] = "DELETE FROM stream_keys WHERE user_id = ?1",
 };
 
 static const char schema[] =
@@ -89,6 +100,11 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0; "
     "UPDATE users SET admin = 1 WHERE id = (SELECT MIN(id) FROM users)",
     "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
+    /* WHIP's stream keys: a user's one key, by its SHA-256. */
+    "CREATE TABLE stream_keys("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL)",
 };
 
 struct db {
@@ -233,28 +249,59 @@ int db_session_put(struct db *db, const uint8_t hash[32], int64_t user_id, int64
   return db_exec(db, st, "session put");
 }
 
-int db_session_get(struct db *db, const uint8_t hash[32], int64_t now_ms, int64_t *user_id) {
-  sqlite3_stmt *st = db->st[ST_SESSION_GET];
-  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now_ms);
+/* Steps st for one integer column: 0 with *out, -ENOENT or -EIO. */
+static int db_int_row(struct db *db, sqlite3_stmt *st, const char *what, int64_t *out) {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    *user_id = sqlite3_column_int64(st, 0);
+    *out = sqlite3_column_int64(st, 0);
     rc = 0;
   } else if (rc == SQLITE_DONE) {
     rc = -ENOENT;
   } else {
-    rc = db_fail(db, "session get");
+    rc = db_fail(db, what);
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc;
 }
 
+int db_session_get(struct db *db, const uint8_t hash[32], int64_t now_ms, int64_t *user_id) {
+  sqlite3_stmt *st = db->st[ST_SESSION_GET];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, now_ms);
+  return db_int_row(db, st, "session get", user_id);
+}
+
 int db_session_delete(struct db *db, const uint8_t hash[32]) {
   sqlite3_stmt *st = db->st[ST_SESSION_DELETE];
   sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
   return db_exec(db, st, "session delete");
+}
+
+int db_streamkey_put(struct db *db, int64_t user_id, const uint8_t hash[32], int64_t created_ms) {
+  sqlite3_stmt *st = db->st[ST_STREAMKEY_PUT];
+  sqlite3_bind_int64(st, 1, user_id);
+  sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, created_ms);
+  return db_exec(db, st, "stream key put");
+}
+
+int db_streamkey_find(struct db *db, const uint8_t hash[32], int64_t *user_id) {
+  sqlite3_stmt *st = db->st[ST_STREAMKEY_FIND];
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+  return db_int_row(db, st, "stream key find", user_id);
+}
+
+int db_streamkey_created(struct db *db, int64_t user_id, int64_t *created_ms) {
+  sqlite3_stmt *st = db->st[ST_STREAMKEY_CREATED];
+  sqlite3_bind_int64(st, 1, user_id);
+  return db_int_row(db, st, "stream key created", created_ms);
+}
+
+int db_streamkey_delete(struct db *db, int64_t user_id) {
+  sqlite3_stmt *st = db->st[ST_STREAMKEY_DELETE];
+  sqlite3_bind_int64(st, 1, user_id);
+  return db_exec(db, st, "stream key delete");
 }
 
 int db_session_expire(struct db *db, int64_t now_ms) {
@@ -301,16 +348,7 @@ int db_identity_find(struct db *db, const char *issuer, const char *sub, int64_t
   sqlite3_stmt *st = db->st[ST_IDENTITY_FIND];
   sqlite3_bind_text(st, 1, issuer, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *user_id = sqlite3_column_int64(st, 0);
-    rc = 0;
-  } else {
-    rc = rc == SQLITE_DONE ? -ENOENT : db_fail(db, "identity find");
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return rc;
+  return db_int_row(db, st, "identity find", user_id);
 }
 
 int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t user_id) {

@@ -71,6 +71,14 @@ int db_session_id_token(struct db *db, const uint8_t hash[32], char *out, size_t
 int db_identity_find(struct db *db, const char *issuer, const char *sub, int64_t *user_id);
 int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t user_id);
 
+/* Stream keys (auth/streamkey.h), by the SHA-256 of the key: one per user,
+ * a put replaces the user's earlier key. */
+int db_streamkey_put(struct db *db, int64_t user_id, const uint8_t hash[32], int64_t created_ms);
+/* 0 and *user_id for a key of an enabled user, -ENOENT, or -EIO. */
+int db_streamkey_find(struct db *db, const uint8_t hash[32], int64_t *user_id);
+int db_streamkey_created(struct db *db, int64_t user_id, int64_t *created_ms);
+int db_streamkey_delete(struct db *db, int64_t user_id);
+
 /* Appends a chat message (durable when this returns). Sets *id. */
 int db_chat_append(struct db *db, const char *room, const char *user, const char *text, int64_t ts,
                    int64_t *id);

@@ -231,6 +231,49 @@ describe('/api/me and /api/rooms', () => {
   });
 });
 
+describe('/api/stream-key', () => {
+  test('signed out: 401 on every stream key API; from another site: 403', async () => {
+    for (const [m, p] of [['GET', '/api/stream-key'], ['POST', '/api/stream-key/new'], ['POST', '/api/stream-key/revoke']]) {
+      const res = await request(srv, m, p);
+      assert.equal(res.status, 401, `${m} ${p}`);
+      assert.equal(res.json.error, 'signed_out');
+    }
+    const u = await signup(srv, uname('keyx'));
+    const res = await request(srv, 'POST', '/api/stream-key/new', { cookie: u.cookie, origin: 'http://evil.example' });
+    assert.equal(res.status, 403);
+    assert.equal(res.json.error, 'bad_origin');
+    assert.equal((await request(srv, 'GET', '/api/stream-key', { cookie: u.cookie })).json.exists, false);
+    assert.equal((await request(srv, 'GET', '/api/stream-key/new', { cookie: u.cookie })).status, 405);
+  });
+
+  test('a new key is shown once; the key info never shows it; a new one replaces it; revoke', async () => {
+    const u = await signup(srv, uname('key'));
+    const other = await signup(srv, uname('key2'));
+    let info = await request(srv, 'GET', '/api/stream-key', { cookie: u.cookie });
+    assert.equal(info.status, 200);
+    assert.deepEqual(info.json, { exists: false, created: null });
+    const t0 = Date.now();
+    const made = await request(srv, 'POST', '/api/stream-key/new', { cookie: u.cookie });
+    assert.equal(made.status, 200, made.body);
+    assert.match(made.headers['cache-control'] || '', /no-store/);
+    assert.deepEqual(Object.keys(made.json).sort(), ['created', 'key']);
+    assert.match(made.json.key, /^sk_[A-Za-z0-9_-]{43}$/);
+    assert.ok(Math.abs(made.json.created - t0) < 5000);
+    info = await request(srv, 'GET', '/api/stream-key', { cookie: u.cookie });
+    assert.deepEqual(info.json, { exists: true, created: made.json.created });
+    assert.ok(!info.body.includes(made.json.key.slice(3)), 'the key is shown only when made');
+    const again = await request(srv, 'POST', '/api/stream-key/new', { cookie: u.cookie });
+    assert.notEqual(again.json.key, made.json.key);
+    const theirs = await request(srv, 'POST', '/api/stream-key/new', { cookie: other.cookie });
+    assert.notEqual(theirs.json.key, again.json.key);
+    const gone = await request(srv, 'POST', '/api/stream-key/revoke', { cookie: u.cookie });
+    assert.equal(gone.status, 200);
+    assert.deepEqual((await request(srv, 'GET', '/api/stream-key', { cookie: u.cookie })).json, { exists: false, created: null });
+    // Another user's key is theirs alone.
+    assert.equal((await request(srv, 'GET', '/api/stream-key', { cookie: other.cookie })).json.exists, true);
+  });
+});
+
 describe('pages', () => {
   let user;
   before(async () => { user = await signup(srv, uname('pages')); });
