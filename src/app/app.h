@@ -23,6 +23,7 @@
 struct client; /* live.c's: one WebSocket of a signed-in user */
 struct oidc;
 struct sfu;
+struct sfu_owner;
 struct tls_ctx;
 struct acme;
 struct app;
@@ -58,6 +59,7 @@ struct app {
   struct map peers;        /* peer id -> struct client */
   struct map ws_by_ip;     /* client address -> its WebSockets (as uintptr_t) */
   struct map users;        /* user id (decimal) -> struct user_state */
+  struct map whips;        /* WHIP session id -> struct whip (whip.c) */
   struct client *watchers; /* connections subscribed to the room list */
   /* Failed sign-ins (docs/operations.md, "Limits"): per address, per name
    * and address (or name and device), and per name for browsers without
@@ -90,6 +92,20 @@ struct app {
   int closing;
   app_close_cb close_cb;
 };
+
+/* Rooms an encoder publishes over WHIP (whip.c; live.c keeps the rooms).
+ * live_encoder_start opens user's room with w as its encoder and media as
+ * its media owner: 0 with *out, -EEXIST when the room is live, -ENOTCONN
+ * without a media plane, -ENOMEM. live_encoder_ready tells its viewers to
+ * offer; live_encoder_end ends it for everyone (reason as room_end's), and
+ * whip_room_ended(w) runs as any end of an encoder's room does. */
+int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
+                       struct sfu_owner *media, struct room **out);
+void live_encoder_ready(struct app *app, struct room *room);
+void live_encoder_end(struct app *app, struct room *room, const char *reason);
+void whip_room_ended(struct whip *w);
+/* The WHIP routes: POST /whip, and DELETE, PATCH, OPTIONS on /whip/<id>. */
+void whip_route(struct conn *c, struct http_req *req);
 
 /* Sets the app up on loop: the pages (built in, or cfg->web_dir's), the
  * WebSocket server, the OIDC client when cfg names a provider. cfg and db

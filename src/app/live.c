@@ -184,6 +184,8 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   log_ev(LOG_INFO, "room ended", LOG_S("room", room->name), LOG_S("reason", reason));
   if (room->media)
     sfu_room_free(room->media);
+  if (room->encoder)
+    whip_room_ended(room->encoder);
   rooms_close(&app->rooms, room);
   rooms_changed(app);
 }
@@ -198,7 +200,7 @@ static void grace_sweep(uv_timer_t *t) {
     waiting = ended = 0;
     struct rooms_iter it;
     for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
-      if (r->broadcaster)
+      if (r->broadcaster || r->encoder)
         continue;
       if (r->grace_until <= now) {
         room_end(app, r, "gone");
@@ -370,6 +372,11 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
       client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
       return;
     }
+    if (old->encoder) {
+      client_error(cl, "encoder_live", "Your encoder is live; stop it before going live here.",
+                   "live.start");
+      return;
+    }
     if (old->broadcaster == NULL) {
       room_resume(app, old, cl, title);
       return;
@@ -389,7 +396,7 @@ static void on_live_resume(struct client *cl, json_t *msg, size_t len) {
     return;
   }
   struct room *room = rooms_find(&app->rooms, cl->user, strlen(cl->user));
-  if (room == NULL || room->owner_id != cl->user_id || room->broadcaster != NULL) {
+  if (room == NULL || room->owner_id != cl->user_id || room->broadcaster || room->encoder) {
     client_error(cl, "no_such_room", "Your broadcast ended while you were disconnected.",
                  "live.resume");
     return;
@@ -584,6 +591,38 @@ static void on_media_ready(struct sfu_owner *owner) {
 static void on_media_closed(struct sfu_owner *owner, const char *why) {
   struct client *cl = container_of(owner, struct client, media);
   client_send(cl, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
+}
+
+/* ---- rooms an encoder publishes (whip.c) ---- */
+
+int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
+                       struct sfu_owner *media, struct room **out) {
+  if (app->sfu == NULL)
+    return -ENOTCONN;
+  struct room *room;
+  int rc = rooms_open(&app->rooms, user, user_id, NULL, session_now_ms(), &room);
+  if (rc < 0)
+    return rc;
+  room->encoder = w;
+  room->media = sfu_room_new(app->sfu, media);
+  if (room->media == NULL) {
+    room->encoder = NULL;
+    rooms_close(&app->rooms, room);
+    return -ENOMEM;
+  }
+  log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_S("source", "whip"));
+  rooms_changed(app);
+  *out = room;
+  return 0;
+}
+
+void live_encoder_ready(struct app *app, struct room *room) {
+  (void)app;
+  room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
+}
+
+void live_encoder_end(struct app *app, struct room *room, const char *reason) {
+  room_end(app, room, reason);
 }
 
 static const struct sfu_owner_ops client_media_ops = {

@@ -11,6 +11,7 @@
 #include "util/map.h"
 
 struct client;   /* live.c's: one WebSocket of a signed-in user */
+struct whip;     /* whip.c's: an encoder publishing over WHIP */
 struct sfu_room; /* the media plane's room */
 
 #define ROOM_NAME_MAX 32   /* bytes, as usernames */
@@ -20,7 +21,8 @@ struct room {
   char name[ROOM_NAME_MAX + 1]; /* as the broadcaster spells it */
   char key[ROOM_NAME_MAX + 1];  /* lower case; the registry's key */
   int64_t owner_id;             /* the broadcaster's user id */
-  struct client *broadcaster;   /* NULL while reconnecting */
+  struct client *broadcaster;   /* NULL while reconnecting, and for an encoder's room */
+  struct whip *encoder;         /* the encoder (OBS) publishing it over WHIP, or NULL */
   uint64_t grace_until;         /* while reconnecting: when it ends (loop time, ms) */
   struct client **viewers;      /* unordered */
   size_t nviewers, cap;
@@ -48,7 +50,7 @@ int rooms_name_ok(const char *name, size_t len);
 
 /* "live", or "reconnecting" while its broadcaster's connection is gone. */
 static inline const char *room_state(const struct room *room) {
-  return room->broadcaster ? "live" : "reconnecting";
+  return room->broadcaster || room->encoder ? "live" : "reconnecting";
 }
 
 /* NULL if no room of that name is live. */

@@ -582,6 +582,7 @@ enum route_access {
   ROUTE_SOCKET,     /* signed in (401) and from this site (403) */
   ROUTE_ADMIN,      /* signed in (401) as an admin (403) */
   ROUTE_ADMIN_PAGE, /* signed in (303 to sign in) as an admin (403) */
+  ROUTE_ENCODER,    /* from any site, any method: the route checks its Bearer key (whip.c) */
 };
 
 typedef void (*route_fn)(struct conn *c, struct http_req *req, const struct who *who);
@@ -591,12 +592,19 @@ typedef void (*route_fn)(struct conn *c, struct http_req *req, const struct who 
  * has no fn. A POST needs this site's Origin. */
 struct route {
   const char *path;
-  int method; /* HTTP_GET or HTTP_POST */
+  int method; /* HTTP_GET or HTTP_POST; ROUTE_ANY_METHOD: the route's own business */
   enum route_access access;
   route_fn fn;
   const char *file;
   int (*rest_ok)(const char *rest);
 };
+
+#define ROUTE_ANY_METHOD (-1)
+
+static void route_whip(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)who;
+  whip_route(c, req);
+}
 
 static const struct route routes[] = {
     {"/api/signup", HTTP_POST, ROUTE_PUBLIC, api_signup, NULL, NULL},
@@ -617,6 +625,8 @@ static const struct route routes[] = {
     {"/api/admin/users/admin", HTTP_POST, ROUTE_ADMIN, admin_api_set_admin, NULL, NULL},
     {"/admin", HTTP_GET, ROUTE_ADMIN_PAGE, NULL, "admin.html", NULL},
     {"/ws", HTTP_GET, ROUTE_SOCKET, route_ws, NULL, NULL},
+    {"/whip", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
+    {"/whip/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
     {"/assets/", HTTP_GET, ROUTE_PUBLIC, NULL, NULL, NULL},
     {"/auth/oidc/start", HTTP_GET, ROUTE_PUBLIC, web_oidc_start, NULL, NULL},
     {"/authorization-code/callback", HTTP_GET, ROUTE_PUBLIC, web_oidc_callback, NULL, NULL},
@@ -646,6 +656,8 @@ static const struct route *route_find(const char *path) {
 static int route_admit(struct conn *c, struct http_req *req, const struct route *rt,
                        struct who *who) {
   struct app *app = conn_app(c);
+  if (rt->access == ROUTE_ENCODER)
+    return 0;
   if ((req->method == HTTP_POST || rt->access == ROUTE_SOCKET) && !web_origin_ok(app, req)) {
     http_respond_error(c, 403, "bad_origin",
                        rt->access == ROUTE_SOCKET ? "Cross-site WebSocket refused."
@@ -682,7 +694,7 @@ void app_on_request(struct conn *c, struct http_req *req) {
     return http_respond_error(c, 404, "not_found", "No such API.");
   if (rt == NULL && req->method == HTTP_GET)
     return http_respond_error(c, 404, "not_found", "No such page.");
-  if (rt == NULL || req->method != rt->method)
+  if (rt == NULL || (rt->method != ROUTE_ANY_METHOD && req->method != rt->method))
     return respond_405(c, rt && rt->method == HTTP_POST ? "Allow: POST\r\n" : "Allow: GET\r\n");
   struct who who;
   if (route_admit(c, req, rt, &who) < 0)

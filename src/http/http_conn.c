@@ -55,6 +55,7 @@ const char *http_status_text(int status) {
   case 405: return "Method Not Allowed";
   case 408: return "Request Timeout";
   case 409: return "Conflict";
+  case 412: return "Precondition Failed";
   case 413: return "Payload Too Large";
   case 414: return "URI Too Long";
   case 415: return "Unsupported Media Type";

@@ -1,0 +1,294 @@
+/* WHIP ingest (RFC 9725; docs/obs.md): an encoder such as OBS or GStreamer
+ * publishes its user's room by POSTing its SDP offer to /whip with the
+ * user's stream key as its Bearer token (auth/streamkey.h). onair answers
+ * 201 with its SDP answer and the session's resource, /whip/<id>; a DELETE
+ * there ends the broadcast. The room is the one a browser broadcast opens
+ * (live.c): the same name, viewers and chat. onair is ICE-lite and puts its
+ * candidates in the answer, so trickled candidates (PATCH) are not needed:
+ * it learns the encoder's addresses from its checks. Error bodies are short
+ * texts, for the encoder's log. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "app/app.h"
+#include "auth/session.h"
+#include "auth/streamkey.h"
+#include "auth/turn.h"
+#include "media/sfu.h"
+#include "util/container_of.h"
+#include "util/log.h"
+
+#define WHIP_ID_LEN 22 /* 128 random bits in base64url */
+
+/* One encoder's session: /whip/<id>. */
+struct whip {
+  struct app *app;
+  struct room *room;
+  struct sfu_owner media; /* the room's media and its publisher's peer */
+  int64_t user_id;
+  char id[WHIP_ID_LEN + 1];
+};
+
+/* On every WHIP response: browsers' WHIP clients may call from any page
+ * (the key, not a cookie, is the credential). */
+#define WHIP_CORS                      \
+  "Access-Control-Allow-Origin: *\r\n" \
+  "Access-Control-Expose-Headers: Location, ETag, Link, Accept-Patch, Retry-After\r\n"
+
+static void whip_text(struct conn *c, int status, const char *extra, const char *text) {
+  char headers[512];
+  snprintf(headers, sizeof(headers), WHIP_CORS "%s", extra ? extra : "");
+  http_respond(c, status, "text/plain; charset=utf-8", headers, text, strlen(text));
+}
+
+static int whip_id_ok(const char *rest) {
+  if (strlen(rest) != WHIP_ID_LEN)
+    return 0;
+  for (const char *p = rest; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '-' || *p == '_'))
+      return 0;
+  return 1;
+}
+
+/* 1 if the request's Content-Type is type (parameters aside). */
+static int whip_type_is(const struct http_req *req, const char *type) {
+  size_t len = 0, n = strlen(type);
+  const char *v = http_req_header(req, "Content-Type", &len);
+  return v && len >= n && strncasecmp(v, type, n) == 0 && (len == n || v[n] == ';' || v[n] == ' ');
+}
+
+/* The stream key's user: 0 with *user_id, or -1 once answered (401; 429
+ * while the address is throttled, as a password sign-in is). */
+static int whip_auth(struct conn *c, struct http_req *req, int64_t *user_id) {
+  struct app *app = ((struct app *)c->app);
+  char ikey[64];
+  snprintf(ikey, sizeof(ikey), "whip:%s", req->client_ip);
+  uint64_t now = uv_now(app->loop);
+  uint64_t wait = throttle_wait_ms(&app->throttle_ip, ikey, now);
+  if (wait) {
+    char extra[64];
+    snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
+    whip_text(c, 429, extra, "Too many wrong stream keys from your address; wait and retry.\n");
+    return -1;
+  }
+  size_t len = 0;
+  const char *v = http_req_header(req, "Authorization", &len);
+  if (v == NULL || len < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
+    whip_text(c, 401, "WWW-Authenticate: Bearer\r\n",
+              "A stream key is needed: Authorization: Bearer <your stream key>.\n");
+    return -1;
+  }
+  int rc = streamkey_user(app->db, v + 7, len - 7, user_id);
+  if (rc == 0) {
+    throttle_success(&app->throttle_ip, ikey);
+    return 0;
+  }
+  if (rc == -ENOENT) {
+    throttle_fail(&app->throttle_ip, ikey, now);
+    log_ev(LOG_WARN, "whip refused", LOG_S("why", "wrong stream key"), LOG_S("ip", req->client_ip));
+    whip_text(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+              "Wrong stream key (or an old one: it was replaced).\n");
+  } else {
+    whip_text(c, 500, NULL, "The stream key could not be checked; try again.\n");
+  }
+  return -1;
+}
+
+/* ---- the session's media ---- */
+
+static void whip_on_media_ready(struct sfu_owner *owner) {
+  struct whip *w = container_of(owner, struct whip, media);
+  live_encoder_ready(w->app, w->room);
+}
+
+/* The encoder's media went quiet (consent lost, DTLS failed): the room ends
+ * as a browser broadcast's does when its page is gone. */
+static void whip_on_media_closed(struct sfu_owner *owner, const char *why) {
+  struct whip *w = container_of(owner, struct whip, media);
+  log_ev(LOG_INFO, "whip media closed", LOG_S("room", w->room->name), LOG_S("why", why));
+  live_encoder_end(w->app, w->room, "gone");
+}
+
+static const struct sfu_owner_ops whip_media_ops = {
+    .media_ready = whip_on_media_ready,
+    .peer_closed = whip_on_media_closed,
+};
+
+void whip_room_ended(struct whip *w) {
+  map_del(&w->app->whips, w->id, WHIP_ID_LEN);
+  log_ev(LOG_INFO, "whip session ended", LOG_S("room", w->room->name));
+  free(w);
+}
+
+/* ---- the HTTP side ---- */
+
+/* RFC 9725's Link headers for the configured TURN servers, with this user's
+ * credentials; "" without TURN. */
+static void whip_links(const struct app *app, const char *user, char *out, size_t size) {
+  const struct config *cfg = app->cfg;
+  char username[TURN_USERNAME_MAX] = "", credential[TURN_CREDENTIAL_MAX] = "";
+  out[0] = 0;
+  if (cfg->turn_url[0] == 0)
+    return;
+  int creds = cfg->turn_secret[0] &&
+              turn_credentials(cfg->turn_secret, user, (uint64_t)(session_now_ms() / 1000),
+                               cfg->turn_ttl_s, username, credential) == 0;
+  size_t used = 0;
+  for (const char *p = cfg->turn_url; *(p += strspn(p, ", \t"));) {
+    int len = (int)strcspn(p, ", \t");
+    int n = creds
+                ? snprintf(out + used, size - used,
+                           "Link: <%.*s>; rel=\"ice-server\"; username=\"%s\"; "
+                           "credential=\"%s\"; credential-type=\"password\"\r\n",
+                           len, p, username, credential)
+                : snprintf(out + used, size - used, "Link: <%.*s>; rel=\"ice-server\"\r\n", len, p);
+    if (n < 0 || (size_t)n >= size - used) {
+      out[used] = 0; /* what fits */
+      return;
+    }
+    used += (size_t)n;
+    p += len;
+  }
+}
+
+/* 201 with the answer, the session's Location and ETag, and the ICE servers. */
+static void whip_created(struct conn *c, struct whip *w, const char *user, const char *answer) {
+  char links[1536], extra[2048];
+  whip_links(w->app, user, links, sizeof(links));
+  snprintf(extra, sizeof(extra),
+           WHIP_CORS "Location: /whip/%s\r\nETag: \"%s\"\r\n"
+                     "Accept-Patch: application/trickle-ice-sdpfrag\r\n%s",
+           w->id, w->id, links);
+  http_respond(c, 201, "application/sdp", extra, answer, strlen(answer));
+}
+
+/* POST /whip: the encoder's offer opens its user's room. */
+static void whip_post(struct conn *c, struct http_req *req) {
+  struct app *app = ((struct app *)c->app);
+  int64_t uid;
+  if (whip_auth(c, req, &uid) < 0)
+    return;
+  if (!whip_type_is(req, "application/sdp"))
+    return whip_text(c, 415, "Accept-Post: application/sdp\r\n",
+                     "The offer must be sent as Content-Type: application/sdp.\n");
+  if (req->body_len == 0)
+    return whip_text(c, 400, NULL, "The request has no SDP offer.\n");
+  struct db_user u;
+  if (db_user_get(app->db, uid, &u) < 0)
+    return whip_text(c, 500, NULL, "Your account could not be read; try again.\n");
+  struct whip *w = calloc(1, sizeof(*w));
+  if (w == NULL)
+    return whip_text(c, 503, NULL, "Out of memory; try again.\n");
+  uint8_t raw[16];
+  randombytes_buf(raw, sizeof(raw));
+  sodium_bin2base64(w->id, sizeof(w->id), raw, sizeof(raw),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  w->app = app;
+  w->user_id = uid;
+  w->media.ops = &whip_media_ops;
+  int rc = live_encoder_start(app, uid, u.name, w, &w->media, &w->room);
+  if (rc < 0) {
+    free(w);
+    if (rc == -EEXIST)
+      return whip_text(c, 409, NULL, "Your room is already live; stop that broadcast first.\n");
+    return whip_text(c, 503, NULL, "onair cannot take media now; try again.\n");
+  }
+  if (map_put(&app->whips, w->id, WHIP_ID_LEN, w) < 0) {
+    live_encoder_end(app, w->room, "failed"); /* frees w */
+    return whip_text(c, 503, NULL, "Out of memory; try again.\n");
+  }
+  char *answer;
+  const char *code, *why;
+  if (sfu_offer(w->room->media, 1, &w->media, (const char *)req->body, req->body_len, &answer,
+                &code, &why) < 0) {
+    char text[256];
+    snprintf(text, sizeof(text), "%s (%s).\n", why, code);
+    live_encoder_end(app, w->room, "failed"); /* nobody saw it: frees w */
+    return whip_text(c, 400, NULL, text);
+  }
+  log_ev(LOG_INFO, "whip session", LOG_S("room", u.name), LOG_S("ip", req->client_ip));
+  whip_created(c, w, u.name, answer);
+  free(answer);
+}
+
+/* The session of /whip/<id> if it is the key's user's, else NULL once
+ * answered (401, 429, or 404: another user's session is not told apart
+ * from none). */
+static struct whip *whip_session(struct conn *c, struct http_req *req) {
+  int64_t uid;
+  if (whip_auth(c, req, &uid) < 0)
+    return NULL;
+  const char *id = req->path + 6; /* after "/whip/" */
+  struct whip *w = whip_id_ok(id) ? map_get(&((struct app *)c->app)->whips, id, WHIP_ID_LEN) : NULL;
+  if (w == NULL || w->user_id != uid) {
+    whip_text(c, 404, NULL, "No such WHIP session (it ended, or it is not yours).\n");
+    return NULL;
+  }
+  return w;
+}
+
+/* DELETE /whip/<id>: the encoder stopped; the room ends for its viewers. */
+static void whip_delete(struct conn *c, struct http_req *req) {
+  struct whip *w = whip_session(c, req);
+  if (w == NULL)
+    return;
+  live_encoder_end(w->app, w->room, "ended"); /* frees w */
+  whip_text(c, 200, NULL, "The broadcast has ended.\n");
+}
+
+/* PATCH /whip/<id> with trickled candidates: 204, nothing to do (onair is
+ * ICE-lite: the encoder's checks tell it its addresses). An ICE restart
+ * (new credentials) is not offered: 405, the encoder POSTs again. */
+static void whip_patch(struct conn *c, struct http_req *req) {
+  struct whip *w = whip_session(c, req);
+  if (w == NULL)
+    return;
+  if (!whip_type_is(req, "application/trickle-ice-sdpfrag"))
+    return whip_text(c, 415, "Accept-Patch: application/trickle-ice-sdpfrag\r\n",
+                     "PATCH takes Content-Type: application/trickle-ice-sdpfrag.\n");
+  size_t len = 0;
+  const char *tag = http_req_header(req, "If-Match", &len);
+  if (tag && !(len == 1 && tag[0] == '*') &&
+      !(len == WHIP_ID_LEN + 2 && tag[0] == '"' && memcmp(tag + 1, w->id, WHIP_ID_LEN) == 0))
+    return whip_text(c, 412, NULL, "That is not this session's ICE (If-Match).\n");
+  if (tag && len == 1)
+    return whip_text(c, 405, "Allow: DELETE, PATCH, OPTIONS\r\n",
+                     "ICE restarts are not supported: start the stream again.\n");
+  http_respond(c, 204, NULL, WHIP_CORS, NULL, 0);
+}
+
+/* A CORS preflight. */
+static void whip_options(struct conn *c, const char *methods) {
+  char extra[512];
+  snprintf(extra, sizeof(extra),
+           WHIP_CORS "Access-Control-Allow-Methods: %s\r\n"
+                     "Access-Control-Allow-Headers: Authorization, Content-Type, If-Match\r\n"
+                     "Access-Control-Max-Age: 86400\r\nAllow: %s\r\n"
+                     "Accept-Post: application/sdp\r\n",
+           methods, methods);
+  http_respond(c, 204, NULL, extra, NULL, 0);
+}
+
+void whip_route(struct conn *c, struct http_req *req) {
+  int endpoint = strcmp(req->path, "/whip") == 0;
+  const char *methods = endpoint ? "POST, OPTIONS" : "DELETE, PATCH, OPTIONS";
+  if (req->method == HTTP_OPTIONS)
+    return whip_options(c, methods);
+  if (endpoint && req->method == HTTP_POST)
+    return whip_post(c, req);
+  if (!endpoint && req->method == HTTP_DELETE)
+    return whip_delete(c, req);
+  if (!endpoint && req->method == HTTP_PATCH)
+    return whip_patch(c, req);
+  char allow[64];
+  snprintf(allow, sizeof(allow), "Allow: %s\r\n", methods);
+  whip_text(c, 405, allow, "Method not allowed here.\n");
+}
