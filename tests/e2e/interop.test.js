@@ -19,7 +19,7 @@ const { chromium } = require('playwright-core');
 const { startOnair } = require('../lib/server.js');
 const { startAiortcPeer, PYTHON } = require('../lib/aiortc-peer.js');
 const {
-  CHROMIUM, BROWSER_ARGS, eventually, pageRtp, newUserContext, watchPage, goLive, viewerStats, assertPlays,
+  CHROMIUM, BROWSER_ARGS, eventually, pageRtp, newUserContext, watchPage, openViewer, goLive, viewerStats, assertPlays,
   addVeth, inOwnNetns,
 } = require('../lib/media-e2e.js');
 
@@ -64,12 +64,7 @@ describe('interop with aiortc', { timeout: 170000 }, () => {
     return p;
   }
 
-  async function viewerPage(name, room) {
-    const u = await newUserContext(browser, srv, name);
-    u.page = watchPage(await u.context.newPage(), name, errors);
-    await u.page.goto(`${srv.url}/view/${room}`);
-    return u;
-  }
+  const viewerPage = (name, room) => openViewer(browser, srv, name, room, errors);
 
   before(async () => {
     if (missing) return;

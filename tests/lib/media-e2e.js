@@ -322,9 +322,17 @@ function inOwnNetns() {
   }
 }
 
+// A new user's page watching room (/view/<room>): { name, cookie, context, page }.
+async function openViewer(browser, srv, name, room, errors) {
+  const u = await newUserContext(browser, srv, name);
+  u.page = watchPage(await u.context.newPage(), name, errors);
+  await u.page.goto(`${srv.url}/view/${room}`);
+  return u;
+}
+
 module.exports = {
   CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI, BROWSER_ARGS, PASSWORD,
-  sleep, eventually, initScript, pageRtp, signUp, newUserContext, watchPage,
+  sleep, eventually, initScript, pageRtp, signUp, newUserContext, watchPage, openViewer,
   goLive, viewerStats, assertPlays, addVeth, inOwnNetns, blockUdpFromPort, blockUdpToPort, selectedLocalPort,
   afterNextIceCheck,
 };

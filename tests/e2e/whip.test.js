@@ -1,0 +1,123 @@
+// WHIP ingest end to end (issue 13): an encoder that is not onair's code,
+// Debian's GStreamer webrtcbin driven by tests/e2e/whip_peer.py (the WHIP
+// exchange OBS makes), publishes a user's room with the user's stream key;
+// Chromium viewers decode its video and hear its audio, in VP8 and in H.264
+// (x264enc, as OBS encodes); the encoder stopping (its DELETE) ends the room
+// on the viewers' page.
+//
+// libnice skips 127.0.0.1, so, as in interop.test.js, the test's network
+// namespace gets a veth pair with 10.99.0.1 and onair binds and announces
+// that address for media. Run inside a namespace:
+//   tests/e2e/in-netns.sh node --test tests/e2e/whip.test.js
+'use strict';
+const { describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { startOnair } = require('../lib/server.js');
+const { stepper } = require('../lib/steps.js');
+const { startPythonPeer } = require('../lib/python-peer.js');
+const { gstMissing } = require('../lib/gst-peer.js');
+const {
+  CHROMIUM, BROWSER_ARGS, newUserContext, openViewer, assertPlays, viewerStats, eventually,
+  addVeth, inOwnNetns,
+} = require('../lib/media-e2e.js');
+
+const MEDIA_ADDR = '10.99.0.1';
+const STEP_MS = 90000;
+const SCRIPT = path.join(__dirname, 'whip_peer.py');
+
+function missing() {
+  if (!inOwnNetns()) return 'not inside a network namespace of its own (run under tests/e2e/in-netns.sh)';
+  return gstMissing();
+}
+
+describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400000 }, () => {
+  let srv;
+  let browser;
+  const peers = [];
+  const errors = [];
+  const why = missing();
+
+  const steps = stepper({
+    server: () => srv, timeoutMs: STEP_MS,
+    onFail: async t => { for (const p of peers) t.diagnostic(p.output()); },
+  });
+  const step = (name, fn) => steps(name, async t => {
+    if (why) throw new Error(why);
+    await fn(t);
+  });
+
+  // A signed-up user with a browser context and a stream key.
+  async function streamer(name) {
+    const u = await newUserContext(browser, srv, name);
+    const res = await fetch(`${srv.url}/api/stream-key/new`, {
+      method: 'POST', headers: { Cookie: `onair_session=${u.cookie}`, Origin: srv.origin },
+    });
+    assert.equal(res.status, 200);
+    u.key = (await res.json()).key;
+    return u;
+  }
+
+  function encoder(key, args = []) {
+    const p = startPythonPeer(SCRIPT, ['--url', srv.url, '--key', key, ...args], 'WHIP encoder');
+    peers.push(p);
+    return p;
+  }
+
+  const viewer = (name, room) => openViewer(browser, srv, name, room, errors);
+
+  before(async () => {
+    if (why) return;
+    addVeth('v0', 'v1', [`${MEDIA_ADDR}/24`]);
+    srv = await startOnair(['--media-bind', MEDIA_ADDR, '--media-announce', MEDIA_ADDR]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  });
+
+  after(async () => {
+    await Promise.all(peers.map(p => p.stop()));
+    if (browser) await browser.close().catch(() => {});
+    if (srv) await srv.stop();
+  });
+
+  for (const codec of ['vp8', 'h264']) {
+    step(`${codec}: the encoder's room is live; a Chromium viewer decodes it and hears it; DELETE ends it`, async t => {
+      const u = await streamer(`obs${codec}`);
+      const enc = encoder(u.key, ['--codec', codec, '--width', '640', '--height', '360']);
+      const posted = await enc.waitFor('whip', 'the WHIP POST', 20000);
+      assert.equal(posted.status, 201, JSON.stringify(posted));
+      assert.match(posted.location, /^\/whip\/[A-Za-z0-9_-]{22}$/);
+      assert.match(posted.content_type, /^application\/sdp/);
+      await enc.waitFor(e => e.event === 'state' && e.state === 'connected', 'its connection to onair', 20000);
+
+      const v = await viewer(`w${codec}`, u.name);
+      const s = await assertPlays(v.page, `Chromium viewer of the ${codec} encoder`, { frames: 30 });
+      t.diagnostic(`Chromium decoded ${s.framesDecoded} frames ${s.frameWidth}x${s.frameHeight} (${s.codec || codec}), ` +
+        `audio samples ${s.audio.totalSamplesReceived}`);
+      assert.equal(s.frameWidth, 640, 'the width the encoder sends');
+      assert.equal(s.frameHeight, 360, 'the height the encoder sends');
+      assert.ok(s.audio.totalSamplesReceived > 0, 'the encoder\'s audio is heard');
+      // The room is an ordinary one: the dashboard lists it, chat works.
+      const list = await v.page.evaluate(async () => (await (await fetch('/api/rooms')).json()).rooms);
+      const room = list.find(r => r.name === u.name);
+      assert.ok(room && room.state === 'live' && room.viewers === 1, JSON.stringify(list));
+      await v.page.locator('.chat-input').fill('hello OBS');
+      await v.page.locator('.chat-send').click();
+      await v.page.locator('.chat-list').getByText('hello OBS').waitFor({ timeout: 10000 });
+
+      const before = await viewerStats(v.page);
+      await eventually(async () => (await viewerStats(v.page)).framesDecoded > before.framesDecoded + 15,
+        'the viewer to keep decoding');
+      await enc.stop();
+      const deleted = await enc.waitFor('deleted', 'the DELETE', 10000);
+      assert.equal(deleted.status, 200);
+      await v.page.getByText('This stream has ended').waitFor({ state: 'visible', timeout: 10000 });
+      await v.context.close();
+      await u.context.close();
+    });
+  }
+
+  step('no page error and no CSP violation', async () => {
+    assert.deepEqual(errors, []);
+  });
+});
