@@ -102,6 +102,8 @@ struct app {
 int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
                        struct sfu_owner *media, struct room **out);
 void live_encoder_ready(struct app *app, struct room *room);
+/* The media plane warned of the encoder's media (sfu_owner_ops). */
+void live_encoder_warning(struct app *app, struct room *room, const char *code);
 void live_encoder_end(struct app *app, struct room *room, const char *reason);
 void whip_room_ended(struct whip *w);
 /* The WHIP routes: POST /whip, and DELETE, PATCH, OPTIONS on /whip/<id>. */

@@ -164,6 +164,21 @@ static void viewers_changed(struct app *app) {
     uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
 }
 
+/* What a media warning tells the broadcaster (and the log). */
+static const char *warning_text(const char *code) {
+  if (strcmp(code, "bframes") == 0)
+    return "Your encoder sends B-frames, which viewers' browsers cannot play smoothly. Set "
+           "B-frames to 0 (OBS: Settings > Output > Streaming > Encoder settings) and restart the "
+           "stream.";
+  return "Your stream has a problem viewers' browsers may not play.";
+}
+
+/* media.warning for room's warning. */
+static json_t *warning_msg(const struct room *room) {
+  return json_pack("{s:s, s:s, s:s, s:s}", "type", "media.warning", "room", room->name, "code",
+                   room->warning, "message", warning_text(room->warning));
+}
+
 /* ---- room membership ---- */
 
 /* Ends room: viewers get room.ended, the broadcaster live.ended. */
@@ -320,6 +335,7 @@ static void room_attach(struct app *app, struct room *room, struct client *cl) {
   cl->broadcaster = 1;
   if (app->sfu)
     room->media = sfu_room_new(app->sfu, &cl->media);
+  room->warning = NULL; /* of the media before */
 }
 
 /* The broadcaster of a reconnecting room is back (on cl): the same room
@@ -470,6 +486,8 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
                             "viewers", (json_int_t)room->nviewers, "media_ready",
                             room->media && sfu_room_ready(room->media), "history",
                             room_history(app, room)));
+  if (room->warning)
+    client_send(cl, warning_msg(room));
   /* The page's offer came with the join: the answer leaves with room.joined,
    * in the same write. Before the broadcaster's media is in, the page
    * offers again on media.ready. */
@@ -593,6 +611,22 @@ static void on_media_closed(struct sfu_owner *owner, const char *why) {
   client_send(cl, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
 }
 
+/* The media plane warned of room's publisher's media (sfu_owner_ops):
+ * everyone in the room hears it (media.warning), a late viewer with
+ * room.joined. */
+static void room_media_warning(struct room *room, const char *code) {
+  room->warning = code;
+  log_ev(LOG_WARN, "media warning", LOG_S("room", room->name), LOG_S("code", code),
+         LOG_S("message", warning_text(code)));
+  room_send(room, warning_msg(room));
+}
+
+static void on_media_warning(struct sfu_owner *owner, const char *code) {
+  struct client *bc = container_of(owner, struct client, media);
+  if (bc->room)
+    room_media_warning(bc->room, code);
+}
+
 /* ---- rooms an encoder publishes (whip.c) ---- */
 
 int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
@@ -621,6 +655,11 @@ void live_encoder_ready(struct app *app, struct room *room) {
   room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
 }
 
+void live_encoder_warning(struct app *app, struct room *room, const char *code) {
+  (void)app;
+  room_media_warning(room, code);
+}
+
 void live_encoder_end(struct app *app, struct room *room, const char *reason) {
   room_end(app, room, reason);
 }
@@ -628,6 +667,7 @@ void live_encoder_end(struct app *app, struct room *room, const char *reason) {
 static const struct sfu_owner_ops client_media_ops = {
     .media_ready = on_media_ready,
     .peer_closed = on_media_closed,
+    .media_warning = on_media_warning,
 };
 
 /* The page's own keepalive: it hears from onair at least this often, so a

@@ -28,6 +28,7 @@ struct room {
   size_t nviewers, cap;
   int64_t since_ms;       /* when it went live, ms since the epoch */
   struct sfu_room *media; /* or NULL; live.c creates and frees it */
+  const char *warning;    /* what the media plane warned of ("bframes"), or NULL */
   int count_changed;      /* on the registry's changed list */
   uint64_t count_sent_ms; /* when rooms_take_changed() last gave it (loop time) */
   struct room *next_changed;

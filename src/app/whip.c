@@ -117,9 +117,15 @@ static void whip_on_media_closed(struct sfu_owner *owner, const char *why) {
   live_encoder_end(w->app, w->room, "gone");
 }
 
+static void whip_on_media_warning(struct sfu_owner *owner, const char *code) {
+  struct whip *w = container_of(owner, struct whip, media);
+  live_encoder_warning(w->app, w->room, code);
+}
+
 static const struct sfu_owner_ops whip_media_ops = {
     .media_ready = whip_on_media_ready,
     .peer_closed = whip_on_media_closed,
+    .media_warning = whip_on_media_warning,
 };
 
 void whip_room_ended(struct whip *w) {

@@ -229,6 +229,90 @@ static int rtp_h264_stap_a(const uint8_t *p, size_t len) {
   return key;
 }
 
+/* Reads Exp-Golomb codes from a NAL unit's RBSP, skipping emulation
+ * prevention bytes (00 00 03). */
+struct rtp_bits {
+  const uint8_t *p;
+  size_t len, off; /* bytes, and the byte being read */
+  unsigned bit;    /* next bit of p[off], 7 first */
+  unsigned zeros;  /* zero bytes just before p[off] */
+};
+
+static int rtp_bit(struct rtp_bits *b) {
+  if (b->bit == 7 && b->zeros >= 2 && b->off < b->len && b->p[b->off] == 3) {
+    b->off++; /* emulation prevention byte */
+    b->zeros = 0;
+  }
+  if (b->off >= b->len)
+    return -EINVAL;
+  int v = (b->p[b->off] >> b->bit) & 1;
+  if (b->bit-- == 0) {
+    b->zeros = b->p[b->off] == 0 ? b->zeros + 1 : 0;
+    b->bit = 7;
+    b->off++;
+  }
+  return v;
+}
+
+/* ue(v), up to 31 bits of value: 0 with *v, or -EINVAL. */
+static int rtp_ue(struct rtp_bits *b, uint32_t *v) {
+  int n = 0, bit;
+  while ((bit = rtp_bit(b)) == 0) {
+    if (++n > 31)
+      return -EINVAL;
+  }
+  if (bit < 0)
+    return -EINVAL;
+  uint32_t x = 1;
+  for (int i = 0; i < n; i++) {
+    if ((bit = rtp_bit(b)) < 0)
+      return -EINVAL;
+    x = x << 1 | (uint32_t)bit;
+  }
+  *v = x - 1;
+  return 0;
+}
+
+/* The slice type of the slice header at p (after its NAL header). */
+static int rtp_h264_slice_at(const uint8_t *p, size_t len) {
+  struct rtp_bits b = {.p = p, .len = len, .bit = 7};
+  uint32_t first_mb, type;
+  if (rtp_ue(&b, &first_mb) < 0 || rtp_ue(&b, &type) < 0 || type > 9)
+    return -EINVAL;
+  return (int)(type % 5);
+}
+
+static int rtp_h264_is_slice(uint8_t type) { return type == 1 || type == 5; }
+
+int rtp_h264_slice_type(const uint8_t *payload, size_t len) {
+  if (len < 1 || payload[0] & 0x80)
+    return -EINVAL;
+  uint8_t type = payload[0] & 0x1F;
+  if (rtp_h264_is_slice(type))
+    return rtp_h264_slice_at(payload + 1, len - 1);
+  if (type == 28) {
+    if (len < 2)
+      return -EINVAL;
+    if (!(payload[1] & 0x80) || !rtp_h264_is_slice(payload[1] & 0x1F))
+      return -ENOENT;
+    return rtp_h264_slice_at(payload + 2, len - 2);
+  }
+  if (type != 24)
+    return -ENOENT;
+  for (size_t off = 1; off < len;) { /* STAP-A, as rtp_h264_stap_a() */
+    if (len - off < 2)
+      return -EINVAL;
+    size_t n = rtp_rd16(payload + off);
+    off += 2;
+    if (n == 0 || n > len - off || payload[off] & 0x80)
+      return -EINVAL;
+    if (rtp_h264_is_slice(payload[off] & 0x1F))
+      return rtp_h264_slice_at(payload + off + 1, n - 1);
+    off += n;
+  }
+  return -ENOENT;
+}
+
 int rtp_h264_keyframe(const uint8_t *payload, size_t len) {
   uint8_t type;
 

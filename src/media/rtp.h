@@ -74,4 +74,21 @@ int rtp_vp8_keyframe(const uint8_t *payload, size_t len);
  * aggregating one, or the first fragment (S bit) of an FU-A of one. */
 int rtp_h264_keyframe(const uint8_t *payload, size_t len);
 
+/* H.264 slice types (ITU-T H.264 7.4.3, slice_type modulo 5). */
+enum rtp_h264_slice {
+  RTP_SLICE_P = 0,
+  RTP_SLICE_B = 1,
+  RTP_SLICE_I = 2,
+  RTP_SLICE_SP = 3,
+  RTP_SLICE_SI = 4
+};
+/* The type of the first slice (NAL unit type 1 or 5) that starts in the
+ * packet: a single NAL unit, the first slice of a STAP-A, or the first
+ * fragment of an FU-A. -ENOENT when no slice starts in it, -EINVAL when the
+ * payload is malformed or too short to read the slice header's first two
+ * fields (first_mb_in_slice and slice_type, Exp-Golomb coded, read past
+ * emulation prevention bytes). A B slice is what browsers' WebRTC decoders
+ * do not expect: OBS's B-frames. */
+int rtp_h264_slice_type(const uint8_t *payload, size_t len);
+
 #endif

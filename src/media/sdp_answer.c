@@ -184,8 +184,24 @@ static int sdp_is(const struct sdp_codec *c, const char *name, uint32_t clock, u
   return strcasecmp(c->name, name) == 0 && c->clock == clock && c->channels == ch;
 }
 
+/* What a publisher's H.264 profile is worth to its viewers, best first:
+ * Constrained Baseline every browser decodes; Main and High (OBS's x264,
+ * B-frames possible) Chromium and Safari do, Firefox's OpenH264 not;
+ * 4:4:4 no browser. -1: not taken. */
+static int sdp_h264_rank(enum sdp_h264_profile prof) {
+  switch (prof) {
+  case H264_CB: return 0;
+  case H264_B: return 1;
+  case H264_MAIN: return 2;
+  case H264_CHIGH: return 3;
+  case H264_HIGH: return 4;
+  default: return -1;
+  }
+}
+
 const struct sdp_codec *sdp_pick_publisher(const struct sdp_media *m) {
-  const struct sdp_codec *cb = NULL, *b = NULL;
+  const struct sdp_codec *best = NULL;
+  int best_rank = 99;
   size_t i;
 
   for (i = 0; i < m->n_codecs; i++) {
@@ -200,13 +216,18 @@ const struct sdp_codec *sdp_pick_publisher(const struct sdp_media *m) {
       return c;
     if (!sdp_is(c, "H264", 90000, 1) || c->packetization_mode != 1)
       continue;
-    if (prof == H264_CB &&
-        (cb == NULL || (c->profile_level_id == 0x42e01f && cb->profile_level_id != 0x42e01f)))
-      cb = c;
-    if (prof == H264_B && b == NULL)
-      b = c;
+    int rank = sdp_h264_rank(prof);
+    if (rank < 0)
+      continue;
+    /* The best profile; among Constrained Baselines, 42e01f (what browsers
+     * offer first). */
+    if (rank < best_rank ||
+        (rank == 0 && c->profile_level_id == 0x42e01f && best->profile_level_id != 0x42e01f)) {
+      best = c;
+      best_rank = rank;
+    }
   }
-  return cb ? cb : b;
+  return best;
 }
 
 const struct sdp_codec *sdp_pick_match(const struct sdp_media *m, const struct sdp_codec *send) {

@@ -237,6 +237,7 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
       c = NULL;
     t->active = c != NULL;
     t->ssrc_known = 0;
+    t->bframes = 0; /* a new publisher: told again */
     if (c == NULL)
       continue;
     t->codec = *c;

@@ -35,6 +35,11 @@ struct sfu_owner_ops {
    * failed). Called at a safe point of the loop: anything may be done. Not
    * called once the owner dropped the peer or freed its room. */
   void (*peer_closed)(struct sfu_owner *peer_owner, const char *why);
+  /* A room's owner: something in its publisher's media that viewers'
+   * browsers play badly, once per publisher: "bframes" (H.264 B slices:
+   * OBS's B-frames). As media_ready, from inside the media plane. May be
+   * NULL. */
+  void (*media_warning)(struct sfu_owner *room_owner, const char *code);
 };
 
 /* ICE-TCP on the site's own TCP port (beside HTTP): 1 if data (a TCP

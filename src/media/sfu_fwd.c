@@ -130,6 +130,17 @@ static void track_rate(struct sfu_track *t, size_t len, uint64_t now) {
   }
 }
 
+/* Browsers' WebRTC decoders expect frames in display order: B slices (an
+ * encoder's B-frames) play back jerky or not at all. The room's owner hears
+ * of the first one, once. */
+static void check_bframes(struct sfu_room *r, struct sfu_track *t, const struct rtp_hdr *h) {
+  if (rtp_h264_slice_type(h->payload, h->payload_len) != RTP_SLICE_B)
+    return;
+  t->bframes = 1;
+  if (r->owner && r->owner->ops->media_warning)
+    r->owner->ops->media_warning(r->owner, "bframes");
+}
+
 static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct rtp_hdr h;
   if (rtp_parse(data, len, &h) < 0) {
@@ -154,6 +165,8 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
     track_restart(r, k, now);
   }
   track_rate(t, len, now);
+  if (k == SFU_VIDEO && t->family == SFU_CODEC_H264 && !t->bframes)
+    check_bframes(r, t, &h);
   int key = k == SFU_VIDEO && is_keyframe(t, &h);
   if (pktstore_put(t->store, h.seq, data, len,
                    (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0) {

@@ -57,6 +57,7 @@ struct sfu_track {
   /* The publisher's rate: a new share's ring starts with it. */
   uint64_t rate_since_ms, rate_bytes;
   uint32_t rate_Bps; /* bytes a second over the last full window */
+  int bframes;       /* H.264 B slices seen (the owner was told) */
 };
 
 #define SFU_WHY_MAX 128   /* bytes of a closed peer's reason */

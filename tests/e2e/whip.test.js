@@ -105,6 +105,8 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
       await v.page.locator('.chat-send').click();
       await v.page.locator('.chat-list').getByText('hello OBS').waitFor({ timeout: 10000 });
 
+      assert.ok(!srv.log().includes(`msg="media warning" room=${u.name} `), 'no B-frames: no warning');
+      assert.equal(await v.page.locator('#shell-notice').isVisible(), false);
       const before = await viewerStats(v.page);
       await eventually(async () => (await viewerStats(v.page)).framesDecoded > before.framesDecoded + 15,
         'the viewer to keep decoding');
@@ -116,6 +118,22 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
       await u.context.close();
     });
   }
+
+  step('B-frames (x264enc bframes=2, OBS\'s default): viewers are told, and the log says how to fix it', async t => {
+    const u = await streamer('obsbf');
+    const enc = encoder(u.key, ['--codec', 'h264', '--bframes', '2', '--width', '640', '--height', '360']);
+    assert.equal((await enc.waitFor('whip', 'the WHIP POST', 20000)).status, 201);
+    await enc.waitFor(e => e.event === 'state' && e.state === 'connected', 'its connection to onair', 20000);
+    const v = await viewer('wbf', u.name);
+    const notice = v.page.locator('#shell-notice');
+    await notice.getByText('encoder sends B-frames').waitFor({ state: 'visible', timeout: 20000 });
+    t.diagnostic(`the viewer's page: ${await notice.textContent()}`);
+    await eventually(() => /msg="media warning" room=obsbf code=bframes message="Your encoder sends B-frames[^"]*Set B-frames to 0 \(OBS: Settings > Output > Streaming > Encoder settings\)/.test(srv.log()),
+      'the log to say how to fix it');
+    await enc.stop();
+    await v.context.close();
+    await u.context.close();
+  });
 
   step('no page error and no CSP violation', async () => {
     assert.deepEqual(errors, []);

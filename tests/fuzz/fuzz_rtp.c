@@ -17,6 +17,8 @@ static void check_keyframe(const uint8_t *p, size_t len) {
   assert(k == 1 || k == 0 || k == -EINVAL);
   k = rtp_h264_keyframe(p, len);
   assert(k == 1 || k == 0 || k == -EINVAL);
+  k = rtp_h264_slice_type(p, len);
+  assert((k >= RTP_SLICE_P && k <= RTP_SLICE_SI) || k == -ENOENT || k == -EINVAL);
 }
 
 static void check_header(const uint8_t *p, size_t len, const struct rtp_hdr *h) {

@@ -316,6 +316,33 @@ static const struct key_case h264_cases[] = {
     {"STAP-A unit with forbidden bit", B(0x78, 0, 2, 0xE7, 0x42), -EINVAL},
 };
 
+/* First slice types; bits: first_mb_in_slice ue(0) = "1", then slice_type:
+ * P "1", B "010", I(7) "0001000", B(6) "00111". */
+static const struct key_case slice_cases[] = {
+    {"single B slice", B(0x41, 0xA0), RTP_SLICE_B},
+    {"non-reference B slice, type 6", B(0x01, 0x9C), RTP_SLICE_B},
+    {"single P slice, type 5", B(0x41, 0x9A), RTP_SLICE_P},
+    {"P slice", B(0x41, 0xC0), RTP_SLICE_P},
+    {"IDR I slice, type 7", B(0x65, 0x88), RTP_SLICE_I},
+    {"FU-A start of a B slice", B(0x5C, 0x81, 0xA0), RTP_SLICE_B},
+    {"FU-A start of an IDR", B(0x7C, 0x85, 0x88, 0x84), RTP_SLICE_I},
+    {"FU-A middle of a B slice", B(0x5C, 0x01, 0xA0), -ENOENT},
+    {"FU-A start of SPS", B(0x7C, 0x87, 0x42), -ENOENT},
+    {"STAP-A, SEI then a B slice", B(0x78, 0, 2, 0x06, 0x05, 0, 2, 0x01, 0xA0), RTP_SLICE_B},
+    {"STAP-A, SPS and PPS only", B(0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xCE), -ENOENT},
+    {"SPS", B(0x67, 0x42, 0xC0, 0x1F), -ENOENT},
+    /* 16 zero bits, 03 skipped, then 7 more and a 1: first_mb_in_slice of
+     * 23 bits; then "010", B. Read with the 03, the type would be P. */
+    {"emulation prevention byte", B(0x41, 0, 0, 3, 1, 0xFF, 0xFF, 0xFE, 0xA0), RTP_SLICE_B},
+    {"slice header cut short", B(0x41, 0x00), -EINVAL},
+    {"slice NAL header only", B(0x41), -EINVAL},
+    {"slice_type 10", B(0x41, 0x8B), -EINVAL},
+    {"empty", EMPTY, -EINVAL},
+    {"forbidden bit", B(0xC1, 0xA0), -EINVAL},
+    {"FU-A without FU header", B(0x5C), -EINVAL},
+    {"STAP-A size past the end", B(0x78, 0, 5, 0x41, 0xA0), -EINVAL},
+};
+
 static void run_key_cases(const struct key_case *cases, size_t n,
                           int (*fn)(const uint8_t *, size_t)) {
   for (size_t i = 0; i < n; i++) {
@@ -326,6 +353,10 @@ static void run_key_cases(const struct key_case *cases, size_t n,
 
 static void test_vp8_keyframe_table(void **state) {
   run_key_cases(vp8_cases, sizeof(vp8_cases) / sizeof(vp8_cases[0]), rtp_vp8_keyframe);
+}
+
+static void test_h264_slice_table(void **state) {
+  run_key_cases(slice_cases, sizeof(slice_cases) / sizeof(slice_cases[0]), rtp_h264_slice_type);
 }
 
 static void test_h264_keyframe_table(void **state) {
@@ -351,7 +382,7 @@ int main(void) {
       cmocka_unit_test(test_ext_find_table),     cmocka_unit_test(test_ext_malformed),
       cmocka_unit_test(test_is_rtcp_table),      cmocka_unit_test(test_rewrite),
       cmocka_unit_test(test_vp8_keyframe_table), cmocka_unit_test(test_h264_keyframe_table),
-      cmocka_unit_test(test_keyframe_in_packet),
+      cmocka_unit_test(test_h264_slice_table),   cmocka_unit_test(test_keyframe_in_packet),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -603,6 +603,12 @@ static const struct pub_case pub_cases[] = {
     {"pub_h264_baseline_when_no_cb", "chromium_publisher.sdp",
      {{ED_SUB, "SAVPF 96 97 102 103 104 107 108 109", 0, "SAVPF 102 103 104 107"}}, 111, 102, 103,
      FB_VIDEO, SDP_DIR_RECVONLY, CHROME_H264(1, 42001f)},
+    /* OBS's x264 (B-frames on) sends Main or High: taken when nothing better is
+     * offered. */
+    {"pub_h264_main_when_only_main", "chromium_publisher.sdp",
+     {{ED_SUB, "SAVPF 96 97 102 103 104 107 108 109 114 115 116 117 39 40 45 46 98", 0,
+       "SAVPF 116 117"}},
+     111, 116, 117, FB_VIDEO, SDP_DIR_RECVONLY, CHROME_H264(1, 4d001f)},
     {"pub_aiortc_h264_prefers_42e01f", "aiortc_publisher.sdp",
      {{ED_SUB, "SAVPF 97 98 99", 0, "SAVPF 99"}}, 96, 101, 102, SDP_FB_NACK | SDP_FB_NACK_PLI,
      SDP_DIR_RECVONLY, CHROME_H264(1, 42e01f)},

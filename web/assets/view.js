@@ -1,7 +1,7 @@
 // A viewer's page: /view/<room>. Joins the room, plays the broadcaster's
 // stream (through media.js), shows the viewer count and the chat, and says
 // plainly when the stream is over.
-import { $ } from './dom.js';
+import { $, setStatus } from './dom.js';
 import { openSocket } from './ws.js';
 import { api } from './api.js';
 import { setupShell, setUserName } from './shell.js';
@@ -333,6 +333,14 @@ function onMessage(m) {
       break;
     case 'chat':
       if (state === 'watching') chat.add(m);
+      break;
+    case 'media.warning':
+      // The broadcaster's stream has something browsers play badly.
+      if (state === 'watching') {
+        setStatus($('shell-notice'), m.code === 'bframes'
+          ? 'The broadcaster\'s encoder sends B-frames, which browsers do not play smoothly: the picture may stutter. The broadcaster has been told how to fix it.'
+          : 'The broadcaster\'s stream has a problem your browser may not play well.', 'warn');
+      }
       break;
     case 'error':
       if (m.ref === 'room.join' && m.code === 'no_such_room') {
