@@ -30,6 +30,7 @@ struct client {
   struct room *room;                 /* the room it broadcasts or watches, or NULL */
   int broadcaster;                   /* 1 if it is room's broadcaster */
   int watching;                      /* subscribed to the room list */
+  int console; /* a broadcast page (live.console): shows the user's encoder's room when live */
   struct client *wprev, *wnext;
   int closed;
   int end_on_close; /* closed by the server (sign-out, disabled): its room ends, no grace */
@@ -322,10 +323,50 @@ static void room_set_title(struct app *app, struct room *room, const char *title
 /* live.started to cl, its room's broadcaster. */
 static void send_live_started(struct client *cl, int resumed) {
   struct room *room = cl->room;
-  client_send(cl, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "type", "live.started", "room",
-                            room->name, "title", room->title, "since", (json_int_t)room->since_ms,
-                            "viewers", (json_int_t)room->nviewers, "resumed", resumed, "history",
-                            room_history(cl->app, room)));
+  client_send(cl, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o, s:s}", "type", "live.started",
+                            "room", room->name, "title", room->title, "since",
+                            (json_int_t)room->since_ms, "viewers", (json_int_t)room->nviewers,
+                            "resumed", resumed, "history", room_history(cl->app, room), "source",
+                            room->encoder ? "encoder" : "browser"));
+}
+
+/* cl, a broadcast page of the room's owner, shows the encoder's room: its
+ * chat, viewers and title, and can end it; the media stays the encoder's. */
+static void console_attach(struct room *room, struct client *cl) {
+  room->broadcaster = cl;
+  cl->room = room;
+  cl->broadcaster = 1;
+  send_live_started(cl, 0);
+  if (room->warning)
+    client_send(cl, warning_msg(room));
+}
+
+/* The first broadcast page of user_id waiting for its encoder's room, if
+ * the room has none. */
+static void console_find(struct app *app, struct room *room) {
+  size_t slot;
+  if (room->broadcaster || room->encoder == NULL)
+    return;
+  for (struct map_entry *e = map_first(&app->peers, &slot); e;
+       e = map_next(&app->peers, e, &slot)) {
+    struct client *cl = e->value;
+    if (cl->user_id == room->owner_id && cl->console && cl->room == NULL && !cl->closed) {
+      console_attach(room, cl);
+      return;
+    }
+  }
+}
+
+/* live.console: this page is the user's broadcast page; while the user's
+ * encoder publishes the room (WHIP), the page shows it (live.started with
+ * "source":"encoder"), now or once the encoder goes live. */
+static void on_live_console(struct client *cl, json_t *msg, size_t len) {
+  cl->console = 1;
+  if (cl->room)
+    return;
+  struct room *room = rooms_find(&cl->app->rooms, cl->user, strlen(cl->user));
+  if (room && room->owner_id == cl->user_id)
+    console_find(cl->app, room);
 }
 
 /* cl broadcasts room, with a media room of its own. */
@@ -589,6 +630,10 @@ static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
                  "media.offer");
     return;
   }
+  if (cl->broadcaster && cl->room->encoder) {
+    client_error(cl, "encoder_live", "Your encoder sends this room's media.", "media.offer");
+    return;
+  }
   char *answer;
   const char *code, *why;
   if (sfu_offer(cl->room->media, cl->broadcaster, &cl->media, sdp, len, &answer, &code, &why) < 0) {
@@ -646,6 +691,7 @@ int live_encoder_start(struct app *app, int64_t user_id, const char *user, struc
   }
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_S("source", "whip"));
   rooms_changed(app);
+  console_find(app, room);
   *out = room;
   return 0;
 }
@@ -688,6 +734,7 @@ static const struct live_handler handlers[] = {
     {"live.start", on_live_start, "Sign in to go live."},
     {"live.resume", on_live_resume, "Sign in to go live."},
     {"live.end", on_live_end, "Sign in to go live."},
+    {"live.console", on_live_console, "Sign in to go live."},
     {"room.join", on_room_join, NULL},
     {"room.leave", on_room_leave, NULL},
     {"chat.send", on_chat_send, "Sign in to chat."},
@@ -748,8 +795,16 @@ static void live_on_close(struct conn *c) {
   struct app *app = cl->app;
   cl->closed = 1;
   client_ip_release(app, cl);
-  if (cl->broadcaster && cl->room && !cl->end_on_close && app->cfg->reconnect_grace_ms > 0 &&
-      !app->closing)
+  if (cl->broadcaster && cl->room && cl->room->encoder && !cl->end_on_close) {
+    /* A broadcast page of an encoder's room went: the room goes on (with
+     * another broadcast page of the user's, if one waits). */
+    struct room *room = cl->room;
+    room->broadcaster = NULL;
+    cl->room = NULL;
+    cl->broadcaster = 0;
+    console_find(app, room);
+  } else if (cl->broadcaster && cl->room && !cl->end_on_close && app->cfg->reconnect_grace_ms > 0 &&
+             !app->closing)
     room_hold(app, cl->room);
   else if (cl->broadcaster && cl->room)
     room_end(app, cl->room, "disconnected");

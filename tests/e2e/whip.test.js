@@ -19,7 +19,7 @@ const { stepper } = require('../lib/steps.js');
 const { startPythonPeer } = require('../lib/python-peer.js');
 const { gstMissing } = require('../lib/gst-peer.js');
 const {
-  CHROMIUM, BROWSER_ARGS, newUserContext, openViewer, assertPlays, viewerStats, eventually,
+  CHROMIUM, BROWSER_ARGS, newUserContext, watchPage, openViewer, assertPlays, viewerStats, eventually,
   addVeth, inOwnNetns,
 } = require('../lib/media-e2e.js');
 
@@ -119,18 +119,44 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     });
   }
 
-  step('B-frames (x264enc bframes=2, OBS\'s default): viewers are told, and the log says how to fix it', async t => {
-    const u = await streamer('obsbf');
-    const enc = encoder(u.key, ['--codec', 'h264', '--bframes', '2', '--width', '640', '--height', '360']);
+  step('the broadcast page makes the key, shows the encoder\'s room and its B-frames warning, and ends it', async t => {
+    // B-frames on (x264enc bframes=2, as OBS's default).
+    const u = await newUserContext(browser, srv, 'obsbf');
+    const page = watchPage(await u.context.newPage(), 'obsbf', errors);
+    await page.goto(`${srv.url}/broadcast`);
+    assert.equal(await page.locator('#whip-url').textContent(), `${srv.url}/whip`);
+    await page.getByText('You have no stream key yet.').waitFor();
+    await page.locator('#key-new').click();
+    const key = page.locator('#stream-key');
+    await key.waitFor({ state: 'visible' });
+    const value = await key.inputValue();
+    assert.match(value, /^sk_[A-Za-z0-9_-]{43}$/);
+    await page.getByText('it is shown only this once').waitFor();
+
+    const enc = encoder(value, ['--codec', 'h264', '--bframes', '2', '--width', '640', '--height', '360']);
     assert.equal((await enc.waitFor('whip', 'the WHIP POST', 20000)).status, 201);
-    await enc.waitFor(e => e.event === 'state' && e.state === 'connected', 'its connection to onair', 20000);
+    await page.getByText('You are live from your encoder').waitFor({ timeout: 20000 });
+    await page.locator('#live-badge').waitFor({ state: 'visible' });
+    const status = page.locator('#status');
+    await status.getByText('Your encoder sends B-frames').waitFor({ timeout: 20000 });
+    assert.match(await status.textContent(), /Set B-frames to 0 \(OBS: Settings > Output > Streaming > Encoder settings\)/);
+    t.diagnostic(`the broadcast page: ${await status.textContent()}`);
+    await eventually(() => /msg="media warning" room=obsbf code=bframes message="Your encoder sends B-frames/.test(srv.log()),
+      'the log to say it');
+
     const v = await viewer('wbf', u.name);
     const notice = v.page.locator('#shell-notice');
     await notice.getByText('encoder sends B-frames').waitFor({ state: 'visible', timeout: 20000 });
-    t.diagnostic(`the viewer's page: ${await notice.textContent()}`);
-    await eventually(() => /msg="media warning" room=obsbf code=bframes message="Your encoder sends B-frames[^"]*Set B-frames to 0 \(OBS: Settings > Output > Streaming > Encoder settings\)/.test(srv.log()),
-      'the log to say how to fix it');
+    await page.locator('#viewer-pill').getByText('1 watching').waitFor({ timeout: 10000 });
+    await page.locator('.chat-input').fill('hello from the broadcast page');
+    await page.locator('.chat-send').click();
+    await v.page.locator('.chat-list').getByText('hello from the broadcast page').waitFor({ timeout: 10000 });
+
+    await page.locator('#end').click();
+    await page.getByText('Your encoder\'s broadcast has ended.').waitFor({ timeout: 10000 });
+    await v.page.getByText('This stream has ended').waitFor({ state: 'visible', timeout: 10000 });
     await enc.stop();
+    assert.equal((await enc.waitFor('deleted', 'the DELETE', 10000)).status, 404, 'the session ended with the room');
     await v.context.close();
     await u.context.close();
   });

@@ -162,6 +162,44 @@ describe('WHIP', { timeout: 120000 }, () => {
     ws.terminate();
   });
 
+  test('the broadcast page (live.console) shows the encoder\'s room: chat, viewers, title, end', async () => {
+    const u = await streamer(srv, 'obsk2');
+    const page = await openWs(srv, u.cookie, { label: 'console' });
+    page.send({ type: 'live.console' });
+    await page.none({ type: 'live.started' }, 300); // nothing live yet
+    const res = await publish(srv, u.key);
+    assert.equal(res.status, 201);
+    const started = await page.next({ type: 'live.started' });
+    assert.equal(started.source, 'encoder');
+    assert.equal(started.room, u.name);
+    // A viewer comes; the page sees it, chats with it, changes the title.
+    const v = await signup(srv, uname('cv'));
+    const vws = await openWs(srv, v.cookie, { label: 'viewer' });
+    assert.equal((await join(vws, u.name)).type, 'room.joined');
+    assert.equal((await page.next({ type: 'viewer.joined' })).user, v.name);
+    await page.request({ type: 'chat.send', room: u.name, text: 'hi from the page' }, { type: 'chat' });
+    assert.equal((await vws.next({ type: 'chat' })).text, 'hi from the page');
+    page.send({ type: 'live.start', title: 'From OBS' });
+    assert.equal((await vws.next({ type: 'room.title' })).title, 'From OBS');
+    // The media is the encoder's: the page cannot offer.
+    const offer = await page.request({ type: 'media.offer', sdp: CHROME_OFFER }, { type: 'error' });
+    assert.equal(offer.code, 'encoder_live');
+    // The page closes: the room goes on; another page takes it on live.console.
+    await page.close();
+    await vws.none({ type: 'room.ended' }, 300);
+    assert.ok(await isLive(srv, u.cookie, u.name));
+    const page2 = await openWs(srv, u.cookie, { label: 'console2' });
+    const again = await page2.request({ type: 'live.console' }, { type: 'live.started' });
+    assert.equal(again.title, 'From OBS');
+    assert.equal(again.viewers, 1);
+    // Ending from the page ends the encoder's session too.
+    await page2.request({ type: 'live.end' }, { type: 'live.ended' });
+    await vws.next({ type: 'room.ended' });
+    assert.equal((await whip(srv, 'DELETE', res.headers.location, { key: u.key })).status, 404);
+    page2.terminate();
+    vws.terminate();
+  });
+
   test('sessions: unknown or another user\'s is 404; nothing touches another user\'s room', async () => {
     const a = await streamer(srv, 'obsa');
     const b = await streamer(srv, 'obsz');

@@ -1,6 +1,7 @@
 // The broadcaster's page: camera preview and device choice, go live, end,
 // viewer count and chat. Media goes through media.js only.
 import { $, setStatus } from './dom.js';
+import { api } from './api.js';
 import { openSocket } from './ws.js';
 import { setupShell, setUserName } from './shell.js';
 import { createChat } from './chat.js';
@@ -31,6 +32,8 @@ let goLiveLabel = 'Go live'; // "Go live again" after a broadcast a drop or rest
 let uploadTimer = null;
 let uploadRetries = 0;
 let siteURL = location.origin; // links to share: onair's base-url, else the address this browser used
+let encoder = false;    // the room is live from the user's encoder (OBS over WHIP): this page shows it
+let keyExists = false;  // the user has a stream key
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -282,18 +285,7 @@ function startedLive(m) {
     },
   });
   publisher.start();
-  setViewers(Number.isFinite(m.viewers) ? m.viewers : 0);
-  $('viewer-pill').hidden = false;
-  $('live-badge').hidden = false;
-  tick();
-  clearInterval(elapsedTimer);
-  elapsedTimer = setInterval(tick, 1000);
-  const link = `${siteURL}/view/${encodeURIComponent(room)}`;
-  $('room-link').href = link;
-  $('room-link').textContent = link;
-  $('live-info').hidden = false;
-  endBtn.disabled = false;
-  endBtn.textContent = 'End broadcast';
+  showLive(m);
   if (m.resumed && back) {
     const secs = Math.max(1, Math.round((Date.now() - back.at) / 1000));
     setStatus(status, `Reconnected after ${secs} s — you are live again, with the same room, title and viewers.`, 'ok');
@@ -306,7 +298,25 @@ function startedLive(m) {
 
 function tick() { $('elapsed').textContent = formatElapsed(Date.now() - liveSince); }
 
+// Live (from this page or the encoder): the badge and its clock, viewers,
+// the link to share, the end button.
+function showLive(m) {
+  setViewers(Number.isFinite(m.viewers) ? m.viewers : 0);
+  $('viewer-pill').hidden = false;
+  $('live-badge').hidden = false;
+  tick();
+  clearInterval(elapsedTimer);
+  elapsedTimer = setInterval(tick, 1000);
+  const link = `${siteURL}/view/${encodeURIComponent(room)}`;
+  $('room-link').href = link;
+  $('room-link').textContent = link;
+  $('live-info').hidden = false;
+  endBtn.disabled = false;
+  endBtn.textContent = 'End broadcast';
+}
+
 function stoppedLive(message, kind) {
+  encoder = false;
   clearTimeout(uploadTimer);
   if (publisher) publisher.close();
   publisher = null;
@@ -361,20 +371,79 @@ endBtn.addEventListener('click', () => {
   if (!socket.send({ type: 'live.end' })) stoppedLive('Your broadcast has ended.', 'ok');
 });
 
-$('copy').addEventListener('click', async () => {
-  const text = $('room-link').textContent;
+// Copies node's text (an input's value) to the clipboard; where the page
+// may not, selects it for Ctrl+C. The button says which.
+async function copyFrom(button, node) {
+  const label = button.textContent;
   try {
-    await navigator.clipboard.writeText(text);
-    $('copy').textContent = 'Copied';
+    await navigator.clipboard.writeText(node.value !== undefined ? node.value : node.textContent);
+    button.textContent = 'Copied';
   } catch {
-    const range = document.createRange();
-    range.selectNodeContents($('room-link'));
-    getSelection().removeAllRanges();
-    getSelection().addRange(range);
-    $('copy').textContent = 'Press Ctrl+C';
+    if (node.select) {
+      node.select();
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }
+    button.textContent = 'Press Ctrl+C';
   }
-  setTimeout(() => { $('copy').textContent = 'Copy link'; }, 2000);
+  setTimeout(() => { button.textContent = label; }, 2000);
+}
+
+$('copy').addEventListener('click', () => copyFrom($('copy'), $('room-link')));
+
+// ---- streaming from an encoder (OBS over WHIP) ------------------------------
+
+// The user's encoder went live (or was live when the page opened): the page
+// shows the room (badge, viewers, link, chat, title, end); the camera here
+// is not used.
+function startedEncoder(m) {
+  clearTimeout(startTimer);
+  startTimer = null;
+  encoder = true;
+  room = m.room;
+  liveSince = Number.isFinite(m.since) && m.since > 0 ? m.since : Date.now();
+  $('live-badge').dataset.state = 'live';
+  $('live-badge').firstChild.textContent = 'LIVE ';
+  showLive(m);
+  if (m.title) $('room-title').value = m.title;
+  setStatus(status, 'You are live from your encoder (OBS). This page shows its chat and viewers; the camera here is not sent.', 'ok');
+  chat.open(room, { user: me, broadcasterName: me, history: m.history });
+  updateButtons();
+}
+
+function showKeyInfo(data) {
+  keyExists = !!(data && data.exists);
+  $('key-new').textContent = keyExists ? 'Make a new key' : 'Make a stream key';
+  $('key-info').textContent = !data ? ''
+    : keyExists ? `You have a stream key, made ${new Date(data.created).toLocaleString()}. onair keeps only its fingerprint, so it cannot show it again; a new key replaces it at once.`
+      : 'You have no stream key yet.';
+}
+
+async function loadKeyInfo() {
+  const r = await api('GET', '/api/stream-key');
+  showKeyInfo(r.ok ? r.data : null);
+}
+
+$('key-new').addEventListener('click', async () => {
+  if (keyExists && !confirm('A new key stops your current one at once: OBS will need the new one. Make a new key?')) return;
+  const r = await api('POST', '/api/stream-key/new');
+  if (!r.ok) {
+    $('key-info').textContent = `Could not make a key: ${r.message}`;
+    return;
+  }
+  showKeyInfo({ exists: true, created: r.data.created });
+  $('stream-key').value = r.data.key;
+  $('stream-key').hidden = false;
+  $('key-copy').hidden = false;
+  $('key-info').textContent = 'Copy it into OBS now: it is shown only this once. Anyone who has it can go live as you.';
 });
+$('key-copy').addEventListener('click', () => copyFrom($('key-copy'), $('stream-key')));
+$('whip-url-copy').addEventListener('click', () => copyFrom($('whip-url-copy'), $('whip-url')));
+$('whip-url').textContent = `${siteURL}/whip`;
+loadKeyInfo();
 
 // ---- the WebSocket ---------------------------------------------------------
 
@@ -386,9 +455,12 @@ function onMessage(m) {
       if (Number.isFinite(m.reconnect_grace_ms)) graceMs = m.reconnect_grace_ms;
       if (typeof m.base_url === 'string' && /^https?:\/\/[^/]+/.test(m.base_url)) siteURL = m.base_url.replace(/\/+$/, '');
       setIceServers(m.ice_servers);
+      $('whip-url').textContent = `${siteURL}/whip`;
       chat.setUser(me);
       setUserName(me);
       resumeLive();
+      // Show the user's encoder's broadcast, now or once it starts.
+      if (!away) socket.send({ type: 'live.console' });
       updateButtons();
       break;
     case 'server.restarting':
@@ -396,7 +468,9 @@ function onMessage(m) {
       break;
     case 'live.started':
       if (away && !m.resumed) break; // the answer to our own live.resume while live elsewhere: not expected
-      if (room === null || m.room !== room) {
+      if (m.source === 'encoder' && room === null) {
+        startedEncoder(m);
+      } else if (room === null || m.room !== room) {
         startedLive(m);
       } else {
         // While live, the answer to a title change: the broadcast goes on.
@@ -405,7 +479,8 @@ function onMessage(m) {
       }
       break;
     case 'live.ended':
-      if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');
+      if (encoder) stoppedLive('Your encoder\'s broadcast has ended.', 'ok');
+      else if (m.reason === 'replaced') stoppedLive('You went live from another tab or device, so this page stopped broadcasting.', 'warn');
       else stoppedLive('Your broadcast has ended.', 'ok');
       break;
     case 'media.answer':
@@ -420,6 +495,9 @@ function onMessage(m) {
       break;
     case 'chat':
       if (m.room === room) chat.add(m);
+      break;
+    case 'media.warning':
+      if (m.room === room) setStatus(status, m.message || m.code, 'warn');
       break;
     case 'error':
       if (m.ref === 'chat.send') chat.error(m.message || m.code);
@@ -445,7 +523,11 @@ const socket = openSocket({
     clearTimeout(startTimer);
     startTimer = null;
     const restart = restarting || code === 1012;
-    if (room) {
+    if (room && encoder) {
+      // The encoder's broadcast goes on without this page: shown again
+      // once connected (live.console).
+      stoppedLive(willRetry ? 'Connection to onair lost — reconnecting… Your encoder\'s broadcast goes on.' : '', 'warn');
+    } else if (room) {
       wentAway(restart);
     } else if (away) {
       away.restart = away.restart || restart;
