@@ -31,6 +31,7 @@ struct client {
   int broadcaster;                   /* 1 if it is room's broadcaster */
   int watching;                      /* subscribed to the room list */
   int console; /* a broadcast page (live.console): shows the user's encoder's room when live */
+  char console_title[ROOM_TITLE_MAX * 4 + 1]; /* its title for that room, "" for none */
   struct client *wprev, *wnext;
   int closed;
   int end_on_close; /* closed by the server (sign-out, disabled): its room ends, no grace */
@@ -289,17 +290,17 @@ static void on_rooms_watch(struct client *cl, json_t *msg, size_t len) {
 
 /* live.start's optional title: 0 with *title (NULL for none), or -1 after
  * telling the client what is wrong with it. */
-static int live_title(struct client *cl, json_t *msg, const char **title) {
+static int live_title(struct client *cl, json_t *msg, const char **title, const char *ref) {
   size_t tlen = 0;
   *title = msg_str(msg, "title", &tlen);
   int trc = *title && tlen ? chat_text_check(*title, tlen, ROOM_TITLE_MAX) : -ENODATA;
   if ((json_object_get(msg, "title") && *title == NULL) || trc == -EINVAL ||
       (trc == 0 && memchr(*title, '\n', tlen))) {
-    client_error(cl, "bad_message", "The title must be one line of text.", "live.start");
+    client_error(cl, "bad_message", "The title must be one line of text.", ref);
     return -1;
   }
   if (trc == -E2BIG) {
-    client_error(cl, "too_long", "Titles are at most 100 characters.", "live.start");
+    client_error(cl, "too_long", "Titles are at most 100 characters.", ref);
     return -1;
   }
   if (trc < 0)
@@ -336,6 +337,8 @@ static void console_attach(struct room *room, struct client *cl) {
   room->broadcaster = cl;
   cl->room = room;
   cl->broadcaster = 1;
+  if (room->title[0] == 0 && cl->console_title[0])
+    room_set_title(cl->app, room, cl->console_title); /* set on the page before going live */
   send_live_started(cl, 0);
   if (room->warning)
     client_send(cl, warning_msg(room));
@@ -361,7 +364,11 @@ static void console_find(struct app *app, struct room *room) {
  * encoder publishes the room (WHIP), the page shows it (live.started with
  * "source":"encoder"), now or once the encoder goes live. */
 static void on_live_console(struct client *cl, json_t *msg, size_t len) {
+  const char *title;
+  if (live_title(cl, msg, &title, "live.console") < 0)
+    return;
   cl->console = 1;
+  snprintf(cl->console_title, sizeof(cl->console_title), "%s", title ? title : "");
   if (cl->room)
     return;
   struct room *room = rooms_find(&cl->app->rooms, cl->user, strlen(cl->user));
@@ -412,7 +419,7 @@ static void room_start(struct app *app, struct client *cl, const char *title) {
 static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   struct app *app = cl->app;
   const char *title;
-  if (live_title(cl, msg, &title) < 0)
+  if (live_title(cl, msg, &title, "live.start") < 0)
     return;
   if (cl->broadcaster) {
     /* Already live here: a repeated start only updates the title. */

@@ -132,6 +132,9 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     const value = await key.inputValue();
     assert.match(value, /^sk_[A-Za-z0-9_-]{43}$/);
     await page.getByText('it is shown only this once').waitFor();
+    // The title, typed before OBS goes live.
+    await page.locator('#room-title').fill('Late show from OBS');
+    await page.locator('#room-title').press('Tab');
 
     const enc = encoder(value, ['--codec', 'h264', '--bframes', '2', '--width', '640', '--height', '360']);
     assert.equal((await enc.waitFor('whip', 'the WHIP POST', 20000)).status, 201);
@@ -147,6 +150,7 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     const v = await viewer('wbf', u.name);
     const notice = v.page.locator('#shell-notice');
     await notice.getByText('encoder sends B-frames').waitFor({ state: 'visible', timeout: 20000 });
+    assert.equal(await v.page.locator('#room-title').textContent(), 'Late show from OBS');
     await page.locator('#viewer-pill').getByText('1 watching').waitFor({ timeout: 10000 });
     await page.locator('.chat-input').fill('hello from the broadcast page');
     await page.locator('.chat-send').click();

@@ -200,6 +200,22 @@ describe('WHIP', { timeout: 120000 }, () => {
     vws.terminate();
   });
 
+  test('a title set on the broadcast page before the encoder goes live is the room\'s', async () => {
+    const u = await streamer(srv, 'obst1');
+    const page = await openWs(srv, u.cookie, { label: 'console' });
+    const bad = await page.request({ type: 'live.console', title: 'x'.repeat(101) }, { type: 'error' });
+    assert.equal(bad.code, 'too_long');
+    assert.equal(bad.ref, 'live.console');
+    page.send({ type: 'live.console', title: 'Tonight: OBS' });
+    await page.none({ type: 'error' }, 200);
+    const res = await publish(srv, u.key);
+    const started = await page.next({ type: 'live.started' });
+    assert.equal(started.title, 'Tonight: OBS');
+    assert.equal((await rooms(srv, u.cookie)).find(r => r.name === u.name).title, 'Tonight: OBS');
+    await whip(srv, 'DELETE', res.headers.location, { key: u.key });
+    page.terminate();
+  });
+
   test('sessions: unknown or another user\'s is 404; nothing touches another user\'s room', async () => {
     const a = await streamer(srv, 'obsa');
     const b = await streamer(srv, 'obsz');

@@ -440,6 +440,14 @@ $('key-new').addEventListener('click', async () => {
   $('key-copy').hidden = false;
   $('key-info').textContent = 'Copy it into OBS now: it is shown only this once. Anyone who has it can go live as you.';
 });
+// live.console, with the title typed so far: the encoder's room takes it
+// when it goes live.
+function sendConsole() {
+  const title = $('room-title').value.trim();
+  socket.send(title ? { type: 'live.console', title } : { type: 'live.console' });
+}
+$('room-title').addEventListener('change', () => { if (room === null && !away && me !== null) sendConsole(); });
+
 $('key-copy').addEventListener('click', () => copyFrom($('key-copy'), $('stream-key')));
 $('whip-url-copy').addEventListener('click', () => copyFrom($('whip-url-copy'), $('whip-url')));
 $('whip-url').textContent = `${siteURL}/whip`;
@@ -460,7 +468,7 @@ function onMessage(m) {
       setUserName(me);
       resumeLive();
       // Show the user's encoder's broadcast, now or once it starts.
-      if (!away) socket.send({ type: 'live.console' });
+      if (!away) sendConsole();
       updateButtons();
       break;
     case 'server.restarting':
