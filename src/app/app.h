@@ -101,6 +101,9 @@ struct app {
  * whip_room_ended(w) runs as any end of an encoder's room does. */
 int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
                        struct sfu_owner *media, struct room **out);
+/* The encoder's offer was answered: the room is announced (room list, the
+ * user's broadcast page). */
+void live_encoder_live(struct app *app, struct room *room);
 void live_encoder_ready(struct app *app, struct room *room);
 /* The media plane warned of the encoder's media (sfu_owner_ops). */
 void live_encoder_warning(struct app *app, struct room *room, const char *code);

@@ -696,11 +696,14 @@ int live_encoder_start(struct app *app, int64_t user_id, const char *user, struc
     rooms_close(&app->rooms, room);
     return -ENOMEM;
   }
+  *out = room;
+  return 0;
+}
+
+void live_encoder_live(struct app *app, struct room *room) {
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_S("source", "whip"));
   rooms_changed(app);
   console_find(app, room);
-  *out = room;
-  return 0;
 }
 
 void live_encoder_ready(struct app *app, struct room *room) {

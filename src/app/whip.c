@@ -221,6 +221,7 @@ static void whip_post(struct conn *c, struct http_req *req) {
     return whip_text(c, 400, NULL, text);
   }
   log_ev(LOG_INFO, "whip session", LOG_S("room", u.name), LOG_S("ip", req->client_ip));
+  live_encoder_live(app, w->room);
   whip_created(c, w, u.name, answer);
   free(answer);
 }

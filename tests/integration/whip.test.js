@@ -120,6 +120,8 @@ describe('WHIP', { timeout: 120000 }, () => {
 
   test('bad offers are 400 with the reason; other content types 415; an oversized body 413', async () => {
     const u = await streamer(srv, 'obsb');
+    const page = await openWs(srv, u.cookie, { label: 'console' });
+    page.send({ type: 'live.console' });
     const cases = [
       ['', /no SDP offer/],
       ['hello', /./],
@@ -138,6 +140,8 @@ describe('WHIP', { timeout: 120000 }, () => {
     assert.equal(json.headers['accept-post'], 'application/sdp');
     const big = await publish(srv, u.key, GST_OFFER + 'a=x-pad:' + 'x'.repeat(20000) + '\r\n');
     assert.equal(big.status, 413);
+    await page.none(m => m.type === 'live.started' || m.type === 'live.ended', 200); // nothing went live
+    page.terminate();
     // Still serving, and the key still works.
     const ok = await publish(srv, u.key);
     assert.equal(ok.status, 201, ok.body);
