@@ -70,7 +70,7 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
     return wrc;
   if (rooms_init(&app->rooms, cfg->max_viewers) < 0 || map_init(&app->peers) < 0 ||
       map_init(&app->ws_by_ip) < 0 || map_init(&app->signup_by_ip) < 0 ||
-      map_init(&app->users) < 0 || map_init(&app->whips) < 0 ||
+      map_init(&app->users) < 0 || map_init(&app->whips) < 0 || map_init(&app->wheps) < 0 ||
       throttle_init(&app->throttle_user, SIGNIN_FREE_PER_NAME, 100000) < 0 ||
       throttle_init(&app->throttle_user_at, SIGNIN_FREE_PER_NAME_AT, 100000) < 0 ||
       throttle_init(&app->throttle_ip, SIGNIN_FREE_PER_IP, 100000) < 0)
@@ -184,6 +184,7 @@ static void app_free_memory(struct app *app) {
     free(e->value);
   map_free(&app->users);
   map_free(&app->whips); /* empty: every session went with its room (live_end_all) */
+  map_free(&app->wheps);
   for (struct map_entry *e = map_first(&app->signup_by_ip, &slot); e;
        e = map_next(&app->signup_by_ip, e, &slot))
     free(e->value);

@@ -60,6 +60,7 @@ struct app {
   struct map ws_by_ip;     /* client address -> its WebSockets (as uintptr_t) */
   struct map users;        /* user id (decimal) -> struct user_state */
   struct map whips;        /* WHIP session id -> struct whip (whip.c) */
+  struct map wheps;        /* WHEP session id -> struct whep (whip.c) */
   struct client *watchers; /* connections subscribed to the room list */
   /* Failed sign-ins (docs/operations.md, "Limits"): per address, per name
    * and address (or name and device), and per name for browsers without
@@ -109,8 +110,17 @@ void live_encoder_ready(struct app *app, struct room *room);
 void live_encoder_warning(struct app *app, struct room *room, const char *code);
 void live_encoder_end(struct app *app, struct room *room, const char *reason);
 void whip_room_ended(struct whip *w);
+/* WHEP players (whip.c) count as viewers: their room's count changed. */
+void live_count_changed(struct app *app, struct room *room);
+/* The room's media is gone (it ended, or its broadcaster dropped): its WHEP
+ * sessions end. */
+void whep_room_ended(struct room *room);
 /* The WHIP routes: POST /whip, and DELETE, PATCH, OPTIONS on /whip/<id>. */
 void whip_route(struct conn *c, struct http_req *req);
+/* The WHEP routes: POST /whep/<room>, DELETE and OPTIONS on
+ * /whep/<room>/<id>. */
+struct who;
+void whep_route(struct conn *c, struct http_req *req, const struct who *user);
 
 /* Sets the app up on loop: the pages (built in, or cfg->web_dir's), the
  * WebSocket server, the OIDC client when cfg names a provider. cfg and db

@@ -95,7 +95,7 @@ static void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); 
 /* The room is named after its broadcaster, as they spell their name. */
 static json_t *room_json(const struct room *room) {
   return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "name", room->name, "title", room->title,
-                   "broadcaster", room->name, "viewers", (json_int_t)room->nviewers, "since",
+                   "broadcaster", room->name, "viewers", (json_int_t)room_viewers(room), "since",
                    (json_int_t)room->since_ms, "state", room_state(room));
 }
 
@@ -153,7 +153,7 @@ static void viewers_publish(uv_timer_t *t) {
   struct room *room = rooms_take_changed(&app->rooms, uv_now(t->loop));
   for (; room; room = room->next_changed)
     room_send(room, json_pack("{s:s, s:s, s:I}", "type", "room.viewers", "room", room->name,
-                              "viewers", (json_int_t)room->nviewers));
+                              "viewers", (json_int_t)room_viewers(room)));
   if (app->rooms.changed) /* big rooms not yet due */
     uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
 }
@@ -201,6 +201,7 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
   log_ev(LOG_INFO, "room ended", LOG_S("room", room->name), LOG_S("reason", reason));
   if (room->media)
     sfu_room_free(room->media);
+  whep_room_ended(room);
   if (room->encoder)
     whip_room_ended(room->encoder);
   rooms_close(&app->rooms, room);
@@ -326,7 +327,7 @@ static void send_live_started(struct client *cl, int resumed) {
   struct room *room = cl->room;
   client_send(cl, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:o, s:s}", "type", "live.started",
                             "room", room->name, "title", room->title, "since",
-                            (json_int_t)room->since_ms, "viewers", (json_int_t)room->nviewers,
+                            (json_int_t)room->since_ms, "viewers", (json_int_t)room_viewers(room),
                             "resumed", resumed, "history", room_history(cl->app, room), "source",
                             room->encoder ? "encoder" : "browser"));
 }
@@ -476,6 +477,7 @@ static void room_hold(struct app *app, struct room *room) {
   if (room->media)
     sfu_room_free(room->media);
   room->media = NULL;
+  whep_room_ended(room); /* their media went with it: players POST again */
   room->broadcaster = NULL;
   room->grace_until = uv_now(app->loop) + grace;
   room_send_to(room,
@@ -531,7 +533,7 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   client_send(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "type", "room.joined",
                             "room", room->name, "title", room->title, "broadcaster", room->name,
                             "state", room_state(room), "broadcaster_peer", bc ? bc->peer : "",
-                            "viewers", (json_int_t)room->nviewers, "media_ready",
+                            "viewers", (json_int_t)room_viewers(room), "media_ready",
                             room->media && sfu_room_ready(room->media), "history",
                             room_history(app, room)));
   if (room->warning)
@@ -709,6 +711,12 @@ void live_encoder_live(struct app *app, struct room *room) {
 void live_encoder_ready(struct app *app, struct room *room) {
   (void)app;
   room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
+}
+
+void live_count_changed(struct app *app, struct room *room) {
+  rooms_count_changed(&app->rooms, room);
+  viewers_changed(app);
+  rooms_changed(app);
 }
 
 void live_encoder_warning(struct app *app, struct room *room, const char *code) {

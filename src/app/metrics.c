@@ -39,7 +39,7 @@ static void app_metrics(struct buf *b, struct app *app) {
   size_t viewers = 0;
   struct rooms_iter it;
   for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it))
-    viewers += r->nviewers;
+    viewers += room_viewers(r);
   metric(b, "onair_rooms_live", "gauge", "Rooms live now.", (double)rooms_count(&app->rooms));
   metric(b, "onair_viewers", "gauge", "Viewers in live rooms now.", (double)viewers);
   metric(b, "onair_websockets", "gauge", "Open WebSocket connections.", (double)app->ws.nconns);

@@ -78,7 +78,7 @@ int rooms_open(struct rooms *r, const char *name, int64_t owner_id, struct clien
   return 0;
 }
 
-static void room_mark_changed(struct rooms *r, struct room *room) {
+void rooms_count_changed(struct rooms *r, struct room *room) {
   if (room->count_changed)
     return;
   room->count_changed = 1;
@@ -148,7 +148,7 @@ int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer) {
     room->cap = cap;
   }
   room->viewers[room->nviewers++] = viewer;
-  room_mark_changed(r, room);
+  rooms_count_changed(r, room);
   return 0;
 }
 
@@ -156,7 +156,7 @@ int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer
   for (size_t i = 0; i < room->nviewers; i++) {
     if (room->viewers[i] == viewer) {
       room->viewers[i] = room->viewers[--room->nviewers];
-      room_mark_changed(r, room);
+      rooms_count_changed(r, room);
       assert(!room_has_viewer(room, viewer)); /* a client is in a room's list once */
       return 0;
     }

@@ -12,6 +12,7 @@
 
 struct client;   /* live.c's: one WebSocket of a signed-in user */
 struct whip;     /* whip.c's: an encoder publishing over WHIP */
+struct whep;     /* whip.c's: a player watching over WHEP */
 struct sfu_room; /* the media plane's room */
 
 #define ROOM_NAME_MAX 32   /* bytes, as usernames */
@@ -23,8 +24,10 @@ struct room {
   int64_t owner_id;             /* the broadcaster's user id */
   struct client *broadcaster;   /* NULL while reconnecting, and for an encoder's room */
   struct whip *encoder;         /* the encoder (OBS) publishing it over WHIP, or NULL */
-  uint64_t grace_until;         /* while reconnecting: when it ends (loop time, ms) */
-  struct client **viewers;      /* unordered */
+  struct whep *wheps;           /* its WHEP players (whip.c's list) */
+  size_t nwhep;
+  uint64_t grace_until;    /* while reconnecting: when it ends (loop time, ms) */
+  struct client **viewers; /* unordered */
   size_t nviewers, cap;
   int64_t since_ms;       /* when it went live, ms since the epoch */
   struct sfu_room *media; /* or NULL; live.c creates and frees it */
@@ -54,6 +57,9 @@ static inline const char *room_state(const struct room *room) {
   return room->broadcaster || room->encoder ? "live" : "reconnecting";
 }
 
+/* Everyone watching: pages and WHEP players. */
+static inline size_t room_viewers(const struct room *room) { return room->nviewers + room->nwhep; }
+
 /* NULL if no room of that name is live. */
 struct room *rooms_find(const struct rooms *r, const char *name, size_t len);
 /* Opens a room. -EEXIST if one of that name is live, -EINVAL for a bad name. */
@@ -68,6 +74,8 @@ int room_viewer_add(struct rooms *r, struct room *room, struct client *viewer);
 /* -ENOENT if not a viewer. */
 int room_viewer_remove(struct rooms *r, struct room *room, struct client *viewer);
 int room_has_viewer(const struct room *room, const struct client *viewer);
+/* The room's count changed otherwise (a WHEP player came or went). */
+void rooms_count_changed(struct rooms *r, struct room *room);
 
 /* The rooms whose viewer count changed and is due at now_ms (loop time),
  * linked by next_changed (NULL: none); the others stay on the registry's

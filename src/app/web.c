@@ -606,6 +606,13 @@ static void route_whip(struct conn *c, struct http_req *req, const struct who *w
   whip_route(c, req);
 }
 
+/* WHEP players are the signed-in user's (its cookie) or guests. */
+static void route_whep(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)who;
+  struct who user;
+  whep_route(c, req, web_request_user(conn_app(c), req, &user) == 0 ? &user : NULL);
+}
+
 static const struct route routes[] = {
     {"/api/signup", HTTP_POST, ROUTE_PUBLIC, api_signup, NULL, NULL},
     {"/api/signin", HTTP_POST, ROUTE_PUBLIC, api_signin, NULL, NULL},
@@ -627,6 +634,7 @@ static const struct route routes[] = {
     {"/ws", HTTP_GET, ROUTE_SOCKET, route_ws, NULL, NULL},
     {"/whip", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
     {"/whip/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
+    {"/whep/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whep, NULL, NULL},
     {"/assets/", HTTP_GET, ROUTE_PUBLIC, NULL, NULL, NULL},
     {"/auth/oidc/start", HTTP_GET, ROUTE_PUBLIC, web_oidc_start, NULL, NULL},
     {"/authorization-code/callback", HTTP_GET, ROUTE_PUBLIC, web_oidc_callback, NULL, NULL},

@@ -46,7 +46,7 @@ void web_room_info(struct conn *c, struct http_req *req, const struct who *who) 
     return http_respond_error(c, 404, "no_such_room", "Nobody of that name is on this site.");
   json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "name", canon, "broadcaster", canon,
                         "state", state, "title", room ? room->title : "", "viewers",
-                        (json_int_t)(room ? room->nviewers : 0), "since",
+                        (json_int_t)(room ? room_viewers(room) : 0), "since",
                         (json_int_t)(room ? room->since_ms : 0));
   web_respond_json(c, 200, "Cache-Control: no-store\r\n",
                    json_pack("{s:o, s:b, s:b}", "room", r, "signed_in",

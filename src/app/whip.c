@@ -18,6 +18,7 @@
 #include <http_parser.h>
 
 #include "app/app.h"
+#include "app/web.h"
 #include "auth/session.h"
 #include "auth/streamkey.h"
 #include "auth/turn.h"
@@ -56,6 +57,14 @@ static int whip_id_ok(const char *rest) {
           *p == '-' || *p == '_'))
       return 0;
   return 1;
+}
+
+/* A new session's id: 128 random bits, base64url. */
+static void session_id(char id[WHIP_ID_LEN + 1]) {
+  uint8_t raw[16];
+  randombytes_buf(raw, sizeof(raw));
+  sodium_bin2base64(id, WHIP_ID_LEN + 1, raw, sizeof(raw),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 /* 1 if the request's Content-Type is type (parameters aside). */
@@ -193,10 +202,7 @@ static void whip_post(struct conn *c, struct http_req *req) {
   struct whip *w = calloc(1, sizeof(*w));
   if (w == NULL)
     return whip_text(c, 503, NULL, "Out of memory; try again.\n");
-  uint8_t raw[16];
-  randombytes_buf(raw, sizeof(raw));
-  sodium_bin2base64(w->id, sizeof(w->id), raw, sizeof(raw),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  session_id(w->id);
   w->app = app;
   w->user_id = uid;
   w->media.ops = &whip_media_ops;
@@ -295,6 +301,154 @@ void whip_route(struct conn *c, struct http_req *req) {
     return whip_delete(c, req);
   if (!endpoint && req->method == HTTP_PATCH)
     return whip_patch(c, req);
+  char allow[64];
+  snprintf(allow, sizeof(allow), "Allow: %s\r\n", methods);
+  whip_text(c, 405, allow, "Method not allowed here.\n");
+}
+
+/* ---- WHEP playback ---- */
+
+/* One player's session: /whep/<room>/<id>. It counts as a viewer. */
+struct whep {
+  struct app *app;
+  struct room *room;
+  struct sfu_owner media; /* its viewer peer */
+  char id[WHIP_ID_LEN + 1];
+  struct whep *prev, *next; /* the room's */
+};
+
+/* Unlinks and frees p (its peer is gone or dropped by the caller). */
+static void whep_forget(struct whep *p) {
+  struct room *room = p->room;
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    room->wheps = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  room->nwhep--;
+  map_del(&p->app->wheps, p->id, WHIP_ID_LEN);
+  free(p);
+}
+
+/* The player went without a DELETE (its media went quiet). */
+static void whep_on_media_closed(struct sfu_owner *owner, const char *why) {
+  struct whep *p = container_of(owner, struct whep, media);
+  struct app *app = p->app;
+  struct room *room = p->room;
+  log_ev(LOG_INFO, "whep media closed", LOG_S("room", room->name), LOG_S("why", why));
+  whep_forget(p);
+  live_count_changed(app, room);
+}
+
+static const struct sfu_owner_ops whep_media_ops = {.peer_closed = whep_on_media_closed};
+
+void whep_room_ended(struct room *room) {
+  while (room->wheps)
+    whep_forget(room->wheps);
+}
+
+/* 201 with the answer and the session's Location. */
+static void whep_created(struct conn *c, struct whep *p, const char *user, const char *answer) {
+  char links[1536], extra[2048];
+  whip_links(p->app, user, links, sizeof(links));
+  snprintf(extra, sizeof(extra), WHIP_CORS "Location: /whep/%s/%s\r\nETag: \"%s\"\r\n%s",
+           p->room->name, p->id, p->id, links);
+  http_respond(c, 201, "application/sdp", extra, answer, strlen(answer));
+}
+
+/* The room a player may watch now, or NULL once answered. */
+static struct room *whep_room(struct conn *c, struct http_req *req, const char *name, size_t len,
+                              const struct who *user) {
+  struct app *app = c->app;
+  if (user == NULL && !app->cfg->public_watch) {
+    whip_text(c, 401, NULL, "Sign in to watch: this player sent no onair session.\n");
+    return NULL;
+  }
+  if (!whip_type_is(req, "application/sdp")) {
+    whip_text(c, 415, "Accept-Post: application/sdp\r\n",
+              "The offer must be sent as Content-Type: application/sdp.\n");
+    return NULL;
+  }
+  struct room *room = rooms_find(&app->rooms, name, len);
+  if (room == NULL) {
+    whip_text(c, 404, NULL, "That room is not live.\n");
+  } else if (room->media == NULL || !sfu_room_ready(room->media)) {
+    whip_text(c, 503, "Retry-After: 2\r\n", "The broadcast has no media yet; retry shortly.\n");
+  } else if (room_viewers(room) >= app->rooms.max_viewers) {
+    whip_text(c, 503, NULL, "This room is full.\n");
+  } else {
+    return room;
+  }
+  return NULL;
+}
+
+/* POST /whep/<room>: a player's offer; it watches the room. */
+static void whep_post(struct conn *c, struct http_req *req, const char *name, size_t len,
+                      const struct who *user) {
+  struct app *app = c->app;
+  const char *who = user ? user->name : "guest";
+  struct room *room = whep_room(c, req, name, len, user);
+  if (room == NULL)
+    return;
+  struct whep *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return whip_text(c, 503, NULL, "Out of memory; try again.\n");
+  session_id(p->id);
+  p->app = app;
+  p->room = room;
+  p->media.ops = &whep_media_ops;
+  char *answer;
+  const char *code, *why;
+  if (req->body_len == 0 || sfu_offer(room->media, 0, &p->media, (const char *)req->body,
+                                      req->body_len, &answer, &code, &why) < 0) {
+    char text[256];
+    snprintf(text, sizeof(text), "%s.\n", req->body_len ? why : "The request has no SDP offer");
+    free(p);
+    return whip_text(c, 400, NULL, text);
+  }
+  if (map_put(&app->wheps, p->id, WHIP_ID_LEN, p) < 0) {
+    sfu_drop(room->media, &p->media);
+    free(p);
+    free(answer);
+    return whip_text(c, 503, NULL, "Out of memory; try again.\n");
+  }
+  p->next = room->wheps;
+  if (room->wheps)
+    room->wheps->prev = p;
+  room->wheps = p;
+  room->nwhep++;
+  live_count_changed(app, room);
+  log_ev(LOG_INFO, "whep session", LOG_S("room", room->name), LOG_S("user", who));
+  whep_created(c, p, who, answer);
+  free(answer);
+}
+
+/* DELETE /whep/<room>/<id>: the player stopped. The session's URL is its
+ * capability (128 random bits), as a guest player has no other. */
+static void whep_delete(struct conn *c, const char *name, size_t len, const char *id) {
+  struct app *app = c->app;
+  struct whep *p = whip_id_ok(id) ? map_get(&app->wheps, id, WHIP_ID_LEN) : NULL;
+  if (p == NULL || rooms_find(&app->rooms, name, len) != p->room)
+    return whip_text(c, 404, NULL, "No such WHEP session (it ended).\n");
+  struct room *room = p->room;
+  sfu_drop(room->media, &p->media);
+  whep_forget(p);
+  live_count_changed(app, room);
+  whip_text(c, 200, NULL, "Stopped watching.\n");
+}
+
+void whep_route(struct conn *c, struct http_req *req, const struct who *user) {
+  const char *rest = req->path + 6; /* after "/whep/" */
+  const char *slash = strchr(rest, '/');
+  size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+  const char *methods = slash ? "DELETE, OPTIONS" : "POST, OPTIONS";
+  if (req->method == HTTP_OPTIONS)
+    return whip_options(c, methods);
+  if (!slash && req->method == HTTP_POST)
+    return whep_post(c, req, rest, len, user);
+  if (slash && req->method == HTTP_DELETE)
+    return whep_delete(c, rest, len, slash + 1);
   char allow[64];
   snprintf(allow, sizeof(allow), "Allow: %s\r\n", methods);
   whip_text(c, 405, allow, "Method not allowed here.\n");

@@ -234,9 +234,10 @@ def on_incoming(peer, pad):
     pad.link(decode.get_static_pad("sink"))
 
 
-async def view(args, sock, stop):
-    await join_room(sock, args.view, args.timeout)
-    pipe = Gst.Pipeline.new("view")
+def receiver(name):
+    """A webrtcbin with recvonly audio and VP8 video that decodes what
+    comes (on_incoming); whip_peer.py's WHEP player too."""
+    pipe = Gst.Pipeline.new(name)
     webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
     webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
     pipe.add(webrtc)
@@ -245,6 +246,12 @@ async def view(args, sock, stop):
         webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY,
                     Gst.Caps.from_string(caps))
     webrtc.connect("pad-added", lambda _w, pad: on_incoming(peer, pad))
+    return peer
+
+
+async def view(args, sock, stop):
+    await join_room(sock, args.view, args.timeout)
+    peer = receiver("view")
     try:
         await peer.negotiate(sock)
         return await peer.run_until(stop, args.stats_ms / 1000)

@@ -19,7 +19,7 @@ const { stepper } = require('../lib/steps.js');
 const { startPythonPeer } = require('../lib/python-peer.js');
 const { gstMissing } = require('../lib/gst-peer.js');
 const {
-  CHROMIUM, BROWSER_ARGS, newUserContext, watchPage, openViewer, assertPlays, viewerStats, eventually,
+  CHROMIUM, BROWSER_ARGS, newUserContext, watchPage, openViewer, assertPlays, viewerStats, eventually, goLive,
   addVeth, inOwnNetns,
 } = require('../lib/media-e2e.js');
 
@@ -163,6 +163,28 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     assert.equal((await enc.waitFor('deleted', 'the DELETE', 10000)).status, 404, 'the session ended with the room');
     await v.context.close();
     await u.context.close();
+  });
+
+  step('WHEP: a GStreamer player decodes a Chromium broadcast, counts as a viewer, and leaves on DELETE', async t => {
+    const bc = await newUserContext(browser, srv, 'whepcaster');
+    bc.page = watchPage(await bc.context.newPage(), 'whepcaster', errors);
+    await goLive(bc.page, srv, 'to a WHEP player');
+    const v = await newUserContext(browser, srv, 'wheper');
+    const player = startPythonPeer(SCRIPT, ['--url', srv.url, '--whep', bc.name, '--cookie', v.cookie], 'WHEP player');
+    peers.push(player);
+    const posted = await player.waitFor('whip', 'the WHEP POST', 20000);
+    assert.equal(posted.status, 201, JSON.stringify(posted));
+    assert.match(posted.location, /^\/whep\/whepcaster\/[A-Za-z0-9_-]{22}$/);
+    const stats = await player.waitFor(e => e.event === 'stats' && e.video_decoded >= 30 && e.audio_decoded > 0,
+      '30 video frames and audio decoded', 30000);
+    t.diagnostic(`WHEP player: ${JSON.stringify(stats)}`);
+    assert.ok(stats.width >= 160 && stats.height >= 90, `a picture: ${stats.width}x${stats.height}`);
+    await bc.page.locator('#viewer-pill').getByText('1 watching').waitFor({ timeout: 10000 });
+    await player.stop();
+    assert.equal((await player.waitFor('deleted', 'the DELETE', 10000)).status, 200);
+    await bc.page.locator('#viewer-pill').getByText('0 watching').waitFor({ timeout: 10000 });
+    await bc.context.close();
+    await v.context.close();
   });
 
   step('no page error and no CSP violation', async () => {

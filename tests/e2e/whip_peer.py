@@ -1,8 +1,14 @@
 #!/usr/bin/python3
-"""A WHIP publisher on Debian's GStreamer webrtcbin: what OBS does, from a script.
+"""A WHIP publisher (or WHEP player) on Debian's GStreamer webrtcbin: what OBS does, from a script.
 
   whip_peer.py --url http://host:port --key sk_... [--codec vp8|h264]
                [--bframes N] [--width W --height H] [--stats-ms MS]
+  whip_peer.py --url http://host:port --whep ROOM [--cookie SESSION]
+
+WHEP: recvonly audio and VP8 video, POSTed to URL/whep/ROOM (with the
+onair_session cookie, when given); decodes what comes (vp8dec, opusdec) and
+reports it in "stats" (packets and frames decoded per kind, the video's
+size), and DELETEs the session on the way out.
 
 It builds a sendonly pipeline (a moving test pattern, 30 fps, and an Opus
 tone), makes webrtcbin's offer, POSTs it to URL/whip with
@@ -30,7 +36,7 @@ gi.require_version("GstSdp", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 from gi.repository import Gst, GstSdp, GstWebRTC  # noqa: E402
 
-from gst_peer import AUDIO_CAPS, Peer  # noqa: E402
+from gst_peer import AUDIO_CAPS, Peer, receiver  # noqa: E402
 from onair_ws import emit, main, stop_event  # noqa: E402
 
 H264_CAPS = ("application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
@@ -59,10 +65,12 @@ def pipeline(args):
         f"! opusenc ! rtpopuspay name=apay pt=111 ! {AUDIO_CAPS} ! webrtc. ")
 
 
-def http(method, url, key, body=None, content_type=None):
-    """(status, headers, text) of one request; HTTP errors are answers too."""
+def http(method, url, auth, body=None, content_type=None):
+    """(status, headers, text) of one request; HTTP errors are answers too.
+    auth: extra headers (the Bearer key, the session cookie)."""
     req = urllib.request.Request(url, data=body, method=method)
-    req.add_header("Authorization", f"Bearer {key}")
+    for name, value in auth.items():
+        req.add_header(name, value)
     if content_type:
         req.add_header("Content-Type", content_type)
     try:
@@ -72,7 +80,7 @@ def http(method, url, key, body=None, content_type=None):
         return e.code, e.headers, e.read().decode()
 
 
-async def publish(args, stop):
+def publisher(args):
     pipe = Gst.parse_launch(pipeline(args))
     peer = Peer(pipe, pipe.get_by_name("webrtc"))
     for pad in ("sink_0", "sink_1"):
@@ -80,6 +88,12 @@ async def publish(args, stop):
             "direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
     peer.counts.probe(pipe.get_by_name("vpay").get_static_pad("src"), "video_packets")
     peer.counts.probe(pipe.get_by_name("apay").get_static_pad("src"), "audio_packets")
+    return peer
+
+
+async def session(args, stop, peer, endpoint, auth):
+    """The offer to endpoint, its answer, media until stop, the DELETE."""
+    pipe = peer.pipe
     loop = asyncio.get_running_loop()
     location = None
     try:
@@ -93,7 +107,7 @@ async def publish(args, stop):
         sdp = offer.sdp.as_text()
         emit("offer", sdp=sdp)
         status, headers, text = await loop.run_in_executor(
-            None, http, "POST", args.url + "/whip", args.key, sdp.encode(), "application/sdp")
+            None, http, "POST", endpoint, auth, sdp.encode(), "application/sdp")
         emit("whip", status=status, location=headers.get("Location"), etag=headers.get("ETag"),
              link=headers.get_all("Link"), content_type=headers.get("Content-Type"),
              text=None if status == 201 else text)
@@ -110,14 +124,16 @@ async def publish(args, stop):
     finally:
         peer.close()
         if location:
-            status, _, _ = await loop.run_in_executor(None, http, "DELETE", location, args.key)
+            status, _, _ = await loop.run_in_executor(None, http, "DELETE", location, auth)
             emit("deleted", status=status)
 
 
 async def run():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", required=True, help="onair's base URL")
-    ap.add_argument("--key", required=True, help="the user's stream key")
+    ap.add_argument("--key", help="the user's stream key (WHIP)")
+    ap.add_argument("--whep", metavar="ROOM", help="play ROOM over WHEP instead")
+    ap.add_argument("--cookie", help="onair_session cookie (WHEP)")
     ap.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
     ap.add_argument("--bframes", type=int, default=0, help="x264enc's B-frames (h264)")
     ap.add_argument("--width", type=int, default=640)
@@ -125,7 +141,11 @@ async def run():
     ap.add_argument("--stats-ms", type=int, default=2000, help="interval of the stats events")
     args = ap.parse_args()
     Gst.init(None)
-    return await publish(args, stop_event())
+    if args.whep:
+        auth = {"Cookie": f"onair_session={args.cookie}"} if args.cookie else {}
+        return await session(args, stop_event(), receiver("whep"), f"{args.url}/whep/{args.whep}", auth)
+    return await session(args, stop_event(), publisher(args), args.url + "/whip",
+                         {"Authorization": f"Bearer {args.key}"})
 
 
 if __name__ == "__main__":

@@ -284,6 +284,52 @@ describe('WHIP', { timeout: 120000 }, () => {
   });
 });
 
+describe('WHEP', { timeout: 60000 }, () => {
+  let srv, guests;
+  before(async () => {
+    srv = await startOnair();
+    guests = await startOnair(['--public-watch', 'true']);
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+    if (guests) await guests.stop();
+  });
+
+  const play = (s, room, { cookie, body = SDP('chromium_viewer.sdp'), type = 'application/sdp' } = {}) =>
+    request(s, 'POST', `/whep/${room}`, { cookie, body, headers: { 'Content-Type': type }, origin: null });
+
+  test('errors: 401 signed out, 404 not live, 415, 503 before the media; OPTIONS; 405; DELETE of no session 404', async () => {
+    const b = await signup(srv, uname('wb'));
+    const v = await signup(srv, uname('wv'));
+    const out = await play(srv, b.name);
+    assert.equal(out.status, 401);
+    assert.match(out.body, /Sign in to watch/);
+    assert.equal(out.headers['access-control-allow-origin'], '*');
+    assert.equal((await play(srv, b.name, { cookie: v.cookie })).status, 404);
+    assert.equal((await play(srv, 'no-such!room', { cookie: v.cookie })).status, 404);
+    const ws = await openWs(srv, b.cookie);
+    assert.equal((await goLive(ws)).type, 'live.started');
+    const early = await play(srv, b.name, { cookie: v.cookie });
+    assert.equal(early.status, 503, 'live, but no media yet');
+    assert.equal(early.headers['retry-after'], '2');
+    assert.equal((await play(srv, b.name, { cookie: v.cookie, type: 'text/plain' })).status, 415);
+    assert.equal((await rooms(srv, v.cookie)).find(r => r.name === b.name).viewers, 0, 'refused players do not count');
+    const pre = await request(srv, 'OPTIONS', `/whep/${b.name}`, { origin: null });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-methods'], 'POST, OPTIONS');
+    assert.equal((await request(srv, 'GET', `/whep/${b.name}`, { origin: null })).status, 405);
+    const del = await request(srv, 'DELETE', `/whep/${b.name}/${'A'.repeat(22)}`, { origin: null });
+    assert.equal(del.status, 404);
+    assert.equal((await request(srv, 'DELETE', `/whep/${b.name}/x`, { origin: null })).status, 404);
+    ws.terminate();
+  });
+
+  test('with public-watch, a player without a session is a guest', async () => {
+    const res = await play(guests, 'nobody');
+    assert.equal(res.status, 404, 'not 401: guests may watch; the room is not live');
+  });
+});
+
 describe('WHIP: wrong keys from one address', { timeout: 60000 }, () => {
   let srv;
   before(async () => { srv = await startOnair(); });
