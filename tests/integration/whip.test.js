@@ -330,6 +330,27 @@ describe('WHEP', { timeout: 60000 }, () => {
   });
 });
 
+describe('WHIP: an encoder that vanishes', { timeout: 60000 }, () => {
+  let srv;
+  before(async () => { srv = await startOnair(['--media-consent-ms', '1500']); });
+  after(async () => { if (srv) await srv.stop(); });
+
+  test('ends its room for the viewers when its media goes quiet (no connectivity checks)', async () => {
+    const u = await streamer(srv, 'obsgone');
+    const res = await publish(srv, u.key); // curl-like: it never sends media
+    assert.equal(res.status, 201);
+    const v = await signup(srv, uname('gv'));
+    const ws = await openWs(srv, v.cookie);
+    assert.equal((await join(ws, u.name)).type, 'room.joined');
+    const ended = await ws.next({ type: 'room.ended' }, 15000);
+    assert.equal(ended.room, u.name);
+    assert.ok(!(await isLive(srv, v.cookie, u.name)));
+    assert.equal((await whip(srv, 'DELETE', res.headers.location, { key: u.key })).status, 404, 'the session went with it');
+    assert.match(srv.log(), /msg="whip media closed" room=obsgone/);
+    ws.terminate();
+  });
+});
+
 describe('WHIP: wrong keys from one address', { timeout: 60000 }, () => {
   let srv;
   before(async () => { srv = await startOnair(); });
