@@ -1,4 +1,6 @@
-/* WHIP ingest (RFC 9725; docs/obs.md): an encoder such as OBS or GStreamer
+/* WHIP ingest and WHEP playback (docs/obs.md, docs/protocol.md).
+ *
+ * WHIP (RFC 9725): an encoder such as OBS or GStreamer
  * publishes its user's room by POSTing its SDP offer to /whip with the
  * user's stream key as its Bearer token (auth/streamkey.h). onair answers
  * 201 with its SDP answer and the session's resource, /whip/<id>; a DELETE
@@ -6,7 +8,10 @@
  * (live.c): the same name, viewers and chat. onair is ICE-lite and puts its
  * candidates in the answer, so trickled candidates (PATCH) are not needed:
  * it learns the encoder's addresses from its checks. Error bodies are short
- * texts, for the encoder's log. */
+ * texts, for the encoder's log.
+ *
+ * WHEP: a player POSTs its offer to /whep/<room> and watches the room as a
+ * viewer that counts, until its DELETE on /whep/<room>/<id>. */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
