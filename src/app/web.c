@@ -436,39 +436,46 @@ static void api_me(struct conn *c, struct http_req *req, const struct who *who) 
                    json_pack("{s:{s:s, s:b}}", "user", "name", who->name, "admin", who->admin));
 }
 
-/* The user's stream key: whether there is one and when it was made; never
- * the key itself (onair keeps only its hash). */
-static void api_stream_key(struct conn *c, struct http_req *req, const struct who *who) {
-  (void)req;
+/* The user's stream key or watch token (by the path: /api/stream-key...,
+ * /api/watch-token...). */
+static enum key_kind api_key_kind(const struct http_req *req) {
+  return strncmp(req->path, "/api/watch-token", 16) == 0 ? KEY_WATCH : KEY_STREAM;
+}
+
+/* Whether the user has one and when it was made; never the key itself
+ * (onair keeps only its hash). */
+static void api_key(struct conn *c, struct http_req *req, const struct who *who) {
   int64_t created = 0;
-  int rc = streamkey_info(conn_app(c)->db, who->id, &created);
+  int rc = streamkey_info(conn_app(c)->db, api_key_kind(req), who->id, &created);
   if (rc < 0 && rc != -ENOENT)
-    return http_respond_error(c, 500, "storage", "Could not read your stream key.");
+    return http_respond_error(c, 500, "storage", "Could not read your key.");
   web_respond_json(c, 200, "Cache-Control: no-store\r\n",
                    rc == 0 ? json_pack("{s:b, s:I}", "exists", 1, "created", (json_int_t)created)
                            : json_pack("{s:b, s:n}", "exists", 0, "created"));
 }
 
-/* A new stream key for the user, shown this once; the old one stops
- * working at once. */
-static void api_stream_key_new(struct conn *c, struct http_req *req, const struct who *who) {
-  (void)req;
+/* A new one for the user, shown this once; the old one stops working at
+ * once. */
+static void api_key_new(struct conn *c, struct http_req *req, const struct who *who) {
   char key[STREAMKEY_LEN + 1];
   int64_t created = 0;
-  if (streamkey_new(conn_app(c)->db, who->id, key, &created) < 0)
-    return http_respond_error(c, 500, "storage", "Could not make a stream key.");
-  log_ev(LOG_INFO, "stream key made", LOG_S("user", who->name));
+  enum key_kind kind = api_key_kind(req);
+  if (streamkey_new(conn_app(c)->db, kind, who->id, key, &created) < 0)
+    return http_respond_error(c, 500, "storage", "Could not make a key.");
+  log_ev(LOG_INFO, kind == KEY_WATCH ? "watch token made" : "stream key made",
+         LOG_S("user", who->name));
   web_respond_json(c, 200, "Cache-Control: no-store\r\n",
                    json_pack("{s:s, s:I}", "key", key, "created", (json_int_t)created));
   sodium_memzero(key, sizeof(key));
 }
 
-/* The user's stream key stops working; no new one. */
-static void api_stream_key_revoke(struct conn *c, struct http_req *req, const struct who *who) {
-  (void)req;
-  if (streamkey_revoke(conn_app(c)->db, who->id) < 0)
-    return http_respond_error(c, 500, "storage", "Could not revoke the stream key.");
-  log_ev(LOG_INFO, "stream key revoked", LOG_S("user", who->name));
+/* The user's key stops working; no new one. */
+static void api_key_revoke(struct conn *c, struct http_req *req, const struct who *who) {
+  enum key_kind kind = api_key_kind(req);
+  if (streamkey_revoke(conn_app(c)->db, kind, who->id) < 0)
+    return http_respond_error(c, 500, "storage", "Could not revoke the key.");
+  log_ev(LOG_INFO, kind == KEY_WATCH ? "watch token revoked" : "stream key revoked",
+         LOG_S("user", who->name));
   web_respond_json(c, 200, "Cache-Control: no-store\r\n", json_pack("{s:b}", "exists", 0));
 }
 
@@ -620,9 +627,12 @@ static const struct route routes[] = {
     {"/api/auth", HTTP_GET, ROUTE_PUBLIC, web_auth_info, NULL, NULL},
     {"/api/me", HTTP_GET, ROUTE_API_USER, api_me, NULL, NULL},
     {"/api/rooms", HTTP_GET, ROUTE_API_USER, api_rooms, NULL, NULL},
-    {"/api/stream-key", HTTP_GET, ROUTE_API_USER, api_stream_key, NULL, NULL},
-    {"/api/stream-key/new", HTTP_POST, ROUTE_API_USER, api_stream_key_new, NULL, NULL},
-    {"/api/stream-key/revoke", HTTP_POST, ROUTE_API_USER, api_stream_key_revoke, NULL, NULL},
+    {"/api/stream-key", HTTP_GET, ROUTE_API_USER, api_key, NULL, NULL},
+    {"/api/stream-key/new", HTTP_POST, ROUTE_API_USER, api_key_new, NULL, NULL},
+    {"/api/stream-key/revoke", HTTP_POST, ROUTE_API_USER, api_key_revoke, NULL, NULL},
+    {"/api/watch-token", HTTP_GET, ROUTE_API_USER, api_key, NULL, NULL},
+    {"/api/watch-token/new", HTTP_POST, ROUTE_API_USER, api_key_new, NULL, NULL},
+    {"/api/watch-token/revoke", HTTP_POST, ROUTE_API_USER, api_key_revoke, NULL, NULL},
     {"/api/rooms/", HTTP_GET, ROUTE_PUBLIC, web_room_info, NULL, NULL},
     {"/api/admin/rooms", HTTP_GET, ROUTE_ADMIN, admin_api_rooms, NULL, NULL},
     {"/api/admin/rooms/end", HTTP_POST, ROUTE_ADMIN, admin_api_end_room, NULL, NULL},

@@ -79,9 +79,11 @@ static int whip_type_is(const struct http_req *req, const char *type) {
   return v && len >= n && strncasecmp(v, type, n) == 0 && (len == n || v[n] == ';' || v[n] == ' ');
 }
 
-/* The stream key's user: 0 with *user_id, or -1 once answered (401; 429
- * while the address is throttled, as a password sign-in is). */
-static int whip_auth(struct conn *c, struct http_req *req, int64_t *user_id) {
+/* The Bearer key's user (a stream key, or a WHEP watch token): 0 with
+ * *user_id, or -1 once answered (401; 429 while the address is throttled,
+ * as a password sign-in is). */
+static int whip_auth(struct conn *c, struct http_req *req, enum key_kind kind, int64_t *user_id) {
+  const char *what = kind == KEY_WATCH ? "watch token" : "stream key";
   struct app *app = ((struct app *)c->app);
   char ikey[64];
   snprintf(ikey, sizeof(ikey), "whip:%s", req->client_ip);
@@ -90,28 +92,31 @@ static int whip_auth(struct conn *c, struct http_req *req, int64_t *user_id) {
   if (wait) {
     char extra[64];
     snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", (wait + 999) / 1000);
-    whip_text(c, 429, extra, "Too many wrong stream keys from your address; wait and retry.\n");
+    whip_text(c, 429, extra, "Too many wrong keys from your address; wait and retry.\n");
     return -1;
   }
+  char text[128];
   size_t len = 0;
   const char *v = http_req_header(req, "Authorization", &len);
   if (v == NULL || len < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
-    whip_text(c, 401, "WWW-Authenticate: Bearer\r\n",
-              "A stream key is needed: Authorization: Bearer <your stream key>.\n");
+    snprintf(text, sizeof(text), "A %s is needed: Authorization: Bearer <your %s>.\n", what, what);
+    whip_text(c, 401, "WWW-Authenticate: Bearer\r\n", text);
     return -1;
   }
-  int rc = streamkey_user(app->db, v + 7, len - 7, user_id);
+  int rc = streamkey_user(app->db, kind, v + 7, len - 7, user_id);
   if (rc == 0) {
     throttle_success(&app->throttle_ip, ikey);
     return 0;
   }
   if (rc == -ENOENT) {
     throttle_fail(&app->throttle_ip, ikey, now);
-    log_ev(LOG_WARN, "whip refused", LOG_S("why", "wrong stream key"), LOG_S("ip", req->client_ip));
-    whip_text(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
-              "Wrong stream key (or an old one: it was replaced).\n");
+    log_ev(LOG_WARN, "whip refused",
+           LOG_S("why", kind == KEY_WATCH ? "wrong watch token" : "wrong stream key"),
+           LOG_S("ip", req->client_ip));
+    snprintf(text, sizeof(text), "Wrong %s (or an old one: it was replaced).\n", what);
+    whip_text(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", text);
   } else {
-    whip_text(c, 500, NULL, "The stream key could not be checked; try again.\n");
+    whip_text(c, 500, NULL, "The key could not be checked; try again.\n");
   }
   return -1;
 }
@@ -194,7 +199,7 @@ static void whip_created(struct conn *c, struct whip *w, const char *user, const
 static void whip_post(struct conn *c, struct http_req *req) {
   struct app *app = ((struct app *)c->app);
   int64_t uid;
-  if (whip_auth(c, req, &uid) < 0)
+  if (whip_auth(c, req, KEY_STREAM, &uid) < 0)
     return;
   if (!whip_type_is(req, "application/sdp"))
     return whip_text(c, 415, "Accept-Post: application/sdp\r\n",
@@ -242,7 +247,7 @@ static void whip_post(struct conn *c, struct http_req *req) {
  * from none). */
 static struct whip *whip_session(struct conn *c, struct http_req *req) {
   int64_t uid;
-  if (whip_auth(c, req, &uid) < 0)
+  if (whip_auth(c, req, KEY_STREAM, &uid) < 0)
     return NULL;
   const char *id = req->path + 6; /* after "/whip/" */
   struct whip *w = whip_id_ok(id) ? map_get(&((struct app *)c->app)->whips, id, WHIP_ID_LEN) : NULL;
@@ -366,8 +371,14 @@ static void whep_created(struct conn *c, struct whep *p, const char *user, const
 static struct room *whep_room(struct conn *c, struct http_req *req, const char *name, size_t len,
                               const struct who *user) {
   struct app *app = c->app;
-  if (user == NULL && !app->cfg->public_watch) {
-    whip_text(c, 401, NULL, "Sign in to watch: this player sent no onair session.\n");
+  size_t alen;
+  int64_t token_user = 0; /* the owner of the room a watch token opens */
+  if (user == NULL && http_req_header(req, "Authorization", &alen)) {
+    if (whip_auth(c, req, KEY_WATCH, &token_user) < 0)
+      return NULL;
+  } else if (user == NULL && !app->cfg->public_watch) {
+    whip_text(c, 401, "WWW-Authenticate: Bearer\r\n",
+              "Sign in to watch, or send the broadcaster's watch token as a Bearer token.\n");
     return NULL;
   }
   if (!whip_type_is(req, "application/sdp")) {
@@ -378,6 +389,9 @@ static struct room *whep_room(struct conn *c, struct http_req *req, const char *
   struct room *room = rooms_find(&app->rooms, name, len);
   if (room == NULL) {
     whip_text(c, 404, NULL, "That room is not live.\n");
+  } else if (token_user && room->owner_id != token_user) {
+    whip_text(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+              "That watch token is for another room.\n");
   } else if (room->media == NULL || !sfu_room_ready(room->media)) {
     whip_text(c, 503, "Retry-After: 2\r\n", "The broadcast has no media yet; retry shortly.\n");
   } else if (room_viewers(room) >= app->rooms.max_viewers) {
@@ -392,7 +406,7 @@ static struct room *whep_room(struct conn *c, struct http_req *req, const char *
 static void whep_post(struct conn *c, struct http_req *req, const char *name, size_t len,
                       const struct who *user) {
   struct app *app = c->app;
-  const char *who = user ? user->name : "guest";
+  const char *who = user ? user->name : "guest"; /* a token's player too */
   struct room *room = whep_room(c, req, name, len, user);
   if (room == NULL)
     return;

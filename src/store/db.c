@@ -30,6 +30,10 @@ enum db_stmt {
   ST_STREAMKEY_FIND,
   ST_STREAMKEY_CREATED,
   ST_STREAMKEY_DELETE,
+  ST_WATCHTOKEN_PUT, /* the same four for watch tokens, in the same order */
+  ST_WATCHTOKEN_FIND,
+  ST_WATCHTOKEN_CREATED,
+  ST_WATCHTOKEN_DELETE,
   ST_COUNT,
 };
 
@@ -65,6 +69,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "WHERE k.hash = ?1 AND u.disabled = 0",
     [ST_STREAMKEY_CREATED] = "SELECT created FROM stream_keys WHERE user_id = ?1",
     [ST_STREAMKEY_DELETE] = "DELETE FROM stream_keys WHERE user_id = ?1",
+    [ST_WATCHTOKEN_PUT] = "INSERT INTO watch_tokens(user_id, hash, created) VALUES(?1, ?2, ?3) "
+                          "ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, "
+                          "created = excluded.created",
+    [ST_WATCHTOKEN_FIND] = "SELECT k.user_id FROM watch_tokens k JOIN users u ON u.id = k.user_id "
+                           "WHERE k.hash = ?1 AND u.disabled = 0",
+    [ST_WATCHTOKEN_CREATED] = "SELECT created FROM watch_tokens WHERE user_id = ?1",
+    [ST_WATCHTOKEN_DELETE] = "DELETE FROM watch_tokens WHERE user_id = ?1",
 };
 
 static const char schema[] =
@@ -102,6 +113,11 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
     /* WHIP's stream keys: a user's one key, by its SHA-256. */
     "CREATE TABLE stream_keys("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL)",
+    /* WHEP's watch tokens, the same way. */
+    "CREATE TABLE watch_tokens("
     "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
     "  hash BLOB NOT NULL UNIQUE,"
     "  created INTEGER NOT NULL)",
@@ -278,30 +294,37 @@ int db_session_delete(struct db *db, const uint8_t hash[32]) {
   return db_exec(db, st, "session delete");
 }
 
-int db_streamkey_put(struct db *db, int64_t user_id, const uint8_t hash[32], int64_t created_ms) {
-  sqlite3_stmt *st = db->st[ST_STREAMKEY_PUT];
+/* The statement of op (ST_STREAMKEY_PUT ... ST_STREAMKEY_DELETE) for which
+ * kind of key. */
+static sqlite3_stmt *key_st(struct db *db, enum db_key which, enum db_stmt op) {
+  return db->st[op + (ST_WATCHTOKEN_PUT - ST_STREAMKEY_PUT) * (which == DB_KEY_WATCH)];
+}
+
+int db_key_put(struct db *db, enum db_key which, int64_t user_id, const uint8_t hash[32],
+               int64_t created_ms) {
+  sqlite3_stmt *st = key_st(db, which, ST_STREAMKEY_PUT);
   sqlite3_bind_int64(st, 1, user_id);
   sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, created_ms);
-  return db_exec(db, st, "stream key put");
+  return db_exec(db, st, "key put");
 }
 
-int db_streamkey_find(struct db *db, const uint8_t hash[32], int64_t *user_id) {
-  sqlite3_stmt *st = db->st[ST_STREAMKEY_FIND];
+int db_key_find(struct db *db, enum db_key which, const uint8_t hash[32], int64_t *user_id) {
+  sqlite3_stmt *st = key_st(db, which, ST_STREAMKEY_FIND);
   sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-  return db_int_row(db, st, "stream key find", user_id);
+  return db_int_row(db, st, "key find", user_id);
 }
 
-int db_streamkey_created(struct db *db, int64_t user_id, int64_t *created_ms) {
-  sqlite3_stmt *st = db->st[ST_STREAMKEY_CREATED];
+int db_key_created(struct db *db, enum db_key which, int64_t user_id, int64_t *created_ms) {
+  sqlite3_stmt *st = key_st(db, which, ST_STREAMKEY_CREATED);
   sqlite3_bind_int64(st, 1, user_id);
-  return db_int_row(db, st, "stream key created", created_ms);
+  return db_int_row(db, st, "key created", created_ms);
 }
 
-int db_streamkey_delete(struct db *db, int64_t user_id) {
-  sqlite3_stmt *st = db->st[ST_STREAMKEY_DELETE];
+int db_key_delete(struct db *db, enum db_key which, int64_t user_id) {
+  sqlite3_stmt *st = key_st(db, which, ST_STREAMKEY_DELETE);
   sqlite3_bind_int64(st, 1, user_id);
-  return db_exec(db, st, "stream key delete");
+  return db_exec(db, st, "key delete");
 }
 
 int db_session_expire(struct db *db, int64_t now_ms) {

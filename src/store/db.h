@@ -71,13 +71,16 @@ int db_session_id_token(struct db *db, const uint8_t hash[32], char *out, size_t
 int db_identity_find(struct db *db, const char *issuer, const char *sub, int64_t *user_id);
 int db_identity_add(struct db *db, const char *issuer, const char *sub, int64_t user_id);
 
-/* Stream keys (auth/streamkey.h), by the SHA-256 of the key: one per user,
- * a put replaces the user's earlier key. */
-int db_streamkey_put(struct db *db, int64_t user_id, const uint8_t hash[32], int64_t created_ms);
+/* Stream keys and watch tokens (auth/streamkey.h), by the SHA-256 of the
+ * key, each kind in its table: one per user, a put replaces the user's
+ * earlier key of that kind. */
+enum db_key { DB_KEY_STREAM, DB_KEY_WATCH, DB_KEYS };
+int db_key_put(struct db *db, enum db_key which, int64_t user_id, const uint8_t hash[32],
+               int64_t created_ms);
 /* 0 and *user_id for a key of an enabled user, -ENOENT, or -EIO. */
-int db_streamkey_find(struct db *db, const uint8_t hash[32], int64_t *user_id);
-int db_streamkey_created(struct db *db, int64_t user_id, int64_t *created_ms);
-int db_streamkey_delete(struct db *db, int64_t user_id);
+int db_key_find(struct db *db, enum db_key which, const uint8_t hash[32], int64_t *user_id);
+int db_key_created(struct db *db, enum db_key which, int64_t user_id, int64_t *created_ms);
+int db_key_delete(struct db *db, enum db_key which, int64_t user_id);
 
 /* Appends a chat message (durable when this returns). Sets *id. */
 int db_chat_append(struct db *db, const char *room, const char *user, const char *text, int64_t ts,

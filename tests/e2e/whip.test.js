@@ -127,7 +127,7 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     assert.equal(await page.locator('#whip-url').textContent(), `${srv.url}/whip`);
     await page.getByText('You have no stream key yet.').waitFor();
     await page.locator('#key-new').click();
-    const key = page.locator('#stream-key');
+    const key = page.locator('#key-value');
     await key.waitFor({ state: 'visible' });
     const value = await key.inputValue();
     assert.match(value, /^sk_[A-Za-z0-9_-]{43}$/);
@@ -165,12 +165,16 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     await u.context.close();
   });
 
-  step('WHEP: a GStreamer player decodes a Chromium broadcast, counts as a viewer, and leaves on DELETE', async t => {
+  step('WHEP: a GStreamer player with the broadcaster\'s watch token decodes a Chromium broadcast, counts as a viewer, and leaves on DELETE', async t => {
     const bc = await newUserContext(browser, srv, 'whepcaster');
     bc.page = watchPage(await bc.context.newPage(), 'whepcaster', errors);
     await goLive(bc.page, srv, 'to a WHEP player');
-    const v = await newUserContext(browser, srv, 'wheper');
-    const player = startPythonPeer(SCRIPT, ['--url', srv.url, '--whep', bc.name, '--cookie', v.cookie], 'WHEP player');
+    assert.equal(await bc.page.locator('#whep-url').textContent(), `${srv.url}/whep/whepcaster`);
+    await bc.page.locator('#token-new').click();
+    await bc.page.locator('#token-value').waitFor({ state: 'visible' });
+    const token = await bc.page.locator('#token-value').inputValue();
+    assert.match(token, /^wt_[A-Za-z0-9_-]{43}$/);
+    const player = startPythonPeer(SCRIPT, ['--url', srv.url, '--whep', bc.name, '--key', token], 'WHEP player');
     peers.push(player);
     const posted = await player.waitFor('whip', 'the WHEP POST', 20000);
     assert.equal(posted.status, 201, JSON.stringify(posted));
@@ -184,7 +188,6 @@ describe('WHIP: a GStreamer encoder publishes, Chromium watches', { timeout: 400
     assert.equal((await player.waitFor('deleted', 'the DELETE', 10000)).status, 200);
     await bc.page.locator('#viewer-pill').getByText('0 watching').waitFor({ timeout: 10000 });
     await bc.context.close();
-    await v.context.close();
   });
 
   step('no page error and no CSP violation', async () => {

@@ -3,10 +3,10 @@
 
   whip_peer.py --url http://host:port --key sk_... [--codec vp8|h264]
                [--bframes N] [--width W --height H] [--stats-ms MS]
-  whip_peer.py --url http://host:port --whep ROOM [--cookie SESSION]
+  whip_peer.py --url http://host:port --whep ROOM [--cookie SESSION | --key wt_...]
 
 WHEP: recvonly audio and VP8 video, POSTed to URL/whep/ROOM (with the
-onair_session cookie, when given); decodes what comes (vp8dec, opusdec) and
+onair_session cookie, or the broadcaster's watch token as Bearer); decodes what comes (vp8dec, opusdec) and
 reports it in "stats" (packets and frames decoded per kind, the video's
 size), and DELETEs the session on the way out.
 
@@ -131,7 +131,7 @@ async def session(args, stop, peer, endpoint, auth):
 async def run():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", required=True, help="onair's base URL")
-    ap.add_argument("--key", help="the user's stream key (WHIP)")
+    ap.add_argument("--key", help="the user's stream key (WHIP), or a watch token (WHEP)")
     ap.add_argument("--whep", metavar="ROOM", help="play ROOM over WHEP instead")
     ap.add_argument("--cookie", help="onair_session cookie (WHEP)")
     ap.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
@@ -143,6 +143,8 @@ async def run():
     Gst.init(None)
     if args.whep:
         auth = {"Cookie": f"onair_session={args.cookie}"} if args.cookie else {}
+        if args.key:  # the broadcaster's watch token
+            auth["Authorization"] = f"Bearer {args.key}"
         return await session(args, stop_event(), receiver("whep"), f"{args.url}/whep/{args.whep}", auth)
     return await session(args, stop_event(), publisher(args), args.url + "/whip",
                          {"Authorization": f"Bearer {args.key}"})

@@ -324,6 +324,35 @@ describe('WHEP', { timeout: 60000 }, () => {
     ws.terminate();
   });
 
+  test('a watch token the broadcaster hands out opens their room only', async () => {
+    const b = await signup(srv, uname('wtb'));
+    const other = await signup(srv, uname('wto'));
+    const made = await request(srv, 'POST', '/api/watch-token/new', { cookie: b.cookie });
+    assert.equal(made.status, 200);
+    assert.match(made.json.key, /^wt_[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual((await request(srv, 'GET', '/api/watch-token', { cookie: b.cookie })).json,
+      { exists: true, created: made.json.created });
+    const bws = await openWs(srv, b.cookie);
+    assert.equal((await goLive(bws)).type, 'live.started');
+    const ows = await openWs(srv, other.cookie);
+    assert.equal((await goLive(ows)).type, 'live.started');
+    const bearer = key => ({ Authorization: `Bearer ${key}`, 'Content-Type': 'application/sdp' });
+    const body = SDP('chromium_viewer.sdp');
+    const with_ = (room, key) => request(srv, 'POST', `/whep/${room}`, { body, headers: bearer(key), origin: null });
+    // Past the sign-in check: the room has no media yet.
+    assert.equal((await with_(b.name, made.json.key)).status, 503);
+    const elsewhere = await with_(other.name, made.json.key);
+    assert.equal(elsewhere.status, 401);
+    assert.match(elsewhere.body, /another room/);
+    assert.equal((await with_(b.name, 'wt_' + 'A'.repeat(43))).status, 401);
+    const sk = (await request(srv, 'POST', '/api/stream-key/new', { cookie: b.cookie })).json.key;
+    assert.equal((await with_(b.name, sk)).status, 401, 'a stream key is not a watch token');
+    await request(srv, 'POST', '/api/watch-token/revoke', { cookie: b.cookie });
+    assert.equal((await with_(b.name, made.json.key)).status, 401, 'revoked');
+    bws.terminate();
+    ows.terminate();
+  });
+
   test('with public-watch, a player without a session is a guest', async () => {
     const res = await play(guests, 'nobody');
     assert.equal(res.status, 404, 'not 401: guests may watch; the room is not live');

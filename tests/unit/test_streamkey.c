@@ -58,7 +58,7 @@ static int teardown(void **state) {
 
 static int64_t owner(struct fixture *f, const char *key) {
   int64_t uid = -1;
-  int rc = streamkey_user(f->db, key, strlen(key), &uid);
+  int rc = streamkey_user(f->db, KEY_STREAM, key, strlen(key), &uid);
   return rc == 0 ? uid : rc;
 }
 
@@ -66,9 +66,9 @@ static void test_key_shape_and_owner(void **state) {
   struct fixture *f = *state;
   char k1[STREAMKEY_LEN + 1], k2[STREAMKEY_LEN + 1];
   int64_t c1 = 0, c2 = 0, before = session_now_ms();
-  assert_int_equal(streamkey_info(f->db, f->uid, &c1), -ENOENT);
-  assert_int_equal(streamkey_new(f->db, f->uid, k1, &c1), 0);
-  assert_int_equal(streamkey_new(f->db, f->uid2, k2, &c2), 0);
+  assert_int_equal(streamkey_info(f->db, KEY_STREAM, f->uid, &c1), -ENOENT);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, k1, &c1), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid2, k2, &c2), 0);
   assert_int_equal(strlen(k1), STREAMKEY_LEN);
   assert_memory_equal(k1, "sk_", 3);
   for (size_t i = 3; i < STREAMKEY_LEN; i++)
@@ -79,7 +79,7 @@ static void test_key_shape_and_owner(void **state) {
   assert_int_equal(owner(f, k1), f->uid);
   assert_int_equal(owner(f, k2), f->uid2);
   int64_t got = 0;
-  assert_int_equal(streamkey_info(f->db, f->uid, &got), 0);
+  assert_int_equal(streamkey_info(f->db, KEY_STREAM, f->uid, &got), 0);
   assert_int_equal(got, c1);
 }
 
@@ -87,24 +87,24 @@ static void test_new_key_replaces_old(void **state) {
   struct fixture *f = *state;
   char old[STREAMKEY_LEN + 1], key[STREAMKEY_LEN + 1], other[STREAMKEY_LEN + 1];
   int64_t c;
-  assert_int_equal(streamkey_new(f->db, f->uid, old, &c), 0);
-  assert_int_equal(streamkey_new(f->db, f->uid2, other, &c), 0);
-  assert_int_equal(streamkey_new(f->db, f->uid, key, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, old, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid2, other, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, key, &c), 0);
   assert_int_equal(owner(f, old), -ENOENT);
   assert_int_equal(owner(f, key), f->uid);
   assert_int_equal(owner(f, other), f->uid2); /* someone else's key lives on */
-  assert_int_equal(streamkey_revoke(f->db, f->uid), 0);
+  assert_int_equal(streamkey_revoke(f->db, KEY_STREAM, f->uid), 0);
   assert_int_equal(owner(f, key), -ENOENT);
-  assert_int_equal(streamkey_info(f->db, f->uid, &c), -ENOENT);
+  assert_int_equal(streamkey_info(f->db, KEY_STREAM, f->uid, &c), -ENOENT);
   assert_int_equal(owner(f, other), f->uid2);
-  assert_int_equal(streamkey_revoke(f->db, f->uid), 0); /* twice is fine */
+  assert_int_equal(streamkey_revoke(f->db, KEY_STREAM, f->uid), 0); /* twice is fine */
 }
 
 static void test_disabled_user_refused(void **state) {
   struct fixture *f = *state;
   char key[STREAMKEY_LEN + 1];
   int64_t c;
-  assert_int_equal(streamkey_new(f->db, f->uid2, key, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid2, key, &c), 0);
   assert_int_equal(db_user_set_disabled(f->db, "pavel", 1), 0);
   assert_int_equal(owner(f, key), -ENOENT);
   assert_int_equal(db_user_set_disabled(f->db, "pavel", 0), 0);
@@ -115,7 +115,7 @@ static void test_malformed_refused(void **state) {
   struct fixture *f = *state;
   char key[STREAMKEY_LEN + 1], bad[STREAMKEY_LEN + 2];
   int64_t c, uid = -1;
-  assert_int_equal(streamkey_new(f->db, f->uid, key, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, key, &c), 0);
   /* One character off, the prefix, a short and a long key, a bad character. */
   memcpy(bad, key, sizeof(key));
   bad[STREAMKEY_LEN - 1] = bad[STREAMKEY_LEN - 1] == 'A' ? 'B' : 'A';
@@ -123,7 +123,7 @@ static void test_malformed_refused(void **state) {
   memcpy(bad, key, sizeof(key));
   bad[0] = 'S';
   assert_int_equal(owner(f, bad), -ENOENT);
-  assert_int_equal(streamkey_user(f->db, key, STREAMKEY_LEN - 1, &uid), -ENOENT);
+  assert_int_equal(streamkey_user(f->db, KEY_STREAM, key, STREAMKEY_LEN - 1, &uid), -ENOENT);
   memcpy(bad, key, sizeof(key));
   bad[STREAMKEY_LEN] = 'A';
   bad[STREAMKEY_LEN + 1] = '\0';
@@ -131,20 +131,46 @@ static void test_malformed_refused(void **state) {
   memcpy(bad, key, sizeof(key));
   bad[10] = '=';
   assert_int_equal(owner(f, bad), -ENOENT);
-  assert_int_equal(streamkey_user(f->db, "", 0, &uid), -ENOENT);
+  assert_int_equal(streamkey_user(f->db, KEY_STREAM, "", 0, &uid), -ENOENT);
   assert_int_equal(uid, -1);
   /* The key itself, not NUL terminated, inside a longer buffer. */
   char header[80];
   snprintf(header, sizeof(header), "%s trailing", key);
-  assert_int_equal(streamkey_user(f->db, header, STREAMKEY_LEN, &uid), 0);
+  assert_int_equal(streamkey_user(f->db, KEY_STREAM, header, STREAMKEY_LEN, &uid), 0);
   assert_int_equal(uid, f->uid);
+}
+
+/* A watch token is its own kind: not a stream key, replaced on its own. */
+static void test_watch_tokens_apart(void **state) {
+  struct fixture *f = *state;
+  char sk[STREAMKEY_LEN + 1], wt[STREAMKEY_LEN + 1], wt2[STREAMKEY_LEN + 1];
+  int64_t c, uid = -1;
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, sk, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_WATCH, f->uid, wt, &c), 0);
+  assert_memory_equal(wt, "wt_", 3);
+  assert_int_equal(streamkey_user(f->db, KEY_WATCH, wt, STREAMKEY_LEN, &uid), 0);
+  assert_int_equal(uid, f->uid);
+  assert_int_equal(streamkey_user(f->db, KEY_STREAM, wt, STREAMKEY_LEN, &uid), -ENOENT);
+  assert_int_equal(streamkey_user(f->db, KEY_WATCH, sk, STREAMKEY_LEN, &uid), -ENOENT);
+  /* The same random part under the other prefix is no key either. */
+  memcpy(wt2, sk, sizeof(sk));
+  memcpy(wt2, "wt_", 3);
+  assert_int_equal(streamkey_user(f->db, KEY_WATCH, wt2, STREAMKEY_LEN, &uid), -ENOENT);
+  /* A new watch token leaves the stream key; revoking one leaves the other. */
+  assert_int_equal(streamkey_new(f->db, KEY_WATCH, f->uid, wt2, &c), 0);
+  assert_int_equal(streamkey_user(f->db, KEY_WATCH, wt, STREAMKEY_LEN, &uid), -ENOENT);
+  assert_int_equal(streamkey_user(f->db, KEY_STREAM, sk, STREAMKEY_LEN, &uid), 0);
+  assert_int_equal(streamkey_revoke(f->db, KEY_STREAM, f->uid), 0);
+  assert_int_equal(streamkey_user(f->db, KEY_WATCH, wt2, STREAMKEY_LEN, &uid), 0);
+  assert_int_equal(streamkey_info(f->db, KEY_STREAM, f->uid, &c), -ENOENT);
+  assert_int_equal(streamkey_info(f->db, KEY_WATCH, f->uid, &c), 0);
 }
 
 static void test_db_keeps_only_the_hash(void **state) {
   struct fixture *f = *state;
   char key[STREAMKEY_LEN + 1];
   int64_t c;
-  assert_int_equal(streamkey_new(f->db, f->uid, key, &c), 0);
+  assert_int_equal(streamkey_new(f->db, KEY_STREAM, f->uid, key, &c), 0);
   uint8_t want[32];
   crypto_hash_sha256(want, (const unsigned char *)key, STREAMKEY_LEN);
   sqlite3 *conn;
@@ -172,6 +198,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_new_key_replaces_old, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disabled_user_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_watch_tokens_apart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_db_keeps_only_the_hash, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

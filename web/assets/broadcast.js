@@ -33,7 +33,6 @@ let uploadTimer = null;
 let uploadRetries = 0;
 let siteURL = location.origin; // links to share: onair's base-url, else the address this browser used
 let encoder = false;    // the room is live from the user's encoder (OBS over WHIP): this page shows it
-let keyExists = false;  // the user has a stream key
 
 const chat = createChat($('chat'), { send: m => socket.send(m) });
 
@@ -414,32 +413,40 @@ function startedEncoder(m) {
   updateButtons();
 }
 
-function showKeyInfo(data) {
-  keyExists = !!(data && data.exists);
-  $('key-new').textContent = keyExists ? 'Make a new key' : 'Make a stream key';
-  $('key-info').textContent = !data ? ''
-    : keyExists ? `You have a stream key, made ${new Date(data.created).toLocaleString()}. onair keeps only its fingerprint, so it cannot show it again; a new key replaces it at once.`
-      : 'You have no stream key yet.';
+// A key the user hands out (docs/obs.md): the stream key for OBS, the watch
+// token for WHEP players. ids: the row's elements' id prefix ("key",
+// "token"); api: its API path; noun: what the page calls it; use: who it
+// is for (the note shown with a new one).
+function keyRow({ ids, api: path, noun, use }) {
+  const el = k => $(`${ids}-${k}`);
+  let exists = false;
+  const show = data => {
+    exists = !!(data && data.exists);
+    el('new').textContent = exists ? `Make a new ${noun}` : `Make a ${noun}`;
+    el('info').textContent = !data ? ''
+      : exists ? `You have a ${noun}, made ${new Date(data.created).toLocaleString()}. onair keeps only its fingerprint, so it cannot show it again; a new one replaces it at once.`
+        : `You have no ${noun} yet.`;
+  };
+  el('new').addEventListener('click', async () => {
+    if (exists && !confirm(`A new ${noun} stops your current one at once. Make a new one?`)) return;
+    const r = await api('POST', `${path}/new`);
+    if (!r.ok) {
+      el('info').textContent = `Could not make a ${noun}: ${r.message}`;
+      return;
+    }
+    show({ exists: true, created: r.data.created });
+    el('value').value = r.data.key;
+    el('value').hidden = false;
+    el('copy').hidden = false;
+    el('info').textContent = `Copy it into ${use} now: it is shown only this once.`;
+  });
+  el('copy').addEventListener('click', () => copyFrom(el('copy'), el('value')));
+  api('GET', path).then(r => show(r.ok ? r.data : null));
 }
 
-async function loadKeyInfo() {
-  const r = await api('GET', '/api/stream-key');
-  showKeyInfo(r.ok ? r.data : null);
-}
+keyRow({ ids: 'key', api: '/api/stream-key', noun: 'stream key', use: 'OBS (anyone who has it can go live as you)' });
+keyRow({ ids: 'token', api: '/api/watch-token', noun: 'watch token', use: 'the player (it watches your room without an account)' });
 
-$('key-new').addEventListener('click', async () => {
-  if (keyExists && !confirm('A new key stops your current one at once: OBS will need the new one. Make a new key?')) return;
-  const r = await api('POST', '/api/stream-key/new');
-  if (!r.ok) {
-    $('key-info').textContent = `Could not make a key: ${r.message}`;
-    return;
-  }
-  showKeyInfo({ exists: true, created: r.data.created });
-  $('stream-key').value = r.data.key;
-  $('stream-key').hidden = false;
-  $('key-copy').hidden = false;
-  $('key-info').textContent = 'Copy it into OBS now: it is shown only this once. Anyone who has it can go live as you.';
-});
 // live.console, with the title typed so far: the encoder's room takes it
 // when it goes live.
 function sendConsole() {
@@ -448,10 +455,9 @@ function sendConsole() {
 }
 $('room-title').addEventListener('change', () => { if (room === null && !away && me !== null) sendConsole(); });
 
-$('key-copy').addEventListener('click', () => copyFrom($('key-copy'), $('stream-key')));
 $('whip-url-copy').addEventListener('click', () => copyFrom($('whip-url-copy'), $('whip-url')));
+$('whep-url-copy').addEventListener('click', () => copyFrom($('whep-url-copy'), $('whep-url')));
 $('whip-url').textContent = `${siteURL}/whip`;
-loadKeyInfo();
 
 // ---- the WebSocket ---------------------------------------------------------
 
@@ -464,6 +470,7 @@ function onMessage(m) {
       if (typeof m.base_url === 'string' && /^https?:\/\/[^/]+/.test(m.base_url)) siteURL = m.base_url.replace(/\/+$/, '');
       setIceServers(m.ice_servers);
       $('whip-url').textContent = `${siteURL}/whip`;
+      $('whep-url').textContent = `${siteURL}/whep/${encodeURIComponent(me)}`;
       chat.setUser(me);
       setUserName(me);
       resumeLive();
