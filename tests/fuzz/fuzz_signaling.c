@@ -428,9 +428,10 @@ static const char *sg_title(json_t *msg, const char **title) {
 /* live.started to slot s, broadcaster of its user's room. */
 static void sg_want_started(unsigned s) {
   unsigned u = sg.m[s].user;
-  sg_want(s, json_pack("{s:s, s:s, s:s, s:n, s:I, s:b, s:O}", "type", "live.started", "room",
+  sg_want(s, json_pack("{s:s, s:s, s:s, s:n, s:I, s:b, s:O, s:s}", "type", "live.started", "room",
                        sg_name(u), "title", sg.room[u].title, "since", "viewers",
-                       (json_int_t)sg_viewers(u), "resumed", 0, "history", sg.room[u].hist));
+                       (json_int_t)sg_viewers(u), "resumed", 0, "history", sg.room[u].hist,
+                       "source", "browser"));
 }
 
 static void sg_live_start(unsigned s, json_t *msg) {
