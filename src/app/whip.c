@@ -28,6 +28,7 @@
 #include "auth/streamkey.h"
 #include "auth/turn.h"
 #include "media/sfu.h"
+#include "util/b64url.h"
 #include "util/container_of.h"
 #include "util/log.h"
 
@@ -55,13 +56,7 @@ static void whip_text(struct conn *c, int status, const char *extra, const char 
 }
 
 static int whip_id_ok(const char *rest) {
-  if (strlen(rest) != WHIP_ID_LEN)
-    return 0;
-  for (const char *p = rest; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '-' || *p == '_'))
-      return 0;
-  return 1;
+  return strlen(rest) == WHIP_ID_LEN && b64url_ok(rest, WHIP_ID_LEN);
 }
 
 /* A new session's id: 128 random bits, base64url. */

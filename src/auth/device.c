@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/b64url.h"
+
 #define DEVICE_MAC_BYTES 16
 
 int device_key_load(const char *path, uint8_t key[DEVICE_KEY_BYTES]) {
@@ -77,12 +79,8 @@ int device_cookie_check(const uint8_t key[DEVICE_KEY_BYTES], const char *name, s
                         &got_len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) < 0 ||
       got_len != sizeof(got))
     return -1;
-  for (size_t i = 0; i < DEVICE_NONCE_LEN; i++) {
-    char ch = value[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '-' || ch == '_'))
-      return -1;
-  }
+  if (!b64url_ok(value, DEVICE_NONCE_LEN))
+    return -1;
   device_mac(key, name, name_len, value, want);
   if (sodium_memcmp(got, want, sizeof(got)) != 0)
     return -1;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/b64url.h"
+
 int64_t session_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -13,15 +15,7 @@ int64_t session_now_ms(void) {
 
 int session_token_ok(const char *token) {
   size_t n = strlen(token);
-  if (n != SESSION_TOKEN_LEN)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = token[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '-' || ch == '_'))
-      return 0;
-  }
-  return 1;
+  return n == SESSION_TOKEN_LEN && b64url_ok(token, n);
 }
 
 static void session_hash(const char *token, uint8_t out[32]) {

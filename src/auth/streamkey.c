@@ -5,19 +5,12 @@
 #include <string.h>
 
 #include "auth/session.h"
+#include "util/b64url.h"
 
 static const char *const prefixes[] = {[KEY_STREAM] = "sk_", [KEY_WATCH] = "wt_"};
 
 static int streamkey_shape_ok(enum key_kind kind, const char *key, size_t len) {
-  if (len != STREAMKEY_LEN || memcmp(key, prefixes[kind], 3) != 0)
-    return 0;
-  for (size_t i = 3; i < len; i++) {
-    char ch = key[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '-' || ch == '_'))
-      return 0;
-  }
-  return 1;
+  return len == STREAMKEY_LEN && memcmp(key, prefixes[kind], 3) == 0 && b64url_ok(key + 3, len - 3);
 }
 
 int streamkey_new(struct db *db, enum key_kind kind, int64_t user_id, char key[STREAMKEY_LEN + 1],
