@@ -1,9 +1,13 @@
-/* RTP header parsing and rewriting, RFC 8285 extension lookup, and VP8/H.264
- * keyframe detection. Every read is an explicit byte operation at an offset
- * checked against len first. */
+/* RTP header parsing and rewriting, RFC 8285 extension lookup and readers,
+ * a viewer's copy with its own extension block, the VP8 payload descriptor,
+ * and VP8/H.264 keyframe detection. Every read is an explicit byte
+ * operation at an offset checked against len first. */
 #include "media/rtp.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
 
 static uint16_t rtp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
@@ -159,43 +163,207 @@ int rtp_ext_find(const struct rtp_hdr *h, uint8_t id, const uint8_t **data, size
   return -ENOENT;
 }
 
-/* Bytes of the VP8 payload descriptor (RFC 7741 4.2) at p, or 0 if it runs
- * past len. */
-static size_t rtp_vp8_desc_len(const uint8_t *p, size_t len) {
-  size_t n = 1;
-  uint8_t x;
+int rtp_ext_u16(const struct rtp_hdr *h, uint8_t id, uint16_t *v) {
+  const uint8_t *d;
+  size_t n;
+  int rc = rtp_ext_find(h, id, &d, &n);
 
-  if (len < 1)
+  if (rc < 0)
+    return rc;
+  if (n != 2)
+    return -EINVAL;
+  *v = rtp_rd16(d);
+  return 0;
+}
+
+int rtp_ext_write_u16(uint8_t *p, size_t len, uint8_t id, uint16_t v) {
+  struct rtp_hdr h;
+  const uint8_t *d;
+  size_t n, off;
+  int rc;
+
+  if (rtp_parse(p, len, &h) < 0)
+    return -EINVAL;
+  if ((rc = rtp_ext_find(&h, id, &d, &n)) < 0)
+    return rc;
+  if (n != 2)
+    return -EINVAL;
+  off = (size_t)(d - p); /* d points into p, read-only */
+  p[off] = (uint8_t)(v >> 8);
+  p[off + 1] = (uint8_t)v;
+  return 0;
+}
+
+/* RFC 4566 9's token-char: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
+ * %x41-5A / %x5E-7E. */
+static int rtp_token_char(uint8_t c) {
+  if (c < 0x21 || c > 0x7E)
     return 0;
-  if (!(p[0] & 0x80))
-    return 1;
-  if (len < 2)
-    return 0;
-  x = p[1];
-  n = 2;
-  if (x & 0x80) { /* I: PictureID, 7 or 15 bits (M) */
-    if (len < n + 1)
-      return 0;
-    n += p[n] & 0x80 ? 2 : 1;
+  return c != 0x22 && c != 0x28 && c != 0x29 && c != 0x2C && c != 0x2F &&
+         !(c >= 0x3A && c <= 0x40) && !(c >= 0x5B && c <= 0x5D);
+}
+
+/* RFC 8851 10's rid-id: 1*(alpha-numeric / "-" / "_"). */
+static int rtp_rid_char(uint8_t c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' ||
+         c == '_';
+}
+
+/* rtp_ext_token() and rtp_ext_rid(), with the set of bytes taken. */
+static int rtp_ext_text(const struct rtp_hdr *h, uint8_t id, char *out, size_t cap,
+                        int (*ok)(uint8_t)) {
+  const uint8_t *d;
+  size_t n, i;
+  int rc = rtp_ext_find(h, id, &d, &n);
+
+  if (cap > 0)
+    out[0] = '\0';
+  if (rc < 0)
+    return rc;
+  if (n == 0)
+    return -EINVAL;
+  for (i = 0; i < n; i++) {
+    if (!ok(d[i]))
+      return -EINVAL;
   }
-  if (x & 0x40) /* L: TL0PICIDX */
-    n++;
-  if (x & 0x30) /* T or K: one byte of TID/Y/KEYIDX */
-    n++;
-  return n <= len ? n : 0;
+  if (n >= cap)
+    return -ENOBUFS;
+  memcpy(out, d, n);
+  out[n] = '\0';
+  return (int)n; /* n <= 255 */
+}
+
+int rtp_ext_token(const struct rtp_hdr *h, uint8_t id, char *out, size_t cap) {
+  return rtp_ext_text(h, id, out, cap, rtp_token_char);
+}
+
+int rtp_ext_rid(const struct rtp_hdr *h, uint8_t id, char *out, size_t cap) {
+  return rtp_ext_text(h, id, out, cap, rtp_rid_char);
+}
+
+int rtp_copy_with_twcc(uint8_t *out, size_t cap, const uint8_t *pkt, const struct rtp_hdr *h,
+                       uint8_t twcc_id, uint16_t twcc_seq) {
+  size_t head = RTP_HDR_MIN + 4u * h->csrc_count; /* fixed header and CSRCs */
+  size_t tail = h->payload_len + h->pad_len;      /* payload and padding */
+  size_t block = twcc_id ? RTP_TWCC_BLOCK_LEN : 0, n = head + block + tail;
+
+  assert(h->payload == pkt + h->header_len && head <= h->header_len);
+  if (twcc_id > 14)
+    return -EINVAL;
+  if (n > cap)
+    return -ENOBUFS;
+  if (n > INT_MAX)
+    return -EINVAL;
+  memcpy(out, pkt, head);
+  out[0] = (uint8_t)((out[0] & ~0x10) | (twcc_id ? 0x10 : 0)); /* X */
+  if (twcc_id) {
+    out[head] = RTP_EXT_ONE_BYTE >> 8;
+    out[head + 1] = RTP_EXT_ONE_BYTE & 0xFF;
+    out[head + 2] = 0;
+    out[head + 3] = 1;                           /* words of elements */
+    out[head + 4] = (uint8_t)(twcc_id << 4 | 1); /* ID, L = 2 bytes - 1 */
+    out[head + 5] = (uint8_t)(twcc_seq >> 8);
+    out[head + 6] = (uint8_t)twcc_seq;
+    out[head + 7] = 0; /* padding to the word */
+  }
+  memcpy(out + head + block, h->payload, tail);
+  return (int)n;
+}
+
+/* The PictureID at p[off..len) into d. Returns the offset after it, or 0 if
+ * it runs past len. */
+static size_t rtp_vp8_picture_id(const uint8_t *p, size_t len, size_t off, struct rtp_vp8_desc *d) {
+  if (off >= len)
+    return 0;
+  if (!(p[off] & 0x80)) { /* M: 0 is a 7-bit PictureID */
+    d->picture_id_bits = 7;
+    d->picture_id = p[off];
+    return off + 1;
+  }
+  if (len - off < 2)
+    return 0;
+  d->picture_id_bits = 15;
+  d->picture_id = (uint16_t)((p[off] & 0x7F) << 8 | p[off + 1]);
+  return off + 2;
+}
+
+/* The extension fields after the X byte x, from p[2..len). Returns the
+ * descriptor's length, or 0 if it runs past len. */
+static size_t rtp_vp8_ext(const uint8_t *p, size_t len, uint8_t x, struct rtp_vp8_desc *d) {
+  size_t off = 2;
+
+  if (x & 0x80) { /* I */
+    off = rtp_vp8_picture_id(p, len, off, d);
+    if (off == 0)
+      return 0;
+  }
+  if (x & 0x40) { /* L */
+    if (off >= len)
+      return 0;
+    d->has_tl0picidx = 1;
+    d->tl0picidx = p[off++];
+  }
+  if (x & 0x30) { /* T or K: one byte TID(2)|Y|KEYIDX(5) */
+    if (off >= len)
+      return 0;
+    if (x & 0x20) {
+      d->has_tid = 1;
+      d->tid = p[off] >> 6;
+      d->layer_sync = p[off] >> 5 & 1;
+    }
+    if (x & 0x10) {
+      d->has_keyidx = 1;
+      d->keyidx = p[off] & 0x1F;
+    }
+    off++;
+  }
+  return off;
+}
+
+int rtp_vp8_desc(const uint8_t *payload, size_t len, struct rtp_vp8_desc *d) {
+  memset(d, 0, sizeof(*d));
+  if (len < 1)
+    return -EINVAL;
+  d->non_ref = payload[0] >> 5 & 1;
+  d->start = payload[0] >> 4 & 1;
+  d->partition = payload[0] & 0x07;
+  d->len = 1;
+  if (!(payload[0] & 0x80)) /* X */
+    return 0;
+  if (len < 2)
+    return -EINVAL;
+  d->len = rtp_vp8_ext(payload, len, payload[1], d);
+  return d->len ? 0 : -EINVAL;
+}
+
+int rtp_vp8_write_ids(uint8_t *payload, size_t len, uint16_t picture_id, uint8_t tl0picidx) {
+  struct rtp_vp8_desc d;
+  size_t off = 2; /* after the X byte */
+
+  if (rtp_vp8_desc(payload, len, &d) < 0)
+    return -EINVAL;
+  if (d.picture_id_bits == 7) {
+    payload[off++] = (uint8_t)(picture_id & 0x7F); /* M stays 0 */
+  } else if (d.picture_id_bits == 15) {
+    payload[off++] = (uint8_t)(0x80 | (picture_id >> 8 & 0x7F));
+    payload[off++] = (uint8_t)picture_id;
+  }
+  if (d.has_tl0picidx)
+    payload[off] = tl0picidx;
+  return 0;
 }
 
 int rtp_vp8_keyframe(const uint8_t *payload, size_t len) {
-  size_t n = rtp_vp8_desc_len(payload, len);
+  struct rtp_vp8_desc d;
   const uint8_t *f;
 
-  if (n == 0)
+  if (rtp_vp8_desc(payload, len, &d) < 0)
     return -EINVAL;
   /* Only the first packet of partition 0 carries the frame tag. */
-  if (!(payload[0] & 0x10) || (payload[0] & 0x0F) != 0)
+  if (!d.start || d.partition != 0)
     return 0;
-  f = payload + n;
-  len -= n;
+  f = payload + d.len;
+  len -= d.len;
   if (len < 3)
     return -EINVAL;
   if (f[0] & 0x01) /* P: 1 is an interframe (RFC 6386 9.1) */
