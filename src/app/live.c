@@ -681,6 +681,43 @@ static void on_media_warning(struct sfu_owner *owner, const char *code) {
     room_media_warning(bc->room, code);
 }
 
+/* Simulcast (docs/media.md): the broadcast page turns the layers nobody
+ * watches off (media.layers); a viewer's page hears which one it gets
+ * (media.layer) and picks one (media.quality). */
+static const char *const quality_names[] = {"auto", "low", "medium", "high", "audio"};
+
+static void on_layers_wanted(struct sfu_owner *owner, unsigned mask, unsigned layers) {
+  struct client *bc = container_of(owner, struct client, media);
+  json_t *active = json_array();
+  for (unsigned i = 0; i < layers; i++)
+    json_array_append_new(active, json_boolean(mask >> i & 1));
+  client_send(bc, json_pack("{s:s, s:o}", "type", "media.layers", "active", active));
+}
+
+static void on_view_layer(struct sfu_owner *owner, int layer, unsigned layers) {
+  struct client *cl = container_of(owner, struct client, media);
+  const char *name = layer < 0                       ? "none"
+                     : (unsigned)layer + 1 == layers ? "high"
+                     : layer == 0                    ? "low"
+                                                     : "medium";
+  client_send(cl, json_pack("{s:s, s:s, s:i, s:i}", "type", "media.layer", "layer", name, "index",
+                            layer, "layers", (int)layers));
+}
+
+static void on_media_quality(struct client *cl, json_t *msg, size_t msg_len) {
+  (void)msg_len;
+  const char *q = msg_str(msg, "quality", NULL);
+  int i = 0;
+  while (q && i < 5 && strcmp(q, quality_names[i]) != 0)
+    i++;
+  if (q == NULL || i == 5)
+    client_error(cl, "bad_message", "media.quality is auto, high, medium, low or audio.",
+                 "media.quality");
+  else if (cl->room == NULL || cl->broadcaster || cl->room->media == NULL ||
+           sfu_view_quality(cl->room->media, &cl->media, (enum sfu_quality)i) < 0)
+    client_error(cl, "not_watching", "Watch the room's media first.", "media.quality");
+}
+
 /* ---- rooms an encoder publishes (whip.c) ---- */
 
 int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
@@ -732,6 +769,8 @@ static const struct sfu_owner_ops client_media_ops = {
     .media_ready = on_media_ready,
     .peer_closed = on_media_closed,
     .media_warning = on_media_warning,
+    .layers_wanted = on_layers_wanted,
+    .view_layer = on_view_layer,
 };
 
 /* The page's own keepalive: it hears from onair at least this often, so a
@@ -757,6 +796,7 @@ static const struct live_handler handlers[] = {
     {"room.leave", on_room_leave, NULL},
     {"chat.send", on_chat_send, "Sign in to chat."},
     {"media.offer", on_media_offer, NULL},
+    {"media.quality", on_media_quality, NULL},
     {"ping", on_ping, NULL},
 };
 

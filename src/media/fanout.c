@@ -21,15 +21,21 @@
 #define FANOUT_NACK_REPEAT_MS 50      /* a packet is resent to a viewer once in this */
 #define FANOUT_NACK_SHARE 0.5         /* of the publisher's rate a viewer may get again */
 #define FANOUT_NACK_MIN_BPS 16000.0   /* bytes a second, whatever the publisher's rate */
+#define FANOUT_LAYER_QUIET_MS 1000 /* a layer with no packet for this long is not sent (paused) */
+#define FANOUT_SWITCH_ASK_MS 1000  /* a view waiting to switch asks for a keyframe this often */
+#define FANOUT_VIDEO_HZ 90         /* video clock ticks a millisecond (RFC 7741, RFC 6184) */
 
 struct fanout_track {
-  struct pktstore *store;
-  uint32_t rate_Bps; /* the publisher's, as the media plane last said (fanout_msg) */
+  struct pktstore *store; /* made at the track's first packet (audio and the first layer: with
+                             the room) */
+  uint32_t rate_Bps;      /* the publisher's, as the media plane last said (fanout_msg) */
+  uint64_t last_ms;       /* when its newest packet came in; 0: none */
 };
 
 struct fanout_room {
   uint64_t id;
-  struct fanout_track tracks[FANOUT_KINDS];
+  struct fanout_track tracks[FANOUT_TRACKS];
+  uint8_t layers; /* video layers the publisher sends, as the media plane last said */
   struct fanout_view **views;
   size_t nviews, cap;
   struct fanout_room *next;
@@ -69,6 +75,7 @@ static struct fanout_room *room_get(struct fanout *f, uint64_t id) {
     }
   }
   r->id = id;
+  r->layers = 1;
   r->next = f->rooms;
   f->rooms = r;
   return r;
@@ -91,7 +98,7 @@ static void room_free(struct fanout *f, struct fanout_room *r) {
   for (size_t i = 0; i < r->nviews; i++)
     fanout_view_free(r->views[i]);
   COUNTER_ADD(f->stats.views, -(uint64_t)r->nviews);
-  for (int k = 0; k < FANOUT_KINDS; k++)
+  for (int k = 0; k < FANOUT_TRACKS; k++)
     pktstore_free(r->tracks[k].store);
   free(r->views);
   free(r);
@@ -161,14 +168,97 @@ static void pace_refill(struct fanout_out *out, const struct fanout_track *t, ui
   tokens_refill(&out->pace_tokens, &out->pace_ms, rate, FANOUT_PACE_BURST, now);
 }
 
+/* ---- simulcast layers ---- */
+
+/* The media clock ticks between the last timestamp v was sent and the
+ * first of a new segment (a switch, a restart): the wall time between
+ * them, so the receiver's jitter estimate sees no jump. */
+static uint32_t switch_gap(const struct fanout_out *out, uint64_t now) {
+  if (out->last_ms == 0 || now <= out->last_ms)
+    return out->last_ms ? 1 : SEQMAP_TS_GAP_DEFAULT;
+  uint64_t ticks = (now - out->last_ms) * FANOUT_VIDEO_HZ;
+  return ticks > 10u * 1000 * FANOUT_VIDEO_HZ ? 10u * 1000 * FANOUT_VIDEO_HZ : (uint32_t)ticks;
+}
+
+/* The highest track pref would take, whether it is sent or not. */
+static int layer_want(const struct fanout_room *r, enum fanout_pref pref) {
+  int top = (r->layers ? r->layers : 1) - 1;
+  switch (pref) {
+  case FANOUT_PREF_AUDIO: return FANOUT_NO_TRACK;
+  case FANOUT_PREF_LOW: return FANOUT_VIDEO;
+  case FANOUT_PREF_MEDIUM: return FANOUT_VIDEO + (top < 1 ? top : 1);
+  default: return FANOUT_VIDEO + top;
+  }
+}
+
+static int layer_live(const struct fanout_room *r, int track, uint64_t now) {
+  const struct fanout_track *t = &r->tracks[track];
+  return t->store && t->last_ms && (now < t->last_ms || now - t->last_ms < FANOUT_LAYER_QUIET_MS);
+}
+
+/* The track a view with pref is to get: the one it wants if the publisher
+ * sends it, else the nearest lower one sent, else the nearest higher one;
+ * with none sent, the one it wants (it waits for that one). */
+static int layer_pick(const struct fanout_room *r, enum fanout_pref pref, uint64_t now) {
+  int want = layer_want(r, pref), top = FANOUT_VIDEO + (r->layers ? r->layers : 1) - 1;
+  if (want == FANOUT_NO_TRACK)
+    return want;
+  for (int t = want; t >= FANOUT_VIDEO; t--) {
+    if (layer_live(r, t, now))
+      return t;
+  }
+  for (int t = want + 1; t <= top; t++) {
+    if (layer_live(r, t, now))
+      return t;
+  }
+  return want;
+}
+
+/* Tells the media plane v's track and want when either changed. */
+static void layer_tell(struct fanout *f, struct fanout_view *v) {
+  uint8_t track = v->out[FANOUT_VIDEO].active ? v->out[FANOUT_VIDEO].track : FANOUT_NO_TRACK;
+  uint8_t want = v->out[FANOUT_VIDEO].active ? (uint8_t)layer_want(v->room, v->pref) : 0;
+  if (track == v->told_track && want == v->want)
+    return;
+  v->told_track = track;
+  v->want = want;
+  if (f->ops->layer)
+    f->ops->layer(f->arg, v, v->room_id, track, want);
+}
+
+static void video_start(struct fanout *f, struct fanout_view *v, int track, uint64_t now);
+
+/* Sends v's video from the track it is to get now (its quality menu, what
+ * the publisher sends): at once from nothing, at that track's next
+ * keyframe from another (asked for, again every FANOUT_SWITCH_ASK_MS while
+ * it waits). */
+static void layer_update(struct fanout *f, struct fanout_view *v, uint64_t now) {
+  struct fanout_out *out = &v->out[FANOUT_VIDEO];
+  if (!out->active)
+    return;
+  int pick = layer_pick(v->room, v->pref, now);
+  if (pick == FANOUT_NO_TRACK || out->track == FANOUT_NO_TRACK) {
+    if (pick != out->track)
+      video_start(f, v, pick, now);
+  } else if (pick != out->target ||
+             (pick != out->track && now - out->asked_ms >= FANOUT_SWITCH_ASK_MS)) {
+    out->target = (uint8_t)pick;
+    if (pick != out->track) {
+      out->asked_ms = now;
+      f->ops->keyframe(f->arg, v->room_id, pick);
+    }
+  }
+  layer_tell(f, v);
+}
+
 /* Sends v the stored video from out->next on, in order, as its pacing
  * allows; the catch-up ends at the newest packet (a packet missing from the
  * ring is skipped: the viewer asks for it again). */
 static void replay_pump(struct fanout *f, struct fanout_view *v, uint64_t now) {
   struct fanout_out *out = &v->out[FANOUT_VIDEO];
-  const struct fanout_track *t = &v->room->tracks[FANOUT_VIDEO];
+  const struct fanout_track *t = &v->room->tracks[out->track];
   uint32_t high;
-  if (pktstore_highest(t->store, &high) < 0) {
+  if (t->store == NULL || pktstore_highest(t->store, &high) < 0) {
     out->catching_up = 0;
     return;
   }
@@ -192,11 +282,11 @@ static void replay_pump(struct fanout *f, struct fanout_view *v, uint64_t now) {
  * whole in the ring; returns 1 if it did. The keyframe and what followed
  * it go out paced (replay_pump), not in one burst. */
 static int replay_keyframe(struct fanout *f, struct fanout_view *v, uint64_t now) {
-  const struct pktstore *store = v->room->tracks[FANOUT_VIDEO].store;
+  const struct pktstore *store = v->room->tracks[v->out[FANOUT_VIDEO].track].store;
   uint16_t seq;
   uint64_t ms;
   uint32_t high;
-  if (pktstore_last_keyframe(store, &seq, &ms) < 0 ||
+  if (store == NULL || pktstore_last_keyframe(store, &seq, &ms) < 0 ||
       (now > ms && now - ms > FANOUT_REPLAY_MAX_AGE_MS) || pktstore_highest(store, &high) < 0)
     return 0;
   for (uint16_t s = seq;; s++) {
@@ -210,6 +300,7 @@ static int replay_keyframe(struct fanout *f, struct fanout_view *v, uint64_t now
   const struct pkt *key = pktstore_get(store, seq);
   if (rtp_parse(key->data, key->len, &h) < 0)
     return 0;
+  out->map.ts_gap = switch_gap(out, now);
   seqmap_start(&out->map, seq, h.ts);
   out->started = 1;
   out->catching_up = 1;
@@ -220,15 +311,27 @@ static int replay_keyframe(struct fanout *f, struct fanout_view *v, uint64_t now
   return 1;
 }
 
-/* A viewer's video (re)starts at a keyframe: the cached one, or the next
- * one, which the publisher is asked for. */
+/* A viewer's video (re)starts on track at a keyframe: the cached one, or
+ * the next one, which the publisher is asked for. */
+static void video_start(struct fanout *f, struct fanout_view *v, int track, uint64_t now) {
+  struct fanout_out *out = &v->out[FANOUT_VIDEO];
+  out->track = out->target = (uint8_t)track;
+  out->started = 0;
+  out->catching_up = 0;
+  if (track != FANOUT_NO_TRACK && !replay_keyframe(f, v, now)) {
+    out->asked_ms = now;
+    f->ops->keyframe(f->arg, v->room_id, track);
+  }
+}
+
+/* A viewer's streams start again: audio at once, video at a keyframe of
+ * the layer it is to get. */
 static void view_start(struct fanout *f, struct fanout_view *v) {
   uint64_t now = uv_now(f->loop);
   v->out[FANOUT_AUDIO].started = 0;
-  v->out[FANOUT_VIDEO].started = 0;
-  v->out[FANOUT_VIDEO].catching_up = 0;
-  if (v->out[FANOUT_VIDEO].active && !replay_keyframe(f, v, now))
-    f->ops->keyframe(f->arg, v->room_id);
+  if (v->out[FANOUT_VIDEO].active)
+    video_start(f, v, layer_pick(v->room, v->pref, now), now);
+  layer_tell(f, v);
 }
 
 static void view_add(struct fanout *f, struct fanout_view *v) {
@@ -266,21 +369,34 @@ static void view_unlink(struct fanout *f, struct fanout_view *v) {
 
 /* Stores packet m in r's ring; 1 when it is to go on to the viewers. */
 static int pkt_store(struct fanout_room *r, const struct fanout_msg *m) {
-  struct fanout_track *t = &r->tracks[m->kind];
+  struct fanout_track *t = &r->tracks[m->track];
+  if (t->store == NULL && (t->store = pktstore_new(FANOUT_STORE_SLOTS)) == NULL)
+    return 0; /* out of memory: this layer is not sent from this share */
   if (pktstore_put(t->store, m->u.pkt.seq, m->u.pkt.data, m->u.pkt.len, m->u.pkt.flags & 0xff,
                    m->u.pkt.ms) < 0)
     return 0; /* the media plane took it, so the same ring takes it too */
   t->rate_Bps = m->u.pkt.rate_Bps;
+  t->last_ms = m->u.pkt.ms;
+  if (m->u.pkt.layers >= 1 && m->u.pkt.layers <= FANOUT_LAYERS)
+    r->layers = m->u.pkt.layers;
   return !(m->u.pkt.flags & FANOUT_SEED);
 }
 
 /* Packet m to viewer v (or, while v catches up, its next stored ones). */
 static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanout_msg *m,
                      uint64_t now) {
-  int k = m->kind;
+  int k = m->track == FANOUT_AUDIO ? FANOUT_AUDIO : FANOUT_VIDEO;
   struct fanout_out *out = &v->out[k];
   if (!out->active)
     return;
+  if (k == FANOUT_VIDEO && m->track != out->track) {
+    if (m->track != out->target || !(m->u.pkt.flags & PKT_KEYFRAME))
+      return;                       /* another layer's */
+    out->track = (uint8_t)m->track; /* the switch: its keyframe is here */
+    out->started = 0;
+    out->catching_up = 0;
+    layer_tell(f, v);
+  }
   if (out->catching_up) {
     replay_pump(f, v, now); /* this packet too, in its turn */
     return;
@@ -288,10 +404,12 @@ static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanou
   if (!out->started) {
     if (k == FANOUT_VIDEO && !(m->u.pkt.flags & PKT_KEYFRAME))
       return; /* a decoder needs a keyframe first */
+    out->map.ts_gap = k == FANOUT_VIDEO ? switch_gap(out, now) : SEQMAP_TS_GAP_DEFAULT;
     seqmap_start(&out->map, m->u.pkt.seq, m->u.pkt.ts);
     out->started = 1;
   }
   send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts);
+  out->last_ms = now;
 }
 
 void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, size_t n) {
@@ -324,10 +442,15 @@ static void on_restart(struct fanout *f, const struct fanout_msg *m) {
   struct fanout_room *r = share_room_find(f, m->room_id);
   if (r == NULL)
     return;
-  pktstore_reset(r->tracks[m->kind].store);
+  if (r->tracks[m->track].store)
+    pktstore_reset(r->tracks[m->track].store);
   for (size_t i = 0; i < r->nviews; i++) {
-    r->views[i]->out[m->kind].started = 0;
-    r->views[i]->out[m->kind].catching_up = 0;
+    struct fanout_view *v = r->views[i];
+    int k = m->track == FANOUT_AUDIO ? FANOUT_AUDIO : FANOUT_VIDEO;
+    if (k == FANOUT_VIDEO && v->out[k].track != m->track)
+      continue; /* another layer's viewer */
+    v->out[k].started = 0;
+    v->out[k].catching_up = 0;
   }
 }
 
@@ -337,8 +460,9 @@ static void on_sr(struct fanout *f, const struct fanout_msg *m) {
   struct fanout_room *r = share_room_find(f, m->room_id);
   for (size_t i = 0; r && i < r->nviews; i++) {
     struct fanout_view *v = r->views[i];
-    struct fanout_out *out = &v->out[m->kind];
-    if (!out->active || !out->started)
+    int k = m->track == FANOUT_AUDIO ? FANOUT_AUDIO : FANOUT_VIDEO;
+    struct fanout_out *out = &v->out[k];
+    if (!out->active || !out->started || (k == FANOUT_VIDEO && out->track != m->track))
       continue;
     struct rtcp_sr o = {
         .ssrc = out->ssrc,
@@ -375,7 +499,8 @@ static void nack_remember(struct fanout_view *v, int k, uint16_t seq, uint64_t n
  * once. 0: resend; -1: spent. */
 static int nack_budget_take(struct fanout_view *v, size_t len, uint64_t now) {
   const struct fanout_room *r = v->room;
-  double stream = (double)r->tracks[FANOUT_AUDIO].rate_Bps + r->tracks[FANOUT_VIDEO].rate_Bps;
+  double stream =
+      (double)r->tracks[FANOUT_AUDIO].rate_Bps + r->tracks[v->out[FANOUT_VIDEO].track].rate_Bps;
   double rate = stream * FANOUT_NACK_SHARE;
   if (rate < FANOUT_NACK_MIN_BPS)
     rate = FANOUT_NACK_MIN_BPS;
@@ -394,12 +519,13 @@ static int nack_budget_take(struct fanout_view *v, size_t len, uint64_t now) {
  * and within its budget. */
 static void nack_one(struct fanout *f, struct fanout_view *v, int k, uint16_t lost, uint64_t now) {
   struct fanout_out *out = &v->out[k];
-  const struct pktstore *store = v->room->tracks[k].store;
+  const struct pktstore *store =
+      v->room->tracks[k == FANOUT_AUDIO ? FANOUT_AUDIO : out->track].store;
   uint16_t in;
   const struct pkt *p;
   struct rtp_hdr h;
-  if (seqmap_in_seq(&out->map, lost, &in) < 0 || (p = pktstore_get(store, in)) == NULL ||
-      rtp_parse(p->data, p->len, &h) < 0)
+  if (store == NULL || seqmap_in_seq(&out->map, lost, &in) < 0 ||
+      (p = pktstore_get(store, in)) == NULL || rtp_parse(p->data, p->len, &h) < 0)
     return;
   if (nack_repeated(v, k, lost, now)) {
     COUNTER_ADD(f->stats.nack_duplicates, 1);
@@ -460,6 +586,10 @@ void fanout_handle(struct fanout *f, const struct fanout_msg *m) {
   case FANOUT_VIEW_START: view_start(f, v); break;
   case FANOUT_NACK: view_on_nack(f, m); break;
   case FANOUT_ROOM_DEL: on_room_del(f, m->room_id); break;
+  case FANOUT_VIEW_PREF:
+    v->pref = m->u.pref;
+    layer_update(f, v, uv_now(f->loop));
+    break;
   }
 }
 
@@ -469,15 +599,11 @@ void fanout_tick(struct fanout *f) {
     for (size_t i = 0; i < r->nviews; i++) {
       if (r->views[i]->out[FANOUT_VIDEO].catching_up)
         replay_pump(f, r->views[i], now);
+      layer_update(f, r->views[i], now);
     }
   }
 }
 
 void fanout_stats_read(const struct fanout *f, struct fanout_stats *out) {
   counters_read(out, &f->stats, sizeof(*out) / sizeof(uint64_t));
-}
-
-uint32_t fanout_rate(const struct fanout *f, uint64_t room_id, int kind) {
-  const struct fanout_room *r = share_room_find(f, room_id);
-  return r ? r->tracks[kind].rate_Bps : 0;
 }

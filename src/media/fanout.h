@@ -29,6 +29,23 @@
 
 enum fanout_kind { FANOUT_AUDIO, FANOUT_VIDEO, FANOUT_KINDS };
 
+/* A room's tracks: FANOUT_AUDIO, then the video's simulcast layers from
+ * the lowest, FANOUT_VIDEO + 0 .. FANOUT_VIDEO + FANOUT_LAYERS - 1 (one
+ * layer, FANOUT_VIDEO, without simulcast). */
+#define FANOUT_LAYERS 3
+#define FANOUT_TRACKS (FANOUT_VIDEO + FANOUT_LAYERS)
+#define FANOUT_NO_TRACK 0 /* a view's video layer: none (audio only, or not chosen yet) */
+
+/* What a viewer asked to see (the quality menu). */
+enum fanout_pref {
+  FANOUT_PREF_AUTO,   /* the highest layer that is sent and fits its estimate */
+  FANOUT_PREF_LOW,    /* the lowest layer */
+  FANOUT_PREF_MEDIUM, /* the second one (the highest, with two) */
+  FANOUT_PREF_HIGH,   /* the highest */
+  FANOUT_PREF_AUDIO,  /* no video at all */
+  FANOUT_PREFS
+};
+
 #define FANOUT_NACK_MAX 64    /* sequence numbers answered per NACK packet */
 #define FANOUT_NACK_RECENT 64 /* resent packets remembered per viewer */
 
@@ -40,7 +57,12 @@ struct fanout_out {
   uint8_t pt; /* the viewer's payload type for the publisher's codec */
   uint32_t ssrc;
   struct seqmap map;
-  int started;              /* video: waits for a keyframe */
+  int started; /* video: waits for a keyframe */
+  /* Video: the track it is sent (FANOUT_VIDEO + layer; FANOUT_NO_TRACK:
+   * none), and the one it moves to at that track's next keyframe. */
+  uint8_t track, target;
+  uint64_t last_ms;         /* when a packet last went out: the timestamp gap at a switch */
+  uint64_t asked_ms;        /* when a keyframe of target was last asked for */
   uint32_t packets, octets; /* sent, for our sender reports */
   /* Video of a joining viewer: the stored packets from the cached keyframe
    * on go out paced, in order, until it has caught up with the newest. */
@@ -68,6 +90,9 @@ struct fanout_view {
   socklen_t addr_len;
   struct sfu_tcp *tcp;
   struct fanout_out out[FANOUT_KINDS];
+  enum fanout_pref pref;
+  uint8_t want;       /* the highest track it would take (FANOUT_NO_TRACK: none), as told */
+  uint8_t told_track; /* out[FANOUT_VIDEO].track as last told (ops->layer) */
   /* Its retransmission budget, in bytes (a token bucket), and the packets
    * resent lately (a NACK for one of them again is a duplicate). */
   double nack_tokens;
@@ -91,13 +116,14 @@ enum fanout_msg_type {
   FANOUT_VIEW_START, /* view's video starts again at a keyframe (the publisher re-offered) */
   FANOUT_NACK,       /* view lost packets */
   FANOUT_ROOM_DEL,   /* the share has no more viewers of room_id: its ring goes */
+  FANOUT_VIEW_PREF,  /* view's quality menu changed (u.pref) */
 };
 
 #define FANOUT_SEED 0x100 /* FANOUT_PKT flag: stored only (a new share's ring, filled) */
 
 struct fanout_msg {
   enum fanout_msg_type type;
-  int kind; /* enum fanout_kind */
+  int track; /* FANOUT_AUDIO, or FANOUT_VIDEO + a layer */
   uint64_t room_id;
   struct fanout_view *view;
   union {
@@ -108,6 +134,7 @@ struct fanout_msg {
       uint64_t ms;       /* when the media plane took it in (its loop's clock) */
       uint32_t rate_Bps; /* the stream's rate as the media plane counts it (bytes a second) */
       uint16_t len;
+      uint8_t layers;      /* video layers the publisher sends (1: no simulcast) */
       const uint8_t *data; /* the whole RTP packet, clear */
     } pkt;
     struct {
@@ -124,6 +151,7 @@ struct fanout_msg {
       uint64_t ntp;
       uint32_t rtp_ts;
     } sr;
+    enum fanout_pref pref;
   } u;
 };
 
@@ -138,8 +166,11 @@ struct fanout_stats {
 };
 
 struct fanout_ops {
-  /* A view needs a keyframe its share's ring has not got. */
-  void (*keyframe)(void *arg, uint64_t room_id);
+  /* A view needs a keyframe of track its share's ring has not got. */
+  void (*keyframe)(void *arg, uint64_t room_id, int track);
+  /* view now gets track (FANOUT_NO_TRACK: no video), and would take up
+   * to want; said when either changes. */
+  void (*layer)(void *arg, struct fanout_view *view, uint64_t room_id, int track, int want);
   /* FANOUT_VIEW_MOVE is done: view (and its srtp) is the media plane's. */
   void (*moved)(void *arg, struct fanout_view *view);
   /* Sends an ICE-TCP view's packet (inline shares only). */
@@ -173,8 +204,5 @@ void fanout_view_free(struct fanout_view *v);
 /* Paced catch-ups go on (every 100 ms, for a publisher that paused). */
 void fanout_tick(struct fanout *f);
 void fanout_stats_read(const struct fanout *f, struct fanout_stats *out);
-/* The room's bytes a second for kind, as this share counts them (0 when it
- * has no viewers there). */
-uint32_t fanout_rate(const struct fanout *f, uint64_t room_id, int kind);
 
 #endif

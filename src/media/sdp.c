@@ -20,6 +20,8 @@ static sdp_mline_msgs why_candidates = SDP_PER_MLINE("has more than 32 candidate
 static sdp_mline_msgs why_ssrcs = SDP_PER_MLINE("has more than 16 ssrcs");
 static sdp_mline_msgs why_fids = SDP_PER_MLINE("has more than 8 ssrc-group:FID lines");
 static sdp_mline_msgs why_extmaps = SDP_PER_MLINE("has more than 16 extmaps");
+static sdp_mline_msgs why_rids = SDP_PER_MLINE("has more than 4 a=rid lines");
+static sdp_mline_msgs why_simulcast = SDP_PER_MLINE("lists more than 4 simulcast streams");
 
 /* ---- small string helpers (all on NUL-terminated copies) ---- */
 
@@ -579,6 +581,50 @@ static int attr_ssrc_group(struct sdp_parser *p, char *v) {
   return 0;
 }
 
+/* RFC 8851 rid-id: 1 to 16 of [A-Za-z0-9_-]. */
+static int sdp_is_rid(const char *s) {
+  size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+  return n > 0 && n < SDP_RID_MAX && s[n] == '\0';
+}
+
+/* a=rid:<rid-id> <send|recv> [<restrictions>] */
+static int attr_rid(struct sdp_parser *p, char *v) {
+  struct sdp_media *m = p->m;
+  char *id = sdp_tok(&v), *dir = sdp_tok(&v);
+  if (id == NULL || dir == NULL || !sdp_is_rid(id) ||
+      (strcmp(dir, "send") != 0 && strcmp(dir, "recv") != 0))
+    return sdp_fail(p, "a=rid is not <rid-id> send|recv");
+  if (m->n_rids == SDP_MAX_RIDS)
+    return sdp_fail(p, why_rids[sdp_mindex(p)]);
+  memcpy(m->rids[m->n_rids].id, id, strlen(id) + 1);
+  m->rids[m->n_rids++].send = strcmp(dir, "send") == 0;
+  return 0;
+}
+
+/* a=simulcast:<send|recv> <streams>[ <recv|send> <streams>], streams
+ * separated by ';', alternatives by ',', a paused one starting with '~'
+ * (RFC 8853). The first direction's streams are kept, the first of each
+ * one's alternatives. */
+static int attr_simulcast(struct sdp_parser *p, char *v) {
+  struct sdp_media *m = p->m;
+  char *dir = sdp_tok(&v), *list = sdp_tok(&v), *stream;
+  if (dir == NULL || list == NULL || (strcmp(dir, "send") != 0 && strcmp(dir, "recv") != 0))
+    return sdp_fail(p, "a=simulcast is not send|recv <streams>");
+  m->simulcast_send = strcmp(dir, "send") == 0;
+  m->n_simulcast = 0;
+  while ((stream = strsep(&list, ";")) != NULL) {
+    char *first = strsep(&stream, ",");
+    if (first[0] == '~')
+      first++;
+    if (!sdp_is_rid(first))
+      return sdp_fail(p, "a=simulcast names a stream that is not a rid-id");
+    if (m->n_simulcast == SDP_MAX_RIDS)
+      return sdp_fail(p, why_simulcast[sdp_mindex(p)]);
+    memcpy(m->simulcast[m->n_simulcast++], first, strlen(first) + 1);
+  }
+  return 0;
+}
+
 /* a=msid:<stream-id> [<track-id>]; the first one is kept. */
 static int attr_msid(struct sdp_parser *p, char *v) {
   if (!sdp_is_msid(v))
@@ -641,6 +687,8 @@ static const struct sdp_attr {
     {"ssrc", SDP_AT_MEDIA, 1, attr_ssrc},
     {"ssrc-group", SDP_AT_MEDIA, 1, attr_ssrc_group},
     {"msid", SDP_AT_MEDIA, 1, attr_msid},
+    {"rid", SDP_AT_MEDIA, 1, attr_rid},
+    {"simulcast", SDP_AT_MEDIA, 1, attr_simulcast},
     {"candidate", SDP_AT_MEDIA, 1, attr_candidate},
 };
 

@@ -27,12 +27,14 @@
 #define SDP_MAX_MEDIA 8          /* m-lines */
 /* "32 codecs" does not count RTX: Chromium 156's recvonly video m-line
  * alone lists 34 payload types, 18 codecs and 16 RTX. */
-#define SDP_MAX_CODECS 32     /* codecs per m-line, RTX not counted */
-#define SDP_MAX_FORMATS 64    /* payload types per m-line: codecs + RTX */
-#define SDP_MAX_CANDIDATES 32 /* a=candidate lines per m-line */
-#define SDP_MAX_SSRCS 16      /* distinct SSRCs in a=ssrc lines per m-line */
-#define SDP_MAX_FID 8         /* a=ssrc-group:FID lines per m-line */
-#define SDP_MAX_EXTMAPS 16    /* a=extmap lines per m-line */
+#define SDP_MAX_CODECS 32      /* codecs per m-line, RTX not counted */
+#define SDP_MAX_FORMATS 64     /* payload types per m-line: codecs + RTX */
+#define SDP_MAX_CANDIDATES 32  /* a=candidate lines per m-line */
+#define SDP_MAX_SSRCS 16       /* distinct SSRCs in a=ssrc lines per m-line */
+#define SDP_MAX_FID 8          /* a=ssrc-group:FID lines per m-line */
+#define SDP_MAX_EXTMAPS 16     /* a=extmap lines per m-line */
+#define SDP_MAX_RIDS 4         /* a=rid lines, and streams in a=simulcast, per m-line */
+#define SDP_SIMULCAST_LAYERS 3 /* simulcast streams a publisher's answer takes, the first listed */
 
 /* Field sizes, each including the terminating NUL. */
 #define SDP_ICE_MAX 257    /* ice-ufrag and ice-pwd: 256 chars (RFC 8839) */
@@ -45,6 +47,7 @@
 #define SDP_URI_MAX 128    /* a=extmap URI */
 #define SDP_CNAME_MAX 80   /* a=ssrc cname */
 #define SDP_MSID_MAX 132   /* "stream-id track-id", 64 chars each */
+#define SDP_RID_MAX 17     /* RFC 8851 rid-id: up to 16 chars */
 
 enum sdp_kind { SDP_KIND_OTHER, SDP_KIND_AUDIO, SDP_KIND_VIDEO, SDP_KIND_APPLICATION };
 
@@ -109,6 +112,15 @@ struct sdp_extmap {
   char uri[SDP_URI_MAX];
 };
 
+/* Header extensions onair understands (their a=extmap URIs in sdp.c). */
+enum sdp_ext {
+  SDP_EXT_MID,  /* urn:ietf:params:rtp-hdrext:sdes:mid (RFC 8843) */
+  SDP_EXT_RID,  /* urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id (RFC 8852) */
+  SDP_EXT_RRID, /* urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id (RFC 8852) */
+  SDP_EXT_TWCC, /* draft-holmer-rmcat-transport-wide-cc-extensions-01 */
+  SDP_EXTS
+};
+
 /* The attributes of one SSRC, gathered from its a=ssrc lines. */
 struct sdp_ssrc {
   uint32_t ssrc;
@@ -146,6 +158,17 @@ struct sdp_media {
   struct sdp_fid fids[SDP_MAX_FID];
   size_t n_fids;
   char msid[SDP_MSID_MAX]; /* a=msid: "stream-id track-id"; empty if none */
+  /* RFC 8851 a=rid lines, in order (restrictions after the direction are
+   * not kept), and RFC 8853 a=simulcast: the streams it lists in order,
+   * each the first of its alternatives, a paused one ("~") too. */
+  struct sdp_rid {
+    char id[SDP_RID_MAX];
+    int send; /* direction "send": the offerer sends it */
+  } rids[SDP_MAX_RIDS];
+  size_t n_rids;
+  char simulcast[SDP_MAX_RIDS][SDP_RID_MAX];
+  size_t n_simulcast;
+  int simulcast_send; /* the a=simulcast line is "send" (else "recv", or none) */
 };
 
 struct sdp {
@@ -202,6 +225,11 @@ struct sdp_answer_params {
   size_t nmore;                  /* at most SDP_MAX_MORE_ADDRS */
   uint16_t tcp_port;             /* nonzero: also a passive TCP candidate (RFC 6544) per address */
   uint16_t port;                 /* the media port, nonzero */
+  /* Header extensions the answer takes, with the ids the offer gave them:
+   * a bit (1u << enum sdp_ext) for each. A publisher's simulcast (a=rid
+   * recv, a=simulcast:recv) is answered only with SDP_EXT_RID taken, and
+   * rtcp-fb transport-cc only with SDP_EXT_TWCC. */
+  unsigned exts;
   /* Viewer only. */
   const char *cname;
   struct sdp_send audio, video;
@@ -243,6 +271,16 @@ const struct sdp_codec *sdp_pick_publisher(const struct sdp_media *m);
  * packetization-mode, a profile that can decode the sent one (the same
  * profile first) and a level no lower. Offer order breaks ties. */
 const struct sdp_codec *sdp_pick_match(const struct sdp_media *m, const struct sdp_codec *send);
+
+/* The id m's offer gives header extension e (a=extmap), or 0 when it
+ * offers none. */
+int sdp_ext_id(const struct sdp_media *m, enum sdp_ext e);
+
+/* The simulcast streams a publisher's m-line sends (the rid ids its
+ * a=simulcast:send line lists that also have an a=rid send line), in the
+ * order listed, at most max; 0 when it sends no simulcast. onair takes them
+ * as the layers from lowest to highest. */
+size_t sdp_simulcast_rids(const struct sdp_media *m, const char **rids, size_t max);
 
 /* The m-line whose transport the BUNDLE group uses (its first mid), or NULL. */
 const struct sdp_media *sdp_bundle_media(const struct sdp *s);

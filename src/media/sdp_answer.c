@@ -254,6 +254,43 @@ const struct sdp_codec *sdp_pick_match(const struct sdp_media *m, const struct s
   return fallback;
 }
 
+/* ---- header extensions and simulcast ---- */
+
+static const char *const sdp_ext_uris[SDP_EXTS] = {
+    [SDP_EXT_MID] = "urn:ietf:params:rtp-hdrext:sdes:mid",
+    [SDP_EXT_RID] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    [SDP_EXT_RRID] = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+    [SDP_EXT_TWCC] = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+};
+
+int sdp_ext_id(const struct sdp_media *m, enum sdp_ext e) {
+  for (size_t i = 0; i < m->n_extmaps; i++) {
+    if (strcmp(m->extmaps[i].uri, sdp_ext_uris[e]) == 0 && m->extmaps[i].dir != SDP_EXTMAP_INACTIVE)
+      return m->extmaps[i].id;
+  }
+  return 0;
+}
+
+static const struct sdp_rid *sdp_rid_find(const struct sdp_media *m, const char *id) {
+  for (size_t i = 0; i < m->n_rids; i++) {
+    if (strcmp(m->rids[i].id, id) == 0)
+      return &m->rids[i];
+  }
+  return NULL;
+}
+
+size_t sdp_simulcast_rids(const struct sdp_media *m, const char **rids, size_t max) {
+  size_t n = 0;
+  if (!m->simulcast_send || m->kind != SDP_KIND_VIDEO)
+    return 0;
+  for (size_t i = 0; i < m->n_simulcast && n < max; i++) {
+    const struct sdp_rid *r = sdp_rid_find(m, m->simulcast[i]);
+    if (r && r->send)
+      rids[n++] = r->id;
+  }
+  return n;
+}
+
 /* ---- writing the answer ---- */
 
 /* The answer being written: out of room once `full` is set. */
@@ -407,6 +444,33 @@ static void sdp_put_codec(struct sdp_out *o, const struct sdp_codec *c, int vide
     sdp_put(o, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
 }
 
+/* The header extensions p takes that m offers, rtcp-fb transport-cc with
+ * the one of that name, and a publisher's simulcast layers. */
+static void sdp_put_exts(struct sdp_out *o, const struct sdp_media *m,
+                         const struct sdp_answer_params *p, const struct sdp_codec *c) {
+  const char *rids[SDP_MAX_RIDS];
+  size_t n = 0;
+  for (int e = 0; e < SDP_EXTS; e++) {
+    int id = sdp_ext_id(m, (enum sdp_ext)e);
+    if ((p->exts & (1u << e)) && id > 0)
+      sdp_put(o, "a=extmap:%d %s\r\n", id, sdp_ext_uris[e]);
+  }
+  if ((p->exts & (1u << SDP_EXT_TWCC)) && sdp_ext_id(m, SDP_EXT_TWCC) &&
+      (c->fb & SDP_FB_TRANSPORT_CC))
+    sdp_put(o, "a=rtcp-fb:%u transport-cc\r\n", c->pt);
+  if (p->role == SDP_ROLE_PUBLISHER && (p->exts & (1u << SDP_EXT_RID)) &&
+      sdp_ext_id(m, SDP_EXT_RID))
+    n = sdp_simulcast_rids(m, rids, SDP_SIMULCAST_LAYERS);
+  if (n < 2)
+    return; /* one stream: no simulcast to answer */
+  for (size_t i = 0; i < n; i++)
+    sdp_put(o, "a=rid:%s recv\r\n", rids[i]);
+  sdp_put(o, "a=simulcast:recv");
+  for (size_t i = 0; i < n; i++)
+    sdp_put(o, "%c%s", i ? ';' : ' ', rids[i]);
+  sdp_put(o, "\r\n");
+}
+
 static void sdp_put_ssrc(struct sdp_out *o, uint32_t ssrc, const char *cname, const char *msid) {
   sdp_put(o, "a=ssrc:%u cname:%s\r\n", (unsigned)ssrc, cname);
   sdp_put(o, "a=ssrc:%u msid:%s\r\n", (unsigned)ssrc, msid);
@@ -433,6 +497,7 @@ static void sdp_put_media(struct sdp_out *o, const struct sdp_media *m,
           p->ice_ufrag, p->ice_pwd, p->fingerprint);
   sdp_put(o, "a=rtcp-mux\r\n");
   sdp_put_codec(o, c, video);
+  sdp_put_exts(o, m, p, c);
   if (rtx)
     sdp_put(o, "a=rtpmap:%u %s/%u\r\na=fmtp:%u apt=%u\r\n", rtx->pt, rtx->name,
             (unsigned)rtx->clock, rtx->pt, c->pt);

@@ -103,6 +103,7 @@ static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
   for (size_t i = 0; i < r->nviewers; i++) {
     if (r->viewers[i] == p) {
       r->viewers[i] = r->viewers[--r->nviewers];
+      r->layers_dirty = 1;
       return;
     }
   }
@@ -197,6 +198,30 @@ static struct sfu_peer *room_find(struct sfu_room *r, const struct sfu_owner *ow
   return NULL;
 }
 
+_Static_assert((int)SFU_QUALITY_AUTO == FANOUT_PREF_AUTO &&
+                   (int)SFU_QUALITY_LOW == FANOUT_PREF_LOW &&
+                   (int)SFU_QUALITY_MEDIUM == FANOUT_PREF_MEDIUM &&
+                   (int)SFU_QUALITY_HIGH == FANOUT_PREF_HIGH &&
+                   (int)SFU_QUALITY_AUDIO == FANOUT_PREF_AUDIO,
+               "the quality menu is the shares' preference");
+
+int sfu_view_quality(struct sfu_room *r, struct sfu_owner *owner, enum sfu_quality q) {
+  struct sfu_peer *p = room_find(r, owner);
+  if ((unsigned)q >= FANOUT_PREFS)
+    return -EINVAL;
+  if (p == NULL || p->publisher)
+    return -ENOENT;
+  p->quality = q;
+  if (p->share >= 0) {
+    struct fanout_msg m = {.type = FANOUT_VIEW_PREF, .view = p->view, .room_id = r->id};
+    m.u.pref = (enum fanout_pref)q;
+    sfu_share_post(r->sfu, p->share, &m);
+  } else if (p->share == -1 && p->view) {
+    p->view->pref = (enum fanout_pref)q; /* not handed yet: still the media plane's */
+  }                                      /* moving: set when it comes back (sfu_share.c) */
+  return 0;
+}
+
 void sfu_drop(struct sfu_room *r, struct sfu_owner *owner) {
   closed_forget(r->sfu, owner, NULL);
   struct sfu_peer *p = room_find(r, owner);
@@ -223,35 +248,56 @@ static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
 
 static const enum sdp_kind sfu_sdp_kinds[SFU_KINDS] = {SDP_KIND_AUDIO, SDP_KIND_VIDEO};
 
-/* Publisher: remembers the codecs the answer takes (what it will send);
- * viewers' video restarts on them. */
+/* Track i of r takes codec c (NULL: inactive), as layer rid (NULL: no
+ * simulcast). */
+static int track_take(struct sfu_room *r, int i, const struct sdp_codec *c, const char *rid) {
+  struct sfu_track *t = &r->tracks[i];
+  t->active = c != NULL;
+  t->ssrc_known = 0;
+  t->bframes = 0; /* a new publisher: told again */
+  snprintf(t->rid, sizeof(t->rid), "%s", rid ? rid : "");
+  if (c == NULL)
+    return 0;
+  t->codec = *c;
+  t->family = strcasecmp(c->name, "VP8") == 0    ? SFU_CODEC_VP8
+              : strcasecmp(c->name, "H264") == 0 ? SFU_CODEC_H264
+                                                 : SFU_CODEC_OTHER;
+  size_t slots = i == SFU_AUDIO ? SFU_AUDIO_STORE_SLOTS : SFU_STORE_SLOTS;
+  if (t->store == NULL && (t->store = pktstore_new(slots)) == NULL)
+    return -ENOMEM;
+  return 0;
+}
+
+/* Publisher: remembers the codecs the answer takes (what it will send),
+ * and its simulcast layers (the rids it sends, lowest first, when its RID
+ * header extension is taken); viewers' video starts again at the new
+ * layers' keyframes. */
 static int publisher_take(struct sfu_room *r, const struct sdp *o,
                           const struct sdp_answer_params *ap) {
-  int any = 0;
+  const struct sdp_media *m[SFU_KINDS];
+  const struct sdp_codec *c[SFU_KINDS];
+  const char *rids[SFU_LAYERS], *why;
+  size_t n = 0;
   for (int k = 0; k < SFU_KINDS; k++) {
-    struct sfu_track *t = &r->tracks[k];
-    const struct sdp_media *m;
-    const struct sdp_codec *c = NULL;
-    const char *why;
-    if (sdp_answer_pick(o, ap, sfu_sdp_kinds[k], &m, &c, &why) < 0)
-      c = NULL;
-    t->active = c != NULL;
-    t->ssrc_known = 0;
-    t->bframes = 0; /* a new publisher: told again */
-    if (c == NULL)
-      continue;
-    t->codec = *c;
-    t->family = strcasecmp(c->name, "VP8") == 0    ? SFU_CODEC_VP8
-                : strcasecmp(c->name, "H264") == 0 ? SFU_CODEC_H264
-                                                   : SFU_CODEC_OTHER;
-    size_t slots = k == SFU_VIDEO ? SFU_STORE_SLOTS : SFU_AUDIO_STORE_SLOTS;
-    if (t->store == NULL && (t->store = pktstore_new(slots)) == NULL)
-      return -ENOMEM;
-    any = 1;
+    if (sdp_answer_pick(o, ap, sfu_sdp_kinds[k], &m[k], &c[k], &why) < 0)
+      c[k] = NULL;
   }
-  struct fanout_msg m = {.type = FANOUT_RESTART, .kind = SFU_VIDEO};
-  sfu_share_post_room(r, &m); /* viewers' video starts again at the new keyframes */
-  return any ? 0 : -ENOENT;
+  r->rid_ext = c[SFU_VIDEO] ? (uint8_t)sdp_ext_id(m[SFU_VIDEO], SDP_EXT_RID) : 0;
+  if (r->rid_ext && (n = sdp_simulcast_rids(m[SFU_VIDEO], rids, SFU_LAYERS)) < 2)
+    n = 0;
+  r->layers = n ? (uint8_t)n : 1;
+  r->layers_told = 0; /* its page hears which layers are watched */
+  r->layers_dirty = 1;
+  if (track_take(r, SFU_AUDIO, c[SFU_AUDIO], NULL) < 0)
+    return -ENOMEM;
+  for (int i = 0; i < SFU_LAYERS; i++) {
+    const struct sdp_codec *lc = i < r->layers ? c[SFU_VIDEO] : NULL;
+    if (track_take(r, SFU_VIDEO + i, lc, n ? rids[i] : NULL) < 0)
+      return -ENOMEM;
+    struct fanout_msg msg = {.type = FANOUT_RESTART, .track = SFU_VIDEO + i};
+    sfu_share_post_room(r, &msg);
+  }
+  return c[SFU_AUDIO] || c[SFU_VIDEO] ? 0 : -ENOENT;
 }
 
 /* Viewer: what onair sends it, on the payload types the answer picks. */
@@ -328,6 +374,7 @@ static int peer_answer(struct sfu_peer *p, const struct sdp *o, char *out, const
       .cname = "onair",
       .audio = {.msid = msid_a},
       .video = {.msid = msid_v},
+      .exts = p->publisher ? 1u << SDP_EXT_MID | 1u << SDP_EXT_RID : 0,
   };
   if (!p->publisher)
     viewer_take(p, o, &ap);
@@ -355,6 +402,8 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
     goto out_free;
   if ((rc = offer_check(r, publisher, text, len, o, fp, code, why)) < 0)
     goto out_free;
+  struct sfu_peer *old = room_find(r, owner);
+  enum sfu_quality quality = old && !old->publisher ? old->quality : SFU_QUALITY_AUTO;
   sfu_drop(r, owner);
   if (publisher && r->publisher)
     sfu_drop(r, r->publisher->owner);
@@ -363,6 +412,10 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
   if ((p = peer_new(r, owner, publisher, fp)) == NULL) {
     rc = -ENOMEM;
     goto out_free;
+  }
+  if (!publisher) {
+    p->quality = quality;
+    p->view->pref = (enum fanout_pref)quality;
   }
   if ((rc = peer_answer(p, o, out, code, why)) < 0)
     goto out_free;
@@ -570,6 +623,8 @@ static void on_timer(uv_timer_t *t) {
   for (struct sfu_room *r = s->rooms; r; r = r->next) {
     if (report)
       sfu_fwd_report(r, now);
+    if (r->layers_dirty)
+      sfu_share_layers_update(r);
     if (r->publisher)
       peer_tick(r->publisher, now);
     size_t i = 0;
@@ -711,7 +766,7 @@ void sfu_room_free(struct sfu_room *r) {
     peer_free(r->publisher);
   for (size_t i = 0; i < r->nviewers; i++)
     peer_free(r->viewers[i]);
-  for (int k = 0; k < SFU_KINDS; k++)
+  for (int k = 0; k < SFU_TRACKS; k++)
     pktstore_free(r->tracks[k].store);
   if (r->prev)
     r->prev->next = r->next;

@@ -40,6 +40,23 @@ struct sfu_owner_ops {
    * OBS's B-frames). As media_ready, from inside the media plane. May be
    * NULL. */
   void (*media_warning)(struct sfu_owner *room_owner, const char *code);
+  /* A room's owner: which of its publisher's simulcast layers (of layers,
+   * lowest first) viewers take changed: bit i of mask set, layer i is
+   * watched. The lowest is always in it. As media_ready, from inside the
+   * media plane. May be NULL. */
+  void (*layers_wanted)(struct sfu_owner *room_owner, unsigned mask, unsigned layers);
+  /* A viewer's owner: the layer it gets changed (0 lowest; -1: no video)
+   * of layers. As media_ready. May be NULL. */
+  void (*view_layer)(struct sfu_owner *peer_owner, int layer, unsigned layers);
+};
+
+/* A viewer's quality menu (docs/media.md, "Simulcast"). */
+enum sfu_quality {
+  SFU_QUALITY_AUTO,   /* the highest layer sent that its network carries */
+  SFU_QUALITY_LOW,    /* the lowest layer */
+  SFU_QUALITY_MEDIUM, /* the second (the highest of two) */
+  SFU_QUALITY_HIGH,   /* the highest */
+  SFU_QUALITY_AUDIO,  /* no video */
 };
 
 /* ICE-TCP on the site's own TCP port (beside HTTP): 1 if data (a TCP
@@ -76,6 +93,10 @@ int sfu_room_ready(const struct sfu_room *r);
  * *why for the client. */
 int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const char *sdp,
               size_t len, char **answer, const char **code, const char **why);
+/* The owner's viewer gets quality q from now on (its next offer too).
+ * -ENOENT: the owner has no viewer in r. */
+int sfu_view_quality(struct sfu_room *r, struct sfu_owner *owner, enum sfu_quality q);
+
 /* The owner left: its peer closes (no peer_closed event). */
 void sfu_drop(struct sfu_room *r, struct sfu_owner *owner);
 

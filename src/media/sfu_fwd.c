@@ -15,12 +15,39 @@
 #define SFU_MAX_MISORDER 100 /* and the largest step back */
 #define SFU_RATE_WINDOW_MS 1000
 
-static int track_kind(const struct sfu_room *r, uint8_t pt) {
-  for (int k = 0; k < SFU_KINDS; k++) {
-    if (r->tracks[k].active && r->tracks[k].codec.pt == pt)
-      return k;
+/* The simulcast layer whose rid the packet's RID header extension names,
+ * or -1. */
+static int track_by_rid(const struct sfu_room *r, const struct rtp_hdr *h) {
+  const uint8_t *rid;
+  size_t len;
+  if (r->rid_ext == 0 || rtp_ext_find(h, r->rid_ext, &rid, &len) < 0)
+    return -1;
+  for (int i = SFU_VIDEO; i < SFU_VIDEO + r->layers; i++) {
+    if (strlen(r->tracks[i].rid) == len && memcmp(r->tracks[i].rid, rid, len) == 0)
+      return i;
   }
-  return -1; /* RTX or a codec we did not take */
+  return -1;
+}
+
+/* The track a publisher's packet belongs to: audio or video by its payload
+ * type; a simulcast layer by its SSRC once known, else by its RID (which
+ * browsers send until the SSRC is acknowledged). -1: RTX, a codec we did
+ * not take, or a layer not told apart. */
+static int track_of(const struct sfu_room *r, const struct rtp_hdr *h) {
+  if (r->tracks[SFU_AUDIO].active && r->tracks[SFU_AUDIO].codec.pt == h->pt)
+    return SFU_AUDIO;
+  if (!r->tracks[SFU_VIDEO].active || r->tracks[SFU_VIDEO].codec.pt != h->pt)
+    return -1;
+  if (r->layers < 2)
+    return SFU_VIDEO;
+  int by_rid = track_by_rid(r, h);
+  if (by_rid >= 0)
+    return by_rid;
+  for (int i = SFU_VIDEO; i < SFU_VIDEO + r->layers; i++) {
+    if (r->tracks[i].ssrc_known && r->tracks[i].ssrc == h->ssrc)
+      return i;
+  }
+  return -1;
 }
 
 static int is_keyframe(const struct sfu_track *t, const struct rtp_hdr *h) {
@@ -40,8 +67,9 @@ static void send_rtcp(struct sfu_peer *p, size_t len) {
   sfu_peer_send(p, s->scratch, len);
 }
 
-void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
-  struct sfu_track *t = &r->tracks[SFU_VIDEO];
+void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now) {
+  assert(track >= SFU_VIDEO && track < SFU_TRACKS);
+  struct sfu_track *t = &r->tracks[track];
   struct sfu_peer *pub = r->publisher;
   if (pub == NULL || pub->state != PEER_CONNECTED || !t->active || !t->ssrc_known)
     return;
@@ -60,10 +88,10 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now) {
 static void track_restart(struct sfu_room *r, int k, uint64_t now) {
   struct sfu_track *t = &r->tracks[k];
   pktstore_reset(t->store);
-  struct fanout_msg m = {.type = FANOUT_RESTART, .kind = k};
+  struct fanout_msg m = {.type = FANOUT_RESTART, .track = k};
   sfu_share_post_room(r, &m);
-  if (k == SFU_VIDEO && r->nviewers)
-    sfu_fwd_request_keyframe(r, now);
+  if (k >= SFU_VIDEO && r->nviewers)
+    sfu_fwd_request_keyframe(r, k, now);
 }
 
 /* RFC 3550 A.1, on the clear header before SRTP (whose replay window
@@ -151,7 +179,7 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct sfu_room *r = pub->room;
   struct sfu *s = pub->sfu;
   assert(r->publisher == pub); /* a closed publisher is out of the lookups */
-  int k = track_kind(r, h.pt);
+  int k = track_of(r, &h);
   if (k < 0) {
     s->stats.dropped[SFU_DROP_UNUSABLE]++;
     return;
@@ -165,9 +193,9 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
     track_restart(r, k, now);
   }
   track_rate(t, len, now);
-  if (k == SFU_VIDEO && t->family == SFU_CODEC_H264 && !t->bframes)
+  if (k >= SFU_VIDEO && t->family == SFU_CODEC_H264 && !t->bframes)
     check_bframes(r, t, &h);
-  int key = k == SFU_VIDEO && is_keyframe(t, &h);
+  int key = k >= SFU_VIDEO && is_keyframe(t, &h);
   if (pktstore_put(t->store, h.seq, data, len,
                    (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0) {
     s->stats.dropped[SFU_DROP_UNUSABLE]++;
@@ -180,7 +208,8 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   }
   s->stats.rtp_in++;
   s->stats.rtp_in_bytes += len;
-  struct fanout_msg m = {.type = FANOUT_PKT, .kind = k};
+  struct fanout_msg m = {.type = FANOUT_PKT, .track = k};
+  m.u.pkt.layers = r->layers;
   m.u.pkt.seq = h.seq;
   m.u.pkt.ts = h.ts;
   m.u.pkt.flags = (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0);
@@ -211,7 +240,7 @@ static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) 
     if (pkt.type == RTCP_RTPFB && pkt.count == RTCP_RTPFB_NACK)
       on_nack(v, &pkt);
     else if (pkt.type == RTCP_PSFB && (pkt.count == RTCP_PSFB_PLI || pkt.count == RTCP_PSFB_FIR))
-      sfu_fwd_request_keyframe(v->room, now);
+      sfu_fwd_request_keyframe(v->room, v->layer_track ? v->layer_track : SFU_VIDEO, now);
   }
 }
 
@@ -222,13 +251,13 @@ static void on_publisher_sr(struct sfu_peer *pub, const struct rtcp_pkt *pkt, ui
   struct rtcp_sr sr;
   if (rtcp_parse_sr(pkt, &sr) < 0)
     return;
-  for (int k = 0; k < SFU_KINDS; k++) {
+  for (int k = 0; k < SFU_TRACKS; k++) {
     struct sfu_track *t = &r->tracks[k];
     if (!t->active || !t->ssrc_known || t->ssrc != sr.ssrc)
       continue;
     t->lsr = (uint32_t)(sr.ntp >> 16);
     t->lsr_ms = now;
-    struct fanout_msg m = {.type = FANOUT_SR, .kind = k};
+    struct fanout_msg m = {.type = FANOUT_SR, .track = k};
     m.u.sr.ntp = sr.ntp;
     m.u.sr.rtp_ts = sr.rtp_ts;
     sfu_share_post_room(r, &m);
@@ -240,7 +269,7 @@ void sfu_fwd_report(struct sfu_room *r, uint64_t now) {
   if (pub == NULL || pub->state != PEER_CONNECTED)
     return;
   assert(pub->room == r && pub->publisher);
-  for (int k = 0; k < SFU_KINDS; k++) {
+  for (int k = 0; k < SFU_TRACKS; k++) {
     struct sfu_track *t = &r->tracks[k];
     uint32_t high;
     if (!t->active || !t->ssrc_known || t->packets == 0 || pktstore_highest(t->store, &high) < 0)

@@ -24,6 +24,10 @@
 #define SFU_MAX_CHECKED 4             /* addresses of one peer media is accepted from */
 
 enum sfu_kind { SFU_AUDIO = FANOUT_AUDIO, SFU_VIDEO = FANOUT_VIDEO, SFU_KINDS = FANOUT_KINDS };
+/* A room's tracks (fanout.h): SFU_AUDIO, then the video's simulcast layers
+ * from the lowest, SFU_VIDEO + 0 .. (one, SFU_VIDEO, without simulcast). */
+#define SFU_LAYERS FANOUT_LAYERS
+#define SFU_TRACKS FANOUT_TRACKS
 
 /* Shares of the viewers (fanout.h): 0 runs inline on the media plane's
  * loop (ICE-TCP viewers, and every viewer without workers); 1.. are
@@ -56,12 +60,13 @@ struct sfu_track {
   uint64_t lsr_ms; /* when it arrived; 0: none yet */
   /* The publisher's rate: a new share's ring starts with it. */
   uint64_t rate_since_ms, rate_bytes;
-  uint32_t rate_Bps; /* bytes a second over the last full window */
-  int bframes;       /* H.264 B slices seen (the owner was told) */
+  uint32_t rate_Bps;     /* bytes a second over the last full window */
+  int bframes;           /* H.264 B slices seen (the owner was told) */
+  char rid[SDP_RID_MAX]; /* a simulcast layer's rid (RFC 8852); empty without simulcast */
 };
 
 #define SFU_WHY_MAX 128   /* bytes of a closed peer's reason */
-#define SFU_SEQ_SOURCES 4 /* SSRCs a publisher's numbering is followed for */
+#define SFU_SEQ_SOURCES 8 /* SSRCs a publisher's numbering is followed for */
 #define SFU_MAX_TCP 4     /* ICE-TCP connections one peer may have checked */
 
 struct conn;
@@ -126,7 +131,12 @@ struct sfu_peer {
   struct sfu_tcp *tcp;  /* the nominated path when it is TCP; NULL: UDP (addr) */
   struct sfu_tcp *tcps; /* every ICE-TCP connection checked for it */
   size_t ntcp;
-  uint32_t rtcp_ssrc;           /* our SSRC in RTCP we send to this peer */
+  uint32_t rtcp_ssrc; /* our SSRC in RTCP we send to this peer */
+  /* Viewer: its quality menu, and the video track its share says it gets
+   * and would take (fanout ops->layer; FANOUT_NO_TRACK: none). */
+  enum sfu_quality quality;
+  uint8_t layer_track, layer_want;
+  int told_none;                /* its owner was last told it gets no video */
   struct sfu_peer *next_closed; /* the sfu's list of peers to reap */
   char why[SFU_WHY_MAX];        /* closed: why, for the owner */
 };
@@ -135,7 +145,11 @@ struct sfu_room {
   struct sfu *sfu;
   struct sfu_owner *owner;
   struct sfu_peer *publisher;
-  struct sfu_track tracks[SFU_KINDS];
+  struct sfu_track tracks[SFU_TRACKS];
+  uint8_t layers;       /* video tracks the publisher sends: 1, or its simulcast layers */
+  uint8_t rid_ext;      /* the publisher's RID header extension id; 0: none */
+  unsigned layers_told; /* the watched layers' mask the owner was last told */
+  int layers_dirty;     /* a viewer's want changed, or it left: tell at the next tick */
   int ready;
   struct sfu_peer **viewers;
   size_t nviewers, cap;
@@ -212,6 +226,10 @@ void sfu_share_view_add(struct sfu_peer *v);
 void sfu_share_view_path(struct sfu_peer *v);
 /* v closes: its view (and SRTP) is dropped by its share, or freed here. */
 void sfu_share_view_release(struct sfu_peer *v);
+/* The layers r's viewers would take, the lowest always: its owner hears
+ * when that changes (a publisher pauses the others). The media plane's
+ * timer calls it for a room marked layers_dirty. */
+void sfu_share_layers_update(struct sfu_room *r);
 /* Adds the shares' counters (forwarding, NACKs, the workers' sockets) to
  * out. */
 void sfu_share_stats(const struct sfu *s, struct sfu_stats *out);
@@ -227,7 +245,9 @@ extern const struct fanout_ops sfu_share_ops;
 
 /* sfu_fwd.c */
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
-void sfu_fwd_request_keyframe(struct sfu_room *r, uint64_t now);
+/* Asks r's publisher for a keyframe of track (SFU_VIDEO + layer), at most
+ * one a second for each. */
+void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now);
 /* Receiver reports to the room's publisher (once a second). */
 void sfu_fwd_report(struct sfu_room *r, uint64_t now);
 

@@ -46,8 +46,8 @@ static int share_pick(const struct sfu *s, const struct sfu_peer *v) {
 /* A share that is getting its first viewer of r: its ring gets r's video
  * from the cached keyframe on (stored only), so the viewer starts there
  * rather than waiting for a new keyframe. */
-static void share_seed(struct sfu_room *r, int share) {
-  const struct sfu_track *t = &r->tracks[SFU_VIDEO];
+static void share_seed_track(struct sfu_room *r, int share, int track) {
+  const struct sfu_track *t = &r->tracks[track];
   uint16_t seq;
   uint64_t ms;
   uint32_t high;
@@ -58,8 +58,9 @@ static void share_seed(struct sfu_room *r, int share) {
     const struct pkt *p = pktstore_get(t->store, n);
     struct rtp_hdr h;
     if (p && rtp_parse(p->data, p->len, &h) == 0) {
-      struct fanout_msg m = {.type = FANOUT_PKT, .kind = SFU_VIDEO, .room_id = r->id};
+      struct fanout_msg m = {.type = FANOUT_PKT, .track = track, .room_id = r->id};
       m.u.pkt.seq = n;
+      m.u.pkt.layers = r->layers;
       m.u.pkt.ts = h.ts;
       m.u.pkt.flags = p->flags | FANOUT_SEED;
       m.u.pkt.ms = p->arrival_ms;
@@ -71,6 +72,11 @@ static void share_seed(struct sfu_room *r, int share) {
     if (n == (uint16_t)high)
       break;
   }
+}
+
+static void share_seed(struct sfu_room *r, int share) {
+  for (int i = 0; i < r->layers; i++)
+    share_seed_track(r, share, SFU_VIDEO + i);
 }
 
 static void path_fill(const struct sfu_peer *v, struct fanout_msg *m) {
@@ -192,14 +198,57 @@ void sfu_share_stats(const struct sfu *s, struct sfu_stats *out) {
   }
 }
 
-static void share_keyframe(void *arg, uint64_t room_id) {
-  struct sfu *s = arg;
+static struct sfu_room *room_by_id(struct sfu *s, uint64_t room_id) {
   for (struct sfu_room *r = s->rooms; r; r = r->next) {
-    if (r->id == room_id) {
-      sfu_fwd_request_keyframe(r, uv_now(s->loop));
-      return;
-    }
+    if (r->id == room_id)
+      return r;
   }
+  return NULL;
+}
+
+static void share_keyframe(void *arg, uint64_t room_id, int track) {
+  struct sfu *s = arg;
+  struct sfu_room *r = room_by_id(s, room_id);
+  if (r && track >= SFU_VIDEO && track < SFU_TRACKS)
+    sfu_fwd_request_keyframe(r, track, uv_now(s->loop));
+}
+
+void sfu_share_layers_update(struct sfu_room *r) {
+  unsigned mask = 1;
+  r->layers_dirty = 0;
+  for (size_t i = 0; i < r->nviewers; i++) {
+    unsigned want = r->viewers[i]->layer_want;
+    if (want >= SFU_VIDEO && want < SFU_TRACKS)
+      mask |= 1u << (want - SFU_VIDEO);
+  }
+  if (r->layers < 2 || mask == r->layers_told)
+    return;
+  r->layers_told = mask;
+  if (r->owner && r->owner->ops->layers_wanted)
+    r->owner->ops->layers_wanted(r->owner, mask, r->layers);
+}
+
+/* A share says which layer a view gets and would take. */
+static void share_layer(void *arg, struct fanout_view *view, uint64_t room_id, int track,
+                        int want) {
+  struct sfu_room *r = room_by_id(arg, room_id);
+  struct sfu_peer *v = NULL;
+  for (size_t i = 0; r && i < r->nviewers && v == NULL; i++) {
+    if (r->viewers[i]->view == view)
+      v = r->viewers[i];
+  }
+  if (v == NULL)
+    return; /* it left meanwhile */
+  v->layer_want = (uint8_t)want;
+  r->layers_dirty = 1; /* the owner hears at the next tick */
+  if (v->layer_track == track)
+    return;
+  v->layer_track = (uint8_t)track;
+  /* Without simulcast the one layer is not news, unless it follows none. */
+  int tell = r->layers >= 2 || track == FANOUT_NO_TRACK || v->told_none;
+  v->told_none = track == FANOUT_NO_TRACK;
+  if (tell && v->owner && v->owner->ops->view_layer)
+    v->owner->ops->view_layer(v->owner, track >= SFU_VIDEO ? track - SFU_VIDEO : -1, r->layers);
 }
 
 static void share_tcp_send(struct sfu_tcp *t, const uint8_t *data, size_t len) {
@@ -221,18 +270,21 @@ static void share_moved(void *arg, struct fanout_view *view) {
   }
   assert(v->share == SFU_SHARE_MOVING && v->view == view);
   v->share = -1;
+  view->pref = (enum fanout_pref)v->quality; /* set while it was on its way */
   sfu_share_view_add(v);
 }
 
 const struct fanout_ops sfu_share_ops = {
     .keyframe = share_keyframe,
     .moved = share_moved,
+    .layer = share_layer,
     .tcp_send = share_tcp_send,
 };
 
 static const struct worker_ops share_worker_ops = {
     .keyframe = share_keyframe,
     .moved = share_moved,
+    .layer = share_layer,
 };
 
 int sfu_share_start(struct sfu *s) {

@@ -42,9 +42,10 @@ struct bring {
 
 /* A message back: what a worker asks of the media plane. */
 struct worker_ask {
-  enum worker_ask_type { WORKER_ASK_KEYFRAME, WORKER_ASK_MOVED } type;
-  uint64_t room_id;         /* keyframe */
-  struct fanout_view *view; /* moved */
+  enum worker_ask_type { WORKER_ASK_KEYFRAME, WORKER_ASK_MOVED, WORKER_ASK_LAYER } type;
+  uint64_t room_id;         /* keyframe, layer */
+  struct fanout_view *view; /* moved, layer */
+  int track, want;          /* keyframe (track), layer */
 };
 
 struct ring {
@@ -253,8 +254,14 @@ static void back_post(struct worker *w, const struct worker_ask *a) {
   uv_async_send(&w->asked);
 }
 
-static void ask_keyframe(void *arg, uint64_t room_id) {
-  struct worker_ask a = {.type = WORKER_ASK_KEYFRAME, .room_id = room_id};
+static void ask_keyframe(void *arg, uint64_t room_id, int track) {
+  struct worker_ask a = {.type = WORKER_ASK_KEYFRAME, .room_id = room_id, .track = track};
+  back_post(arg, &a);
+}
+
+static void ask_layer(void *arg, struct fanout_view *view, uint64_t room_id, int track, int want) {
+  struct worker_ask a = {
+      .type = WORKER_ASK_LAYER, .room_id = room_id, .view = view, .track = track, .want = want};
   back_post(arg, &a);
 }
 
@@ -271,6 +278,7 @@ static void no_tcp(struct sfu_tcp *t, const uint8_t *data, size_t len) {
 static const struct fanout_ops worker_fanout_ops = {
     .keyframe = ask_keyframe,
     .moved = ask_moved,
+    .layer = ask_layer,
     .tcp_send = no_tcp,
 };
 
@@ -305,7 +313,7 @@ static int frame_open(struct worker *w) {
     last = r;
   if (last == NULL || n > FANOUT_BATCH)
     return 0;
-  return last->m.type == FANOUT_PKT && last->m.kind == FANOUT_VIDEO &&
+  return last->m.type == FANOUT_PKT && last->m.track >= FANOUT_VIDEO &&
          !(last->m.u.pkt.flags & (FANOUT_SEED | PKT_MARKER));
 }
 
@@ -373,8 +381,10 @@ static void asks_take(struct worker *w) {
     ring_release(&w->back);
     if (a.type == WORKER_ASK_MOVED)
       w->ops->moved(w->arg, a.view);
+    else if (a.type == WORKER_ASK_LAYER)
+      w->ops->layer(w->arg, a.view, a.room_id, a.track, a.want);
     else
-      w->ops->keyframe(w->arg, a.room_id);
+      w->ops->keyframe(w->arg, a.room_id, a.track);
   }
 }
 

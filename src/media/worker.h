@@ -17,8 +17,9 @@ struct worker;
 
 /* What a worker asks back, taken on the media plane's loop. */
 struct worker_ops {
-  void (*keyframe)(void *arg, uint64_t room_id);
+  void (*keyframe)(void *arg, uint64_t room_id, int track);
   void (*moved)(void *arg, struct fanout_view *view);
+  void (*layer)(void *arg, struct fanout_view *view, uint64_t room_id, int track, int want);
 };
 
 /* Starts a worker sending through (a copy of) udp's socket. It waits up to

@@ -253,7 +253,7 @@ static void test_batch_leaves_per_viewer(void **state) {
     pkt[j][3] = (uint8_t)seq;
     memset(&m[j], 0, sizeof(m[j]));
     m[j].type = FANOUT_PKT;
-    m[j].kind = FANOUT_VIDEO;
+    m[j].track = FANOUT_VIDEO;
     m[j].room_id = w.room->id;
     m[j].u.pkt.seq = seq;
     m[j].u.pkt.ms = uv_now(&w.loop);

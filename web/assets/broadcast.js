@@ -501,6 +501,10 @@ function onMessage(m) {
     case 'media.answer':
       if (publisher) publisher.onAnswer(m.sdp);
       break;
+    case 'media.layers':
+      // Layers nobody watches are paused, and sent again when someone does.
+      if (publisher) publisher.setLayers(m.active);
+      break;
     case 'media.closed':
       // onair dropped the upload (lost connectivity): send it again.
       if (publisher && room) publisher.start();

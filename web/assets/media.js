@@ -5,6 +5,8 @@
 //
 //   const pub = createPublisher({ stream, send, onState });
 //   pub.start(); pub.onAnswer(sdp); pub.replaceTrack(track); pub.stats(); pub.close();
+//   pub.setLayers([true, false, false]): which simulcast layers to send
+//   (media.layers: onair pauses the ones nobody watches).
 //
 //   const view = createViewer({ send, onStream, onState });
 //   view.start(); view.onAnswer(sdp); view.stats(); view.close();
@@ -74,6 +76,11 @@ async function rtpStats(pc, type) {
     if (s.type !== type) return;
     const kind = s.kind || s.mediaType;
     if (kind === 'video') out.streams++;
+    if (kind === 'video' && type === 'outbound-rtp') {
+      (out.layers = out.layers || []).push({ rid: s.rid || '', active: s.active !== false, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0, framesEncoded: s.framesEncoded || 0, bytes: s.bytesSent || 0 });
+      // The figures shown are the largest layer's that is sent.
+      if (out.video && (s.active === false || (s.frameWidth || 0) < out.video.frameWidth)) return;
+    }
     const mine = {
       framesDecoded: s.framesDecoded || 0,
       framesEncoded: s.framesEncoded || 0,
@@ -95,6 +102,34 @@ async function rtpStats(pc, type) {
   return out;
 }
 
+// Simulcast (docs/media.md, "Simulcast"): the camera's video goes up as
+// several encodings, lowest first, and onair sends each viewer the one its
+// network carries. Three (a quarter, half and the full size) from a camera
+// of 360 lines or more, two from 180, else one. Under a weak uplink the
+// browser's encoder drops the highest ones by itself.
+function videoEncodings(track) {
+  const s = track.getSettings ? track.getSettings() : {};
+  const lines = Math.min(s.width || 0, s.height || 0);
+  if (lines >= 360) {
+    return [{ rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+      { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+      { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 2500000 }];
+  }
+  if (lines >= 180) return [{ rid: 'l', scaleResolutionDownBy: 2, maxBitrate: 200000 }, { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1200000 }];
+  return null;
+}
+
+function addSender(pc, track, stream) {
+  const init = { direction: 'sendonly', streams: [stream] };
+  const encodings = track.kind === 'video' ? videoEncodings(track) : null;
+  if (encodings) {
+    try { return pc.addTransceiver(track, { ...init, sendEncodings: encodings }); } catch (e) {
+      console.warn('onair: no simulcast in this browser', e);
+    }
+  }
+  return pc.addTransceiver(track, init);
+}
+
 // The broadcaster's side: one upload to onair.
 export function createPublisher({ stream, send, onState }) {
   let pc = null;
@@ -103,7 +138,7 @@ export function createPublisher({ stream, send, onState }) {
     close();
     pc = new RTCPeerConnection(RTC_CONFIG);
     watchState(pc, onState);
-    for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [stream] });
+    for (const t of stream.getTracks()) addSender(pc, t, stream);
     try {
       await offer(pc, asMediaOffer(send));
     } catch (e) {
@@ -119,6 +154,21 @@ export function createPublisher({ stream, send, onState }) {
     if (sender) sender.replaceTrack(track).catch(e => console.warn('onair: replaceTrack failed', e));
   }
 
+  // Turns simulcast layers on and off (active[i] for the i-th encoding,
+  // lowest first; one not named stays on).
+  async function setLayers(active) {
+    const sender = pc && pc.getSenders().find(s => s.track && s.track.kind === 'video');
+    if (!sender || !Array.isArray(active)) return;
+    const p = sender.getParameters();
+    if (!p.encodings || p.encodings.length < 2) return;
+    let changed = false;
+    p.encodings.forEach((e, i) => {
+      const on = active[i] !== false;
+      if (e.active !== on) { e.active = on; changed = true; }
+    });
+    if (changed) await sender.setParameters(p).catch(e => console.warn('onair: could not pause or resume a layer', e));
+  }
+
   function close() {
     if (pc) pc.close();
     pc = null;
@@ -128,6 +178,7 @@ export function createPublisher({ stream, send, onState }) {
     start,
     onAnswer: sdp => (pc ? answer(pc, sdp, onState) : undefined),
     replaceTrack,
+    setLayers,
     stats: () => rtpStats(pc, 'outbound-rtp'),
     close,
   };

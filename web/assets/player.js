@@ -123,6 +123,9 @@ function pipControls(video, button) {
   show(false);
 }
 
+// The layer onair sends (media.layer), as the stats panel names it.
+const LAYER_NAMES = { high: 'High', medium: 'Medium', low: 'Low', none: 'Audio only' };
+
 // "1.2 Mbit/s", "850 kbit/s" from bits per second.
 function bitrate(bps) {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
@@ -132,7 +135,8 @@ function bitrate(bps) {
 // sample, or counters that went back after a reconnect). '—' for unknown.
 function statsFigures(s, prev, seconds) {
   const none = '—';
-  if (!s || !s.frameWidth) return { resolution: none, fps: none, bitrate: none, loss: none, delay: none, rtt: none };
+  const layer = s && LAYER_NAMES[s.layer] ? LAYER_NAMES[s.layer] : none;
+  if (!s || !s.frameWidth) return { layer, resolution: none, fps: none, bitrate: none, loss: none, delay: none, rtt: none };
   const bytes = x => x.bytes + (x.audio ? x.audio.bytes : 0);
   const d = prev && seconds > 0 && bytes(s) >= bytes(prev) && s.framesDecoded >= prev.framesDecoded ? prev : null;
   let fps = s.framesPerSecond;
@@ -143,6 +147,7 @@ function statsFigures(s, prev, seconds) {
   const delay = emitted > 0 ? (s.jitterBufferDelay - d.jitterBufferDelay) / emitted
     : s.jitterBufferEmittedCount > 0 ? s.jitterBufferDelay / s.jitterBufferEmittedCount : null;
   return {
+    layer,
     resolution: `${s.frameWidth}×${s.frameHeight}`,
     fps: fps ? `${Math.round(fps)}` : none,
     bitrate: d ? bitrate((bytes(s) - bytes(d)) * 8 / seconds) : none,

@@ -32,6 +32,11 @@ let nobody = false;  // no account has this room's name
 let retryTimer = null;
 let retries = 0;     // automatic re-offers after a failed media connection
 let joinOffered = false; // the last room.join carried the page's media offer
+const QUALITY_KEY = 'onair.quality'; // localStorage: the quality menu's choice
+const QUALITIES = ['auto', 'high', 'medium', 'low', 'audio'];
+let quality = 'auto'; // the quality menu's choice (media.quality)
+try { quality = QUALITIES.includes(localStorage.getItem(QUALITY_KEY)) ? localStorage.getItem(QUALITY_KEY) : 'auto'; } catch { /* none kept */ }
+let layer = null; // the simulcast layer onair says it sends (media.layer)
 // view-boot.js started the join while the page loaded (socket, offer,
 // room.join): the first connection and the first join take it over.
 let boot = window.onairBoot || null;
@@ -322,7 +327,14 @@ function onMessage(m) {
       if (state === 'watching' && !held && viewer) viewer.start();
       break;
     case 'media.answer':
-      if (state === 'watching' && viewer) viewer.onAnswer(m.sdp);
+      if (state === 'watching' && viewer) {
+        viewer.onAnswer(m.sdp);
+        if (quality !== 'auto') socket.send({ type: 'media.quality', quality });
+      }
+      break;
+    case 'media.layer':
+      // The simulcast layer onair sends this page (shown in the stats panel).
+      layer = typeof m.layer === 'string' ? m.layer : null;
       break;
     case 'media.closed':
       // onair dropped this page's media (lost connectivity): connect again.
@@ -458,10 +470,23 @@ setupShell();
 $('title').textContent = roomName || 'No room';
 start();
 
-// For the browser test: inbound video figures of the current connection.
-window.onairDebug = { videoStats: () => (viewer ? viewer.stats() : Promise.resolve(null)) };
+// The quality menu: Auto lets onair pick the layer the network carries; a
+// choice is kept for the next visit and goes to onair with each connection.
+$('quality').value = quality;
+$('quality').addEventListener('change', () => {
+  quality = QUALITIES.includes($('quality').value) ? $('quality').value : 'auto';
+  try { localStorage.setItem(QUALITY_KEY, quality); } catch { /* private mode: this visit only */ }
+  if (state === 'watching' && viewer) socket.send({ type: 'media.quality', quality });
+});
+
+// Inbound video figures of the current connection, with the layer onair
+// said it sends.
+const videoStats = () => (viewer ? viewer.stats().then(s => (s ? { ...s, layer } : s)) : Promise.resolve(null));
+
+// For the browser test.
+window.onairDebug = { videoStats };
 
 // Fullscreen, volume, picture-in-picture and stats (player.js); the overlay
 // Unmute button stays view.js's, the player hides it once the sound is on.
-createPlayer({ video, box: $('video-box'), unmuteHint: $('unmute'), stats: () => (viewer ? viewer.stats() : Promise.resolve(null)) });
+createPlayer({ video, box: $('video-box'), unmuteHint: $('unmute'), stats: videoStats });
 createChatToggle($('chat-toggle'), $('chat'));

@@ -1,0 +1,118 @@
+// Simulcast, in Debian's chromium: the broadcast page sends its camera as
+// three layers (a quarter, half and full size); each viewer gets one, by its
+// quality menu. A viewer on Low decodes the low layer's size, one on Audio
+// only gets no video packets, and the layers nobody watches are paused at the
+// broadcaster (its getStats shows them inactive) until a viewer wants them.
+//
+// Run inside a network namespace so WebRTC stays on loopback:
+//   tests/e2e/in-netns.sh node --test tests/e2e/simulcast.test.js
+// Env: ONAIR_BIN, ONAIR_WEB (see tests/lib/server.js).
+'use strict';
+const { describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { chromium } = require('playwright-core');
+const { stepper } = require('../lib/steps.js');
+const { startOnair } = require('../lib/server.js');
+const {
+  CHROMIUM, BROWSER_ARGS, sleep, eventually, pageRtp, newUserContext, watchPage, goLive, assertPlays,
+  openViewer, viewerStats,
+} = require('../lib/media-e2e.js');
+
+const STEP_MS = 90000;
+
+// The broadcaster's simulcast layers as its getStats tells them, lowest first.
+async function layers(page) {
+  const s = await page.evaluate(() => window.onairDebug.publisherStats());
+  return s && Array.isArray(s.layers) ? s.layers.slice().sort((a, b) => a.rid.localeCompare(b.rid)) : [];
+}
+const byRid = (list, rid) => list.find(l => l.rid === rid);
+
+// Picks an entry of a viewer's quality menu, as a user would.
+async function choose(page, quality) {
+  await page.locator('#quality').selectOption(quality);
+}
+
+describe('simulcast: three layers, a quality menu, unwatched layers paused', { timeout: 300000 }, () => {
+  let srv;
+  let browser;
+  let bc;
+  const viewers = {};
+  const errors = [];
+
+  const step = stepper({ server: () => srv, timeoutMs: STEP_MS });
+
+  before(async () => {
+    srv = await startOnair([]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  });
+
+  after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    if (srv) await srv.stop();
+  });
+
+  step('the broadcaster goes live with three layers; with nobody watching, only the lowest is sent', async t => {
+    bc = await newUserContext(browser, srv, 'sim_bc');
+    bc.page = watchPage(await bc.context.newPage(), bc.name, errors);
+    await goLive(bc.page, srv, 'three layers');
+    const l = await eventually(async () => {
+      const x = await layers(bc.page);
+      return x.length === 3 && !byRid(x, 'h').active && !byRid(x, 'm').active && byRid(x, 'l').active ? x : null;
+    }, 'three encodings, h and m paused, l sent', 20000);
+    t.diagnostic(`layers: ${JSON.stringify(l)}`);
+  });
+
+  step('a viewer on Low decodes the low layer; the higher ones stay paused', async t => {
+    viewers.low = await openViewer(browser, srv, 'sim_low', bc.name, errors);
+    await assertPlays(viewers.low.page, 'low viewer');
+    await choose(viewers.low.page, 'low');
+    const low = byRid(await layers(bc.page), 'l');
+    const s = await eventually(async () => {
+      const v = await viewerStats(viewers.low.page);
+      return v && v.layer === 'low' && v.frameWidth === low.frameWidth && v.frameHeight === low.frameHeight ? v : null;
+    }, `the low viewer decodes the low layer's ${low.frameWidth}x${low.frameHeight}`, 20000);
+    t.diagnostic(`low viewer: ${s.frameWidth}x${s.frameHeight}, layer ${s.layer}`);
+    await sleep(1500);
+    const l = await layers(bc.page);
+    assert.equal(byRid(l, 'h').active, false, 'the high layer is paused while only a Low viewer watches');
+    assert.equal(byRid(l, 'm').active, false, 'the medium layer too');
+  });
+
+  step('a viewer on Audio only gets sound and no video packets', async t => {
+    viewers.audio = await openViewer(browser, srv, 'sim_audio', bc.name, errors);
+    await assertPlays(viewers.audio.page, 'audio viewer');
+    await choose(viewers.audio.page, 'audio');
+    await eventually(async () => (await viewerStats(viewers.audio.page)).layer === 'none', 'onair says no video is sent');
+    await sleep(500); // what was on its way
+    const a = await pageRtp(viewers.audio.page);
+    await sleep(3000);
+    const b = await pageRtp(viewers.audio.page);
+    const v0 = a.inbound.video[0];
+    const v1 = b.inbound.video[0];
+    t.diagnostic(`audio viewer: video packets ${v0.packetsReceived} -> ${v1.packetsReceived}, audio bytes ${a.inbound.audio[0].bytesReceived} -> ${b.inbound.audio[0].bytesReceived}`);
+    assert.equal(v1.packetsReceived, v0.packetsReceived, 'no video packet in 3 s');
+    assert.ok(b.inbound.audio[0].bytesReceived > a.inbound.audio[0].bytesReceived, 'audio keeps coming');
+  });
+
+  step('a viewer on High: the high layer is sent again, and that viewer decodes it', async t => {
+    viewers.high = await openViewer(browser, srv, 'sim_high', bc.name, errors);
+    await assertPlays(viewers.high.page, 'high viewer');
+    await choose(viewers.high.page, 'high');
+    await eventually(async () => byRid(await layers(bc.page), 'h').active, 'the broadcaster sends the high layer again', 20000);
+    const s = await eventually(async () => {
+      const high = byRid(await layers(bc.page), 'h');
+      const v = await viewerStats(viewers.high.page);
+      return v && v.layer === 'high' && high.frameWidth > 0 && v.frameWidth === high.frameWidth ? v : null;
+    }, 'the high viewer decodes the high layer\'s size', 30000);
+    const low = await viewerStats(viewers.low.page);
+    t.diagnostic(`high viewer: ${s.frameWidth}x${s.frameHeight}; low viewer: ${low.frameWidth}x${low.frameHeight}`);
+    assert.ok(s.frameWidth > low.frameWidth, 'High is larger than Low');
+    await assertPlays(viewers.low.page, 'low viewer, still');
+    await assertPlays(viewers.high.page, 'high viewer, still');
+  });
+
+  step('no page errors or CSP violations', () => {
+    assert.deepEqual(errors, []);
+    assert.ok(srv.alive(), 'onair is still running');
+  });
+});
