@@ -109,9 +109,61 @@ void fanout_free(struct fanout *f) {
     room_free(f, f->rooms);
 }
 
-/* One packet to one viewer, built in the send ring. */
+void fanout_vp8_read(const struct rtp_hdr *h, const uint8_t *pkt, struct fanout_vp8 *ids) {
+  struct rtp_vp8_desc d;
+  memset(ids, 0, sizeof(*ids));
+  if (rtp_vp8_desc(h->payload, h->payload_len, &d) < 0 || d.picture_id_bits == 0)
+    return;
+  ids->payload_off = (uint16_t)(h->payload - pkt);
+  ids->picid = d.picture_id;
+  ids->bits = d.picture_id_bits;
+  ids->has_tl0 = d.has_tl0picidx;
+  ids->tl0 = d.tl0picidx;
+}
+
+/* The IDs of a stored packet, if it is VP8. */
+static const struct fanout_vp8 *vp8_stored(const struct pkt *p, const struct rtp_hdr *h,
+                                           struct fanout_vp8 *ids) {
+  if (!(p->flags & PKT_VP8))
+    return NULL;
+  fanout_vp8_read(h, p->data, ids);
+  return ids;
+}
+
+/* At a segment's first packet: offsets that make its picture IDs and
+ * TL0PICIDX follow the newest ones the viewer was sent (0 at the first). */
+static void vp8_ids_start(struct fanout_out *out, const struct fanout_vp8 *ids) {
+  out->picid_off = 0;
+  out->tl0_off = 0;
+  if (ids == NULL || ids->bits == 0 || !out->ids_sent)
+    return;
+  out->picid_off = (uint16_t)(out->picid_last + 1 - ids->picid);
+  out->tl0_off = (uint8_t)(out->tl0_last + 1 - ids->tl0);
+}
+
+/* The viewer's IDs into its copy (len bytes at slot), and the newest it
+ * was sent remembered. */
+static void vp8_ids_write(struct fanout_out *out, uint8_t *slot, size_t len,
+                          const struct fanout_vp8 *ids) {
+  uint16_t mask = ids->bits == 15 ? 0x7fff : 0x7f;
+  uint16_t picid = (uint16_t)((ids->picid + out->picid_off) & mask);
+  uint8_t tl0 = (uint8_t)(ids->tl0 + out->tl0_off);
+  if ((out->picid_off || out->tl0_off) && ids->payload_off < len)
+    rtp_vp8_write_ids(slot + ids->payload_off, len - ids->payload_off, picid, tl0);
+  uint16_t ahead = (uint16_t)((picid - out->picid_last) & mask);
+  if (out->ids_sent && (ahead == 0 || ahead > mask / 2))
+    return; /* a resent one, or one out of order */
+  out->picid_last = picid;
+  if (ids->has_tl0)
+    out->tl0_last = tl0;
+  out->ids_sent = 1;
+}
+
+/* One packet to one viewer, built in the send ring; ids: its VP8 IDs, or
+ * NULL. */
 static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out *out,
-                     const uint8_t *data, size_t len, uint16_t seq, uint32_t ts) {
+                     const uint8_t *data, size_t len, uint16_t seq, uint32_t ts,
+                     const struct fanout_vp8 *ids) {
   uint16_t oseq;
   uint32_t ots;
   if ((v->addr_len == 0 && v->tcp == NULL) || len + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES ||
@@ -123,6 +175,8 @@ static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out 
   rtp_write_seq(slot, oseq);
   rtp_write_ts(slot, ots);
   rtp_write_pt(slot, out->pt);
+  if (ids && ids->bits)
+    vp8_ids_write(out, slot, len, ids);
   size_t n = len;
   if (srtpctx_protect_rtp(v->srtp, slot, &n, UDP_SLOT_BYTES) < 0)
     return; /* the slot is simply reused */
@@ -269,8 +323,10 @@ static void replay_pump(struct fanout *f, struct fanout_view *v, uint64_t now) {
     if (p && out->pace_tokens < (double)p->len)
       return; /* the rest at the next packet in, or the timer */
     if (p && rtp_parse(p->data, p->len, &h) == 0) {
+      struct fanout_vp8 ids;
       out->pace_tokens -= (double)p->len;
-      send_rtp(f, v, out, p->data, p->len, out->next, h.ts);
+      send_rtp(f, v, out, p->data, p->len, out->next, h.ts, vp8_stored(p, &h, &ids));
+      out->last_ms = now;
     }
     if (out->next == (uint16_t)high)
       out->catching_up = 0; /* caught up: live from the next packet */
@@ -298,10 +354,12 @@ static int replay_keyframe(struct fanout *f, struct fanout_view *v, uint64_t now
   struct fanout_out *out = &v->out[FANOUT_VIDEO];
   struct rtp_hdr h;
   const struct pkt *key = pktstore_get(store, seq);
+  struct fanout_vp8 ids;
   if (rtp_parse(key->data, key->len, &h) < 0)
     return 0;
   out->map.ts_gap = switch_gap(out, now);
   seqmap_start(&out->map, seq, h.ts);
+  vp8_ids_start(out, vp8_stored(key, &h, &ids));
   out->started = 1;
   out->catching_up = 1;
   out->next = seq;
@@ -406,9 +464,11 @@ static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanou
       return; /* a decoder needs a keyframe first */
     out->map.ts_gap = k == FANOUT_VIDEO ? switch_gap(out, now) : SEQMAP_TS_GAP_DEFAULT;
     seqmap_start(&out->map, m->u.pkt.seq, m->u.pkt.ts);
+    vp8_ids_start(out, m->u.pkt.flags & PKT_VP8 ? &m->u.pkt.vp8 : NULL);
     out->started = 1;
   }
-  send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts);
+  send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts,
+           m->u.pkt.flags & PKT_VP8 ? &m->u.pkt.vp8 : NULL);
   out->last_ms = now;
 }
 
@@ -535,8 +595,9 @@ static void nack_one(struct fanout *f, struct fanout_view *v, int k, uint16_t lo
     COUNTER_ADD(f->stats.nack_over_budget, 1);
     return;
   }
+  struct fanout_vp8 ids;
   nack_remember(v, k, lost, now);
-  send_rtp(f, v, out, p->data, p->len, in, h.ts);
+  send_rtp(f, v, out, p->data, p->len, in, h.ts, vp8_stored(p, &h, &ids));
   COUNTER_ADD(f->stats.nack_resent, 1);
 }
 

@@ -50,6 +50,16 @@ enum fanout_pref {
 #define FANOUT_NACK_RECENT 64 /* resent packets remembered per viewer */
 
 struct sfu_tcp;
+struct rtp_hdr;
+
+/* A VP8 packet's picture ID and TL0PICIDX (RFC 7741 4.2), which each
+ * viewer's copy carries in that viewer's own numbering. */
+struct fanout_vp8 {
+  uint16_t payload_off; /* bytes before the payload descriptor (the RTP header) */
+  uint16_t picid;
+  uint8_t bits; /* of the picture ID: 7 or 15; 0: none (nothing rewritten) */
+  uint8_t has_tl0, tl0;
+};
 
 /* A viewer's outgoing stream of one kind. */
 struct fanout_out {
@@ -61,8 +71,13 @@ struct fanout_out {
   /* Video: the track it is sent (FANOUT_VIDEO + layer; FANOUT_NO_TRACK:
    * none), and the one it moves to at that track's next keyframe. */
   uint8_t track, target;
-  uint64_t last_ms;         /* when a packet last went out: the timestamp gap at a switch */
-  uint64_t asked_ms;        /* when a keyframe of target was last asked for */
+  uint64_t last_ms;  /* when a packet last went out: the timestamp gap at a switch */
+  uint64_t asked_ms; /* when a keyframe of target was last asked for */
+  /* VP8: its picture IDs and TL0PICIDX follow on from segment to segment
+   * (a switch, a new source): offsets from the publisher's, and the newest
+   * it was sent. */
+  uint16_t picid_off, picid_last;
+  uint8_t tl0_off, tl0_last, ids_sent;
   uint32_t packets, octets; /* sent, for our sender reports */
   /* Video of a joining viewer: the stored packets from the cached keyframe
    * on go out paced, in order, until it has caught up with the newest. */
@@ -134,8 +149,9 @@ struct fanout_msg {
       uint64_t ms;       /* when the media plane took it in (its loop's clock) */
       uint32_t rate_Bps; /* the stream's rate as the media plane counts it (bytes a second) */
       uint16_t len;
-      uint8_t layers;      /* video layers the publisher sends (1: no simulcast) */
-      const uint8_t *data; /* the whole RTP packet, clear */
+      uint8_t layers;        /* video layers the publisher sends (1: no simulcast) */
+      struct fanout_vp8 vp8; /* with PKT_VP8 */
+      const uint8_t *data;   /* the whole RTP packet, clear */
     } pkt;
     struct {
       struct sockaddr_storage addr;
@@ -197,6 +213,8 @@ void fanout_handle(struct fanout *f, const struct fanout_msg *m);
  * as handling each, but each viewer's packets are sent one after another
  * (so they leave together). */
 void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, size_t n);
+/* The VP8 IDs of packet pkt (parsed into h); ids->bits 0 when it has none. */
+void fanout_vp8_read(const struct rtp_hdr *h, const uint8_t *pkt, struct fanout_vp8 *ids);
 /* Frees a view that was never handed to a share (not its srtp). */
 void fanout_view_free_unused(struct fanout_view *v);
 /* Frees a view and its srtp (a view moved back to a viewer that closed). */

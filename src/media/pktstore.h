@@ -16,6 +16,7 @@
 enum pkt_flag {
   PKT_KEYFRAME = 1 << 0, /* the first packet of a keyframe (rtp_*_keyframe() == 1) */
   PKT_MARKER = 1 << 1,   /* RTP marker bit: the last packet of a frame (video) */
+  PKT_VP8 = 1 << 2,      /* a VP8 packet (its payload descriptor has picture IDs) */
 };
 
 struct pkt {

@@ -87,6 +87,7 @@ static void peer_free(struct sfu_peer *p) {
     sfu_share_view_release(p); /* a handed view's srtp is the share's to free */
   dtls_free(p->dtls);
   srtpctx_free(p->srtp);
+  free(p->twcc);
   s->stats.peers--;
   free(p);
 }
@@ -176,10 +177,13 @@ static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, in
   p->dtls = dtls_new(s->dtls, remote_fp, dtls_out, p);
   if (!publisher)
     p->view = calloc(1, sizeof(*p->view));
-  if (p->dtls == NULL || (!publisher && p->view == NULL) ||
+  else if ((p->twcc = malloc(sizeof(*p->twcc))) != NULL)
+    twcc_recv_init(p->twcc);
+  if (p->dtls == NULL || (!publisher && p->view == NULL) || (publisher && p->twcc == NULL) ||
       map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
     dtls_free(p->dtls);
     free(p->view);
+    free(p->twcc);
     free(p);
     return NULL;
   }
@@ -283,6 +287,10 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
       c[k] = NULL;
   }
   r->rid_ext = c[SFU_VIDEO] ? (uint8_t)sdp_ext_id(m[SFU_VIDEO], SDP_EXT_RID) : 0;
+  /* Transport-wide: BUNDLE gives it one id on every m-line. */
+  r->twcc_ext = (uint8_t)(c[SFU_VIDEO]   ? sdp_ext_id(m[SFU_VIDEO], SDP_EXT_TWCC)
+                          : c[SFU_AUDIO] ? sdp_ext_id(m[SFU_AUDIO], SDP_EXT_TWCC)
+                                         : 0);
   if (r->rid_ext && (n = sdp_simulcast_rids(m[SFU_VIDEO], rids, SFU_LAYERS)) < 2)
     n = 0;
   r->layers = n ? (uint8_t)n : 1;
@@ -374,7 +382,7 @@ static int peer_answer(struct sfu_peer *p, const struct sdp *o, char *out, const
       .cname = "onair",
       .audio = {.msid = msid_a},
       .video = {.msid = msid_v},
-      .exts = p->publisher ? 1u << SDP_EXT_MID | 1u << SDP_EXT_RID : 0,
+      .exts = p->publisher ? 1u << SDP_EXT_MID | 1u << SDP_EXT_RID | 1u << SDP_EXT_TWCC : 0,
   };
   if (!p->publisher)
     viewer_take(p, o, &ap);
@@ -623,6 +631,7 @@ static void on_timer(uv_timer_t *t) {
   for (struct sfu_room *r = s->rooms; r; r = r->next) {
     if (report)
       sfu_fwd_report(r, now);
+    sfu_fwd_twcc(r);
     if (r->layers_dirty)
       sfu_share_layers_update(r);
     if (r->publisher)

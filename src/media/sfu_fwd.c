@@ -178,6 +178,9 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   int jumped = seq_taken(pub, h.ssrc, h.seq);
   struct sfu_room *r = pub->room;
   struct sfu *s = pub->sfu;
+  uint16_t tseq;
+  if (r->twcc_ext && rtp_ext_u16(&h, r->twcc_ext, &tseq) == 0)
+    twcc_recv_on_packet(pub->twcc, tseq, (int64_t)(uv_hrtime() / 1000));
   assert(r->publisher == pub); /* a closed publisher is out of the lookups */
   int k = track_of(r, &h);
   if (k < 0) {
@@ -196,8 +199,9 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   if (k >= SFU_VIDEO && t->family == SFU_CODEC_H264 && !t->bframes)
     check_bframes(r, t, &h);
   int key = k >= SFU_VIDEO && is_keyframe(t, &h);
-  if (pktstore_put(t->store, h.seq, data, len,
-                   (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0), now) < 0) {
+  uint32_t flags = (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0) |
+                   (t->family == SFU_CODEC_VP8 ? PKT_VP8 : 0);
+  if (pktstore_put(t->store, h.seq, data, len, flags, now) < 0) {
     s->stats.dropped[SFU_DROP_UNUSABLE]++;
     return; /* older than anything kept, or too large: no use to a viewer */
   }
@@ -212,7 +216,9 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   m.u.pkt.layers = r->layers;
   m.u.pkt.seq = h.seq;
   m.u.pkt.ts = h.ts;
-  m.u.pkt.flags = (key ? PKT_KEYFRAME : 0) | (h.marker ? PKT_MARKER : 0);
+  m.u.pkt.flags = flags;
+  if (flags & PKT_VP8)
+    fanout_vp8_read(&h, data, &m.u.pkt.vp8);
   m.u.pkt.ms = now;
   m.u.pkt.rate_Bps = t->rate_Bps;
   m.u.pkt.len = (uint16_t)len;
@@ -261,6 +267,22 @@ static void on_publisher_sr(struct sfu_peer *pub, const struct rtcp_pkt *pkt, ui
     m.u.sr.ntp = sr.ntp;
     m.u.sr.rtp_ts = sr.rtp_ts;
     sfu_share_post_room(r, &m);
+  }
+}
+
+#define SFU_TWCC_PER_TICK 4 /* feedback packets sent at most each tick */
+
+void sfu_fwd_twcc(struct sfu_room *r) {
+  struct sfu_peer *pub = r->publisher;
+  if (pub == NULL || pub->state != PEER_CONNECTED || r->twcc_ext == 0)
+    return;
+  const struct sfu_track *t = &r->tracks[r->tracks[SFU_VIDEO].ssrc_known ? SFU_VIDEO : SFU_AUDIO];
+  for (int i = 0; i < SFU_TWCC_PER_TICK; i++) {
+    int n = twcc_recv_build(pub->twcc, pub->sfu->scratch, sizeof(pub->sfu->scratch), pub->rtcp_ssrc,
+                            t->ssrc);
+    if (n <= 0)
+      return;
+    send_rtcp(pub, (size_t)n);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "media/seqmap.h"
 #include "media/sfu.h"
 #include "media/srtpctx.h"
+#include "media/twcc.h"
 #include "media/udp.h"
 #include "util/map.h"
 
@@ -131,7 +132,8 @@ struct sfu_peer {
   struct sfu_tcp *tcp;  /* the nominated path when it is TCP; NULL: UDP (addr) */
   struct sfu_tcp *tcps; /* every ICE-TCP connection checked for it */
   size_t ntcp;
-  uint32_t rtcp_ssrc; /* our SSRC in RTCP we send to this peer */
+  uint32_t rtcp_ssrc;     /* our SSRC in RTCP we send to this peer */
+  struct twcc_recv *twcc; /* publisher: its packets' arrivals, for TWCC feedback */
   /* Viewer: its quality menu, and the video track its share says it gets
    * and would take (fanout ops->layer; FANOUT_NO_TRACK: none). */
   enum sfu_quality quality;
@@ -148,6 +150,7 @@ struct sfu_room {
   struct sfu_track tracks[SFU_TRACKS];
   uint8_t layers;       /* video tracks the publisher sends: 1, or its simulcast layers */
   uint8_t rid_ext;      /* the publisher's RID header extension id; 0: none */
+  uint8_t twcc_ext;     /* its transport-wide sequence number's; 0: none */
   unsigned layers_told; /* the watched layers' mask the owner was last told */
   int layers_dirty;     /* a viewer's want changed, or it left: tell at the next tick */
   int ready;
@@ -248,6 +251,9 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
 /* Asks r's publisher for a keyframe of track (SFU_VIDEO + layer), at most
  * one a second for each. */
 void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now);
+/* Transport-wide congestion control feedback to the room's publisher
+ * (every tick, 100 ms): the arrivals of its packets since the last. */
+void sfu_fwd_twcc(struct sfu_room *r);
 /* Receiver reports to the room's publisher (once a second). */
 void sfu_fwd_report(struct sfu_room *r, uint64_t now);
 

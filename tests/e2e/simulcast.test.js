@@ -27,6 +27,21 @@ async function layers(page) {
 }
 const byRid = (list, rid) => list.find(l => l.rid === rid);
 
+// The browser's own estimate of what it may send (its congestion control,
+// fed by onair's transport-wide feedback), bits per second, or 0.
+async function outgoingEstimate(page) {
+  return page.evaluate(async () => {
+    let bps = 0;
+    for (const pc of window.__onairTest.pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      (await pc.getStats()).forEach(s => {
+        if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate;
+      });
+    }
+    return bps;
+  });
+}
+
 // Picks an entry of a viewer's quality menu, as a user would.
 async function choose(page, quality) {
   await page.locator('#quality').selectOption(quality);
@@ -105,7 +120,8 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
       return v && v.layer === 'high' && high.frameWidth > 0 && v.frameWidth === high.frameWidth ? v : null;
     }, 'the high viewer decodes the high layer\'s size', 30000);
     const low = await viewerStats(viewers.low.page);
-    t.diagnostic(`high viewer: ${s.frameWidth}x${s.frameHeight}; low viewer: ${low.frameWidth}x${low.frameHeight}`);
+    t.diagnostic(`high viewer: ${s.frameWidth}x${s.frameHeight}; low viewer: ${low.frameWidth}x${low.frameHeight}; ` +
+      `the broadcaster's estimate: ${Math.round(await outgoingEstimate(bc.page) / 1000)} kbit/s`);
     assert.ok(s.frameWidth > low.frameWidth, 'High is larger than Low');
     await assertPlays(viewers.low.page, 'low viewer, still');
     await assertPlays(viewers.high.page, 'high viewer, still');
