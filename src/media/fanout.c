@@ -5,6 +5,7 @@
 #include "media/fanout.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,17 @@
 #define FANOUT_LAYER_QUIET_MS 1000 /* a layer with no packet for this long is not sent (paused) */
 #define FANOUT_SWITCH_ASK_MS 1000  /* a view waiting to switch asks for a keyframe this often */
 #define FANOUT_VIDEO_HZ 90         /* video clock ticks a millisecond (RFC 7741, RFC 6184) */
+/* Auto's layer from the viewer's estimate (docs/media.md, "Simulcast"). */
+#define FANOUT_UP_MARGIN 1.15      /* a higher layer needs its rate and this much more */
+#define FANOUT_UP_HOLD_MS 5000     /* after a move down, none up for this long */
+#define FANOUT_PROBE_US 30000      /* a probe's length */
+#define FANOUT_PROBE_GAIN 1.25     /* its rate, against what the next layer up needs */
+#define FANOUT_PROBE_EVERY_MS 2000 /* between probes; doubled after each that lifted nothing */
+#define FANOUT_PROBE_BACKOFF 4     /* doublings at most (32 s) */
+#define FANOUT_PAD_BYTES 240       /* padding in one probe packet */
+#define FANOUT_BWE_MIN_BPS 50000
+#define FANOUT_BWE_MAX_BPS 50000000
+#define FANOUT_FB_MAX 512 /* packets one feedback may tell of (the rest: the next) */
 
 struct fanout_track {
   struct pktstore *store; /* made at the track's first packet (audio and the first layer: with
@@ -144,12 +156,13 @@ static void vp8_ids_start(struct fanout_out *out, const struct fanout_vp8 *ids) 
 /* The viewer's IDs into its copy (len bytes at slot), and the newest it
  * was sent remembered. */
 static void vp8_ids_write(struct fanout_out *out, uint8_t *slot, size_t len,
-                          const struct fanout_vp8 *ids) {
+                          const struct fanout_vp8 *ids, size_t shift) {
   uint16_t mask = ids->bits == 15 ? 0x7fff : 0x7f;
   uint16_t picid = (uint16_t)((ids->picid + out->picid_off) & mask);
   uint8_t tl0 = (uint8_t)(ids->tl0 + out->tl0_off);
-  if ((out->picid_off || out->tl0_off) && ids->payload_off < len)
-    rtp_vp8_write_ids(slot + ids->payload_off, len - ids->payload_off, picid, tl0);
+  size_t off = ids->payload_off + shift; /* the copy's header may be longer */
+  if ((out->picid_off || out->tl0_off) && off < len)
+    rtp_vp8_write_ids(slot + off, len - off, picid, tl0);
   uint16_t ahead = (uint16_t)((picid - out->picid_last) & mask);
   if (out->ids_sent && (ahead == 0 || ahead > mask / 2))
     return; /* a resent one, or one out of order */
@@ -159,25 +172,9 @@ static void vp8_ids_write(struct fanout_out *out, uint8_t *slot, size_t len,
   out->ids_sent = 1;
 }
 
-/* One packet to one viewer, built in the send ring; ids: its VP8 IDs, or
- * NULL. */
-static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out *out,
-                     const uint8_t *data, size_t len, uint16_t seq, uint32_t ts,
-                     const struct fanout_vp8 *ids) {
-  uint16_t oseq;
-  uint32_t ots;
-  if ((v->addr_len == 0 && v->tcp == NULL) || len + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES ||
-      seqmap_out(&out->map, seq, ts, &oseq, &ots) < 0)
-    return;
-  uint8_t *slot = udp_slot(f->udp);
-  memcpy(slot, data, len);
-  rtp_write_ssrc(slot, out->ssrc);
-  rtp_write_seq(slot, oseq);
-  rtp_write_ts(slot, ots);
-  rtp_write_pt(slot, out->pt);
-  if (ids && ids->bits)
-    vp8_ids_write(out, slot, len, ids);
-  size_t n = len;
+/* Protects the packet of n bytes in the send ring's slot and queues it to
+ * v. */
+static void send_slot(struct fanout *f, struct fanout_view *v, uint8_t *slot, size_t n) {
   if (srtpctx_protect_rtp(v->srtp, slot, &n, UDP_SLOT_BYTES) < 0)
     return; /* the slot is simply reused */
   if (v->tcp)
@@ -186,6 +183,40 @@ static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out 
     udp_commit(f->udp, n, (const struct sockaddr *)&v->addr, v->addr_len);
   COUNTER_ADD(f->stats.rtp_out, 1);
   COUNTER_ADD(f->stats.rtp_out_bytes, n);
+}
+
+/* The transport-wide number of v's next packet of len bytes (before its
+ * extension and SRTP), its send time and size remembered for feedback. */
+static uint16_t twcc_next(struct fanout *f, struct fanout_view *v, size_t len) {
+  return twcc_send_next(&v->twcc, f->now_us,
+                        (uint32_t)(len + RTP_TWCC_BLOCK_LEN + SRTPCTX_MAX_TRAILER));
+}
+
+/* One packet (h parsed from data, len bytes) to one viewer, built in the
+ * send ring: the publisher's header extensions replaced by the viewer's
+ * transport-wide sequence number (none without it); ids: its VP8 IDs, or
+ * NULL. */
+static void send_rtp(struct fanout *f, struct fanout_view *v, struct fanout_out *out,
+                     const uint8_t *data, size_t len, const struct rtp_hdr *h, uint16_t seq,
+                     uint32_t ts, const struct fanout_vp8 *ids) {
+  uint16_t oseq;
+  uint32_t ots;
+  if ((v->addr_len == 0 && v->tcp == NULL) ||
+      len + RTP_TWCC_BLOCK_LEN + SRTPCTX_MAX_TRAILER > UDP_SLOT_BYTES ||
+      seqmap_out(&out->map, seq, ts, &oseq, &ots) < 0)
+    return;
+  uint8_t *slot = udp_slot(f->udp);
+  int n = rtp_copy_with_twcc(slot, UDP_SLOT_BYTES - SRTPCTX_MAX_TRAILER, data, h, v->twcc_id,
+                             v->twcc_id ? twcc_next(f, v, len) : 0);
+  if (n < 0)
+    return;
+  rtp_write_ssrc(slot, out->ssrc);
+  rtp_write_seq(slot, oseq);
+  rtp_write_ts(slot, ots);
+  rtp_write_pt(slot, out->pt);
+  if (ids && ids->bits)
+    vp8_ids_write(out, slot, (size_t)n, ids, (size_t)n - len);
+  send_slot(f, v, slot, (size_t)n);
   out->packets++;
   out->octets += (uint32_t)(len - RTP_HDR_MIN);
 }
@@ -234,14 +265,55 @@ static uint32_t switch_gap(const struct fanout_out *out, uint64_t now) {
   return ticks > 10u * 1000 * FANOUT_VIDEO_HZ ? 10u * 1000 * FANOUT_VIDEO_HZ : (uint32_t)ticks;
 }
 
-/* The highest track pref would take, whether it is sent or not. */
-static int layer_want(const struct fanout_room *r, enum fanout_pref pref) {
-  int top = (r->layers ? r->layers : 1) - 1;
-  switch (pref) {
+/* A layer's bits a second with the audio, as the publisher sends them
+ * (the last rate heard of, for a layer paused now; 0: never heard). */
+static double layer_bps(const struct fanout_room *r, int track) {
+  return 8.0 * ((double)r->tracks[track].rate_Bps + r->tracks[FANOUT_AUDIO].rate_Bps);
+}
+
+/* What a layer needs, bits a second: its rate; for one never heard of (paused
+ * from the start), a guess between the layers around it that were (a layer
+ * is about 3 times the one below); 0 when none was. */
+static double layer_need(const struct fanout_room *r, int track) {
+  int top = FANOUT_VIDEO + (r->layers ? r->layers : 1) - 1;
+  double below = 0, above = 0;
+  if (r->tracks[track].rate_Bps)
+    return layer_bps(r, track);
+  for (int t = track - 1; t >= FANOUT_VIDEO && below == 0; t--)
+    below = r->tracks[t].rate_Bps ? layer_bps(r, t) * (track - t) * 3 : 0;
+  for (int t = track + 1; t <= top && above == 0; t++)
+    above = r->tracks[t].rate_Bps ? layer_bps(r, t) / ((t - track) * 3) : 0;
+  return below && above ? sqrt(below * above) : below ? below : above;
+}
+
+/* Auto: the highest track v's estimate carries: the one it gets while the
+ * estimate holds that layer's rate, a higher one with FANOUT_UP_MARGIN to
+ * spare and not within FANOUT_UP_HOLD_MS of a move down (no flapping). The
+ * lowest always fits; with no layer heard of yet, any does. Without
+ * an estimate (no feedback yet, or none negotiated): the highest. */
+static int layer_auto(const struct fanout_view *v, int top, uint64_t now) {
+  if (!v->estimating)
+    return top;
+  double est = bwe_estimate(&v->bwe);
+  int cur = v->out[FANOUT_VIDEO].track;
+  int hold = v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS;
+  for (int t = top; t > FANOUT_VIDEO; t--) {
+    double need = layer_need(v->room, t);
+    if (t <= cur ? need <= est : !hold && need * FANOUT_UP_MARGIN <= est)
+      return t;
+  }
+  return FANOUT_VIDEO;
+}
+
+/* The highest track v would take, whether it is sent or not. */
+static int layer_want(const struct fanout_view *v, uint64_t now) {
+  int top = (v->room->layers ? v->room->layers : 1) - 1;
+  switch (v->pref) {
   case FANOUT_PREF_AUDIO: return FANOUT_NO_TRACK;
   case FANOUT_PREF_LOW: return FANOUT_VIDEO;
   case FANOUT_PREF_MEDIUM: return FANOUT_VIDEO + (top < 1 ? top : 1);
-  default: return FANOUT_VIDEO + top;
+  case FANOUT_PREF_HIGH: return FANOUT_VIDEO + top;
+  default: return layer_auto(v, FANOUT_VIDEO + top, now);
   }
 }
 
@@ -250,11 +322,12 @@ static int layer_live(const struct fanout_room *r, int track, uint64_t now) {
   return t->store && t->last_ms && (now < t->last_ms || now - t->last_ms < FANOUT_LAYER_QUIET_MS);
 }
 
-/* The track a view with pref is to get: the one it wants if the publisher
- * sends it, else the nearest lower one sent, else the nearest higher one;
- * with none sent, the one it wants (it waits for that one). */
-static int layer_pick(const struct fanout_room *r, enum fanout_pref pref, uint64_t now) {
-  int want = layer_want(r, pref), top = FANOUT_VIDEO + (r->layers ? r->layers : 1) - 1;
+/* The track v is to get: the one it wants (want) if the publisher sends
+ * it, else the nearest lower one sent, else the nearest higher one; with
+ * none sent, the one it wants (it waits for that one). */
+static int layer_pick(const struct fanout_view *v, int want, uint64_t now) {
+  const struct fanout_room *r = v->room;
+  int top = FANOUT_VIDEO + (r->layers ? r->layers : 1) - 1;
   if (want == FANOUT_NO_TRACK)
     return want;
   for (int t = want; t >= FANOUT_VIDEO; t--) {
@@ -269,13 +342,14 @@ static int layer_pick(const struct fanout_room *r, enum fanout_pref pref, uint64
 }
 
 /* Tells the media plane v's track and want when either changed. */
-static void layer_tell(struct fanout *f, struct fanout_view *v) {
+static void layer_tell(struct fanout *f, struct fanout_view *v, int want) {
   uint8_t track = v->out[FANOUT_VIDEO].active ? v->out[FANOUT_VIDEO].track : FANOUT_NO_TRACK;
-  uint8_t want = v->out[FANOUT_VIDEO].active ? (uint8_t)layer_want(v->room, v->pref) : 0;
+  if (!v->out[FANOUT_VIDEO].active)
+    want = FANOUT_NO_TRACK;
   if (track == v->told_track && want == v->want)
     return;
   v->told_track = track;
-  v->want = want;
+  v->want = (uint8_t)want;
   if (f->ops->layer)
     f->ops->layer(f->arg, v, v->room_id, track, want);
 }
@@ -290,19 +364,117 @@ static void layer_update(struct fanout *f, struct fanout_view *v, uint64_t now) 
   struct fanout_out *out = &v->out[FANOUT_VIDEO];
   if (!out->active)
     return;
-  int pick = layer_pick(v->room, v->pref, now);
+  int want = layer_want(v, now), pick = layer_pick(v, want, now);
+  if (v->pref == FANOUT_PREF_AUTO && pick != FANOUT_NO_TRACK && out->track != FANOUT_NO_TRACK &&
+      pick < out->target && pick < out->track)
+    v->down_ms = now; /* its network carries less: up again only later */
   if (pick == FANOUT_NO_TRACK || out->track == FANOUT_NO_TRACK) {
     if (pick != out->track)
       video_start(f, v, pick, now);
   } else if (pick != out->target ||
              (pick != out->track && now - out->asked_ms >= FANOUT_SWITCH_ASK_MS)) {
+    if (pick > out->target)
+      v->probe_backoff = 0; /* up: the next probe comes at its usual time */
     out->target = (uint8_t)pick;
     if (pick != out->track) {
       out->asked_ms = now;
       f->ops->keyframe(f->arg, v->room_id, pick);
     }
   }
-  layer_tell(f, v);
+  layer_tell(f, v, want);
+}
+
+/* ---- the viewer's estimate, and probes ---- */
+
+/* The estimate starts at the first feedback or REMB, from 1.5 times what
+ * v is sent: a path that carries less says so by delay and loss. */
+static void estimate_start(struct fanout_view *v) {
+  if (v->estimating)
+    return;
+  double bps = 1.5 * layer_bps(v->room, v->out[FANOUT_VIDEO].track);
+  bwe_init(&v->bwe, bps > 300000 ? (uint32_t)fmin(bps, FANOUT_BWE_MAX_BPS) : 300000,
+           FANOUT_BWE_MIN_BPS, FANOUT_BWE_MAX_BPS);
+  v->estimating = 1;
+}
+
+static void view_on_twcc(struct fanout *f, const struct fanout_msg *m) {
+  struct fanout_view *v = m->view;
+  _Static_assert(sizeof(f->fb) / sizeof(f->fb[0]) == FANOUT_FB_MAX, "feedback room");
+  int n = twcc_send_on_feedback(&v->twcc, m->u.pkt.data, m->u.pkt.len, f->fb, FANOUT_FB_MAX);
+  if (n < 0)
+    return;
+  estimate_start(v);
+  bwe_on_feedback(&v->bwe, f->fb, (size_t)n, f->now_us);
+}
+
+static void view_on_remb(struct fanout *f, const struct fanout_msg *m) {
+  estimate_start(m->view);
+  bwe_on_remb(&m->view->bwe, m->u.remb_bps, f->now_us);
+}
+
+/* One padding-only packet on v's RTX stream, numbered for feedback. */
+static void send_padding(struct fanout *f, struct fanout_view *v) {
+  struct fanout_out *out = &v->out[FANOUT_VIDEO];
+  size_t n = RTP_HDR_MIN + RTP_TWCC_BLOCK_LEN + FANOUT_PAD_BYTES;
+  uint8_t *slot = udp_slot(f->udp);
+  uint16_t tseq = twcc_next(f, v, n - RTP_TWCC_BLOCK_LEN);
+  memset(slot, 0, n);
+  slot[0] = 0x80 | 0x20 | 0x10; /* version 2, padding, extension */
+  rtp_write_pt(slot, out->rtx_pt);
+  rtp_write_seq(slot, out->rtx_seq++);
+  rtp_write_ssrc(slot, out->rtx_ssrc);
+  slot[12] = RTP_EXT_ONE_BYTE >> 8;
+  slot[13] = RTP_EXT_ONE_BYTE & 0xff;
+  slot[15] = 1; /* one word of elements */
+  slot[16] = (uint8_t)(v->twcc_id << 4 | 1);
+  slot[17] = (uint8_t)(tseq >> 8);
+  slot[18] = (uint8_t)tseq;
+  slot[n - 1] = FANOUT_PAD_BYTES; /* RFC 3550 5.1: the count, itself included */
+  v->probe_last = tseq;
+  send_slot(f, v, slot, n);
+}
+
+/* Sends what is due of v's probe (its rate since it began); at its end,
+ * the estimator is told which packets it was. */
+static void probe_pump(struct fanout *f, struct fanout_view *v) {
+  int64_t elapsed = f->now_us - (int64_t)v->probe_ms;
+  double due = (double)v->probe_bps * (double)elapsed / 8e6 - v->probe_sent;
+  while (v->probe_left && (due >= FANOUT_PAD_BYTES || elapsed >= FANOUT_PROBE_US)) {
+    send_padding(f, v);
+    due -= FANOUT_PAD_BYTES;
+    v->probe_sent += FANOUT_PAD_BYTES;
+    v->probe_left = v->probe_left > FANOUT_PAD_BYTES ? v->probe_left - FANOUT_PAD_BYTES : 0;
+  }
+  if (v->probe_left == 0)
+    bwe_probe_mark(&v->bwe, v->probe_first, v->probe_last);
+}
+
+/* An Auto viewer whose estimate does not carry the next layer up, which
+ * the publisher sends: a probe of padding on RTX for FANOUT_PROBE_US at
+ * FANOUT_PROBE_GAIN times what that layer needs (its media included), once
+ * in FANOUT_PROBE_EVERY_MS, less often while probes lift nothing. */
+static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
+  const struct fanout_out *out = &v->out[FANOUT_VIDEO];
+  const struct fanout_room *r = v->room;
+  int next = out->track + 1;
+  if (!v->estimating || !v->twcc_id || !out->rtx_ssrc || v->pref != FANOUT_PREF_AUTO ||
+      v->probe_left || now < v->next_probe_ms || out->track == FANOUT_NO_TRACK ||
+      next >= FANOUT_VIDEO + r->layers)
+    return;
+  /* The next layer may be paused (nobody took it): what it would need. */
+  double need = layer_need(r, next) * FANOUT_UP_MARGIN, est = bwe_estimate(&v->bwe);
+  if (need == 0 || need <= est || (v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS))
+    return; /* the switch comes by itself, or not yet */
+  if (v->next_probe_ms && est < need && v->probe_backoff < FANOUT_PROBE_BACKOFF)
+    v->probe_backoff++; /* the last one did not lift it enough */
+  double pad = need * FANOUT_PROBE_GAIN - layer_bps(r, out->track);
+  v->probe_bps = (uint32_t)pad;
+  v->probe_ms = (uint64_t)f->now_us;
+  v->probe_left = (uint32_t)(pad * FANOUT_PROBE_US / 8e6) + FANOUT_PAD_BYTES;
+  v->probe_sent = 0;
+  v->probe_first = (uint16_t)v->twcc.next;
+  v->next_probe_ms = now + ((uint64_t)FANOUT_PROBE_EVERY_MS << v->probe_backoff);
+  probe_pump(f, v);
 }
 
 /* Sends v the stored video from out->next on, in order, as its pacing
@@ -325,7 +497,7 @@ static void replay_pump(struct fanout *f, struct fanout_view *v, uint64_t now) {
     if (p && rtp_parse(p->data, p->len, &h) == 0) {
       struct fanout_vp8 ids;
       out->pace_tokens -= (double)p->len;
-      send_rtp(f, v, out, p->data, p->len, out->next, h.ts, vp8_stored(p, &h, &ids));
+      send_rtp(f, v, out, p->data, p->len, &h, out->next, h.ts, vp8_stored(p, &h, &ids));
       out->last_ms = now;
     }
     if (out->next == (uint16_t)high)
@@ -387,9 +559,10 @@ static void video_start(struct fanout *f, struct fanout_view *v, int track, uint
 static void view_start(struct fanout *f, struct fanout_view *v) {
   uint64_t now = uv_now(f->loop);
   v->out[FANOUT_AUDIO].started = 0;
+  int want = layer_want(v, now);
   if (v->out[FANOUT_VIDEO].active)
-    video_start(f, v, layer_pick(v->room, v->pref, now), now);
-  layer_tell(f, v);
+    video_start(f, v, layer_pick(v, want, now), now);
+  layer_tell(f, v, want);
 }
 
 static void view_add(struct fanout *f, struct fanout_view *v) {
@@ -442,7 +615,7 @@ static int pkt_store(struct fanout_room *r, const struct fanout_msg *m) {
 
 /* Packet m to viewer v (or, while v catches up, its next stored ones). */
 static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanout_msg *m,
-                     uint64_t now) {
+                     const struct rtp_hdr *h, uint64_t now) {
   int k = m->track == FANOUT_AUDIO ? FANOUT_AUDIO : FANOUT_VIDEO;
   struct fanout_out *out = &v->out[k];
   if (!out->active)
@@ -453,7 +626,7 @@ static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanou
     out->track = (uint8_t)m->track; /* the switch: its keyframe is here */
     out->started = 0;
     out->catching_up = 0;
-    layer_tell(f, v);
+    layer_tell(f, v, v->want);
   }
   if (out->catching_up) {
     replay_pump(f, v, now); /* this packet too, in its turn */
@@ -467,7 +640,7 @@ static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanou
     vp8_ids_start(out, m->u.pkt.flags & PKT_VP8 ? &m->u.pkt.vp8 : NULL);
     out->started = 1;
   }
-  send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, m->u.pkt.seq, m->u.pkt.ts,
+  send_rtp(f, v, out, m->u.pkt.data, m->u.pkt.len, h, m->u.pkt.seq, m->u.pkt.ts,
            m->u.pkt.flags & PKT_VP8 ? &m->u.pkt.vp8 : NULL);
   out->last_ms = now;
 }
@@ -476,21 +649,26 @@ void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, siz
   struct fanout_room *r = room_get(f, m[0]->room_id);
   uint64_t now = uv_now(f->loop);
   uint8_t go[FANOUT_BATCH];
+  struct rtp_hdr h[FANOUT_BATCH];
   size_t any = 0;
   assert(n >= 1 && n <= FANOUT_BATCH);
   if (r == NULL)
     return;
+  f->now_us = (int64_t)(uv_hrtime() / 1000);
   for (size_t j = 0; j < n; j++) {
     assert(m[j]->type == FANOUT_PKT && m[j]->room_id == r->id);
-    any += go[j] = (uint8_t)pkt_store(r, m[j]);
+    go[j] = (uint8_t)pkt_store(r, m[j]) && rtp_parse(m[j]->u.pkt.data, m[j]->u.pkt.len, &h[j]) == 0;
+    any += go[j];
   }
   /* Viewer by viewer: a viewer's packets of the batch sit together in the
    * send ring and leave as one GSO message. */
   for (size_t i = 0; any && i < r->nviews; i++) {
     for (size_t j = 0; j < n; j++) {
       if (go[j])
-        view_pkt(f, r->views[i], m[j], now);
+        view_pkt(f, r->views[i], m[j], &h[j], now);
     }
+    if (r->views[i]->probe_left)
+      probe_pump(f, r->views[i]);
   }
 }
 
@@ -597,7 +775,7 @@ static void nack_one(struct fanout *f, struct fanout_view *v, int k, uint16_t lo
   }
   struct fanout_vp8 ids;
   nack_remember(v, k, lost, now);
-  send_rtp(f, v, out, p->data, p->len, in, h.ts, vp8_stored(p, &h, &ids));
+  send_rtp(f, v, out, p->data, p->len, &h, in, h.ts, vp8_stored(p, &h, &ids));
   COUNTER_ADD(f->stats.nack_resent, 1);
 }
 
@@ -621,7 +799,10 @@ static void on_room_del(struct fanout *f, uint64_t id) {
 
 void fanout_handle(struct fanout *f, const struct fanout_msg *m) {
   struct fanout_view *v = m->view;
+  f->now_us = (int64_t)(uv_hrtime() / 1000);
   switch (m->type) {
+  case FANOUT_TWCC: view_on_twcc(f, m); break;
+  case FANOUT_REMB: view_on_remb(f, m); break;
   case FANOUT_PKT: on_pkt(f, m); break;
   case FANOUT_RESTART: on_restart(f, m); break;
   case FANOUT_SR: on_sr(f, m); break;
@@ -656,11 +837,15 @@ void fanout_handle(struct fanout *f, const struct fanout_msg *m) {
 
 void fanout_tick(struct fanout *f) {
   uint64_t now = uv_now(f->loop);
+  f->now_us = (int64_t)(uv_hrtime() / 1000);
   for (struct fanout_room *r = f->rooms; r; r = r->next) {
     for (size_t i = 0; i < r->nviews; i++) {
       if (r->views[i]->out[FANOUT_VIDEO].catching_up)
         replay_pump(f, r->views[i], now);
       layer_update(f, r->views[i], now);
+      probe_maybe(f, r->views[i], now);
+      if (r->views[i]->probe_left)
+        probe_pump(f, r->views[i]);
     }
   }
 }

@@ -22,9 +22,11 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "media/bwe.h"
 #include "media/pktstore.h"
 #include "media/seqmap.h"
 #include "media/srtpctx.h"
+#include "media/twcc.h"
 #include "media/udp.h"
 
 enum fanout_kind { FANOUT_AUDIO, FANOUT_VIDEO, FANOUT_KINDS };
@@ -78,6 +80,11 @@ struct fanout_out {
    * it was sent. */
   uint16_t picid_off, picid_last;
   uint8_t tl0_off, tl0_last, ids_sent;
+  /* Video: RTX (RFC 4588), which carries only padding to probe the
+   * viewer's downlink (rtx_ssrc 0: none negotiated). */
+  uint8_t rtx_pt;
+  uint32_t rtx_ssrc;
+  uint16_t rtx_seq;
   uint32_t packets, octets; /* sent, for our sender reports */
   /* Video of a joining viewer: the stored packets from the cached keyframe
    * on go out paced, in order, until it has caught up with the newest. */
@@ -106,8 +113,24 @@ struct fanout_view {
   struct sfu_tcp *tcp;
   struct fanout_out out[FANOUT_KINDS];
   enum fanout_pref pref;
-  uint8_t want;       /* the highest track it would take (FANOUT_NO_TRACK: none), as told */
-  uint8_t told_track; /* out[FANOUT_VIDEO].track as last told (ops->layer) */
+  /* Its downlink estimate (docs/media.md, "Bandwidth estimation"): what it
+   * was sent, numbered by the transport-wide sequence number extension
+   * (twcc_id 0: not negotiated), and its feedback; or its REMB. */
+  uint8_t twcc_id;
+  int estimating; /* feedback or REMB came: the estimate picks Auto's layer */
+  struct twcc_send twcc;
+  struct bwe bwe;
+  uint64_t down_ms; /* when Auto last moved down a layer: up again only later */
+  /* A probe: padding on RTX sent at probe_bps from probe_ms, probe_left
+   * bytes still to go, its transport-wide numbers from probe_first; the
+   * next one not before next_probe_ms. */
+  uint32_t probe_bps;
+  uint64_t probe_ms, next_probe_ms;
+  uint32_t probe_left, probe_sent;
+  uint16_t probe_first, probe_last;
+  unsigned probe_backoff; /* probes in a row that did not lift the estimate */
+  uint8_t want;           /* the highest track it would take (FANOUT_NO_TRACK: none), as told */
+  uint8_t told_track;     /* out[FANOUT_VIDEO].track as last told (ops->layer) */
   /* Its retransmission budget, in bytes (a token bucket), and the packets
    * resent lately (a NACK for one of them again is a duplicate). */
   double nack_tokens;
@@ -132,6 +155,8 @@ enum fanout_msg_type {
   FANOUT_NACK,       /* view lost packets */
   FANOUT_ROOM_DEL,   /* the share has no more viewers of room_id: its ring goes */
   FANOUT_VIEW_PREF,  /* view's quality menu changed (u.pref) */
+  FANOUT_TWCC,       /* view's transport-wide feedback: its FCI in u.pkt.data, u.pkt.len */
+  FANOUT_REMB,       /* view's receiver estimate (u.remb_bps) */
 };
 
 #define FANOUT_SEED 0x100 /* FANOUT_PKT flag: stored only (a new share's ring, filled) */
@@ -168,6 +193,7 @@ struct fanout_msg {
       uint32_t rtp_ts;
     } sr;
     enum fanout_pref pref;
+    uint32_t remb_bps;
   } u;
 };
 
@@ -200,6 +226,8 @@ struct fanout {
   void *arg;
   struct fanout_room *rooms;
   struct fanout_stats stats;
+  int64_t now_us;                  /* the send time of what goes out this loop turn (uv_hrtime) */
+  struct twcc_pkt fb[512];         /* a viewer's feedback, as twcc.c reads it */
   uint8_t scratch[UDP_SLOT_BYTES]; /* RTCP built before protecting */
 };
 

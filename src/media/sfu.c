@@ -308,6 +308,20 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
   return c[SFU_AUDIO] || c[SFU_VIDEO] ? 0 : -ENOENT;
 }
 
+/* Viewer: its packets carry its transport-wide sequence number when it
+ * offers that extension with a one-byte id (its feedback makes its
+ * estimate); docs/media.md, "Bandwidth estimation". */
+static void viewer_twcc(struct sfu_peer *p, const struct sdp *o, struct sdp_answer_params *ap) {
+  int id = 0;
+  for (size_t i = 0; i < o->n_media && id == 0; i++)
+    id = sdp_ext_id(&o->media[i], SDP_EXT_TWCC);
+  twcc_send_init(&p->view->twcc);
+  if (id < 1 || id > 14)
+    return;
+  p->view->twcc_id = (uint8_t)id;
+  ap->exts |= 1u << SDP_EXT_TWCC;
+}
+
 /* Viewer: what onair sends it, on the payload types the answer picks. */
 static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answer_params *ap) {
   struct sfu_room *r = p->room;
@@ -317,8 +331,10 @@ static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answ
       continue;
     sends[k]->codec = &r->tracks[k].codec;
     sends[k]->ssrc = randombytes_random() | 1;
-    sends[k]->rtx_ssrc = 0;
+    /* Video: RTX (when the viewer offers it) carries probes' padding. */
+    sends[k]->rtx_ssrc = k == SFU_VIDEO ? (sends[k]->ssrc + 1) | 1 : 0;
   }
+  viewer_twcc(p, o, ap);
   for (int k = 0; k < SFU_KINDS; k++) {
     struct fanout_out *out = &p->view->out[k];
     const struct sdp_media *m;
@@ -332,6 +348,8 @@ static void viewer_take(struct sfu_peer *p, const struct sdp *o, struct sdp_answ
     out->pt = c->pt;
     out->ssrc = sends[k]->ssrc;
     seqmap_init(&out->map, out->ssrc);
+    out->rtx_pt = c->rtx_pt >= 0 ? (uint8_t)c->rtx_pt : 0;
+    out->rtx_ssrc = c->rtx_pt >= 0 ? sends[k]->rtx_ssrc : 0;
   }
 }
 

@@ -237,6 +237,27 @@ static void on_nack(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
   sfu_share_post(v->sfu, v->share, &m);
 }
 
+/* A viewer's transport-wide feedback or REMB: its share's estimate of its
+ * downlink. */
+static void on_estimate(struct sfu_peer *v, const struct rtcp_pkt *pkt) {
+  struct rtcp_fb fb;
+  struct rtcp_remb remb;
+  struct fanout_msg m = {.view = v->view, .room_id = v->room->id};
+  if (v->share < 0)
+    return;
+  if (pkt->type == RTCP_RTPFB && twcc_rtcp_fb(pkt, &fb) == 0 && fb.fci_len <= PKTSTORE_MTU) {
+    m.type = FANOUT_TWCC;
+    m.u.pkt.data = fb.fci;
+    m.u.pkt.len = (uint16_t)fb.fci_len;
+  } else if (pkt->type == RTCP_PSFB && rtcp_parse_remb(pkt, &remb) == 0) {
+    m.type = FANOUT_REMB;
+    m.u.remb_bps = remb.bitrate > UINT32_MAX ? UINT32_MAX : (uint32_t)remb.bitrate;
+  } else {
+    return;
+  }
+  sfu_share_post(v->sfu, v->share, &m);
+}
+
 static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) {
   struct rtcp_iter it;
   struct rtcp_pkt pkt;
@@ -247,6 +268,9 @@ static void on_viewer_rtcp(struct sfu_peer *v, const uint8_t *data, size_t len) 
       on_nack(v, &pkt);
     else if (pkt.type == RTCP_PSFB && (pkt.count == RTCP_PSFB_PLI || pkt.count == RTCP_PSFB_FIR))
       sfu_fwd_request_keyframe(v->room, v->layer_track ? v->layer_track : SFU_VIDEO, now);
+    else if ((pkt.type == RTCP_RTPFB && pkt.count == TWCC_FMT) ||
+             (pkt.type == RTCP_PSFB && pkt.count == RTCP_PSFB_AFB))
+      on_estimate(v, &pkt);
   }
 }
 

@@ -173,7 +173,7 @@ static void bring_release(struct bring *r, size_t at) {
 /* Copies m (and a packet's bytes) to msg and data. */
 static void msg_fill(struct fanout_msg *msg, uint8_t *data, const struct fanout_msg *m) {
   *msg = *m;
-  if (m->type == FANOUT_PKT) {
+  if (m->type == FANOUT_PKT || m->type == FANOUT_TWCC) {
     assert(m->u.pkt.len <= PKTSTORE_MTU);
     memcpy(data, m->u.pkt.data, m->u.pkt.len);
     msg->u.pkt.data = NULL; /* the consumer points it at its copy */
@@ -181,7 +181,7 @@ static void msg_fill(struct fanout_msg *msg, uint8_t *data, const struct fanout_
 }
 
 static size_t msg_len(const struct fanout_msg *m) {
-  return m->type == FANOUT_PKT ? m->u.pkt.len : 0;
+  return m->type == FANOUT_PKT || m->type == FANOUT_TWCC ? m->u.pkt.len : 0;
 }
 
 /* Moves waiting messages into the ring, in order, while it has room. */
@@ -334,7 +334,7 @@ static void ring_take(struct worker *w) {
       }
       fanout_handle_pkts(&w->share, batch, n);
     } else {
-      if (s->m.type == FANOUT_PKT)
+      if (s->m.type == FANOUT_PKT || s->m.type == FANOUT_TWCC)
         s->m.u.pkt.data = s->data;
       fanout_handle(&w->share, &s->m);
     }

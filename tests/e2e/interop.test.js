@@ -125,7 +125,9 @@ describe('interop with aiortc', { timeout: 170000 }, () => {
     t.diagnostic(`aiortc viewer: ${JSON.stringify(done)}`);
     assert.equal(done.event, 'done', `the aiortc viewer decoded enough: ${JSON.stringify(done)}`);
     assert.ok(done.video >= 60, 'at least 60 video frames');
-    const out = (await pageRtp(bc.page)).outbound.video[0];
+    // The simulcast layer onair sends it: the largest one the broadcaster sends.
+    const out = (await pageRtp(bc.page)).outbound.video.filter(v => v.active !== false && v.packetsSent > 0)
+      .reduce((a, b) => (b.frameWidth > a.frameWidth ? b : a));
     t.diagnostic(`Chromium sends ${out.frameWidth}x${out.frameHeight}, ${out.framesEncoded} frames encoded so far`);
     t.diagnostic(view.events.filter(e => e.event === 'frames').map(e => `${e.t}s v=${e.video} a=${e.audio}`).join(', '));
     assert.ok(done.width >= 160 && done.width <= 1920 && done.height >= 90 && done.height <= 1080,

@@ -3,6 +3,12 @@
 // quality menu. A viewer on Low decodes the low layer's size, one on Audio
 // only gets no video packets, and the layers nobody watches are paused at the
 // broadcaster (its getStats shows them inactive) until a viewer wants them.
+// A viewer on Auto gets the layer its downlink carries: every page's media
+// goes through a UDP relay in the test (tests/lib/udp-relay.js: onair
+// announces the relay's address), which can put a bottleneck (a token
+// bucket, 300 kbit/s) before one viewer; that viewer moves down to the low
+// layer and keeps decoding, the others keep theirs, and it comes back up
+// once the bottleneck is gone.
 //
 // Run inside a network namespace so WebRTC stays on loopback:
 //   tests/e2e/in-netns.sh node --test tests/e2e/simulcast.test.js
@@ -12,13 +18,50 @@ const { describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 const { stepper } = require('../lib/steps.js');
-const { startOnair } = require('../lib/server.js');
+const { startOnair, freePort } = require('../lib/server.js');
+const { startLossyRelay } = require('../lib/udp-relay.js');
 const {
   CHROMIUM, BROWSER_ARGS, sleep, eventually, pageRtp, newUserContext, watchPage, goLive, assertPlays,
   openViewer, viewerStats,
 } = require('../lib/media-e2e.js');
 
 const STEP_MS = 90000;
+const RELAY_ADDR = '127.0.0.2';
+const CAP_BPS = 300000;
+
+// The ICE ufrag of a page's newest open connection (what its checks name).
+function pageUfrag(page) {
+  return page.evaluate(() => {
+    const pc = window.__onairTest.pcs.filter(p => p.connectionState === 'connected').pop();
+    return pc ? /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp)[1] : null;
+  });
+}
+
+// Samples a viewer's decoded frames every 100 ms until stop() is called:
+// resolves to the frames decoded and the longest time without a new one.
+function watchFrames(page) {
+  let on = true;
+  const done = (async () => {
+    let last = null;
+    let lastChange = Date.now();
+    let longest = 0;
+    let first = null;
+    while (on) {
+      const s = await viewerStats(page).catch(() => null);
+      const f = s ? s.framesDecoded : 0;
+      if (first === null) first = f;
+      if (last !== null && f > last) {
+        longest = Math.max(longest, Date.now() - lastChange);
+        lastChange = Date.now();
+      }
+      last = f;
+      await sleep(100);
+    }
+    longest = Math.max(longest, Date.now() - lastChange);
+    return { frames: last - first, longest };
+  })();
+  return { stop: () => { on = false; return done; } };
+}
 
 // The broadcaster's simulcast layers as its getStats tells them, lowest first.
 async function layers(page) {
@@ -49,6 +92,7 @@ async function choose(page, quality) {
 
 describe('simulcast: three layers, a quality menu, unwatched layers paused', { timeout: 300000 }, () => {
   let srv;
+  let relay;
   let browser;
   let bc;
   const viewers = {};
@@ -57,13 +101,20 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
   const step = stepper({ server: () => srv, timeoutMs: STEP_MS });
 
   before(async () => {
-    srv = await startOnair([]);
+    const port = await freePort();
+    relay = await startLossyRelay({
+      listen: { address: RELAY_ADDR, port },
+      target: { address: '127.0.0.1', port },
+      lossRate: 0,
+    });
+    srv = await startOnair(['--media-announce', RELAY_ADDR], { port });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
     if (srv) await srv.stop();
+    if (relay) relay.close();
   });
 
   step('the broadcaster goes live with three layers; with nobody watching, only the lowest is sent', async t => {
@@ -125,6 +176,57 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
     assert.ok(s.frameWidth > low.frameWidth, 'High is larger than Low');
     await assertPlays(viewers.low.page, 'low viewer, still');
     await assertPlays(viewers.high.page, 'high viewer, still');
+  });
+
+  step('a viewer on Auto gets the high layer its network carries', async t => {
+    viewers.auto = await openViewer(browser, srv, 'sim_auto', bc.name, errors);
+    await assertPlays(viewers.auto.page, 'auto viewer');
+    const t0 = Date.now();
+    const s = await eventually(async () => {
+      const v = await viewerStats(viewers.auto.page);
+      return v && v.layer === 'high' && v.frameWidth === byRid(await layers(bc.page), 'h').frameWidth ? v : null;
+    }, 'the Auto viewer on the high layer', 60000);
+    t.diagnostic(`auto viewer: ${s.frameWidth}x${s.frameHeight} on ${s.layer} after ${Date.now() - t0} ms`);
+  });
+
+  step('a bottleneck of 300 kbit/s before the Auto viewer: it moves to the low layer and keeps playing', async t => {
+    const ufrag = await pageUfrag(viewers.auto.page);
+    assert.ok(ufrag, 'the Auto viewer\'s connection');
+    const frames = watchFrames(viewers.auto.page);
+    const t0 = Date.now();
+    const link = relay.cap(ufrag, CAP_BPS);
+    const low = byRid(await layers(bc.page), 'l');
+    const s = await eventually(async () => {
+      const v = await viewerStats(viewers.auto.page);
+      return v && v.layer === 'low' && v.frameWidth === low.frameWidth ? v : null;
+    }, 'the capped viewer on the low layer', 30000);
+    const tookMs = Date.now() - t0;
+    await sleep(5000); // and it stays there, decoding
+    const f = await frames.stop();
+    const still = await viewerStats(viewers.auto.page);
+    const high = await viewerStats(viewers.high.page);
+    t.diagnostic(`capped viewer: low layer (${s.frameWidth}x${s.frameHeight}) after ${tookMs} ms; ` +
+      `${f.frames} frames decoded since the cap, longest gap ${f.longest} ms; bottleneck dropped ${link.dropped()} packets; ` +
+      `the High viewer: ${high.frameWidth}x${high.frameHeight} ${high.layer}`);
+    assert.equal(still.layer, 'low', `it stays on the low layer under the bottleneck (${still.layer}, ${still.frameWidth}x${still.frameHeight})`);
+    assert.ok(f.frames >= 50, `its video kept decoding (${f.frames} frames)`);
+    // The gap is a time: shown above; asserted only as "no stall" (the
+    // issue's 1 s is what bench/ measures), since a loaded machine stretches it.
+    assert.ok(f.longest < 3000, `no stall: longest gap ${f.longest} ms`);
+    assert.equal(high.layer, 'high', 'the High viewer keeps the high layer');
+    assert.equal((await viewerStats(viewers.low.page)).layer, 'low', 'the Low viewer keeps the low layer');
+  });
+
+  step('the bottleneck lifted: the Auto viewer climbs back to the high layer', async t => {
+    const ufrag = await pageUfrag(viewers.auto.page);
+    const t0 = Date.now();
+    relay.uncap(ufrag);
+    const s = await eventually(async () => {
+      const v = await viewerStats(viewers.auto.page);
+      return v && v.layer === 'high' && v.frameWidth === byRid(await layers(bc.page), 'h').frameWidth ? v : null;
+    }, 'the Auto viewer back on the high layer', 60000);
+    t.diagnostic(`auto viewer back on ${s.layer} (${s.frameWidth}x${s.frameHeight}) after ${Date.now() - t0} ms`);
+    await assertPlays(viewers.auto.page, 'auto viewer, after');
   });
 
   step('no page errors or CSP violations', () => {

@@ -137,7 +137,7 @@ function pageRtp(page) {
         }
         if ((s.type !== 'outbound-rtp' && s.type !== 'inbound-rtp') || !(s.kind in out.outbound)) return;
         const pick = {
-          ssrc: s.ssrc,
+          ssrc: s.ssrc, rid: s.rid, active: s.active,
           packetsSent: s.packetsSent, bytesSent: s.bytesSent, framesEncoded: s.framesEncoded,
           packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived, packetsLost: s.packetsLost,
           framesDecoded: s.framesDecoded, framesReceived: s.framesReceived, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
@@ -196,8 +196,8 @@ async function goLive(page, srv, title = '') {
   await page.locator('#end').waitFor({ state: 'visible', timeout: 15000 });
   return eventually(async () => {
     const s = await pageRtp(page);
-    const v = s.outbound.video[0];
-    return v && v.packetsSent > 0 && v.framesEncoded > 0 ? s : null;
+    // One simulcast layer or more (docs/media.md): any that carries video.
+    return s.outbound.video.some(v => v.packetsSent > 0 && v.framesEncoded > 0) ? s : null;
   }, 'the broadcaster\'s outbound video to carry packets', 20000);
 }
 

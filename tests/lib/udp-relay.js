@@ -16,8 +16,64 @@ function isRtp(b) {
   return b.length >= 12 && b[0] >= 128 && b[0] <= 191 && !(b[1] >= 192 && b[1] <= 223);
 }
 
+// The ICE ufrag a client's STUN binding request names as its own (the part
+// of USERNAME after the colon: RFC 8445 7.2.2), or null.
+function stunClientUfrag(b) {
+  if (b.length < 20 || b[0] > 3 || b.readUInt32BE(4) !== 0x2112a442) return null;
+  for (let at = 20; at + 4 <= b.length;) {
+    const type = b.readUInt16BE(at);
+    const len = b.readUInt16BE(at + 2);
+    if (at + 4 + len > b.length) return null;
+    if (type === 0x0006) {
+      const name = b.toString('latin1', at + 4, at + 4 + len);
+      const colon = name.indexOf(':');
+      return colon >= 0 ? name.slice(colon + 1) : null;
+    }
+    at += 4 + len + ((4 - (len % 4)) % 4);
+  }
+  return null;
+}
+
+// A bottleneck toward one client: a token bucket at bps (bits a second)
+// in front of a drop-tail queue that holds queueMs of it, so that delay
+// grows before packets are lost, as on a real narrow link.
+function bottleneck(send, bps, queueMs) {
+  const queue = [];
+  let queued = 0;
+  let tokens = 0;
+  let last = process.hrtime.bigint();
+  let timer = null;
+  const cap = () => bps / 8 * queueMs / 1000;
+  function pump() {
+    timer = null;
+    const now = process.hrtime.bigint();
+    tokens = Math.min(tokens + Number(now - last) / 1e9 * bps / 8, 1500);
+    last = now;
+    while (queue.length && tokens >= queue[0].length) {
+      const m = queue.shift();
+      tokens -= m.length;
+      queued -= m.length;
+      send(m);
+    }
+    if (queue.length) timer = setTimeout(pump, 1);
+  }
+  return {
+    dropped: 0,
+    push(m) {
+      if (queued + m.length > cap()) { this.dropped++; return; }
+      queue.push(m);
+      queued += m.length;
+      if (!timer) pump();
+    },
+    setRate(r) { bps = r; },
+  };
+}
+
 // startLossyRelay({ listen: { address, port }, target: { address, port },
-//   lossRate, random }) resolves to { stats(ssrc), clients, setLoss(rate), close() }.
+//   lossRate, random }) resolves to { stats(ssrc), clients, setLoss(rate),
+//   cap(ufrag, bps), uncap(ufrag), close() }: cap() puts a bottleneck
+//   (bottleneck() above) on what onair sends to the client whose ICE ufrag
+//   is ufrag.
 async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.random }) {
   const front = dgram.createSocket('udp4');
   const clients = new Map(); // "addr:port" -> { up, fromClient, toClient }
@@ -47,8 +103,11 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
       s.forwarded++;
     }
     client.toClient++;
-    front.send(msg, client.port, client.address);
+    const link = client.ufrag ? caps.get(client.ufrag) : null;
+    if (link) link.push(msg, client);
+    else front.send(msg, client.port, client.address);
   }
+  const caps = new Map(); // client ufrag -> { push(msg, client) }
 
   front.on('message', (msg, rinfo) => {
     const key = `${rinfo.address}:${rinfo.port}`;
@@ -62,6 +121,7 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
       clients.set(key, c);
     }
     c.fromClient++;
+    if (!c.ufrag) c.ufrag = stunClientUfrag(msg);
     c.ready.then(() => c.up.send(msg, target.port, target.address));
   });
   front.on('error', () => {});
@@ -73,6 +133,20 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
   return {
     clients,
     setLoss(r) { rate = r; },
+    cap(ufrag, bps, queueMs = 300) {
+      const links = new Map(); // per client address: its own bucket
+      const link = {
+        dropped: () => [...links.values()].reduce((n, b) => n + b.dropped, 0),
+        push(m, client) {
+          const key = `${client.address}:${client.port}`;
+          if (!links.has(key)) links.set(key, bottleneck(x => front.send(x, client.port, client.address), bps, queueMs));
+          links.get(key).push(m);
+        },
+      };
+      caps.set(ufrag, link);
+      return link;
+    },
+    uncap(ufrag) { caps.delete(ufrag); },
     // Figures for one RTP stream (by SSRC) toward the clients.
     stats(ssrc) {
       const s = perSsrc.get(ssrc >>> 0);
@@ -87,4 +161,4 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
   };
 }
 
-module.exports = { startLossyRelay, isRtp };
+module.exports = { startLossyRelay, isRtp, stunClientUfrag };
