@@ -580,6 +580,8 @@ static void view_add(struct fanout *f, struct fanout_view *v) {
     return;
   }
   v->room = r;
+  if (v->layers >= 1 && v->layers <= FANOUT_LAYERS)
+    r->layers = v->layers; /* before the share has had a packet of the room */
   v->index = r->nviews;
   r->views[r->nviews++] = v;
   COUNTER_ADD(f->stats.views, 1);

@@ -112,6 +112,7 @@ struct fanout_view {
   socklen_t addr_len;
   struct sfu_tcp *tcp;
   struct fanout_out out[FANOUT_KINDS];
+  uint8_t layers; /* the room's video layers when it was handed over (the media plane's word) */
   enum fanout_pref pref;
   /* Its downlink estimate (docs/media.md, "Bandwidth estimation"): what it
    * was sent, numbered by the transport-wide sequence number extension

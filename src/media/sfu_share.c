@@ -97,6 +97,7 @@ void sfu_share_view_add(struct sfu_peer *v) {
   s->share_views[i]++;
   v->view->srtp = v->srtp; /* its sending half is the share's from now on */
   v->view->room_id = r->id;
+  v->view->layers = r->layers;
   struct fanout_msg m = {.type = FANOUT_VIEW_ADD, .view = v->view, .room_id = r->id};
   path_fill(v, &m);
   v->share = i;

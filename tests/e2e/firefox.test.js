@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 const {
-  PASSWORD, launchFirefox, launchChromium, eventually, signUp, addInitScript, pageRtp, stream,
+  PASSWORD, launchFirefox, launchChromium, eventually, signUp, addInitScript, pageRtp, stream, topLayer,
 } = require('../lib/browsers.js');
 
 const WAIT_MS = 15000;
@@ -179,10 +179,13 @@ describe('Firefox and Chromium through onair', { timeout: 170000 }, () => {
     await crView.locator('#room-title').filter({ hasText: /^Firefox live$/ }).waitFor({ timeout: WAIT_MS });
     const got = await assertPlays(crView, 'carl (chromium) watching fiona (firefox)');
     assert.equal(got.rtp.mimeType.toLowerCase(), 'video/vp8', 'carl decodes VP8');
-    // What Firefox encoded is what Chromium decodes, frame size and all.
-    const up = stream(await pageRtp(ffBroadcast), 'outbound', 'video');
-    assert.equal(got.rtp.frameWidth, up.frameWidth, 'the viewer decodes frames as wide as the broadcaster encodes');
-    assert.equal(got.rtp.frameHeight, up.frameHeight, 'the viewer decodes frames as high as the broadcaster encodes');
+    // What Firefox encoded is what Chromium decodes, frame size and all: its
+    // largest simulcast layer, once onair switched the viewer to it.
+    await eventually(async () => {
+      const up = topLayer(await pageRtp(ffBroadcast));
+      const down = stream(await pageRtp(crView), 'inbound', 'video');
+      return up && down && down.frameWidth === up.frameWidth && down.frameHeight === up.frameHeight;
+    }, 'the viewer to decode frames of the size the broadcaster encodes (its largest layer)', 20000);
     await eventually(() => ffBroadcast.evaluate(() => document.querySelector('#viewers').textContent === '1'),
       'fiona\'s page to show 1 watching');
   });

@@ -14,7 +14,7 @@ const assert = require('node:assert/strict');
 const { stepper } = require('../lib/steps.js');
 const { startOnair } = require('../lib/server.js');
 const {
-  PASSWORD, launchChromium, launchFirefox, eventually, sleep, signUp, addInitScript, pageRtp, stream,
+  PASSWORD, launchChromium, launchFirefox, eventually, sleep, signUp, addInitScript, pageRtp, stream, topLayer,
 } = require('../lib/browsers.js');
 
 const WAIT_MS = 15000;
@@ -184,10 +184,13 @@ describe('H.264 through onair', { timeout: 170000 }, () => {
     const s = await videoStats(v1);
     await eventually(async () => (await videoStats(v1)).framesDecoded > s.framesDecoded + 10, 'vera keeps decoding');
     await eventually(() => hana.evaluate(() => document.querySelector('#viewers').textContent === '2'), 'hana\'s page shows 2 watching');
-    // Frames the broadcaster encodes arrive with its size.
-    const up = stream(await pageRtp(hana), 'outbound', 'video');
-    const down = stream(await pageRtp(v2), 'inbound', 'video');
-    assert.equal(`${down.frameWidth}x${down.frameHeight}`, `${up.frameWidth}x${up.frameHeight}`, 'the viewer decodes the broadcaster\'s frame size');
+    // Frames the broadcaster encodes arrive with its size (its largest
+    // simulcast layer, once onair switched the viewer to it).
+    await eventually(async () => {
+      const up = topLayer(await pageRtp(hana));
+      const down = stream(await pageRtp(v2), 'inbound', 'video');
+      return up && down && `${down.frameWidth}x${down.frameHeight}` === `${up.frameWidth}x${up.frameHeight}`;
+    }, 'the viewer to decode the broadcaster\'s frame size (its largest layer)', 20000);
   });
 
   step('4. a Firefox viewer without H.264 is told plainly, and the others keep playing', async t => {

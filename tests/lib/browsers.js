@@ -182,6 +182,8 @@ function pageRtp(page) {
         (s.type === 'outbound-rtp' ? out.outbound : out.inbound).push({
           kind,
           ssrc: s.ssrc,
+          rid: s.rid || '',
+          active: s.active !== false,
           mimeType: codec ? codec.mimeType : null,
           fmtp: codec ? codec.sdpFmtpLine || '' : null,
           payloadType: codec ? codec.payloadType : null,
@@ -209,7 +211,15 @@ function stream(rtp, direction, kind) {
   return list.find(s => s.packets > 0) || list[0] || null;
 }
 
+// The broadcaster's largest simulcast layer that is sent (its only video
+// stream without simulcast): what a viewer on Auto or High gets.
+function topLayer(rtp) {
+  const sent = rtp.outbound.filter(s => s.kind === 'video' && s.active && s.packets > 0);
+  return sent.reduce((a, b) => (!a || b.frameWidth > a.frameWidth ? b : a), null);
+}
+
 module.exports = {
+  topLayer,
   CHROMIUM, FIREFOX, PASSWORD, FIREFOX_PREFS,
   launchFirefox, launchChromium, sleep, eventually, signUp,
   initScript, addInitScript, pageRtp, stream,
