@@ -271,19 +271,27 @@ static double layer_bps(const struct fanout_room *r, int track) {
   return 8.0 * ((double)r->tracks[track].rate_Bps + r->tracks[FANOUT_AUDIO].rate_Bps);
 }
 
+static int layer_live(const struct fanout_room *r, int track, uint64_t now) {
+  const struct fanout_track *t = &r->tracks[track];
+  return t->store && t->last_ms && (now < t->last_ms || now - t->last_ms < FANOUT_LAYER_QUIET_MS);
+}
+
 /* What a layer needs, bits a second: its rate; for one never heard of (paused
  * from the start), a guess between the layers around it that were (a layer
  * is about 3 times the one below); 0 when none was. */
-static double layer_need(const struct fanout_room *r, int track) {
+static double layer_need(const struct fanout_room *r, int track, uint64_t now) {
   int top = FANOUT_VIDEO + (r->layers ? r->layers : 1) - 1;
   double below = 0, above = 0;
-  if (r->tracks[track].rate_Bps)
+  if (r->tracks[track].rate_Bps && layer_live(r, track, now))
     return layer_bps(r, track);
   for (int t = track - 1; t >= FANOUT_VIDEO && below == 0; t--)
     below = r->tracks[t].rate_Bps ? layer_bps(r, t) * (track - t) * 3 : 0;
   for (int t = track + 1; t <= top && above == 0; t++)
     above = r->tracks[t].rate_Bps ? layer_bps(r, t) / ((t - track) * 3) : 0;
-  return below && above ? sqrt(below * above) : below ? below : above;
+  double guess = below && above ? sqrt(below * above) : below ? below : above;
+  /* Paused: the rate it had, if it was ever sent long enough to tell, and
+   * not less than the guess (a short burst before the pause says little). */
+  return fmax(guess, r->tracks[track].rate_Bps ? layer_bps(r, track) : 0);
 }
 
 /* Auto: the highest track v's estimate carries: the one it gets while the
@@ -298,7 +306,7 @@ static int layer_auto(const struct fanout_view *v, int top, uint64_t now) {
   int cur = v->out[FANOUT_VIDEO].track;
   int hold = v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS;
   for (int t = top; t > FANOUT_VIDEO; t--) {
-    double need = layer_need(v->room, t);
+    double need = layer_need(v->room, t, now);
     if (t <= cur ? need <= est : !hold && need * FANOUT_UP_MARGIN <= est)
       return t;
   }
@@ -315,11 +323,6 @@ static int layer_want(const struct fanout_view *v, uint64_t now) {
   case FANOUT_PREF_HIGH: return FANOUT_VIDEO + top;
   default: return layer_auto(v, FANOUT_VIDEO + top, now);
   }
-}
-
-static int layer_live(const struct fanout_room *r, int track, uint64_t now) {
-  const struct fanout_track *t = &r->tracks[track];
-  return t->store && t->last_ms && (now < t->last_ms || now - t->last_ms < FANOUT_LAYER_QUIET_MS);
 }
 
 /* The track v is to get: the one it wants (want) if the publisher sends
@@ -462,7 +465,7 @@ static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
       next >= FANOUT_VIDEO + r->layers)
     return;
   /* The next layer may be paused (nobody took it): what it would need. */
-  double need = layer_need(r, next) * FANOUT_UP_MARGIN, est = bwe_estimate(&v->bwe);
+  double need = layer_need(r, next, now) * FANOUT_UP_MARGIN, est = bwe_estimate(&v->bwe);
   if (need == 0 || need <= est || (v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS))
     return; /* the switch comes by itself, or not yet */
   if (v->next_probe_ms && est < need && v->probe_backoff < FANOUT_PROBE_BACKOFF)

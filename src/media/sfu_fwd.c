@@ -146,13 +146,16 @@ static int seq_taken(struct sfu_peer *p, uint32_t ssrc, uint16_t seq) {
   return jumped;
 }
 
-/* The publisher's bytes a second, over windows of SFU_RATE_WINDOW_MS. */
+/* The publisher's bytes a second, over windows of SFU_RATE_WINDOW_MS. A
+ * window that spans a pause (a simulcast layer paused, then sent again) is
+ * not believed: a layer's rate is what it takes while it is sent. */
 static void track_rate(struct sfu_track *t, size_t len, uint64_t now) {
   if (t->rate_since_ms == 0)
     t->rate_since_ms = now;
   t->rate_bytes += len;
   if (now - t->rate_since_ms >= SFU_RATE_WINDOW_MS) {
-    t->rate_Bps = (uint32_t)(t->rate_bytes * 1000 / (now - t->rate_since_ms));
+    if (now - t->rate_since_ms <= 2 * SFU_RATE_WINDOW_MS)
+      t->rate_Bps = (uint32_t)(t->rate_bytes * 1000 / (now - t->rate_since_ms));
     t->rate_bytes = 0;
     t->rate_since_ms = now;
   }
