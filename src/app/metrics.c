@@ -72,6 +72,18 @@ static void media_metrics(struct buf *b, const struct sfu *sfu) {
   metric(b, "onair_nack_over_budget_total", "counter",
          "Packets not resent: the viewer's retransmission budget was spent.",
          (double)s.nack_over_budget);
+  metric(b, "onair_layer_switches_total", "counter",
+         "Viewers moved to another simulcast layer (quality menu, estimate, a layer paused).",
+         (double)s.layer_switches);
+  metric(b, "onair_probe_packets_total", "counter",
+         "Padding packets sent to find out whether a viewer's downlink carries a higher layer.",
+         (double)s.probe_packets);
+  metric(b, "onair_viewer_feedback_total", "counter",
+         "Viewers' transport-wide congestion control feedback (and REMB) taken.",
+         (double)s.viewer_feedbacks);
+  metric(b, "onair_publisher_feedback_total", "counter",
+         "Transport-wide congestion control feedback packets sent to publishers.",
+         (double)s.twcc_sent);
   metric(b, "onair_keyframe_requests_total", "counter",
          "Keyframe requests sent to publishers (PLI/FIR, at most one a second).",
          (double)s.keyframe_requests);

@@ -408,11 +408,13 @@ static void view_on_twcc(struct fanout *f, const struct fanout_msg *m) {
     return;
   estimate_start(v);
   bwe_on_feedback(&v->bwe, f->fb, (size_t)n, f->now_us);
+  COUNTER_ADD(f->stats.feedbacks, 1);
 }
 
 static void view_on_remb(struct fanout *f, const struct fanout_msg *m) {
   estimate_start(m->view);
   bwe_on_remb(&m->view->bwe, m->u.remb_bps, f->now_us);
+  COUNTER_ADD(f->stats.feedbacks, 1);
 }
 
 /* One padding-only packet on v's RTX stream, numbered for feedback. */
@@ -435,6 +437,7 @@ static void send_padding(struct fanout *f, struct fanout_view *v) {
   slot[n - 1] = FANOUT_PAD_BYTES; /* RFC 3550 5.1: the count, itself included */
   v->probe_last = tseq;
   send_slot(f, v, slot, n);
+  COUNTER_ADD(f->stats.probe_packets, 1);
 }
 
 /* Sends what is due of v's probe (its rate since it began); at its end,
@@ -627,7 +630,8 @@ static void view_pkt(struct fanout *f, struct fanout_view *v, const struct fanou
     return;
   if (k == FANOUT_VIDEO && m->track != out->track) {
     if (m->track != out->target || !(m->u.pkt.flags & PKT_KEYFRAME))
-      return;                       /* another layer's */
+      return; /* another layer's */
+    COUNTER_ADD(f->stats.layer_switches, 1);
     out->track = (uint8_t)m->track; /* the switch: its keyframe is here */
     out->started = 0;
     out->catching_up = 0;

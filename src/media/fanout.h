@@ -206,6 +206,9 @@ struct fanout_stats {
   uint64_t nack_duplicates;  /* asked again within FANOUT_NACK_REPEAT_MS: not resent */
   uint64_t nack_over_budget; /* not resent: the viewer's budget was spent */
   uint64_t views;            /* now */
+  uint64_t layer_switches;   /* a viewer moved to another simulcast layer (at its keyframe) */
+  uint64_t probe_packets;    /* padding sent to probe a viewer's downlink */
+  uint64_t feedbacks;        /* viewers' transport-wide feedback (and REMB) taken */
 };
 
 struct fanout_ops {

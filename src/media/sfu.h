@@ -118,6 +118,10 @@ struct sfu_stats {
   uint64_t nack_resent, keyframe_requests;
   uint64_t nack_duplicates;  /* asked again within 50 ms of its resending: not resent */
   uint64_t nack_over_budget; /* not resent: the viewer's retransmission budget was spent */
+  uint64_t layer_switches;   /* viewers moved to another simulcast layer */
+  uint64_t probe_packets;    /* padding sent to probe viewers' downlinks */
+  uint64_t viewer_feedbacks; /* viewers' transport-wide feedback and REMB taken */
+  uint64_t twcc_sent;        /* transport-wide feedback packets sent to publishers */
   uint64_t dropped[SFU_DROPS];
   uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;
   uint64_t udp_tx_sends; /* messages handed to the kernel (GSO: several datagrams each) */

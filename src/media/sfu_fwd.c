@@ -310,6 +310,7 @@ void sfu_fwd_twcc(struct sfu_room *r) {
     if (n <= 0)
       return;
     send_rtcp(pub, (size_t)n);
+    r->sfu->stats.twcc_sent++;
   }
 }
 

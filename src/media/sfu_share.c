@@ -196,6 +196,9 @@ void sfu_share_stats(const struct sfu *s, struct sfu_stats *out) {
     out->nack_resent += f.nack_resent;
     out->nack_duplicates += f.nack_duplicates;
     out->nack_over_budget += f.nack_over_budget;
+    out->layer_switches += f.layer_switches;
+    out->probe_packets += f.probe_packets;
+    out->viewer_feedbacks += f.feedbacks;
   }
 }
 

@@ -227,6 +227,17 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
     }, 'the Auto viewer back on the high layer', 60000);
     t.diagnostic(`auto viewer back on ${s.layer} (${s.frameWidth}x${s.frameHeight}) after ${Date.now() - t0} ms`);
     await assertPlays(viewers.auto.page, 'auto viewer, after');
+    // What an operator sees of it (docs/operations.md).
+    const text = await (await fetch(srv.url + '/metrics')).text();
+    const v = name => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(text) || [])[1]);
+    const m = {
+      switches: v('onair_layer_switches_total'), probes: v('onair_probe_packets_total'),
+      viewerFeedback: v('onair_viewer_feedback_total'), publisherFeedback: v('onair_publisher_feedback_total'),
+    };
+    t.diagnostic(`metrics: ${JSON.stringify(m)}`);
+    assert.ok(m.switches >= 2, 'the Auto viewer\'s moves down and up are counted');
+    assert.ok(m.probes > 0, 'its climb back was probed for');
+    assert.ok(m.viewerFeedback > 0 && m.publisherFeedback > 0, 'transport-wide feedback both ways');
   });
 
   step('no page errors or CSP violations', () => {

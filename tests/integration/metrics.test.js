@@ -45,6 +45,8 @@ describe('/metrics', { timeout: 60000 }, () => {
     for (const name of ['onair_rooms_live', 'onair_websockets', 'onair_chat_messages_received_total',
       'onair_rtp_packets_received_total', 'onair_rtp_packets_sent_total', 'onair_nack_retransmits_total',
       'onair_keyframe_requests_total', 'onair_signin_failures_total', 'onair_loop_busy_seconds_total',
+      'onair_layer_switches_total', 'onair_probe_packets_total', 'onair_viewer_feedback_total',
+      'onair_publisher_feedback_total',
       'onair_media_dropped_total{reason="srtp"}', 'onair_media_dropped_total{reason="unknown_peer"}'])
       assert.ok(name in before.values, `${name} is in the scrape`);
     assert.equal(before.values.onair_rooms_live, 0);
