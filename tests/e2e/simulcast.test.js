@@ -8,7 +8,9 @@
 // announces the relay's address), which can put a bottleneck (a token
 // bucket, 300 kbit/s) before one viewer; that viewer moves down to the low
 // layer and keeps decoding, the others keep theirs, and it comes back up
-// once the bottleneck is gone.
+// once the bottleneck is gone. A bottleneck on the broadcaster's uplink:
+// its browser stops sending the layers that do not fit, it stays live, the
+// High viewer gets the best layer still sent, and the high one again after.
 //
 // Run inside a network namespace so WebRTC stays on loopback:
 //   tests/e2e/in-netns.sh node --test tests/e2e/simulcast.test.js
@@ -28,6 +30,7 @@ const {
 const STEP_MS = 90000;
 const RELAY_ADDR = '127.0.0.2';
 const CAP_BPS = 300000;
+const UPLINK_BPS = 500000;
 
 // The ICE ufrag of a page's newest open connection (what its checks name).
 function pageUfrag(page) {
@@ -238,6 +241,28 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
     assert.ok(m.switches >= 2, 'the Auto viewer\'s moves down and up are counted');
     assert.ok(m.probes > 0, 'its climb back was probed for');
     assert.ok(m.viewerFeedback > 0 && m.publisherFeedback > 0, 'transport-wide feedback both ways');
+  });
+
+  step('a weak uplink: the broadcaster stays live, its highest layer goes, viewers keep playing', async t => {
+    const ufrag = await pageUfrag(bc.page);
+    const t0 = Date.now();
+    relay.cap(ufrag, UPLINK_BPS, 300, { up: true });
+    const s = await eventually(async () => {
+      const v = await viewerStats(viewers.high.page);
+      return v && v.layer !== 'high' && v.frameWidth > 0 ? v : null;
+    }, 'the High viewer moved to a layer the uplink still carries', 60000);
+    t.diagnostic(`uplink capped at ${UPLINK_BPS / 1000} kbit/s: the High viewer on ${s.layer} (${s.frameWidth}x${s.frameHeight}) ` +
+      `after ${Date.now() - t0} ms; layers sent: ${JSON.stringify((await layers(bc.page)).map(l => [l.rid, l.active, l.frameWidth]))}`);
+    await assertPlays(viewers.high.page, 'high viewer, weak uplink');
+    await assertPlays(viewers.low.page, 'low viewer, weak uplink');
+    assert.equal(await bc.page.locator('#end').isVisible(), true, 'the broadcaster is still live');
+    const t1 = Date.now();
+    relay.uncap(ufrag, { up: true });
+    const back = await eventually(async () => {
+      const v = await viewerStats(viewers.high.page);
+      return v && v.layer === 'high' && v.frameWidth === byRid(await layers(bc.page), 'h').frameWidth ? v : null;
+    }, 'the High viewer back on the high layer', 90000);
+    t.diagnostic(`uplink free again: the High viewer on high (${back.frameWidth}x${back.frameHeight}) after ${Date.now() - t1} ms`);
   });
 
   step('no page errors or CSP violations', () => {

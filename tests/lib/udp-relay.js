@@ -107,7 +107,8 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
     if (link) link.push(msg, client);
     else front.send(msg, client.port, client.address);
   }
-  const caps = new Map(); // client ufrag -> { push(msg, client) }
+  const caps = new Map(); // client ufrag -> { push(msg, client) }: toward it
+  const upCaps = new Map(); // the same, from it toward onair
 
   front.on('message', (msg, rinfo) => {
     const key = `${rinfo.address}:${rinfo.port}`;
@@ -122,7 +123,9 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
     }
     c.fromClient++;
     if (!c.ufrag) c.ufrag = stunClientUfrag(msg);
-    c.ready.then(() => c.up.send(msg, target.port, target.address));
+    const link = c.ufrag ? upCaps.get(c.ufrag) : null;
+    if (link) link.push(msg, c);
+    else c.ready.then(() => c.up.send(msg, target.port, target.address));
   });
   front.on('error', () => {});
   await new Promise((resolve, reject) => {
@@ -133,20 +136,23 @@ async function startLossyRelay({ listen, target, lossRate = 0.05, random = Math.
   return {
     clients,
     setLoss(r) { rate = r; },
-    cap(ufrag, bps, queueMs = 300) {
+    // A bottleneck toward the client with that ufrag (up: from it).
+    cap(ufrag, bps, queueMs = 300, { up = false } = {}) {
       const links = new Map(); // per client address: its own bucket
+      const out = (client, x) => (up ? client.ready.then(() => client.up.send(x, target.port, target.address))
+        : front.send(x, client.port, client.address));
       const link = {
         dropped: () => [...links.values()].reduce((n, b) => n + b.dropped, 0),
         push(m, client) {
           const key = `${client.address}:${client.port}`;
-          if (!links.has(key)) links.set(key, bottleneck(x => front.send(x, client.port, client.address), bps, queueMs));
+          if (!links.has(key)) links.set(key, bottleneck(x => out(client, x), bps, queueMs));
           links.get(key).push(m);
         },
       };
-      caps.set(ufrag, link);
+      (up ? upCaps : caps).set(ufrag, link);
       return link;
     },
-    uncap(ufrag) { caps.delete(ufrag); },
+    uncap(ufrag, { up = false } = {}) { (up ? upCaps : caps).delete(ufrag); },
     // Figures for one RTP stream (by SSRC) toward the clients.
     stats(ssrc) {
       const s = perSsrc.get(ssrc >>> 0);
