@@ -309,14 +309,16 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
 }
 
 /* Viewer: its packets carry its transport-wide sequence number when it
- * offers that extension with a one-byte id (its feedback makes its
- * estimate); docs/media.md, "Bandwidth estimation". */
+ * offers that extension with a one-byte id and the room has simulcast
+ * layers to choose from (its feedback makes its estimate, which picks its
+ * layer; with one layer there is nothing to pick, and neither it nor onair
+ * spends anything on feedback); docs/media.md, "Bandwidth estimation". */
 static void viewer_twcc(struct sfu_peer *p, const struct sdp *o, struct sdp_answer_params *ap) {
   int id = 0;
   for (size_t i = 0; i < o->n_media && id == 0; i++)
     id = sdp_ext_id(&o->media[i], SDP_EXT_TWCC);
   twcc_send_init(&p->view->twcc);
-  if (id < 1 || id > 14)
+  if (id < 1 || id > 14 || p->room->layers < 2)
     return;
   p->view->twcc_id = (uint8_t)id;
   ap->exts |= 1u << SDP_EXT_TWCC;
