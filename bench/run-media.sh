@@ -18,10 +18,13 @@
 #   PROFILES="gcm cm"         SRTP profiles: gcm AEAD_AES_128_GCM, cm AES_CM_128_HMAC_SHA1_80
 #   SERVERS="onair janus"     which servers; onair may also run as a variant, named
 #                             onair-<option>[-<option>], each measured and reported apart:
-#                             nogso (--media-gso false), gso (true), w<N> (--media-workers N).
+#                             nogso (--media-gso false), gso (true), w<N> (--media-workers N),
+#                             alt (the other binary: ONAIR_ALT_BIN or ONAIR_ALT_REV).
 #                             The report compares every variant with plain onair (or the first
-#                             onair variant), e.g. SERVERS="onair onair-nogso" (GSO on and off)
-#                             or SERVERS="onair-w1 onair-w2" (one worker and two on SERVER_CPUS)
+#                             onair variant), e.g. SERVERS="onair onair-nogso" (GSO on and off),
+#                             SERVERS="onair-w1 onair-w2" (one worker and two on SERVER_CPUS) or
+#                             ONAIR_REV=<old> ONAIR_ALT_REV=HEAD SERVERS="onair onair-alt" (a
+#                             change against the commit before it, interleaved in one run)
 #   SERVER_CPUS=0             CPUs the server may use (taskset list)
 #   EMU_CPUS=1                CPUs of the emulator and publisher
 #   MEDIA_WORKERS=(CPUs in SERVER_CPUS)  onair's --media-workers, when it has the option
@@ -64,6 +67,10 @@
 #                             turn that kept up, so each recvmmsg takes several packets
 #   SAMPLE_EVERY=1024         after a viewer's first keyframe, 1 in this many of its packets
 #                             per track is authenticated and decrypted
+#   VIEWER_TWCC=1             0: the viewers offer no header extension; K >= 1: every viewer
+#                             offers the transport-wide sequence number extension and rtcp-fb
+#                             transport-cc, as Chrome does, and 1 in K of them reads it from
+#                             each packet and sends feedback every 100 ms (onair's twcc.c)
 #   LOSS_LIMIT=0.5            percent
 #   VIDEO=1280x720 KBPS=1500  the stream
 #   FLOOR_SECONDS=3           CPU seconds the floor measures, per cipher
@@ -71,6 +78,8 @@
 #   ONAIR_BIN=                measure this binary instead of building one
 #   ONAIR_REV=                build and measure this commit (git archive into bench/.build-rev)
 #                             instead of the work tree
+#   ONAIR_ALT_BIN=, ONAIR_ALT_REV=  the binary, or the commit built (bench/.build-rev/alt), that
+#                             the variant alt runs (SERVERS="onair onair-alt")
 #   RESULTS_MD=bench/RESULTS.md   where the dated section goes ("" for none)
 #   OUT=                      also copy the run's JSON lines here
 set -euo pipefail
@@ -97,6 +106,7 @@ SPIN=${SPIN:-pause}
 JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
+VIEWER_TWCC=${VIEWER_TWCC:-1}
 SETTLE=${SETTLE:-3}
 FIRST_SETTLE=${FIRST_SETTLE:-15}
 WINDOW=${WINDOW:-6}
@@ -116,7 +126,8 @@ MEDIA_IP=10.99.0.1 # the namespace's own address: Janus (libnice) gathers no loo
 say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
 export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU VIEWER_NET SPIN \
-  JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US
+  JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US \
+  VIEWER_TWCC
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -144,17 +155,21 @@ install_deps() {
   [ $own -eq 1 ] || rm -f "$policy"
 }
 
+build_rev() { # commit dir: a Release build of onair at that commit, in dir/build
+  say "building onair $1 (Release) in ${2#"$ROOT"/}"
+  rm -rf "$2" && mkdir -p "$2/src"
+  git archive "$1" | tar -x -C "$2/src"
+  cmake -S "$2/src" -B "$2/build" -DCMAKE_BUILD_TYPE=Release -DONAIR_TESTS=OFF >/dev/null
+  cmake --build "$2/build" -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
+}
+
 build() {
   if [ -n "${ONAIR_BIN:-}" ]; then
     ONAIR=$ONAIR_BIN
   elif [ -n "${ONAIR_REV:-}" ]; then
     ONAIR_REV=$(git rev-parse --short "$ONAIR_REV^{commit}") || die "no commit $ONAIR_REV"
-    say "building onair $ONAIR_REV (Release) in bench/.build-rev"
-    rm -rf bench/.build-rev && mkdir -p bench/.build-rev/src
-    git archive "$ONAIR_REV" | tar -x -C bench/.build-rev/src
-    cmake -S bench/.build-rev/src -B bench/.build-rev/build -DCMAKE_BUILD_TYPE=Release \
-      -DONAIR_TESTS=OFF >/dev/null
-    cmake --build bench/.build-rev/build -j"$(nproc)" --target onair >/dev/null || die "onair's build failed"
+    rm -rf bench/.build-rev
+    build_rev "$ONAIR_REV" "$ROOT/bench/.build-rev"
     ONAIR=$ROOT/bench/.build-rev/build/onair
     export ONAIR_REV
   else
@@ -171,11 +186,22 @@ build() {
     export ONAIR_BUILT_FROM
   fi
   [ -x "$ONAIR" ] || die "no onair binary at $ONAIR"
+  ONAIR_ALT=
+  if [ -n "${ONAIR_ALT_BIN:-}" ]; then
+    ONAIR_ALT=$ONAIR_ALT_BIN
+  elif [ -n "${ONAIR_ALT_REV:-}" ]; then
+    ONAIR_ALT_REV=$(git rev-parse --short "$ONAIR_ALT_REV^{commit}") || die "no commit $ONAIR_ALT_REV"
+    build_rev "$ONAIR_ALT_REV" "$ROOT/bench/.build-rev/alt"
+    ONAIR_ALT=$ROOT/bench/.build-rev/alt/build/onair
+    export ONAIR_ALT_REV
+  fi
+  [[ " $SERVERS " != *-alt[\ -]* ]] || [ -x "$ONAIR_ALT" ] ||
+    die "the variant alt needs ONAIR_ALT_BIN or ONAIR_ALT_REV"
   if [ ! -f bench/media/build/CMakeCache.txt ]; then
     cmake -S bench/media -B bench/media/build -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
   cmake --build bench/media/build -j"$(nproc)" >/dev/null || die "bench/media's build failed"
-  export ONAIR
+  export ONAIR ONAIR_ALT
 }
 
 # Each viewer is a UDP socket here and a WebSocket (onair) or, while it
@@ -212,8 +238,9 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   [ "$VIEWER_NET" = lo ] || [ "$RX_ON_EMU" = 0 ] || die "RX_ON_EMU=1 is for VIEWER_NET=lo"
   [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
   [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
+  [[ $VIEWER_TWCC =~ ^[0-9]+$ ]] || die "VIEWER_TWCC is 0 (off) or K >= 1 (1 in K viewers sends feedback)"
   for server in $SERVERS; do
-    [[ $server =~ ^(janus|onair(-(nogso|gso|w[1-9][0-9]*))*)$ ]] ||
+    [[ $server =~ ^(janus|onair(-(nogso|gso|w[1-9][0-9]*|alt))*)$ ]] ||
       die "SERVERS holds onair, its variants (onair-nogso, onair-w2, onair-nogso-w1, ...) and janus, not '$server'"
   done
   # A namespace of its own: the media never touches the machine's interfaces,
@@ -364,18 +391,19 @@ wait_http() { # url: up to 20 s
 }
 
 start_onair() { # [variant: onair-nogso-w2 ...]
-  local extra=() help workers=$MEDIA_WORKERS gso=$MEDIA_GSO opt
+  local extra=() help workers=$MEDIA_WORKERS gso=$MEDIA_GSO opt bin=$ONAIR
   PORT=8090
   for opt in $(echo "${1#onair}" | tr '-' ' '); do
     case $opt in
       nogso) gso=false ;;
       gso) gso=true ;;
       w[1-9]*) workers=${opt#w} ;;
-      *) die "unknown onair variant '$1' (options: nogso, gso, w<N>)" ;;
+      alt) bin=$ONAIR_ALT ;;
+      *) die "unknown onair variant '$1' (options: nogso, gso, w<N>, alt)" ;;
     esac
   done
   # (not "| grep -q": with pipefail, onair's SIGPIPE would fail the test)
-  help=$("$ONAIR" --help 2>&1 || true)
+  help=$("$bin" --help 2>&1 || true)
   if [ -n "$workers" ]; then
     if [[ $help == *--media-workers* ]]; then
       extra=(--media-workers "$workers")
@@ -388,7 +416,7 @@ start_onair() { # [variant: onair-nogso-w2 ...]
   elif [ "$gso" = false ]; then
     die "this onair has no --media-gso: it cannot run without GSO"
   fi
-  taskset -c "$SERVER_CPUS" "$ONAIR" --listen "127.0.0.1:$PORT" --media-bind "$MEDIA_IP" \
+  taskset -c "$SERVER_CPUS" "$bin" --listen "127.0.0.1:$PORT" --media-bind "$MEDIA_IP" \
     --media-port "$PORT" --data "$TMP/onair-data-$RANDOM" --log-level info --max-viewers 1000000 \
     --max-conns-per-ip 0 --max-ws-per-ip 0 --signup-per-ip 0 --signup-per-sec 0 "${extra[@]}" \
     2>>"$TMP/onair.log" &
@@ -470,7 +498,7 @@ measure() { # server (or onair variant) profile repeat
     --sizes "$SIZES_CSV" --settle "$SETTLE" --first-settle "$FIRST_SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
-    --sample-every "$SAMPLE_EVERY" --parts "$PARTS" --repeat "$rep" "${VIEWER_NET_ARGS[@]}" \
+    --sample-every "$SAMPLE_EVERY" --twcc "$VIEWER_TWCC" --parts "$PARTS" --repeat "$rep" "${VIEWER_NET_ARGS[@]}" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     { say "$label, $profile: the run failed or was cut short; its rows so far are kept"; FAILED=1; }
   rx1=$(net_rx) ipi1=$(ipis)
@@ -489,6 +517,11 @@ machine() {
   else
     commit=$ONAIR_BUILT_FROM
   fi
+  if [ -n "${ONAIR_ALT_BIN:-}" ]; then
+    commit="$commit, onair-alt binary $ONAIR_ALT_BIN"
+  elif [ -n "${ONAIR_ALT_REV:-}" ]; then
+    commit="$commit, onair-alt $ONAIR_ALT_REV (built from the commit)"
+  fi
   echo "$cpu, $(nproc) CPUs, Linux $(uname -r); onair $commit;" \
     "Janus $(dpkg-query -W -f='${Version}' janus 2>/dev/null)" \
     "(libnice $(dpkg-query -W -f='${Version}' libnice10 2>/dev/null)," \
@@ -501,8 +534,9 @@ append_results() { # table.md plot.png
   settings="SIZES=\"$SIZES\" PROFILES=\"$PROFILES\" SERVER_CPUS=$SERVER_CPUS EMU_CPUS=$EMU_CPUS"
   settings="$settings SERVERS=\"$SERVERS\" MEDIA_WORKERS=$MEDIA_WORKERS MEDIA_GSO=$MEDIA_GSO"
   settings="$settings RX_ON_EMU=$RX_ON_EMU VIEWER_NET=$VIEWER_NET SPIN=$SPIN JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
-  settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE"
+  settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE VIEWER_TWCC=$VIEWER_TWCC"
   [ "$REPEATS" = 1 ] || settings="$settings REPEATS=$REPEATS"
+  [ -n "${ONAIR_ALT_REV:-}" ] && settings="ONAIR_ALT_REV=$ONAIR_ALT_REV $settings"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"
   {

@@ -5,6 +5,8 @@
 
 #include "mb.h"
 
+struct twcc_recv;
+
 #define MB_MAX_SIZES 16
 #define MB_TRACKS 4
 #define MB_SEEN 1024 /* sequence numbers remembered per track */
@@ -31,6 +33,7 @@ struct mb_cfg {
   unsigned poll_us;        /* sleep after a turn that kept up */
   unsigned sample_every;   /* decrypt 1 in this many packets once live */
   unsigned drop_every;     /* a check of NACKs: ignore 1 in this many RTP packets (0: none) */
+  unsigned twcc; /* viewers offer transport-wide cc: 0 no; k >= 1: all do, 1 in k sends feedback */
 };
 
 struct mb_track {
@@ -72,6 +75,15 @@ struct mb_viewer {
   uint32_t ovfl; /* the socket's drop counter (SO_RXQ_OVFL) */
   int64_t next_rr;
   uint64_t janus_session, janus_handle;
+  /* Transport-wide congestion control, when the server answered it and
+   * this viewer is one that sends feedback (cfg twcc) */
+  struct twcc_recv *twcc; /* owned (malloc), NULL: none */
+  uint8_t twcc_id;        /* the extension's id, 1..14 */
+  uint32_t twcc_ssrc;     /* the media SSRC of the newest packet numbered */
+  int64_t next_fb;        /* CLOCK_MONOTONIC ns the next feedback is due */
+  uint64_t twcc_pkts;     /* packets that carried the extension */
+  uint64_t twcc_bare;     /* packets that did not */
+  uint64_t twcc_fbs;      /* feedback packets sent */
 };
 
 struct mb_emu {

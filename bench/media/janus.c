@@ -61,7 +61,7 @@ static int janus_answer(struct mb_viewer *v, const char *offer) {
     if (r.m[i].pt < 0)
       return mb_viewer_fail(v, "Janus's offer has an m-line without VP8 or Opus"), -1;
   getsockname(v->udp.fd, (struct sockaddr *)&local, &ll);
-  if (mb_sdp_answer(sdp, sizeof(sdp), &r, &v->conn, &mb_emu.dtls, &local) < 0)
+  if (mb_sdp_answer(sdp, sizeof(sdp), &r, &v->conn, &mb_emu.dtls, &local, mb_emu.cfg->twcc) < 0)
     return mb_viewer_fail(v, "answer too long"), -1;
   r.have_cand = 0; /* Janus checks us; the path is where its checks come from */
   mb_viewer_media(v, &r, mb_now());

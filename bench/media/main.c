@@ -27,6 +27,7 @@ static const char usage[] =
     "  --janus-stream ID --server-cpus LIST --emu-cpus LIST --out FILE --video WxH --kbps K\n"
     "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
     "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n"
+    "  --twcc K (0: no transport-wide cc; K >= 1: every viewer offers it, 1 in K sends feedback)\n"
     "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n"
     "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n";
 
@@ -101,6 +102,7 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->stream_s = 10;
   c->poll_us = 2000;
   c->sample_every = 128;
+  c->twcc = 1;
 }
 
 static int set_option(struct mb_cfg *c, const char *k, const char *v) {
@@ -163,6 +165,8 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->poll_us = u, u <= 100000 ? 0 : -1;
   if (!strcmp(k, "--drop-every"))
     return c->drop_every = u, 0;
+  if (!strcmp(k, "--twcc"))
+    return c->twcc = u, 0;
   if (!strcmp(k, "--sample-every"))
     return c->sample_every = u, u ? 0 : -1;
   if (!strcmp(k, "--stream-s"))

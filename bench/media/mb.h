@@ -98,6 +98,8 @@ struct mb_dtls {
   char fingerprint[100]; /* ours, "AB:CD:..." (sha-256) */
   int gcm;               /* 1: SRTP_AEAD_AES_128_GCM, 0: SRTP_AES128_CM_SHA1_80 */
 };
+/* srtp_init(), libsrtp2's NSS opened for many contexts first. 0 or -1. */
+int mb_srtp_init(void);
 int mb_dtls_init(struct mb_dtls *d, int gcm);
 const char *mb_profile_name(int gcm);
 
@@ -172,25 +174,32 @@ const char *mb_json_type(const char *text, size_t *len);
 int mb_json_type_is(const char *text, const char *type);
 
 /* ---- sdp.c ---- */
+#define MB_TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+#define MB_TWCC_ID 3 /* the transport-wide sequence number's extmap id in our offers (Chrome's) */
 struct mb_rsdp {
   char ufrag[64], pwd[128], fp[128];
   struct sockaddr_in cand; /* first UDP IPv4 host candidate */
   int have_cand;
+  int twcc_id; /* the first transport-wide-cc extmap id (1..14) of any m-line, 0: none */
   unsigned nm;
   struct {
     int video;
     char mid[32];
-    int pt; /* VP8 or Opus payload type */
+    int pt;      /* VP8 or Opus payload type */
+    int twcc_id; /* its transport-wide-cc extmap id (1..14), 0: none */
   } m[4];
 };
 int mb_sdp_parse(const char *sdp, struct mb_rsdp *r);
-/* Offers to onair: a browser's recvonly viewer, or a sendonly publisher. */
+/* Offers to onair: a browser's recvonly viewer, or a sendonly publisher.
+ * twcc: the transport-wide sequence number extension (id MB_TWCC_ID) and
+ * rtcp-fb transport-cc on both codecs, as Chrome offers them. */
 int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
-                 int publisher, uint32_t ssrc_a, uint32_t ssrc_v);
+                 int publisher, uint32_t ssrc_a, uint32_t ssrc_v, int twcc);
 /* The viewer's answer to Janus's offer: recvonly, ICE-lite with our host
- * candidate, setup:active. */
+ * candidate, setup:active; with twcc, the offer's transport-wide-cc
+ * extension and rtcp-fb transport-cc on each m-line that offers it. */
 int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const struct mb_conn *c,
-                  const struct mb_dtls *d, const struct sockaddr_in *local);
+                  const struct mb_dtls *d, const struct sockaddr_in *local, int twcc);
 
 /* ---- publisher.c ---- */
 extern int64_t mb_pic_sent[MB_PICS]; /* CLOCK_REALTIME ns each PictureID went out (atomic) */

@@ -47,7 +47,7 @@ static int send_offer(struct mb_hc *h, const struct mb_conn *c, int publisher) {
   int rc = -1;
 
   if (mb_sdp_offer(sdp, sizeof(sdp), c, &mb_emu.dtls, publisher, mb_emu.pub.ssrc_a,
-                   mb_emu.pub.ssrc_v) < 0)
+                   mb_emu.pub.ssrc_v, !publisher && mb_emu.cfg->twcc) < 0)
     return -1;
   msg = json_pack("{s:s,s:s}", "type", "media.offer", "sdp", sdp);
   if (msg && (text = json_dumps(msg, JSON_COMPACT))) {

@@ -24,7 +24,8 @@ struct snap {
   struct mb_proc proc;
   uint64_t rtp, expected, unique, dups, filled, dec_ok, dec_fail, nacked, ovfl;
   uint64_t pub_sent; /* packets the publisher sent */
-  unsigned live, failed;
+  uint64_t twcc_pkts, twcc_bare, twcc_fbs;
+  unsigned live, failed, twcc_viewers;
 };
 
 static void on_signal(int sig) { interrupted = 1; }
@@ -50,6 +51,10 @@ static void snap_take(struct snap *s) {
     s->ovfl += v->ovfl;
     s->live += v->state == V_LIVE;
     s->failed += v->state == V_FAILED;
+    s->twcc_viewers += v->state == V_LIVE && v->twcc;
+    s->twcc_pkts += v->twcc_pkts;
+    s->twcc_bare += v->twcc_bare;
+    s->twcc_fbs += v->twcc_fbs;
   }
   s->pub_sent = __atomic_load_n(&e->pub.sent, __ATOMIC_RELAXED);
   mb_proc_read(&s->proc, e->cfg->pid, e->cfg->server_cpus, e->cfg->emu_cpus);
@@ -190,6 +195,12 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
   json_object_set_new(row, "nacked", json_integer((json_int_t)(b->nacked - a->nacked)));
   json_object_set_new(row, "decrypted", json_integer((json_int_t)b->dec_ok));
   json_object_set_new(row, "decrypt_failed", json_integer((json_int_t)b->dec_fail));
+  /* Transport-wide cc: live viewers that send feedback, what they sent, and
+   * packets that reached them with and without the extension. */
+  json_object_set_new(row, "twcc_viewers", json_integer(b->twcc_viewers));
+  json_object_set_new(row, "twcc_fb_per_s", num((double)(b->twcc_fbs - a->twcc_fbs) / sec));
+  json_object_set_new(row, "twcc_pkts", json_integer((json_int_t)(b->twcc_pkts - a->twcc_pkts)));
+  json_object_set_new(row, "twcc_bare", json_integer((json_int_t)(b->twcc_bare - a->twcc_bare)));
   json_object_set_new(row, "rss_kib", json_integer(b->proc.rss_kib));
   json_object_set_new(row, "rss_base_kib", json_integer(base->rss_kib));
   json_object_set_new(row, "kib_per_viewer", num((double)(b->proc.rss_kib - base->rss_kib) / n));
@@ -337,12 +348,14 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   measure_window(row, base, n);
   delay_stats(row);
   stop = judge(row, n);
-  mb_log("%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
-         "join p50 %.0f ms, emulator %.0f %% of a core%s%s",
-         cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
-         row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
-         row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), stop ? ", stop: limit " : "",
-         stop ? json_string_value(json_object_get(row, "limit")) : "");
+  mb_log(
+      "%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
+      "join p50 %.0f ms, emulator %.0f %% of a core; twcc feedback from %.0f viewers, %.0f/s%s%s",
+      cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
+      row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
+      row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), row_num(row, "twcc_viewers"),
+      row_num(row, "twcc_fb_per_s"), stop ? ", stop: limit " : "",
+      stop ? json_string_value(json_object_get(row, "limit")) : "");
   emit(row);
   json_decref(row);
   return stop || e->fatal || interrupted;
@@ -372,7 +385,7 @@ static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
   struct mb_emu *e = &mb_emu;
   unsigned i;
 
-  if (srtp_init() != srtp_err_status_ok || mb_loop_init() < 0 ||
+  if (mb_srtp_init() < 0 || mb_loop_init() < 0 ||
       mb_dtls_init(&e->dtls, cfg->gcm) < 0)
     return -1;
   if (cfg->stream_file

@@ -1,6 +1,6 @@
 /* The little SDP the bench needs: the fields of a server's SDP that ICE and
- * DTLS use, a browser-like offer to onair, and a viewer's answer to Janus's
- * offer. */
+ * DTLS use (and its transport-wide-cc extmap), a browser-like offer to
+ * onair, and a viewer's answer to Janus's offer. */
 #include "mb.h"
 
 #include <arpa/inet.h>
@@ -33,6 +33,22 @@ static void parse_candidate(struct mb_rsdp *r, const char *v) {
   r->have_cand = 1;
 }
 
+/* a=extmap:<id>[/<direction>] <uri>: the transport-wide sequence number's
+ * id on the current m-line, when it fits the one-byte form (1..14), which
+ * is the one the viewers read. */
+static void parse_extmap(struct mb_rsdp *r, const char *v) {
+  const char *uri = strchr(v, ' ');
+  char *end;
+  long id = strtol(v, &end, 10);
+
+  if (end == v || (*end != ' ' && *end != '/') || !uri || strcmp(uri + 1, MB_TWCC_URI) != 0 ||
+      id < 1 || id > 14 || r->m[r->nm - 1].twcc_id)
+    return;
+  r->m[r->nm - 1].twcc_id = (int)id;
+  if (!r->twcc_id)
+    r->twcc_id = (int)id; /* BUNDLE: one id for the transport (RFC 8843 9.2) */
+}
+
 static void parse_line(struct mb_rsdp *r, const char *l, size_t n) {
   char line[512];
   int pt;
@@ -53,6 +69,8 @@ static void parse_line(struct mb_rsdp *r, const char *l, size_t n) {
     copy_value(r->fp, sizeof(r->fp), line + 22, n - 22);
   } else if (strncmp(line, "a=candidate:", 12) == 0) {
     parse_candidate(r, line + 12);
+  } else if (r->nm && strncmp(line, "a=extmap:", 9) == 0) {
+    parse_extmap(r, line + 9);
   } else if (r->nm && strncmp(line, "a=mid:", 6) == 0) {
     copy_value(r->m[r->nm - 1].mid, sizeof(r->m[0].mid), line + 6, n - 6);
   } else if (r->nm && r->m[r->nm - 1].pt < 0 && sscanf(line, "a=rtpmap:%d ", &pt) == 1) {
@@ -106,8 +124,14 @@ static void put_transport(char *out, size_t cap, size_t *o, const struct mb_conn
       c->lufrag, c->lpwd, d->fingerprint, setup);
 }
 
+/* The transport-wide sequence number extension and its feedback on the
+ * codec pt, as Chrome offers them on each m-line. */
+static void put_twcc(char *out, size_t cap, size_t *o, int id, int pt) {
+  put(out, cap, o, "a=extmap:%d %s\r\na=rtcp-fb:%d transport-cc\r\n", id, MB_TWCC_URI, pt);
+}
+
 int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
-                 int publisher, uint32_t ssrc_a, uint32_t ssrc_v) {
+                 int publisher, uint32_t ssrc_a, uint32_t ssrc_v, int twcc) {
   const char *dir = publisher ? "sendonly" : "recvonly";
   uint32_t id;
   size_t o = 0;
@@ -121,6 +145,8 @@ int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb
       "a=mid:0\r\na=%s\r\na=rtcp-mux\r\na=rtpmap:%d opus/48000/2\r\n"
       "a=fmtp:%d minptime=10;useinbandfec=1\r\n",
       dir, MB_PT_OPUS, MB_PT_OPUS);
+  if (twcc)
+    put_twcc(out, cap, &o, MB_TWCC_ID, MB_PT_OPUS);
   if (publisher)
     put(out, cap, &o, "a=ssrc:%u cname:onair-media-bench\r\n", ssrc_a);
   put(out, cap, &o, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_VP8);
@@ -129,13 +155,15 @@ int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb
       "a=mid:1\r\na=%s\r\na=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:%d VP8/90000\r\n"
       "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d ccm fir\r\n",
       dir, MB_PT_VP8, MB_PT_VP8, MB_PT_VP8, MB_PT_VP8);
+  if (twcc)
+    put_twcc(out, cap, &o, MB_TWCC_ID, MB_PT_VP8);
   if (publisher)
     put(out, cap, &o, "a=ssrc:%u cname:onair-media-bench\r\n", ssrc_v);
   return o < cap ? 0 : -1;
 }
 
 int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const struct mb_conn *c,
-                  const struct mb_dtls *d, const struct sockaddr_in *local) {
+                  const struct mb_dtls *d, const struct sockaddr_in *local, int twcc) {
   char ip[INET_ADDRSTRLEN];
   uint32_t id;
   size_t o = 0;
@@ -158,6 +186,8 @@ int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const stru
           pt, pt, pt);
     else
       put(out, cap, &o, "a=rtpmap:%d opus/48000/2\r\n", pt);
+    if (twcc && offer->m[i].twcc_id)
+      put_twcc(out, cap, &o, offer->m[i].twcc_id, pt);
     if (i == 0)
       put(out, cap, &o, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\na=end-of-candidates\r\n",
           ip, ntohs(local->sin_port));

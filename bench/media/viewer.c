@@ -4,7 +4,11 @@
  * duplicates, gaps filled by retransmission), a sample authenticated and
  * decrypted (every packet until the first keyframe, then 1 in --sample-every), receiver
  * reports once a second (with LSR/DLSR from the server's sender reports)
- * and NACKs for video gaps, as a browser sends them.
+ * and NACKs for video gaps, as a browser sends them. When the server
+ * answered the transport-wide sequence number extension, each packet's
+ * number and arrival go to onair's own twcc.c receiver, and a feedback
+ * (RTPFB FMT 15, alone, as Chrome sends it with rtcp-rsize) goes out every
+ * 100 ms, as Chrome's does.
  *
  * The socket takes UDP_GRO, as a receiver behind a NIC with UDP GRO does:
  * a server's GSO message arrives as one buffer (the kernel does not cut it
@@ -25,6 +29,7 @@
 
 #include "media/rtcp.h"
 #include "media/rtp.h"
+#include "media/twcc.h"
 
 #define BATCH 32
 #define GRO_BUF 65536 /* bytes of a receive buffer: a whole GSO message */
@@ -32,6 +37,8 @@
 #define NACK_TRIES 3
 #define RR_EVERY_NS 1000000000LL
 #define SR_EVERY_NS 5000000000LL /* decrypt a sender report this often per track */
+#define FB_EVERY_NS 100000000LL  /* transport-wide feedback: Chrome's interval */
+#define FB_PER_TICK 4            /* feedback packets at most per interval (after a stall) */
 
 static uint8_t bufs[BATCH][GRO_BUF];
 static char ctrls[BATCH][CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t)) +
@@ -177,6 +184,54 @@ static void decrypt_sample(struct mb_viewer *v, struct mb_track *t, uint8_t *p, 
   delay_sample(h.payload, h.payload_len, rx_wall, pic);
 }
 
+/* The transport-wide sequence number, element id of RFC 8285's one-byte
+ * form, from the clear header of the SRTP packet p (len >= 12 bytes). SRTP
+ * authenticates the header but does not encrypt it, so it is read without
+ * decrypting (a browser reads the same bytes after). rtp_parse() is not
+ * used: it checks the padding count, which SRTP encrypts. Returns 0 with
+ * *seq, -1 when the packet carries none. */
+static int twcc_seq_of(const uint8_t *p, size_t len, unsigned id, uint16_t *seq) {
+  size_t off = RTP_HDR_MIN + 4u * (p[0] & 0x0f), end, i;
+
+  if (!(p[0] & 0x10) || off + 4 > len || (p[off] << 8 | p[off + 1]) != RTP_EXT_ONE_BYTE)
+    return -1;
+  end = off + 4 + 4u * (size_t)(p[off + 2] << 8 | p[off + 3]);
+  if (end > len)
+    return -1;
+  for (i = off + 4; i < end && p[i] >> 4 != 15;) {
+    unsigned eid = p[i] >> 4, elen = (p[i] & 0x0fu) + 1;
+    if (p[i] == 0) { /* padding between elements */
+      i++;
+      continue;
+    }
+    if (i + 1 + elen > end)
+      return -1;
+    if (eid == id) {
+      if (elen != 2)
+        return -1;
+      *seq = (uint16_t)(p[i + 1] << 8 | p[i + 2]);
+      return 0;
+    }
+    i += 1 + elen;
+  }
+  return -1;
+}
+
+/* Every packet that reached the viewer (duplicates and retransmissions
+ * too, each has its own number) is recorded at its kernel arrival time. */
+static void twcc_packet(struct mb_viewer *v, const uint8_t *p, size_t len, uint32_t ssrc,
+                        int64_t rx_wall) {
+  uint16_t seq;
+
+  if (twcc_seq_of(p, len, v->twcc_id, &seq) < 0) {
+    v->twcc_bare++;
+    return;
+  }
+  v->twcc_pkts++;
+  v->twcc_ssrc = ssrc;
+  twcc_recv_on_packet(v->twcc, seq, (rx_wall ? rx_wall : mb_wall()) / 1000);
+}
+
 static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_wall, int64_t now) {
   uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
   int video = (p[1] & 0x7f) == v->vp8_pt;
@@ -189,6 +244,8 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
   if (mb_emu.cfg->drop_every && v->t_key && ++dropped % mb_emu.cfg->drop_every == 0)
     return; /* as if lost on the way: the gap is NACKed */
   v->rtp++;
+  if (v->twcc)
+    twcc_packet(v, p, len, ssrc, rx_wall);
   if (!track_seq(v, t, (uint16_t)(p[2] << 8 | p[3]), now))
     return;
   if (v->t_key == 0 ? (video || t->unique <= 16) : ++t->samples % mb_emu.cfg->sample_every == 0)
@@ -349,6 +406,13 @@ void mb_viewer_media(struct mb_viewer *v, const struct mb_rsdp *r, int64_t now) 
   for (i = 0; i < r->nm; i++)
     if (r->m[i].video && r->m[i].pt >= 0)
       v->vp8_pt = r->m[i].pt;
+  /* Every viewer offered the extension (cfg twcc); 1 in cfg twcc of them
+   * reads it and sends feedback. */
+  if (r->twcc_id && mb_emu.cfg->twcc && v->idx % mb_emu.cfg->twcc == 0 &&
+      (v->twcc = malloc(sizeof(*v->twcc)))) {
+    twcc_recv_init(v->twcc);
+    v->twcc_id = (uint8_t)r->twcc_id;
+  }
   set_state(v, V_MEDIA);
   mb_conn_start(&v->conn, &mb_emu.dtls, r->have_cand ? &r->cand : NULL, now);
 }
@@ -361,6 +425,8 @@ void mb_viewer_close(struct mb_viewer *v) {
   }
   mb_hc_close(&v->hc);
   mb_conn_free(&v->conn);
+  free(v->twcc);
+  v->twcc = NULL;
 }
 
 void mb_viewer_fail(struct mb_viewer *v, const char *why) {
@@ -403,6 +469,22 @@ static void send_rr(struct mb_viewer *v, int64_t now) {
   }
 }
 
+/* The arrivals since the last feedback, as Chrome sends them with
+ * rtcp-rsize: a lone RTPFB packet, sender SSRC ours, media SSRC the newest
+ * packet's. twcc_recv_build() splits what does not fit one packet. */
+static void send_twcc(struct mb_viewer *v) {
+  uint8_t buf[MB_RTP_MAX];
+  int k, n;
+
+  for (k = 0; k < FB_PER_TICK; k++) {
+    n = twcc_recv_build(v->twcc, buf, sizeof(buf) - SRTP_MAX_TRAILER_LEN, v->ssrc, v->twcc_ssrc);
+    if (n <= 0)
+      break;
+    if (mb_conn_send_rtcp(&v->conn, buf, (size_t)n, sizeof(buf)) == 0)
+      v->twcc_fbs++;
+  }
+}
+
 static void nack_retry(struct mb_viewer *v, struct mb_track *t, int64_t now) {
   uint16_t lost[MB_PEND];
   size_t n = 0;
@@ -440,6 +522,15 @@ void mb_viewer_tick(struct mb_viewer *v, int64_t now) {
     if (v->next_rr)
       send_rr(v, now);
     v->next_rr = now + (v->next_rr ? RR_EVERY_NS : (int64_t)(v->ssrc % RR_EVERY_NS));
+  }
+  if (v->twcc && now >= v->next_fb) {
+    if (v->next_fb)
+      send_twcc(v);
+    /* Every 100 ms on average (the loop ticks every 20 ms), each viewer at
+     * its own phase; a stall does not make a burst of them. */
+    v->next_fb = v->next_fb && now - v->next_fb < FB_EVERY_NS
+                     ? v->next_fb + FB_EVERY_NS
+                     : now + (v->next_fb ? FB_EVERY_NS : (int64_t)(v->ssrc % FB_EVERY_NS));
   }
   for (i = 0; i < v->ntr; i++)
     if (v->tr[i].npend && now >= v->tr[i].pend_next)
