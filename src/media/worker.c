@@ -235,7 +235,11 @@ void worker_post(struct worker *w, const struct fanout_msg *m) {
   } else {
     overflow_add(w, m);
   }
-  uv_async_send(&w->wake);
+  /* A viewer's feedback can wait for the next wake (the room's next packet,
+   * a few ms): waking the worker for each one, 10-20 a second per viewer,
+   * cost more than the estimate does (bench/RESULTS.md, 2026-12-05 15:20). */
+  if (m->type != FANOUT_TWCC && m->type != FANOUT_REMB)
+    uv_async_send(&w->wake);
 }
 
 /* ---- the worker's side ---------------------------------------------- */

@@ -28,8 +28,9 @@ struct worker_ops {
  * Returns 0 or a negative errno. */
 int worker_start(uv_loop_t *loop, struct udp_sock *udp, unsigned hold_ms,
                  const struct worker_ops *ops, void *arg, struct worker **out);
-/* Hands m to the worker (a packet's bytes are copied); m's order among
- * the messages posted to this worker is kept. Never blocks: when the ring
+/* Hands m to the worker (a packet's bytes are copied) and wakes it, but
+ * for a viewer's feedback (FANOUT_TWCC, FANOUT_REMB), which waits for the
+ * next wake; m's order among the messages posted to this worker is kept. Never blocks: when the ring
  * is full, messages wait in an overflow queue (packets beyond its cap are
  * dropped and counted). Media plane's loop only. */
 void worker_post(struct worker *w, const struct fanout_msg *m);
