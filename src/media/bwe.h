@@ -29,23 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__has_include)
-#if __has_include("media/twcc.h")
-#include "media/twcc.h"
-#endif
-#endif
-
-/* Until media/twcc.h exists: its feedback entry, as it will define it. */
-#ifndef TWCC_LOST
-struct twcc_pkt {
-  int64_t send_us; /* our clock, microseconds */
-  int64_t
-      arrival_us; /* the receiver's clock (only differences mean anything); TWCC_LOST: not received */
-  uint32_t size; /* bytes on the wire */
-  uint16_t seq;  /* transport-wide sequence number */
-};
-#define TWCC_LOST INT64_MIN
-#endif
+#include "media/twcc.h" /* struct twcc_pkt: what each feedback tells of each packet */
 
 /* The delay detector's verdict on the latest groups. */
 enum bwe_usage {
