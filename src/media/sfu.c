@@ -652,7 +652,7 @@ static void on_timer(uv_timer_t *t) {
     if (report)
       sfu_fwd_report(r, now);
     sfu_fwd_twcc(r);
-    if (r->layers_dirty)
+    if (r->layers_dirty || report) /* and once a second: what the publisher sends changes */
       sfu_share_layers_update(r);
     if (r->publisher)
       peer_tick(r->publisher, now);

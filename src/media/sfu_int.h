@@ -229,9 +229,10 @@ void sfu_share_view_add(struct sfu_peer *v);
 void sfu_share_view_path(struct sfu_peer *v);
 /* v closes: its view (and SRTP) is dropped by its share, or freed here. */
 void sfu_share_view_release(struct sfu_peer *v);
-/* The layers r's viewers would take, the lowest always: its owner hears
- * when that changes (a publisher pauses the others). The media plane's
- * timer calls it for a room marked layers_dirty. */
+/* The layers r's viewers would take, and the lowest the publisher sends
+ * (all while it sends none): its owner hears when that changes (a
+ * publisher pauses the others). The media plane's timer calls it for a
+ * room marked layers_dirty, and once a second. */
 void sfu_share_layers_update(struct sfu_room *r);
 /* Adds the shares' counters (forwarding, NACKs, the workers' sockets) to
  * out. */

@@ -217,8 +217,26 @@ static void share_keyframe(void *arg, uint64_t room_id, int track) {
     sfu_fwd_request_keyframe(r, track, uv_now(s->loop));
 }
 
+/* The lowest layer the publisher sends (a packet in the last second), or
+ * -1: a browser may leave out its lowest encodings (Chromium sends fewer
+ * layers than asked from a small camera, and drops the lowest). */
+static int layer_base(const struct sfu_room *r, uint64_t now) {
+  for (int i = 0; i < r->layers; i++) {
+    const struct sfu_track *t = &r->tracks[SFU_VIDEO + i];
+    uint32_t high;
+    const struct pkt *p;
+    if (t->active && t->store && pktstore_highest(t->store, &high) == 0 &&
+        (p = pktstore_get(t->store, (uint16_t)high)) != NULL && now - p->arrival_ms < 1000)
+      return i;
+  }
+  return -1;
+}
+
 void sfu_share_layers_update(struct sfu_room *r) {
-  unsigned mask = 1;
+  int base = layer_base(r, uv_now(r->sfu->loop));
+  /* Never paused: the layers up to the lowest one sent (those below it
+   * the browser leaves out itself), and all while none is sent. */
+  unsigned mask = base < 0 ? (1u << r->layers) - 1 : (2u << base) - 1;
   r->layers_dirty = 0;
   for (size_t i = 0; i < r->nviewers; i++) {
     unsigned want = r->viewers[i]->layer_want;

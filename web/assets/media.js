@@ -105,17 +105,18 @@ async function rtpStats(pc, type) {
 // Simulcast (docs/media.md, "Simulcast"): the camera's video goes up as
 // several encodings, lowest first, and onair sends each viewer the one its
 // network carries. Three (a quarter, half and the full size) from a camera
-// of 360 lines or more, two from 180, else one. Under a weak uplink the
-// browser's encoder drops the highest ones by itself.
+// of 540 lines or more, two from 270, else one: as many as Chromium's
+// encoder sends for that size (it leaves out the lowest of more). Under a
+// weak uplink the browser's encoder drops the highest ones by itself.
 function videoEncodings(track) {
   const s = track.getSettings ? track.getSettings() : {};
   const lines = Math.min(s.width || 0, s.height || 0);
-  if (lines >= 360) {
+  if (lines >= 540) {
     return [{ rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
       { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
       { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 2500000 }];
   }
-  if (lines >= 180) return [{ rid: 'l', scaleResolutionDownBy: 2, maxBitrate: 200000 }, { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1200000 }];
+  if (lines >= 270) return [{ rid: 'l', scaleResolutionDownBy: 2, maxBitrate: 200000 }, { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1200000 }];
   return null;
 }
 
