@@ -5,33 +5,7 @@
 
 #include <errno.h>
 
-static uint16_t rtcp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t rtcp_rd24(const uint8_t *p) {
-  return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t rtcp_rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void rtcp_wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void rtcp_wr24(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 16);
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)v;
-}
-
-static void rtcp_wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
+#include "util/be.h"
 
 /* ---- walking a compound packet ---- */
 
@@ -54,7 +28,7 @@ int rtcp_next(struct rtcp_iter *it, struct rtcp_pkt *pkt) {
   p = it->p + it->off;
   if (rest < RTCP_HDR_LEN || p[0] >> 6 != 2)
     goto out_fail;
-  n = ((size_t)rtcp_rd16(p + 2) + 1) * 4;
+  n = ((size_t)be_rd16(p + 2) + 1) * 4;
   if (n > rest)
     goto out_fail;
   if (p[0] & 0x20) {
@@ -94,16 +68,16 @@ int rtcp_check(const uint8_t *p, size_t len) {
 #define RTCP_RB_LEN 24 /* bytes of a report block */
 
 static void rtcp_read_rb(const uint8_t *p, struct rtcp_report_block *rb) {
-  uint32_t lost = rtcp_rd24(p + 5);
+  uint32_t lost = be_rd24(p + 5);
 
-  rb->ssrc = rtcp_rd32(p);
+  rb->ssrc = be_rd32(p);
   rb->fraction_lost = p[4];
   /* 24-bit two's complement: a receiver may count duplicates as negative loss. */
   rb->cumulative_lost = lost & 0x800000 ? (int32_t)lost - 0x1000000 : (int32_t)lost;
-  rb->highest_seq = rtcp_rd32(p + 8);
-  rb->jitter = rtcp_rd32(p + 12);
-  rb->lsr = rtcp_rd32(p + 16);
-  rb->dlsr = rtcp_rd32(p + 20);
+  rb->highest_seq = be_rd32(p + 8);
+  rb->jitter = be_rd32(p + 12);
+  rb->lsr = be_rd32(p + 16);
+  rb->dlsr = be_rd32(p + 20);
 }
 
 static void rtcp_write_rb(uint8_t *p, const struct rtcp_report_block *rb) {
@@ -113,13 +87,13 @@ static void rtcp_write_rb(uint8_t *p, const struct rtcp_report_block *rb) {
     lost = 0x7FFFFF;
   if (lost < -0x800000)
     lost = -0x800000;
-  rtcp_wr32(p, rb->ssrc);
+  be_wr32(p, rb->ssrc);
   p[4] = rb->fraction_lost;
-  rtcp_wr24(p + 5, (uint32_t)lost & 0xFFFFFF);
-  rtcp_wr32(p + 8, rb->highest_seq);
-  rtcp_wr32(p + 12, rb->jitter);
-  rtcp_wr32(p + 16, rb->lsr);
-  rtcp_wr32(p + 20, rb->dlsr);
+  be_wr24(p + 5, (uint32_t)lost & 0xFFFFFF);
+  be_wr32(p + 8, rb->highest_seq);
+  be_wr32(p + 12, rb->jitter);
+  be_wr32(p + 16, rb->lsr);
+  be_wr32(p + 20, rb->dlsr);
 }
 
 /* Reads count report blocks from b (after skip bytes) into out. */
@@ -139,11 +113,11 @@ int rtcp_parse_sr(const struct rtcp_pkt *pkt, struct rtcp_sr *sr) {
 
   if (pkt->type != RTCP_SR || pkt->body_len < 24)
     return -EINVAL;
-  sr->ssrc = rtcp_rd32(b);
-  sr->ntp = (uint64_t)rtcp_rd32(b + 4) << 32 | rtcp_rd32(b + 8);
-  sr->rtp_ts = rtcp_rd32(b + 12);
-  sr->packet_count = rtcp_rd32(b + 16);
-  sr->octet_count = rtcp_rd32(b + 20);
+  sr->ssrc = be_rd32(b);
+  sr->ntp = (uint64_t)be_rd32(b + 4) << 32 | be_rd32(b + 8);
+  sr->rtp_ts = be_rd32(b + 12);
+  sr->packet_count = be_rd32(b + 16);
+  sr->octet_count = be_rd32(b + 20);
   if (rtcp_read_rbs(b, pkt->body_len, 24, pkt->count, sr->reports) < 0)
     return -EINVAL;
   sr->nreports = pkt->count;
@@ -153,7 +127,7 @@ int rtcp_parse_sr(const struct rtcp_pkt *pkt, struct rtcp_sr *sr) {
 int rtcp_parse_rr(const struct rtcp_pkt *pkt, struct rtcp_rr *rr) {
   if (pkt->type != RTCP_RR || pkt->body_len < 4)
     return -EINVAL;
-  rr->ssrc = rtcp_rd32(pkt->body);
+  rr->ssrc = be_rd32(pkt->body);
   if (rtcp_read_rbs(pkt->body, pkt->body_len, 4, pkt->count, rr->reports) < 0)
     return -EINVAL;
   rr->nreports = pkt->count;
@@ -169,7 +143,7 @@ static int rtcp_read_chunk(const uint8_t *b, size_t len, size_t *off, struct rtc
 
   if (len - o < 4)
     return -EINVAL;
-  c->ssrc = rtcp_rd32(b + o);
+  c->ssrc = be_rd32(b + o);
   c->cname = NULL;
   c->cname_len = 0;
   o += 4;
@@ -215,7 +189,7 @@ int rtcp_parse_bye(const struct rtcp_pkt *pkt, struct rtcp_bye *bye) {
     return -EINVAL;
   bye->nssrc = pkt->count;
   for (i = 0; i < pkt->count; i++)
-    bye->ssrc[i] = rtcp_rd32(pkt->body + (size_t)i * 4);
+    bye->ssrc[i] = be_rd32(pkt->body + (size_t)i * 4);
   bye->reason = NULL;
   bye->reason_len = 0;
   if (off < pkt->body_len) {
@@ -234,8 +208,8 @@ int rtcp_parse_fb(const struct rtcp_pkt *pkt, struct rtcp_fb *fb) {
   if ((pkt->type != RTCP_RTPFB && pkt->type != RTCP_PSFB) || pkt->body_len < 8)
     return -EINVAL;
   fb->fmt = pkt->count;
-  fb->sender_ssrc = rtcp_rd32(pkt->body);
-  fb->media_ssrc = rtcp_rd32(pkt->body + 4);
+  fb->sender_ssrc = be_rd32(pkt->body);
+  fb->media_ssrc = be_rd32(pkt->body + 4);
   fb->fci = pkt->body + 8;
   fb->fci_len = pkt->body_len - 8;
   return 0;
@@ -267,7 +241,7 @@ int rtcp_parse_nack(const struct rtcp_pkt *pkt, struct rtcp_nack *nack) {
 
 size_t rtcp_nack_item(const struct rtcp_nack *nack, size_t i, uint16_t out[RTCP_NACK_ITEM_SEQS]) {
   const uint8_t *it = nack->items + i * 4;
-  uint16_t pid = rtcp_rd16(it), blp = rtcp_rd16(it + 2);
+  uint16_t pid = be_rd16(it), blp = be_rd16(it + 2);
   size_t n = 0;
   unsigned k;
 
@@ -314,7 +288,7 @@ int rtcp_parse_fir(const struct rtcp_pkt *pkt, struct rtcp_fir *fir) {
   fir->sender_ssrc = fb.sender_ssrc;
   fir->nentries = (unsigned)n;
   for (i = 0; i < n; i++) {
-    fir->entries[i].ssrc = rtcp_rd32(fb.fci + i * 8);
+    fir->entries[i].ssrc = be_rd32(fb.fci + i * 8);
     fir->entries[i].seq_nr = fb.fci[i * 8 + 4];
   }
   return 0;
@@ -333,13 +307,13 @@ int rtcp_parse_remb(const struct rtcp_pkt *pkt, struct rtcp_remb *remb) {
   if ((size_t)n * 4 > fb.fci_len - 8)
     return -EINVAL;
   exp = fb.fci[5] >> 2;
-  mantissa = rtcp_rd24(fb.fci + 5) & 0x3FFFF;
+  mantissa = be_rd24(fb.fci + 5) & 0x3FFFF;
   remb->sender_ssrc = fb.sender_ssrc;
   remb->bitrate = exp > 0 && mantissa > UINT64_MAX >> exp ? UINT64_MAX : mantissa << exp;
   remb->nssrc_wire = n;
   remb->nssrc = n < RTCP_REMB_MAX_SSRC ? n : RTCP_REMB_MAX_SSRC;
   for (i = 0; i < remb->nssrc; i++)
-    remb->ssrc[i] = rtcp_rd32(fb.fci + 8 + i * 4);
+    remb->ssrc[i] = be_rd32(fb.fci + 8 + i * 4);
   return 0;
 }
 
@@ -349,7 +323,7 @@ int rtcp_parse_remb(const struct rtcp_pkt *pkt, struct rtcp_remb *remb) {
 static void rtcp_put_hdr(uint8_t *buf, uint8_t count, uint8_t type, size_t len) {
   buf[0] = (uint8_t)(0x80 | (count & 0x1F));
   buf[1] = type;
-  rtcp_wr16(buf + 2, (uint16_t)(len / 4 - 1));
+  be_wr16(buf + 2, (uint16_t)(len / 4 - 1));
 }
 
 int rtcp_build_rr(uint8_t *buf, size_t cap, uint32_t ssrc, const struct rtcp_report_block *rb) {
@@ -358,7 +332,7 @@ int rtcp_build_rr(uint8_t *buf, size_t cap, uint32_t ssrc, const struct rtcp_rep
   if (cap < n)
     return -ENOBUFS;
   rtcp_put_hdr(buf, rb ? 1 : 0, RTCP_RR, n);
-  rtcp_wr32(buf + 4, ssrc);
+  be_wr32(buf + 4, ssrc);
   if (rb)
     rtcp_write_rb(buf + 8, rb);
   return (int)n;
@@ -373,12 +347,12 @@ int rtcp_build_sr(uint8_t *buf, size_t cap, const struct rtcp_sr *sr) {
   if (cap < n)
     return -ENOBUFS;
   rtcp_put_hdr(buf, (uint8_t)sr->nreports, RTCP_SR, n);
-  rtcp_wr32(buf + 4, sr->ssrc);
-  rtcp_wr32(buf + 8, (uint32_t)(sr->ntp >> 32));
-  rtcp_wr32(buf + 12, (uint32_t)sr->ntp);
-  rtcp_wr32(buf + 16, sr->rtp_ts);
-  rtcp_wr32(buf + 20, sr->packet_count);
-  rtcp_wr32(buf + 24, sr->octet_count);
+  be_wr32(buf + 4, sr->ssrc);
+  be_wr32(buf + 8, (uint32_t)(sr->ntp >> 32));
+  be_wr32(buf + 12, (uint32_t)sr->ntp);
+  be_wr32(buf + 16, sr->rtp_ts);
+  be_wr32(buf + 20, sr->packet_count);
+  be_wr32(buf + 24, sr->octet_count);
   for (i = 0; i < sr->nreports; i++)
     rtcp_write_rb(buf + 28 + i * RTCP_RB_LEN, &sr->reports[i]);
   return (int)n;
@@ -394,7 +368,7 @@ int rtcp_build_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname, 
   if (cap < n)
     return -ENOBUFS;
   rtcp_put_hdr(buf, 1, RTCP_SDES, n);
-  rtcp_wr32(buf + 4, ssrc);
+  be_wr32(buf + 4, ssrc);
   buf[8] = 1; /* CNAME */
   buf[9] = (uint8_t)cname_len;
   for (i = 0; i < cname_len; i++)
@@ -446,18 +420,18 @@ int rtcp_build_nack(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t med
       continue;
     }
     if (i > 0) /* the current item is complete */
-      rtcp_wr16(buf + off - 2, blp);
+      be_wr16(buf + off - 2, blp);
     if (cap < off + 4 || off + 4 > 4 * 65536)
       return -ENOBUFS;
     pid = lost[i];
     blp = 0;
-    rtcp_wr16(buf + off, pid);
+    be_wr16(buf + off, pid);
     off += 4;
   }
-  rtcp_wr16(buf + off - 2, blp);
+  be_wr16(buf + off - 2, blp);
   rtcp_put_hdr(buf, RTCP_RTPFB_NACK, RTCP_RTPFB, off);
-  rtcp_wr32(buf + 4, sender_ssrc);
-  rtcp_wr32(buf + 8, media_ssrc);
+  be_wr32(buf + 4, sender_ssrc);
+  be_wr32(buf + 8, media_ssrc);
   return (int)off;
 }
 
@@ -465,8 +439,8 @@ int rtcp_build_pli(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t medi
   if (cap < 12)
     return -ENOBUFS;
   rtcp_put_hdr(buf, RTCP_PSFB_PLI, RTCP_PSFB, 12);
-  rtcp_wr32(buf + 4, sender_ssrc);
-  rtcp_wr32(buf + 8, media_ssrc);
+  be_wr32(buf + 4, sender_ssrc);
+  be_wr32(buf + 8, media_ssrc);
   return 12;
 }
 
@@ -475,9 +449,9 @@ int rtcp_build_fir(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t medi
   if (cap < 20)
     return -ENOBUFS;
   rtcp_put_hdr(buf, RTCP_PSFB_FIR, RTCP_PSFB, 20);
-  rtcp_wr32(buf + 4, sender_ssrc);
-  rtcp_wr32(buf + 8, 0); /* RFC 5104 4.3.1.2: the media source SSRC is unused */
-  rtcp_wr32(buf + 12, media_ssrc);
+  be_wr32(buf + 4, sender_ssrc);
+  be_wr32(buf + 8, 0); /* RFC 5104 4.3.1.2: the media source SSRC is unused */
+  be_wr32(buf + 12, media_ssrc);
   buf[16] = seq_nr;
   buf[17] = buf[18] = buf[19] = 0;
   return 20;
@@ -496,15 +470,15 @@ int rtcp_build_remb(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint64_t bit
   while (bitrate >> exp > 0x3FFFF)
     exp++;
   rtcp_put_hdr(buf, RTCP_PSFB_AFB, RTCP_PSFB, n);
-  rtcp_wr32(buf + 4, sender_ssrc);
-  rtcp_wr32(buf + 8, 0);
+  be_wr32(buf + 4, sender_ssrc);
+  be_wr32(buf + 8, 0);
   buf[12] = 'R';
   buf[13] = 'E';
   buf[14] = 'M';
   buf[15] = 'B';
   buf[16] = (uint8_t)nssrc;
-  rtcp_wr24(buf + 17, (uint32_t)exp << 18 | (uint32_t)(bitrate >> exp));
+  be_wr24(buf + 17, (uint32_t)exp << 18 | (uint32_t)(bitrate >> exp));
   for (i = 0; i < nssrc; i++)
-    rtcp_wr32(buf + 20 + i * 4, ssrc[i]);
+    be_wr32(buf + 20 + i * 4, ssrc[i]);
   return (int)n;
 }

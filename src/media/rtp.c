@@ -9,11 +9,7 @@
 #include <limits.h>
 #include <string.h>
 
-static uint16_t rtp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t rtp_rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "util/be.h"
 
 /* Fills the extension fields from the block at p[off..len). Returns the
  * offset after it, or 0 if it runs past len. */
@@ -22,8 +18,8 @@ static size_t rtp_parse_ext(const uint8_t *p, size_t len, size_t off, struct rtp
 
   if (len - off < 4)
     return 0;
-  h->ext_profile = rtp_rd16(p + off);
-  words = rtp_rd16(p + off + 2);
+  h->ext_profile = be_rd16(p + off);
+  words = be_rd16(p + off + 2);
   off += 4;
   if (words * 4 > len - off)
     return 0;
@@ -42,13 +38,13 @@ int rtp_parse(const uint8_t *p, size_t len, struct rtp_hdr *h) {
   h->csrc_count = p[0] & 0x0F;
   h->marker = p[1] >> 7;
   h->pt = p[1] & 0x7F;
-  h->seq = rtp_rd16(p + 2);
-  h->ts = rtp_rd32(p + 4);
-  h->ssrc = rtp_rd32(p + 8);
+  h->seq = be_rd16(p + 2);
+  h->ts = be_rd32(p + 4);
+  h->ssrc = be_rd32(p + 8);
   if ((size_t)h->csrc_count * 4 > len - off)
     return -EINVAL;
   for (i = 0; i < h->csrc_count; i++, off += 4)
-    h->csrc[i] = rtp_rd32(p + off);
+    h->csrc[i] = be_rd32(p + off);
   h->ext_profile = 0;
   h->ext = NULL;
   h->ext_len = 0;
@@ -172,7 +168,7 @@ int rtp_ext_u16(const struct rtp_hdr *h, uint8_t id, uint16_t *v) {
     return rc;
   if (n != 2)
     return -EINVAL;
-  *v = rtp_rd16(d);
+  *v = be_rd16(d);
   return 0;
 }
 
@@ -386,7 +382,7 @@ static int rtp_h264_stap_a(const uint8_t *p, size_t len) {
   while (off < len) {
     if (len - off < 2)
       return -EINVAL;
-    n = rtp_rd16(p + off);
+    n = be_rd16(p + off);
     off += 2;
     if (n == 0 || n > len - off || p[off] & 0x80)
       return -EINVAL;
@@ -470,7 +466,7 @@ int rtp_h264_slice_type(const uint8_t *payload, size_t len) {
   for (size_t off = 1; off < len;) { /* STAP-A, as rtp_h264_stap_a() */
     if (len - off < 2)
       return -EINVAL;
-    size_t n = rtp_rd16(payload + off);
+    size_t n = be_rd16(payload + off);
     off += 2;
     if (n == 0 || n > len - off || payload[off] & 0x80)
       return -EINVAL;

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/be.h"
+
 #define SC_KEY 16        /* bytes of an AES-128 key, master or session */
 #define SC_SALT_CM 14    /* bytes of a master or session salt for AES-CM */
 #define SC_SALT_GCM 12   /* the same for GCM (RFC 7714 §11) */
@@ -105,17 +107,6 @@ struct srtpctx {
   struct srtpctx_in ins[SRTPCTX_SSRCS];
 };
 
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 /* ---- keys ---- */
 
 /* The IV of a packet: the SSRC and the 48-bit index, XOR the session salt.
@@ -126,7 +117,7 @@ static void iv_make(uint8_t iv[SC_IV], int gcm, const uint8_t *salt, uint32_t ss
                     uint64_t index) {
   size_t at = gcm ? 2 : 4, n = gcm ? SC_SALT_GCM : SC_SALT_CM;
   memset(iv, 0, SC_IV);
-  wr32(iv + at, ssrc);
+  be_wr32(iv + at, ssrc);
   for (int b = 0; b < 6; b++)
     iv[at + 4 + (size_t)b] = (uint8_t)(index >> (40 - 8 * b));
   for (size_t b = 0; b < n; b++)
@@ -330,10 +321,10 @@ static int cm_run(struct srtpctx_keys *k, int i, int enc, const uint8_t iv[SC_IV
 static int rtp_run(struct srtpctx *s, struct srtpctx_keys *k, int enc, uint8_t *pkt, size_t hlen,
                    size_t n, uint64_t index) {
   uint8_t iv[SC_IV], roc[4];
-  iv_make(iv, s->gcm, k->salt[SC_RTP], rd32(pkt + 8), index);
+  iv_make(iv, s->gcm, k->salt[SC_RTP], be_rd32(pkt + 8), index);
   if (s->gcm)
     return gcm_run(k->aes[SC_RTP], enc, iv, pkt, hlen, n, NULL);
-  wr32(roc, (uint32_t)(index >> 16));
+  be_wr32(roc, (uint32_t)(index >> 16));
   return cm_run(k, SC_RTP, enc, iv, pkt, hlen, n, n, roc);
 }
 
@@ -344,7 +335,7 @@ static int rtp_run(struct srtpctx *s, struct srtpctx_keys *k, int enc, uint8_t *
 static int rtcp_run(struct srtpctx *s, struct srtpctx_keys *k, int enc, uint8_t *pkt, size_t n) {
   uint8_t iv[SC_IV];
   const uint8_t *e_index = pkt + n + (s->gcm ? SC_TAG_GCM : 0);
-  iv_make(iv, s->gcm, k->salt[SC_RTCP], rd32(pkt + 4), rd32(e_index) & SC_RTCP_INDEX_MAX);
+  iv_make(iv, s->gcm, k->salt[SC_RTCP], be_rd32(pkt + 4), be_rd32(e_index) & SC_RTCP_INDEX_MAX);
   if (s->gcm)
     return gcm_run(k->aes[SC_RTCP], enc, iv, pkt, SC_RTCP_HDR, n, e_index);
   return cm_run(k, SC_RTCP, enc, iv, pkt, SC_RTCP_HDR, n, n + SC_E_INDEX, NULL);
@@ -480,7 +471,7 @@ int srtpctx_protect_rtp(struct srtpctx *s, uint8_t *pkt, size_t *len, size_t cap
     return -ENOBUFS;
   if (*len > SC_PKT_MAX || rtp_hdr_len(pkt, *len, &hlen) < 0)
     return -EINVAL;
-  struct srtpctx_out *o = out_get(s, rd32(pkt + 8));
+  struct srtpctx_out *o = out_get(s, be_rd32(pkt + 8));
   if (o == NULL)
     return -EINVAL;
   uint64_t i = index_guess(o->top, (uint16_t)(pkt[2] << 8 | pkt[3]));
@@ -498,7 +489,7 @@ int srtpctx_unprotect_rtp(struct srtpctx *s, uint8_t *pkt, size_t *len) {
   size_t hlen;
   if (*len > SC_PKT_MAX || rtp_hdr_len(pkt, *len, &hlen) < 0 || *len - hlen < s->tag)
     return -EINVAL;
-  uint32_t ssrc = rd32(pkt + 8);
+  uint32_t ssrc = be_rd32(pkt + 8);
   struct srtpctx_in *e = in_find(s, ssrc);
   /* A new source's first packet: rollover counter 0, no window yet. */
   uint64_t i = index_guess(e ? e->rtp_top : 0, (uint16_t)(pkt[2] << 8 | pkt[3]));
@@ -518,7 +509,7 @@ int srtpctx_protect_rtcp(struct srtpctx *s, uint8_t *pkt, size_t *len, size_t ca
   if (n < SC_RTCP_HDR || n > SC_PKT_MAX || s->rtcp_index == SC_RTCP_INDEX_MAX)
     return -EINVAL;
   s->rtcp_index++;
-  wr32(pkt + n + (s->gcm ? SC_TAG_GCM : 0), SC_E_FLAG | s->rtcp_index);
+  be_wr32(pkt + n + (s->gcm ? SC_TAG_GCM : 0), SC_E_FLAG | s->rtcp_index);
   int rc = rtcp_run(s, &s->out, 1, pkt, n);
   if (rc == 0)
     *len = n + s->tag + SC_E_INDEX;
@@ -529,11 +520,11 @@ int srtpctx_unprotect_rtcp(struct srtpctx *s, uint8_t *pkt, size_t *len) {
   if (*len > SC_PKT_MAX || *len < SC_RTCP_HDR + s->tag + SC_E_INDEX)
     return -EINVAL;
   size_t n = *len - s->tag - SC_E_INDEX;
-  uint32_t e_index = rd32(pkt + n + (s->gcm ? SC_TAG_GCM : 0));
+  uint32_t e_index = be_rd32(pkt + n + (s->gcm ? SC_TAG_GCM : 0));
   if (!(e_index & SC_E_FLAG))
     return -EINVAL; /* unencrypted SRTCP: never what onair negotiates */
   uint64_t i = e_index & SC_RTCP_INDEX_MAX;
-  uint32_t ssrc = rd32(pkt + 4);
+  uint32_t ssrc = be_rd32(pkt + 4);
   struct srtpctx_in *e = in_find(s, ssrc);
   int rc = in_check(e, 1, i) < 0 ? -EACCES : rtcp_run(s, &s->in, 0, pkt, n);
   if (rc == 0) {

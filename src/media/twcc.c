@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/be.h"
+
 #define TWCC_FCI_HDR 8                   /* base seq, status count, reference time, fb count */
 #define TWCC_PKT_HDR (12 + TWCC_FCI_HDR) /* RTCP header and SSRCs, then the above */
 #define TWCC_RUN_MAX 8191                /* a run-length chunk's 13-bit length */
@@ -23,20 +25,6 @@ enum twcc_sym { TWCC_SYM_LOST = 0, TWCC_SYM_SMALL = 1, TWCC_SYM_LARGE = 2, TWCC_
 
 /* What feedback told of a sent packet (struct twcc_sent's state). */
 enum twcc_sent_state { TWCC_UNREPORTED = 0, TWCC_REPORTED_LOST = 1, TWCC_REPORTED_RECEIVED = 2 };
-
-static uint16_t twcc_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static void twcc_wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void twcc_wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
 
 /* a / b rounded towards minus infinity (b > 0). */
 static int64_t twcc_div_floor(int64_t a, int64_t b) {
@@ -96,7 +84,7 @@ static size_t twcc_chunker_cost(const struct twcc_chunker *c, unsigned s) {
 }
 
 static void twcc_chunker_put(struct twcc_chunker *c, uint16_t chunk) {
-  twcc_wr16(c->p + 2 * c->nchunks, chunk);
+  be_wr16(c->p + 2 * c->nchunks, chunk);
   c->nchunks++;
 }
 
@@ -284,7 +272,7 @@ static int twcc_build_take(struct twcc_build *b, int64_t t, size_t cap) {
   if (s == TWCC_SYM_SMALL)
     b->deltas[b->dlen++] = (uint8_t)ticks;
   if (s == TWCC_SYM_LARGE) {
-    twcc_wr16(b->deltas + b->dlen, (uint16_t)(int16_t)ticks);
+    be_wr16(b->deltas + b->dlen, (uint16_t)(int16_t)ticks);
     b->dlen += 2;
   }
   if (s != TWCC_SYM_LOST) {
@@ -309,12 +297,12 @@ static size_t twcc_build_finish(const struct twcc_recv *r, struct twcc_build *b,
     out[total - 1] = (uint8_t)pad;
   out[0] = (uint8_t)(0x80 | (pad > 0 ? 0x20 : 0) | TWCC_FMT);
   out[1] = RTCP_RTPFB;
-  twcc_wr16(out + 2, (uint16_t)(total / 4 - 1));
-  twcc_wr32(out + 4, sender_ssrc);
-  twcc_wr32(out + 8, media_ssrc);
-  twcc_wr16(out + 12, (uint16_t)r->next);
-  twcc_wr16(out + 14, (uint16_t)b->count);
-  twcc_wr32(out + 16, ref << 8 | r->fb_count);
+  be_wr16(out + 2, (uint16_t)(total / 4 - 1));
+  be_wr32(out + 4, sender_ssrc);
+  be_wr32(out + 8, media_ssrc);
+  be_wr16(out + 12, (uint16_t)r->next);
+  be_wr16(out + 14, (uint16_t)b->count);
+  be_wr32(out + 16, ref << 8 | r->fb_count);
   return total;
 }
 
@@ -355,7 +343,7 @@ static int twcc_parse_chunks(struct twcc_fb *fb, size_t avail) {
   while (covered < fb->count) {
     if (avail - off < 2)
       return -EINVAL;
-    c = twcc_rd16(fb->chunks + off);
+    c = be_rd16(fb->chunks + off);
     off += 2;
     n = twcc_chunk_len(c);
     if (n > fb->count - covered)
@@ -379,8 +367,8 @@ static int twcc_parse_chunks(struct twcc_fb *fb, size_t avail) {
 int twcc_parse(const uint8_t *fci, size_t len, struct twcc_fb *fb) {
   if (len < TWCC_FCI_HDR)
     return -EINVAL;
-  fb->base_seq = twcc_rd16(fci);
-  fb->count = twcc_rd16(fci + 2);
+  fb->base_seq = be_rd16(fci);
+  fb->count = be_rd16(fci + 2);
   fb->ref_time = (uint32_t)fci[4] << 16 | (uint32_t)fci[5] << 8 | fci[6];
   fb->fb_count = fci[7];
   if (fb->count == 0 || fb->count > TWCC_MAX_STATUS)
@@ -408,7 +396,7 @@ static int twcc_fb_sym(struct twcc_fb_iter *it) {
   for (;;) {
     if (fb->chunks_len - it->chunk_off < 2)
       return -EINVAL;
-    c = twcc_rd16(fb->chunks + it->chunk_off);
+    c = be_rd16(fb->chunks + it->chunk_off);
     if (it->in_chunk < twcc_chunk_len(c))
       break;
     it->chunk_off += 2; /* done with it (or a run of 0) */
@@ -433,7 +421,7 @@ int twcc_fb_next(struct twcc_fb_iter *it, uint16_t *seq, int64_t *recv_us) {
   if (s == TWCC_SYM_SMALL)
     it->ticks += d[0];
   if (s == TWCC_SYM_LARGE)
-    it->ticks += (int16_t)twcc_rd16(d);
+    it->ticks += (int16_t)be_rd16(d);
   if (s != TWCC_SYM_LOST)
     *recv_us = it->ticks * TWCC_TICK_US;
   it->delta_off += (size_t)s;

@@ -134,8 +134,8 @@ struct twcc_sent {
 /* The last TWCC_SEND_SLOTS packets sent, by unwrapped sequence number. */
 struct twcc_send {
   struct twcc_sent sent[TWCC_SEND_SLOTS]; /* at unwrapped seq & (slots - 1) */
-  int64_t next;                           /* unwrapped seq the next packet gets (the first is 0) */
-  int64_t ref;                            /* the last feedback's reference time, unwrapped */
+  int64_t next; /* unwrapped seq of the next packet sent (the first is 0) */
+  int64_t ref;  /* the last feedback's reference time, unwrapped */
   uint8_t have_ref;
 };
 

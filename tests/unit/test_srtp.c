@@ -235,10 +235,10 @@ static size_t rtp_make(uint8_t *p, uint32_t ssrc, uint16_t seq, unsigned v) {
   p[1] = (uint8_t)(96 | (v & 8 ? 0x80 : 0));
   p[2] = (uint8_t)(seq >> 8);
   p[3] = (uint8_t)seq;
-  wr32(p + 4, v * 3000);
-  wr32(p + 8, ssrc);
+  be_wr32(p + 4, v * 3000);
+  be_wr32(p + 8, ssrc);
   for (size_t i = 0; i < cc; i++, n += 4)
-    wr32(p + n, rnd());
+    be_wr32(p + n, rnd());
   if (ext) {
     p[n] = 0xBE;
     p[n + 1] = 0xDE;
@@ -246,7 +246,7 @@ static size_t rtp_make(uint8_t *p, uint32_t ssrc, uint16_t seq, unsigned v) {
     p[n + 3] = (uint8_t)words;
     n += 4;
     for (size_t i = 0; i < words; i++, n += 4)
-      wr32(p + n, rnd());
+      be_wr32(p + n, rnd());
   }
   for (size_t i = 0; i < payload; i++)
     p[n++] = (uint8_t)rnd();
@@ -260,9 +260,9 @@ static size_t rtcp_make(uint8_t *p, uint32_t ssrc, unsigned v) {
   p[1] = (uint8_t)(200 + v % 7);
   p[2] = (uint8_t)((words + 1) >> 8);
   p[3] = (uint8_t)(words + 1);
-  wr32(p + 4, ssrc);
+  be_wr32(p + 4, ssrc);
   for (size_t i = 0; i < words; i++)
-    wr32(p + 8 + 4 * i, rnd());
+    be_wr32(p + 8 + 4 * i, rnd());
   return 8 + 4 * words;
 }
 
