@@ -205,10 +205,16 @@ function pageRtp(page) {
   });
 }
 
-// One kind's stream (the first with packets, else the first) of one direction.
+// One kind's stream of one direction: the one with the most frames, then
+// packets (a paused simulcast layer may have sent a packet or two and no
+// frame), else the first.
 function stream(rtp, direction, kind) {
   const list = rtp[direction].filter(s => s.kind === kind);
-  return list.find(s => s.packets > 0) || list[0] || null;
+  const score = s => [s.framesEncoded + s.framesDecoded, s.packets];
+  return list.reduce((a, b) => {
+    const [fa, pa] = score(a), [fb, pb] = score(b);
+    return fb > fa || (fb === fa && pb > pa) ? b : a;
+  }, list[0] || null);
 }
 
 // The broadcaster's largest simulcast layer that is sent (its only video
