@@ -71,6 +71,15 @@
 #                             offers the transport-wide sequence number extension and rtcp-fb
 #                             transport-cc, as Chrome does, and 1 in K of them reads it from
 #                             each packet and sends feedback every 100 ms (onair's twcc.c)
+#   PUB_SIMULCAST=0           1: the publisher sends onair three simulcast layers (l, m, h) as
+#                             Chromium does, the top one the stream above (a viewer of it gets
+#                             what one of a single-stream publisher gets); a list of onair
+#                             variants, or of their options, for those alone: "alt" or
+#                             "onair-alt" (the old build one stream, the new one layers, in one
+#                             run). Janus always gets the one stream
+#   PUB_PAUSE=1               with PUB_SIMULCAST: the publisher turns layers off and on when
+#                             onair's media.layers says so, as the broadcast page does; 0: all
+#                             three always
 #   LOSS_LIMIT=0.5            percent
 #   VIDEO=1280x720 KBPS=1500  the stream
 #   FLOOR_SECONDS=3           CPU seconds the floor measures, per cipher
@@ -107,6 +116,8 @@ JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(ncpus "$SERVER_CPUS")}
 POLL_US=${POLL_US:-2000}
 SAMPLE_EVERY=${SAMPLE_EVERY:-1024}
 VIEWER_TWCC=${VIEWER_TWCC:-1}
+PUB_SIMULCAST=${PUB_SIMULCAST:-0}
+PUB_PAUSE=${PUB_PAUSE:-1}
 SETTLE=${SETTLE:-3}
 FIRST_SETTLE=${FIRST_SETTLE:-15}
 WINDOW=${WINDOW:-6}
@@ -127,7 +138,7 @@ say() { echo "run-media: $*" >&2; }
 die() { say "$*"; exit 1; }
 export SIZES PROFILES SERVERS SERVER_CPUS EMU_CPUS MEDIA_WORKERS MEDIA_GSO RX_ON_EMU VIEWER_NET SPIN \
   JANUS_EVENT_LOOPS SETTLE FIRST_SETTLE WINDOW PARTS REPEATS JOIN_CONC JOIN_TIMEOUT RCVBUF LOSS_LIMIT VIDEO KBPS FLOOR_SECONDS RUN_TIMEOUT RESULTS_MD POLL_US \
-  VIEWER_TWCC
+  VIEWER_TWCC PUB_SIMULCAST PUB_PAUSE
 
 BENCH=$ROOT/bench/media/build/onair-media-bench
 
@@ -239,6 +250,11 @@ if [ -z "${MB_IN_NETNS:-}" ]; then
   [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS is a count (1, 2, ...)"
   [[ $PARTS =~ ^[1-9][0-9]*$ ]] && [ "$PARTS" -le 16 ] || die "PARTS is 1 to 16"
   [[ $VIEWER_TWCC =~ ^[0-9]+$ ]] || die "VIEWER_TWCC is 0 (off) or K >= 1 (1 in K viewers sends feedback)"
+  case $PUB_PAUSE in 0|1) ;; *) die "PUB_PAUSE is 0 or 1" ;; esac
+  for v in ${PUB_SIMULCAST//,/ }; do
+    [[ $v =~ ^(0|1|onair(-[a-z0-9]+)*|nogso|gso|w[1-9][0-9]*|alt)$ ]] ||
+      die "PUB_SIMULCAST is 0, 1, or onair variants or their options (alt, onair-alt, ...), not '$v'"
+  done
   for server in $SERVERS; do
     [[ $server =~ ^(janus|onair(-(nogso|gso|w[1-9][0-9]*|alt))*)$ ]] ||
       die "SERVERS holds onair, its variants (onair-nogso, onair-w2, onair-nogso-w1, ...) and janus, not '$server'"
@@ -487,18 +503,33 @@ start_janus() {
   wait_http "http://127.0.0.1:$PORT/janus/info" || { tail -20 "$TMP/janus.log" >&2; die "Janus did not start"; }
 }
 
+# PUB_SIMULCAST for one server (or onair variant): 1 when the publisher
+# sends it simulcast layers.
+pub_simulcast() { # label
+  local v opt
+  [ "${1%%-*}" = onair ] || { echo 0; return; }
+  for v in ${PUB_SIMULCAST//,/ }; do
+    [ "$v" = 1 ] || [ "$v" = "$1" ] && { echo 1; return; }
+    for opt in $(echo "${1#onair}" | tr '-' ' '); do
+      [ "$v" = "$opt" ] && { echo 1; return; }
+    done
+  done
+  echo 0
+}
+
 measure() { # server (or onair variant) profile repeat
   local label=$1 server=${1%%-*} profile=$2 rep=$3 extra=() rx0 rx1 ipi0 ipi1
   "start_$server" "$label"
   [ "$server" = janus ] && extra=(--janus-ports 5004,5002)
-  say "$label, $profile: N = $SIZES (repeat $rep of $REPEATS)"
+  say "$label, $profile: N = $SIZES (repeat $rep of $REPEATS)$([ "$(pub_simulcast "$label")" = 0 ] || echo ", the publisher sends simulcast")"
   rx0=$(net_rx) ipi0=$(ipis)
   timeout "$RUN_TIMEOUT" taskset -c "$EMU_CPUS" "$BENCH" run --server "$server" --label "$label" \
     --http "127.0.0.1:$PORT" --pid "$SERVER_PID" --media-host "$MEDIA_IP" --profile "$profile" \
     --sizes "$SIZES_CSV" --settle "$SETTLE" --first-settle "$FIRST_SETTLE" --window "$WINDOW" --join-conc "$JOIN_CONC" \
     --join-timeout "$JOIN_TIMEOUT" --rcvbuf "$RCVBUF" --loss-limit "$LOSS_LIMIT" \
     --server-cpus "$SERVER_CPUS" --emu-cpus "$EMU_CPUS" --stream "$TMP/stream.bin" --poll-us "$POLL_US" \
-    --sample-every "$SAMPLE_EVERY" --twcc "$VIEWER_TWCC" --parts "$PARTS" --repeat "$rep" "${VIEWER_NET_ARGS[@]}" \
+    --sample-every "$SAMPLE_EVERY" --twcc "$VIEWER_TWCC" --pub-simulcast "$(pub_simulcast "$label")" \
+    --pub-pause "$PUB_PAUSE" --parts "$PARTS" --repeat "$rep" "${VIEWER_NET_ARGS[@]}" \
     --out "$RESULTS" "${extra[@]}" >/dev/null ||
     { say "$label, $profile: the run failed or was cut short; its rows so far are kept"; FAILED=1; }
   rx1=$(net_rx) ipi1=$(ipis)
@@ -536,6 +567,7 @@ append_results() { # table.md plot.png
   settings="$settings RX_ON_EMU=$RX_ON_EMU VIEWER_NET=$VIEWER_NET SPIN=$SPIN JANUS_EVENT_LOOPS=$JANUS_EVENT_LOOPS"
   settings="$settings WINDOW=$WINDOW PARTS=$PARTS SETTLE=$SETTLE FIRST_SETTLE=$FIRST_SETTLE VIEWER_TWCC=$VIEWER_TWCC"
   [ "$REPEATS" = 1 ] || settings="$settings REPEATS=$REPEATS"
+  [ "$PUB_SIMULCAST" = 0 ] || settings="$settings PUB_SIMULCAST=\"$PUB_SIMULCAST\" PUB_PAUSE=$PUB_PAUSE"
   [ -n "${ONAIR_ALT_REV:-}" ] && settings="ONAIR_ALT_REV=$ONAIR_ALT_REV $settings"
   [ -n "${ONAIR_REV:-}" ] && settings="ONAIR_REV=$ONAIR_REV $settings"
   [ -f "$md" ] || echo "# Benchmark results" >"$md"

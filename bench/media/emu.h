@@ -34,6 +34,8 @@ struct mb_cfg {
   unsigned sample_every;   /* decrypt 1 in this many packets once live */
   unsigned drop_every;     /* a check of NACKs: ignore 1 in this many RTP packets (0: none) */
   unsigned twcc; /* viewers offer transport-wide cc: 0 no; k >= 1: all do, 1 in k sends feedback */
+  int simulcast; /* onair: the publisher sends three layers, as Chromium (publisher.c) */
+  int pub_pause; /* simulcast: media.layers turns layers off and on, as the broadcast page */
 };
 
 struct mb_track {
@@ -84,12 +86,14 @@ struct mb_viewer {
   uint64_t twcc_pkts;     /* packets that carried the extension */
   uint64_t twcc_bare;     /* packets that did not */
   uint64_t twcc_fbs;      /* feedback packets sent */
+  uint64_t pad;           /* packets on RTX (onair's probes: padding only), not in rtp */
 };
 
 struct mb_emu {
   const struct mb_cfg *cfg;
   struct mb_dtls dtls;
   struct mb_stream st;
+  struct mb_stream lower[MB_LAYERS - 1]; /* simulcast: the layers below st, lowest first */
   struct mb_pub pub;
   struct mb_viewer *v; /* cfg max size of them */
   unsigned nv;         /* allocated */

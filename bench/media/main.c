@@ -28,6 +28,8 @@ static const char usage[] =
     "  --stream-s S --stream FILE (made by stream --save) --poll-us US --sample-every N\n"
     "  --drop-every N (ignore 1 in N packets once live, to check NACKs)\n"
     "  --twcc K (0: no transport-wide cc; K >= 1: every viewer offers it, 1 in K sends feedback)\n"
+    "  --pub-simulcast 0|1 (onair: the publisher sends layers l, m, h as Chromium does)\n"
+    "  --pub-pause 0|1 (simulcast: media.layers turns layers off and on, as the page; default 1)\n"
     "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n"
     "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n";
 
@@ -103,6 +105,7 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->poll_us = 2000;
   c->sample_every = 128;
   c->twcc = 1;
+  c->pub_pause = 1;
 }
 
 static int set_option(struct mb_cfg *c, const char *k, const char *v) {
@@ -165,6 +168,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->poll_us = u, u <= 100000 ? 0 : -1;
   if (!strcmp(k, "--drop-every"))
     return c->drop_every = u, 0;
+  if (!strcmp(k, "--pub-simulcast"))
+    return c->simulcast = (int)u, u <= 1 ? 0 : -1;
+  if (!strcmp(k, "--pub-pause"))
+    return c->pub_pause = (int)u, u <= 1 ? 0 : -1;
   if (!strcmp(k, "--twcc"))
     return c->twcc = u, 0;
   if (!strcmp(k, "--sample-every"))

@@ -21,6 +21,7 @@
 #define MB_DTLS_MTU 1200 /* bytes of a DTLS datagram we send */
 #define MB_PT_VP8 96
 #define MB_PT_OPUS 111
+#define MB_PT_RTX 97 /* a viewer's RTX for VP8 (apt=96), as Chrome offers it */
 #define MB_PICS 32768 /* the 15-bit VP8 PictureID space */
 
 #define MB_CONTAINER_OF(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -78,6 +79,11 @@ struct mb_stream {
   size_t video_pkts, audio_pkts;         /* per loop */
 };
 int mb_stream_make(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps, unsigned seconds);
+/* The same with per-pixel noise 0..noise (a power of 2 less 1) instead of
+ * the stream's: a small picture with the stream's noise cannot go below
+ * 182 kbit/s at 320x180 (461 at 640x360), whatever rate libvpx is asked. */
+int mb_stream_make_noise(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps,
+                         unsigned seconds, unsigned noise);
 void mb_stream_free(struct mb_stream *s);
 /* Saves the made stream for other runs of this binary, or loads it. 0 or -1. */
 int mb_stream_save(const struct mb_stream *s, const char *path);
@@ -195,6 +201,13 @@ int mb_sdp_parse(const char *sdp, struct mb_rsdp *r);
  * rtcp-fb transport-cc on both codecs, as Chrome offers them. */
 int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
                  int publisher, uint32_t ssrc_a, uint32_t ssrc_v, int twcc);
+/* A simulcast publisher's offer, as Chromium writes it for three
+ * sendEncodings (rids l, m, h): the MID, RID and transport-wide sequence
+ * number extensions (ids MB_MID_ID, MB_RID_ID, MB_TWCC_ID) and rtcp-fb
+ * transport-cc, a=rid:<rid> send and a=simulcast:send l;m;h, no a=ssrc on
+ * the video. */
+int mb_sdp_offer_simulcast(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
+                           uint32_t ssrc_a);
 /* The viewer's answer to Janus's offer: recvonly, ICE-lite with our host
  * candidate, setup:active; with twcc, the offer's transport-wide-cc
  * extension and rtcp-fb transport-cc on each m-line that offers it. */
@@ -202,24 +215,48 @@ int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const stru
                   const struct mb_dtls *d, const struct sockaddr_in *local, int twcc);
 
 /* ---- publisher.c ---- */
+#define MB_LAYERS 3       /* simulcast layers the publisher sends at most: l, m, h */
+#define MB_MID_ID 4       /* extmap ids of a simulcast publisher's offer, Chromium's */
+#define MB_RID_ID 10
 extern int64_t mb_pic_sent[MB_PICS]; /* CLOCK_REALTIME ns each PictureID went out (atomic) */
-struct mb_pub {
+/* One video stream the publisher sends: the only one, or a simulcast layer
+ * (lowest first; the top one is the single stream's, whose audio goes out
+ * with it). */
+struct mb_layer {
   const struct mb_stream *st;
+  uint32_t ssrc;
+  uint16_t seq;      /* the next sequence number */
+  uint64_t k;        /* the next packet of st (all loops) */
+  int key_wanted;    /* a PLI or FIR came: its next frame with a keyframe goes out as one */
+  int resuming;      /* turned on again: nothing until a frame it can send as a keyframe */
+  uint64_t sent;     /* its video packets (atomic) */
+  char rid;          /* 'l', 'm', 'h' */
+};
+struct mb_pub {
   int janus;                                   /* plain RTP into Janus's mountpoint */
   struct sockaddr_in janus_video, janus_audio; /* its ports */
   struct mb_conn conn;                         /* onair: ICE, DTLS, SRTP */
   struct mb_dtls *dtls;
-  uint32_t ssrc_v, ssrc_a;
+  struct mb_layer lay[MB_LAYERS];
+  unsigned nlayers;                 /* 1, or MB_LAYERS with simulcast */
+  int honour_pause;                 /* simulcast: media.layers turns layers off and on */
+  unsigned active;                  /* atomic: bit i, layer i is sent (media.layers) */
+  uint32_t ssrc_a;
   int state;                        /* atomic: 0 connecting, 1 sending, -1 failed */
   int stop;                         /* atomic */
-  uint64_t sent;                    /* packets (atomic) */
-  uint16_t seq_v, seq_a;            /* the next sequence numbers */
-  int key_wanted;                   /* a PLI or FIR came: the next frame goes out as a keyframe */
+  uint64_t sent;                    /* packets a viewer of the top layer gets: audio, top (atomic) */
+  uint16_t seq_a;                   /* the next audio sequence number */
+  uint16_t tw_seq;                  /* simulcast: the next transport-wide sequence number */
   uint64_t key_requests, keys_sent; /* (atomic) */
+  uint64_t fb_in;                   /* RTCP transport-wide feedback from onair (atomic) */
   int64_t late_max_ns;              /* the latest a packet went out after its time */
   unsigned long th;
 };
 int mb_pub_start(struct mb_pub *p);
 void mb_pub_stop(struct mb_pub *p);
+/* media.layers: which layers (lowest first) viewers take; the others are
+ * turned off, as a browser's page does with setParameters (the lowest one
+ * sent always stays on: onair says so itself). */
+void mb_pub_set_active(struct mb_pub *p, unsigned mask);
 
 #endif

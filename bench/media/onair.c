@@ -42,12 +42,15 @@ static int ws_open(struct mb_hc *h, const char *cookie) {
 }
 
 static int send_offer(struct mb_hc *h, const struct mb_conn *c, int publisher) {
+  const struct mb_pub *p = &mb_emu.pub;
   char sdp[4096], *text;
   json_t *msg;
   int rc = -1;
 
-  if (mb_sdp_offer(sdp, sizeof(sdp), c, &mb_emu.dtls, publisher, mb_emu.pub.ssrc_a,
-                   mb_emu.pub.ssrc_v, !publisher && mb_emu.cfg->twcc) < 0)
+  if (publisher && p->nlayers > 1
+          ? mb_sdp_offer_simulcast(sdp, sizeof(sdp), c, &mb_emu.dtls, p->ssrc_a) < 0
+          : mb_sdp_offer(sdp, sizeof(sdp), c, &mb_emu.dtls, publisher, p->ssrc_a, p->lay[0].ssrc,
+                         !publisher && mb_emu.cfg->twcc) < 0)
     return -1;
   msg = json_pack("{s:s,s:s}", "type", "media.offer", "sdp", sdp);
   if (msg && (text = json_dumps(msg, JSON_COMPACT))) {
@@ -70,6 +73,24 @@ static int answer_sdp(const char *text, struct mb_rsdp *r) {
 
 /* ---- the broadcaster ---- */
 
+/* media.layers: {"active":[true,false,true]}, lowest first; one not named
+ * stays on (as web/assets/media.js's setLayers). */
+static void caster_layers(const char *text) {
+  struct mb_pub *p = &mb_emu.pub;
+  json_t *msg = json_loads(text, 0, NULL), *active = json_object_get(msg, "active");
+  unsigned i, mask = (1u << p->nlayers) - 1;
+  static unsigned told;
+
+  for (i = 0; i < p->nlayers && json_is_array(active) && i < json_array_size(active); i++)
+    if (json_is_false(json_array_get(active, i)))
+      mask &= ~(1u << i);
+  json_decref(msg);
+  if (told++ < 5 || told % 100 == 0)
+    mb_log("onair: media.layers %s%s%s (%u so far)%s", mask & 1 ? "l" : "-", mask & 2 ? "m" : "-",
+           mask & 4 ? "h" : "-", told, p->honour_pause ? "" : ", not honoured (--pub-pause 0)");
+  mb_pub_set_active(p, mask);
+}
+
 static void caster_connected(struct mb_hc *h) { ws_open(h, mb_emu.caster_cookie); }
 
 static void caster_text(struct mb_hc *h, char *text, size_t len) {
@@ -86,12 +107,22 @@ static void caster_text(struct mb_hc *h, char *text, size_t len) {
       e->fatal = 1;
       return;
     }
+    if (e->pub.nlayers > 1) {
+      const char *sdp = strstr(text, "a=simulcast:recv");
+      if (!sdp) {
+        mb_log("onair: its answer takes no simulcast (no a=simulcast:recv): one layer");
+      } else {
+        mb_log("onair: the broadcaster's answer has %.*s", (int)strcspn(sdp, "\\\r\n"), sdp);
+      }
+    }
     snprintf(e->pub.conn.rufrag, sizeof(e->pub.conn.rufrag), "%s", r.ufrag);
     snprintf(e->pub.conn.rpwd, sizeof(e->pub.conn.rpwd), "%s", r.pwd);
     snprintf(e->pub.conn.rfp, sizeof(e->pub.conn.rfp), "%s", r.fp);
     e->pub.conn.remote = r.cand;
     if (mb_pub_start(&e->pub) < 0)
       e->fatal = 1;
+  } else if (mb_json_type_is(text, "media.layers")) {
+    caster_layers(text);
   } else if (mb_json_type_is(text, "error") || mb_json_type_is(text, "live.ended")) {
     mb_log("onair: broadcaster got %.300s", text);
     e->fatal = 1;

@@ -25,8 +25,41 @@ struct snap {
   uint64_t rtp, expected, unique, dups, filled, dec_ok, dec_fail, nacked, ovfl;
   uint64_t pub_sent; /* packets the publisher sent */
   uint64_t twcc_pkts, twcc_bare, twcc_fbs;
+  uint64_t lay_sent[MB_LAYERS]; /* video packets the publisher sent per layer */
+  uint64_t pub_fb;              /* transport-wide feedback onair sent the publisher */
+  uint64_t pad;                 /* probe packets (padding on RTX) the viewers got */
   unsigned live, failed, twcc_viewers;
 };
+
+/* Counters from onair's /metrics (docs/operations.md), read at a window's
+ * ends; NAN where this build has none. */
+enum { M_FEEDBACK, M_SWITCHES, M_PROBES, M_KEYREQ, M_RTP_IN, M_COUNT };
+static const char *const metric_names[M_COUNT] = {
+    "onair_viewer_feedback_total", "onair_layer_switches_total", "onair_probe_packets_total",
+    "onair_keyframe_requests_total", "onair_rtp_packets_received_total"};
+
+static void metrics_read(double m[M_COUNT]) {
+  const struct mb_cfg *cfg = mb_emu.cfg;
+  char *body = NULL, key[64];
+  unsigned i;
+
+  for (i = 0; i < M_COUNT; i++)
+    m[i] = NAN;
+  if (strcmp(cfg->server, "onair") != 0 ||
+      mb_http_blocking(cfg->http_host, cfg->http_port, "GET", "/metrics", "", NULL, &body, NULL,
+                       NULL, 0) != 200 ||
+      !body) {
+    free(body);
+    return;
+  }
+  for (i = 0; i < M_COUNT; i++) {
+    const char *at;
+    snprintf(key, sizeof(key), "\n%s ", metric_names[i]);
+    if ((at = strstr(body, key)))
+      m[i] = strtod(at + strlen(key), NULL);
+  }
+  free(body);
+}
 
 static void on_signal(int sig) { interrupted = 1; }
 
@@ -55,8 +88,12 @@ static void snap_take(struct snap *s) {
     s->twcc_pkts += v->twcc_pkts;
     s->twcc_bare += v->twcc_bare;
     s->twcc_fbs += v->twcc_fbs;
+    s->pad += v->pad;
   }
   s->pub_sent = __atomic_load_n(&e->pub.sent, __ATOMIC_RELAXED);
+  for (i = 0; i < e->pub.nlayers; i++)
+    s->lay_sent[i] = __atomic_load_n(&e->pub.lay[i].sent, __ATOMIC_RELAXED);
+  s->pub_fb = __atomic_load_n(&e->pub.fb_in, __ATOMIC_RELAXED);
   mb_proc_read(&s->proc, e->cfg->pid, e->cfg->server_cpus, e->cfg->emu_cpus);
 }
 
@@ -201,6 +238,15 @@ static void window_stats(json_t *row, const struct snap *a, const struct snap *b
   json_object_set_new(row, "twcc_fb_per_s", num((double)(b->twcc_fbs - a->twcc_fbs) / sec));
   json_object_set_new(row, "twcc_pkts", json_integer((json_int_t)(b->twcc_pkts - a->twcc_pkts)));
   json_object_set_new(row, "twcc_bare", json_integer((json_int_t)(b->twcc_bare - a->twcc_bare)));
+  {
+    json_t *lay = json_array();
+    unsigned i;
+    for (i = 0; i < mb_emu.pub.nlayers; i++)
+      json_array_append_new(lay, num((double)(b->lay_sent[i] - a->lay_sent[i]) / sec));
+    json_object_set_new(row, "pub_layer_pps", lay);
+    json_object_set_new(row, "pub_fb_per_s", num((double)(b->pub_fb - a->pub_fb) / sec));
+    json_object_set_new(row, "probe_pkts", json_integer((json_int_t)(b->pad - a->pad)));
+  }
   json_object_set_new(row, "rss_kib", json_integer(b->proc.rss_kib));
   json_object_set_new(row, "rss_base_kib", json_integer(base->rss_kib));
   json_object_set_new(row, "kib_per_viewer", num((double)(b->proc.rss_kib - base->rss_kib) / n));
@@ -225,8 +271,10 @@ static void measure_window(json_t *row, const struct mb_proc *base, unsigned n) 
   float us[16];
   json_t *list = json_array();
   struct snap a, b, first;
+  double m0[M_COUNT], m1[M_COUNT], sec;
 
   parts = parts > 16 ? 16 : parts;
+  metrics_read(m0); /* before the window: its CPU is not in it */
   snap_take(&first);
   a = first;
   e->ndelays = 0;
@@ -239,7 +287,18 @@ static void measure_window(json_t *row, const struct mb_proc *base, unsigned n) 
     a = b;
   }
   e->measuring = 0;
+  metrics_read(m1);
+  sec = (b.proc.t - first.proc.t) / 1e9;
   window_stats(row, &first, &b, base, n);
+  /* What onair counted: viewers' feedback taken a second, layer switches,
+   * probe packets and keyframe requests in the window (switches also since
+   * it started), publisher packets received a second. */
+  json_object_set_new(row, "srv_feedback_per_s", num((m1[M_FEEDBACK] - m0[M_FEEDBACK]) / sec));
+  json_object_set_new(row, "srv_switches", num(m1[M_SWITCHES] - m0[M_SWITCHES]));
+  json_object_set_new(row, "srv_switches_total", num(m1[M_SWITCHES]));
+  json_object_set_new(row, "srv_probe_pkts", num(m1[M_PROBES] - m0[M_PROBES]));
+  json_object_set_new(row, "srv_key_requests", num(m1[M_KEYREQ] - m0[M_KEYREQ]));
+  json_object_set_new(row, "srv_rtp_in_per_s", num((m1[M_RTP_IN] - m0[M_RTP_IN]) / sec));
   qsort(us, parts, sizeof(*us), by_float);
   json_object_set_new(row, "us_per_pkt_window", json_deep_copy(json_object_get(row, "us_per_pkt")));
   json_object_set_new(row, "us_per_pkt",
@@ -280,7 +339,11 @@ static int judge(json_t *row, unsigned n) {
   double loss = row_num(row, "loss_pct"), emu = row_num(row, "emu_cpu");
   double drops = row_num(row, "emu_drop_pct"), failed = row_num(row, "join_failed");
   double backlog = row_num(row, "backlog_drops");
-  int behind = !(row_num(row, "delay_ms_p99") <= 1000) || row_num(row, "behind_pct") > 2;
+  /* With simulcast neither tells: a viewer on a lower layer gets fewer
+   * packets than the top one's, and one moved between layers PictureIDs
+   * onair shifted, so the delay is a few frames off (README). */
+  int behind = !mb_emu.cfg->simulcast &&
+               (!(row_num(row, "delay_ms_p99") <= 1000) || row_num(row, "behind_pct") > 2);
   /* With the viewers' receive path on the emulator's CPUs (run-media.sh's
    * RX_ON_EMU) the kernel's work there is charged to no process: their busy
    * time counts too. Saturated, they also delay the kernel's arrival stamp
@@ -350,35 +413,113 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   stop = judge(row, n);
   mb_log(
       "%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
-      "join p50 %.0f ms, emulator %.0f %% of a core; twcc feedback from %.0f viewers, %.0f/s%s%s",
+      "join p50 %.0f ms, emulator %.0f %% of a core; twcc feedback from %.0f viewers, %.0f/s "
+      "(onair took %.0f/s); layer switches %.0f (%.0f in all)%s%s",
       cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
       row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
       row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), row_num(row, "twcc_viewers"),
-      row_num(row, "twcc_fb_per_s"), stop ? ", stop: limit " : "",
+      row_num(row, "twcc_fb_per_s"), row_num(row, "srv_feedback_per_s"),
+      row_num(row, "srv_switches"), row_num(row, "srv_switches_total"), stop ? ", stop: limit " : "",
       stop ? json_string_value(json_object_get(row, "limit")) : "");
   emit(row);
   json_decref(row);
   return stop || e->fatal || interrupted;
 }
 
+static json_t *layer_figures(const struct mb_stream *s) {
+  return json_pack("{s:i,s:i,s:o,s:o}", "width", s->width, "height", s->height, "video_kbps",
+                   num(s->video_kbps), "video_pps", num((double)s->video_pkts * 1e9 / s->loop_ns));
+}
+
 static void emit_stream(void) {
-  const struct mb_stream *s = &mb_emu.st;
+  const struct mb_emu *e = &mb_emu;
+  const struct mb_stream *s = &e->st;
   size_t i, vbytes = 0;
-  json_t *row;
+  json_t *row, *layers = json_array();
 
   for (i = 0; i < s->npkts; i++)
     vbytes += s->pkts[i].video ? 12 + s->pkts[i].len : 0;
-  row = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:o,s:o,s:o,s:o}", "kind", "stream", "server",
+  for (i = 0; i + 1 < e->pub.nlayers; i++)
+    json_array_append_new(layers, layer_figures(&e->lower[i]));
+  json_array_append_new(layers, layer_figures(s));
+  row = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:o,s:o,s:o,s:o,s:i,s:o}", "kind", "stream", "server",
                   mb_emu.cfg->label, "profile", mb_emu.cfg->gcm ? "gcm" : "cm", "width", s->width,
                   "height", s->height, "fps", s->fps, "video_kbps", num(s->video_kbps),
                   "audio_kbps", num(s->audio_kbps), "pps", num(s->pps), "video_pkt_bytes",
-                  num((double)vbytes / (double)s->video_pkts));
+                  num((double)vbytes / (double)s->video_pkts), "simulcast", e->pub.nlayers,
+                  "layers", layers);
   emit(row);
   json_decref(row);
   mb_log("stream: VP8 %ux%u %.0f kbit/s + Opus %.0f kbit/s, %.0f packets/s (video packets %.0f "
          "bytes on average)",
          s->width, s->height, s->video_kbps, s->audio_kbps, s->pps,
          (double)vbytes / (double)s->video_pkts);
+  for (i = 0; i + 1 < e->pub.nlayers; i++)
+    mb_log("simulcast layer %c: VP8 %ux%u %.0f kbit/s, %.0f packets/s", e->pub.lay[i].rid,
+           e->lower[i].width, e->lower[i].height, e->lower[i].video_kbps,
+           (double)e->lower[i].video_pkts * 1e9 / e->lower[i].loop_ns);
+}
+
+/* A layer of w x h at about kbps, the picture without the stream's
+ * per-pixel noise. libvpx's rate control overshoots on a small picture,
+ * so the rate asked is corrected by what came out, up to three tries; this
+ * moving picture has a floor all the same (about 154 kbit/s at 320x180,
+ * 360 at 640x360), which the rows' "layers" show. */
+static int make_layer(struct mb_stream *s, unsigned w, unsigned h, double kbps, unsigned secs) {
+  double ask = kbps;
+  int i;
+
+  for (i = 0; i < 3; i++) {
+    if (mb_stream_make_noise(s, w, h, ask > 20 ? (unsigned)ask : 20, secs, 0) < 0)
+      return -1;
+    if (fabs(s->video_kbps - kbps) <= 0.1 * kbps || i == 2)
+      break;
+    ask *= kbps / s->video_kbps;
+    mb_stream_free(s);
+  }
+  return 0;
+}
+
+/* Simulcast: the layers below the stream, as Chromium's page asks for them
+ * (web/assets/media.js: a quarter and half the size, 150 and 500 kbit/s
+ * against 2.5 Mbit/s): 1/16 and 1/5 of the stream's rate. Made once and
+ * kept beside the stream's file for the other runs. */
+static int make_lower(const struct mb_cfg *cfg) {
+  static const unsigned scale[MB_LAYERS - 1] = {4, 2}, div[MB_LAYERS - 1] = {16, 5};
+  struct mb_emu *e = &mb_emu;
+  char path[512];
+  unsigned i;
+
+  for (i = 0; i < MB_LAYERS - 1; i++) {
+    snprintf(path, sizeof(path), "%s.%u", cfg->stream_file ? cfg->stream_file : "", i);
+    if (cfg->stream_file && mb_stream_load(&e->lower[i], path) == 0)
+      continue;
+    if (make_layer(&e->lower[i], e->st.width / scale[i], e->st.height / scale[i],
+                   e->st.video_kbps / div[i], (unsigned)(e->st.loop_ns / 1000000000)) < 0 ||
+        e->lower[i].loop_ns != e->st.loop_ns)
+      return -1;
+    if (cfg->stream_file && mb_stream_save(&e->lower[i], path) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void pub_setup(const struct mb_cfg *cfg) {
+  static const char rids[MB_LAYERS] = {'l', 'm', 'h'};
+  struct mb_pub *p = &mb_emu.pub;
+  unsigned i;
+
+  p->nlayers = cfg->simulcast && strcmp(cfg->server, "onair") == 0 ? MB_LAYERS : 1;
+  for (i = 0; i < p->nlayers; i++) {
+    struct mb_layer *l = &p->lay[i];
+    l->st = i + 1 < p->nlayers ? &mb_emu.lower[i] : &mb_emu.st;
+    l->rid = p->nlayers > 1 ? rids[i] : 0;
+    mb_rand(&l->ssrc, 4);
+  }
+  p->honour_pause = p->nlayers > 1 && cfg->pub_pause;
+  p->active = (1u << p->nlayers) - 1; /* all on, until onair says otherwise */
+  p->dtls = &mb_emu.dtls;
+  mb_rand(&p->ssrc_a, 4);
 }
 
 static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
@@ -394,16 +535,17 @@ static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
     mb_log("cannot encode the stream (libvpx, libopus)");
     return -1;
   }
+  if (cfg->simulcast && strcmp(cfg->server, "onair") == 0 && make_lower(cfg) < 0) {
+    mb_log("cannot encode the simulcast layers (libvpx, libopus)");
+    return -1;
+  }
+  pub_setup(cfg);
   emit_stream();
   if (!(e->v = calloc(maxn, sizeof(*e->v))))
     return -1;
   for (i = 0; i < maxn; i++)
     e->v[i].udp.fd = e->v[i].hc.io.fd = e->v[i].conn.fd = -1;
   e->nv = maxn;
-  e->pub.st = &e->st;
-  e->pub.dtls = &e->dtls;
-  mb_rand(&e->pub.ssrc_v, 4);
-  mb_rand(&e->pub.ssrc_a, 4);
   return strcmp(cfg->server, "onair") == 0 ? mb_onair_setup() : mb_janus_setup();
 }
 

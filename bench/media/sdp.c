@@ -149,12 +149,21 @@ int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb
     put_twcc(out, cap, &o, MB_TWCC_ID, MB_PT_OPUS);
   if (publisher)
     put(out, cap, &o, "a=ssrc:%u cname:onair-media-bench\r\n", ssrc_a);
-  put(out, cap, &o, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_VP8);
+  /* A viewer offers RTX for VP8, as Chrome does: onair (since c7b3dda)
+   * sends an Auto viewer's probes as padding on it, and without it a
+   * viewer on a low layer could never show that its link carries more. */
+  if (publisher)
+    put(out, cap, &o, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_VP8);
+  else
+    put(out, cap, &o, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", MB_PT_VP8, MB_PT_RTX);
   put_transport(out, cap, &o, c, d, "actpass");
   put(out, cap, &o,
       "a=mid:1\r\na=%s\r\na=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:%d VP8/90000\r\n"
       "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d ccm fir\r\n",
       dir, MB_PT_VP8, MB_PT_VP8, MB_PT_VP8, MB_PT_VP8);
+  if (!publisher)
+    put(out, cap, &o, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", MB_PT_RTX, MB_PT_RTX,
+        MB_PT_VP8);
   if (twcc)
     put_twcc(out, cap, &o, MB_TWCC_ID, MB_PT_VP8);
   if (publisher)
@@ -192,5 +201,41 @@ int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const stru
       put(out, cap, &o, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\na=end-of-candidates\r\n",
           ip, ntohs(local->sin_port));
   }
+  return o < cap ? 0 : -1;
+}
+
+/* Chromium's offer for a camera sent as three sendEncodings (rids l, m, h,
+ * lowest first, as web/assets/media.js asks): on both m-lines the
+ * transport-wide sequence number (id 3) and MID (id 4) extensions, on the
+ * video the RID and repaired RID ones (10, 11), rtcp-fb transport-cc, the
+ * rids and a=simulcast. With rids Chromium writes no a=ssrc for the video:
+ * onair learns each layer's SSRC from the RID its first packets carry. */
+int mb_sdp_offer_simulcast(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
+                           uint32_t ssrc_a) {
+  uint32_t id;
+  size_t o = 0;
+
+  mb_rand(&id, sizeof(id));
+  put(out, cap, &o, "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n",
+      id);
+  put(out, cap, &o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_OPUS);
+  put_transport(out, cap, &o, c, d, "actpass");
+  put(out, cap, &o,
+      "a=mid:0\r\na=extmap:%d %s\r\na=extmap:%d urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+      "a=sendonly\r\na=rtcp-mux\r\na=rtpmap:%d opus/48000/2\r\na=rtcp-fb:%d transport-cc\r\n"
+      "a=fmtp:%d minptime=10;useinbandfec=1\r\na=ssrc:%u cname:onair-media-bench\r\n",
+      MB_TWCC_ID, MB_TWCC_URI, MB_MID_ID, MB_PT_OPUS, MB_PT_OPUS, MB_PT_OPUS, ssrc_a);
+  put(out, cap, &o, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_VP8);
+  put_transport(out, cap, &o, c, d, "actpass");
+  put(out, cap, &o,
+      "a=mid:1\r\na=extmap:%d %s\r\na=extmap:%d urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"
+      "a=sendonly\r\na=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:%d VP8/90000\r\n"
+      "a=rtcp-fb:%d transport-cc\r\na=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\n"
+      "a=rtcp-fb:%d nack pli\r\n",
+      MB_TWCC_ID, MB_TWCC_URI, MB_MID_ID, MB_RID_ID, MB_RID_ID + 1, MB_PT_VP8, MB_PT_VP8,
+      MB_PT_VP8, MB_PT_VP8, MB_PT_VP8);
+  put(out, cap, &o, "a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\na=simulcast:send l;m;h\r\n");
   return o < cap ? 0 : -1;
 }

@@ -40,6 +40,7 @@ struct frame {
 
 struct builder {
   struct mb_stream *s;
+  unsigned noise; /* per-pixel noise, 0..noise */
   size_t blob_cap, pkts_cap, alt_cap;
   int alt; /* packets go to s->alt */
 };
@@ -83,7 +84,7 @@ static struct mb_spkt *pkt_new(struct builder *b) {
 
 /* A picture that changes everywhere each frame (a moving gradient, a
  * scrolling checkerboard and some noise), so the encoder spends its rate. */
-static void draw(vpx_image_t *img, unsigned f, uint32_t *seed) {
+static void draw(vpx_image_t *img, unsigned f, uint32_t *seed, unsigned noise) {
   unsigned x, y;
 
   for (y = 0; y < img->d_h; y++) {
@@ -91,7 +92,7 @@ static void draw(vpx_image_t *img, unsigned f, uint32_t *seed) {
     for (x = 0; x < img->d_w; x++) {
       unsigned check = (((x + 4 * f) >> 5) ^ ((y + 2 * f) >> 5)) & 1;
       *seed = *seed * 1103515245u + 12345u;
-      row[x] = (uint8_t)((x + y + 3 * f) / 4 + 60 * check + ((*seed >> 16) & NOISE));
+      row[x] = (uint8_t)((x + y + 3 * f) / 4 + 60 * check + ((*seed >> 16) & noise));
     }
   }
   for (y = 0; y < img->d_h / 2; y++) {
@@ -144,7 +145,7 @@ static int encode_video(struct builder *b, unsigned kbps, struct frame *frames, 
   for (f = 0; f < s->frames; f++) {
     const vpx_codec_cx_pkt_t *pkt;
     vpx_codec_iter_t it = NULL;
-    draw(&img, f, &seed);
+    draw(&img, f, &seed, b->noise);
     if (all_key && f % ALT_EVERY) {
       got++; /* no alternate for this picture */
       continue;
@@ -297,7 +298,12 @@ out:
 }
 
 int mb_stream_make(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps, unsigned seconds) {
-  struct builder b = {s, 0, 0, 0, 0};
+  return mb_stream_make_noise(s, w, h, kbps, seconds, NOISE);
+}
+
+int mb_stream_make_noise(struct mb_stream *s, unsigned w, unsigned h, unsigned kbps,
+                         unsigned seconds, unsigned noise) {
+  struct builder b = {s, noise, 0, 0, 0, 0};
   struct frame *frames;
   unsigned f;
   int rc = -1;

@@ -239,7 +239,17 @@ static void rtp_packet(struct mb_viewer *v, uint8_t *p, size_t len, int64_t rx_w
 
   static unsigned dropped;
 
-  if (len < 12 || v->conn.state != CONN_UP || !(t = track_of(v, ssrc, video)))
+  if (len < 12 || v->conn.state != CONN_UP)
+    return;
+  if ((p[1] & 0x7f) == MB_PT_RTX) {
+    /* onair's probe, padding only (it resends NACKed packets on the
+     * stream's own SSRC): numbered for feedback, not a forwarded packet. */
+    v->pad++;
+    if (v->twcc)
+      twcc_packet(v, p, len, ssrc, rx_wall);
+    return;
+  }
+  if (!(t = track_of(v, ssrc, video)))
     return;
   if (mb_emu.cfg->drop_every && v->t_key && ++dropped % mb_emu.cfg->drop_every == 0)
     return; /* as if lost on the way: the gap is NACKed */
