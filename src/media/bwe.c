@@ -61,9 +61,10 @@
 #define PROBE_MIN_PKTS 5
 #define PROBE_MIN_SPAN_US 1000
 #define PROBE_MAX_SPAN_US 1000000
-#define PROBE_UNSATURATED 0.9 /* received at >= 0.9 x the send rate: the path kept up */
-#define PROBE_SATURATED 0.95  /* else: 0.95 x what came out */
-#define PROBE_MAX_RATIO 2.0   /* received faster than twice the send rate: not a rate */
+#define PROBE_UNSATURATED 0.9  /* received at >= 0.9 x the send rate: the path kept up */
+#define PROBE_SATURATED 0.95   /* else: 0.95 x what came out */
+#define PROBE_MAX_RATIO 2.0    /* received faster than twice the send rate: not a rate */
+#define PROBE_OPEN_SPAN 0x7fff /* an open cluster takes any packet from its first on */
 #define RTT_MAX_US 10000000
 #define TIME_MAX_US (INT64_C(1) << 60) /* 36,000 years: beyond, a time is not believed */
 
@@ -461,7 +462,7 @@ static void probe_on_packet(struct bwe *b, const struct twcc_pkt *p, int arrived
   uint16_t span = (uint16_t)(b->probe.last_seq - b->probe.first_seq);
 
   if (off > span) {
-    if ((int16_t)(p->seq - b->probe.last_seq) > 0)
+    if (!b->probe.open && (int16_t)(p->seq - b->probe.last_seq) > 0)
       probe_finish(b); /* past the cluster: its end's report is not coming */
     return;
   }
@@ -473,6 +474,8 @@ static void probe_on_packet(struct bwe *b, const struct twcc_pkt *p, int arrived
   }
   b->probe.sent++;
   b->probe.sent_bytes += p->size;
+  if (off > b->probe.max_off)
+    b->probe.max_off = off;
   if (arrived) {
     if (b->probe.received == 0 || p->arrival_us < b->probe.arr_first_us) {
       b->probe.arr_first_us = p->arrival_us;
@@ -483,11 +486,28 @@ static void probe_on_packet(struct bwe *b, const struct twcc_pkt *p, int arrived
     b->probe.received++;
     b->probe.recv_bytes += p->size;
   }
-  if (off == span)
+  if (off == span && !b->probe.open)
     probe_finish(b);
 }
 
+void bwe_probe_begin(struct bwe *b, uint16_t first_seq) {
+  memset(&b->probe, 0, sizeof(b->probe));
+  b->probe.first_seq = first_seq;
+  b->probe.last_seq = (uint16_t)(first_seq + PROBE_OPEN_SPAN);
+  b->probe.active = 1;
+  b->probe.open = 1;
+}
+
 void bwe_probe_mark(struct bwe *b, uint16_t first_seq, uint16_t last_seq) {
+  if (b->probe.active && b->probe.open && b->probe.first_seq == first_seq) {
+    /* Begun: what was reported meanwhile stays counted; all of it reported
+     * already (a packet past the end can not have been sent yet). */
+    b->probe.open = 0;
+    b->probe.last_seq = last_seq;
+    if (b->probe.sent && b->probe.max_off >= (uint16_t)(last_seq - first_seq))
+      probe_finish(b);
+    return;
+  }
   memset(&b->probe, 0, sizeof(b->probe));
   b->probe.first_seq = first_seq;
   b->probe.last_seq = last_seq;

@@ -111,6 +111,8 @@ struct bwe {
     uint32_t send_last_size; /* bytes of the last one sent */
     int64_t arr_first_us, arr_last_us;
     uint32_t arr_first_size; /* bytes of the first one to arrive */
+    int open;                /* begun, its last packet not sent yet */
+    uint16_t max_off;        /* the furthest packet reported, from first_seq */
   } probe;
   uint32_t probe_bps; /* the latest cluster's measured rate, 0 if it failed */
 };
@@ -143,6 +145,11 @@ void bwe_on_remb(struct bwe *b, uint32_t bps, int64_t now_us);
  * the delay-based estimate (and lifts the loss-based ceiling unless the
  * last loss window was over 10%). A new mark replaces a pending cluster. */
 void bwe_probe_mark(struct bwe *b, uint16_t first_seq, uint16_t last_seq);
+
+/* A cluster from first_seq on whose end is not known yet: the packets
+ * reported before bwe_probe_mark(b, first_seq, last) closes it count too
+ * (a feedback may come while the probe is still being sent). */
+void bwe_probe_begin(struct bwe *b, uint16_t first_seq);
 
 /* The estimate, bits per second, in [min_bps, max_bps]. */
 uint32_t bwe_estimate(const struct bwe *b);

@@ -27,7 +27,6 @@
 #define FANOUT_VIDEO_HZ 90         /* video clock ticks a millisecond (RFC 7741, RFC 6184) */
 /* Auto's layer from the viewer's estimate (docs/media.md, "Simulcast"). */
 #define FANOUT_UP_MARGIN 1.15      /* a higher layer needs its rate and this much more */
-#define FANOUT_UP_HOLD_MS 5000     /* after a move down, none up for this long */
 #define FANOUT_PROBE_US 30000      /* a probe's length */
 #define FANOUT_PROBE_GAIN 1.25     /* its rate, against what the next layer up needs */
 #define FANOUT_PROBE_EVERY_MS 2000 /* between probes; doubled after each that lifted nothing */
@@ -294,9 +293,24 @@ static double layer_need(const struct fanout_room *r, int track, uint64_t now) {
   return fmax(guess, r->tracks[track].rate_Bps ? layer_bps(r, track) : 0);
 }
 
+void fanout_hold_up(struct fanout_hold *h, uint64_t now) { h->up_ms = now ? now : 1; }
+
+void fanout_hold_down(struct fanout_hold *h, uint64_t now) {
+  if (h->up_ms && now - h->up_ms < FANOUT_UP_TRIAL_MS)
+    h->fails += h->fails < FANOUT_UP_FAILS_MAX; /* that move up did not fit */
+  else
+    h->fails = 0; /* it held, or came long ago: the path changed since */
+  h->up_ms = 0;
+  h->down_ms = now ? now : 1;
+}
+
+int fanout_hold_on(const struct fanout_hold *h, uint64_t now) {
+  return h->down_ms && now - h->down_ms < ((uint64_t)FANOUT_UP_HOLD_MS << h->fails);
+}
+
 /* Auto: the highest track v's estimate carries: the one it gets while the
  * estimate holds that layer's rate, a higher one with FANOUT_UP_MARGIN to
- * spare and not within FANOUT_UP_HOLD_MS of a move down (no flapping). The
+ * spare and not while its hold is on (fanout_hold_on: no flapping). The
  * lowest always fits; with no layer heard of yet, any does. Without
  * an estimate (no feedback yet, or none negotiated): the highest. */
 static int layer_auto(const struct fanout_view *v, int top, uint64_t now) {
@@ -304,7 +318,7 @@ static int layer_auto(const struct fanout_view *v, int top, uint64_t now) {
     return top;
   double est = bwe_estimate(&v->bwe);
   int cur = v->out[FANOUT_VIDEO].track;
-  int hold = v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS;
+  int hold = fanout_hold_on(&v->hold, now);
   for (int t = top; t > FANOUT_VIDEO; t--) {
     double need = layer_need(v->room, t, now);
     if (t <= cur ? need <= est : !hold && need * FANOUT_UP_MARGIN <= est)
@@ -370,14 +384,17 @@ static void layer_update(struct fanout *f, struct fanout_view *v, uint64_t now) 
   int want = layer_want(v, now), pick = layer_pick(v, want, now);
   if (v->pref == FANOUT_PREF_AUTO && pick != FANOUT_NO_TRACK && out->track != FANOUT_NO_TRACK &&
       pick < out->target && pick < out->track)
-    v->down_ms = now; /* its network carries less: up again only later */
+    fanout_hold_down(&v->hold, now); /* its network carries less: up again only later */
   if (pick == FANOUT_NO_TRACK || out->track == FANOUT_NO_TRACK) {
     if (pick != out->track)
       video_start(f, v, pick, now);
   } else if (pick != out->target ||
              (pick != out->track && now - out->asked_ms >= FANOUT_SWITCH_ASK_MS)) {
-    if (pick > out->target)
+    if (pick > out->target) {
       v->probe_backoff = 0; /* up: the next probe comes at its usual time */
+      if (v->pref == FANOUT_PREF_AUTO)
+        fanout_hold_up(&v->hold, now);
+    }
     out->target = (uint8_t)pick;
     if (pick != out->track) {
       out->asked_ms = now;
@@ -469,7 +486,7 @@ static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
     return;
   /* The next layer may be paused (nobody took it): what it would need. */
   double need = layer_need(r, next, now) * FANOUT_UP_MARGIN, est = bwe_estimate(&v->bwe);
-  if (need == 0 || need <= est || (v->down_ms && now - v->down_ms < FANOUT_UP_HOLD_MS))
+  if (need == 0 || need <= est || fanout_hold_on(&v->hold, now))
     return; /* the switch comes by itself, or not yet */
   if (v->next_probe_ms && est < need && v->probe_backoff < FANOUT_PROBE_BACKOFF)
     v->probe_backoff++; /* the last one did not lift it enough */
@@ -479,6 +496,7 @@ static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
   v->probe_left = (uint32_t)(pad * FANOUT_PROBE_US / 8e6) + FANOUT_PAD_BYTES;
   v->probe_sent = 0;
   v->probe_first = (uint16_t)v->twcc.next;
+  bwe_probe_begin(&v->bwe, v->probe_first); /* a feedback may come before its end */
   v->next_probe_ms = now + ((uint64_t)FANOUT_PROBE_EVERY_MS << v->probe_backoff);
   probe_pump(f, v);
 }

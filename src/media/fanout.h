@@ -54,6 +54,17 @@ enum fanout_pref {
 struct sfu_tcp;
 struct rtp_hdr;
 
+#define FANOUT_UP_HOLD_MS 5000   /* after a move down, none up for this long */
+#define FANOUT_UP_TRIAL_MS 10000 /* a move up that comes down within this did not fit */
+#define FANOUT_UP_FAILS_MAX 3    /* the hold doubles at most this often (40 s) */
+
+/* An Auto viewer's last moves (fanout_hold_*). */
+struct fanout_hold {
+  uint64_t down_ms; /* its last move down (0: none) */
+  uint64_t up_ms;   /* its last move up, if none down since (0: none) */
+  unsigned fails;   /* moves up in a row that came down within the trial */
+};
+
 /* A VP8 packet's picture ID and TL0PICIDX (RFC 7741 4.2), which each
  * viewer's copy carries in that viewer's own numbering. */
 struct fanout_vp8 {
@@ -121,7 +132,7 @@ struct fanout_view {
   int estimating; /* feedback or REMB came: the estimate picks Auto's layer */
   struct twcc_send twcc;
   struct bwe bwe;
-  uint64_t down_ms; /* when Auto last moved down a layer: up again only later */
+  struct fanout_hold hold; /* Auto's moves: up again only after a while */
   /* A probe: padding on RTX sent at probe_bps from probe_ms, probe_left
    * bytes still to go, its transport-wide numbers from probe_first; the
    * next one not before next_probe_ms. */
@@ -247,6 +258,14 @@ void fanout_handle(struct fanout *f, const struct fanout_msg *m);
 void fanout_handle_pkts(struct fanout *f, const struct fanout_msg *const *m, size_t n);
 /* The VP8 IDs of packet pkt (parsed into h); ids->bits 0 when it has none. */
 void fanout_vp8_read(const struct rtp_hdr *h, const uint8_t *pkt, struct fanout_vp8 *ids);
+
+/* Auto's hysteresis (docs/media.md, "Simulcast"): after a move down, no
+ * move up for FANOUT_UP_HOLD_MS, doubled for each move up in a row that came
+ * down again within FANOUT_UP_TRIAL_MS (a probe that overrated the path),
+ * up to FANOUT_UP_FAILS_MAX doublings. Times are milliseconds. */
+void fanout_hold_up(struct fanout_hold *h, uint64_t now);
+void fanout_hold_down(struct fanout_hold *h, uint64_t now);
+int fanout_hold_on(const struct fanout_hold *h, uint64_t now);
 /* Frees a view that was never handed to a share (not its srtp). */
 void fanout_view_free_unused(struct fanout_view *v);
 /* Frees a view and its srtp (a view moved back to a viewer that closed). */

@@ -567,6 +567,47 @@ static void test_probe_synthetic(void **state) {
   assert_int_equal(bwe_probe_bps(&b), 0);
 }
 
+/* A probe begun before it is sent (bwe_probe_begin) whose first half is
+ * reported while its second is still going out, as when a feedback comes
+ * amid a 30 ms probe: the whole cluster is measured once it is marked and
+ * the rest is reported; marked after all of it was reported, at the mark.
+ * Marked only at its end instead (the old way), the first half is missed
+ * and the cluster measures nothing. */
+static void test_probe_begun(void **state) {
+  struct bwe b;
+  int64_t t = 0, link = 0;
+  uint16_t seq = 0, first;
+  size_t n;
+
+  (void)state;
+  bwe_init(&b, 500000, MIN_BPS, MAX_BPS);
+  synth_stream(&b, 3, 500000, &t, &seq);
+
+  first = seq;
+  bwe_probe_begin(&b, first);
+  n = synth(20, 1200, 2000000, 0, &t, &seq, &link);
+  bwe_on_feedback(&b, fb, 10, t + 20000); /* the first half, before the end is known */
+  assert_int_equal(bwe_probe_bps(&b), 0);
+  bwe_probe_mark(&b, first, (uint16_t)(first + 19));
+  assert_int_equal(bwe_probe_bps(&b), 0); /* half of it is not reported yet */
+  bwe_on_feedback(&b, fb + 10, n - 10, t + 40000);
+  assert_true(bwe_probe_bps(&b) > 1900000 && bwe_probe_bps(&b) <= 2000000);
+
+  first = seq;
+  bwe_probe_begin(&b, first);
+  n = synth(12, 1200, 2500000, 0, &t, &seq, &link);
+  bwe_on_feedback(&b, fb, n, t + 20000); /* all of it, before the mark */
+  bwe_probe_mark(&b, first, (uint16_t)(first + 11));
+  assert_true(bwe_probe_bps(&b) > 2400000 && bwe_probe_bps(&b) <= 2500000);
+
+  first = seq;
+  n = synth(20, 1200, 2000000, 0, &t, &seq, &link);
+  bwe_on_feedback(&b, fb, 10, t + 20000);
+  bwe_probe_mark(&b, first, (uint16_t)(first + 19));
+  bwe_on_feedback(&b, fb + 10, n - 10, t + 40000);
+  assert_int_equal(bwe_probe_bps(&b), 0);
+}
+
 /* ---- closed loop ---- */
 
 #define SIM_RING 8192 /* packets in flight the simulator remembers */
@@ -833,15 +874,25 @@ static void test_closed_steady(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_trace_steady),         cmocka_unit_test(test_trace_step_down),
-      cmocka_unit_test(test_trace_step_up),        cmocka_unit_test(test_trace_bursty_loss),
-      cmocka_unit_test(test_trace_reorder_outage), cmocka_unit_test(test_trace_clock_offset),
-      cmocka_unit_test(test_init_clamps),          cmocka_unit_test(test_remb_only),
-      cmocka_unit_test(test_remb_caps_twcc),       cmocka_unit_test(test_stale_and_gap),
-      cmocka_unit_test(test_arrival_batches),      cmocka_unit_test(test_all_lost),
-      cmocka_unit_test(test_garbage_feedback),     cmocka_unit_test(test_probe_synthetic),
-      cmocka_unit_test(test_closed_converge),      cmocka_unit_test(test_closed_step_down),
-      cmocka_unit_test(test_closed_step_up),       cmocka_unit_test(test_closed_step_up_probing),
+      cmocka_unit_test(test_trace_steady),
+      cmocka_unit_test(test_trace_step_down),
+      cmocka_unit_test(test_trace_step_up),
+      cmocka_unit_test(test_trace_bursty_loss),
+      cmocka_unit_test(test_trace_reorder_outage),
+      cmocka_unit_test(test_trace_clock_offset),
+      cmocka_unit_test(test_init_clamps),
+      cmocka_unit_test(test_remb_only),
+      cmocka_unit_test(test_remb_caps_twcc),
+      cmocka_unit_test(test_stale_and_gap),
+      cmocka_unit_test(test_arrival_batches),
+      cmocka_unit_test(test_all_lost),
+      cmocka_unit_test(test_garbage_feedback),
+      cmocka_unit_test(test_probe_synthetic),
+      cmocka_unit_test(test_probe_begun),
+      cmocka_unit_test(test_closed_converge),
+      cmocka_unit_test(test_closed_step_down),
+      cmocka_unit_test(test_closed_step_up),
+      cmocka_unit_test(test_closed_step_up_probing),
       cmocka_unit_test(test_closed_steady),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1135,6 +1135,44 @@ static void test_restart(void **state) {
   check_audio(v, 3 + 1 + 3);
 }
 
+/* 9. Auto's hysteresis: after a move down, none up for 5 s; each move up
+ * that comes down again within 10 s doubles that (10, 20, 40 s, no more);
+ * a move up that held, or a move down long after, starts over at 5 s. */
+static void test_hold(void **state) {
+  (void)state;
+  struct fanout_hold h = {0};
+  uint64_t t = 1000;
+  assert_false(fanout_hold_on(&h, t)); /* never moved */
+  fanout_hold_down(&h, t);
+  assert_true(fanout_hold_on(&h, t + FANOUT_UP_HOLD_MS - 1));
+  assert_false(fanout_hold_on(&h, t + FANOUT_UP_HOLD_MS));
+  for (unsigned fails = 1; fails <= FANOUT_UP_FAILS_MAX + 2; fails++) {
+    uint64_t hold = (uint64_t)FANOUT_UP_HOLD_MS << h.fails;
+    t += hold;
+    fanout_hold_up(&h, t);          /* up as soon as allowed (a probe said it fits) */
+    fanout_hold_down(&h, t + 2000); /* and down 2 s later: it did not */
+    t += 2000;
+    unsigned want = fails < FANOUT_UP_FAILS_MAX ? fails : FANOUT_UP_FAILS_MAX;
+    assert_int_equal(h.fails, want);
+    assert_true(fanout_hold_on(&h, t + ((uint64_t)FANOUT_UP_HOLD_MS << want) - 1));
+    assert_false(fanout_hold_on(&h, t + ((uint64_t)FANOUT_UP_HOLD_MS << want)));
+  }
+  /* Up, and it holds past the trial: the next move down holds 5 s again. */
+  t += (uint64_t)FANOUT_UP_HOLD_MS << FANOUT_UP_FAILS_MAX;
+  fanout_hold_up(&h, t);
+  t += FANOUT_UP_TRIAL_MS;
+  fanout_hold_down(&h, t);
+  assert_int_equal(h.fails, 0);
+  assert_false(fanout_hold_on(&h, t + FANOUT_UP_HOLD_MS));
+  /* Two moves down in a row (no move up between): no doubling. */
+  fanout_hold_down(&h, t + 100);
+  assert_int_equal(h.fails, 0);
+  /* Loop time 0 (a fresh loop) still counts as a move. */
+  struct fanout_hold z = {0};
+  fanout_hold_down(&z, 0);
+  assert_true(fanout_hold_on(&z, 1));
+}
+
 int main(void) {
   if (srtpctx_global_init() < 0)
     return 1;
@@ -1148,6 +1186,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_paused_layer, rig_setup, rig_teardown),
       cmocka_unit_test_setup_teardown(test_nack_after_switch, rig_setup, rig_teardown),
       cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
+      cmocka_unit_test(test_hold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
