@@ -89,6 +89,10 @@ static void media_metrics(struct buf *b, const struct sfu *sfu) {
          (double)s.keyframe_requests);
   metric(b, "onair_media_datagrams_received_total", "counter", "UDP datagrams received.",
          (double)s.udp_rx_packets);
+  metric(b, "onair_media_reads_total", "counter",
+         "Reads of the media socket: datagrams received over reads is the batch one took (a busy "
+         "socket is read at most once a millisecond).",
+         (double)s.udp_rx_reads);
   metric(b, "onair_media_datagrams_sent_total", "counter", "UDP datagrams sent.",
          (double)s.udp_tx_packets);
   metric(b, "onair_media_sends_total", "counter",

@@ -815,6 +815,7 @@ void sfu_get_stats(const struct sfu *s, struct sfu_stats *out) {
   out->dropped[SFU_DROP_SEND_BUFFER] = u->tx_dropped;
   out->udp_rx_packets = u->rx_packets;
   out->udp_rx_bytes = u->rx_bytes;
+  out->udp_rx_reads = u->rx_reads;
   out->udp_tx_packets = u->tx_packets;
   out->udp_tx_bytes = u->tx_bytes;
   out->udp_tx_sends = u->tx_sends;

@@ -124,6 +124,7 @@ struct sfu_stats {
   uint64_t twcc_sent;        /* transport-wide feedback packets sent to publishers */
   uint64_t dropped[SFU_DROPS];
   uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;
+  uint64_t udp_rx_reads; /* wakeups that read the media socket (udp.h, UDP_PACE_MS) */
   uint64_t udp_tx_sends; /* messages handed to the kernel (GSO: several datagrams each) */
 };
 /* The media plane's counters since it started. */

@@ -37,6 +37,9 @@ struct udp_sock {
   int fd;
   uv_poll_t poll;
   uv_check_t check;
+  uv_timer_t pace;       /* the reader's pause (UDP_PACE_MS); only a reading socket's */
+  uint64_t last_read_ns; /* uv_hrtime() of the last read */
+  int handles;           /* handles to close before u is freed */
   udp_recv_fn recv;
   void *arg;
   /* receive batch */
@@ -71,10 +74,29 @@ struct udp_sock {
   int handles_closed;
 };
 
+static void udp_on_readable(uv_poll_t *p, int status, int events);
+
+static void udp_on_pace(uv_timer_t *t) {
+  struct udp_sock *u = t->data;
+  if (!u->closing)
+    uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);
+}
+
 static void udp_on_readable(uv_poll_t *p, int status, int events) {
   struct udp_sock *u = p->data;
   if (status < 0)
     return;
+  uint64_t t = uv_hrtime();
+  COUNTER_ADD(u->stats.rx_reads, 1);
+  if (t - u->last_read_ns < 2 * (uint64_t)UDP_PACE_MS * 1000000) {
+    /* Busy (read a pause ago or less): after this read, none until the
+     * pause is over (the kernel keeps what comes meanwhile; its buffer
+     * holds seconds of it). */
+    COUNTER_ADD(u->stats.rx_paced, 1);
+    uv_poll_stop(&u->poll);
+    uv_timer_start(&u->pace, udp_on_pace, UDP_PACE_MS, 0);
+  }
+  u->last_read_ns = t;
   /* A bounded number of batches per wakeup keeps the loop fair. */
   for (int round = 0; round < 8 && !u->closing; round++) {
     for (int i = 0; i < UDP_BATCH; i++) {
@@ -315,6 +337,9 @@ int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void
   u->check.data = u;
   uv_check_start(&u->check, udp_on_check);
   uv_unref((uv_handle_t *)&u->check);
+  uv_timer_init(loop, &u->pace);
+  u->pace.data = u;
+  u->handles = 3;
   *out = u;
   return 0;
 }
@@ -352,15 +377,16 @@ int udp_open_sender(uv_loop_t *loop, const struct udp_sock *of, struct udp_sock 
   u->check.data = u;
   uv_check_start(&u->check, udp_on_check);
   uv_unref((uv_handle_t *)&u->check);
+  u->handles = 2;
   *out = u;
   return 0;
 }
 
-/* Both handles live in u: free it when the second one has closed (libuv
+/* The handles live in u: free it when the last one has closed (libuv
  * does not promise their order). */
 static void udp_on_closed(uv_handle_t *h) {
   struct udp_sock *u = h->data;
-  if (++u->handles_closed < 2)
+  if (++u->handles_closed < u->handles)
     return;
   close(u->fd);
   free(u);
@@ -375,4 +401,6 @@ void udp_close(struct udp_sock *u) {
   uv_check_stop(&u->check);
   uv_close((uv_handle_t *)&u->poll, udp_on_closed);
   uv_close((uv_handle_t *)&u->check, udp_on_closed);
+  if (u->handles == 3)
+    uv_close((uv_handle_t *)&u->pace, udp_on_closed); /* stops it */
 }

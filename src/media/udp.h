@@ -1,5 +1,5 @@
 /* The one media UDP socket. We own the fd (uv_poll_t) and move datagrams in
- * batches: recvmmsg when readable, and every datagram queued during a loop
+ * batches: recvmmsg when readable (paced when busy: UDP_PACE_MS), and every datagram queued during a loop
  * turn leaves in one sendmmsg at the end of the turn (uv_check). Queued
  * datagrams are built in place in the send ring, so forwarding copies
  * nothing on the way out. Where the kernel has UDP GSO (UDP_SEGMENT), the
@@ -24,6 +24,12 @@
  * segments take more of a receiver's buffer than plain datagrams do (video
  * sized ones take less), and a few bytes gain little. */
 #define UDP_GSO_MIN_BYTES 512
+/* A busy socket is read at most once in this long: a read within twice it
+ * of the one before leaves the socket alone for it (a uv timer: 1 to 2 ms),
+ * so that what comes meanwhile (the viewers' feedback, a few bytes each) is
+ * taken in one batch rather than a wakeup each. A quiet socket is read at
+ * once. */
+#define UDP_PACE_MS 1
 
 /* Only uint64_t counters: udp_stats_read() copies them one by one. */
 struct udp_stats {
@@ -32,6 +38,8 @@ struct udp_stats {
   uint64_t tx_dropped; /* the kernel refused (buffer full) */
   uint64_t tx_sends;   /* messages handed to the kernel (a GSO message holds several datagrams) */
   uint64_t tx_gso_fallbacks; /* GSO messages the kernel refused, sent one datagram at a time */
+  uint64_t rx_reads;         /* wakeups that read the socket */
+  uint64_t rx_paced;         /* of which left the socket alone for UDP_PACE_MS after */
 };
 
 /* A received datagram: the bytes may be modified in place (decryption). */

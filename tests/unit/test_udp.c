@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "media/udp.h"
 
@@ -198,6 +200,72 @@ static void test_gso_message_caps(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Sends n datagrams numbered from *next to u over a plain socket. */
+static void plain_send(int fd, struct udp_sock *u, uint32_t *next, int n) {
+  struct sockaddr_in to = addr_of(u);
+  uint8_t buf[100] = {0};
+  for (int i = 0; i < n; i++, (*next)++) {
+    memcpy(buf, next, 4);
+    assert_int_equal(sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&to, sizeof(to)), 100);
+  }
+}
+
+/* A busy socket is read at most once per UDP_PACE_MS: a read right after
+ * another leaves what comes next in the kernel until the pause is over;
+ * then it is all read, in order, none lost. A quiet socket is read at once. */
+static void test_paced_reads(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct inbox in = {0};
+  struct udp_sock *u;
+  assert_int_equal(udp_open(&loop, "127.0.0.1", 0, on_recv, &in, &u), 0);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  uint32_t next = 0;
+  /* Waits (the pause's timer, then the read) until want have come. */
+#define WAIT_FOR(want)            \
+  do {                            \
+    while (in.count < (want))     \
+      uv_run(&loop, UV_RUN_ONCE); \
+  } while (0)
+  plain_send(fd, u, &next, 5);
+  WAIT_FOR(5);
+  struct udp_stats s;
+  udp_stats_read(u, &s);
+  assert_int_equal(s.rx_paced, 0); /* quiet until now: read at once */
+  /* Right after the last read: read, then a pause (tried again on a
+   * machine so slow that two reads came more than 2 ms apart). */
+  for (int tries = 0; tries < 20 && s.rx_paced == 0; tries++) {
+    plain_send(fd, u, &next, 5);
+    WAIT_FOR((int)next);
+    udp_stats_read(u, &s);
+  }
+  assert_true(s.rx_paced >= 1);
+  uint64_t reads = s.rx_reads;
+  int had = in.count;
+  uv_update_time(&loop);
+  uint64_t start = uv_now(&loop);
+  plain_send(fd, u, &next, 5);
+  for (int i = 0; i < 50; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  uv_update_time(&loop);
+  if (uv_now(&loop) - start < UDP_PACE_MS) /* (a slow machine may be past the pause by now) */
+    assert_int_equal(in.count, had);       /* left in the kernel meanwhile */
+  WAIT_FOR((int)next);
+#undef WAIT_FOR
+  assert_int_equal(in.count, (int)next);
+  for (int i = 0; i < in.count; i++)
+    assert_int_equal(in.seen[i], (uint32_t)i);
+  udp_stats_read(u, &s);
+  assert_int_equal(s.rx_packets, next);
+  assert_true(s.rx_reads <= reads + 2); /* the five in one read or two */
+  close(fd);
+  udp_close(u);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bad_address(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -212,7 +280,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_send_receive_batches), cmocka_unit_test(test_gso_per_destination),
       cmocka_unit_test(test_without_gso),          cmocka_unit_test(test_gso_message_caps),
-      cmocka_unit_test(test_bad_address),
+      cmocka_unit_test(test_bad_address),          cmocka_unit_test(test_paced_reads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
