@@ -27,6 +27,7 @@
 #define FANOUT_VIDEO_HZ 90         /* video clock ticks a millisecond (RFC 7741, RFC 6184) */
 /* Auto's layer from the viewer's estimate (docs/media.md, "Simulcast"). */
 #define FANOUT_UP_MARGIN 1.15      /* a higher layer needs its rate and this much more */
+#define FANOUT_STAY_MARGIN 0.75    /* the layer it gets: kept while the estimate holds this much */
 #define FANOUT_PROBE_US 30000      /* a probe's length */
 #define FANOUT_PROBE_GAIN 1.25     /* its rate, against what the next layer up needs */
 #define FANOUT_PROBE_EVERY_MS 2000 /* between probes; doubled after each that lifted nothing */
@@ -309,7 +310,9 @@ int fanout_hold_on(const struct fanout_hold *h, uint64_t now) {
 }
 
 /* Auto: the highest track v's estimate carries: the one it gets while the
- * estimate holds that layer's rate, a higher one with FANOUT_UP_MARGIN to
+ * estimate holds FANOUT_STAY_MARGIN of that layer's rate (a delay blip cuts
+ * the estimate to 0.85 times what came through, under the rate it gets), a
+ * lower one that fits, a higher one with FANOUT_UP_MARGIN to
  * spare and not while its hold is on (fanout_hold_on: no flapping). The
  * lowest always fits; with no layer heard of yet, any does. Without
  * an estimate (no feedback yet, or none negotiated): the highest. */
@@ -321,7 +324,9 @@ static int layer_auto(const struct fanout_view *v, int top, uint64_t now) {
   int hold = fanout_hold_on(&v->hold, now);
   for (int t = top; t > FANOUT_VIDEO; t--) {
     double need = layer_need(v->room, t, now);
-    if (t <= cur ? need <= est : !hold && need * FANOUT_UP_MARGIN <= est)
+    if (t == cur  ? need * FANOUT_STAY_MARGIN <= est
+        : t < cur ? need <= est
+                  : !hold && need * FANOUT_UP_MARGIN <= est)
       return t;
   }
   return FANOUT_VIDEO;
