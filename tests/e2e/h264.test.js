@@ -195,6 +195,25 @@ describe('H.264 through onair', { timeout: 170000 }, () => {
       const down = stream(await pageRtp(v2), 'inbound', 'video');
       return up && down && `${down.frameWidth}x${down.frameHeight}` === `${up.frameWidth}x${up.frameHeight}`;
     }, 'the viewer to decode the broadcaster\'s frame size (its largest layer)', 20000);
+
+    // H.264 goes up as simulcast layers too: vince on Low decodes the
+    // lowest one, smaller than the top, still H.264; back on Auto, the top.
+    const r = await pageRtp(hana);
+    const layers = r.outbound.filter(s => s.kind === 'video');
+    assert.ok(layers.length >= 2 && layers.every(s => s.rid), `the page sends H.264 as simulcast layers (rids ${layers.map(s => s.rid || '-')})`);
+    const top = topLayer(r);
+    await v2.locator('#quality').selectOption('low');
+    const low = await eventually(async () => {
+      const down = stream(await pageRtp(v2), 'inbound', 'video');
+      return down && down.frameWidth > 0 && down.frameWidth < top.frameWidth ? down : null;
+    }, 'vince on Low to decode a smaller picture than the top layer', 20000);
+    assert.equal(low.mimeType.toLowerCase(), 'video/h264', `vince on Low decodes H.264 (${low.mimeType})`);
+    t.diagnostic(`H.264 layers: ${layers.map(s => `${s.rid} ${s.frameWidth}x${s.frameHeight}`).join(', ')}; vince on Low: ${low.frameWidth}x${low.frameHeight}`);
+    await v2.locator('#quality').selectOption('auto');
+    await eventually(async () => {
+      const down = stream(await pageRtp(v2), 'inbound', 'video');
+      return down && down.frameWidth === top.frameWidth;
+    }, 'vince back on Auto to decode the top layer again', 20000);
   });
 
   step('4. a Firefox viewer without H.264 is told plainly, and the others keep playing', async t => {
