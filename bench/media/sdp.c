@@ -130,17 +130,23 @@ static void put_twcc(char *out, size_t cap, size_t *o, int id, int pt) {
   put(out, cap, o, "a=extmap:%d %s\r\na=rtcp-fb:%d transport-cc\r\n", id, MB_TWCC_URI, pt);
 }
 
+/* An offer's session lines and its audio m-line up to the transport. */
+static void put_head(char *out, size_t cap, size_t *o, const struct mb_conn *c,
+                     const struct mb_dtls *d) {
+  uint32_t id;
+  mb_rand(&id, sizeof(id));
+  put(out, cap, o, "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n",
+      id);
+  put(out, cap, o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_OPUS);
+  put_transport(out, cap, o, c, d, "actpass");
+}
+
 int mb_sdp_offer(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
                  int publisher, uint32_t ssrc_a, uint32_t ssrc_v, int twcc) {
   const char *dir = publisher ? "sendonly" : "recvonly";
-  uint32_t id;
   size_t o = 0;
 
-  mb_rand(&id, sizeof(id));
-  put(out, cap, &o, "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n",
-      id);
-  put(out, cap, &o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_OPUS);
-  put_transport(out, cap, &o, c, d, "actpass");
+  put_head(out, cap, &o, c, d);
   put(out, cap, &o,
       "a=mid:0\r\na=%s\r\na=rtcp-mux\r\na=rtpmap:%d opus/48000/2\r\n"
       "a=fmtp:%d minptime=10;useinbandfec=1\r\n",
@@ -212,14 +218,9 @@ int mb_sdp_answer(char *out, size_t cap, const struct mb_rsdp *offer, const stru
  * onair learns each layer's SSRC from the RID its first packets carry. */
 int mb_sdp_offer_simulcast(char *out, size_t cap, const struct mb_conn *c, const struct mb_dtls *d,
                            uint32_t ssrc_a) {
-  uint32_t id;
   size_t o = 0;
 
-  mb_rand(&id, sizeof(id));
-  put(out, cap, &o, "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n",
-      id);
-  put(out, cap, &o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", MB_PT_OPUS);
-  put_transport(out, cap, &o, c, d, "actpass");
+  put_head(out, cap, &o, c, d);
   put(out, cap, &o,
       "a=mid:0\r\na=extmap:%d %s\r\na=extmap:%d urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
       "a=sendonly\r\na=rtcp-mux\r\na=rtpmap:%d opus/48000/2\r\na=rtcp-fb:%d transport-cc\r\n"
@@ -234,8 +235,8 @@ int mb_sdp_offer_simulcast(char *out, size_t cap, const struct mb_conn *c, const
       "a=sendonly\r\na=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:%d VP8/90000\r\n"
       "a=rtcp-fb:%d transport-cc\r\na=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\n"
       "a=rtcp-fb:%d nack pli\r\n",
-      MB_TWCC_ID, MB_TWCC_URI, MB_MID_ID, MB_RID_ID, MB_RID_ID + 1, MB_PT_VP8, MB_PT_VP8,
-      MB_PT_VP8, MB_PT_VP8, MB_PT_VP8);
+      MB_TWCC_ID, MB_TWCC_URI, MB_MID_ID, MB_RID_ID, MB_RID_ID + 1, MB_PT_VP8, MB_PT_VP8, MB_PT_VP8,
+      MB_PT_VP8, MB_PT_VP8);
   put(out, cap, &o, "a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\na=simulcast:send l;m;h\r\n");
   return o < cap ? 0 : -1;
 }
