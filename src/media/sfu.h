@@ -42,8 +42,8 @@ struct sfu_owner_ops {
   void (*media_warning)(struct sfu_owner *room_owner, const char *code);
   /* A room's owner: which of its publisher's simulcast layers (of layers,
    * lowest first) viewers take changed: bit i of mask set, layer i is
-   * watched. The lowest the publisher sends (and those below) always are. As media_ready, from inside the
-   * media plane. May be NULL. */
+   * watched. The lowest the publisher sends (and those below) always are.
+   * As media_ready, from inside the media plane. May be NULL. */
   void (*layers_wanted)(struct sfu_owner *room_owner, unsigned mask, unsigned layers);
   /* A viewer's owner: the layer it gets changed (0 lowest; -1: no video)
    * of layers. As media_ready. May be NULL. */

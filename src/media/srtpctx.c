@@ -474,7 +474,7 @@ int srtpctx_protect_rtp(struct srtpctx *s, uint8_t *pkt, size_t *len, size_t cap
   struct srtpctx_out *o = out_get(s, be_rd32(pkt + 8));
   if (o == NULL)
     return -EINVAL;
-  uint64_t i = index_guess(o->top, (uint16_t)(pkt[2] << 8 | pkt[3]));
+  uint64_t i = index_guess(o->top, be_rd16(pkt + 2));
   if (i + SC_RTP_WIN <= o->top)
     return -EACCES; /* as libsrtp: a sender's own window is past it */
   if (i > o->top)
@@ -492,7 +492,7 @@ int srtpctx_unprotect_rtp(struct srtpctx *s, uint8_t *pkt, size_t *len) {
   uint32_t ssrc = be_rd32(pkt + 8);
   struct srtpctx_in *e = in_find(s, ssrc);
   /* A new source's first packet: rollover counter 0, no window yet. */
-  uint64_t i = index_guess(e ? e->rtp_top : 0, (uint16_t)(pkt[2] << 8 | pkt[3]));
+  uint64_t i = index_guess(e ? e->rtp_top : 0, be_rd16(pkt + 2));
   size_t n = *len - s->tag;
   int rc = in_check(e, 0, i) < 0 ? -EACCES : rtp_run(s, &s->in, 0, pkt, hlen, n, i);
   if (rc == 0) {

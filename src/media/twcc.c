@@ -369,7 +369,7 @@ int twcc_parse(const uint8_t *fci, size_t len, struct twcc_fb *fb) {
     return -EINVAL;
   fb->base_seq = be_rd16(fci);
   fb->count = be_rd16(fci + 2);
-  fb->ref_time = (uint32_t)fci[4] << 16 | (uint32_t)fci[5] << 8 | fci[6];
+  fb->ref_time = be_rd24(fci + 4);
   fb->fb_count = fci[7];
   if (fb->count == 0 || fb->count > TWCC_MAX_STATUS)
     return -EINVAL;

@@ -37,9 +37,8 @@ struct udp_sock {
   int fd;
   uv_poll_t poll;
   uv_check_t check;
-  uv_timer_t pace;       /* the reader's pause (UDP_PACE_MS); only a reading socket's */
+  uv_timer_t pace;       /* the reader's pause (UDP_PACE_MS); never started on a sender */
   uint64_t last_read_ns; /* uv_hrtime() of the last read */
-  int handles;           /* handles to close before u is freed */
   udp_recv_fn recv;
   void *arg;
   /* receive batch */
@@ -339,7 +338,6 @@ int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void
   uv_unref((uv_handle_t *)&u->check);
   uv_timer_init(loop, &u->pace);
   u->pace.data = u;
-  u->handles = 3;
   *out = u;
   return 0;
 }
@@ -377,16 +375,17 @@ int udp_open_sender(uv_loop_t *loop, const struct udp_sock *of, struct udp_sock 
   u->check.data = u;
   uv_check_start(&u->check, udp_on_check);
   uv_unref((uv_handle_t *)&u->check);
-  u->handles = 2;
+  uv_timer_init(loop, &u->pace);
+  u->pace.data = u;
   *out = u;
   return 0;
 }
 
-/* The handles live in u: free it when the last one has closed (libuv
+/* The three handles live in u: free it when the last one has closed (libuv
  * does not promise their order). */
 static void udp_on_closed(uv_handle_t *h) {
   struct udp_sock *u = h->data;
-  if (++u->handles_closed < u->handles)
+  if (++u->handles_closed < 3)
     return;
   close(u->fd);
   free(u);
@@ -401,6 +400,5 @@ void udp_close(struct udp_sock *u) {
   uv_check_stop(&u->check);
   uv_close((uv_handle_t *)&u->poll, udp_on_closed);
   uv_close((uv_handle_t *)&u->check, udp_on_closed);
-  if (u->handles == 3)
-    uv_close((uv_handle_t *)&u->pace, udp_on_closed); /* stops it */
+  uv_close((uv_handle_t *)&u->pace, udp_on_closed); /* stops it */
 }

@@ -1,11 +1,11 @@
 /* The one media UDP socket. We own the fd (uv_poll_t) and move datagrams in
- * batches: recvmmsg when readable (paced when busy: UDP_PACE_MS), and every datagram queued during a loop
- * turn leaves in one sendmmsg at the end of the turn (uv_check). Queued
- * datagrams are built in place in the send ring, so forwarding copies
- * nothing on the way out. Where the kernel has UDP GSO (UDP_SEGMENT), the
- * datagrams of one turn to one destination leave as one message the kernel
- * cuts up (runs of equal size, the last of a run may be shorter), in the
- * order they were queued. */
+ * batches: recvmmsg when readable (paced when busy: UDP_PACE_MS), and every
+ * datagram queued during a loop turn leaves in one sendmmsg at the end of
+ * the turn (uv_check). Queued datagrams are built in place in the send
+ * ring, so forwarding copies nothing on the way out. Where the kernel has
+ * UDP GSO (UDP_SEGMENT), the datagrams of one turn to one destination leave
+ * as one message the kernel cuts up (runs of equal size, the last of a run
+ * may be shorter), in the order they were queued. */
 #ifndef ONAIR_UDP_H
 #define ONAIR_UDP_H
 
