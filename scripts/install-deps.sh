@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
-            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev)
+            libsqlite3-dev libsodium-dev libssl-dev libcurl4-openssl-dev libcjose-dev
+            libhiredis-dev libpq-dev)
 # libsrtp2 is the reference onair's own SRTP is checked against (test_srtp,
 # fuzz_srtp) and measured against (bench/srtp-cost.c); onair does not link it.
 # clang-14 and its runtimes build the fuzz targets and build-asan (the
@@ -19,8 +20,11 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libja
 # -good, Opus and the test sources from -base, and Gst, GstSdp and GstWebRTC
 # through python3-gi from the gir1.2 packages. The WHIP publisher
 # (tests/e2e/whip_peer.py) encodes H.264 as OBS does with x264enc, from -ugly.
+# The cluster tests start their own redis-server and PostgreSQL (initdb and
+# pg_ctl from postgresql's postgresql-15) in a temporary directory.
 test_pkgs=(libcmocka-dev libsrtp2-dev chromium firefox-esr clang-14 libclang-rt-14-dev llvm-14 clang-format-14 openssl sqlite3 iproute2 util-linux
            nodejs npm ca-certificates curl valgrind nginx-light coturn prometheus systemd pebble
+           redis-server postgresql
            python3-aiortc python3-av python3-numpy python3-websockets
            python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
            gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice

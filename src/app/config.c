@@ -40,6 +40,35 @@ static int check_addresses(const char *v) {
   return 0;
 }
 
+/* redis://host[:port] or unix:/path. */
+static int check_redis_url(const char *v) {
+  if (v[0] == '\0')
+    return 0;
+  if (strncmp(v, "unix:", 5) == 0)
+    return v[5] == '/' ? 0 : -EINVAL;
+  if (strncmp(v, "redis://", 8) != 0 || v[8] == '\0' || strchr(v + 8, '/'))
+    return -EINVAL;
+  return 0;
+}
+
+static int check_cluster_secret(const char *v) {
+  return v[0] == '\0' || strlen(v) >= 16 ? 0 : -EINVAL;
+}
+
+static int check_node_name(const char *v) {
+  for (const char *p = v; *p; p++)
+    if (!isalnum((unsigned char)*p) && !strchr(".-_:", *p))
+      return -EINVAL;
+  return 0;
+}
+
+static int check_one_address(const char *v) {
+  struct ipset s;
+  if (ipset_parse(&s, v, NULL) < 0 || s.n > 1 || strchr(v, '/'))
+    return -EINVAL;
+  return 0;
+}
+
 static int check_log_level(const char *v) {
   enum log_level level;
   return log_level_parse(v, &level);
@@ -383,6 +412,57 @@ const struct config_key config_keys[] = {
      .doc = "new accounts per second from everyone together, after a burst of 15 times as many; "
             "more are answered 429 with `Retry-After`. Password sign-ins are checked ahead of "
             "sign-ups in any case. 0: no limit"},
+    {.key = "postgres",
+     STRING(postgres),
+     .flags = CONFIG_SECRET,
+     .arg = "URL",
+     .help = "keep users, sessions, keys and chat in PostgreSQL (cluster mode)",
+     .doc = "a libpq connection string or URL (`postgresql://onair@db.example/onair`) of the "
+            "PostgreSQL database every node of a cluster shares (docs/cluster.md): users, "
+            "sessions, stream keys and chat history live there instead of "
+            "`<data>/onair.db`; the schema is created or brought up to date at start",
+     .doc_default = "(none: SQLite in the data directory)"},
+    {.key = "redis",
+     STRING(redis),
+     .arg = "URL",
+     .help = "share live events and the room directory over Redis (cluster mode)",
+     .doc = "`redis://host:port` (or `unix:/path/to/socket`) of the Redis server the nodes of a "
+            "cluster share: rooms starting and ending, viewer counts, chat between nodes, "
+            "sign-outs, and which node is each room's origin (docs/cluster.md)",
+     .doc_default = "(none: events stay in this process)",
+     .check = check_redis_url},
+    {.key = "cluster-secret",
+     STRING(cluster_secret),
+     .flags = CONFIG_SECRET,
+     .arg = "SECRET",
+     .help = "the secret every node of the cluster shares (16 bytes or more)",
+     .doc = "the secret every node of a cluster shares (16 bytes or more): it authenticates "
+            "requests between nodes and keys the SRTP of their media links. Required with "
+            "`redis`",
+     .check = check_cluster_secret},
+    {.key = "node-name",
+     STRING(node_name),
+     .arg = "NAME",
+     .help = "this node's name in the cluster (unique)",
+     .doc = "this node's name in the cluster, unique among the nodes (letters, digits, `.`, "
+            "`-`, `_`, `:`)",
+     .doc_default = "`<hostname>:<port>`",
+     .check = check_node_name},
+    {.key = "node-url",
+     STRING(node_url),
+     .arg = "URL",
+     .help = "where viewers reach this node (cluster redirects)",
+     .doc = "the URL viewers reach this node at, e.g. `https://live2.example.org`: other nodes "
+            "send viewers there when this one is the least loaded (docs/cluster.md)",
+     .doc_default = "`base-url`, else `http://<listen>`"},
+    {.key = "node-address",
+     STRING(node_address),
+     .arg = "IP",
+     .help = "the address other nodes reach this node at (its HTTP and media ports)",
+     .doc = "the address the other nodes of the cluster reach this node's HTTP port and media "
+            "port at (a private network's, usually)",
+     .doc_default = "the first `media-announce` address",
+     .check = check_one_address},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

@@ -74,6 +74,14 @@ struct config {
   unsigned max_ws_per_ip;    /* WebSockets per client address; 0: no cap */
   unsigned signup_per_ip;    /* accounts an address makes at once; 0: no limit */
   double signup_per_sec;     /* new accounts per second in all; 0: no limit */
+  /* Cluster (docs/cluster.md): without postgres and redis, one node on its
+   * embedded SQLite file with events in process. */
+  char postgres[1024];      /* libpq connection string or URL; "": SQLite in data_dir */
+  char redis[512];          /* redis://host:port or unix:/path; "": events in process */
+  char cluster_secret[256]; /* shared by the nodes: node-to-node links and requests */
+  char node_name[64];       /* unique in the cluster; "": <hostname>:<port> */
+  char node_url[256];       /* where viewers reach this node; "": base_url, else from listen */
+  char node_address[64];    /* the address other nodes reach this node's media at */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

@@ -149,6 +149,16 @@ static const struct key_case {
      NULL, "0"},
     {"signup-per-sec", CONFIG_DOUBLE, FIELD(signup_per_sec), 0, 1000, "ONAIR_SIGNUP_PER_SEC", NULL,
      "10"},
+    {"postgres", CONFIG_STRING, FIELD(postgres), 0, 0, "ONAIR_POSTGRES", NULL,
+     "postgresql://onair@db.example/onair"},
+    {"redis", CONFIG_STRING, FIELD(redis), 0, 0, "ONAIR_REDIS", NULL, "redis://10.0.0.5:6379"},
+    {"cluster-secret", CONFIG_STRING, FIELD(cluster_secret), 0, 0, "ONAIR_CLUSTER_SECRET", NULL,
+     "0123456789abcdef0123"},
+    {"node-name", CONFIG_STRING, FIELD(node_name), 0, 0, "ONAIR_NODE_NAME", NULL, "live-2"},
+    {"node-url", CONFIG_STRING, FIELD(node_url), 0, 0, "ONAIR_NODE_URL", NULL,
+     "https://live2.example.org"},
+    {"node-address", CONFIG_STRING, FIELD(node_address), 0, 0, "ONAIR_NODE_ADDRESS", NULL,
+     "10.0.0.2"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
@@ -771,7 +781,46 @@ static const struct list_value directory_values[] = {
     {NULL, 0},
 };
 
+static const struct list_value redis_values[] = {
+    {"", 0},
+    {"redis://127.0.0.1:6379", 0},
+    {"redis://redis.internal", 0},
+    {"unix:/run/redis/redis.sock", 0},
+    {"unix:redis.sock", -EINVAL},
+    {"redis://", -EINVAL},
+    {"redis://h:1/0", -EINVAL},
+    {"http://h:6379", -EINVAL},
+    {NULL, 0},
+};
+static const struct list_value secret_values[] = {
+    {"", 0},
+    {"0123456789abcdef", 0},
+    {"0123456789abcde", -EINVAL},
+    {NULL, 0},
+};
+static const struct list_value node_name_values[] = {
+    {"", 0},          {"live-2.example:8080", 0}, {"node_3", 0},
+    {"a b", -EINVAL}, {"a/b", -EINVAL},           {NULL, 0},
+};
+static const struct list_value node_address_values[] = {
+    {"", 0},
+    {"10.0.0.2", 0},
+    {"fd00::2", 0},
+    {"10.0.0.2 10.0.0.3", -EINVAL},
+    {"10.0.0.0/8", -EINVAL},
+    {"node2.internal", -EINVAL},
+    {NULL, 0},
+};
+
 static const struct list_value *list_values(const struct key_case *c) {
+  if (strcmp(c->key, "redis") == 0)
+    return redis_values;
+  if (strcmp(c->key, "cluster-secret") == 0)
+    return secret_values;
+  if (strcmp(c->key, "node-name") == 0)
+    return node_name_values;
+  if (strcmp(c->key, "node-address") == 0)
+    return node_address_values;
   if (strcmp(c->key, "log-level") == 0)
     return level_values;
   if (strcmp(c->key, "log-format") == 0)
