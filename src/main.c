@@ -179,8 +179,15 @@ static int onair_prepare(struct onair *o, int argc, char **argv, int *exit_code)
            LOG_S("error", strerror(errno)));
     return -errno;
   }
+  /* The store: the cluster's PostgreSQL, else SQLite in the data directory.
+   * The log names which, never the conninfo (it may hold a password). */
+  if (o->cfg.postgres[0]) {
+    log_ev(LOG_INFO, "store", LOG_S("kind", "postgres"));
+    return db_open_postgres(&o->db, o->cfg.postgres) < 0 ? -EIO : 0;
+  }
   char db_path[1100];
   snprintf(db_path, sizeof(db_path), "%s/onair.db", o->cfg.data_dir);
+  log_ev(LOG_INFO, "store", LOG_S("kind", "sqlite"), LOG_S("path", db_path));
   return db_open(&o->db, db_path) < 0 ? -EIO : 0;
 }
 
