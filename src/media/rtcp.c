@@ -405,6 +405,19 @@ int rtcp_build_compound_sr_sdes(uint8_t *buf, size_t cap, const struct rtcp_sr *
   return b < 0 ? b : a + b;
 }
 
+int rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrc, size_t n) {
+  size_t len = 4 + 4 * n, i;
+
+  if (n == 0 || n > RTCP_MAX_REPORTS)
+    return -EINVAL;
+  if (cap < len)
+    return -ENOBUFS;
+  rtcp_put_hdr(buf, (uint8_t)n, RTCP_BYE, len);
+  for (i = 0; i < n; i++)
+    be_wr32(buf + 4 + 4 * i, ssrc[i]);
+  return (int)len;
+}
+
 int rtcp_build_nack(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t media_ssrc,
                     const uint16_t *lost, size_t n) {
   size_t off = 12, i;

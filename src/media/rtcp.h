@@ -191,6 +191,8 @@ int rtcp_build_compound_rr_sdes(uint8_t *buf, size_t cap, uint32_t ssrc,
 /* Compound SR + SDES CNAME (the chunk's SSRC is sr->ssrc). */
 int rtcp_build_compound_sr_sdes(uint8_t *buf, size_t cap, const struct rtcp_sr *sr,
                                 const char *cname, size_t cname_len);
+/* BYE for n (1..RTCP_MAX_REPORTS) SSRCs, without a reason. */
+int rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrc, size_t n);
 /* Generic NACK for n (>= 1) lost sequence numbers. Each one within 16 after
  * the current item's PID joins that item's BLP, any other starts a new item,
  * so a sorted list (with 16-bit wrap) packs tightest. Duplicates cost

@@ -56,6 +56,8 @@ static size_t addr_key(const struct sockaddr *sa, char out[20]) {
   return 0;
 }
 
+size_t sfu_addr_key(const struct sockaddr *sa, char out[20]) { return addr_key(sa, out); }
+
 void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len) {
   if (p->tcp)
     sfu_tcp_send(p->tcp, data, len);
@@ -75,12 +77,15 @@ static void peer_unmap(struct sfu_peer *p) {
     if (map_get(&s->by_addr, p->checked[i].key, p->checked[i].len) == p)
       map_del(&s->by_addr, p->checked[i].key, p->checked[i].len);
   }
+  if (p->link)
+    sfu_relay_in_close(p);
 }
 
-/* Unlinks and frees a peer. The caller has removed it from its room. */
-static void peer_free(struct sfu_peer *p) {
+void sfu_peer_free(struct sfu_peer *p) {
   struct sfu *s = p->sfu;
   peer_unmap(p);
+  if (p->link)
+    sfu_relay_in_free(p);
   assert(p->tcps == NULL && p->ntcp == 0 && p->tcp == NULL);
   assert(s->stats.peers > 0);
   if (p->view)
@@ -99,6 +104,8 @@ static void room_remove_peer(struct sfu_room *r, struct sfu_peer *p) {
   if (r->publisher == p) {
     r->publisher = NULL;
     r->ready = 0;
+    if (r->links) /* what the edges were told is of this publisher */
+      sfu_relay_out_end_all(r);
     return;
   }
   for (size_t i = 0; i < r->nviewers; i++) {
@@ -141,7 +148,7 @@ static void on_reap(uv_check_t *h) {
     struct sfu_owner *owner = p->owner;
     char why[SFU_WHY_MAX];
     memcpy(why, p->why, sizeof(why));
-    peer_free(p);
+    sfu_peer_free(p);
     if (owner && owner->ops->peer_closed)
       owner->ops->peer_closed(owner, why);
   }
@@ -156,8 +163,8 @@ static void closed_forget(struct sfu *s, const struct sfu_owner *owner,
   }
 }
 
-static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, int publisher,
-                                 const char *remote_fp) {
+struct sfu_peer *sfu_peer_new(struct sfu_room *r, struct sfu_owner *owner, int publisher,
+                              const char *remote_fp) {
   struct sfu *s = r->sfu;
   struct sfu_peer *p = calloc(1, sizeof(*p));
   if (p == NULL)
@@ -169,18 +176,19 @@ static struct sfu_peer *peer_new(struct sfu_room *r, struct sfu_owner *owner, in
   p->share = -1;
   p->created_ms = p->last_stun_ms = uv_now(s->loop);
   p->rtcp_ssrc = randombytes_random() | 1;
-  snprintf(p->remote_fp, sizeof(p->remote_fp), "%s", remote_fp);
-  do
+  snprintf(p->remote_fp, sizeof(p->remote_fp), "%s", remote_fp ? remote_fp : "");
+  do /* a relay-in publisher's names only its log lines */
     random_ice(p->ufrag, SFU_ICE_UFRAG_LEN);
   while (map_get(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN));
   random_ice(p->pwd, SFU_ICE_PWD_LEN);
-  p->dtls = dtls_new(s->dtls, remote_fp, dtls_out, p);
+  p->dtls = remote_fp ? dtls_new(s->dtls, remote_fp, dtls_out, p) : NULL;
   if (!publisher)
     p->view = calloc(1, sizeof(*p->view));
   else if ((p->twcc = malloc(sizeof(*p->twcc))) != NULL)
     twcc_recv_init(p->twcc);
-  if (p->dtls == NULL || (!publisher && p->view == NULL) || (publisher && p->twcc == NULL) ||
-      map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0) {
+  if ((remote_fp && p->dtls == NULL) || (!publisher && p->view == NULL) ||
+      (publisher && p->twcc == NULL) ||
+      (remote_fp && map_put(&s->by_ufrag, p->ufrag, SFU_ICE_UFRAG_LEN, p) < 0)) {
     dtls_free(p->dtls);
     free(p->view);
     free(p->twcc);
@@ -233,7 +241,7 @@ void sfu_drop(struct sfu_room *r, struct sfu_owner *owner) {
     return;
   peer_set_state(p, PEER_CLOSED);
   room_remove_peer(r, p);
-  peer_free(p);
+  sfu_peer_free(p);
 }
 
 static int room_add_viewer(struct sfu_room *r, struct sfu_peer *p) {
@@ -272,6 +280,23 @@ static int track_take(struct sfu_room *r, int i, const struct sdp_codec *c, cons
   return 0;
 }
 
+int sfu_room_tracks(struct sfu_room *r, const struct sdp_codec *audio,
+                    const struct sdp_codec *video, const char *const *rids, size_t n) {
+  r->layers = n ? (uint8_t)n : 1;
+  r->layers_told = 0; /* its page hears which layers are watched */
+  r->layers_dirty = 1;
+  if (track_take(r, SFU_AUDIO, audio, NULL) < 0)
+    return -ENOMEM;
+  for (int i = 0; i < SFU_LAYERS; i++) {
+    const struct sdp_codec *lc = i < r->layers ? video : NULL;
+    if (track_take(r, SFU_VIDEO + i, lc, n ? rids[i] : NULL) < 0)
+      return -ENOMEM;
+    struct fanout_msg msg = {.type = FANOUT_RESTART, .track = SFU_VIDEO + i};
+    sfu_share_post_room(r, &msg);
+  }
+  return audio || video ? 0 : -ENOENT;
+}
+
 /* Publisher: remembers the codecs the answer takes (what it will send),
  * and its simulcast layers (the rids it sends, lowest first, when its RID
  * header extension is taken); viewers' video starts again at the new
@@ -293,19 +318,7 @@ static int publisher_take(struct sfu_room *r, const struct sdp *o,
                                          : 0);
   if (r->rid_ext && (n = sdp_simulcast_rids(m[SFU_VIDEO], rids, SFU_LAYERS)) < 2)
     n = 0;
-  r->layers = n ? (uint8_t)n : 1;
-  r->layers_told = 0; /* its page hears which layers are watched */
-  r->layers_dirty = 1;
-  if (track_take(r, SFU_AUDIO, c[SFU_AUDIO], NULL) < 0)
-    return -ENOMEM;
-  for (int i = 0; i < SFU_LAYERS; i++) {
-    const struct sdp_codec *lc = i < r->layers ? c[SFU_VIDEO] : NULL;
-    if (track_take(r, SFU_VIDEO + i, lc, n ? rids[i] : NULL) < 0)
-      return -ENOMEM;
-    struct fanout_msg msg = {.type = FANOUT_RESTART, .track = SFU_VIDEO + i};
-    sfu_share_post_room(r, &msg);
-  }
-  return c[SFU_AUDIO] || c[SFU_VIDEO] ? 0 : -ENOENT;
+  return sfu_room_tracks(r, c[SFU_AUDIO], c[SFU_VIDEO], rids, n);
 }
 
 /* Viewer: its packets carry its transport-wide sequence number when it
@@ -437,7 +450,7 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
     sfu_drop(r, r->publisher->owner);
   assert(room_find(r, owner) == NULL && (!publisher || r->publisher == NULL));
   *why = "out of memory";
-  if ((p = peer_new(r, owner, publisher, fp)) == NULL) {
+  if ((p = sfu_peer_new(r, owner, publisher, fp)) == NULL) {
     rc = -ENOMEM;
     goto out_free;
   }
@@ -461,7 +474,7 @@ int sfu_offer(struct sfu_room *r, int publisher, struct sfu_owner *owner, const 
   return 0;
 out_free:
   if (p)
-    peer_free(p);
+    sfu_peer_free(p);
   free(o);
   free(out);
   return rc < 0 ? rc : -EINVAL;
@@ -586,6 +599,10 @@ void sfu_on_dtls(struct sfu_peer *p, const uint8_t *data, size_t len) {
     sfu_peer_fail(p, "SRTP could not be set up");
     return;
   }
+  sfu_peer_connected(p);
+}
+
+void sfu_peer_connected(struct sfu_peer *p) {
   peer_set_state(p, PEER_CONNECTED);
   struct sfu_room *r = p->room;
   if (p->publisher) {
@@ -612,6 +629,8 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
   size_t klen = addr_key(from, key);
   struct sfu_peer *p = klen ? map_get(&s->by_addr, key, klen) : NULL;
   assert(p == NULL || p->state != PEER_CLOSED); /* a closed peer left the lookups */
+  if (p == NULL && klen && s->links.count && sfu_relay_datagram(s, key, klen, data, len))
+    return; /* another node's (docs/media.md, "Relay between nodes") */
   if (p == NULL || p->state == PEER_NEW) {
     s->stats.dropped[SFU_DROP_UNKNOWN_PEER]++;
     return;
@@ -633,7 +652,8 @@ static int peer_tick(struct sfu_peer *p, uint64_t now) {
   assert(p->state != PEER_CLOSED); /* a closed peer left its room */
   uint64_t heard = p->last_srtp_ms > p->last_stun_ms ? p->last_srtp_ms : p->last_stun_ms;
   if (now - heard > p->sfu->cfg.consent_ms) {
-    sfu_peer_fail(p, "no connectivity checks (consent expired)");
+    sfu_peer_fail(p, p->link ? "the origin went silent (consent expired)"
+                             : "no connectivity checks (consent expired)");
     return 1;
   }
   if (p->state == PEER_CHECKED && dtls_timeout_ms(p->dtls) == 0 &&
@@ -654,6 +674,8 @@ static void on_timer(uv_timer_t *t) {
     sfu_fwd_twcc(r);
     if (r->layers_dirty || report) /* and once a second: what the publisher sends changes */
       sfu_share_layers_update(r);
+    if (r->links || (r->publisher && r->publisher->link))
+      sfu_relay_tick(r, now);
     if (r->publisher)
       peer_tick(r->publisher, now);
     size_t i = 0;
@@ -689,6 +711,7 @@ static int announce_parse(struct sfu *s, const char *list) {
 static void sfu_free_memory(struct sfu *s) {
   map_free(&s->by_ufrag);
   map_free(&s->by_addr);
+  map_free(&s->links);
   dtls_ctx_free(s->dtls);
   free(s);
 }
@@ -699,7 +722,7 @@ int sfu_new(uv_loop_t *loop, const struct sfu_config *cfg, struct sfu **out) {
   struct sfu *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return -ENOMEM;
-  if (map_init(&s->by_ufrag) < 0 || map_init(&s->by_addr) < 0 ||
+  if (map_init(&s->by_ufrag) < 0 || map_init(&s->by_addr) < 0 || map_init(&s->links) < 0 ||
       (s->dtls = dtls_ctx_new()) == NULL) {
     sfu_free_memory(s);
     return -ENOMEM;
@@ -753,7 +776,7 @@ void sfu_close(struct sfu *s) {
   while (s->closed) {
     struct sfu_peer *p = s->closed;
     s->closed = p->next_closed;
-    peer_free(p);
+    sfu_peer_free(p);
   }
   assert(s->stats.peers == 0 && s->tcps == NULL);
   fanout_free(&s->inline_share);
@@ -791,10 +814,11 @@ void sfu_room_free(struct sfu_room *r) {
   struct sfu *s = r->sfu;
   assert(r->prev ? r->prev->next == r : s->rooms == r); /* one of s's rooms, linked */
   closed_forget(s, NULL, r);
+  sfu_relay_out_end_all(r);
   if (r->publisher)
-    peer_free(r->publisher);
+    sfu_peer_free(r->publisher);
   for (size_t i = 0; i < r->nviewers; i++)
-    peer_free(r->viewers[i]);
+    sfu_peer_free(r->viewers[i]);
   for (int k = 0; k < SFU_TRACKS; k++)
     pktstore_free(r->tracks[k].store);
   if (r->prev)

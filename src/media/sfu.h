@@ -100,6 +100,46 @@ int sfu_view_quality(struct sfu_room *r, struct sfu_owner *owner, enum sfu_quali
 /* The owner left: its peer closes (no peer_closed event). */
 void sfu_drop(struct sfu_room *r, struct sfu_owner *owner);
 
+/* ---- Relay between nodes (docs/media.md, "Relay between nodes") ----
+ * A room's origin (the node its publisher sends to) sends one copy of the
+ * room's media to each edge that pulls it, over SRTP on the two nodes'
+ * media ports, keyed by the application; the edge's room takes it as from a
+ * publisher of its own (a relay-in publisher) and fans it out to its
+ * viewers. An edge's room may be relayed on (a tree). */
+
+/* A node-to-node link's keying. */
+struct sfu_link_params {
+  const char *addr; /* the other node's media address, IPv4 or IPv6 text */
+  int port;         /* its media UDP port */
+  uint8_t key[32];  /* the link's key material (the app derives it from the cluster secret) */
+  uint8_t id[16];   /* the link's id, random, chosen by the edge */
+};
+/* Origin: room r's media goes to the edge at lp from now on (one copy of
+ * each simulcast layer: a link wants every layer). Returns 0 with *desc
+ * (JSON, NUL-terminated, caller frees) for the edge's sfu_relay_in(),
+ * -ENOTCONN if r's publisher is not connected, -EEXIST for a link id r
+ * already has, -EINVAL for an address that is not one (or of another
+ * family than the media socket's), -ENOMEM, -EIO (key derivation). The link
+ * ends with sfu_relay_out_end(), when the edge says BYE or is silent for
+ * consent_ms, when r's publisher leaves or is replaced (the edge hears
+ * BYE), and with r. */
+int sfu_relay_out(struct sfu_room *r, const struct sfu_link_params *lp, char **desc);
+/* Origin: the link with id stops (the edge let go). -ENOENT if r has none. */
+int sfu_relay_out_end(struct sfu_room *r, const uint8_t id[16]);
+/* Edge: room r's publisher is the origin at lp, as desc (desc_len bytes)
+ * tells: a relay-in publisher, connected at once (r is ready, and r's
+ * owner's media_ready is called from inside this call, as for a browser
+ * publisher). owner's peer_closed is called when the origin goes silent
+ * for consent_ms or ends the link (BYE); sfu_drop(r, owner) and
+ * sfu_room_free(r) end it (the origin hears BYE). Returns 0, -EINVAL with
+ * *why (a bad description or address), -EEXIST if r has a publisher,
+ * -EADDRINUSE if an SSRC of desc is already in use between the two nodes
+ * (unlikely: ask the origin for another link), -ENOMEM, -EIO. */
+int sfu_relay_in(struct sfu_room *r, struct sfu_owner *owner, const struct sfu_link_params *lp,
+                 const char *desc, size_t desc_len, const char **why);
+/* How many outgoing links room r has. */
+unsigned sfu_room_relays(const struct sfu_room *r);
+
 /* Why a datagram was not used. */
 enum sfu_drop {
   SFU_DROP_UNKNOWN_PEER, /* from no checked address, or before its check */
@@ -122,6 +162,10 @@ struct sfu_stats {
   uint64_t probe_packets;    /* padding sent to probe viewers' downlinks */
   uint64_t viewer_feedbacks; /* viewers' transport-wide feedback and REMB taken */
   uint64_t twcc_sent;        /* transport-wide feedback packets sent to publishers */
+  uint64_t relay_links;      /* outgoing node-to-node links now */
+  uint64_t relay_out, relay_out_bytes; /* RTP sent on links (resends included; encrypted) */
+  uint64_t relay_in, relay_in_bytes;   /* RTP taken from links (authenticated; decrypted) */
+  uint64_t relay_nack_resent;          /* packets sent again on a link for an edge's NACK */
   uint64_t dropped[SFU_DROPS];
   uint64_t udp_rx_packets, udp_rx_bytes, udp_tx_packets, udp_tx_bytes;
   uint64_t udp_rx_reads; /* wakeups that read the media socket (udp.h, UDP_PACE_MS) */

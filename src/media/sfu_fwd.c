@@ -90,6 +90,8 @@ static void track_restart(struct sfu_room *r, int k, uint64_t now) {
   pktstore_reset(t->store);
   struct fanout_msg m = {.type = FANOUT_RESTART, .track = k};
   sfu_share_post_room(r, &m);
+  if (r->links)
+    sfu_relay_out_restart(r, k);
   if (k >= SFU_VIDEO && r->nviewers)
     sfu_fwd_request_keyframe(r, k, now);
 }
@@ -172,7 +174,7 @@ static void check_bframes(struct sfu_room *r, struct sfu_track *t, const struct 
     r->owner->ops->media_warning(r->owner, "bframes");
 }
 
-static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
+void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct rtp_hdr h;
   if (rtp_parse(data, len, &h) < 0) {
     pub->sfu->stats.dropped[SFU_DROP_UNUSABLE]++;
@@ -227,6 +229,8 @@ static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   m.u.pkt.len = (uint16_t)len;
   m.u.pkt.data = data;
   sfu_share_post_room(r, &m);
+  if (r->links) /* the one branch a room without links pays */
+    sfu_relay_out_rtp(r, k, data, len, &h);
 }
 
 /* A viewer lost packets: its share resends them. */
@@ -294,6 +298,8 @@ static void on_publisher_sr(struct sfu_peer *pub, const struct rtcp_pkt *pkt, ui
     m.u.sr.ntp = sr.ntp;
     m.u.sr.rtp_ts = sr.rtp_ts;
     sfu_share_post_room(r, &m);
+    if (r->links)
+      sfu_relay_out_sr(r, k, &sr);
   }
 }
 
@@ -353,8 +359,12 @@ static void on_publisher_rtcp(struct sfu_peer *pub, const uint8_t *data, size_t 
   uint64_t now = uv_now(pub->sfu->loop);
   rtcp_iter_init(&it, data, len);
   while (rtcp_next(&it, &pkt) > 0) {
-    if (pkt.type == RTCP_SR)
+    if (pkt.type == RTCP_SR) {
       on_publisher_sr(pub, &pkt, now);
+    } else if (pkt.type == RTCP_BYE && pub->link) {
+      sfu_relay_in_bye(pub); /* pub is closed now */
+      return;
+    }
   }
 }
 
@@ -377,14 +387,20 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
     drops[SFU_DROP_UNUSABLE]++;
     return;
   }
-  if (seq_admit(p, data, len) < 0) {
+  if (sfu_fwd_rtp_open(p, data, &len) == 0)
+    sfu_fwd_publisher_rtp(p, data, len);
+}
+
+int sfu_fwd_rtp_open(struct sfu_peer *pub, uint8_t *data, size_t *len) {
+  uint64_t *drops = pub->sfu->stats.dropped;
+  if (seq_admit(pub, data, *len) < 0) {
     drops[SFU_DROP_SEQ_JUMP]++;
-    return;
+    return -1;
   }
-  if (srtpctx_unprotect_rtp(p->srtp, data, &len) < 0) {
+  if (srtpctx_unprotect_rtp(pub->srtp, data, len) < 0) {
     drops[SFU_DROP_SRTP]++;
-    return;
+    return -1;
   }
-  p->last_srtp_ms = uv_now(p->sfu->loop);
-  on_publisher_rtp(p, data, len);
+  pub->last_srtp_ms = uv_now(pub->sfu->loop);
+  return 0;
 }

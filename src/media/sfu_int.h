@@ -72,6 +72,41 @@ struct sfu_track {
 
 struct conn;
 
+/* A node-to-node link (relay.c; docs/media.md, "Relay between nodes"). On
+ * the origin an outgoing link of a room (in NULL); on the edge the link a
+ * relay-in publisher (in) takes its media from. Either way found through
+ * the sfu's map of links by the other node's address and an SSRC of the
+ * link. */
+#define SFU_LINK_ID_LEN 16
+#define SFU_LINK_KEY_MAX 24   /* a map key: an address's key (<= 19 bytes), an SSRC */
+#define SFU_RELAY_NACK_GAP 64 /* edge: a jump of 2..this ahead is NACKed on the link */
+
+struct sfu_link {
+  struct sfu *sfu;
+  struct sfu_room *room;
+  struct sfu_peer *in;   /* edge: the relay-in publisher; NULL: an outgoing link */
+  struct sfu_link *next; /* origin: the room's other links */
+  uint8_t id[SFU_LINK_ID_LEN];
+  struct sockaddr_storage addr; /* the other node's media address */
+  socklen_t addr_len;
+  char addr_key[20]; /* sfu_addr_key() of addr */
+  size_t addr_key_len;
+  struct srtpctx *srtp;          /* origin: the link's; edge: NULL (in->srtp) */
+  uint32_t ssrc[SFU_TRACKS];     /* the link's SSRC of each track; 0: inactive */
+  uint32_t edge_ssrc;            /* what the edge sends its RTCP on the link from */
+  uint8_t rid_ext, twcc_ext;     /* the header extension ids the packets carry */
+  int mapped;                    /* its SSRCs are in the sfu's map of links */
+  int bye_heard;                 /* edge: the origin ended it (no BYE back) */
+  uint64_t heard_ms;             /* origin: the edge's last authenticated RTCP */
+  uint64_t keepalive_ms;         /* when this end last sent a keepalive */
+  struct seqmap map[SFU_TRACKS]; /* origin: the link's numbering of each track */
+  uint8_t restart[SFU_TRACKS];   /* origin: the track's next packet starts a segment */
+  uint64_t sent_ms[SFU_TRACKS];  /* origin: when the track's last packet went */
+  uint32_t packets[SFU_TRACKS], octets[SFU_TRACKS]; /* origin: sent, for its SRs */
+  uint16_t high[SFU_TRACKS]; /* edge: the highest sequence number taken per track */
+  uint8_t high_set[SFU_TRACKS];
+};
+
 /* An ICE-TCP connection (RFC 6544, onair passive) on the site's TCP port,
  * its packets framed by a 2-byte length (RFC 4571). It belongs to the peer
  * whose check came over it first; until then only a check is accepted. */
@@ -139,6 +174,7 @@ struct sfu_peer {
   enum sfu_quality quality;
   uint8_t layer_track, layer_want;
   int told_none;                /* its owner was last told it gets no video */
+  struct sfu_link *link;        /* a relay-in publisher's link (relay.c); NULL: a browser */
   struct sfu_peer *next_closed; /* the sfu's list of peers to reap */
   char why[SFU_WHY_MAX];        /* closed: why, for the owner */
 };
@@ -159,6 +195,7 @@ struct sfu_room {
   char stream_id[24];                   /* msid stream of what viewers receive */
   uint64_t id;                          /* names it to the shares */
   uint32_t share_views[SFU_MAX_SHARES]; /* its viewers each share holds; >0: it has the room */
+  struct sfu_link *links;               /* outgoing relay links (relay.c) */
   struct sfu_room *next, *prev;
 };
 
@@ -171,6 +208,7 @@ struct sfu {
   struct udp_sock *udp;
   struct map by_ufrag; /* our ufrag -> peer */
   struct map by_addr;  /* bound address -> peer */
+  struct map links;    /* relay: another node's address and a link's SSRC -> link */
   struct sfu_room *rooms;
   uv_timer_t timer;
   uv_check_t reaper;       /* the safe point where closed peers are freed */
@@ -196,6 +234,24 @@ struct sfu {
 };
 
 /* sfu.c */
+/* A compact binary key for an address (family, port, address bytes) into
+ * out; its length, 0 for another family. */
+size_t sfu_addr_key(const struct sockaddr *sa, char out[20]);
+/* A peer of r: a browser's (remote_fp, its SDP's fingerprint: DTLS, ICE
+ * credentials found by ufrag) or, with remote_fp NULL, a relay-in
+ * publisher (neither). NULL when out of memory. */
+struct sfu_peer *sfu_peer_new(struct sfu_room *r, struct sfu_owner *owner, int publisher,
+                              const char *remote_fp);
+/* Unlinks and frees a peer the caller has removed from its room. */
+void sfu_peer_free(struct sfu_peer *p);
+/* p's SRTP is keyed: media flows (a publisher makes its room ready). */
+void sfu_peer_connected(struct sfu_peer *p);
+/* r's tracks from now on: audio and video codecs (NULL: none) and the
+ * video's simulcast layers (n rids, lowest first; 0: one layer). Viewers'
+ * video starts again at the new layers' keyframes. -ENOENT: neither codec;
+ * -ENOMEM. */
+int sfu_room_tracks(struct sfu_room *r, const struct sdp_codec *audio,
+                    const struct sdp_codec *video, const char *const *rids, size_t n);
 void sfu_peer_send(struct sfu_peer *p, const uint8_t *data, size_t len);
 /* Closes p now (no more media to or from it) and, at the next safe point,
  * tells its owner why and frees it. */
@@ -249,6 +305,13 @@ extern const struct fanout_ops sfu_share_ops;
 
 /* sfu_fwd.c */
 void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
+/* A publisher's SRTP packet: 0 when it is admitted (its number not far
+ * from its stream's) and authenticated, decrypted in place (*len its clear
+ * length); else -1, counted as dropped. */
+int sfu_fwd_rtp_open(struct sfu_peer *pub, uint8_t *data, size_t *len);
+/* A publisher's clear RTP packet: stored for its track and sent on to
+ * the shares holding its room (and r's relay links). */
+void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len);
 /* Asks r's publisher for a keyframe of track (SFU_VIDEO + layer), at most
  * one a second for each. */
 void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now);
@@ -257,5 +320,35 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now);
 void sfu_fwd_twcc(struct sfu_room *r);
 /* Receiver reports to the room's publisher (once a second). */
 void sfu_fwd_report(struct sfu_room *r, uint64_t now);
+
+/* relay.c */
+struct rtcp_sr;
+struct rtp_hdr;
+/* A datagram from the address whose key is akey (alen bytes) and no
+ * browser peer: 1 when it was a link's (taken, or counted as dropped), 0
+ * when no link has that address and its SSRC. */
+int sfu_relay_datagram(struct sfu *s, const char *akey, size_t alen, uint8_t *data, size_t len);
+/* Origin: a publisher packet of track k (h parsed from data), stored: a
+ * copy to each of r's links. Called only when r->links. */
+void sfu_relay_out_rtp(struct sfu_room *r, int k, const uint8_t *data, size_t len,
+                       const struct rtp_hdr *h);
+/* Origin: track k has a new source: each link's numbering goes on from
+ * where it was at its next packet. */
+void sfu_relay_out_restart(struct sfu_room *r, int k);
+/* Origin: the publisher's sender report for track k, to each link. */
+void sfu_relay_out_sr(struct sfu_room *r, int k, const struct rtcp_sr *sr);
+/* Origin: every link of r ends (the edges hear BYE). */
+void sfu_relay_out_end_all(struct sfu_room *r);
+/* The media plane's timer, for a room with links or a relay-in publisher:
+ * links silent for consent_ms end; each link gets a keepalive each way a
+ * third of consent_ms apart (at most a second). */
+void sfu_relay_tick(struct sfu_room *r, uint64_t now);
+/* Edge: the origin said BYE: the relay-in publisher closes. */
+void sfu_relay_in_bye(struct sfu_peer *pub);
+/* Edge: relay-in publisher p leaves the lookups (the origin hears BYE
+ * unless it said it first); again is a no-op. */
+void sfu_relay_in_close(struct sfu_peer *p);
+/* Edge: frees p's link (p is being freed). */
+void sfu_relay_in_free(struct sfu_peer *p);
 
 #endif

@@ -238,6 +238,8 @@ void sfu_share_layers_update(struct sfu_room *r) {
    * the browser leaves out itself), and all while none is sent. */
   unsigned mask = base < 0 ? (1u << r->layers) - 1 : (2u << base) - 1;
   r->layers_dirty = 0;
+  if (r->links) /* a link carries every layer: its edge's viewers choose there */
+    mask = (1u << r->layers) - 1;
   for (size_t i = 0; i < r->nviewers; i++) {
     unsigned want = r->viewers[i]->layer_want;
     if (want >= SFU_VIDEO && want < SFU_TRACKS)

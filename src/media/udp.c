@@ -352,6 +352,14 @@ int udp_local_port(const struct udp_sock *u) {
   return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+int udp_local_family(const struct udp_sock *u) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(u->fd, (struct sockaddr *)&ss, &len) < 0)
+    return -errno;
+  return ss.ss_family;
+}
+
 const struct udp_stats *udp_get_stats(const struct udp_sock *u) { return &u->stats; }
 
 void udp_stats_read(const struct udp_sock *u, struct udp_stats *out) {

@@ -57,6 +57,8 @@ int udp_open(uv_loop_t *loop, const char *host, int port, udp_recv_fn recv, void
 int udp_open_sender(uv_loop_t *loop, const struct udp_sock *of, struct udp_sock **out);
 void udp_close(struct udp_sock *u);
 int udp_local_port(const struct udp_sock *u);
+/* AF_INET or AF_INET6 (where IPv4 peers' addresses are v4-mapped). */
+int udp_local_family(const struct udp_sock *u);
 /* GSO is on from udp_open() where the kernel has it. Turns it off (on = 0)
  * or on again; -EOPNOTSUPP: this kernel has no UDP_SEGMENT. */
 int udp_set_gso(struct udp_sock *u, int on);
