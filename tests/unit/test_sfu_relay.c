@@ -128,6 +128,8 @@ static struct {
   struct sfu *sfu[NODES];
   unsigned workers;
   uint64_t consent_ms;
+  const char *bind;      /* the nodes' media sockets' address */
+  const char *link_host; /* the address links are given for the other node */
   struct peer *peers[MAX_PEERS];
   size_t npeers;
 } t;
@@ -291,33 +293,27 @@ static int setup_nodes(void **state) {
   if (harness_init(&w.loop) != 0)
     return -1;
   for (int i = 0; i < NODES; i++) {
-    struct sfu_config cfg = {.bind = "127.0.0.1",
-                             .announce = "127.0.0.1",
-                             .consent_ms = t.consent_ms,
-                             .workers = t.workers};
+    struct sfu_config cfg = {
+        .bind = t.bind, .announce = "127.0.0.1", .consent_ms = t.consent_ms, .workers = t.workers};
     if (sfu_new(&w.loop, &cfg, &t.sfu[i]) < 0)
       return -1;
   }
   return 0;
 }
 
-static int setup_plain(void **state) {
-  t.workers = 0;
-  t.consent_ms = 30000;
-  return setup_nodes(state);
+static int setup_with(unsigned workers, uint64_t consent_ms, const char *bind) {
+  t.workers = workers;
+  t.consent_ms = consent_ms;
+  t.bind = bind;
+  t.link_host = "127.0.0.1";
+  return setup_nodes(NULL);
 }
 
-static int setup_busy(void **state) {
-  t.workers = 2;
-  t.consent_ms = 30000;
-  return setup_nodes(state);
-}
-
-static int setup_short(void **state) {
-  t.workers = 0;
-  t.consent_ms = SHORT_CONSENT_MS;
-  return setup_nodes(state);
-}
+static int setup_plain(void **state) { return setup_with(0, 30000, "127.0.0.1"); }
+static int setup_busy(void **state) { return setup_with(2, 30000, "127.0.0.1"); }
+static int setup_short(void **state) { return setup_with(0, SHORT_CONSENT_MS, "127.0.0.1"); }
+/* IPv6 sockets that take IPv4 too (bound to ::): an IPv4 node is v4-mapped. */
+static int setup_dual(void **state) { return setup_with(1, 30000, "::"); }
 
 static void proxy_close(void);
 
@@ -494,7 +490,7 @@ static void relay(struct link *k, int from, struct sfu_room *ro, int to, struct 
   memset(k, 0, sizeof(*k));
   randombytes_buf(k->lp.key, sizeof(k->lp.key));
   randombytes_buf(k->lp.id, sizeof(k->lp.id));
-  k->lp.addr = "127.0.0.1";
+  k->lp.addr = t.link_host;
   k->lp.port = via_proxy ? px.up_port : sfu_port(t.sfu[to]);
   assert_int_equal(sfu_relay_out(ro, &k->lp, &desc), 0);
   assert_non_null(desc);
@@ -838,17 +834,20 @@ static void test_relay_wrong_key(void **state) {
                    se.dropped[SFU_DROP_UNKNOWN_PEER] + 1);
 }
 
-/* A tree: origin -> edge -> edge2; edge2's viewer gets the publisher's
- * packets, and the middle node sends on one copy of what it takes. */
-static void test_relay_tree(void **state) {
+/* A tree: origin -> edge -> edge2, the links given host1 and host2 for
+ * the other node; edge2's viewer gets the publisher's packets, and the
+ * middle node sends on one copy of what it takes. */
+static void tree(const char *host1, const char *host2) {
   struct sfu_room *ro, *r1, *r2;
   struct owner *oo, *o1, *o2;
   struct link k1, k2;
   struct stream a, vs;
   struct peer *pub = publisher_new(&ro, &oo, 0);
   r1 = edge_room(EDGE, &o1);
+  t.link_host = host1;
   relay(&k1, ORIGIN, ro, EDGE, r1, 0, NULL);
   r2 = edge_room(EDGE2, &o2);
+  t.link_host = host2;
   relay(&k2, EDGE, r1, EDGE2, r2, 0, NULL);
   assert_int_equal(o2->ready, 1);
   struct peer *v1 = viewer_new(EDGE, r1, SFU_QUALITY_AUTO);
@@ -870,6 +869,12 @@ static void test_relay_tree(void **state) {
   wait_until(owner_closed, k2.in, "the last node's relay to close");
   assert_int_equal(stats_of(EDGE).relay_links, 0);
 }
+
+static void test_relay_tree(void **state) { tree("127.0.0.1", "127.0.0.1"); }
+
+/* The same on sockets bound to ::, one link given an IPv4 address (sent
+ * to, and seen from, v4-mapped), the other ::1. */
+static void test_relay_dual_stack(void **state) { tree("127.0.0.1", "::1"); }
 
 /* The origin goes silent (the link cut both ways): the edge's relay-in
  * closes after the consent time and its owner is told; the origin drops
@@ -966,47 +971,14 @@ static void test_relay_edge_lets_go(void **state) {
   }
 }
 
-/* Descriptions an edge refuses, each with a reason and nothing made;
- * and the calls' other errors. */
+/* Descriptions an edge refuses (test_relay_desc.c has the whole table)
+ * make nothing; and the calls' other errors. */
 static void test_relay_refused(void **state) {
   static const char *const bad[] = {
       "",
-      "null",
-      "[]",
-      "{}",
       "{\"v\":1,\"edge_ssrc\":5}",
-      "{\"v\":2,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7}}",
-      "{\"v\":1,\"edge_ssrc\":0,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"PCMU\",\"pt\":0,\"clock\":8000,"
-      "\"channels\":1},\"ssrc\":7}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":72,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7}}",
-      "{\"v\":1,\"edge_ssrc\":7,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7}}",
       "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP9\",\"pt\":98,\"clock\":90000,"
       "\"channels\":1},\"layers\":[{\"ssrc\":9}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":96,\"clock\":90000,"
-      "\"channels\":1},\"layers\":[]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":96,\"clock\":90000,"
-      "\"channels\":1},\"layers\":[{\"rid\":\"a\",\"ssrc\":9},{\"rid\":\"a\",\"ssrc\":10}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":96,\"clock\":90000,"
-      "\"channels\":1},\"layers\":[{\"rid\":\"a b\",\"ssrc\":9},{\"rid\":\"c\",\"ssrc\":10}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":96,\"clock\":90000,"
-      "\"channels\":1},\"layers\":[{\"rid\":\"a\",\"ssrc\":9},{\"rid\":\"b\",\"ssrc\":10},"
-      "{\"rid\":\"c\",\"ssrc\":11},{\"rid\":\"d\",\"ssrc\":12}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":\"96\",\"clock\":"
-      "90000,\"channels\":1},\"layers\":[{\"ssrc\":9}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":96,\"clock\":90000,"
-      "\"channels\":1},\"layers\":[{\"ssrc\":-9}]}}",
-      "{\"v\":1,\"v\":1,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,"
-      "\"clock\":48000,\"channels\":2},\"ssrc\":7}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7},\"video\":{\"codec\":{\"name\":\"VP8\",\"pt\":111,\"clock\":"
-      "90000,\"channels\":1},\"layers\":[{\"ssrc\":9}]}}",
-      "{\"v\":1,\"edge_ssrc\":5,\"audio\":{\"codec\":{\"name\":\"opus\",\"pt\":111,\"clock\":48000,"
-      "\"channels\":2},\"ssrc\":7}} trailing",
   };
   struct owner *oe, *in = owner_new();
   struct sfu_room *re = edge_room(EDGE, &oe);
@@ -1017,12 +989,6 @@ static void test_relay_refused(void **state) {
     if (sfu_relay_in(re, &in->o, &lp, bad[i], strlen(bad[i]), &why) != -EINVAL || why == NULL)
       fail_msg("description %zu was taken: %s", i, bad[i]);
   }
-  char *big = malloc(RELAY_DESC_MAX + 2);
-  memset(big, ' ', RELAY_DESC_MAX + 1);
-  big[RELAY_DESC_MAX + 1] = 0;
-  memcpy(big, "{}", 2);
-  assert_int_equal(sfu_relay_in(re, &in->o, &lp, big, strlen(big), &why), -EINVAL);
-  free(big);
   assert_null(re->publisher);
   assert_int_equal(stats_of(EDGE).peers, 0);
   assert_int_equal(t.sfu[EDGE]->links.count, 0);
@@ -1063,25 +1029,6 @@ static void test_relay_refused(void **state) {
   free(desc);
 }
 
-/* BYE, as a link's end sends it, parses back. */
-static void test_rtcp_bye(void **state) {
-  uint8_t buf[64];
-  const uint32_t ssrcs[3] = {1, 0xdeadbeef, 7};
-  struct rtcp_iter it;
-  struct rtcp_pkt pkt;
-  struct rtcp_bye bye;
-  int n = rtcp_build_bye(buf, sizeof(buf), ssrcs, 3);
-  assert_int_equal(n, 16);
-  assert_int_equal(rtcp_check(buf, (size_t)n), 1);
-  rtcp_iter_init(&it, buf, (size_t)n);
-  assert_int_equal(rtcp_next(&it, &pkt), 1);
-  assert_int_equal(rtcp_parse_bye(&pkt, &bye), 0);
-  assert_int_equal(bye.nssrc, 3);
-  assert_int_equal(bye.ssrc[1], 0xdeadbeef);
-  assert_int_equal(rtcp_build_bye(buf, 15, ssrcs, 3), -ENOBUFS);
-  assert_int_equal(rtcp_build_bye(buf, sizeof(buf), ssrcs, 0), -EINVAL);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_relay_carries_media, setup_plain, teardown_nodes),
@@ -1092,11 +1039,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_relay_two_rooms, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_wrong_key, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_tree, setup_busy, teardown_nodes),
+      cmocka_unit_test_setup_teardown(test_relay_dual_stack, setup_dual, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_origin_silent, setup_short, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_origin_ends, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_edge_lets_go, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_refused, setup_plain, teardown_nodes),
-      cmocka_unit_test(test_rtcp_bye),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
