@@ -304,6 +304,18 @@ static int pg_exec(struct db_pg *db, enum pg_stmt st, const struct pg_args *a, c
   return rc;
 }
 
+/* A statement that changes rows: how many it changed, or -EEXIST, -EIO. */
+static int pg_changes(struct db_pg *db, enum pg_stmt st, const struct pg_args *a,
+                      const char *what) {
+  PGresult *res;
+  int rc = pg_run(db, st, a, what, &res);
+  if (rc < 0)
+    return rc;
+  rc = (int)strtol(PQcmdTuples(res), NULL, 10);
+  PQclear(res);
+  return rc;
+}
+
 static int64_t pg_int(const PGresult *res, int row, int col) {
   return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
@@ -466,14 +478,8 @@ static int pg_user_update(struct db_pg *db, enum pg_stmt st, const char *name, i
   struct pg_args a = {0};
   arg_text(&a, name);
   arg_text(&a, value ? "true" : "false");
-  PGresult *res;
-  int rc = pg_run(db, st, &a, "user update", &res);
-  if (rc < 0)
-    return rc;
-  if (strcmp(PQcmdTuples(res), "0") == 0)
-    rc = -ENOENT;
-  PQclear(res);
-  return rc;
+  int rc = pg_changes(db, st, &a, "user update");
+  return rc == 0 ? -ENOENT : rc < 0 ? rc : 0;
 }
 
 static int pg_user_set_admin(struct db *base, const char *name, int admin) {
@@ -567,13 +573,7 @@ static int pg_session_delete_user(struct db *base, int64_t user_id) {
 static int pg_session_expire(struct db *base, int64_t now_ms) {
   struct pg_args a = {0};
   arg_int(&a, now_ms);
-  PGresult *res;
-  int rc = pg_run(pg(base), PS_SESSION_EXPIRE, &a, "session expire", &res);
-  if (rc < 0)
-    return rc;
-  rc = (int)strtol(PQcmdTuples(res), NULL, 10);
-  PQclear(res);
-  return rc;
+  return pg_changes(pg(base), PS_SESSION_EXPIRE, &a, "session expire");
 }
 
 static int pg_identity_find(struct db *base, const char *issuer, const char *sub,

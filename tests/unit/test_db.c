@@ -5,13 +5,13 @@
  * (case-insensitive names), sessions (expiry), chat history (last N, oldest
  * first, per room), persistence across reopen. Then what each adds: SQLite's
  * migrations of old files and paths that cannot be a database; PostgreSQL's
+ * connection strings (a URL; its settings over the store's defaults),
  * migrations under concurrent openers, the first user's admin flag under
  * concurrent sign-ups, chat read back over another connection, and a lost
  * connection (the backend killed, the server down and up again) that the
- * store gets back by itself. */
+ * store gets back by itself (those in db_pg_cases.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -701,296 +700,7 @@ static void test_names_ascii_folding(void **state) {
     assert_string_equal(l.names[i], order[i]);
 }
 
-/* ---- PostgreSQL only ------------------------------------------------------- */
-
-#define RACERS 4
-
-struct racer {
-  pthread_barrier_t *go;
-  const char *conninfo;
-  struct db *db; /* opened by the thread, or before it */
-  char name[16];
-  int rc;
-  int64_t id;
-};
-
-static void *open_at_once(void *arg) {
-  struct racer *r = arg;
-  pthread_barrier_wait(r->go);
-  r->rc = db_open_postgres(&r->db, r->conninfo);
-  if (r->rc == 0)
-    r->rc = db_user_create(r->db, r->name, "", &r->id);
-  return NULL;
-}
-
-static void *create_at_once(void *arg) {
-  struct racer *r = arg;
-  pthread_barrier_wait(r->go);
-  r->rc = db_user_create(r->db, r->name, "", &r->id);
-  return NULL;
-}
-
-/* Starts RACERS threads of fn at the same instant; joins them. */
-static void race(struct racer *r, void *(*fn)(void *)) {
-  pthread_barrier_t go;
-  pthread_t t[RACERS];
-  pthread_barrier_init(&go, NULL, RACERS);
-  for (int i = 0; i < RACERS; i++) {
-    r[i].go = &go;
-    snprintf(r[i].name, sizeof(r[i].name), "racer%d", i);
-    assert_int_equal(pthread_create(&t[i], NULL, fn, &r[i]), 0);
-  }
-  for (int i = 0; i < RACERS; i++)
-    pthread_join(t[i], NULL);
-  pthread_barrier_destroy(&go);
-}
-
-/* Nodes starting together on an empty database: every one opens, and the
- * migrations were applied once (schema_version as after one opener). */
-static void test_pg_concurrent_migrations(void **state) {
-  struct fixture *f = *state;
-  char name[32], conninfo[512];
-  for (int round = 0; round < 3; round++) {
-    pg_new_database(name, sizeof(name), conninfo, sizeof(conninfo));
-    struct racer r[RACERS];
-    memset(r, 0, sizeof(r));
-    for (int i = 0; i < RACERS; i++)
-      r[i].conninfo = conninfo;
-    race(r, open_at_once);
-    for (int i = 0; i < RACERS; i++) {
-      assert_int_equal(r[i].rc, 0);
-      db_close(r[i].db);
-    }
-    /* The fixture's database had one opener: compare with its steps. */
-    PGconn *c = PQconnectdb(conninfo);
-    PGconn *one = PQconnectdb(f->conninfo);
-    PGresult *racy = PQexec(c, "SELECT count(*), count(DISTINCT version), max(version), "
-                               "min(version) FROM schema_version");
-    PGresult *alone = PQexec(one, "SELECT count(*), count(DISTINCT version), max(version), "
-                                  "min(version) FROM schema_version");
-    assert_int_equal(PQresultStatus(racy), PGRES_TUPLES_OK);
-    assert_int_equal(PQresultStatus(alone), PGRES_TUPLES_OK);
-    for (int col = 0; col < 4; col++)
-      assert_string_equal(PQgetvalue(racy, 0, col), PQgetvalue(alone, 0, col));
-    assert_string_equal(PQgetvalue(racy, 0, 3), "1");
-    assert_string_equal(PQgetvalue(racy, 0, 0), PQgetvalue(racy, 0, 2));
-    PQclear(racy);
-    PQclear(alone);
-    PQfinish(c);
-    PQfinish(one);
-    pg_drop_database(name);
-  }
-}
-
-struct admins {
-  int users, admins;
-};
-
-static void count_admins(const struct db_user *u, void *arg) {
-  struct admins *a = arg;
-  a->users++;
-  a->admins += u->admin;
-}
-
-/* Nodes signing up the first users together: exactly one is the admin. */
-static void test_pg_first_admin_race(void **state) {
-  (void)state;
-  char name[32], conninfo[512];
-  for (int round = 0; round < 5; round++) {
-    pg_new_database(name, sizeof(name), conninfo, sizeof(conninfo));
-    struct racer r[RACERS];
-    memset(r, 0, sizeof(r));
-    for (int i = 0; i < RACERS; i++)
-      assert_int_equal(db_open_postgres(&r[i].db, conninfo), 0);
-    race(r, create_at_once);
-    struct admins a = {0, 0};
-    for (int i = 0; i < RACERS; i++)
-      assert_int_equal(r[i].rc, 0);
-    assert_int_equal(db_user_list(r[0].db, 100, count_admins, &a), 0);
-    assert_int_equal(a.users, RACERS);
-    assert_int_equal(a.admins, 1);
-    /* ... and a later one is not. */
-    int64_t id;
-    struct db_user u;
-    assert_int_equal(db_user_create(r[1].db, "late", "", &id), 0);
-    assert_int_equal(db_user_get(r[2].db, id, &u), 0);
-    assert_int_equal(u.admin, 0);
-    for (int i = 0; i < RACERS; i++)
-      db_close(r[i].db);
-    pg_drop_database(name);
-  }
-}
-
-/* A message is committed when db_chat_append() returns: another connection
- * (another node) reads it at once. */
-static void test_pg_chat_durable(void **state) {
-  struct fixture *f = *state;
-  int64_t ids[3];
-  char text[16];
-  for (int i = 0; i < 3; i++) {
-    snprintf(text, sizeof(text), "kept %d", i);
-    assert_int_equal(db_chat_append(f->db, "Durable", "sam", text, 100 + i, &ids[i]), 0);
-  }
-  struct db *other;
-  assert_int_equal(db_open_postgres(&other, f->conninfo), 0);
-  struct chat_log *log = calloc(1, sizeof(*log));
-  assert_non_null(log);
-  assert_int_equal(db_chat_recent(other, "durable", 10, collect, log), 0);
-  assert_int_equal(log->n, 3);
-  for (int i = 0; i < 3; i++) {
-    snprintf(text, sizeof(text), "kept %d", i);
-    assert_int_equal(log->ids[i], ids[i]);
-    assert_string_equal(log->texts[i], text);
-  }
-  free(log);
-  db_close(other);
-}
-
-static char capture_path[64];
-static int saved_stderr = -1;
-
-/* stderr (the log) goes to a file until log_captured(). */
-static void log_capture(void) {
-  fflush(stderr);
-  snprintf(capture_path, sizeof(capture_path), "/tmp/onair-test-db-log-XXXXXX");
-  int fd = mkstemp(capture_path);
-  assert_true(fd >= 0);
-  saved_stderr = dup(2);
-  dup2(fd, 2);
-  close(fd);
-}
-
-/* stderr is back; returns what was written to it meanwhile. */
-static const char *log_captured(void) {
-  static char text[65536];
-  fflush(stderr);
-  dup2(saved_stderr, 2);
-  close(saved_stderr);
-  FILE *fp = fopen(capture_path, "r");
-  assert_non_null(fp);
-  size_t n = fread(text, 1, sizeof(text) - 1, fp);
-  text[n] = 0;
-  fclose(fp);
-  unlink(capture_path);
-  return text;
-}
-
-static int occurrences(const char *text, const char *what) {
-  int n = 0;
-  for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
-    n++;
-  return n;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Calls the store every 50 ms until a call succeeds; returns the ms that
- * took, or -1 after 15 s. Every failure is -EIO and quick. */
-static int64_t until_back(struct db *db, const char *name, int64_t want_id) {
-  int64_t t0 = now_ms();
-  struct db_user u;
-  while (now_ms() - t0 < 15000) {
-    int64_t t = now_ms();
-    int rc = db_user_find(db, name, &u);
-    if (rc == 0) {
-      assert_int_equal(u.id, want_id);
-      return now_ms() - t0;
-    }
-    assert_int_equal(rc, -EIO);
-    assert_true(now_ms() - t < 1000);
-    usleep(50 * 1000);
-  }
-  return -1;
-}
-
-/* The store's backend is killed (what a restart or a failover does to it):
- * the next call fails, the one after without trying again, and a second
- * later the store is back by itself, having logged the loss once. */
-static void test_pg_backend_killed(void **state) {
-  struct fixture *f = *state;
-  int64_t uid, id;
-  struct db_user u;
-  char sql[160];
-  assert_int_equal(db_user_create(f->db, "tess", "h", &uid), 0);
-  snprintf(sql, sizeof(sql),
-           "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-           "WHERE datname = '%s'",
-           f->dbname);
-  assert_int_equal(pg_admin_query(sql), 1);
-  log_min_level = LOG_INFO;
-  log_capture();
-  int first = db_user_find(f->db, "tess", &u);
-  int second = db_user_find(f->db, "tess", &u);
-  int64_t took = until_back(f->db, "tess", uid);
-  const char *log = log_captured();
-  log_min_level = LOG_WARN;
-  assert_int_equal(first, -EIO);
-  assert_int_equal(second, -EIO); /* within the second: not tried again */
-  assert_true(took >= 900 && took < 5000);
-  assert_int_equal(occurrences(log, "postgres connection lost"), 1);
-  /* Everything works again, statements prepared anew. */
-  assert_int_equal(db_chat_append(f->db, "tess", "tess", "back", 1, &id), 0);
-  assert_int_equal(db_user_create(f->db, "TESS", "", &id), -EEXIST);
-}
-
-/* The server goes down for 3 s and comes back: calls fail at once all the
- * while (-EIO, no wait), and the store is back within seconds of the server. */
-static void test_pg_server_down_and_up(void **state) {
-  struct fixture *f = *state;
-  const char *dir = getenv("ONAIR_TEST_PGDIR");
-  assert_non_null(dir);
-  char cmd[512];
-  int64_t uid, id;
-  struct db_user u;
-  assert_int_equal(db_user_create(f->db, "uma", "h", &uid), 0);
-  snprintf(cmd, sizeof(cmd), "%s down %s", ONAIR_PGTEMP, dir);
-  assert_int_equal(system(cmd), 0);
-  log_min_level = LOG_INFO;
-  log_capture();
-  int64_t t0 = now_ms();
-  int calls = 0, failed = 0;
-  while (now_ms() - t0 < 3000) {
-    int64_t t = now_ms();
-    failed += db_user_find(f->db, "uma", &u) == -EIO;
-    calls++;
-    assert_true(now_ms() - t < 1000);
-    usleep(20 * 1000);
-  }
-  snprintf(cmd, sizeof(cmd), "%s up %s", ONAIR_PGTEMP, dir);
-  int up = system(cmd);
-  int64_t took = until_back(f->db, "uma", uid);
-  const char *log = log_captured();
-  log_min_level = LOG_WARN;
-  assert_int_equal(up, 0);
-  assert_int_equal(failed, calls);
-  assert_true(took >= 0 && took < 5000);
-  assert_int_equal(occurrences(log, "postgres connection lost"), 1);
-  assert_int_equal(occurrences(log, "postgres connection back"), 1);
-  assert_int_equal(db_chat_append(f->db, "uma", "uma", "after", 2, &id), 0);
-}
-
-/* A server that is not there: -EIO at once, *out untouched. */
-static void test_pg_open_fails(void **state) {
-  struct fixture *f = *state;
-  struct db *db = (struct db *)0x1;
-  char conninfo[600];
-  enum log_level saved = log_min_level;
-  log_min_level = LOG_ERROR + 1;
-  snprintf(conninfo, sizeof(conninfo), "host=/nonexistent-dir dbname=onair");
-  assert_int_equal(db_open_postgres(&db, conninfo), -EIO);
-  assert_ptr_equal(db, (struct db *)0x1);
-  snprintf(conninfo, sizeof(conninfo), "%s dbname=no_such_database", pg_base);
-  assert_int_equal(db_open_postgres(&db, conninfo), -EIO);
-  assert_ptr_equal(db, (struct db *)0x1);
-  assert_int_equal(db_open_postgres(&db, "not a conninfo"), -EIO);
-  assert_ptr_equal(db, (struct db *)0x1);
-  log_min_level = saved;
-  assert_string_equal(db_kind(f->db), "postgres");
-}
+#include "db_pg_cases.h"
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "pg") == 0) {
@@ -1024,6 +734,7 @@ int main(int argc, char **argv) {
   };
   const struct CMUnitTest pg_only[] = {
       cmocka_unit_test_setup_teardown(test_pg_open_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pg_conninfo_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pg_concurrent_migrations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pg_first_admin_race, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pg_chat_durable, setup, teardown),
