@@ -610,6 +610,8 @@ static int in_tracks(struct sfu_room *r, const struct relay_desc *d) {
   for (int k = 0; k < SFU_TRACKS; k++) {
     r->tracks[k].ssrc = d->tracks[k].ssrc;
     r->tracks[k].ssrc_known = d->tracks[k].active;
+    if (d->tracks[k].active) /* a new source, told before its first packet */
+      sfu_fwd_restart(r, k, uv_now(r->sfu->loop));
   }
   return 0;
 }

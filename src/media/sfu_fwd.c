@@ -82,10 +82,7 @@ void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now) {
   r->sfu->stats.keyframe_requests++;
 }
 
-/* A new source, or the stream jumped: what is stored is of no use, and
- * viewers' streams start again at its next keyframe, their numbering
- * continuous. */
-static void track_restart(struct sfu_room *r, int k, uint64_t now) {
+void sfu_fwd_restart(struct sfu_room *r, int k, uint64_t now) {
   struct sfu_track *t = &r->tracks[k];
   pktstore_reset(t->store);
   struct fanout_msg m = {.type = FANOUT_RESTART, .track = k};
@@ -198,7 +195,7 @@ void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   if (!t->ssrc_known || t->ssrc != h.ssrc || jumped) {
     t->ssrc = h.ssrc; /* a new source (first packet, the encoder restarted or renumbered) */
     t->ssrc_known = 1;
-    track_restart(r, k, now);
+    sfu_fwd_restart(r, k, now);
   }
   track_rate(t, len, now);
   if (k >= SFU_VIDEO && t->family == SFU_CODEC_H264 && !t->bframes)

@@ -309,6 +309,10 @@ void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
  * from its stream's) and authenticated, decrypted in place (*len its clear
  * length); else -1, counted as dropped. */
 int sfu_fwd_rtp_open(struct sfu_peer *pub, uint8_t *data, size_t *len);
+/* Track k of r has a new source (or its stream jumped): what is stored is
+ * of no use, and viewers' streams (and r's links') start again at its next
+ * keyframe, their numbering continuous. */
+void sfu_fwd_restart(struct sfu_room *r, int k, uint64_t now);
 /* A publisher's clear RTP packet: stored for its track and sent on to
  * the shares holding its room (and r's relay links). */
 void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len);

@@ -932,6 +932,34 @@ static void test_relay_origin_ends(void **state) {
   assert_int_equal(stats_of(EDGE).peers, 0);
 }
 
+/* The origin ends the link (its publisher re-offered, say) and the edge
+ * relays the room in again: the edge's viewer, still there, gets the
+ * stream again from its next keyframe, numbered on without a gap. */
+static void test_relay_again(void **state) {
+  struct sfu_room *ro, *re;
+  struct owner *oo, *oe;
+  struct link k1, k2;
+  struct stream a, vs;
+  struct peer *pub = publisher_new(&ro, &oo, 0);
+  re = edge_room(EDGE, &oe);
+  relay(&k1, ORIGIN, ro, EDGE, re, 0, NULL);
+  struct peer *v = viewer_new(EDGE, re, SFU_QUALITY_AUTO);
+  streams_plain(&a, &vs, 0);
+  uint32_t first = publish(pub, &a, &vs, 20, 1);
+  wait_all(&v, 1, first, sent.next, -1, -1);
+  assert_int_equal(sfu_relay_out_end(ro, k1.lp.id), 0);
+  wait_until(owner_closed, k1.in, "the relay-in to close");
+  publish(pub, &a, &vs, 5, 0); /* while no link: not for the edge */
+  relay(&k2, ORIGIN, ro, EDGE, re, 0, NULL);
+  assert_int_equal(oe->ready, 2);
+  first = publish(pub, &a, &vs, 20, 1);
+  wait_all(&v, 1, first, sent.next, -1, -1);
+  run_ms(50);
+  assert_got_once(v, first, sent.next);
+  assert_int_equal(v->video_gaps, 0);
+  assert_int_equal(v->nrtp, 2 * (sent.next - first));
+}
+
 /* The edge lets go (its relay-in dropped, its room freed) or the origin
  * ends the link: the origin stops sending at once. */
 static void test_relay_edge_lets_go(void **state) {
@@ -1042,6 +1070,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_relay_dual_stack, setup_dual, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_origin_silent, setup_short, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_origin_ends, setup_plain, teardown_nodes),
+      cmocka_unit_test_setup_teardown(test_relay_again, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_edge_lets_go, setup_plain, teardown_nodes),
       cmocka_unit_test_setup_teardown(test_relay_refused, setup_plain, teardown_nodes),
   };
