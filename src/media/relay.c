@@ -563,15 +563,16 @@ static void link_gap(struct sfu_link *l, const uint8_t *data) {
     link_send_rtcp(l, (size_t)len);
 }
 
-/* Edge: an SRTP packet from the origin, taken as a browser publisher's. */
+/* Edge: an SRTP packet from the origin, taken as a browser publisher's
+ * (sfu_fwd_srtp); then its gap, if it left one. */
 static void relay_in_rtp(struct sfu_link *l, uint8_t *data, size_t len) {
   struct sfu *s = l->sfu;
-  if (sfu_fwd_rtp_open(l->in, data, &len) < 0)
+  size_t taken = sfu_fwd_srtp(l->in, data, len); /* l->in stays: RTP closes nothing */
+  if (taken == 0)
     return;
   s->stats.relay_in++;
-  s->stats.relay_in_bytes += len;
+  s->stats.relay_in_bytes += taken;
   link_gap(l, data);
-  sfu_fwd_publisher_rtp(l->in, data, len);
 }
 
 int sfu_relay_datagram(struct sfu *s, const char *akey, size_t alen, uint8_t *data, size_t len) {

@@ -171,7 +171,7 @@ static void check_bframes(struct sfu_room *r, struct sfu_track *t, const struct 
     r->owner->ops->media_warning(r->owner, "bframes");
 }
 
-void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
+static void on_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len) {
   struct rtp_hdr h;
   if (rtp_parse(data, len, &h) < 0) {
     pub->sfu->stats.dropped[SFU_DROP_UNUSABLE]++;
@@ -365,39 +365,34 @@ static void on_publisher_rtcp(struct sfu_peer *pub, const uint8_t *data, size_t 
   }
 }
 
-void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
+size_t sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len) {
   uint64_t *drops = p->sfu->stats.dropped;
   assert(p->state == PEER_CONNECTED && p->srtp); /* keyed, and not closed */
   if (rtp_is_rtcp(data, len)) {
     if (srtpctx_unprotect_rtcp(p->srtp, data, &len) < 0) {
       drops[SFU_DROP_SRTP]++;
-      return;
+      return 0;
     }
     p->last_srtp_ms = uv_now(p->sfu->loop);
     if (p->publisher)
       on_publisher_rtcp(p, data, len);
     else
       on_viewer_rtcp(p, data, len);
-    return;
+    return 0;
   }
   if (!p->publisher) {
     drops[SFU_DROP_UNUSABLE]++;
-    return;
+    return 0;
   }
-  if (sfu_fwd_rtp_open(p, data, &len) == 0)
-    sfu_fwd_publisher_rtp(p, data, len);
-}
-
-int sfu_fwd_rtp_open(struct sfu_peer *pub, uint8_t *data, size_t *len) {
-  uint64_t *drops = pub->sfu->stats.dropped;
-  if (seq_admit(pub, data, *len) < 0) {
+  if (seq_admit(p, data, len) < 0) {
     drops[SFU_DROP_SEQ_JUMP]++;
-    return -1;
+    return 0;
   }
-  if (srtpctx_unprotect_rtp(pub->srtp, data, len) < 0) {
+  if (srtpctx_unprotect_rtp(p->srtp, data, &len) < 0) {
     drops[SFU_DROP_SRTP]++;
-    return -1;
+    return 0;
   }
-  pub->last_srtp_ms = uv_now(pub->sfu->loop);
-  return 0;
+  p->last_srtp_ms = uv_now(p->sfu->loop);
+  on_publisher_rtp(p, data, len);
+  return len;
 }

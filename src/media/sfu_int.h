@@ -304,18 +304,16 @@ void sfu_share_tick(struct sfu *s);
 extern const struct fanout_ops sfu_share_ops;
 
 /* sfu_fwd.c */
-void sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
-/* A publisher's SRTP packet: 0 when it is admitted (its number not far
- * from its stream's) and authenticated, decrypted in place (*len its clear
- * length); else -1, counted as dropped. */
-int sfu_fwd_rtp_open(struct sfu_peer *pub, uint8_t *data, size_t *len);
+/* An SRTP or SRTCP datagram from peer p, which is connected. Returns the
+ * clear length of a publisher's RTP packet that was admitted (its number
+ * not far from its stream's), authenticated, decrypted in place and handed
+ * on (stored for its track, sent to the shares and the room's links,
+ * unless of no use: an unknown payload type, too old); else 0. */
+size_t sfu_fwd_srtp(struct sfu_peer *p, uint8_t *data, size_t len);
 /* Track k of r has a new source (or its stream jumped): what is stored is
  * of no use, and viewers' streams (and r's links') start again at its next
  * keyframe, their numbering continuous. */
 void sfu_fwd_restart(struct sfu_room *r, int k, uint64_t now);
-/* A publisher's clear RTP packet: stored for its track and sent on to
- * the shares holding its room (and r's relay links). */
-void sfu_fwd_publisher_rtp(struct sfu_peer *pub, uint8_t *data, size_t len);
 /* Asks r's publisher for a keyframe of track (SFU_VIDEO + layer), at most
  * one a second for each. */
 void sfu_fwd_request_keyframe(struct sfu_room *r, int track, uint64_t now);
