@@ -51,6 +51,25 @@ static void app_metrics(struct buf *b, struct app *app) {
          (double)app->counters.signin_failures);
 }
 
+/* The media plane's links to other nodes (docs/media.md, "Relay between
+ * nodes"). */
+static void relay_metrics(struct buf *b, const struct sfu_stats *s) {
+  metric(b, "onair_media_relay_links", "gauge",
+         "Outgoing node-to-node relay links (one per edge pulling a room from this node).",
+         (double)s->relay_links);
+  metric(b, "onair_media_relay_out_packets_total", "counter",
+         "RTP packets sent on relay links to edges, resends included (one copy per link).",
+         (double)s->relay_out);
+  metric(b, "onair_media_relay_out_bytes_total", "counter", "Bytes of those packets (encrypted).",
+         (double)s->relay_out_bytes);
+  metric(b, "onair_media_relay_in_packets_total", "counter",
+         "RTP packets taken from relay links (this node as an edge).", (double)s->relay_in);
+  metric(b, "onair_media_relay_in_bytes_total", "counter", "Bytes of those packets (decrypted).",
+         (double)s->relay_in_bytes);
+  metric(b, "onair_media_relay_nack_retransmits_total", "counter",
+         "Packets sent again on a relay link for an edge's NACK.", (double)s->relay_nack_resent);
+}
+
 static void media_metrics(struct buf *b, const struct sfu *sfu) {
   struct sfu_stats s = {0};
   if (sfu)
@@ -87,20 +106,7 @@ static void media_metrics(struct buf *b, const struct sfu *sfu) {
   metric(b, "onair_keyframe_requests_total", "counter",
          "Keyframe requests sent to publishers (PLI/FIR, at most one a second).",
          (double)s.keyframe_requests);
-  metric(b, "onair_media_relay_links", "gauge",
-         "Outgoing node-to-node relay links (one per edge pulling a room from this node).",
-         (double)s.relay_links);
-  metric(b, "onair_media_relay_out_packets_total", "counter",
-         "RTP packets sent on relay links to edges, resends included (one copy per link).",
-         (double)s.relay_out);
-  metric(b, "onair_media_relay_out_bytes_total", "counter", "Bytes of those packets (encrypted).",
-         (double)s.relay_out_bytes);
-  metric(b, "onair_media_relay_in_packets_total", "counter",
-         "RTP packets taken from relay links (this node as an edge).", (double)s.relay_in);
-  metric(b, "onair_media_relay_in_bytes_total", "counter", "Bytes of those packets (decrypted).",
-         (double)s.relay_in_bytes);
-  metric(b, "onair_media_relay_nack_retransmits_total", "counter",
-         "Packets sent again on a relay link for an edge's NACK.", (double)s.relay_nack_resent);
+  relay_metrics(b, &s);
   metric(b, "onair_media_datagrams_received_total", "counter", "UDP datagrams received.",
          (double)s.udp_rx_packets);
   metric(b, "onair_media_reads_total", "counter",
