@@ -39,19 +39,33 @@ case "$dir" in
   *\'* | *\ *) echo "$0: DIR may not hold quotes or spaces: $dir" >&2; exit 2 ;;
 esac
 
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 if [ -z "$bin" ] || [ ! -x "$bin/pg_ctl" ]; then
   echo "$0: no /usr/lib/postgresql/*/bin/pg_ctl: apt-get install postgresql" \
     "(scripts/install-deps.sh --test)" >&2
   exit 1
 fi
 
+# The server keeps whatever descriptors it is started with, for its life: a
+# lock the caller holds (flock(1) around a test run) would be held by the
+# server too. Its commands get only stdin, stdout and stderr (255 is
+# bash's, the script itself).
+close_fds() {
+  local f fd
+  for f in /proc/"$BASHPID"/fd/*; do
+    fd=${f##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then
+      eval "exec $fd>&-"
+    fi
+  done 2>/dev/null
+}
+
 if [ "$(id -u)" -eq 0 ]; then
   user=postgres
-  as_pg() { (cd "$dir" && runuser -u postgres -- "$@"); }
+  as_pg() { (cd "$dir" && close_fds && runuser -u postgres -- "$@"); }
 else
   user=$(id -un)
-  as_pg() { (cd "$dir" && "$@"); }
+  as_pg() { (cd "$dir" && close_fds && "$@"); }
 fi
 
 # Runs pg_ctl with its chatter in DIR/pgtemp.log; on failure, prints both
