@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/cluster.h"
 #include "auth/oidc.h"
 #include "auth/session.h"
 #include "media/sfu.h"
@@ -105,7 +106,8 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   app_timer_init(app, &app->sweep_timer);
   uv_unref((uv_handle_t *)&app->sweep_timer);
   uv_timer_start(&app->sweep_timer, app_on_sweep, 1000, SESSION_SWEEP_MS);
-  return app_oidc_start(app);
+  rc = app_oidc_start(app);
+  return rc < 0 ? rc : cluster_start(app);
 }
 
 /* What the media plane announces when media-announce is unset: bound to
@@ -232,6 +234,7 @@ void app_close(struct app *app, app_close_cb close_cb) {
   app->closing = 1;
   app->close_cb = close_cb;
   live_end_all(app);
+  cluster_close(app); /* after the rooms: the other nodes heard them end */
   sfu_close(app->sfu);
   app->sfu = NULL;
   oidc_free(app->oidc);

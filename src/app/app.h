@@ -79,17 +79,18 @@ struct app {
   uv_timer_t grace_timer;   /* ends rooms whose broadcaster did not come back in time */
   struct oidc *oidc;        /* NULL without a provider */
   struct sfu *sfu;          /* the media plane; NULL until app_media_start() */
+  struct cluster *cluster;  /* the other nodes (cluster.c); NULL once closed */
   const char *cookie_name;
   const char *cookie_attrs;
   struct app_counters counters;
   const struct tls_ctx *tls;        /* main's, for the certificate's expiry; or NULL */
   struct acme *acme;                /* main's, with tls-domain: challenges, metrics; or NULL */
   const struct conn_limits *limits; /* main's connection caps, for /metrics; or NULL */
-  const struct http_server *site;   /* main's listener, for /metrics; or NULL */
-  struct ipset metrics_allow;       /* who may read /metrics */
-  uint64_t started_ns;              /* uv_hrtime() at app_init */
-  unsigned handles_open;            /* the app's own timers and servers not yet closed */
-  unsigned jobs;                    /* async work in flight that will use the app */
+  struct http_server *site;   /* main's listener: /metrics, the cluster's CSP sources; or NULL */
+  struct ipset metrics_allow; /* who may read /metrics */
+  uint64_t started_ns;        /* uv_hrtime() at app_init */
+  unsigned handles_open;      /* the app's own timers and servers not yet closed */
+  unsigned jobs;              /* async work in flight that will use the app */
   int closing;
   app_close_cb close_cb;
 };

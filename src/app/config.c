@@ -463,6 +463,15 @@ const struct config_key config_keys[] = {
             "port at (a private network's, usually)",
      .doc_default = "the first `media-announce` address",
      .check = check_one_address},
+    {.key = "node-redirect-margin",
+     UNSIGNED(node_redirect, 0, 1000000),
+     .def = "0",
+     .arg = "N",
+     .help = "send a new viewer to the least-loaded node when it has N fewer viewers (0: never)",
+     .doc = "cluster: a watch page (`/view/<room>`) asked of this node is redirected to the node "
+            "with the fewest viewers when that one has more than N fewer than this one (every "
+            "node can pull any room). 0: never; for nodes whose URLs share the session cookie "
+            "(docs/cluster.md, \"Sending viewers to nodes\")"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

@@ -11,6 +11,8 @@
 
 #include "app/app.h"
 #include "app/chat.h"
+#include "app/cluster.h"
+#include "app/live_int.h"
 #include "auth/session.h"
 #include "auth/turn.h"
 #include "media/sfu.h"
@@ -19,37 +21,10 @@
 #include "ws/ws_conn.h"
 #include "ws/ws_frame.h"
 
-/* One WebSocket connection of a signed-in user. */
-struct client {
-  struct app *app;
-  struct conn *conn;
-  int64_t user_id;
-  char user[DB_NAME_MAX + 1];
-  char peer[24];                     /* "p<conn id>", names this connection in signaling */
-  char token[SESSION_TOKEN_LEN + 1]; /* the session it was opened with */
-  struct room *room;                 /* the room it broadcasts or watches, or NULL */
-  int broadcaster;                   /* 1 if it is room's broadcaster */
-  int watching;                      /* subscribed to the room list */
-  int console; /* a broadcast page (live.console): shows the user's encoder's room when live */
-  char console_title[ROOM_TITLE_MAX * 4 + 1]; /* its title for that room, "" for none */
-  struct client *wprev, *wnext;
-  int closed;
-  int end_on_close; /* closed by the server (sign-out, disabled): its room ends, no grace */
-  char ip[46];      /* the client's address, counted in app->ws_by_ip ("": not counted) */
-  /* Names its media peer, and as the broadcaster its room's media, to the
-   * media plane, which calls back through it. */
-  struct sfu_owner media;
-};
-
-/* What live.c keeps per user across connections. */
-struct user_state {
-  struct chat_bucket bucket;
-};
-
 /* ---- sending ---- */
 
 /* Sends j (consumed) to one client. */
-static void client_send(struct client *cl, json_t *j) {
+void client_send(struct client *cl, json_t *j) {
   char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (s == NULL)
@@ -58,7 +33,7 @@ static void client_send(struct client *cl, json_t *j) {
   free(s);
 }
 
-static void client_error(struct client *cl, const char *code, const char *msg, const char *ref) {
+void client_error(struct client *cl, const char *code, const char *msg, const char *ref) {
   client_send(cl, json_pack("{s:s, s:s, s:s, s:s}", "type", "error", "code", code, "message", msg,
                             "ref", ref ? ref : ""));
 }
@@ -77,7 +52,7 @@ static struct sbuf *json_frame(json_t *j) {
 
 /* Sends j (consumed) to every viewer of room, and to its broadcaster too
  * when with_broadcaster: framed once, the same bytes to each connection. */
-static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
+void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
   struct sbuf *frame = json_frame(j);
   if (frame == NULL)
     return;
@@ -90,7 +65,7 @@ static void room_send_to(struct room *room, json_t *j, int with_broadcaster) {
   sbuf_unref(frame);
 }
 
-static void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); }
+void room_send(struct room *room, json_t *j) { room_send_to(room, j, 1); }
 
 /* The room is named after its broadcaster, as they spell their name. */
 static json_t *room_json(const struct room *room) {
@@ -128,7 +103,7 @@ static void rooms_publish(uv_timer_t *t) {
 }
 
 /* The room list changed: tell watchers within 100 ms, once. */
-static void rooms_changed(struct app *app) {
+void rooms_changed(struct app *app) {
   if (app->rooms_dirty)
     return;
   app->rooms_dirty = 1;
@@ -161,13 +136,13 @@ static void viewers_publish(uv_timer_t *t) {
 /* A viewer count changed (the registry knows which): everyone in the room
  * hears it within 100 ms, once however many joined meanwhile; in a room of
  * more than 100, at most every rooms_count_interval_ms(). */
-static void viewers_changed(struct app *app) {
+void viewers_changed(struct app *app) {
   if (!uv_is_active((uv_handle_t *)&app->viewers_timer))
     uv_timer_start(&app->viewers_timer, viewers_publish, 100, 0);
 }
 
 /* What a media warning tells the broadcaster (and the log). */
-static const char *warning_text(const char *code) {
+const char *warning_text(const char *code) {
   if (strcmp(code, "bframes") == 0)
     return "Your encoder sends B-frames, which viewers' browsers cannot play smoothly. Set "
            "B-frames to 0 (OBS: Settings > Output > Streaming > Encoder settings) and restart the "
@@ -176,7 +151,7 @@ static const char *warning_text(const char *code) {
 }
 
 /* media.warning for room's warning. */
-static json_t *warning_msg(const struct room *room) {
+json_t *warning_msg(const struct room *room) {
   return json_pack("{s:s, s:s, s:s, s:s}", "type", "media.warning", "room", room->name, "code",
                    room->warning, "message", warning_text(room->warning));
 }
@@ -184,7 +159,7 @@ static json_t *warning_msg(const struct room *room) {
 /* ---- room membership ---- */
 
 /* Ends room: viewers get room.ended, the broadcaster live.ended. */
-static void room_end(struct app *app, struct room *room, const char *reason) {
+void room_end(struct app *app, struct room *room, const char *reason) {
   room_send_to(room, json_pack("{s:s, s:s}", "type", "room.ended", "room", room->name), 0);
   for (size_t i = 0; i < room->nviewers; i++) {
     struct client *v = room->viewers[i];
@@ -199,6 +174,7 @@ static void room_end(struct app *app, struct room *room, const char *reason) {
     client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name, "reason",
                               reason));
   log_ev(LOG_INFO, "room ended", LOG_S("room", room->name), LOG_S("reason", reason));
+  cluster_room_ended(app, room, reason); /* a replica's media goes with its pull */
   if (room->media)
     sfu_room_free(room->media);
   whep_room_ended(room);
@@ -218,8 +194,8 @@ static void grace_sweep(uv_timer_t *t) {
     waiting = ended = 0;
     struct rooms_iter it;
     for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
-      if (r->broadcaster || r->encoder)
-        continue;
+      if (r->broadcaster || r->encoder || r->origin[0])
+        continue; /* live, or a replica (its origin keeps the grace) */
       if (r->grace_until <= now) {
         room_end(app, r, "gone");
         ended = 1; /* the registry changed: look again */
@@ -244,6 +220,9 @@ static void viewer_leave(struct app *app, struct client *cl) {
   if (room->broadcaster)
     client_send(room->broadcaster, json_pack("{s:s, s:s, s:s}", "type", "viewer.left", "room",
                                              room->name, "peer", cl->peer));
+  cluster_viewer(app, room, cl->peer, cl->user, 0);
+  cluster_pull_idle(app, room);
+  cluster_count_changed(app, room);
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -264,7 +243,7 @@ static void client_unwatch(struct app *app, struct client *cl) {
 /* ---- message handlers ---- */
 
 /* A string member of msg, or NULL when missing or not a string. */
-static const char *msg_str(json_t *msg, const char *key, size_t *len) {
+const char *msg_str(json_t *msg, const char *key, size_t *len) {
   json_t *v = json_object_get(msg, key);
   if (!json_is_string(v))
     return NULL;
@@ -316,6 +295,7 @@ static void room_set_title(struct app *app, struct room *room, const char *title
     return;
   snprintf(room->title, sizeof(room->title), "%s", title);
   rooms_changed(app);
+  cluster_room_changed(app, room);
   room_send_to(
       room,
       json_pack("{s:s, s:s, s:s}", "type", "room.title", "room", room->name, "title", room->title),
@@ -399,6 +379,7 @@ static void room_resume(struct app *app, struct room *room, struct client *cl, c
   log_ev(LOG_INFO, "room resumed", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
   send_live_started(cl, 1);
   rooms_changed(app);
+  cluster_room_changed(app, room);
 }
 
 /* Opens the user's own room with cl as its broadcaster. */
@@ -415,6 +396,7 @@ static void room_start(struct app *app, struct client *cl, const char *title) {
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_U("conn", cl->conn->id));
   send_live_started(cl, 0);
   rooms_changed(app);
+  cluster_room_changed(app, room);
 }
 
 static void on_live_start(struct client *cl, json_t *msg, size_t len) {
@@ -432,6 +414,12 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   /* The room is the user's own, whatever the message says. A reconnecting
    * one resumes; a live one on another connection (an old tab) is replaced. */
   struct room *old = rooms_find(&app->rooms, cl->user, strlen(cl->user));
+  if (old && old->origin[0]) {
+    client_error(cl, "live_elsewhere",
+                 "You are live on another server of this site; end that broadcast first.",
+                 "live.start");
+    return;
+  }
   if (old) {
     if (old->owner_id != cl->user_id) {
       client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
@@ -461,7 +449,8 @@ static void on_live_resume(struct client *cl, json_t *msg, size_t len) {
     return;
   }
   struct room *room = rooms_find(&app->rooms, cl->user, strlen(cl->user));
-  if (room == NULL || room->owner_id != cl->user_id || room->broadcaster || room->encoder) {
+  if (room == NULL || room->owner_id != cl->user_id || room->broadcaster || room->encoder ||
+      room->origin[0]) {
     client_error(cl, "no_such_room", "Your broadcast ended while you were disconnected.",
                  "live.resume");
     return;
@@ -488,6 +477,7 @@ static void room_hold(struct app *app, struct room *room) {
   if (!uv_is_active((uv_handle_t *)&app->grace_timer))
     uv_timer_start(&app->grace_timer, grace_sweep, 250, 250);
   rooms_changed(app);
+  cluster_room_changed(app, room);
 }
 
 static void on_live_end(struct client *cl, json_t *msg, size_t len) {
@@ -497,8 +487,6 @@ static void on_live_end(struct client *cl, json_t *msg, size_t len) {
   }
   room_end(cl->app, cl->room, "ended");
 }
-
-static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len);
 
 static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   struct app *app = cl->app;
@@ -546,6 +534,9 @@ static void on_room_join(struct client *cl, json_t *msg, size_t msg_len) {
   if (bc)
     client_send(bc, json_pack("{s:s, s:s, s:s, s:s}", "type", "viewer.joined", "room", room->name,
                               "peer", cl->peer, "user", cl->user));
+  cluster_viewer(app, room, cl->peer, cl->user, 1);
+  cluster_pull_need(app, room);
+  cluster_count_changed(app, room);
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -559,6 +550,30 @@ static void on_room_leave(struct client *cl, json_t *msg, size_t len) {
   snprintf(name, sizeof(name), "%s", cl->room->name);
   viewer_leave(cl->app, cl);
   client_send(cl, json_pack("{s:s, s:s}", "type", "room.left", "room", name));
+}
+
+/* One message from the user's chat allowance (chat-burst, chat-per-sec):
+ * 0, or -1 after telling the client why not. */
+static int chat_rate_take(struct client *cl) {
+  struct app *app = cl->app;
+  char key[24];
+  snprintf(key, sizeof(key), "%" PRId64, cl->user_id);
+  struct user_state *us = map_get(&app->users, key, strlen(key));
+  if (us == NULL) {
+    us = calloc(1, sizeof(*us));
+    if (us == NULL || map_put(&app->users, key, strlen(key), us) < 0) {
+      free(us);
+      client_error(cl, "internal", "Try again.", "chat.send");
+      return -1;
+    }
+  }
+  if (chat_bucket_take(&us->bucket, app->cfg->chat_burst, app->cfg->chat_per_sec,
+                       uv_now(app->loop)) < 0) {
+    client_error(cl, "rate_limited", "You are sending messages too fast; wait a moment.",
+                 "chat.send");
+    return -1;
+  }
+  return 0;
 }
 
 static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
@@ -592,130 +607,22 @@ static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
     client_error(cl, "empty", "That message has nothing to show.", "chat.send");
     return;
   }
-  char key[24];
-  snprintf(key, sizeof(key), "%" PRId64, cl->user_id);
-  struct user_state *us = map_get(&app->users, key, strlen(key));
-  if (us == NULL) {
-    us = calloc(1, sizeof(*us));
-    if (us == NULL || map_put(&app->users, key, strlen(key), us) < 0) {
-      free(us);
-      client_error(cl, "internal", "Try again.", "chat.send");
-      return;
-    }
-  }
-  if (chat_bucket_take(&us->bucket, app->cfg->chat_burst, app->cfg->chat_per_sec,
-                       uv_now(app->loop)) < 0) {
-    client_error(cl, "rate_limited", "You are sending messages too fast; wait a moment.",
-                 "chat.send");
+  if (chat_rate_take(cl) < 0)
     return;
-  }
   int64_t ts = session_now_ms(), id;
   /* Stored before anyone sees it: what was shown survives a crash. */
   if (db_chat_append(app->db, room->name, cl->user, text, ts, &id) < 0) {
     client_error(cl, "internal", "The message could not be stored; try again.", "chat.send");
     return;
   }
-  room_send(room,
-            json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name, "id",
-                      (json_int_t)id, "user", cl->user, "text", text, "ts", (json_int_t)ts));
+  json_t *chat =
+      json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "type", "chat", "room", room->name, "id",
+                (json_int_t)id, "user", cl->user, "text", text, "ts", (json_int_t)ts);
+  room_send(room, json_incref(chat));
+  cluster_chat(app, room, chat);
+  json_decref(chat);
   app->counters.chat_in++;
   app->counters.chat_out += room->nviewers + 1;
-}
-
-/* WebRTC through the SFU (docs/media.md): the client offers, onair answers. */
-static void on_media_offer(struct client *cl, json_t *msg, size_t msg_len) {
-  size_t len = 0;
-  const char *sdp = msg_str(msg, "sdp", &len);
-  if (sdp == NULL) {
-    client_error(cl, "bad_message", "media.offer needs an sdp.", "media.offer");
-    return;
-  }
-  if (cl->room == NULL) {
-    client_error(cl, "not_in_room", "Go live or join a room first.", "media.offer");
-    return;
-  }
-  if (cl->room->media == NULL) {
-    client_error(cl, "not_ready", "The broadcaster is reconnecting; wait for media.ready.",
-                 "media.offer");
-    return;
-  }
-  if (cl->broadcaster && cl->room->encoder) {
-    client_error(cl, "encoder_live", "Your encoder sends this room's media.", "media.offer");
-    return;
-  }
-  char *answer;
-  const char *code, *why;
-  if (sfu_offer(cl->room->media, cl->broadcaster, &cl->media, sdp, len, &answer, &code, &why) < 0) {
-    client_error(cl, code, why, "media.offer");
-    return;
-  }
-  client_send(cl, json_pack("{s:s, s:s}", "type", "media.answer", "sdp", answer));
-  free(answer);
-}
-
-/* The broadcaster's media reached onair: viewers connect to it now. */
-static void on_media_ready(struct sfu_owner *owner) {
-  struct client *bc = container_of(owner, struct client, media);
-  struct room *room = bc->room;
-  room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
-}
-
-static void on_media_closed(struct sfu_owner *owner, const char *why) {
-  struct client *cl = container_of(owner, struct client, media);
-  client_send(cl, json_pack("{s:s, s:s}", "type", "media.closed", "reason", why));
-}
-
-/* The media plane warned of room's publisher's media (sfu_owner_ops):
- * everyone in the room hears it (media.warning), a late viewer with
- * room.joined. */
-static void room_media_warning(struct room *room, const char *code) {
-  room->warning = code;
-  log_ev(LOG_WARN, "media warning", LOG_S("room", room->name), LOG_S("code", code),
-         LOG_S("message", warning_text(code)));
-  room_send(room, warning_msg(room));
-}
-
-static void on_media_warning(struct sfu_owner *owner, const char *code) {
-  struct client *bc = container_of(owner, struct client, media);
-  if (bc->room)
-    room_media_warning(bc->room, code);
-}
-
-/* Simulcast (docs/media.md): the broadcast page turns the layers nobody
- * watches off (media.layers); a viewer's page hears which one it gets
- * (media.layer) and picks one (media.quality). */
-static const char *const quality_names[] = {"auto", "low", "medium", "high", "audio"};
-
-static void on_layers_wanted(struct sfu_owner *owner, unsigned mask, unsigned layers) {
-  struct client *bc = container_of(owner, struct client, media);
-  json_t *active = json_array();
-  for (unsigned i = 0; i < layers; i++)
-    json_array_append_new(active, json_boolean(mask >> i & 1));
-  client_send(bc, json_pack("{s:s, s:o}", "type", "media.layers", "active", active));
-}
-
-static void on_view_layer(struct sfu_owner *owner, int layer, unsigned layers) {
-  struct client *cl = container_of(owner, struct client, media);
-  const char *name = layer < 0                       ? "none"
-                     : (unsigned)layer + 1 == layers ? "high"
-                     : layer == 0                    ? "low"
-                                                     : "medium";
-  client_send(cl, json_pack("{s:s, s:s, s:i, s:i}", "type", "media.layer", "layer", name, "index",
-                            layer, "layers", (int)layers));
-}
-
-static void on_media_quality(struct client *cl, json_t *msg, size_t msg_len) {
-  (void)msg_len;
-  const char *q = msg_str(msg, "quality", NULL);
-  int i = 0;
-  while (q && i < 5 && strcmp(q, quality_names[i]) != 0)
-    i++;
-  if (q == NULL || i == 5)
-    client_error(cl, "bad_message", "media.quality is auto, high, medium, low or audio.",
-                 "media.quality");
-  else if (cl->room == NULL || cl->broadcaster || cl->room->media == NULL ||
-           sfu_view_quality(cl->room->media, &cl->media, (enum sfu_quality)i) < 0)
-    client_error(cl, "not_watching", "Watch the room's media first.", "media.quality");
 }
 
 /* ---- rooms an encoder publishes (whip.c) ---- */
@@ -742,6 +649,7 @@ int live_encoder_start(struct app *app, int64_t user_id, const char *user, struc
 void live_encoder_live(struct app *app, struct room *room) {
   log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_S("source", "whip"));
   rooms_changed(app);
+  cluster_room_changed(app, room);
   console_find(app, room);
 }
 
@@ -752,6 +660,7 @@ void live_encoder_ready(struct app *app, struct room *room) {
 
 void live_count_changed(struct app *app, struct room *room) {
   rooms_count_changed(&app->rooms, room);
+  cluster_count_changed(app, room);
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -764,14 +673,6 @@ void live_encoder_warning(struct app *app, struct room *room, const char *code) 
 void live_encoder_end(struct app *app, struct room *room, const char *reason) {
   room_end(app, room, reason);
 }
-
-static const struct sfu_owner_ops client_media_ops = {
-    .media_ready = on_media_ready,
-    .peer_closed = on_media_closed,
-    .media_warning = on_media_warning,
-    .layers_wanted = on_layers_wanted,
-    .view_layer = on_view_layer,
-};
 
 /* The page's own keepalive: it hears from onair at least this often, so a
  * connection the network silently lost shows (browsers hide WebSocket pings). */
@@ -909,6 +810,10 @@ static void live_on_open(struct conn *c) {
   /* The public address, for links to share (else the page's own). */
   if (hello && cfg->base_url[0])
     json_object_set_new(hello, "base_url", json_string(cfg->base_url));
+  /* The other nodes of a cluster: where the page reconnects if this one
+   * goes away. */
+  if (hello && cfg->redis[0])
+    json_object_set_new(hello, "nodes", cluster_nodes_json(cl->app));
   client_send(cl, hello);
 }
 
@@ -926,7 +831,7 @@ int live_accept(struct app *app, struct conn *c, struct http_req *req, int64_t u
     return 503;
   cl->app = app;
   cl->conn = c;
-  cl->media.ops = &client_media_ops;
+  cl->media.ops = &live_client_media_ops;
   cl->user_id = user_id;
   snprintf(cl->user, sizeof(cl->user), "%s", user);
   snprintf(cl->peer, sizeof(cl->peer), "p%" PRIu64, c->id);
@@ -957,6 +862,28 @@ void live_close_session(struct app *app, const char *token) {
     struct client *cl = e->value;
     if (sodium_memcmp(cl->token, token, SESSION_TOKEN_LEN + 1) == 0) {
       cl->end_on_close = 1; /* signed out: the room ends, nobody comes back to it */
+      ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");
+    }
+  }
+}
+
+void live_token_hash(const char *token, char hex[65]) {
+  uint8_t h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, (const uint8_t *)token, strlen(token));
+  sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
+void live_close_session_hash(struct app *app, const char *hash) {
+  size_t slot;
+  for (struct map_entry *e = map_first(&app->peers, &slot); e;
+       e = map_next(&app->peers, e, &slot)) {
+    struct client *cl = e->value;
+    char mine[65];
+    if (cl->token[0] == 0)
+      continue; /* a guest */
+    live_token_hash(cl->token, mine);
+    if (sodium_memcmp(mine, hash, 64) == 0) {
+      cl->end_on_close = 1;
       ws_close(cl->conn, WS_CLOSE_POLICY, "signed out");
     }
   }

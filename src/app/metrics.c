@@ -10,6 +10,7 @@
 
 #include "acme/acme.h"
 #include "app/app.h"
+#include "app/cluster.h"
 #include "auth/pwhash.h"
 #include "http/http.h"
 #include "media/sfu.h"
@@ -39,7 +40,7 @@ static void app_metrics(struct buf *b, struct app *app) {
   size_t viewers = 0;
   struct rooms_iter it;
   for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it))
-    viewers += room_viewers(r);
+    viewers += room_local_viewers(r);
   metric(b, "onair_rooms_live", "gauge", "Rooms live now.", (double)rooms_count(&app->rooms));
   metric(b, "onair_viewers", "gauge", "Viewers in live rooms now.", (double)viewers);
   metric(b, "onair_websockets", "gauge", "Open WebSocket connections.", (double)app->ws.nconns);
@@ -203,6 +204,30 @@ static void acme_metrics(struct buf *b, const struct acme *acme) {
          (double)st.next_check);
 }
 
+/* The cluster (docs/cluster.md): only with redis set. */
+static void cluster_metrics(struct buf *b, const struct app *app) {
+  struct cluster_stats s;
+  cluster_get_stats(app, &s);
+  metric(b, "onair_cluster_nodes", "gauge", "Nodes in the cluster's directory, this one included.",
+         (double)s.nodes);
+  metric(b, "onair_cluster_bus_up", "gauge", "1 while the connection to Redis is up.",
+         (double)s.bus_up);
+  metric(b, "onair_cluster_bus_reconnects_total", "counter",
+         "Times the connection to Redis came back.", (double)s.bus_reconnects);
+  metric(b, "onair_cluster_events_published_total", "counter", "Events sent to the other nodes.",
+         (double)s.bus_published);
+  metric(b, "onair_cluster_events_received_total", "counter",
+         "Events received from the other nodes.", (double)s.bus_received);
+  metric(b, "onair_cluster_events_dropped_total", "counter", "Events not sent: Redis was down.",
+         (double)s.bus_dropped);
+  metric(b, "onair_cluster_pulls", "gauge", "Rooms whose media this node pulls from their origin.",
+         (double)s.pulls);
+  metric(b, "onair_cluster_pulls_failed_total", "counter",
+         "Pulls the origin refused or did not answer.", (double)s.pulls_failed);
+  metric(b, "onair_cluster_relays_served_total", "counter",
+         "Pulls of this node's rooms other nodes made.", (double)s.relays_served);
+}
+
 void metrics_serve(struct conn *c, struct http_req *req) {
   struct app *app = c->app;
   if (!ipset_contains(&app->metrics_allow, req->client_ip)) {
@@ -218,6 +243,8 @@ void metrics_serve(struct conn *c, struct http_req *req) {
   auth_metrics(&b);
   if (app->acme)
     acme_metrics(&b, app->acme);
+  if (app->cfg->redis[0])
+    cluster_metrics(&b, app);
   http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",
                b.data, b.len);
   buf_free(&b);

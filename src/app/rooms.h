@@ -14,6 +14,7 @@ struct client;   /* live.c's: one WebSocket of a signed-in user */
 struct whip;     /* whip.c's: an encoder publishing over WHIP */
 struct whep;     /* whip.c's: a player watching over WHEP */
 struct sfu_room; /* the media plane's room */
+struct cluster_pull;
 
 #define ROOM_NAME_MAX 32   /* bytes, as usernames */
 #define ROOM_TITLE_MAX 100 /* code points */
@@ -36,6 +37,14 @@ struct room {
   uint64_t count_sent_ms; /* when rooms_take_changed() last gave it (loop time) */
   struct room *next_changed;
   char title[ROOM_TITLE_MAX * 4 + 1]; /* UTF-8, at most ROOM_TITLE_MAX code points */
+  /* Cluster (cluster.c): a room live on another node is a replica here, so
+   * that this node's pages list, join and chat in it; its media is pulled
+   * from the origin while it has viewers here. */
+  char origin[64];           /* the node it is live on when that is another; "": here */
+  int origin_reconnecting;   /* a replica whose broadcaster is reconnecting on its origin */
+  size_t others;             /* its viewers on other nodes */
+  struct cluster_pull *pull; /* a replica's pull of its media, or NULL */
+  uint64_t origin_seen;      /* a replica: the directory listing that last had it */
 };
 
 struct rooms {
@@ -54,11 +63,19 @@ int rooms_name_ok(const char *name, size_t len);
 
 /* "live", or "reconnecting" while its broadcaster's connection is gone. */
 static inline const char *room_state(const struct room *room) {
+  if (room->origin[0])
+    return room->origin_reconnecting ? "reconnecting" : "live";
   return room->broadcaster || room->encoder ? "live" : "reconnecting";
 }
 
-/* Everyone watching: pages and WHEP players. */
-static inline size_t room_viewers(const struct room *room) { return room->nviewers + room->nwhep; }
+/* Everyone watching on this node: pages and WHEP players. */
+static inline size_t room_local_viewers(const struct room *room) {
+  return room->nviewers + room->nwhep;
+}
+/* Everyone watching, on every node. */
+static inline size_t room_viewers(const struct room *room) {
+  return room_local_viewers(room) + room->others;
+}
 
 /* NULL if no room of that name is live. */
 struct room *rooms_find(const struct rooms *r, const char *name, size_t len);

@@ -12,6 +12,7 @@
 #include "acme/acme.h"
 #include "acme/msg.h"
 #include "app/app.h"
+#include "app/cluster.h"
 #include "app/web.h"
 #include "auth/device.h"
 #include "auth/pwhash.h"
@@ -58,6 +59,8 @@ int web_origin_ok(struct app *app, const struct http_req *req) {
   const char *host = http_req_header(req, "host", &hlen);
   if (origin == NULL)
     return 0;
+  if (cluster_origin_ok(app, origin, olen))
+    return 1; /* a page of another node of the cluster, reconnecting here */
   const char *base = app->cfg->base_url;
   size_t blen = strlen(base);
   while (blen && base[blen - 1] == '/')
@@ -409,6 +412,7 @@ static void api_signout(struct conn *c, struct http_req *req, const struct who *
     logout_url = web_oidc_logout_url(app, req, token);
     session_destroy(app->db, token);
     live_close_session(app, token);
+    cluster_signout(app, token);
   }
   snprintf(extra, sizeof(extra), "Set-Cookie: %s=; Max-Age=0%s\r\nCache-Control: no-store\r\n",
            app->cookie_name, app->cookie_attrs);
@@ -620,6 +624,12 @@ static void route_whep(struct conn *c, struct http_req *req, const struct who *w
   whep_route(c, req, web_request_user(conn_app(c), req, &user) == 0 ? &user : NULL);
 }
 
+/* Another node's requests: signed with the cluster secret (cluster_pull.c). */
+static void route_cluster(struct conn *c, struct http_req *req, const struct who *who) {
+  (void)who;
+  cluster_route(c, req);
+}
+
 static const struct route routes[] = {
     {"/api/signup", HTTP_POST, ROUTE_PUBLIC, api_signup, NULL, NULL},
     {"/api/signin", HTTP_POST, ROUTE_PUBLIC, api_signin, NULL, NULL},
@@ -645,6 +655,7 @@ static const struct route routes[] = {
     {"/whip", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
     {"/whip/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whip, NULL, NULL},
     {"/whep/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_whep, NULL, NULL},
+    {"/cluster/", ROUTE_ANY_METHOD, ROUTE_ENCODER, route_cluster, NULL, NULL},
     {"/assets/", HTTP_GET, ROUTE_PUBLIC, NULL, NULL, NULL},
     {"/auth/oidc/start", HTTP_GET, ROUTE_PUBLIC, web_oidc_start, NULL, NULL},
     {"/authorization-code/callback", HTTP_GET, ROUTE_PUBLIC, web_oidc_callback, NULL, NULL},

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/cluster.h"
 #include "app/rooms.h"
 #include "app/web.h"
 #include "util/log.h"
@@ -96,6 +97,7 @@ static void set_flag(struct conn *c, struct http_req *req, const struct who *who
   if (disable && value) { /* out at once: no session, no open page */
     db_session_delete_user(app->db, u.id);
     live_close_user(app, u.id, "account disabled");
+    cluster_user_closed(app, u.id, "account disabled");
   }
   log_ev(LOG_INFO,
          disable ? (value ? "user disabled" : "user enabled")

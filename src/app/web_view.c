@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/cluster.h"
 #include "app/rooms.h"
 #include "app/web.h"
 #include "net/conn.h"
@@ -126,6 +127,9 @@ void web_view_page(struct conn *c, struct http_req *req, const struct who *who) 
   struct room *room;
   char canon[ROOM_NAME_MAX + 1];
   const char *state;
+  char elsewhere[512];
+  if (cluster_redirect(app, req->path, elsewhere, sizeof(elsewhere)) == 0)
+    return web_respond_redirect(c, elsewhere); /* a less loaded node of the cluster */
   if (room_lookup(app, name, &room, canon, sizeof(canon), &state) < 0) {
     snprintf(canon, sizeof(canon), "%s", name); /* the page says nobody is live there */
     state = "offline";

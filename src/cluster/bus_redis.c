@@ -6,7 +6,6 @@
  * While Redis is away nothing blocks: messages are dropped (counted), and
  * both connections are tried again every second. */
 #include <errno.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <sodium.h>
@@ -18,7 +17,8 @@
 #include "util/log.h"
 
 #define REDIS_RETRY_MS 1000
-#define REDIS_ID_LEN 16 /* hex characters of the sender id each message starts with */
+#define REDIS_CONNECT_MS 5000 /* a connection not answering by then is given up */
+#define REDIS_ID_LEN 16       /* hex characters of the sender id each message starts with */
 
 struct bus_redis {
   struct bus b;
@@ -29,7 +29,8 @@ struct bus_redis {
   char channel[BUS_KEY_MAX];
   char id[REDIS_ID_LEN + 1]; /* ours: our own messages come back and are skipped */
   redisAsyncContext *cmd, *sub;
-  int cmd_up, sub_up; /* connected; sub_up: subscribed */
+  int cmd_up, sub_up;            /* connected; sub_up: subscribed */
+  uint64_t cmd_since, sub_since; /* when each connection was made (loop time, ms) */
   uv_timer_t retry;
   int closing;
   int was_up; /* it has been up once: a later up is a reconnect */
@@ -82,14 +83,20 @@ static void on_message(redisAsyncContext *c, void *reply, void *privdata) {
   r->b.on_msg(r->b.arg, payload->str + REDIS_ID_LEN + 1, payload->len - REDIS_ID_LEN - 1);
 }
 
+/* The command connection answers: it is up. (hiredis 0.14 watches a new
+ * connection only once a command is queued on it, so one is: PING.) */
+static void on_pong(redisAsyncContext *c, void *reply, void *privdata) {
+  struct bus_redis *r = privdata;
+  if (reply == NULL || c != r->cmd)
+    return;
+  r->cmd_up = 1;
+  set_up(r);
+}
+
 static void on_connect(const redisAsyncContext *c, int status) {
   struct bus_redis *r = c->data;
-  if (status == REDIS_OK) {
-    if (c == r->cmd)
-      r->cmd_up = 1;
-    set_up(r);
-    return;
-  }
+  if (status == REDIS_OK)
+    return; /* up once PING or SUBSCRIBE is answered */
   /* hiredis frees the context after this call. */
   if (c == r->cmd)
     r->cmd = NULL;
@@ -111,12 +118,76 @@ static void on_disconnect(const redisAsyncContext *c, int status) {
     set_up(r);
 }
 
+/* ---- hiredis on the loop ----
+ * Our own glue rather than hiredis' adapters/libuv.h: libuv reports a
+ * socket error (a refused connection, a reset) as a failed poll and stops
+ * watching, and that adapter ignores it, leaving hiredis waiting for ever.
+ * Here an error is handed to hiredis as an event, which then reads or
+ * connects, finds the error and ends the connection. */
+struct redis_ev {
+  redisAsyncContext *ac; /* NULL once hiredis let go */
+  uv_poll_t poll;
+  int events;
+};
+
+static void on_redis_poll(uv_poll_t *h, int status, int events) {
+  struct redis_ev *e = h->data;
+  if (status < 0)
+    events = e->events; /* let hiredis find the error */
+  if (e->ac && (events & UV_READABLE))
+    redisAsyncHandleRead(e->ac);
+  if (e->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(e->ac);
+}
+
+static void redis_ev_set(struct redis_ev *e, int events) {
+  e->events = events;
+  if (events)
+    uv_poll_start(&e->poll, events, on_redis_poll);
+  else
+    uv_poll_stop(&e->poll);
+}
+
+static void ev_add_read(void *p) { redis_ev_set(p, ((struct redis_ev *)p)->events | UV_READABLE); }
+static void ev_del_read(void *p) { redis_ev_set(p, ((struct redis_ev *)p)->events & ~UV_READABLE); }
+static void ev_add_write(void *p) { redis_ev_set(p, ((struct redis_ev *)p)->events | UV_WRITABLE); }
+static void ev_del_write(void *p) {
+  redis_ev_set(p, ((struct redis_ev *)p)->events & ~UV_WRITABLE);
+}
+
+static void on_ev_closed(uv_handle_t *h) { free(h->data); }
+
+static void ev_cleanup(void *p) {
+  struct redis_ev *e = p;
+  e->ac = NULL;
+  uv_close((uv_handle_t *)&e->poll, on_ev_closed);
+}
+
+static int redis_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  struct redis_ev *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return -ENOMEM;
+  if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+    free(e);
+    return -EIO;
+  }
+  e->ac = ac;
+  e->poll.data = e;
+  ac->ev.data = e;
+  ac->ev.addRead = ev_add_read;
+  ac->ev.delRead = ev_del_read;
+  ac->ev.addWrite = ev_add_write;
+  ac->ev.delWrite = ev_del_write;
+  ac->ev.cleanup = ev_cleanup;
+  return 0;
+}
+
 static redisAsyncContext *redis_connect(struct bus_redis *r) {
   redisAsyncContext *c =
       r->port ? redisAsyncConnect(r->host, r->port) : redisAsyncConnectUnix(r->host);
   if (c == NULL)
     return NULL;
-  if (c->err || redisLibuvAttach(c, r->loop) != REDIS_OK) {
+  if (c->err || redis_attach(c, r->loop) < 0) {
     redisAsyncFree(c);
     return NULL;
   }
@@ -126,14 +197,36 @@ static redisAsyncContext *redis_connect(struct bus_redis *r) {
   return c;
 }
 
+/* A connection still not answering after REDIS_CONNECT_MS (a server whose
+ * machine is gone drops the connection attempt silently) is given up. */
+static void give_up_slow(struct bus_redis *r, uint64_t now) {
+  if (r->cmd && !r->cmd_up && now - r->cmd_since >= REDIS_CONNECT_MS) {
+    redisAsyncContext *c = r->cmd;
+    r->cmd = NULL;
+    redisAsyncFree(c);
+  }
+  if (r->sub && !r->sub_up && now - r->sub_since >= REDIS_CONNECT_MS) {
+    redisAsyncContext *c = r->sub;
+    r->sub = NULL;
+    redisAsyncFree(c);
+  }
+}
+
 /* Every second while down: whichever connection is missing is made again. */
 static void on_retry(uv_timer_t *t) {
   struct bus_redis *r = t->data;
+  uint64_t now = uv_now(r->loop);
   if (r->closing)
     return;
-  if (r->cmd == NULL)
+  give_up_slow(r, now);
+  if (r->cmd == NULL) {
+    r->cmd_since = now;
     r->cmd = redis_connect(r);
+    if (r->cmd && redisAsyncCommand(r->cmd, on_pong, r, "PING") != REDIS_OK)
+      r->cmd_up = 0;
+  }
   if (r->sub == NULL) {
+    r->sub_since = now;
     r->sub = redis_connect(r);
     if (r->sub && redisAsyncCommand(r->sub, on_message, r, "SUBSCRIBE %s", r->channel) != REDIS_OK)
       r->sub_up = 0;

@@ -47,8 +47,9 @@ struct http_conn;
 struct http_server;
 typedef void (*http_server_close_cb)(struct http_server *s);
 
-#define HTTP_IDLE_MS 30000    /* a connection with no request done for this long is closed */
-#define HTTP_REQUEST_MS 10000 /* default head deadline (http-request-timeout-ms) */
+#define HTTP_CONNECT_SRC_MAX 1024 /* bytes of extra CSP connect-src sources */
+#define HTTP_IDLE_MS 30000        /* a connection with no request done for this long is closed */
+#define HTTP_REQUEST_MS 10000     /* default head deadline (http-request-timeout-ms) */
 
 /* An HTTP/1.1 server on one TCP listener. The caller owns the memory and
  * keeps it until the close callback; several servers may share a loop. */
@@ -57,10 +58,13 @@ struct http_server {
   http_request_cb on_request;
   struct http_conn *conns; /* every HTTP connection, for the idle sweep */
   uv_timer_t idle_timer;
-  uint64_t idle_ms;            /* HTTP_IDLE_MS unless changed before listening */
-  uint64_t request_ms;         /* a request's head must come within this from its first byte */
-  uint64_t slow_closed;        /* requests closed for coming too slowly, since start */
-  int hsts;                    /* responses carry Strict-Transport-Security (a TLS server's) */
+  uint64_t idle_ms;     /* HTTP_IDLE_MS unless changed before listening */
+  uint64_t request_ms;  /* a request's head must come within this from its first byte */
+  uint64_t slow_closed; /* requests closed for coming too slowly, since start */
+  int hsts;             /* responses carry Strict-Transport-Security (a TLS server's) */
+  /* More sources for the pages' CSP connect-src (a cluster's other nodes,
+   * where a page reconnects when its node is gone): "" for 'self' only. */
+  char connect_src[HTTP_CONNECT_SRC_MAX];
   const struct ipset *proxies; /* peers whose X-Forwarded-For/-Proto are believed */
   int closing;
   unsigned pending; /* the listener and the timer, until each has closed */
@@ -73,6 +77,9 @@ int http_server_init(struct http_server *s, uv_loop_t *loop, http_request_cb on_
 /* Serves HTTPS with t's certificate (t must outlive s), with HSTS on every
  * response. Call before http_server_listen(). */
 void http_server_use_tls(struct http_server *s, struct tls_ctx *t);
+/* Sets s->connect_src (sources separated by spaces; a longer text is cut
+ * at its last whole source). */
+void http_server_connect_src(struct http_server *s, const char *sources);
 /* Requests from these peers (reverse proxies) are taken to come from the
  * client their X-Forwarded-For names, over TLS when X-Forwarded-Proto says
  * https. From any other peer those headers are ignored. set must outlive s. */

@@ -29,10 +29,13 @@ struct http_conn {
   struct http_conn *prev, *next; /* every HTTP connection, for the idle sweep */
 };
 
-static const char security_headers[] =
+/* The CSP around connect-src's sources, which are 'self' and the server's
+ * connect_src. */
+static const char csp_head[] =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"
+    "img-src 'self' data:; media-src 'self' blob:; connect-src 'self'";
+static const char security_headers[] =
+    "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"
     "X-Content-Type-Options: nosniff\r\n"
     "Referrer-Policy: same-origin\r\n"
     "X-Frame-Options: DENY\r\n";
@@ -284,6 +287,17 @@ void http_server_use_tls(struct http_server *s, struct tls_ctx *t) {
   s->hsts = 1;
 }
 
+void http_server_connect_src(struct http_server *s, const char *sources) {
+  size_t n = strlen(sources);
+  if (n >= sizeof(s->connect_src)) {
+    n = sizeof(s->connect_src) - 1;
+    while (n && sources[n] != ' ')
+      n--; /* a source cut in two would be another one */
+  }
+  memcpy(s->connect_src, sources, n);
+  s->connect_src[n] = 0;
+}
+
 int http_server_listen(struct http_server *s, const char *host, int port) {
   int rc = conn_listener_start(&s->tcp, host, port);
   if (rc == 0)
@@ -330,12 +344,13 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
   struct http_conn *h = c->proto;
   if (c->closing)
     return;
-  char head[2048];
+  char head[2048 + HTTP_CONNECT_SRC_MAX];
   /* HTTPS only: browsers then refuse plain HTTP to this host for a year. */
   const char *hsts = h->srv->hsts ? "Strict-Transport-Security: max-age=31536000\r\n" : "";
   int n = snprintf(
-      head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
-      http_status_text(status), security_headers, hsts, content_type ? "Content-Type: " : "",
+      head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s%s%sContent-Length: %zu\r\n%s%s\r\n",
+      status, http_status_text(status), csp_head, h->srv->connect_src[0] ? " " : "",
+      h->srv->connect_src, security_headers, hsts, content_type ? "Content-Type: " : "",
       content_type ? content_type : "", content_type ? "\r\n" : "", len, extra ? extra : "",
       h->keep_alive ? "" : "Connection: close\r\n");
   if (n < 0 || (size_t)n >= sizeof(head)) {

@@ -159,6 +159,8 @@ static const struct key_case {
      "https://live2.example.org"},
     {"node-address", CONFIG_STRING, FIELD(node_address), 0, 0, "ONAIR_NODE_ADDRESS", NULL,
      "10.0.0.2"},
+    {"node-redirect-margin", CONFIG_UNSIGNED, FIELD(node_redirect), 0, 1000000,
+     "ONAIR_NODE_REDIRECT_MARGIN", NULL, "50"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",

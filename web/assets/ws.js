@@ -8,11 +8,19 @@
 // connection lost when nothing (pong or anything else) came back for
 // DEAD_MS. A connection attempt that has not opened in DEAD_MS is given up
 // and tried again.
+//
+// In a cluster (docs/cluster.md) hello names the other nodes, least loaded
+// first: when the node this page talks to is gone (the connection dropped,
+// or a new one failed), the next attempt goes to the next node at once, and
+// only a whole round of failures waits before the next round.
 const PING_MS = 2500;
 const DEAD_MS = 7000;
+const NEXT_NODE_MS = 250;
 import { api, signInURL } from './api.js';
 
-function wsURL() {
+// base: another node's URL (http[s]://host[:port]), or null for this page's own.
+function wsURL(base) {
+  if (base) return base.replace(/^http/, 'ws').replace(/\/+$/, '') + '/ws';
   return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
 }
 
@@ -26,6 +34,20 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adop
   let attempt = 0;
   let timer = null;
   let pinger = null;
+  let nodes = [null]; // where to connect: this page's own node first, then hello's others
+  let at = 0;         // the one used now
+  let tried = 0;      // nodes that failed in a row
+
+  // hello's nodes: the one answering stays first, this page's own node is
+  // kept, the others follow as hello lists them.
+  function learnNodes(list) {
+    if (!Array.isArray(list)) return;
+    const urls = list.filter(u => typeof u === 'string' && /^https?:\/\/[^/]+\/?$/.test(u))
+      .map(u => u.replace(/\/+$/, ''));
+    const here = nodes[at];
+    nodes = [here, ...[null, ...urls].filter(u => u !== here && u !== location.origin)];
+    at = 0;
+  }
 
   function connect() {
     let wasOpen = false;
@@ -33,7 +55,7 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adop
     const early = adopt && adopt.ws.readyState <= WebSocket.OPEN ? adopt : null;
     const backlog = adopt ? adopt.take() : [];
     adopt = null;
-    const mine = early ? early.ws : new WebSocket(wsURL());
+    const mine = early ? early.ws : new WebSocket(wsURL(nodes[at]));
     ws = mine;
     let ended = false;
     // The connection is over (closed, or given up as dead): once.
@@ -55,6 +77,7 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adop
       wasOpen = true;
       heard = Date.now();
       attempt = 0;
+      tried = 0;
       if (onOpen) onOpen();
     };
     const received = data => {
@@ -62,7 +85,9 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adop
       if (ws !== mine || typeof data !== 'string') return;
       let msg;
       try { msg = JSON.parse(data); } catch { return; }
-      if (msg && typeof msg === 'object' && typeof msg.type === 'string' && msg.type !== 'pong') onMessage(msg);
+      if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string' || msg.type === 'pong') return;
+      if (msg.type === 'hello') learnNodes(msg.nodes);
+      onMessage(msg);
     };
     mine.addEventListener('open', opened);
     mine.addEventListener('message', ev => received(ev.data));
@@ -87,8 +112,12 @@ export function openSocket({ onMessage, onOpen, onClose, reconnect = false, adop
       const willRetry = reconnect && !stopped;
       if (onClose) onClose({ code: ev.code, wasOpen, willRetry });
       if (willRetry) {
-        const delay = Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-        attempt++;
+        // Another node, if there is one not tried in this round: at once.
+        tried++;
+        if (nodes.length > 1) at = (at + 1) % nodes.length;
+        let delay = Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+        if (nodes.length > 1 && tried < nodes.length) delay = NEXT_NODE_MS;
+        else { attempt++; tried = 0; }
         timer = setTimeout(connect, delay);
       }
     }

@@ -1,0 +1,106 @@
+// A cluster for a test (docs/cluster.md): a real redis-server and a real
+// PostgreSQL (tests/lib/pgtemp.sh), both started here in temporary places
+// and stopped when the test ends, and onair nodes on 127.0.0.1 sharing them.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const { startOnair, freePort } = require('./server.js');
+
+const PGTEMP = path.join(__dirname, 'pgtemp.sh');
+const SECRET = 'cluster-test-secret-0123456789';
+
+function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+
+async function waitForTcp(port, timeoutMs = 10000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ok = await new Promise(r => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); r(true); });
+      c.on('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error('nothing listens on ' + port);
+}
+
+// redis-server on 127.0.0.1:port (a free one), in memory only. restart()
+// stops it (SIGKILL: as a crash) and starts it again on the same port.
+async function startRedis() {
+  const port = await freePort();
+  let proc = null;
+  let exited = null;
+  async function up() {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    exited = new Promise(r => proc.once('exit', r));
+    await waitForTcp(port);
+  }
+  async function down() {
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  }
+  await up();
+  return {
+    url: 'redis://127.0.0.1:' + port,
+    port,
+    down,
+    up,
+    async restart() { await down(); await up(); },
+    stop: down,
+  };
+}
+
+// A PostgreSQL server of its own (pgtemp.sh) with an empty database.
+// Returns { conninfo, dir, query(sql), stop() }.
+function startPostgres() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-pg.'));
+  const conninfo = execFileSync(PGTEMP, ['start', dir], { encoding: 'utf8' }).trim();
+  const args = conninfo.split(/\s+/).reduce((o, kv) => {
+    const [k, v] = kv.split('=');
+    o[k] = v;
+    return o;
+  }, {});
+  return {
+    conninfo,
+    dir,
+    // Runs sql with psql on the server's socket; its rows, '|' between columns.
+    query(sql) {
+      const user = args.user ? ['-U', args.user] : [];
+      return execFileSync('psql', ['-h', args.host, '-d', args.dbname, ...user, '-At', '-c', sql],
+        { encoding: 'utf8' }).trim();
+    },
+    stop() {
+      try { execFileSync(PGTEMP, ['stop', dir], { stdio: 'ignore' }); } catch { /* gone */ }
+    },
+  };
+}
+
+// Starts a node of the cluster: onair with --redis, --postgres and the
+// cluster's secret, named name, reached at 127.0.0.1. extraArgs and opts go
+// to startOnair (opts.port reuses a port, to restart a node).
+async function startNode(name, redis, pg, extraArgs = [], opts = {}) {
+  const args = ['--redis', redis.url, '--postgres', pg.conninfo, '--cluster-secret', SECRET,
+    '--node-name', name, '--node-address', '127.0.0.1', ...extraArgs];
+  const node = await startOnair(args, opts);
+  node.name = name;
+  return node;
+}
+
+// The node's /metrics as { name: value } (series without labels).
+async function metrics(node) {
+  const text = await (await fetch(node.url + '/metrics')).text();
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+) (\S+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+module.exports = { startRedis, startPostgres, startNode, metrics, SECRET };
