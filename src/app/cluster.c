@@ -410,6 +410,10 @@ static void on_bus_msg(void *arg, const char *msg, size_t len) {
     const char *reason = json_string_value(json_object_get(v, "reason"));
     if (json_is_integer(id) && reason && strlen(reason) < 64)
       live_close_user(app, json_integer_value(id), reason);
+  } else if (strcmp(t, "end_request") == 0) {
+    const char *origin = json_string_value(json_object_get(v, "origin"));
+    if (room && room->origin[0] == 0 && origin && strcmp(origin, cl->node) == 0)
+      room_end(app, room, "admin");
   } else if (strcmp(t, "viewer") == 0) {
     on_viewer_event(cl, v, room);
   } else {
@@ -492,6 +496,14 @@ void cluster_user_closed(struct app *app, int64_t user_id, const char *reason) {
     return;
   publish(cl, json_pack("{s:s, s:I, s:s}", "t", "user", "user_id", (json_int_t)user_id, "reason",
                         reason));
+}
+
+void cluster_end_request(struct app *app, struct room *room, const char *reason) {
+  struct cluster *cl = app->cluster;
+  if (cl == NULL || room->origin[0] == 0)
+    return;
+  publish(cl, json_pack("{s:s, s:s, s:s, s:s}", "t", "end_request", "room", room->name, "origin",
+                        room->origin, "reason", reason));
 }
 
 void cluster_viewer(struct app *app, struct room *room, const char *peer, const char *user,

@@ -56,6 +56,9 @@ void cluster_chat(struct app *app, struct room *room, json_t *msg);
  * their pages too. */
 void cluster_signout(struct app *app, const char *token);
 void cluster_user_closed(struct app *app, int64_t user_id, const char *reason);
+/* A replica is to end everywhere (an admin ended it here): its origin is
+ * asked to end it. */
+void cluster_end_request(struct app *app, struct room *room, const char *reason);
 /* A viewer joined (joined = 1) or left a replica here: the origin's
  * broadcaster hears it. */
 void cluster_viewer(struct app *app, struct room *room, const char *peer, const char *user,
@@ -63,7 +66,7 @@ void cluster_viewer(struct app *app, struct room *room, const char *peer, const 
 
 /* A replica got a viewer here: its media is pulled from its origin (once;
  * viewers hear media.ready when it flows). A pull lingering without
- * viewers is kept. */
+ * viewers is kept; one asked for while nobody watches here lingers. */
 void cluster_pull_need(struct app *app, struct room *room);
 /* The replica's last viewer here left: its pull stops after
  * CLUSTER_LINGER_MS unless a viewer comes. */

@@ -190,8 +190,12 @@ void cluster_pull_need(struct app *app, struct room *room) {
   if (cl == NULL || room->origin[0] == 0 || room->origin_reconnecting)
     return;
   struct cluster_pull *p = room->pull;
+  /* Asked for before anyone watches here (a WHEP player's first offer
+   * comes before its room has media): it lingers as if its last viewer
+   * had left. */
+  uint64_t idle = room_local_viewers(room) ? 0 : uv_now(app->loop) | 1;
   if (p) {
-    p->idle_since = 0;
+    p->idle_since = idle;
     return;
   }
   if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -199,6 +203,7 @@ void cluster_pull_need(struct app *app, struct room *room) {
   p->cl = cl;
   p->room = room;
   p->owner.ops = &pull_ops;
+  p->idle_since = idle;
   p->next = cl->pulls;
   cl->pulls = p;
   room->pull = p;

@@ -661,6 +661,10 @@ void live_encoder_ready(struct app *app, struct room *room) {
 void live_count_changed(struct app *app, struct room *room) {
   rooms_count_changed(&app->rooms, room);
   cluster_count_changed(app, room);
+  if (room_local_viewers(room)) /* a replica's WHEP players: its media is pulled */
+    cluster_pull_need(app, room);
+  else
+    cluster_pull_idle(app, room);
   viewers_changed(app);
   rooms_changed(app);
 }
@@ -931,7 +935,10 @@ int live_admin_end_room(struct app *app, const char *name) {
   struct room *room = rooms_find(&app->rooms, name, strlen(name));
   if (room == NULL)
     return -ENOENT;
-  room_end(app, room, "admin");
+  if (room->origin[0])
+    cluster_end_request(app, room, "admin"); /* its origin ends it, for every node */
+  else
+    room_end(app, room, "admin");
   return 0;
 }
 

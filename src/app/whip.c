@@ -23,6 +23,7 @@
 #include <http_parser.h>
 
 #include "app/app.h"
+#include "app/cluster.h"
 #include "app/web.h"
 #include "auth/session.h"
 #include "auth/streamkey.h"
@@ -388,8 +389,9 @@ static struct room *whep_room(struct conn *c, struct http_req *req, const char *
     whip_text(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
               "That watch token is for another room.\n");
   } else if (room->media == NULL || !sfu_room_ready(room->media)) {
+    cluster_pull_need(app, room); /* a room live on another node: its media comes here */
     whip_text(c, 503, "Retry-After: 2\r\n", "The broadcast has no media yet; retry shortly.\n");
-  } else if (room_viewers(room) >= app->rooms.max_viewers) {
+  } else if (room_local_viewers(room) >= app->rooms.max_viewers) {
     whip_text(c, 503, NULL, "This room is full.\n");
   } else {
     return room;

@@ -198,6 +198,23 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     for (const [n, srv] of Object.entries(nodes)) assert.ok(srv.alive(), `node ${n} is running`);
   });
 
+  step('an admin on C ends the room live on A: it ends on every node; live again, C watches again', async () => {
+    // ada, the first account, is the admin; her session works on every node.
+    const res = await fetch(`${nodes.C.url}/api/admin/rooms/end`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `onair_session=${bc.cookie}`, origin: nodes.C.url },
+      body: JSON.stringify({ room: 'ada' }),
+    });
+    assert.equal(res.status, 200, 'C ends the room');
+    await eventually(async () => /has ended/.test(await bc.page.locator('#status').textContent()),
+      'the broadcaster on A to hear the broadcast ended');
+    await eventually(async () => /has ended/.test(await viewers.C.page.locator('#banner-title').textContent()),
+      'the viewer on C to see the stream ended');
+    await eventually(async () => (await metrics(nodes.C)).onair_cluster_pulls === 0, 'C to stop pulling');
+    await goLive(bc.page, nodes.A, 'Again');
+    await assertPlays(viewers.C.page, 'the viewer on C, once ada is live again');
+  });
+
   step('a chat message acknowledged on C just before C is killed is in PostgreSQL', async () => {
     const text = 'kept through kill -9 ' + Date.now();
     await sendChat(viewers.C.page, text);
