@@ -53,6 +53,31 @@ static json_t *room_entry(struct cluster *cl, const struct room *room) {
                    "state", room_state(room), "origin", cl->node);
 }
 
+/* The rooms this node can relay to another (its own with media, replicas
+ * whose media flows here), each with the links it relays it on now. */
+static json_t *local_sources(struct app *app) {
+  json_t *sources = json_object();
+  struct rooms_iter it;
+  for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
+    if (r->media && sfu_room_ready(r->media) && (r->origin[0] == 0 || r->pull))
+      json_object_set_new(sources, r->key, json_integer(sfu_room_relays(r->media)));
+  }
+  return sources;
+}
+
+static json_t *local_counts(struct app *app, size_t *total);
+
+/* This node's entry in the directory (and its counts event). */
+static json_t *node_entry(struct cluster *cl) {
+  struct app *app = cl->app;
+  size_t total;
+  json_t *counts = local_counts(app, &total);
+  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "name", cl->node, "url", cl->url,
+                   "api", cl->api, "address", cl->address, "media_port",
+                   app->sfu ? sfu_port(app->sfu) : 0, "viewers", (json_int_t)total, "counts",
+                   counts, "sources", local_sources(app));
+}
+
 /* This node's viewers in each room (replicas too), and in all. */
 static json_t *local_counts(struct app *app, size_t *total) {
   json_t *counts = json_object();
@@ -69,12 +94,7 @@ static json_t *local_counts(struct app *app, size_t *total) {
 
 static void put_entries(struct cluster *cl) {
   struct app *app = cl->app;
-  size_t total;
-  json_t *counts = local_counts(app, &total);
-  json_t *node =
-      json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "name", cl->node, "url", cl->url, "api",
-                cl->api, "address", cl->address, "media_port", app->sfu ? sfu_port(app->sfu) : 0,
-                "viewers", (json_int_t)total, "counts", counts);
+  json_t *node = node_entry(cl);
   char *s = json_dumps(node, JSON_COMPACT);
   json_decref(node);
   if (s)
@@ -121,6 +141,7 @@ static void rooms_others(struct cluster *cl) {
 
 static void node_free(struct cluster_node *n) {
   json_decref(n->counts);
+  json_decref(n->sources);
   free(n);
 }
 
@@ -145,6 +166,9 @@ static struct cluster_node *node_apply(struct cluster *cl, json_t *v) {
   }
   json_decref(n->counts);
   n->counts = json_incref(counts);
+  json_t *sources = json_object_get(v, "sources");
+  json_decref(n->sources);
+  n->sources = json_is_object(sources) ? json_incref(sources) : NULL;
   n->viewers = (uint64_t)json_integer_value(json_object_get(v, "viewers"));
   const char *s;
   if ((s = json_string_value(json_object_get(v, "url"))))
@@ -462,12 +486,7 @@ void cluster_count_changed(struct app *app, struct room *room) {
   (void)room;
   if (cl == NULL || cl->nodes.count == 0)
     return;
-  size_t total;
-  json_t *counts = local_counts(app, &total);
-  publish(cl, json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:i, s:I, s:o}}", "t", "counts", "entry",
-                        "name", cl->node, "url", cl->url, "api", cl->api, "address", cl->address,
-                        "media_port", app->sfu ? sfu_port(app->sfu) : 0, "viewers",
-                        (json_int_t)total, "counts", counts));
+  publish(cl, json_pack("{s:s, s:o}", "t", "counts", "entry", node_entry(cl)));
 }
 
 void cluster_chat(struct app *app, struct room *room, json_t *msg) {

@@ -25,6 +25,7 @@ struct cluster_node {
   int media_port;            /* and port */
   uint64_t viewers;          /* its viewers, every room */
   json_t *counts;            /* room key -> its viewers there */
+  json_t *sources;           /* room key -> links it relays the room on: rooms it can relay */
   uint64_t seen;             /* the directory listing that last had it */
 };
 

@@ -126,6 +126,7 @@ static void on_pull_answer(void *arg, const struct http_client_resp *r) {
   }
   p->flowing = 1;
   log_ev(LOG_INFO, "cluster: pulling", LOG_S("room", p->room->name), LOG_S("node", p->origin));
+  cluster_count_changed(cl->app, p->room); /* the others hear it can relay the room now */
 }
 
 /* Signs body and POSTs it to the node's path; cb(arg) gets the answer. */
@@ -160,10 +161,35 @@ static char *pull_body(struct cluster_pull *p) {
   return s;
 }
 
+/* The links node n relays room on, or -1 when it cannot relay it. */
+static json_int_t links_of(const struct cluster_node *n, const struct room *room) {
+  json_t *v = n->sources ? json_object_get(n->sources, room->key) : NULL;
+  return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* Where to pull room from: its origin while the origin relays it on fewer
+ * than node-relay-fanout links (or with no cap); else the node relaying it
+ * on the fewest that is under the cap (a tree); else the origin anyway. */
+static struct cluster_node *pull_source(struct cluster *cl, const struct room *room) {
+  struct cluster_node *origin = cluster_node_find(cl, room->origin), *best = NULL;
+  unsigned cap = cl->app->cfg->node_fanout;
+  if (cap == 0 || origin == NULL || links_of(origin, room) < (json_int_t)cap)
+    return origin;
+  size_t slot;
+  for (struct map_entry *e = map_first(&cl->nodes, &slot); e; e = map_next(&cl->nodes, e, &slot)) {
+    struct cluster_node *n = e->value;
+    json_int_t links = links_of(n, room);
+    if (n != origin && links >= 0 && links < (json_int_t)cap &&
+        (best == NULL || links < links_of(best, room)))
+      best = n;
+  }
+  return best ? best : origin;
+}
+
 static void pull_ask(struct cluster_pull *p) {
   struct cluster *cl = p->cl;
   struct room *room = p->room;
-  struct cluster_node *n = cluster_node_find(cl, room->origin);
+  struct cluster_node *n = pull_source(cl, room);
   p->retry_at = 0;
   if (n == NULL || n->api[0] == 0 || n->media_port == 0 || cl->app->sfu == NULL) {
     p->retry_at = uv_now(cl->app->loop) + PULL_RETRY_MS; /* not in the directory yet */
@@ -173,7 +199,7 @@ static void pull_ask(struct cluster_pull *p) {
     p->retry_at = uv_now(cl->app->loop) + PULL_RETRY_MS;
     return;
   }
-  snprintf(p->origin, sizeof(p->origin), "%s", room->origin);
+  snprintf(p->origin, sizeof(p->origin), "%s", n->name); /* the origin, or an edge */
   randombytes_buf(p->link, sizeof(p->link));
   char *body = pull_body(p);
   if (body && node_request(cl, n, "/cluster/pull", body, on_pull_answer, p) == 0) {
@@ -259,7 +285,9 @@ void cluster_pulls_tick(struct cluster *cl) {
   struct cluster_pull *p = cl->pulls;
   while (p) {
     struct cluster_pull *next = p->next;
-    if (p->idle_since && now - p->idle_since >= CLUSTER_LINGER_MS)
+    /* An edge relaying the room on to others keeps its pull. */
+    int relays = p->room->media && sfu_room_relays(p->room->media) > 0;
+    if (p->idle_since && now - p->idle_since >= CLUSTER_LINGER_MS && !relays)
       pull_free(p);
     else if (!p->asking && !p->flowing && p->retry_at && now >= p->retry_at)
       pull_ask(p);
@@ -328,8 +356,10 @@ static void serve_pull(struct cluster *cl, struct conn *c, json_t *j, struct roo
       sfu_relay_out_end(room->media, lp.id);
     return http_respond(c, 204, NULL, NULL, NULL, 0);
   }
-  if (room == NULL || room->origin[0] || room->media == NULL)
-    return http_respond_error(c, 404, "no_such_room", "That room is not live here.");
+  /* The origin relays its room; an edge, a room whose media flows to it. */
+  if (room == NULL || room->media == NULL ||
+      (room->origin[0] && !(room->pull && room->pull->flowing)))
+    return http_respond_error(c, 404, "no_such_room", "That room's media is not here.");
   char *desc = NULL;
   cluster_link_key(cl, lp.id, lp.key);
   int rc = sfu_relay_out(room->media, &lp, &desc);
@@ -343,6 +373,7 @@ static void serve_pull(struct cluster *cl, struct conn *c, json_t *j, struct roo
   char *s = json_dumps(ans, JSON_COMPACT);
   json_decref(ans);
   cl->stats.relays_served++;
+  cluster_count_changed(cl->app, room); /* its links: where the next edge pulls from */
   log_ev(LOG_INFO, "cluster: relaying", LOG_S("room", room->name),
          LOG_S("node", json_string_value(json_object_get(j, "node"))));
   http_respond(c, 200, "application/json", NULL, s, s ? strlen(s) : 0);

@@ -472,6 +472,14 @@ const struct config_key config_keys[] = {
             "with the fewest viewers when that one has more than N fewer than this one (every "
             "node can pull any room). 0: never; for nodes whose URLs share the session cookie "
             "(docs/cluster.md, \"Sending viewers to nodes\")"},
+    {.key = "node-relay-fanout",
+     UNSIGNED(node_fanout, 0, 1000),
+     .def = "0",
+     .arg = "N",
+     .help = "edges a node relays a room to before new edges pull it from an edge (0: no cap)",
+     .doc = "cluster: a node that needs a room's media pulls it from the room's origin while the "
+            "origin relays it to fewer than N nodes, and from the edge relaying it to the fewest "
+            "once it does (a tree: docs/cluster.md). 0: always from the origin"},
     {.key = "oidc-issuer",
      STRING(oidc_issuer),
      .arg = "URL",

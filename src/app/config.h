@@ -83,6 +83,7 @@ struct config {
   char node_url[256];       /* where viewers reach this node; "": base_url, else from listen */
   char node_address[64];    /* the address other nodes reach this node's media at */
   unsigned node_redirect;   /* send new viewers to a node with this many fewer; 0: never */
+  unsigned node_fanout; /* links a node serves per room before edges pull from edges; 0: no cap */
 };
 
 /* What a key's text becomes, and the field type it is stored in. */

@@ -70,7 +70,8 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     redis = await startRedis();
     pg = startPostgres();
     // A node with more than one viewer over the least loaded sends new ones there.
-    const args = ['--media-consent-ms', '4000', '--node-redirect-margin', '1'];
+    // A node relays a room to one other at most: a third pulls it from an edge (a tree).
+    const args = ['--media-consent-ms', '4000', '--node-redirect-margin', '1', '--node-relay-fanout', '1'];
     for (const n of ['A', 'B', 'C']) nodes[n] = await startNode(n, redis, pg, args);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
@@ -96,13 +97,13 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
       // An account made on A signs in on B and C: one PostgreSQL.
       viewers[n] = await user('viewer' + n.toLowerCase(), nodes.A);
       await viewers[n].page.goto(`${nodes[n].url}/view/ada`);
-    }
-    for (const n of ['B', 'C']) {
       const s = await assertPlays(viewers[n].page, `viewer on ${n}`);
       t.diagnostic(`viewer on ${n}: ${s.frameWidth}x${s.frameHeight} frames=${s.framesDecoded}`);
     }
-    const a = await metrics(nodes.A);
-    assert.equal(a.onair_cluster_relays_served_total, 2, 'A relayed the room once to B and once to C');
+    // B pulled from A; A relays to one node at most, so C pulled from B.
+    assert.equal((await metrics(nodes.A)).onair_cluster_relays_served_total, 1, 'A relayed the room to B only');
+    assert.equal((await metrics(nodes.B)).onair_cluster_relays_served_total, 1, 'B relayed it on to C');
+    assert.equal((await metrics(nodes.A)).onair_media_relay_links, 1, 'A sends one copy');
     for (const n of ['B', 'C']) assert.equal((await metrics(nodes[n])).onair_cluster_pulls, 1, `${n} pulls the room`);
   });
 
@@ -144,8 +145,9 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
       'the broadcaster to see 2 watching again');
   });
 
-  step('B killed with SIGKILL: its viewer watches again on another node; the directory drops B', async t => {
+  step('B killed with SIGKILL: its viewer watches again on another node, C pulls from A now; the directory drops B', async t => {
     const page = viewers.B.page;
+    const cBefore = (await viewerStats(viewers.C.page)).framesDecoded;
     const sockets = [];
     const t0 = Date.now();
     page.on('websocket', ws => {
@@ -176,6 +178,16 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     });
     const back = Date.now() - killed;
     t.diagnostic(`the viewer decoded again ${back} ms after B was killed`);
+    // C's media came through B: its link went silent, C pulls from A.
+    let cLow = Infinity;
+    await eventually(async () => {
+      const s = await viewerStats(viewers.C.page);
+      if (!s) return null;
+      cLow = Math.min(cLow, s.framesDecoded);
+      return cLow < cBefore && s.framesDecoded >= cLow + 10 ? s : null;
+    }, 'the viewer on C to decode again, through a pull from A', 30000);
+    t.diagnostic(`the viewer on C decoded again ${Date.now() - killed} ms after B was killed`);
+    assert.equal((await metrics(nodes.A)).onair_cluster_relays_served_total, 2, 'C pulled from A');
     t.diagnostic(sockets.join('\n'));
     await eventually(async () => (await metrics(nodes.A)).onair_cluster_nodes === 2 &&
       (await metrics(nodes.C)).onair_cluster_nodes === 2, 'A and C to drop B from the directory', 15000);

@@ -161,6 +161,8 @@ static const struct key_case {
      "10.0.0.2"},
     {"node-redirect-margin", CONFIG_UNSIGNED, FIELD(node_redirect), 0, 1000000,
      "ONAIR_NODE_REDIRECT_MARGIN", NULL, "50"},
+    {"node-relay-fanout", CONFIG_UNSIGNED, FIELD(node_fanout), 0, 1000, "ONAIR_NODE_RELAY_FANOUT",
+     NULL, "8"},
     {"oidc-issuer", CONFIG_STRING, FIELD(oidc_issuer), 0, 0, "ONAIR_OIDC_ISSUER", NULL,
      "https://idp.example"},
     {"oidc-client-id", CONFIG_STRING, FIELD(oidc_client_id), 0, 0, "ONAIR_OIDC_CLIENT_ID",
