@@ -22,8 +22,8 @@ struct mb_cfg {
   int gcm;
   unsigned sizes[MB_MAX_SIZES], nsizes;
   unsigned settle_s, first_settle_s, window_s, join_conc, join_timeout_s, rcvbuf;
-  unsigned parts;  /* the window's parts: us_per_pkt is their median */
-  unsigned repeat; /* which of run-media.sh's REPEATS this run is (1, 2, ...) */
+  unsigned parts;    /* the window's parts: us_per_pkt is their median */
+  unsigned repeat;   /* which of run-media.sh's REPEATS this run is (1, 2, ...) */
   double loss_limit; /* percent */
   int janus_video_port, janus_audio_port, janus_stream;
   const char *server_cpus, *emu_cpus; /* "0", "1", "0-1", ... */
@@ -36,6 +36,10 @@ struct mb_cfg {
   unsigned twcc; /* viewers offer transport-wide cc: 0 no; k >= 1: all do, 1 in k sends feedback */
   int simulcast; /* onair: the publisher sends three layers, as Chromium (publisher.c) */
   int pub_pause; /* simulcast: media.layers turns layers off and on, as the broadcast page */
+  /* viewers mode (mb_hold) */
+  const char *room; /* the room the viewers join; NULL: our publisher's */
+  int publish;      /* 1: a publisher of our own first, as run's */
+  unsigned hold_s;  /* seconds the viewers stay once joined (SIGTERM ends it sooner) */
 };
 
 struct mb_track {
@@ -127,6 +131,7 @@ uint64_t mb_viewer_unique(const struct mb_viewer *v);
 
 /* onair.c, janus.c: signaling */
 int mb_onair_setup(void);
+int mb_onair_viewer_setup(void); /* signs the viewers' account in; mb_onair_setup does too */
 void mb_onair_join(struct mb_viewer *v);
 int mb_janus_setup(void);
 void mb_janus_join(struct mb_viewer *v);
@@ -146,5 +151,8 @@ int mb_cpu_in(const char *list, int cpu); /* 1 when cpu is in list ("0", "1-3", 
 
 /* run.c */
 int mb_run(const struct mb_cfg *cfg);
+/* viewers mode: cfg->sizes[0] viewers join and stay cfg->hold_s seconds;
+ * JSON lines "joined" and "held" give each viewer's packets. */
+int mb_hold(const struct mb_cfg *cfg);
 
 #endif

@@ -14,6 +14,8 @@ int mb_report_main(int argc, char **argv);
 
 static const char usage[] =
     "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
+    "       onair-media-bench viewers --http HOST:PORT --count N [--room NAME | --publish 1]\n"
+    "                                 [--seconds S] [run's options]\n"
     "       onair-media-bench floor [--seconds S] [--reader-cpus LIST] [--media-host IP]\n"
     "                               [--viewer-net NETNS_PATH,ADDRESS]\n"
     "                               [--video WxH] [--kbps K] [--out FILE]\n"
@@ -31,7 +33,10 @@ static const char usage[] =
     "  --pub-simulcast 0|1 (onair: the publisher sends layers l, m, h as Chromium does)\n"
     "  --pub-pause 0|1 (simulcast: media.layers turns layers off and on, as the page; default 1)\n"
     "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n"
-    "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n";
+    "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n"
+    "viewers: N viewers join onair's room NAME (or, with --publish 1, our publisher's);\n"
+    "  {\"kind\":\"joined\",\"rtp\":[each viewer's packets],...} once all are live or failed;\n"
+    "  they stay S seconds (default 60; SIGTERM ends it sooner); {\"kind\":\"held\",...}\n";
 
 static int parse_uint(const char *s, unsigned *out) {
   char *end;
@@ -106,6 +111,7 @@ static void cfg_defaults(struct mb_cfg *c) {
   c->sample_every = 128;
   c->twcc = 1;
   c->pub_pause = 1;
+  c->hold_s = 60;
 }
 
 static int set_option(struct mb_cfg *c, const char *k, const char *v) {
@@ -119,8 +125,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return parse_host_port(v, &c->http_host, &c->http_port);
   if (!strcmp(k, "--profile"))
     return c->gcm = !strcmp(v, "gcm"), strcmp(v, "gcm") && strcmp(v, "cm") ? -1 : 0;
-  if (!strcmp(k, "--sizes"))
+  if (!strcmp(k, "--sizes") || !strcmp(k, "--count"))
     return parse_sizes(c, v);
+  if (!strcmp(k, "--room"))
+    return c->room = v, *v && strlen(v) < 64 && !strpbrk(v, "\"\\") ? 0 : -1;
   if (!strcmp(k, "--media-host"))
     return c->media_host = v, 0;
   if (!strcmp(k, "--server-cpus"))
@@ -170,6 +178,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return c->drop_every = u, 0;
   if (!strcmp(k, "--pub-simulcast"))
     return c->simulcast = (int)u, u <= 1 ? 0 : -1;
+  if (!strcmp(k, "--publish"))
+    return c->publish = (int)u, u <= 1 ? 0 : -1;
+  if (!strcmp(k, "--seconds"))
+    return c->hold_s = u, 0;
   if (!strcmp(k, "--pub-pause"))
     return c->pub_pause = (int)u, u <= 1 ? 0 : -1;
   if (!strcmp(k, "--twcc"))
@@ -181,18 +193,39 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
   return -1;
 }
 
-static int run_main(int argc, char **argv) {
-  struct mb_cfg c;
+/* Reads the options after the mode into c; -1 (usage printed) on a bad one. */
+static int parse_options(struct mb_cfg *c, int argc, char **argv) {
   int i;
 
-  cfg_defaults(&c);
+  cfg_defaults(c);
   for (i = 2; i + 1 < argc; i += 2)
-    if (set_option(&c, argv[i], argv[i + 1]) < 0) {
+    if (set_option(c, argv[i], argv[i + 1]) < 0) {
       fprintf(stderr, "onair-media-bench: bad option %s %s\n%s", argv[i], argv[i + 1], usage);
-      return 2;
+      return -1;
     }
-  if (i != argc || !c.http_host || c.pid <= 0 ||
-      (!strcmp(c.server, "janus") && (!c.janus_video_port || !c.janus_audio_port))) {
+  if (i != argc || !c->http_host)
+    return fputs(usage, stderr), -1;
+  return 0;
+}
+
+static int viewers_main(int argc, char **argv) {
+  struct mb_cfg c;
+
+  if (parse_options(&c, argc, argv) < 0)
+    return 2;
+  if (c.nsizes != 1 || (c.room && c.publish) || strcmp(c.server, "onair") != 0)
+    return fputs(usage, stderr), 2;
+  if (!c.label)
+    c.label = c.server;
+  return mb_hold(&c);
+}
+
+static int run_main(int argc, char **argv) {
+  struct mb_cfg c;
+
+  if (parse_options(&c, argc, argv) < 0)
+    return 2;
+  if (c.pid <= 0 || (!strcmp(c.server, "janus") && (!c.janus_video_port || !c.janus_audio_port))) {
     fputs(usage, stderr);
     return 2;
   }
@@ -245,6 +278,8 @@ int main(int argc, char **argv) {
     return stream_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "run"))
     return run_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "viewers"))
+    return viewers_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "floor"))
     return mb_floor_main(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "report"))

@@ -136,15 +136,21 @@ static void caster_closed(struct mb_hc *h, const char *why) {
 
 static const struct mb_hc_ops caster_ops = {caster_connected, NULL, caster_text, caster_closed};
 
+int mb_onair_viewer_setup(void) {
+  struct mb_emu *e = &mb_emu;
+
+  snprintf(e->origin, sizeof(e->origin), "http://%s:%d", e->cfg->http_host, e->cfg->http_port);
+  return sign_in(VIEWER, e->viewer_cookie, sizeof(e->viewer_cookie));
+}
+
 int mb_onair_setup(void) {
   struct mb_emu *e = &mb_emu;
   const struct mb_cfg *cfg = e->cfg;
   int64_t start = mb_now();
   int fd;
 
-  snprintf(e->origin, sizeof(e->origin), "http://%s:%d", cfg->http_host, cfg->http_port);
-  if (sign_in(CASTER, e->caster_cookie, sizeof(e->caster_cookie)) < 0 ||
-      sign_in(VIEWER, e->viewer_cookie, sizeof(e->viewer_cookie)) < 0)
+  if (mb_onair_viewer_setup() < 0 ||
+      sign_in(CASTER, e->caster_cookie, sizeof(e->caster_cookie)) < 0)
     return -1;
   if ((fd = mb_udp_socket(cfg->media_host, 0)) < 0)
     return -1;
@@ -175,7 +181,10 @@ static void viewer_text(struct mb_hc *h, char *text, size_t len) {
     return;
   }
   if (mb_json_type_is(text, "hello")) {
-    mb_hc_ws_send(h, "{\"type\":\"room.join\",\"room\":\"" CASTER "\"}");
+    char join[160];
+    snprintf(join, sizeof(join), "{\"type\":\"room.join\",\"room\":\"%s\"}",
+             mb_emu.cfg->room ? mb_emu.cfg->room : CASTER);
+    mb_hc_ws_send(h, join);
   } else if ((mb_json_type_is(text, "room.joined") && strstr(text, "\"media_ready\":true")) ||
              mb_json_type_is(text, "media.ready")) {
     if (!v->offered++)

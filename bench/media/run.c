@@ -148,6 +148,19 @@ static void run_for(int64_t dur, int (*done)(void)) {
   }
 }
 
+/* Joins the viewers [started, n) (join_conc at a time); those a server
+ * cannot take in time never start, and count as failed. */
+static void join_all(unsigned n) {
+  struct mb_emu *e = &mb_emu;
+
+  e->target = n;
+  run_for((int64_t)e->cfg->join_timeout_s * 3 * NS, all_joined);
+  if (!all_joined()) {
+    e->target = e->started;
+    run_for((int64_t)e->cfg->join_timeout_s * NS, all_joined);
+  }
+}
+
 static int by_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
 
@@ -389,14 +402,7 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   int64_t t0 = mb_now();
   int stop;
 
-  e->target = n;
-  run_for((int64_t)cfg->join_timeout_s * 3 * NS, all_joined);
-  if (!all_joined()) {
-    /* A server that cannot take them in time: the rest never start (they
-     * count as failed joins) and those under way get their own timeout. */
-    e->target = e->started;
-    run_for((int64_t)cfg->join_timeout_s * NS, all_joined);
-  }
+  join_all(n);
   json_object_set_new(row, "join_s", num((mb_now() - t0) / 1e9));
   /* After the first joins both onair and the emulator spent about a CPU
    * second more within some 15 s (N = 50 measured at 20 and 31 us a
@@ -411,16 +417,16 @@ static int step(unsigned n, unsigned prev, const struct mb_proc *base) {
   measure_window(row, base, n);
   delay_stats(row);
   stop = judge(row, n);
-  mb_log(
-      "%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
-      "join p50 %.0f ms, emulator %.0f %% of a core; twcc feedback from %.0f viewers, %.0f/s "
-      "(onair took %.0f/s); layer switches %.0f (%.0f in all)%s%s",
-      cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
-      row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
-      row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), row_num(row, "twcc_viewers"),
-      row_num(row, "twcc_fb_per_s"), row_num(row, "srv_feedback_per_s"),
-      row_num(row, "srv_switches"), row_num(row, "srv_switches_total"), stop ? ", stop: limit " : "",
-      stop ? json_string_value(json_object_get(row, "limit")) : "");
+  mb_log("%s %s N=%u: %.2f us/pkt, %.0f pkt/s, loss %.3f %%, %.1f KiB/viewer, p99 %.1f ms, "
+         "join p50 %.0f ms, emulator %.0f %% of a core; twcc feedback from %.0f viewers, %.0f/s "
+         "(onair took %.0f/s); layer switches %.0f (%.0f in all)%s%s",
+         cfg->label, cfg->gcm ? "gcm" : "cm", n, row_num(row, "us_per_pkt"), row_num(row, "pps"),
+         row_num(row, "loss_pct"), row_num(row, "kib_per_viewer"), row_num(row, "delay_ms_p99"),
+         row_num(row, "join_ms_p50"), 100 * row_num(row, "emu_cpu"), row_num(row, "twcc_viewers"),
+         row_num(row, "twcc_fb_per_s"), row_num(row, "srv_feedback_per_s"),
+         row_num(row, "srv_switches"), row_num(row, "srv_switches_total"),
+         stop ? ", stop: limit " : "",
+         stop ? json_string_value(json_object_get(row, "limit")) : "");
   emit(row);
   json_decref(row);
   return stop || e->fatal || interrupted;
@@ -522,13 +528,16 @@ static void pub_setup(const struct mb_cfg *cfg) {
   mb_rand(&p->ssrc_a, 4);
 }
 
-static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
+/* publish 0: viewers only, of a publisher not ours (viewers mode). */
+static int run_setup(const struct mb_cfg *cfg, unsigned maxn, int publish) {
   struct mb_emu *e = &mb_emu;
   unsigned i;
 
-  if (mb_srtp_init() < 0 || mb_loop_init() < 0 ||
-      mb_dtls_init(&e->dtls, cfg->gcm) < 0)
+  e->caster.io.fd = -1;
+  if (mb_srtp_init() < 0 || mb_loop_init() < 0 || mb_dtls_init(&e->dtls, cfg->gcm) < 0)
     return -1;
+  if (!publish)
+    goto viewers;
   if (cfg->stream_file
           ? mb_stream_load(&e->st, cfg->stream_file) < 0
           : mb_stream_make(&e->st, cfg->width, cfg->height, cfg->kbps, cfg->stream_s) < 0) {
@@ -541,12 +550,79 @@ static int run_setup(const struct mb_cfg *cfg, unsigned maxn) {
   }
   pub_setup(cfg);
   emit_stream();
+viewers:
   if (!(e->v = calloc(maxn, sizeof(*e->v))))
     return -1;
   for (i = 0; i < maxn; i++)
     e->v[i].udp.fd = e->v[i].hc.io.fd = e->v[i].conn.fd = -1;
   e->nv = maxn;
+  if (!publish)
+    return mb_onair_viewer_setup();
   return strcmp(cfg->server, "onair") == 0 ? mb_onair_setup() : mb_janus_setup();
+}
+
+static void run_close(void) {
+  struct mb_emu *e = &mb_emu;
+  unsigned i;
+
+  for (i = 0; i < e->nv; i++)
+    mb_viewer_close(&e->v[i]);
+  mb_pub_stop(&e->pub);
+  mb_hc_close(&e->caster);
+}
+
+static void signals_catch(void) {
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+/* {"kind":kind,"n":N,"live":L,"failed":F,"rtp":[each viewer's RTP packets so far],
+ * "why":the first failure's reason or null}. */
+static void emit_viewers(const char *kind, unsigned n) {
+  struct mb_emu *e = &mb_emu;
+  json_t *row = json_object(), *rtp = json_array();
+  const char *why = NULL;
+  unsigned i, live = 0, failed = 0;
+
+  for (i = 0; i < n; i++) {
+    const struct mb_viewer *v = &e->v[i];
+    live += v->state == V_LIVE;
+    failed += v->state == V_FAILED || i >= e->started;
+    if (v->state == V_FAILED && !why)
+      why = v->why;
+    json_array_append_new(rtp, json_integer((json_int_t)v->rtp));
+  }
+  json_object_set_new(row, "kind", json_string(kind));
+  json_object_set_new(row, "room", json_string(e->cfg->room ? e->cfg->room : "benchcaster"));
+  json_object_set_new(row, "n", json_integer(n));
+  json_object_set_new(row, "live", json_integer(live));
+  json_object_set_new(row, "failed", json_integer(failed));
+  json_object_set_new(row, "why", why ? json_string(why) : json_null());
+  json_object_set_new(row, "rtp", rtp);
+  emit(row);
+  json_decref(row);
+}
+
+int mb_hold(const struct mb_cfg *cfg) {
+  struct mb_emu *e = &mb_emu;
+  unsigned n = cfg->sizes[0];
+  int rc = 1;
+
+  e->cfg = cfg;
+  signals_catch();
+  if (run_setup(cfg, n, cfg->publish) < 0) {
+    mb_log("viewers: set-up failed");
+    goto out;
+  }
+  join_all(n);
+  emit_viewers("joined", n);
+  run_for((int64_t)cfg->hold_s * NS, NULL);
+  emit_viewers("held", n);
+  rc = e->fatal ? 1 : 0;
+out:
+  run_close();
+  return rc;
 }
 
 int mb_run(const struct mb_cfg *cfg) {
@@ -556,12 +632,10 @@ int mb_run(const struct mb_cfg *cfg) {
   int rc = 1;
 
   e->cfg = cfg;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGPIPE, SIG_IGN);
+  signals_catch();
   for (i = 0; i < cfg->nsizes; i++)
     maxn = cfg->sizes[i] > maxn ? cfg->sizes[i] : maxn;
-  if (run_setup(cfg, maxn) < 0) {
+  if (run_setup(cfg, maxn, 1) < 0) {
     mb_log("%s: set-up failed", cfg->server);
     goto out;
   }
@@ -574,9 +648,6 @@ int mb_run(const struct mb_cfg *cfg) {
   }
   rc = e->fatal || interrupted ? 1 : 0;
 out:
-  for (i = 0; i < e->nv; i++)
-    mb_viewer_close(&e->v[i]);
-  mb_pub_stop(&e->pub);
-  mb_hc_close(&e->caster);
+  run_close();
   return rc;
 }

@@ -32,7 +32,7 @@
 #include "media/twcc.h"
 
 #define BATCH 32
-#define GRO_BUF 65536 /* bytes of a receive buffer: a whole GSO message */
+#define GRO_BUF 65536            /* bytes of a receive buffer: a whole GSO message */
 #define NACK_RETRY_NS 30000000LL /* a browser's retry comes after about an RTT */
 #define NACK_TRIES 3
 #define RR_EVERY_NS 1000000000LL
@@ -174,7 +174,8 @@ static void decrypt_sample(struct mb_viewer *v, struct mb_track *t, uint8_t *p, 
     return;
   if (v->first_video_key == 0)
     v->first_video_key = key ? 1 : -1;
-  if (key && w == mb_emu.st.width && ht == mb_emu.st.height) {
+  /* A publisher not ours (viewers mode: no stream of our own) may send any size. */
+  if (key && (!mb_emu.st.width || (w == mb_emu.st.width && ht == mb_emu.st.height))) {
     v->keys++;
     if (!v->t_key) {
       v->t_key = now;
