@@ -14,7 +14,7 @@ int mb_report_main(int argc, char **argv);
 
 static const char usage[] =
     "usage: onair-media-bench run --server onair|janus --http HOST:PORT --pid PID [options]\n"
-    "       onair-media-bench viewers --http HOST:PORT --count N [--room NAME | --publish 1]\n"
+    "       onair-media-bench viewers --http HOST:PORT --count N [--room NAME] [--publish 1]\n"
     "                                 [--seconds S] [run's options]\n"
     "       onair-media-bench floor [--seconds S] [--reader-cpus LIST] [--media-host IP]\n"
     "                               [--viewer-net NETNS_PATH,ADDRESS]\n"
@@ -34,7 +34,8 @@ static const char usage[] =
     "  --pub-pause 0|1 (simulcast: media.layers turns layers off and on, as the page; default 1)\n"
     "  --label NAME (the rows' server name, for a variant such as onair-nogso)\n"
     "  --viewer-net NETNS_PATH,ADDRESS (the viewers' sockets in that network namespace)\n"
-    "viewers: N viewers join onair's room NAME (or, with --publish 1, our publisher's);\n"
+    "viewers: N (0 or more) viewers join onair's room NAME (default benchcaster); --publish 1:\n"
+    "  our publisher first, signed in as NAME;\n"
     "  {\"kind\":\"joined\",\"rtp\":[each viewer's packets],...} once all are live or failed;\n"
     "  they stay S seconds (default 60; SIGTERM ends it sooner); {\"kind\":\"held\",...}\n";
 
@@ -125,8 +126,10 @@ static int set_option(struct mb_cfg *c, const char *k, const char *v) {
     return parse_host_port(v, &c->http_host, &c->http_port);
   if (!strcmp(k, "--profile"))
     return c->gcm = !strcmp(v, "gcm"), strcmp(v, "gcm") && strcmp(v, "cm") ? -1 : 0;
-  if (!strcmp(k, "--sizes") || !strcmp(k, "--count"))
+  if (!strcmp(k, "--sizes"))
     return parse_sizes(c, v);
+  if (!strcmp(k, "--count")) /* viewers mode: 0 is allowed */
+    return c->nsizes = 1, parse_uint(v, &c->sizes[0]);
   if (!strcmp(k, "--room"))
     return c->room = v, *v && strlen(v) < 64 && !strpbrk(v, "\"\\") ? 0 : -1;
   if (!strcmp(k, "--media-host"))
@@ -213,7 +216,7 @@ static int viewers_main(int argc, char **argv) {
 
   if (parse_options(&c, argc, argv) < 0)
     return 2;
-  if (c.nsizes != 1 || (c.room && c.publish) || strcmp(c.server, "onair") != 0)
+  if (c.nsizes != 1 || strcmp(c.server, "onair") != 0)
     return fputs(usage, stderr), 2;
   if (!c.label)
     c.label = c.server;

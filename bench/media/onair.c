@@ -150,7 +150,7 @@ int mb_onair_setup(void) {
   int fd;
 
   if (mb_onair_viewer_setup() < 0 ||
-      sign_in(CASTER, e->caster_cookie, sizeof(e->caster_cookie)) < 0)
+      sign_in(cfg->room ? cfg->room : CASTER, e->caster_cookie, sizeof(e->caster_cookie)) < 0)
     return -1;
   if ((fd = mb_udp_socket(cfg->media_host, 0)) < 0)
     return -1;

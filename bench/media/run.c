@@ -551,7 +551,7 @@ static int run_setup(const struct mb_cfg *cfg, unsigned maxn, int publish) {
   pub_setup(cfg);
   emit_stream();
 viewers:
-  if (!(e->v = calloc(maxn, sizeof(*e->v))))
+  if (!(e->v = calloc(maxn ? maxn : 1, sizeof(*e->v))))
     return -1;
   for (i = 0; i < maxn; i++)
     e->v[i].udp.fd = e->v[i].hc.io.fd = e->v[i].conn.fd = -1;
