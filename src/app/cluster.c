@@ -481,12 +481,19 @@ void cluster_room_ended(struct app *app, struct room *room, const char *reason) 
   publish(cl, json_pack("{s:s, s:s, s:s}", "t", "end", "room", room->name, "reason", reason));
 }
 
+static void on_counts(uv_timer_t *t) {
+  struct cluster *cl = t->data;
+  publish(cl, json_pack("{s:s, s:o}", "t", "counts", "entry", node_entry(cl)));
+}
+
+/* The entry goes out within CLUSTER_COUNTS_MS, once however many viewers
+ * came and went meanwhile (it lists every room: a join must not cost that). */
 void cluster_count_changed(struct app *app, struct room *room) {
   struct cluster *cl = app->cluster;
   (void)room;
-  if (cl == NULL || cl->nodes.count == 0)
+  if (cl == NULL || cl->nodes.count == 0 || uv_is_active((uv_handle_t *)&cl->counts))
     return;
-  publish(cl, json_pack("{s:s, s:o}", "t", "counts", "entry", node_entry(cl)));
+  uv_timer_start(&cl->counts, on_counts, CLUSTER_COUNTS_MS, 0);
 }
 
 void cluster_chat(struct app *app, struct room *room, json_t *msg) {
@@ -666,6 +673,9 @@ int cluster_start(struct app *app) {
     goto out_bus;
   }
   uv_timer_init(app->loop, &cl->renew);
+  uv_timer_init(app->loop, &cl->counts);
+  cl->counts.data = cl;
+  cl->handles = 2;
   cl->renew.data = cl;
   uv_timer_start(&cl->renew, on_renew, CLUSTER_RENEW_MS, CLUSTER_RENEW_MS);
   app->cluster = cl;
@@ -685,7 +695,11 @@ out_free:
 
 /* The cluster's last handle closed: its memory goes (it no longer looks
  * at the app, which may be gone). */
-static void on_renew_closed(uv_handle_t *h) { free(h->data); }
+static void on_timer_closed(uv_handle_t *h) {
+  struct cluster *cl = h->data;
+  if (--cl->handles == 0)
+    free(cl);
+}
 
 void cluster_close(struct app *app) {
   struct cluster *cl = app->cluster;
@@ -702,7 +716,8 @@ void cluster_close(struct app *app) {
     node_free(e->value);
   map_free(&cl->nodes);
   app->cluster = NULL;
-  uv_close((uv_handle_t *)&cl->renew, on_renew_closed);
+  uv_close((uv_handle_t *)&cl->renew, on_timer_closed);
+  uv_close((uv_handle_t *)&cl->counts, on_timer_closed);
 }
 
 void cluster_get_stats(const struct app *app, struct cluster_stats *out) {

@@ -19,6 +19,7 @@ struct http_req;
 #define CLUSTER_TTL_S 6         /* and expire this long after the last put */
 #define CLUSTER_LINGER_MS 30000 /* a pull with no viewer left stops after this */
 #define CLUSTER_CLOCK_SKEW_S 60 /* a node request's time may be off by this much */
+#define CLUSTER_COUNTS_MS 100   /* a node's viewer counts go out at most this often */
 
 struct cluster_stats {
   uint64_t nodes;          /* nodes in the directory, this one included */

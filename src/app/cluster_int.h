@@ -61,6 +61,8 @@ struct cluster {
    * asked for before the event. */
   uint64_t rooms_sent, rooms_done;
   uv_timer_t renew;
+  uv_timer_t counts; /* coalesces counts events: one per COUNTS_MS however many joins */
+  unsigned handles;  /* timers not yet closed; the memory goes with the last */
   uint64_t up_since; /* when the bus last came up (loop time, ms) */
   struct http_client *http;
   struct cluster_pull *pulls;

@@ -23,24 +23,26 @@
 #define PULL_RETRY_MS 1000
 #define PULL_BODY_MAX 2048 /* bytes of a node request */
 
-void cluster_link_key(const struct cluster *cl, const uint8_t id[CLUSTER_LINK_ID],
-                      uint8_t key[32]) {
+/* HMAC-SHA256 under the cluster secret of label (may be "") then data. */
+static void secret_mac(const struct cluster *cl, const char *label, const void *data, size_t len,
+                       uint8_t mac[32]) {
   const char *secret = cl->app->cfg->cluster_secret;
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, (const uint8_t *)secret, strlen(secret));
-  crypto_auth_hmacsha256_update(&st, (const uint8_t *)"onair link key", 14);
-  crypto_auth_hmacsha256_update(&st, id, CLUSTER_LINK_ID);
-  crypto_auth_hmacsha256_final(&st, key);
+  crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label));
+  crypto_auth_hmacsha256_update(&st, data, len);
+  crypto_auth_hmacsha256_final(&st, mac);
+}
+
+void cluster_link_key(const struct cluster *cl, const uint8_t id[CLUSTER_LINK_ID],
+                      uint8_t key[32]) {
+  secret_mac(cl, "onair link key", id, CLUSTER_LINK_ID, key);
 }
 
 /* The hex HMAC of a node request's body under the cluster secret. */
 static void request_mac(const struct cluster *cl, const char *body, size_t len, char hex[65]) {
-  const char *secret = cl->app->cfg->cluster_secret;
   uint8_t mac[32];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, (const uint8_t *)secret, strlen(secret));
-  crypto_auth_hmacsha256_update(&st, (const uint8_t *)body, len);
-  crypto_auth_hmacsha256_final(&st, mac);
+  secret_mac(cl, "", body, len, mac);
   sodium_bin2hex(hex, 65, mac, sizeof(mac));
 }
 
