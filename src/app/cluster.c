@@ -48,9 +48,11 @@ static void publish(struct cluster *cl, json_t *j) {
 /* ---- this node's entries ---- */
 
 static json_t *room_entry(struct cluster *cl, const struct room *room) {
-  return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "name", room->name, "title", room->title,
-                   "owner_id", (json_int_t)room->owner_id, "since", (json_int_t)room->since_ms,
-                   "state", room_state(room), "origin", cl->node);
+  return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s}", "name", room->name, "title",
+                   room->title, "owner_id", (json_int_t)room->owner_id, "since",
+                   (json_int_t)room->since_ms, "state", room_state(room), "origin", cl->node,
+                   "claimed", (json_int_t)room->claimed_ms, "source",
+                   room->encoder ? "encoder" : "browser");
 }
 
 /* The rooms this node can relay to another (its own with media, replicas
@@ -295,10 +297,17 @@ static void replica_apply(struct cluster *cl, json_t *v, uint64_t listing) {
       strlen(title) >= sizeof(((struct room *)0)->title))
     return;
   struct room *room = rooms_find(&app->rooms, name, strlen(name));
+  json_int_t claimed = json_integer_value(json_object_get(v, "claimed"));
   if (room && room->origin[0] == 0) {
-    log_ev(LOG_WARN, "cluster: a room live here is announced by another node", LOG_S("room", name),
-           LOG_S("node", origin));
-    return;
+    /* Live here and there: the later claim keeps it (its broadcaster went
+     * live, or came back, on that node). */
+    if (claimed < room->claimed_ms ||
+        (claimed == room->claimed_ms && strcmp(origin, cl->node) < 0)) {
+      log_ev(LOG_WARN, "cluster: a room live here is announced by another node",
+             LOG_S("room", name), LOG_S("node", origin));
+      return;
+    }
+    live_room_yield(app, room, origin);
   }
   if (room && strcmp(room->origin, origin) != 0) {
     /* Its broadcaster went live again on another node: pull from there. */
@@ -321,8 +330,38 @@ static void replica_apply(struct cluster *cl, json_t *v, uint64_t listing) {
     room_others(cl, room);
   }
   room->origin_seen = listing;
+  room->origin_lost_until = 0;
+  room->claimed_ms = claimed;
+  room->origin_encoder = json_is_string(json_object_get(v, "source")) &&
+                         strcmp(json_string_value(json_object_get(v, "source")), "encoder") == 0;
   replica_title(cl, room, title);
   replica_state(cl, room, strcmp(state, "reconnecting") == 0);
+}
+
+/* Replicas whose entry expired: their origin died (or ended them unheard).
+ * Each waits reconnect-grace-ms for its broadcaster to come back on some
+ * node (which then takes it over), then ends. */
+static void replicas_lost(struct cluster *cl, uint64_t listing) {
+  uint64_t now = uv_now(cl->app->loop), grace = cl->app->cfg->reconnect_grace_ms;
+  struct rooms_iter it;
+  struct room *r = rooms_first(&cl->app->rooms, &it);
+  while (r) {
+    struct room *next = rooms_next(&cl->app->rooms, &it);
+    if (r->origin[0] && r->origin_seen < listing) {
+      if (grace && r->origin_lost_until == 0) {
+        log_ev(LOG_INFO, "cluster: room gone from the directory; its broadcaster may come back",
+               LOG_S("room", r->name), LOG_S("node", r->origin));
+        r->origin_lost_until = now + grace;
+        replica_state(cl, r, 1);
+      } else if (now >= r->origin_lost_until) {
+        log_ev(LOG_INFO, "cluster: room gone from the directory", LOG_S("room", r->name),
+               LOG_S("node", r->origin));
+        room_end(cl->app, r, "gone");
+        next = rooms_first(&cl->app->rooms, &it); /* the registry changed */
+      }
+    }
+    r = next;
+  }
 }
 
 static void on_rooms(void *arg, int rc, const char *const *values, size_t nvalues) {
@@ -336,21 +375,8 @@ static void on_rooms(void *arg, int rc, const char *const *values, size_t nvalue
       replica_apply(cl, v, listing);
     json_decref(v);
   }
-  /* Replicas whose entry expired: their origin ended them or died. */
-  if (!settled(cl))
-    return;
-  struct rooms_iter it;
-  struct room *r = rooms_first(&cl->app->rooms, &it);
-  while (r) {
-    struct room *next = rooms_next(&cl->app->rooms, &it);
-    if (r->origin[0] && r->origin_seen < listing) {
-      log_ev(LOG_INFO, "cluster: room gone from the directory", LOG_S("room", r->name),
-             LOG_S("node", r->origin));
-      room_end(cl->app, r, "gone");
-      next = rooms_first(&cl->app->rooms, &it); /* the registry changed */
-    }
-    r = next;
-  }
+  if (settled(cl))
+    replicas_lost(cl, listing);
 }
 
 static void on_renew(uv_timer_t *t) {

@@ -77,6 +77,7 @@ static void on_pull_closed(struct sfu_owner *o, const char *why) {
   if (room->media)
     sfu_room_free(room->media);
   room->media = NULL;
+  whep_room_ended(room); /* their media went with it: players POST again */
   p->flowing = 0;
   p->retry_at = uv_now(p->cl->app->loop) + PULL_RETRY_MS;
   room_send_to(room, json_pack("{s:s, s:s}", "type", "media.closed", "reason", "origin"), 0);
@@ -266,6 +267,7 @@ static void pull_free(struct cluster_pull *p) {
   if (room->media)
     sfu_room_free(room->media);
   room->media = NULL;
+  whep_room_ended(room);
   room->pull = NULL;
   p->room = NULL;
   if (!p->asking)

@@ -382,6 +382,50 @@ static void room_resume(struct app *app, struct room *room, struct client *cl, c
   cluster_room_changed(app, room);
 }
 
+/* The user's room is live on another node (a replica here) and its
+ * broadcaster is back here: this node takes it over, with a later claim
+ * (docs/cluster.md, "A node dies"); the other node, if alive, hears it and
+ * lets go (live_room_yield). The caller attaches the broadcaster. */
+static void room_take(struct app *app, struct room *room) {
+  log_ev(LOG_INFO, "cluster: room taken over", LOG_S("room", room->name),
+         LOG_S("from", room->origin));
+  cluster_pull_end(app, room); /* the replica's media and players go */
+  room->origin[0] = 0;
+  room->origin_reconnecting = 0;
+  room->origin_encoder = 0;
+  room->origin_lost_until = 0;
+  int64_t now = session_now_ms();
+  room->claimed_ms = now > room->claimed_ms ? now : room->claimed_ms + 1;
+}
+
+void live_room_yield(struct app *app, struct room *room, const char *origin) {
+  struct client *bc = room->broadcaster;
+  if (bc) {
+    bc->room = NULL;
+    bc->broadcaster = 0;
+    if (!bc->closed)
+      client_send(bc, json_pack("{s:s, s:s, s:s}", "type", "live.ended", "room", room->name,
+                                "reason", "replaced"));
+  }
+  room->broadcaster = NULL;
+  if (room->media)
+    sfu_room_free(room->media);
+  room->media = NULL;
+  whep_room_ended(room);
+  if (room->encoder)
+    whip_room_ended(room->encoder);
+  room->encoder = NULL;
+  snprintf(room->origin, sizeof(room->origin), "%s", origin);
+  room->origin_reconnecting = 1; /* until the new origin's entry says live */
+  room_send_to(room,
+               json_pack("{s:s, s:s, s:I}", "type", "room.reconnecting", "room", room->name,
+                         "grace_ms", (json_int_t)app->cfg->reconnect_grace_ms),
+               0);
+  log_ev(LOG_INFO, "cluster: room taken over by another node", LOG_S("room", room->name),
+         LOG_S("node", origin));
+  rooms_changed(app);
+}
+
 /* Opens the user's own room with cl as its broadcaster. */
 static void room_start(struct app *app, struct client *cl, const char *title) {
   struct room *room;
@@ -414,22 +458,18 @@ static void on_live_start(struct client *cl, json_t *msg, size_t len) {
   /* The room is the user's own, whatever the message says. A reconnecting
    * one resumes; a live one on another connection (an old tab) is replaced. */
   struct room *old = rooms_find(&app->rooms, cl->user, strlen(cl->user));
-  if (old && old->origin[0]) {
-    client_error(cl, "live_elsewhere",
-                 "You are live on another server of this site; end that broadcast first.",
-                 "live.start");
-    return;
-  }
   if (old) {
     if (old->owner_id != cl->user_id) {
       client_error(cl, "not_broadcaster", "That room belongs to someone else.", "live.start");
       return;
     }
-    if (old->encoder) {
+    if (old->encoder || old->origin_encoder) {
       client_error(cl, "encoder_live", "Your encoder is live; stop it before going live here.",
                    "live.start");
       return;
     }
+    if (old->origin[0]) /* live on another node: it moves here */
+      room_take(app, old);
     if (old->broadcaster == NULL) {
       room_resume(app, old, cl, title);
       return;
@@ -450,12 +490,14 @@ static void on_live_resume(struct client *cl, json_t *msg, size_t len) {
   }
   struct room *room = rooms_find(&app->rooms, cl->user, strlen(cl->user));
   if (room == NULL || room->owner_id != cl->user_id || room->broadcaster || room->encoder ||
-      room->origin[0]) {
+      room->origin_encoder) {
     client_error(cl, "no_such_room", "Your broadcast ended while you were disconnected.",
                  "live.resume");
     return;
   }
   viewer_leave(app, cl);
+  if (room->origin[0]) /* its node died, or this page reconnected to another */
+    room_take(app, room);
   room_resume(app, room, cl, NULL);
 }
 
@@ -631,15 +673,28 @@ int live_encoder_start(struct app *app, int64_t user_id, const char *user, struc
                        struct sfu_owner *media, struct room **out) {
   if (app->sfu == NULL)
     return -ENOTCONN;
-  struct room *room;
-  int rc = rooms_open(&app->rooms, user, user_id, NULL, session_now_ms(), &room);
-  if (rc < 0)
-    return rc;
+  struct room *room = rooms_find(&app->rooms, user, strlen(user));
+  int taken = room && room->origin[0] && room->owner_id == user_id &&
+              (room->origin_reconnecting || room->origin_lost_until);
+  if (taken) { /* waiting for its broadcaster on a node that died or let go */
+    room_take(app, room);
+    room_send_to(room,
+                 json_pack("{s:s, s:s, s:s}", "type", "room.resumed", "room", room->name,
+                           "broadcaster_peer", ""),
+                 0);
+  } else {
+    int rc = rooms_open(&app->rooms, user, user_id, NULL, session_now_ms(), &room);
+    if (rc < 0)
+      return rc;
+  }
   room->encoder = w;
   room->media = sfu_room_new(app->sfu, media);
   if (room->media == NULL) {
     room->encoder = NULL;
-    rooms_close(&app->rooms, room);
+    if (taken)
+      room_end(app, room, "failed");
+    else
+      rooms_close(&app->rooms, room);
     return -ENOMEM;
   }
   *out = room;

@@ -48,6 +48,10 @@ void room_send(struct room *room, json_t *j);
 const char *msg_str(json_t *msg, const char *key, size_t *len);
 /* Ends room: viewers get room.ended, the broadcaster live.ended. */
 void room_end(struct app *app, struct room *room, const char *reason);
+/* Another node took room over (a later claim, docs/cluster.md): its
+ * broadcaster here gets live.ended "replaced", its media goes, and it
+ * becomes a replica of origin, its viewers kept. */
+void live_room_yield(struct app *app, struct room *room, const char *origin);
 /* The room list changed: watchers hear within 100 ms, once. */
 void rooms_changed(struct app *app);
 /* A viewer count changed: the room hears within 100 ms (rooms_take_changed). */

@@ -70,6 +70,7 @@ int rooms_open(struct rooms *r, const char *name, int64_t owner_id, struct clien
   room->owner_id = owner_id;
   room->broadcaster = broadcaster;
   room->since_ms = now_ms;
+  room->claimed_ms = now_ms;
   if (map_put(&r->by_key, key, klen, room) < 0) {
     free(room);
     return -ENOMEM;

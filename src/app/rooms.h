@@ -45,6 +45,15 @@ struct room {
   size_t others;             /* its viewers on other nodes */
   struct cluster_pull *pull; /* a replica's pull of its media, or NULL */
   uint64_t origin_seen;      /* a replica: the directory listing that last had it */
+  int origin_encoder;        /* a replica an encoder publishes (WHIP) */
+  /* A replica whose entry left the directory (its origin died, or ended it
+   * unheard): it waits for its broadcaster on another node until then
+   * (loop time, ms); 0 while listed. */
+  uint64_t origin_lost_until;
+  /* When its origin took it (went live, or took it over from another
+   * node), ms since the epoch: of two nodes claiming a room, the later
+   * claim keeps it. */
+  int64_t claimed_ms;
 };
 
 struct rooms {

@@ -448,7 +448,8 @@ static void whep_delete(struct conn *c, const char *name, size_t len, const char
   if (p == NULL || rooms_find(&app->rooms, name, len) != p->room)
     return whip_text(c, 404, NULL, "No such WHEP session (it ended).\n");
   struct room *room = p->room;
-  sfu_drop(room->media, &p->media);
+  if (room->media)
+    sfu_drop(room->media, &p->media);
   whep_forget(p);
   live_count_changed(app, room);
   whip_text(c, 200, NULL, "Stopped watching.\n");

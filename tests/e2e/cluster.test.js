@@ -15,7 +15,9 @@ const { describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 const { stepper } = require('../lib/steps.js');
-const { startRedis, startPostgres, startNode, metrics } = require('../lib/cluster.js');
+const {
+  startRedis, startPostgres, startNode, metrics, dashboardViewers, decodesAgain,
+} = require('../lib/cluster.js');
 const {
   CHROMIUM, BROWSER_ARGS, eventually, newUserContext, watchPage, goLive, viewerStats, assertPlays,
 } = require('../lib/media-e2e.js');
@@ -29,19 +31,6 @@ async function sendChat(page, text) {
 
 function chatHas(page, text) {
   return page.$$eval('.chat-list .chat-msg .chat-text', (rows, t) => rows.some(r => r.textContent === t), text);
-}
-
-// The room as a node's dashboard shows it: its viewer count, or null.
-function dashboardViewers(page, room) {
-  return page.evaluate(name => {
-    for (const li of document.querySelectorAll('#rooms li')) {
-      if (li.textContent.includes(name)) {
-        const v = li.querySelector('.room-viewers');
-        return v ? Number(v.dataset.viewers) : null;
-      }
-    }
-    return null;
-  }, room);
 }
 
 describe('a cluster of three nodes', { timeout: 420000 }, () => {
@@ -164,28 +153,15 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     delete nodes.B;
     // The page's next connection goes to another node (hello named them),
     // which pulls the room for it.
-    // Its new connection's counters start again from 0: decoding again is
-    // 10 frames more than the lowest count seen since.
-    let low = Infinity;
-    await eventually(async () => {
-      const s = await viewerStats(page);
-      if (!s) return null;
-      low = Math.min(low, s.framesDecoded);
-      return low < before && s.framesDecoded >= low + 10 ? s : null;
-    }, 'the viewer from B to decode again', 30000).catch(e => {
+    await decodesAgain(page, viewerStats, before, 'the viewer from B to decode again', eventually).catch(e => {
       t.diagnostic(`sockets: ${sockets.join(' ')}`);
       throw e;
     });
     const back = Date.now() - killed;
     t.diagnostic(`the viewer decoded again ${back} ms after B was killed`);
     // C's media came through B: its link went silent, C pulls from A.
-    let cLow = Infinity;
-    await eventually(async () => {
-      const s = await viewerStats(viewers.C.page);
-      if (!s) return null;
-      cLow = Math.min(cLow, s.framesDecoded);
-      return cLow < cBefore && s.framesDecoded >= cLow + 10 ? s : null;
-    }, 'the viewer on C to decode again, through a pull from A', 30000);
+    await decodesAgain(viewers.C.page, viewerStats, cBefore,
+      'the viewer on C to decode again, through a pull from A', eventually);
     t.diagnostic(`the viewer on C decoded again ${Date.now() - killed} ms after B was killed`);
     assert.equal((await metrics(nodes.A)).onair_cluster_relays_served_total, 2, 'C pulled from A');
     t.diagnostic(sockets.join('\n'));

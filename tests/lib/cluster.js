@@ -103,4 +103,39 @@ async function metrics(node) {
   return out;
 }
 
-module.exports = { startRedis, startPostgres, startNode, metrics, SECRET };
+// The room as the dashboard on page shows it: its viewer count, or null
+// when the room is not listed.
+function dashboardViewers(page, room) {
+  return page.evaluate(name => {
+    for (const li of document.querySelectorAll('#rooms li')) {
+      if (li.textContent.includes(name)) {
+        const v = li.querySelector('.room-viewers');
+        return v ? Number(v.dataset.viewers) : null;
+      }
+    }
+    return null;
+  }, room);
+}
+
+// Waits until the viewer on page decodes again after its media broke
+// (stats(page) gives { framesDecoded }): a new connection's counters start
+// from 0, so "again" is 10 frames more than the lowest count seen since,
+// which is below before (the count when the media broke).
+async function decodesAgain(page, stats, before, what, eventually, timeoutMs = 30000) {
+  let low = Infinity;
+  let last = null;
+  return eventually(async () => {
+    const s = await stats(page);
+    if (!s) return null;
+    last = s;
+    low = Math.min(low, s.framesDecoded);
+    return low < before && s.framesDecoded >= low + 10 ? s : null;
+  }, what, timeoutMs).catch(e => {
+    e.message += ` (frames decoded before ${before}, lowest since ${low}, last ${JSON.stringify(last)})`;
+    throw e;
+  });
+}
+
+module.exports = {
+  startRedis, startPostgres, startNode, metrics, dashboardViewers, decodesAgain, SECRET,
+};
