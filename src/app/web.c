@@ -40,12 +40,23 @@ struct auth_job {
 
 static struct app *conn_app(struct conn *c) { return c->app; }
 
+/* The store (PostgreSQL) cannot be reached: nobody is told a wrong password
+ * or signed out for it. */
+static void respond_store_away(struct conn *c) {
+  http_respond_error(c, 503, "store_unavailable",
+                     "onair cannot reach its database just now; try again in a few seconds.");
+}
+
 int web_request_user(struct app *app, const struct http_req *req, struct who *who) {
   if (http_req_cookie(req, app->cookie_name, who->token, sizeof(who->token)) < 0)
     return -ENOENT;
   struct db_user u;
-  if (session_lookup(app->db, who->token, &who->id) < 0 || db_user_get(app->db, who->id, &u) < 0 ||
-      u.disabled)
+  int rc = session_lookup(app->db, who->token, &who->id);
+  if (rc == 0)
+    rc = db_user_get(app->db, who->id, &u);
+  if (rc == -EIO)
+    return -EIO; /* the store is away: not known to be signed out */
+  if (rc < 0 || u.disabled)
     return -ENOENT;
   snprintf(who->name, sizeof(who->name), "%s", u.name);
   who->admin = u.admin;
@@ -313,8 +324,13 @@ static void api_signup(struct conn *c, struct http_req *req, const struct who *w
     goto out;
   }
   struct db_user existing;
-  if (db_user_find(app->db, name, &existing) == 0) {
+  int frc = db_user_find(app->db, name, &existing);
+  if (frc == 0) {
     http_respond_error(c, 409, "username_taken", "That username is taken.");
+    goto out;
+  }
+  if (frc == -EIO) {
+    respond_store_away(c);
     goto out;
   }
   if (signup_allowed(c, req))
@@ -389,7 +405,12 @@ static void api_signin(struct conn *c, struct http_req *req, const struct who *w
     goto out;
   }
   struct db_user u;
-  int found = db_user_find(app->db, name, &u) == 0;
+  int frc = db_user_find(app->db, name, &u), found = frc == 0;
+  if (frc == -EIO) { /* not a wrong password: nothing is counted against it */
+    respond_store_away(c);
+    auth_job_free(job);
+    goto out;
+  }
   if (found) {
     job->user_id = u.id;
     job->disabled = u.disabled;
@@ -695,7 +716,12 @@ static int route_admit(struct conn *c, struct http_req *req, const struct route 
   }
   if (rt->access == ROUTE_PUBLIC)
     return 0;
-  if (web_request_user(app, req, who) == 0) {
+  int rc = web_request_user(app, req, who);
+  if (rc == -EIO) {
+    respond_store_away(c);
+    return -EPERM;
+  }
+  if (rc == 0) {
     int admin_only = rt->access == ROUTE_ADMIN || rt->access == ROUTE_ADMIN_PAGE;
     if (!admin_only || who->admin)
       return 0;

@@ -15,6 +15,8 @@ struct who {
   int admin;
 };
 
+/* The request's signed-in user: 0 and *who, -ENOENT (no session, or a
+ * disabled account), or -EIO (the store cannot be reached). */
 int web_request_user(struct app *app, const struct http_req *req, struct who *who);
 /* 1 if the request's Origin is this site's (CSRF guard). */
 int web_origin_ok(struct app *app, const struct http_req *req);

@@ -42,6 +42,32 @@ describe('the PostgreSQL store', { timeout: 120000 }, () => {
     assert.equal((await me(b, u.cookie)).json.user.name, u.name);
   });
 
+  test('PostgreSQL away: sign-in and the session answer 503, not a wrong password or signed out', async () => {
+    const u = await signup(b, uname('away'));
+    pg.down();
+    try {
+      const r = await signin(b, u.name, u.password);
+      assert.equal(r.status, 503, r.res.body);
+      assert.equal(r.res.json.error, 'store_unavailable');
+      const who = await me(b, u.cookie);
+      assert.equal(who.status, 503, who.body);
+      assert.equal(who.json.error, 'store_unavailable');
+      const taken = await signin(b, uname('nobody'), 'whatever-password');
+      assert.equal(taken.status, 503, 'an unknown name too: the store could not say');
+    } finally {
+      pg.up();
+    }
+    // Back: the same password and session work, no failure was counted.
+    let r;
+    for (let i = 0; i < 50; i++) {
+      r = await signin(b, u.name, u.password);
+      if (r.status !== 503) break;
+      await new Promise(res => setTimeout(res, 200));
+    }
+    assert.equal(r.status, 200, r.res.body);
+    assert.equal((await me(b, u.cookie)).json.user.name, u.name);
+  });
+
   test('chat acknowledged, onair killed at once: the message is in PostgreSQL', async () => {
     const u = await signup(a, uname('chat'));
     const ws = await openWs(a, u.cookie);
