@@ -700,8 +700,10 @@ int cluster_start(struct app *app) {
   }
   uv_timer_init(app->loop, &cl->renew);
   uv_timer_init(app->loop, &cl->counts);
+  uv_timer_init(app->loop, &cl->retry);
+  cl->retry.data = cl;
   cl->counts.data = cl;
-  cl->handles = 2;
+  cl->handles = 3;
   cl->renew.data = cl;
   uv_timer_start(&cl->renew, on_renew, CLUSTER_RENEW_MS, CLUSTER_RENEW_MS);
   app->cluster = cl;
@@ -744,6 +746,7 @@ void cluster_close(struct app *app) {
   app->cluster = NULL;
   uv_close((uv_handle_t *)&cl->renew, on_timer_closed);
   uv_close((uv_handle_t *)&cl->counts, on_timer_closed);
+  uv_close((uv_handle_t *)&cl->retry, on_timer_closed);
 }
 
 void cluster_get_stats(const struct app *app, struct cluster_stats *out) {

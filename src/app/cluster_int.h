@@ -36,6 +36,7 @@ struct cluster_pull {
   struct sfu_owner owner; /* the replica's media room's, and its relay peer's */
   uint8_t link[CLUSTER_LINK_ID];
   char origin[CLUSTER_NODE_MAX]; /* the node asked */
+  char avoid[CLUSTER_NODE_MAX];  /* an edge that failed it: not asked again while others can */
   int asking;                    /* a request is in flight */
   int flowing;                   /* the origin answered: the relay is set up */
   uint64_t retry_at;             /* ask again at this loop time (ms); 0: no */
@@ -62,6 +63,7 @@ struct cluster {
   uint64_t rooms_sent, rooms_done;
   uv_timer_t renew;
   uv_timer_t counts; /* coalesces counts events: one per COUNTS_MS however many joins */
+  uv_timer_t retry;  /* a failed pull's retry, sooner than the next renewal */
   unsigned handles;  /* timers not yet closed; the memory goes with the last */
   uint64_t up_since; /* when the bus last came up (loop time, ms) */
   struct http_client *http;

@@ -20,7 +20,8 @@
 #include "util/container_of.h"
 #include "util/log.h"
 
-#define PULL_RETRY_MS 1000
+#define PULL_RETRY_MS 1000 /* after a refused or failed pull */
+#define PULL_AGAIN_MS 50   /* after a link that was flowing died */
 #define PULL_BODY_MAX 2048 /* bytes of a node request */
 
 /* HMAC-SHA256 under the cluster secret of label (may be "") then data. */
@@ -67,6 +68,19 @@ static void on_pull_warning(struct sfu_owner *o, const char *code) {
 
 /* The link went silent (the origin died, or dropped it): the replica's
  * media goes, and is asked for again while the room is in the directory. */
+static void on_retry(uv_timer_t *t) { cluster_pulls_tick(t->data); }
+
+/* p is asked again in ms (not at the next renewal, up to CLUSTER_RENEW_MS
+ * later). */
+static void pull_retry(struct cluster_pull *p, uint64_t ms) {
+  struct cluster *cl = p->cl;
+  p->retry_at = uv_now(cl->app->loop) + ms;
+  if (cl->closing)
+    return;
+  if (!uv_is_active((uv_handle_t *)&cl->retry) || uv_timer_get_due_in(&cl->retry) > ms)
+    uv_timer_start(&cl->retry, on_retry, ms, 0);
+}
+
 static void on_pull_closed(struct sfu_owner *o, const char *why) {
   struct cluster_pull *p = pull_of(o);
   struct room *room = p->room;
@@ -79,7 +93,8 @@ static void on_pull_closed(struct sfu_owner *o, const char *why) {
   room->media = NULL;
   whep_room_ended(room); /* their media went with it: players POST again */
   p->flowing = 0;
-  p->retry_at = uv_now(p->cl->app->loop) + PULL_RETRY_MS;
+  pull_retry(p, PULL_AGAIN_MS); /* a dead link: at once (out of the media plane's call) */
+  snprintf(p->avoid, sizeof(p->avoid), "%s", p->origin); /* it may be dead, yet listed */
   room_send_to(room, json_pack("{s:s, s:s}", "type", "media.closed", "reason", "origin"), 0);
 }
 
@@ -92,7 +107,8 @@ static const struct sfu_owner_ops pull_ops = {
 static void pull_failed(struct cluster_pull *p, const char *why) {
   struct cluster *cl = p->cl;
   cl->stats.pulls_failed++;
-  p->retry_at = uv_now(cl->app->loop) + PULL_RETRY_MS;
+  pull_retry(p, PULL_RETRY_MS);
+  snprintf(p->avoid, sizeof(p->avoid), "%s", p->origin);
   log_ev(LOG_WARN, "cluster: pull failed", LOG_S("room", p->room->name), LOG_S("node", p->origin),
          LOG_S("why", why));
 }
@@ -128,6 +144,7 @@ static void on_pull_answer(void *arg, const struct http_client_resp *r) {
     return;
   }
   p->flowing = 1;
+  p->avoid[0] = 0;
   log_ev(LOG_INFO, "cluster: pulling", LOG_S("room", p->room->name), LOG_S("node", p->origin));
   cluster_count_changed(cl->app, p->room); /* the others hear it can relay the room now */
 }
@@ -172,8 +189,11 @@ static json_int_t links_of(const struct cluster_node *n, const struct room *room
 
 /* Where to pull room from: its origin while the origin relays it on fewer
  * than node-relay-fanout links (or with no cap); else the node relaying it
- * on the fewest that is under the cap (a tree); else the origin anyway. */
-static struct cluster_node *pull_source(struct cluster *cl, const struct room *room) {
+ * on the fewest that is under the cap (a tree), but not the edge named
+ * avoid (its link just died or it refused: it may be dead and still in the
+ * directory for seconds); else the origin anyway. */
+static struct cluster_node *pull_source(struct cluster *cl, const struct room *room,
+                                        const char *avoid) {
   struct cluster_node *origin = cluster_node_find(cl, room->origin), *best = NULL;
   unsigned cap = cl->app->cfg->node_fanout;
   if (cap == 0 || origin == NULL || links_of(origin, room) < (json_int_t)cap)
@@ -182,7 +202,7 @@ static struct cluster_node *pull_source(struct cluster *cl, const struct room *r
   for (struct map_entry *e = map_first(&cl->nodes, &slot); e; e = map_next(&cl->nodes, e, &slot)) {
     struct cluster_node *n = e->value;
     json_int_t links = links_of(n, room);
-    if (n != origin && links >= 0 && links < (json_int_t)cap &&
+    if (n != origin && links >= 0 && links < (json_int_t)cap && strcmp(n->name, avoid) != 0 &&
         (best == NULL || links < links_of(best, room)))
       best = n;
   }
@@ -192,7 +212,7 @@ static struct cluster_node *pull_source(struct cluster *cl, const struct room *r
 static void pull_ask(struct cluster_pull *p) {
   struct cluster *cl = p->cl;
   struct room *room = p->room;
-  struct cluster_node *n = pull_source(cl, room);
+  struct cluster_node *n = pull_source(cl, room, p->avoid);
   p->retry_at = 0;
   if (n == NULL || n->api[0] == 0 || n->media_port == 0 || cl->app->sfu == NULL) {
     p->retry_at = uv_now(cl->app->loop) + PULL_RETRY_MS; /* not in the directory yet */

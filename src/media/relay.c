@@ -513,7 +513,7 @@ unsigned sfu_room_relays(const struct sfu_room *r) {
  * passed since the last: at least two reach the other end in its consent
  * time, one lost is no matter. */
 static void link_keepalive_due(struct sfu_link *l, uint64_t now) {
-  uint64_t every = l->sfu->cfg.consent_ms / 3;
+  uint64_t every = sfu_link_silence_ms(l->sfu) / 3;
   every = every < 100 ? 100 : every > 1000 ? 1000 : every;
   if (now - l->keepalive_ms >= every) {
     link_keepalive(l);
@@ -525,8 +525,8 @@ void sfu_relay_tick(struct sfu_room *r, uint64_t now) {
   struct sfu_link *next;
   for (struct sfu_link *l = r->links; l; l = next) {
     next = l->next;
-    if (now - l->heard_ms > r->sfu->cfg.consent_ms)
-      link_end(l, 1, "the edge went silent (consent expired)");
+    if (now - l->heard_ms > sfu_link_silence_ms(r->sfu))
+      link_end(l, 1, "the edge went silent");
     else
       link_keepalive_due(l, now);
   }

@@ -651,9 +651,9 @@ static void on_datagram(void *arg, uint8_t *data, size_t len, const struct socka
 static int peer_tick(struct sfu_peer *p, uint64_t now) {
   assert(p->state != PEER_CLOSED); /* a closed peer left its room */
   uint64_t heard = p->last_srtp_ms > p->last_stun_ms ? p->last_srtp_ms : p->last_stun_ms;
-  if (now - heard > p->sfu->cfg.consent_ms) {
-    sfu_peer_fail(p, p->link ? "the origin went silent (consent expired)"
-                             : "no connectivity checks (consent expired)");
+  if (now - heard > (p->link ? sfu_link_silence_ms(p->sfu) : p->sfu->cfg.consent_ms)) {
+    sfu_peer_fail(p,
+                  p->link ? "the origin went silent" : "no connectivity checks (consent expired)");
     return 1;
   }
   if (p->state == PEER_CHECKED && dtls_timeout_ms(p->dtls) == 0 &&

@@ -121,7 +121,7 @@ struct sfu_link_params {
  * already has, -EINVAL for an address that is not one (or of another
  * family than the media socket's), -ENOMEM, -EIO (key derivation). The link
  * ends with sfu_relay_out_end(), when the edge says BYE or is silent for
- * consent_ms, when r's publisher leaves or is replaced (the edge hears
+ * 3 s (SFU_LINK_SILENCE_MS, or consent_ms if shorter), when r's publisher leaves or is replaced (the edge hears
  * BYE), and with r. */
 int sfu_relay_out(struct sfu_room *r, const struct sfu_link_params *lp, char **desc);
 /* Origin: the link with id stops (the edge let go). -ENOENT if r has none. */
@@ -130,7 +130,7 @@ int sfu_relay_out_end(struct sfu_room *r, const uint8_t id[16]);
  * tells: a relay-in publisher, connected at once (r is ready, and r's
  * owner's media_ready is called from inside this call, as for a browser
  * publisher). owner's peer_closed is called when the origin goes silent
- * for consent_ms or ends the link (BYE); sfu_drop(r, owner) and
+ * (3 s, as above) or ends the link (BYE); sfu_drop(r, owner) and
  * sfu_room_free(r) end it (the origin hears BYE). Returns 0, -EINVAL with
  * *why (a bad description or address), -EEXIST if r has a publisher,
  * -EADDRINUSE if an SSRC of desc is already in use between the two nodes

@@ -342,9 +342,18 @@ void sfu_relay_out_sr(struct sfu_room *r, int k, const struct rtcp_sr *sr);
 /* Origin: every link of r ends (the edges hear BYE). */
 void sfu_relay_out_end_all(struct sfu_room *r);
 /* The media plane's timer, for a room with links or a relay-in publisher:
- * links silent for consent_ms end; each link gets a keepalive each way a
- * third of consent_ms apart (at most a second). */
+ * links silent for sfu_link_silence_ms() end; each link gets a keepalive
+ * each way a third of that apart (a second). */
 void sfu_relay_tick(struct sfu_room *r, uint64_t now);
+/* A link between nodes is dead when silent this long (3 s; less when
+ * consent_ms is less): its keepalives come every second, media far more
+ * often, so three missed keepalives are not a lost packet but a node gone,
+ * and a tree's edges pull again from elsewhere without waiting for the
+ * browsers' consent time. */
+#define SFU_LINK_SILENCE_MS 3000
+static inline uint64_t sfu_link_silence_ms(const struct sfu *s) {
+  return s->cfg.consent_ms < SFU_LINK_SILENCE_MS ? s->cfg.consent_ms : SFU_LINK_SILENCE_MS;
+}
 /* Edge: the origin said BYE: the relay-in publisher closes. */
 void sfu_relay_in_bye(struct sfu_peer *pub);
 /* Edge: relay-in publisher p leaves the lookups (the origin hears BYE

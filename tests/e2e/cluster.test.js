@@ -60,7 +60,7 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     pg = startPostgres();
     // A node with more than one viewer over the least loaded sends new ones there.
     // A node relays a room to one other at most: a third pulls it from an edge (a tree).
-    const args = ['--media-consent-ms', '4000', '--node-redirect-margin', '1', '--node-relay-fanout', '1'];
+    const args = ['--node-redirect-margin', '1', '--node-relay-fanout', '1'];
     for (const n of ['A', 'B', 'C']) nodes[n] = await startNode(n, redis, pg, args);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });

@@ -65,7 +65,7 @@ describe('a room outlives its origin node', { timeout: 420000 }, () => {
   before(async () => {
     redis = await startRedis();
     pg = startPostgres();
-    const args = ['--media-consent-ms', '4000', '--reconnect-grace-ms', String(GRACE_MS)];
+    const args = ['--reconnect-grace-ms', String(GRACE_MS)];
     for (const n of ['A', 'B', 'C']) nodes[n] = await startNode(n, redis, pg, args);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
