@@ -70,6 +70,18 @@ static void on_pull_warning(struct sfu_owner *o, const char *code) {
  * media goes, and is asked for again while the room is in the directory. */
 static void on_retry(uv_timer_t *t) { cluster_pulls_tick(t->data); }
 
+/* The replica's WHEP players go with its media (they POST again); its
+ * counts, here and on the other nodes, say so. */
+static void pull_players_end(struct app *app, struct room *room) {
+  if (room->nwhep == 0)
+    return;
+  whep_room_ended(room);
+  rooms_count_changed(&app->rooms, room);
+  cluster_count_changed(app, room);
+  viewers_changed(app);
+  rooms_changed(app);
+}
+
 /* p is asked again in ms (not at the next renewal, up to CLUSTER_RENEW_MS
  * later). */
 static void pull_retry(struct cluster_pull *p, uint64_t ms) {
@@ -91,7 +103,9 @@ static void on_pull_closed(struct sfu_owner *o, const char *why) {
   if (room->media)
     sfu_room_free(room->media);
   room->media = NULL;
-  whep_room_ended(room); /* their media went with it: players POST again */
+  pull_players_end(p->cl->app, room);
+  if (room_local_viewers(room) == 0)
+    cluster_pull_idle(p->cl->app, room); /* nobody left: it lingers, then stops */
   p->flowing = 0;
   pull_retry(p, PULL_AGAIN_MS); /* a dead link: at once (out of the media plane's call) */
   snprintf(p->avoid, sizeof(p->avoid), "%s", p->origin); /* it may be dead, yet listed */
@@ -287,7 +301,7 @@ static void pull_free(struct cluster_pull *p) {
   if (room->media)
     sfu_room_free(room->media);
   room->media = NULL;
-  whep_room_ended(room);
+  pull_players_end(cl->app, room);
   room->pull = NULL;
   p->room = NULL;
   if (!p->asking)

@@ -16,7 +16,7 @@ const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 const { stepper } = require('../lib/steps.js');
 const {
-  startRedis, startPostgres, startNode, metrics, dashboardViewers, decodesAgain,
+  newCluster, metrics, dashboardViewers, decodesAgain,
 } = require('../lib/cluster.js');
 const {
   CHROMIUM, BROWSER_ARGS, eventually, newUserContext, watchPage, goLive, viewerStats, assertPlays,
@@ -34,8 +34,9 @@ function chatHas(page, text) {
 }
 
 describe('a cluster of three nodes', { timeout: 420000 }, () => {
-  let redis, pg, browser;
-  const nodes = {};
+  let browser;
+  const cluster = newCluster();
+  const nodes = cluster.nodes;
   const errors = [];
   let bc;                 // the broadcaster on A: { name, context, page }
   const viewers = {};     // node name -> { name, context, page }
@@ -56,28 +57,18 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
   }
 
   before(async () => {
-    redis = await startRedis();
-    pg = startPostgres();
     // A node with more than one viewer over the least loaded sends new ones there.
     // A node relays a room to one other at most: a third pulls it from an edge (a tree).
-    const args = ['--node-redirect-margin', '1', '--node-relay-fanout', '1'];
-    for (const n of ['A', 'B', 'C']) nodes[n] = await startNode(n, redis, pg, args);
+    await cluster.start(['A', 'B', 'C'], ['--node-redirect-margin', '1', '--node-relay-fanout', '1']);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
-    for (const srv of Object.values(nodes)) await srv.stop().catch(() => {});
-    if (redis) await redis.stop();
-    if (pg) pg.stop();
+    await cluster.stop();
   });
 
-  step('the nodes find each other in the directory', async () => {
-    for (const [n, srv] of Object.entries(nodes)) {
-      await eventually(async () => (await metrics(srv)).onair_cluster_nodes === 3,
-        `node ${n} to list 3 nodes`, 15000);
-    }
-  });
+  step('the nodes find each other in the directory', () => cluster.listed(eventually));
 
   step('a Chromium broadcaster on A; Chromium viewers on B and C decode its video', async t => {
     bc = await user('ada', nodes.A);
@@ -173,7 +164,7 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
   });
 
   step('Redis restarted mid-broadcast: viewers keep playing, events flow again', async () => {
-    await redis.restart();
+    await cluster.redis.restart();
     for (const n of ['A', 'C']) {
       await eventually(async () => (await metrics(nodes[n])).onair_cluster_bus_reconnects_total >= 1,
         `node ${n} to reconnect to Redis`, 15000);
@@ -210,7 +201,7 @@ describe('a cluster of three nodes', { timeout: 420000 }, () => {
     await eventually(() => chatHas(viewers.C.page, text), 'C to acknowledge the message');
     await nodes.C.kill9();
     delete nodes.C;
-    const rows = pg.query(`SELECT count(*) FROM messages WHERE text = '${text}'`);
+    const rows = cluster.pg.query(`SELECT count(*) FROM messages WHERE text = '${text}'`);
     assert.equal(rows, '1', 'the message is in PostgreSQL once');
   });
 

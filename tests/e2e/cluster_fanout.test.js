@@ -19,7 +19,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { chromium } = require('playwright-core');
 const { stepper } = require('../lib/steps.js');
-const { startRedis, startPostgres, startNode, metrics } = require('../lib/cluster.js');
+const { newCluster, metrics } = require('../lib/cluster.js');
 const {
   CHROMIUM, BROWSER_ARGS, sleep, eventually, newUserContext, watchPage, goLive, assertPlays,
 } = require('../lib/media-e2e.js');
@@ -63,9 +63,10 @@ function rise(m0, m1, name) {
 }
 
 describe('origin-to-edge fan-out: one copy to the edge for 50 viewers', { timeout: 240000 }, () => {
-  let redis, pg, browser, emu;
+  let browser, emu;
   let bAtJoin; // B's /metrics as its emulated viewers had all joined
-  const nodes = {};
+  const cluster = newCluster();
+  const nodes = cluster.nodes;
   const errors = [];
   const step = stepper({
     server: () => nodes.A,
@@ -78,26 +79,17 @@ describe('origin-to-edge fan-out: one copy to the edge for 50 viewers', { timeou
 
   before(async () => {
     assert.ok(fs.existsSync(MEDIA_BENCH), `${MEDIA_BENCH} is built (ONAIR_MEDIA_BENCH)`);
-    redis = await startRedis();
-    pg = startPostgres();
-    for (const n of ['A', 'B']) nodes[n] = await startNode(n, redis, pg, ['--log-level', 'info']);
+    await cluster.start(['A', 'B'], ['--log-level', 'info']);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
 
   after(async () => {
     if (emu) await emu.stop();
     if (browser) await browser.close().catch(() => {});
-    for (const srv of Object.values(nodes)) await srv.stop().catch(() => {});
-    if (redis) await redis.stop();
-    if (pg) pg.stop();
+    await cluster.stop();
   });
 
-  step('A and B find each other in the directory', async () => {
-    for (const [n, srv] of Object.entries(nodes)) {
-      await eventually(async () => (await metrics(srv)).onair_cluster_nodes === 2,
-        `node ${n} to list 2 nodes`, 15000);
-    }
-  });
+  step('A and B find each other in the directory', () => cluster.listed(eventually));
 
   step('a Chromium broadcaster on A; a Chromium viewer on A decodes its video', async () => {
     const bc = await newUserContext(browser, nodes.A, 'ada');

@@ -17,7 +17,7 @@ const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 const { stepper } = require('../lib/steps.js');
 const {
-  startRedis, startPostgres, startNode, metrics, dashboardViewers, decodesAgain,
+  newCluster, metrics, dashboardViewers, decodesAgain,
 } = require('../lib/cluster.js');
 const {
   CHROMIUM, BROWSER_ARGS, eventually, newUserContext, watchPage, goLive, viewerStats, assertPlays,
@@ -37,8 +37,9 @@ function chatHas(page, text) {
 }
 
 describe('a room outlives its origin node', { timeout: 420000 }, () => {
-  let redis, pg, browser;
-  const nodes = {};
+  let browser;
+  const cluster = newCluster();
+  const nodes = cluster.nodes;
   const errors = [];
   let bc;                 // the broadcaster: { name, context, page }
   let bcSocket = '';      // the URL of the broadcaster page's WebSocket now
@@ -63,25 +64,17 @@ describe('a room outlives its origin node', { timeout: 420000 }, () => {
   }
 
   before(async () => {
-    redis = await startRedis();
-    pg = startPostgres();
-    const args = ['--reconnect-grace-ms', String(GRACE_MS)];
-    for (const n of ['A', 'B', 'C']) nodes[n] = await startNode(n, redis, pg, args);
+    await cluster.start(['A', 'B', 'C'], ['--reconnect-grace-ms', String(GRACE_MS)]);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   });
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
-    for (const srv of Object.values(nodes)) await srv.stop().catch(() => {});
-    if (redis) await redis.stop();
-    if (pg) pg.stop();
+    await cluster.stop();
   });
 
   step('a broadcaster on A; viewers on B and C decode its video', async () => {
-    for (const [n, srv] of Object.entries(nodes)) {
-      await eventually(async () => (await metrics(srv)).onair_cluster_nodes === 3,
-        `node ${n} to list 3 nodes`, 15000);
-    }
+    await cluster.listed(eventually);
     bc = await user('ada', nodes.A);
     bc.page.on('websocket', ws => { bcSocket = ws.url(); });
     await goLive(bc.page, nodes.A, TITLE);

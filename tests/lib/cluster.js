@@ -92,6 +92,37 @@ async function startNode(name, redis, pg, extraArgs = [], opts = {}) {
   return node;
 }
 
+// A test's cluster: start(names, args) starts a redis-server, a PostgreSQL
+// and a node per name (startNode with args); stop(), for the test's
+// after(), stops the nodes still in nodes (a test deletes a node it
+// killed), then Redis and PostgreSQL, whatever start() got to.
+function newCluster() {
+  const c = {
+    redis: null,
+    pg: null,
+    nodes: {},
+    async start(names, args = []) {
+      c.redis = await startRedis();
+      c.pg = startPostgres();
+      for (const n of names) c.nodes[n] = await startNode(n, c.redis, c.pg, args);
+    },
+    async stop() {
+      for (const srv of Object.values(c.nodes)) await srv.stop().catch(() => {});
+      if (c.redis) await c.redis.stop();
+      if (c.pg) c.pg.stop();
+    },
+    // Waits until every node lists them all in its directory.
+    async listed(eventually) {
+      const count = Object.keys(c.nodes).length;
+      for (const [n, srv] of Object.entries(c.nodes)) {
+        await eventually(async () => (await metrics(srv)).onair_cluster_nodes === count,
+          `node ${n} to list ${count} nodes`, 15000);
+      }
+    },
+  };
+  return c;
+}
+
 // The node's /metrics as { name: value } (series without labels).
 async function metrics(node) {
   const text = await (await fetch(node.url + '/metrics')).text();
@@ -137,5 +168,5 @@ async function decodesAgain(page, stats, before, what, eventually, timeoutMs = 3
 }
 
 module.exports = {
-  startRedis, startPostgres, startNode, metrics, dashboardViewers, decodesAgain, SECRET,
+  startRedis, startPostgres, startNode, newCluster, metrics, dashboardViewers, decodesAgain, SECRET,
 };
