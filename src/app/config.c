@@ -185,7 +185,8 @@ const struct config_key config_keys[] = {
      .arg = "MS",
      .help = "a dropped broadcaster's room waits this long for them",
      .doc = "when a broadcaster's connection drops, their room stays, marked reconnecting, this "
-            "long: viewers wait and chat, and the broadcaster's page resumes the same broadcast. "
+            "long: viewers wait and chat, and the broadcaster's page resumes the same broadcast "
+            "(in a cluster, on any node: a room whose origin died waits as long on the others). "
             "0 ends the room at once"},
     {.key = "chat-burst",
      UNSIGNED(chat_burst, 1, 1000),
@@ -232,7 +233,8 @@ const struct config_key config_keys[] = {
      .arg = "MS",
      .help = "drop a media peer silent this long",
      .doc = "a media peer that sends neither connectivity checks (RFC 7675) nor authenticated "
-            "SRTP/SRTCP for this long is dropped"},
+            "SRTP/SRTCP for this long is dropped (a link between nodes: after 3 s, or this if "
+            "shorter)"},
     {.key = "media-workers",
      INT(media_workers, 0, 63),
      .def = "0",
