@@ -207,6 +207,7 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
     await sleep(5000); // and it stays there, decoding
     const f = await frames.stop();
     const still = await viewerStats(viewers.auto.page);
+    const sentHigh = byRid(await layers(bc.page), 'h'); // what the broadcaster's high layer is now
     const high = await viewerStats(viewers.high.page);
     t.diagnostic(`capped viewer: low layer (${s.frameWidth}x${s.frameHeight}) after ${tookMs} ms; ` +
       `${f.frames} frames decoded since the cap, longest gap ${f.longest} ms; bottleneck dropped ${link.dropped()} packets; ` +
@@ -214,8 +215,14 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
     // The issue asks that it get to the low layer and keep decoding; after
     // the 5 s hold it may try medium (seen under the sanitizers: a defect
     // left open, see the session notes), never high under 300 kbit/s.
-    t.diagnostic(`5 s later: ${still.layer} (${still.frameWidth}x${still.frameHeight})`);
-    assert.notEqual(still.layer, 'high', `not back on high under the bottleneck (${still.layer})`);
+    t.diagnostic(`5 s later: ${still.layer} (${still.frameWidth}x${still.frameHeight}); ` +
+      `the broadcaster's high layer: ${sentHigh.frameWidth}x${sentHigh.frameHeight}`);
+    // Chromium scales its layers down when its CPU is short (a loaded
+    // machine): a high layer sent at the low one's size costs what low does,
+    // and Auto may take it (seen once in a clean-clone run: "high", 320x180).
+    assert.ok(still.layer !== 'high' || sentHigh.frameWidth <= low.frameWidth,
+      `not back on the high layer under the bottleneck (${still.layer}, ${still.frameWidth}x${still.frameHeight}; ` +
+      `high sent at ${sentHigh.frameWidth}x${sentHigh.frameHeight})`);
     assert.ok(f.frames >= 50, `its video kept decoding (${f.frames} frames)`);
     // The gap is a time: shown above; asserted only as "no stall" (the
     // issue's 1 s is what bench/ measures), since a loaded machine stretches it.
