@@ -21,20 +21,12 @@ const {
 } = require('../lib/cluster.js');
 const {
   CHROMIUM, BROWSER_ARGS, eventually, newUserContext, watchPage, goLive, viewerStats, assertPlays,
+  sendChat, chatHas,
 } = require('../lib/media-e2e.js');
 
 const STEP_MS = 60000;
 const GRACE_MS = 8000;
 const TITLE = 'Outliving its node';
-
-async function sendChat(page, text) {
-  await page.locator('.chat-input').fill(text);
-  await page.locator('.chat-send').click();
-}
-
-function chatHas(page, text) {
-  return page.$$eval('.chat-list .chat-msg .chat-text', (rows, t) => rows.some(r => r.textContent === t), text);
-}
 
 describe('a room outlives its origin node', { timeout: 420000 }, () => {
   let browser;

@@ -330,9 +330,20 @@ async function openViewer(browser, srv, name, room, errors) {
   return u;
 }
 
+// Sends text from a page's chat box.
+async function sendChat(page, text) {
+  await page.locator('.chat-input').fill(text);
+  await page.locator('.chat-send').click();
+}
+
+// Whether a page's chat list shows a message with exactly text.
+function chatHas(page, text) {
+  return page.$$eval('.chat-list .chat-msg .chat-text', (rows, t) => rows.some(r => r.textContent === t), text);
+}
+
 module.exports = {
   CHROMIUM, QUIET_ARGS, FAKE_CAMERA, FAKE_UI, BROWSER_ARGS, PASSWORD,
   sleep, eventually, initScript, pageRtp, signUp, newUserContext, watchPage, openViewer,
   goLive, viewerStats, assertPlays, addVeth, inOwnNetns, blockUdpFromPort, blockUdpToPort, selectedLocalPort,
-  afterNextIceCheck,
+  afterNextIceCheck, sendChat, chatHas,
 };
