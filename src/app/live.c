@@ -327,7 +327,7 @@ static void console_attach(struct room *room, struct client *cl) {
 
 /* The first broadcast page of user_id waiting for its encoder's room, if
  * the room has none. */
-static void console_find(struct app *app, struct room *room) {
+void console_find(struct app *app, struct room *room) {
   size_t slot;
   if (room->broadcaster || room->encoder == NULL)
     return;
@@ -386,7 +386,7 @@ static void room_resume(struct app *app, struct room *room, struct client *cl, c
  * broadcaster is back here: this node takes it over, with a later claim
  * (docs/cluster.md, "A node dies"); the other node, if alive, hears it and
  * lets go (live_room_yield). The caller attaches the broadcaster. */
-static void room_take(struct app *app, struct room *room) {
+void room_take(struct app *app, struct room *room) {
   log_ev(LOG_INFO, "cluster: room taken over", LOG_S("room", room->name),
          LOG_S("from", room->origin));
   cluster_pull_end(app, room); /* the replica's media and players go */
@@ -665,72 +665,6 @@ static void on_chat_send(struct client *cl, json_t *msg, size_t len) {
   json_decref(chat);
   app->counters.chat_in++;
   app->counters.chat_out += room->nviewers + 1;
-}
-
-/* ---- rooms an encoder publishes (whip.c) ---- */
-
-int live_encoder_start(struct app *app, int64_t user_id, const char *user, struct whip *w,
-                       struct sfu_owner *media, struct room **out) {
-  if (app->sfu == NULL)
-    return -ENOTCONN;
-  struct room *room = rooms_find(&app->rooms, user, strlen(user));
-  int taken = room && room->origin[0] && room->owner_id == user_id &&
-              (room->origin_reconnecting || room->origin_lost_until);
-  if (taken) { /* waiting for its broadcaster on a node that died or let go */
-    room_take(app, room);
-    room_send_to(room,
-                 json_pack("{s:s, s:s, s:s}", "type", "room.resumed", "room", room->name,
-                           "broadcaster_peer", ""),
-                 0);
-  } else {
-    int rc = rooms_open(&app->rooms, user, user_id, NULL, session_now_ms(), &room);
-    if (rc < 0)
-      return rc;
-  }
-  room->encoder = w;
-  room->media = sfu_room_new(app->sfu, media);
-  if (room->media == NULL) {
-    room->encoder = NULL;
-    if (taken)
-      room_end(app, room, "failed");
-    else
-      rooms_close(&app->rooms, room);
-    return -ENOMEM;
-  }
-  *out = room;
-  return 0;
-}
-
-void live_encoder_live(struct app *app, struct room *room) {
-  log_ev(LOG_INFO, "room live", LOG_S("room", room->name), LOG_S("source", "whip"));
-  rooms_changed(app);
-  cluster_room_changed(app, room);
-  console_find(app, room);
-}
-
-void live_encoder_ready(struct app *app, struct room *room) {
-  (void)app;
-  room_send_to(room, json_pack("{s:s, s:s}", "type", "media.ready", "room", room->name), 0);
-}
-
-void live_count_changed(struct app *app, struct room *room) {
-  rooms_count_changed(&app->rooms, room);
-  cluster_count_changed(app, room);
-  if (room_local_viewers(room)) /* a replica's WHEP players: its media is pulled */
-    cluster_pull_need(app, room);
-  else
-    cluster_pull_idle(app, room);
-  viewers_changed(app);
-  rooms_changed(app);
-}
-
-void live_encoder_warning(struct app *app, struct room *room, const char *code) {
-  (void)app;
-  room_media_warning(room, code);
-}
-
-void live_encoder_end(struct app *app, struct room *room, const char *reason) {
-  room_end(app, room, reason);
 }
 
 /* The page's own keepalive: it hears from onair at least this often, so a

@@ -48,6 +48,12 @@ void room_send(struct room *room, json_t *j);
 const char *msg_str(json_t *msg, const char *key, size_t *len);
 /* Ends room: viewers get room.ended, the broadcaster live.ended. */
 void room_end(struct app *app, struct room *room, const char *reason);
+/* The user's room is live on another node (a replica here) and its
+ * broadcaster (or encoder) is back here: this node takes it over, with a
+ * later claim; the caller attaches the broadcaster. */
+void room_take(struct app *app, struct room *room);
+/* Gives the encoder's room its owner's first waiting broadcast page. */
+void console_find(struct app *app, struct room *room);
 /* Another node took room over (a later claim, docs/cluster.md): its
  * broadcaster here gets live.ended "replaced", its media goes, and it
  * becomes a replica of origin, its viewers kept. */
