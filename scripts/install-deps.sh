@@ -20,11 +20,13 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libja
 # -good, Opus and the test sources from -base, and Gst, GstSdp and GstWebRTC
 # through python3-gi from the gir1.2 packages. The WHIP publisher
 # (tests/e2e/whip_peer.py) encodes H.264 as OBS does with x264enc, from -ugly.
+# e2e.cluster_fanout's emulated viewers come from bench/media's onair-media-bench,
+# which the test build makes and which encodes its stream with libvpx and libopus.
 # The cluster tests start their own redis-server and PostgreSQL (initdb and
 # pg_ctl from postgresql's postgresql-15) in a temporary directory.
 test_pkgs=(libcmocka-dev libsrtp2-dev chromium firefox-esr clang-14 libclang-rt-14-dev llvm-14 clang-format-14 openssl sqlite3 iproute2 util-linux
            nodejs npm ca-certificates curl valgrind nginx-light coturn prometheus systemd pebble
-           redis-server postgresql
+           redis-server postgresql libvpx-dev libopus-dev
            python3-aiortc python3-av python3-numpy python3-websockets
            python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
            gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
