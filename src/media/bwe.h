@@ -146,6 +146,14 @@ void bwe_on_remb(struct bwe *b, uint32_t bps, int64_t now_us);
  * last loss window was over 10%). A new mark replaces a pending cluster. */
 void bwe_probe_mark(struct bwe *b, uint16_t first_seq, uint16_t last_seq);
 
+/* The padding a probe cluster should carry, bytes, at least. A shaper
+ * (a token bucket, a policer) lets a burst through at the send rate, so a
+ * cluster measures (its bytes) / (its bytes - the burst) times the path's
+ * rate: a 30 ms probe at 560 kbit/s through a 300 kbit/s bucket 1,500
+ * bytes deep measured 490 kbit/s, and the layer it led to did not fit.
+ * With 10 kB, such a burst adds under 20% (test_bwe's probe_bucket). */
+#define BWE_PROBE_MIN_BYTES 10000
+
 /* A cluster from first_seq on whose end is not known yet: the packets
  * reported before bwe_probe_mark(b, first_seq, last) closes it count too
  * (a feedback may come while the probe is still being sent). */

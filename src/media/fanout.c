@@ -28,7 +28,8 @@
 /* Auto's layer from the viewer's estimate (docs/media.md, "Simulcast"). */
 #define FANOUT_UP_MARGIN 1.15      /* a higher layer needs its rate and this much more */
 #define FANOUT_STAY_MARGIN 0.75    /* the layer it gets: kept while the estimate holds this much */
-#define FANOUT_PROBE_US 30000      /* a probe's length */
+#define FANOUT_PROBE_US 30000      /* a probe's length, at least */
+#define FANOUT_PROBE_MAX_US 300000 /* and at most (BWE_PROBE_MIN_BYTES at a low rate) */
 #define FANOUT_PROBE_GAIN 1.25     /* its rate, against what the next layer up needs */
 #define FANOUT_PROBE_EVERY_MS 2000 /* between probes; doubled after each that lifted nothing */
 #define FANOUT_PROBE_BACKOFF 4     /* doublings at most (32 s) */
@@ -467,7 +468,7 @@ static void send_padding(struct fanout *f, struct fanout_view *v) {
 static void probe_pump(struct fanout *f, struct fanout_view *v) {
   int64_t elapsed = f->now_us - (int64_t)v->probe_ms;
   double due = (double)v->probe_bps * (double)elapsed / 8e6 - v->probe_sent;
-  while (v->probe_left && (due >= FANOUT_PAD_BYTES || elapsed >= FANOUT_PROBE_US)) {
+  while (v->probe_left && (due >= FANOUT_PAD_BYTES || elapsed >= (int64_t)v->probe_us)) {
     send_padding(f, v);
     due -= FANOUT_PAD_BYTES;
     v->probe_sent += FANOUT_PAD_BYTES;
@@ -478,9 +479,11 @@ static void probe_pump(struct fanout *f, struct fanout_view *v) {
 }
 
 /* An Auto viewer whose estimate does not carry the next layer up, which
- * the publisher sends: a probe of padding on RTX for FANOUT_PROBE_US at
- * FANOUT_PROBE_GAIN times what that layer needs (its media included), once
- * in FANOUT_PROBE_EVERY_MS, less often while probes lift nothing. */
+ * the publisher sends: a probe of padding on RTX at FANOUT_PROBE_GAIN times
+ * what that layer needs (its media included), for FANOUT_PROBE_US or as long
+ * as BWE_PROBE_MIN_BYTES of padding take at that rate (a shaper's burst
+ * would make a smaller one look faster than the path), once in
+ * FANOUT_PROBE_EVERY_MS, less often while probes lift nothing. */
 static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
   const struct fanout_out *out = &v->out[FANOUT_VIDEO];
   const struct fanout_room *r = v->room;
@@ -498,7 +501,9 @@ static void probe_maybe(struct fanout *f, struct fanout_view *v, uint64_t now) {
   double pad = need * FANOUT_PROBE_GAIN - layer_bps(r, out->track);
   v->probe_bps = (uint32_t)pad;
   v->probe_ms = (uint64_t)f->now_us;
-  v->probe_left = (uint32_t)(pad * FANOUT_PROBE_US / 8e6) + FANOUT_PAD_BYTES;
+  v->probe_us =
+      (uint32_t)fmin(fmax(FANOUT_PROBE_US, BWE_PROBE_MIN_BYTES * 8e6 / pad), FANOUT_PROBE_MAX_US);
+  v->probe_left = (uint32_t)(pad * v->probe_us / 8e6) + FANOUT_PAD_BYTES;
   v->probe_sent = 0;
   v->probe_first = (uint16_t)v->twcc.next;
   bwe_probe_begin(&v->bwe, v->probe_first); /* a feedback may come before its end */

@@ -133,10 +133,10 @@ struct fanout_view {
   struct twcc_send twcc;
   struct bwe bwe;
   struct fanout_hold hold; /* Auto's moves: up again only after a while */
-  /* A probe: padding on RTX sent at probe_bps from probe_ms, probe_left
-   * bytes still to go, its transport-wide numbers from probe_first; the
-   * next one not before next_probe_ms. */
-  uint32_t probe_bps;
+  /* A probe: padding on RTX sent at probe_bps from probe_ms for probe_us,
+   * probe_left bytes still to go, its transport-wide numbers from
+   * probe_first; the next one not before next_probe_ms. */
+  uint32_t probe_bps, probe_us;
   uint64_t probe_ms, next_probe_ms;
   uint32_t probe_left, probe_sent;
   uint16_t probe_first, probe_last;

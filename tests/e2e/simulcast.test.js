@@ -213,8 +213,9 @@ describe('simulcast: three layers, a quality menu, unwatched layers paused', { t
       `${f.frames} frames decoded since the cap, longest gap ${f.longest} ms; bottleneck dropped ${link.dropped()} packets; ` +
       `the High viewer: ${high.frameWidth}x${high.frameHeight} ${high.layer}`);
     // The issue asks that it get to the low layer and keep decoding; after
-    // the 5 s hold it may try medium (seen under the sanitizers: a defect
-    // left open, see the session notes), never high under 300 kbit/s.
+    // the 5 s hold a probe (10 kB: BWE_PROBE_MIN_BYTES; a 30 ms one passed
+    // whole in the relay's burst and led it up) may find room for medium
+    // when that layer is cheap, never for high under 300 kbit/s.
     t.diagnostic(`5 s later: ${still.layer} (${still.frameWidth}x${still.frameHeight}); ` +
       `the broadcaster's high layer: ${sentHigh.frameWidth}x${sentHigh.frameHeight}`);
     // Chromium scales its layers down when its CPU is short (a loaded

@@ -622,14 +622,20 @@ struct sim_pkt {
  * feedback every 50 ms. */
 struct sim {
   struct bwe bwe;
-  double cap_bps;       /* bottleneck capacity, may change */
-  uint32_t buffer;      /* bytes the bottleneck's queue holds */
-  int64_t prop_us;      /* one-way propagation, each way */
-  int64_t jitter_us;    /* extra delay, uniform, order kept */
-  double loss;          /* random loss after the queue */
-  int probe_every_us;   /* 0: never probe */
+  double cap_bps;     /* bottleneck capacity, may change */
+  uint32_t buffer;    /* bytes the bottleneck's queue holds */
+  int64_t prop_us;    /* one-way propagation, each way */
+  int64_t jitter_us;  /* extra delay, uniform, order kept */
+  double loss;        /* random loss after the queue */
+  int probe_every_us; /* 0: never probe */
+  uint32_t burst;     /* bytes the bottleneck lets through at once (a token bucket's depth) */
+  double media_bps;   /* the sender's rate; 0: the estimate */
+  /* a probe of padding as fanout.c sends one: at pad_bps (0: none) until pad_end_us */
+  double pad_bps;
+  int64_t pad_end_us, next_pad_us;
+  uint16_t pad_first, pad_last;
   int64_t now_us;       /* simulated time */
-  int64_t link_free_us; /* when the bottleneck has sent what it holds */
+  int64_t link_free_us; /* when its bucket would hold no token (sim_send) */
   int64_t last_arr_us;  /* latest arrival so far (order kept) */
   int64_t next_frame_us, next_fb_us, next_probe_us;
   uint16_t next_seq, fb_seq; /* next to send; first not yet reported */
@@ -659,19 +665,23 @@ static void sim_init(struct sim *s, double cap_bps, uint32_t start_bps) {
   s->next_fb_us = 50000;
 }
 
-/* One packet sent at send_us through the bottleneck. */
+/* One packet sent at send_us through the bottleneck: a token bucket
+ * burst bytes deep (link_free_us: when it would hold no token, all sent so
+ * far paid for) before a drop-tail queue of buffer bytes. */
 static uint16_t sim_send(struct sim *s, int64_t send_us, uint32_t size) {
   struct sim_pkt *p = &s->pkt[s->next_seq % SIM_RING];
-  double queued = s->link_free_us > send_us ? (s->link_free_us - send_us) * s->cap_bps / 8e6 : 0;
-  int64_t dep;
+  int64_t depth_us = (int64_t)(s->burst * 8e6 / s->cap_bps), dep;
+  double queued;
 
+  if (s->link_free_us < send_us - depth_us)
+    s->link_free_us = send_us - depth_us; /* the bucket is full, no fuller */
+  queued = s->link_free_us > send_us ? (s->link_free_us - send_us) * s->cap_bps / 8e6 : 0;
   p->send_us = send_us;
   p->size = size;
   p->arrival_us = TWCC_LOST;
   if (queued + size <= s->buffer) {
-    dep = (s->link_free_us > send_us ? s->link_free_us : send_us) +
-          (int64_t)(size * 8e6 / s->cap_bps);
-    s->link_free_us = dep;
+    s->link_free_us += (int64_t)(size * 8e6 / s->cap_bps);
+    dep = s->link_free_us > send_us ? s->link_free_us : send_us; /* when its tokens are in */
     if (sim_uniform(s) >= s->loss) {
       dep += s->prop_us + (int64_t)(sim_uniform(s) * (double)s->jitter_us);
       s->last_arr_us = dep > s->last_arr_us ? dep : s->last_arr_us;
@@ -683,7 +693,7 @@ static uint16_t sim_send(struct sim *s, int64_t send_us, uint32_t size) {
 
 /* One frame at the estimate, its packets paced at 2.5x. */
 static void sim_frame(struct sim *s, int64_t t) {
-  double rate = bwe_estimate(&s->bwe);
+  double rate = s->media_bps ? s->media_bps : bwe_estimate(&s->bwe);
   uint32_t bytes = (uint32_t)(rate / 8 / 30 * (0.8 + 0.4 * sim_uniform(s)));
   uint32_t n = (bytes + 1199) / 1200, size, i;
 
@@ -707,6 +717,25 @@ static void sim_probe(struct sim *s, int64_t t) {
   for (i = 0; i < n; i++)
     last = sim_send(s, t + 17000 + (int64_t)(i * size * 8e6 / rate), size);
   bwe_probe_mark(&s->bwe, first, last);
+}
+
+/* A probe as fanout.c sends one: 252-byte padding packets (numbered
+ * like the media) at pad_bps beside the media, from t for length_us. */
+static void sim_probe_pad(struct sim *s, int64_t t, double pad_bps, int64_t length_us) {
+  s->pad_bps = pad_bps;
+  s->next_pad_us = t;
+  s->pad_end_us = t + length_us;
+  s->pad_first = s->next_seq;
+  bwe_probe_begin(&s->bwe, s->pad_first);
+}
+
+static void sim_pad(struct sim *s, int64_t t) {
+  s->pad_last = sim_send(s, t, 252);
+  s->next_pad_us = t + (int64_t)(252 * 8e6 / s->pad_bps);
+  if (s->next_pad_us < s->pad_end_us)
+    return;
+  s->pad_bps = 0;
+  bwe_probe_mark(&s->bwe, s->pad_first, s->pad_last);
 }
 
 /* The receiver at time t reports everything up to the highest packet
@@ -751,9 +780,13 @@ static void sim_run(struct sim *s, int64_t until_us) {
     int64_t t = s->next_frame_us;
     if (s->next_fb_us < t)
       t = s->next_fb_us;
+    if (s->pad_bps && s->next_pad_us < t)
+      t = s->next_pad_us;
     if (t > until_us)
       t = until_us;
     s->now_us = t;
+    if (s->pad_bps && t == s->next_pad_us)
+      sim_pad(s, t);
     if (t == s->next_fb_us) {
       sim_feedback(s, t - s->prop_us);
       s->next_fb_us += 50000;
@@ -844,6 +877,38 @@ static void test_closed_step_up_probing(void **state) {
   assert_true(t > 30 && t <= 35);
 }
 
+/* A viewer sent 200 kbit/s through a 300 kbit/s token bucket 1,500 bytes
+ * deep (300 ms of queue behind it), probed at 560 kbit/s as fanout.c does
+ * for a next layer that needs 450: the probe measures
+ * (its bytes) / (its bytes - 1,500) x C; returns what it measured. */
+static uint32_t bucket_probe(int64_t length_us) {
+  nsamples = 0;
+  sim_init(&sim, 300000, 300000);
+  sim.burst = 1500;
+  sim.buffer = 11250;
+  sim.media_bps = 200000;
+  sim.jitter_us = 0;
+  sim_run(&sim, 10000000);
+  sim_probe_pad(&sim, sim.now_us + 5000, 360000, length_us);
+  sim_run(&sim, 12000000);
+  return bwe_probe_bps(&sim.bwe);
+}
+
+/* BWE_PROBE_MIN_BYTES: a probe that carries as much measures the path
+ * within 20% through a bucket that lets 1,500 bytes pass at once; a 30 ms
+ * one (what fanout.c sent before) passes whole in the burst and measures
+ * its own rate. */
+static void test_probe_bucket(void **state) {
+  (void)state;
+  uint32_t shortp = bucket_probe(30000);
+  uint32_t longp = bucket_probe((int64_t)(BWE_PROBE_MIN_BYTES * 8e6 / 360000));
+  print_message("probe through a 300 kbit/s bucket: 30 ms %u bit/s, %d bytes %u bit/s\n", shortp,
+                BWE_PROBE_MIN_BYTES, longp);
+  assert_true(shortp >= 0.95 * 360000); /* all of it in the burst: its own rate, not the path's */
+  assert_true(longp > 0 && longp <= 1.2 * 300000);
+  assert_true(bwe_estimate(&sim.bwe) <= 1.2 * 300000);
+}
+
 /* No flapping: on a steady 2 Mbit/s link (1% random loss), from 30 s to
  * 90 s the estimate stays within [0.6, 1.1] x C and its standard deviation
  * is under 12% of its mean. */
@@ -874,25 +939,16 @@ static void test_closed_steady(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_trace_steady),
-      cmocka_unit_test(test_trace_step_down),
-      cmocka_unit_test(test_trace_step_up),
-      cmocka_unit_test(test_trace_bursty_loss),
-      cmocka_unit_test(test_trace_reorder_outage),
-      cmocka_unit_test(test_trace_clock_offset),
-      cmocka_unit_test(test_init_clamps),
-      cmocka_unit_test(test_remb_only),
-      cmocka_unit_test(test_remb_caps_twcc),
-      cmocka_unit_test(test_stale_and_gap),
-      cmocka_unit_test(test_arrival_batches),
-      cmocka_unit_test(test_all_lost),
-      cmocka_unit_test(test_garbage_feedback),
-      cmocka_unit_test(test_probe_synthetic),
-      cmocka_unit_test(test_probe_begun),
-      cmocka_unit_test(test_closed_converge),
-      cmocka_unit_test(test_closed_step_down),
-      cmocka_unit_test(test_closed_step_up),
-      cmocka_unit_test(test_closed_step_up_probing),
+      cmocka_unit_test(test_trace_steady),         cmocka_unit_test(test_trace_step_down),
+      cmocka_unit_test(test_trace_step_up),        cmocka_unit_test(test_trace_bursty_loss),
+      cmocka_unit_test(test_trace_reorder_outage), cmocka_unit_test(test_trace_clock_offset),
+      cmocka_unit_test(test_init_clamps),          cmocka_unit_test(test_remb_only),
+      cmocka_unit_test(test_remb_caps_twcc),       cmocka_unit_test(test_stale_and_gap),
+      cmocka_unit_test(test_arrival_batches),      cmocka_unit_test(test_all_lost),
+      cmocka_unit_test(test_garbage_feedback),     cmocka_unit_test(test_probe_synthetic),
+      cmocka_unit_test(test_probe_begun),          cmocka_unit_test(test_probe_bucket),
+      cmocka_unit_test(test_closed_converge),      cmocka_unit_test(test_closed_step_down),
+      cmocka_unit_test(test_closed_step_up),       cmocka_unit_test(test_closed_step_up_probing),
       cmocka_unit_test(test_closed_steady),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
