@@ -32,8 +32,14 @@ static void on_recv(void *arg, uint8_t *data, size_t len, const struct sockaddr 
   memcpy(&in->last_from, from, from_len);
 }
 
+/* Spins the loop until in has want datagrams, or 5 s have passed (a
+ * bound, not a measure: a busy socket is paused 1 ms between reads,
+ * UDP_PACE_MS, which a fixed count of turns may not outlast). */
+#define RUN_LIMIT_NS 5000000000ull
+
 static void run_until(uv_loop_t *loop, struct inbox *in, int want) {
-  for (int i = 0; i < 2000 && in->count < want; i++)
+  uint64_t end = uv_hrtime() + RUN_LIMIT_NS;
+  while (in->count < want && uv_hrtime() < end)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
@@ -111,7 +117,8 @@ static void queue(struct udp_sock *u, struct udp_sock *to, uint32_t id, size_t l
 }
 
 static void run_until_lens(uv_loop_t *loop, struct lens *x, int nx, struct lens *y, int ny) {
-  for (int i = 0; i < 2000 && (x->count < nx || y->count < ny); i++)
+  uint64_t end = uv_hrtime() + RUN_LIMIT_NS;
+  while ((x->count < nx || y->count < ny) && uv_hrtime() < end)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
