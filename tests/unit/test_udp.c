@@ -243,7 +243,10 @@ static void test_paced_reads(void **state) {
   assert_int_equal(s.rx_paced, 0); /* quiet until now: read at once */
   /* Right after the last read: read, then a pause (tried again on a
    * machine so slow that two reads came more than 2 ms apart). */
+  uint64_t start = 0; /* the loop's time before the read that paused it */
   for (int tries = 0; tries < 20 && s.rx_paced == 0; tries++) {
+    uv_update_time(&loop);
+    start = uv_now(&loop);
     plain_send(fd, u, &next, 5);
     WAIT_FOR((int)next);
     udp_stats_read(u, &s);
@@ -251,14 +254,14 @@ static void test_paced_reads(void **state) {
   assert_true(s.rx_paced >= 1);
   uint64_t reads = s.rx_reads;
   int had = in.count;
-  uv_update_time(&loop);
-  uint64_t start = uv_now(&loop);
   plain_send(fd, u, &next, 5);
   for (int i = 0; i < 50; i++)
     uv_run(&loop, UV_RUN_NOWAIT);
   uv_update_time(&loop);
-  if (uv_now(&loop) - start < UDP_PACE_MS) /* (a slow machine may be past the pause by now) */
-    assert_int_equal(in.count, had);       /* left in the kernel meanwhile */
+  /* The pause's timer is due UDP_PACE_MS of the loop's time after that
+   * read, so not before start + UDP_PACE_MS (a slow machine may be past it). */
+  if (uv_now(&loop) - start < UDP_PACE_MS)
+    assert_int_equal(in.count, had); /* left in the kernel meanwhile */
   WAIT_FOR((int)next);
 #undef WAIT_FOR
   assert_int_equal(in.count, (int)next);
