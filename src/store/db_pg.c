@@ -11,6 +11,7 @@
  * one user ever gets it. Hashes travel as binary bytea, numbers as text. */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,12 +248,29 @@ static int pg_session(struct db_pg *db) {
   return ok ? 0 : -EIO;
 }
 
+/* Whether an idle connection is still open: one the server closed (a
+ * restart, an administrator) has its last words to read, then the end. */
+static int pg_idle_open(PGconn *conn) {
+  struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+  for (int i = 0; i < 4 && poll(&p, 1, 0) > 0; i++) {
+    if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+      return 0;
+  }
+  return PQstatus(conn) == CONNECTION_OK;
+}
+
 /* 0 when the connection can be used; -EIO while it is lost and the next
- * attempt to reconnect is not due, or that attempt failed. */
+ * attempt to reconnect is not due, or that attempt failed. A connection
+ * the server closed while it was idle (a restart) is found here, before
+ * a statement is sent on it, and made again at once. */
 static int pg_ready(struct db_pg *db) {
-  if (!db->broken)
-    return 0;
   int64_t now = mono_ms();
+  if (!db->broken) {
+    if (pg_idle_open(db->conn))
+      return 0;
+    pg_lost(db, "idle", NULL);
+    db->tried_ms = now - PG_RETRY_MS; /* nothing was sent: try now */
+  }
   if (now - db->tried_ms < PG_RETRY_MS)
     return -EIO;
   db->tried_ms = now;
