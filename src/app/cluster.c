@@ -69,15 +69,23 @@ static json_t *local_sources(struct app *app) {
 
 static json_t *local_counts(struct app *app, size_t *total);
 
-/* This node's entry in the directory (and its counts event). */
+/* This node's entry in the directory (and its counts event), with when it
+ * was made: a listing read before the latest event must not undo it. */
 static json_t *node_entry(struct cluster *cl) {
   struct app *app = cl->app;
   size_t total;
   json_t *counts = local_counts(app, &total);
-  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "name", cl->node, "url", cl->url,
-                   "api", cl->api, "address", cl->address, "media_port",
+  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:I}", "name", cl->node, "url",
+                   cl->url, "api", cl->api, "address", cl->address, "media_port",
                    app->sfu ? sfu_port(app->sfu) : 0, "viewers", (json_int_t)total, "counts",
-                   counts, "sources", local_sources(app));
+                   counts, "sources", local_sources(app), "at", (json_int_t)session_now_ms());
+}
+
+static void put_node(struct cluster *cl, json_t *node) {
+  char *s = json_dumps(node, JSON_COMPACT);
+  if (s)
+    bus_put(cl->bus, SET_NODES, cl->node, s, CLUSTER_TTL_S);
+  free(s);
 }
 
 /* This node's viewers in each room (replicas too), and in all. */
@@ -97,11 +105,8 @@ static json_t *local_counts(struct app *app, size_t *total) {
 static void put_entries(struct cluster *cl) {
   struct app *app = cl->app;
   json_t *node = node_entry(cl);
-  char *s = json_dumps(node, JSON_COMPACT);
+  put_node(cl, node);
   json_decref(node);
-  if (s)
-    bus_put(cl->bus, SET_NODES, cl->node, s, CLUSTER_TTL_S);
-  free(s);
   struct rooms_iter it;
   for (struct room *r = rooms_first(&app->rooms, &it); r; r = rooms_next(&app->rooms, &it)) {
     if (r->origin[0])
@@ -166,6 +171,10 @@ static struct cluster_node *node_apply(struct cluster *cl, json_t *v) {
     }
     log_ev(LOG_INFO, "cluster: node joined", LOG_S("node", name));
   }
+  json_int_t at = json_integer_value(json_object_get(v, "at"));
+  if (at < n->at)
+    return n; /* a listing read before the event that brought a newer one */
+  n->at = at;
   json_decref(n->counts);
   n->counts = json_incref(counts);
   json_t *sources = json_object_get(v, "sources");
@@ -507,9 +516,13 @@ void cluster_room_ended(struct app *app, struct room *room, const char *reason) 
   publish(cl, json_pack("{s:s, s:s, s:s}", "t", "end", "room", room->name, "reason", reason));
 }
 
+/* The entry goes to the directory as well as to the nodes listening: one
+ * that reads the directory next finds it there, not the one before. */
 static void on_counts(uv_timer_t *t) {
   struct cluster *cl = t->data;
-  publish(cl, json_pack("{s:s, s:o}", "t", "counts", "entry", node_entry(cl)));
+  json_t *node = node_entry(cl);
+  put_node(cl, node);
+  publish(cl, json_pack("{s:s, s:o}", "t", "counts", "entry", node));
 }
 
 /* The entry goes out within CLUSTER_COUNTS_MS, once however many viewers

@@ -27,6 +27,7 @@ struct cluster_node {
   json_t *counts;            /* room key -> its viewers there */
   json_t *sources;           /* room key -> links it relays the room on: rooms it can relay */
   uint64_t seen;             /* the directory listing that last had it */
+  int64_t at;                /* when its node made the entry held (its clock, ms) */
 };
 
 /* A replica's media, pulled from its origin (cluster_pull.c). */
